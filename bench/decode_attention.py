@@ -1,0 +1,135 @@
+"""Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
+
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick]
+
+Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
+plus head dims 64 and 256 at B 1, N 32K. PyTorch: scaled_dot_product_attention with enable_gqa=True on
+the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and V over time) and our
+speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: bench/timing.py (CUDA-graph
+replays, inputs rotated past the L2).
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, os.path.dirname(__file__))
+from lim_ctypes import Lim  # noqa: E402
+from timing import input_sets_for, reps_for, time_us  # noqa: E402
+
+HQ, HKV = 32, 8
+BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
+
+
+def grid(quick: bool):
+    batches, lengths = ([1, 8], [4096, 32768]) if quick else ([1, 8, 32], [4096, 16384, 32768, 131072])
+    for b in batches:
+        for n in lengths:
+            if 2 * b * HKV * n * 128 * 2 <= 8e9:
+                yield b, n, 128
+    yield 1, 32768, 64
+    yield 1, 32768, 256
+
+
+class Case:
+    """Inputs of one shape: enough copies of q, K, V to rotate through (see timing.input_sets_for)."""
+
+    def __init__(self, B: int, N: int, D: int, hq: int = HQ, hkv: int = HKV, dtype=torch.bfloat16):
+        self.B, self.N, self.D, self.hq, self.hkv, self.dtype = B, N, D, hq, hkv, dtype
+        self.kv_bytes = 2 * B * hkv * N * D * 2
+        self.scale = 1.0 / math.sqrt(D)
+        gen = torch.Generator(device="cuda").manual_seed(B * 7919 + N + D)
+        self.inputs = []
+        for _ in range(input_sets_for(self.kv_bytes)):
+            q = torch.randn(B, hq, D, device="cuda", dtype=dtype, generator=gen)
+            k = torch.randn(B, hkv, N, D, device="cuda", dtype=dtype, generator=gen)
+            v = torch.randn(B, hkv, N, D, device="cuda", dtype=dtype, generator=gen)
+            self.inputs.append((q, k, v))
+        self.seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+        self.out = torch.empty(B, hq, D, device="cuda", dtype=dtype)
+        q, k, v = self.inputs[0]
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
+            self.reference = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True).squeeze(2).float()
+
+    def ours(self, lim: Lim):
+        """Checks our output on the first input set against SDPA's, then times it: (us, relative error, timing method)."""
+        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype)
+        q, k, v = self.inputs[0]
+        self.out.fill_(float("nan"))
+        lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws)
+        lim.check_device_status()
+        rel = ((self.out.float() - self.reference).norm() / self.reference.norm()).item()
+        calls = [lambda q=q, k=k, v=v: lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws)
+                 for q, k, v in self.inputs]
+        us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
+        return us, rel, method
+
+    def sdpa(self, backend):
+        def call(q, k, v):
+            with sdpa_kernel(backend):
+                return F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True)
+        calls = [lambda q=q, k=k, v=v: call(q, k, v) for q, k, v in self.inputs]
+        return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
+
+
+def run_shape(lim: Lim, B: int, N: int, D: int):
+    case = Case(B, N, D)
+    row = {"B": B, "N": N, "D": D, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
+    row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
+    for name, backend in BACKENDS.items():
+        try:
+            row[f"{name}_us"], row[f"{name}_timing"] = case.sdpa(backend)
+        except RuntimeError as e:
+            row[f"{name}_us"] = None
+            row[f"{name}_err"] = str(e).splitlines()[0][:120]
+    sdpa_times = [row[f"{n}_us"] for n in BACKENDS if row.get(f"{n}_us")]
+    row["sdpa_best_us"] = min(sdpa_times) if sdpa_times else None
+    row["ours_TBps"] = case.kv_bytes / row["ours_us"] / 1e6
+    row["speedup"] = row["sdpa_best_us"] / row["ours_us"] if row["sdpa_best_us"] else None
+    del case
+    torch.cuda.empty_cache()
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
+    ap.add_argument("--quick", action="store_true", help="a smaller grid")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = ap.parse_args()
+
+    lim = Lim(args.lib)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; liblim {lim.version}", flush=True)
+    rows = []
+    for B, N, D in grid(args.quick):
+        row = run_shape(lim, B, N, D)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    print()
+    print(f"{'B':>3} {'N':>7} {'D':>4} {'K+V MB':>8} {'ours us':>9} {'TB/s':>6} {'flash us':>9} {'cudnn us':>9} {'speedup':>8} {'err':>8}  timing")
+    for r in rows:
+        fmt = lambda v: f"{v:9.1f}" if v else f"{'-':>9}"  # noqa: E731
+        print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['ours_TBps']:>6.2f} "
+              f"{fmt(r.get('flash_us'))} {fmt(r.get('cudnn_us'))} {r['speedup'] or 0:>7.2f}x {r['rel_err_vs_sdpa']:>8.1e}  "
+              f"{r['ours_timing']}/{r.get('flash_timing', '-')}/{r.get('cudnn_timing', '-')}")
+
+    os.makedirs(args.out, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(args.out, f"decode_attention-{props.name.replace(' ', '_')}-{stamp}.json")
+    with open(path, "w") as f:
+        json.dump({"device": props.name, "sms": props.multi_processor_count, "torch": torch.__version__, "lim": lim.version,
+                   "date": stamp, "rows": rows}, f, indent=1)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

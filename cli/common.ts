@@ -1,0 +1,48 @@
+// Helpers shared by the lim subcommands: the project root, list parsing, error reporting.
+
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InvalidArgumentError } from "commander";
+import { DslError } from "../codegen/frontend/diagnostics.js";
+
+/** The toolkit's own folder (dsl/, templates/ and generated/ live here). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export function parseList(flag: string, allowed?: readonly string[]) {
+  return (value: string): string[] => {
+    const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError(`${flag} needs at least one value`);
+    const bad = allowed ? items.filter((i) => !allowed.includes(i)) : [];
+    if (bad.length) throw new InvalidArgumentError(`${flag}: unknown value ${bad.join(", ")}; choose from ${allowed!.join(", ")}`);
+    return items;
+  };
+}
+
+export function parseNumbers(flag: string) {
+  return (value: string): number[] => {
+    const items = parseList(flag)(value);
+    return items.map((i) => {
+      const n = Number(i);
+      if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag}: '${i}' is not a positive integer`);
+      return n;
+    });
+  };
+}
+
+/** Runs a command body; DSL errors and other failures become a message and a non-zero exit status. */
+export function runAction(body: () => Promise<number>): Promise<void> {
+  return body().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof DslError) {
+        console.error(err.message);
+        console.error("nothing was written");
+      } else {
+        console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      process.exitCode = 1;
+    },
+  );
+}

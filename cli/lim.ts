@@ -1,0 +1,11 @@
+#!/usr/bin/env -S npx tsx
+// lim: the LessIsMore kernel toolkit's command line.
+
+import { Command } from "commander";
+import { registerGenerate } from "./generate_command.js";
+import { TOOLKIT_VERSION } from "../codegen/version.js";
+
+const program = new Command();
+program.name("lim").description("generate, test and benchmark LessIsMore sparse-attention decode kernels").version(TOOLKIT_VERSION);
+registerGenerate(program);
+await program.parseAsync(process.argv);

@@ -1,0 +1,73 @@
+// One variant of one kernel: signature, schedule limits and rules, then the body, into typed IR.
+
+import type { FunctionDeclaration } from "ts-morph";
+import type { AnyKernelDefinition as KernelDefinition } from "../../dsl/lang/kernel.js";
+import { Context, MAX_THREADS } from "./context.js";
+import type { KernelIR } from "./ir.js";
+import { readSignature } from "./signature.js";
+import { Statements } from "./statements.js";
+
+/** A kernel as found in dsl/kernels: its definition (imported) and its body (parsed, never run). */
+export interface KernelSource {
+  /** Path relative to the project root, as it appears in diagnostics and generated comments. */
+  readonly file: string;
+  readonly definition: KernelDefinition;
+  readonly fn: FunctionDeclaration;
+}
+
+export type Constants = Readonly<Record<string, number | string>>;
+export type Schedule = Readonly<Record<string, number>>;
+
+/** Checks the schedule against the hardware limits and the kernel's own rules. */
+export function checkSchedule(ctx: Context, src: KernelSource, constants: Constants, schedule: Schedule): void {
+  const name = src.definition.spec.name;
+  const at = src.fn.getNameNode() ?? src.fn;
+  const shown = Object.entries(schedule).map(([k, v]) => `${k}=${v}`).join(" ");
+  for (const knob of Object.keys(src.definition.spec.schedule)) {
+    if (!(knob in schedule)) ctx.fail("bad-spec", at, `schedule for ${name} lacks the knob '${knob}'`, "give every knob the spec declares a value");
+  }
+  const threads = schedule.threads;
+  if (threads === undefined) ctx.fail("bad-spec", at, `${name} declares no 'threads' knob`, "every schedule says how many threads a block has");
+  if (threads < 32 || threads > MAX_THREADS || threads % 32 !== 0) {
+    ctx.fail("schedule-limit", at, `schedule ${shown}: threads must be a multiple of 32 from 32 to ${MAX_THREADS}`, "choose another thread count");
+  }
+  for (const rule of src.definition.rules) {
+    const broken = rule(constants as never, schedule as never);
+    if (broken) ctx.fail("schedule-limit", at, `schedule ${shown} breaks a rule of ${name}: ${broken}`, "choose a schedule that satisfies the kernel's rules (see its defineKernel)");
+  }
+}
+
+export function elaborate(src: KernelSource, constants: Constants, schedule: Schedule): KernelIR {
+  const spec = src.definition.spec;
+  const ctx = new Context(src.file, constants, schedule);
+  checkSchedule(ctx, src, constants, schedule);
+  const sig = readSignature(ctx, src.fn);
+  const at = src.fn.getNameNode() ?? src.fn;
+  for (const axis of [spec.grid.x, spec.grid.y, spec.grid.z]) {
+    if (axis !== undefined && !sig.sizes.includes(axis) && !sig.params.some((p) => p.kind === "scalar" && p.name === axis && p.type === "i32")) {
+      ctx.fail("bad-spec", at, `grid axis '${axis}' is neither a run-time size nor an i32 argument of ${spec.name}`, `sizes are: ${sig.sizes.join(", ")}`);
+    }
+  }
+  ctx.define(src.fn, sig.constantsName, { s: "constants" });
+  ctx.define(src.fn, sig.scheduleName, { s: "schedule" });
+  for (const p of sig.params) {
+    if (p.kind === "tensor") ctx.define(src.fn, p.name, { s: "tensor", param: p });
+    else ctx.define(src.fn, p.name, { s: "var", cname: p.name, t: p.type, mutable: false, level: "runtime" });
+  }
+  const statements = new Statements(ctx);
+  const body = statements.block(src.fn.getStatements());
+  return {
+    name: spec.name,
+    file: src.file,
+    summary: spec.summary,
+    constants,
+    schedule,
+    params: sig.params,
+    sizes: sig.sizes,
+    grid: spec.grid,
+    threads: schedule.threads,
+    sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
+    body,
+    raises: ctx.raises,
+  };
+}

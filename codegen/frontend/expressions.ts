@@ -1,0 +1,376 @@
+// Expressions of a kernel body: from the ts-morph AST to typed IR, with compile-time folding.
+
+import { Node, SyntaxKind, type CallExpression, type Expression } from "ts-morph";
+import { BUILTIN_OBJECTS, BUILTINS, SPECIAL_FORMS } from "./builtins.js";
+import type { Context, Sym } from "./context.js";
+import { posOf } from "./diagnostics.js";
+import { scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
+import { coerce, describe, foldBinary, isScalar, maxLevel, unify, valueTypeOf } from "./typing.js";
+
+const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
+  "+": "+", "-": "-", "*": "*", "/": "/", "%": "%",
+  "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+  "===": "==", "!==": "!=", "==": "==", "!=": "!=",
+  "&&": "&&", "||": "||", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>",
+};
+
+const STORAGE_TYPES = new Set<string>(["bf16", "fp16", "f32", "i32", "u32"]);
+
+export class Expressions {
+  constructor(private readonly ctx: Context) {}
+
+  private pos(node: Node) {
+    return posOf(node, this.ctx.file);
+  }
+
+  /** Elaborates an expression that must produce a value (scalar, array, location or string). */
+  expr(node: Expression): Expr {
+    const ctx = this.ctx;
+    const pos = this.pos(node);
+    if (Node.isParenthesizedExpression(node)) return this.expr(node.getExpression());
+    if (Node.isNumericLiteral(node)) return this.number(node);
+    if (Node.isTrueLiteral(node) || Node.isFalseLiteral(node)) {
+      return { k: "lit", type: scalar("bool"), level: "const", value: Node.isTrueLiteral(node), pos };
+    }
+    if (Node.isStringLiteral(node)) return { k: "string", type: { kind: "string" }, level: "const", text: node.getLiteralValue(), pos };
+    if (Node.isIdentifier(node)) return this.identifier(node);
+    if (Node.isPropertyAccessExpression(node)) return this.property(node);
+    if (Node.isElementAccessExpression(node)) return this.element(node);
+    if (Node.isPrefixUnaryExpression(node)) return this.prefix(node);
+    if (Node.isBinaryExpression(node)) return this.binary(node);
+    if (Node.isConditionalExpression(node)) return this.conditional(node);
+    if (Node.isCallExpression(node)) return this.call(node);
+    return ctx.fail(
+      "unsupported-syntax",
+      node,
+      `${node.getKindName()} is not part of the kernel language`,
+      "kernel bodies use numbers, variables, operators, calls of primitives, and array or tensor indexing",
+    );
+  }
+
+  /** Elaborates an expression that must be a scalar of type `t` (integer literals adapt). */
+  scalarOf(node: Expression, t: ScalarType, what: string): Expr {
+    return coerce(this.ctx, node, this.expr(node), t, what);
+  }
+
+  private number(node: Node & { getLiteralText(): string }): Expr {
+    const text = node.getText();
+    const pos = this.pos(node);
+    // The compiler's normalised text ("1e+30", "16" for 0x10); ts-morph's getLiteralValue misreads exponents.
+    const value = Number(node.getLiteralText());
+    const isFloat = !/^0[xXbBoO]/.test(text) && /[.eE]/.test(text);
+    if (isFloat) return { k: "lit", type: scalar("f32"), level: "const", value, pos };
+    return { k: "lit", type: { kind: "intlit" }, level: "const", value, pos };
+  }
+
+  private identifier(node: Node): Expr {
+    const ctx = this.ctx;
+    const name = node.getText();
+    const pos = this.pos(node);
+    if (name === "Infinity") return { k: "lit", type: scalar("f32"), level: "const", value: Infinity, pos };
+    if (name === "NaN") return { k: "lit", type: scalar("f32"), level: "const", value: NaN, pos };
+    const sym = ctx.lookup(name);
+    if (!sym) {
+      const hint = name in BUILTINS || (SPECIAL_FORMS as readonly string[]).includes(name) ? `${name} is a primitive: call it` : "declare it with const or let before use";
+      return ctx.fail("unknown-name", node, `unknown name '${name}'`, hint);
+    }
+    return this.symbolExpr(node, sym);
+  }
+
+  private symbolExpr(node: Node, sym: Sym): Expr {
+    const pos = this.pos(node);
+    switch (sym.s) {
+      case "var":
+        return { k: "named", cname: sym.cname, type: scalar(sym.t), level: sym.level, value: sym.value, pos };
+      case "regs":
+        return { k: "named", cname: sym.cname, type: { kind: "regs", elem: sym.elem, dims: sym.dims }, level: "runtime", pos };
+      case "shared":
+        return { k: "named", cname: sym.cname, type: { kind: "shared", elem: sym.elem, dims: sym.dims }, level: "runtime", pos };
+      case "tensor":
+        return { k: "named", cname: sym.param.name, type: { kind: "tensor", param: sym.param }, level: "runtime", pos };
+      case "lambda":
+        return this.ctx.fail("type-mismatch", node, `'${sym.cname}' is a function: call it`, `write ${sym.cname}(...)`);
+      default:
+        return this.ctx.fail("type-mismatch", node, `'${node.getText()}' holds the ${sym.s}: read one of its fields`, sym.s === "constants" ? "e.g. c.D" : "e.g. s.threads");
+    }
+  }
+
+  private property(node: Node & { getExpression(): Expression; getName(): string }): Expr {
+    const ctx = this.ctx;
+    const pos = this.pos(node);
+    const base = node.getExpression();
+    const field = node.getName();
+    if (Node.isIdentifier(base)) {
+      const name = base.getText();
+      const sym = ctx.lookup(name);
+      if (sym?.s === "constants") {
+        if (!(field in ctx.constants)) ctx.fail("unknown-name", node, `no constant '${field}' in this kernel`, `constants are: ${Object.keys(ctx.constants).join(", ")}`);
+        const v = ctx.constants[field];
+        if (typeof v === "string") return { k: "string", type: { kind: "string" }, level: "const", text: v, pos };
+        return { k: "named", cname: `c::${field}`, type: scalar("i32"), level: "const", value: v, pos };
+      }
+      if (sym?.s === "schedule") {
+        if (!(field in ctx.schedule)) ctx.fail("unknown-name", node, `no schedule knob '${field}' in this kernel`, `knobs are: ${Object.keys(ctx.schedule).join(", ")}`);
+        return { k: "named", cname: `s::${field}`, type: scalar("i32"), level: "const", value: ctx.schedule[field], pos };
+      }
+      if (!sym && name in BUILTIN_OBJECTS) {
+        if (!BUILTIN_OBJECTS[name].includes(field)) {
+          ctx.fail("unknown-name", node, `${name} has no field '${field}'`, `fields: ${BUILTIN_OBJECTS[name].join(", ")}${name === "threadIdx" ? " (blocks are one-dimensional)" : ""}`);
+        }
+        return { k: "named", cname: `static_cast<int>(${name}.${field})`, type: scalar("i32"), level: "runtime", pos };
+      }
+    }
+    return ctx.fail("unsupported-syntax", node, `property '${field}' of ${base.getText()} is not part of the kernel language`, "only c.<constant>, s.<knob>, blockIdx.x/y/z and threadIdx.x are fields; tensors have methods");
+  }
+
+  private element(node: Node): Expr {
+    const ctx = this.ctx;
+    // Collect a[i][j][k] from the inside out.
+    const indexNodes: Expression[] = [];
+    let cur: Node = node;
+    while (Node.isElementAccessExpression(cur)) {
+      indexNodes.unshift(cur.getArgumentExpressionOrThrow());
+      cur = cur.getExpression();
+    }
+    const base = this.expr(cur as Expression);
+    const t = base.type;
+    if (t.kind !== "regs" && t.kind !== "shared") {
+      return ctx.fail("type-mismatch", node, `only register and shared arrays are indexed with [], not ${describe(t)}`, "read tensors with t.at(i, j, ...)");
+    }
+    if (indexNodes.length > t.dims.length) {
+      ctx.fail("shape-mismatch", node, `${cur.getText()} has ${t.dims.length} dimension${t.dims.length === 1 ? "" : "s"} [${t.dims.join("][")}], indexed with ${indexNodes.length}`, "use one index per dimension");
+    }
+    const indices = indexNodes.map((n, i) => {
+      const e = this.scalarOf(n, "i32", "array index");
+      if (t.kind === "regs" && e.level === "runtime") {
+        ctx.fail("not-compile-time", n, `register array '${cur.getText()}' indexed with a run-time value`, "registers cannot be indexed at run time (the array would move to slow local memory): index with unroll() loop variables and constants");
+      }
+      if (typeof e.value === "number" && (e.value < 0 || e.value >= t.dims[i])) {
+        ctx.fail("shape-mismatch", n, `index ${e.value} is out of bounds for dimension ${i} of size ${t.dims[i]}`, "indices run from 0 to size - 1");
+      }
+      return e;
+    });
+    const rest = t.dims.slice(indices.length);
+    const pos = this.pos(node);
+    const level = maxLevel(...indices.map((e) => e.level));
+    if (rest.length > 0) {
+      if (t.kind === "shared") return ctx.fail("shape-mismatch", node, `shared array indexed with ${indices.length} of its ${t.dims.length} indices`, "index to one element, or take a location with .ref(...)");
+      return { k: "index", base, indices, type: { kind: "regs", elem: t.elem, dims: rest }, level, pos };
+    }
+    const elemType: ScalarType = t.kind === "regs" ? t.elem : valueTypeOf(t.elem);
+    return { k: "index", base, indices, type: scalar(elemType), level: "runtime", pos };
+  }
+
+  private prefix(node: Node & { getOperatorToken(): SyntaxKind; getOperand(): Expression }): Expr {
+    const ctx = this.ctx;
+    const op = node.getOperatorToken();
+    const e = this.expr(node.getOperand());
+    const pos = this.pos(node);
+    if (op === SyntaxKind.MinusToken) {
+      if (!isScalar(e) || (e.type.kind === "scalar" && e.type.t === "bool")) ctx.fail("type-mismatch", node, `unary '-' needs a number, got ${describe(e.type)}`, "negate numbers only");
+      if (e.k === "lit" && typeof e.value === "number") return { ...e, value: -e.value, pos };
+      const isInt = e.type.kind === "intlit" || (e.type.kind === "scalar" && e.type.t === "i32");
+      const value = typeof e.value === "number" && isInt ? -e.value | 0 : undefined;
+      return { k: "unary", op: "-", e, type: e.type, level: e.level, value, pos };
+    }
+    if (op === SyntaxKind.ExclamationToken) {
+      const b = coerce(ctx, node, e, "bool", "operand of '!'");
+      return { k: "unary", op: "!", e: b, type: scalar("bool"), level: b.level, value: typeof b.value === "boolean" ? !b.value : undefined, pos };
+    }
+    if (op === SyntaxKind.TildeToken) {
+      const t = unify(ctx, node, e, e, "~");
+      if (t !== "i32" && t !== "u32") ctx.fail("type-mismatch", node, `'~' needs an integer, got ${t}`, "bit operations work on i32 and u32");
+      const ce = coerce(ctx, node, e, t, "operand of '~'");
+      const value = typeof ce.value === "number" ? (t === "u32" ? ~ce.value >>> 0 : ~ce.value) : undefined;
+      return { k: "unary", op: "~", e: ce, type: scalar(t), level: ce.level, value, pos };
+    }
+    if (op === SyntaxKind.PlusToken) return e;
+    return ctx.fail("unsupported-syntax", node, `'${node.getText()}' changes a variable inside an expression`, "write the increment as its own statement");
+  }
+
+  private binary(node: Node & { getLeft(): Expression; getRight(): Expression; getOperatorToken(): Node }): Expr {
+    const ctx = this.ctx;
+    const opText = node.getOperatorToken().getText();
+    const op = BINARY_OPS[opText];
+    if (!op) {
+      return ctx.fail("unsupported-syntax", node, `operator '${opText}' cannot appear inside an expression`, opText.endsWith("=") ? "assignments are statements of their own" : "see the kernel language's operators in dsl/lang/types.ts");
+    }
+    const l = this.expr(node.getLeft());
+    const r = this.expr(node.getRight());
+    const pos = this.pos(node);
+    if (l.k === "string" || r.k === "string") {
+      if ((op === "==" || op === "!=") && l.k === "string" && r.k === "string") {
+        const eq = l.text === r.text;
+        return { k: "lit", type: scalar("bool"), level: "const", value: op === "==" ? eq : !eq, pos };
+      }
+      return ctx.fail("type-mismatch", node, `operator '${opText}' on a string`, "strings (element type names) can only be compared with == and !=");
+    }
+    if (op === "&&" || op === "||") {
+      const a = coerce(ctx, node.getLeft(), l, "bool", `left operand of '${opText}'`);
+      const b = coerce(ctx, node.getRight(), r, "bool", `right operand of '${opText}'`);
+      return this.folded(op, "bool", a, b, scalar("bool"), pos);
+    }
+    const t = unify(ctx, node, l, r, opText);
+    if (t === "bool" && op !== "==" && op !== "!=") ctx.fail("type-mismatch", node, `operator '${opText}' on booleans`, "use && and || to combine conditions");
+    if (t === "f32" && (op === "%" || op === "&" || op === "|" || op === "^" || op === "<<" || op === ">>")) {
+      ctx.fail("type-mismatch", node, `operator '${opText}' needs integers, got f32`, "convert with i32(...) first");
+    }
+    const a = coerce(ctx, node.getLeft(), l, t, `left operand of '${opText}'`);
+    const b = coerce(ctx, node.getRight(), r, t, `right operand of '${opText}'`);
+    const comparison = ["<", "<=", ">", ">=", "==", "!="].includes(op);
+    const type = comparison ? scalar("bool") : l.type.kind === "intlit" && r.type.kind === "intlit" ? { kind: "intlit" as const } : scalar(t);
+    if ((op === "/" || op === "%") && t !== "f32" && b.value === 0) ctx.fail("type-mismatch", node, "integer division by zero", "check the divisor");
+    return this.folded(op, t, a, b, type, pos);
+  }
+
+  private folded(op: BinaryOp, t: ScalarType, a: Expr, b: Expr, type: Expr["type"], pos: Expr["pos"]): Expr {
+    const level = maxLevel(a.level, b.level);
+    const value = a.value !== undefined && b.value !== undefined ? foldBinary(op, t, a.value, b.value) : undefined;
+    // The structure is kept as written (readable generated code); the value rides along for compile-time uses.
+    return { k: "binary", op, l: a, r: b, type, level, value, pos };
+  }
+
+  private conditional(node: Node & { getCondition(): Expression; getWhenTrue(): Expression; getWhenFalse(): Expression }): Expr {
+    const ctx = this.ctx;
+    const c = this.scalarOf(node.getCondition(), "bool", "condition of '?:'");
+    const a = this.expr(node.getWhenTrue());
+    const b = this.expr(node.getWhenFalse());
+    const t = unify(ctx, node, a, b, "?:");
+    const ca = coerce(ctx, node.getWhenTrue(), a, t, "first branch of '?:'");
+    const cb = coerce(ctx, node.getWhenFalse(), b, t, "second branch of '?:'");
+    const level = maxLevel(c.level, ca.level, cb.level);
+    const value = typeof c.value === "boolean" ? (c.value ? ca.value : cb.value) : undefined;
+    return { k: "cond", c, a: ca, b: cb, type: scalar(t), level, value, pos: this.pos(node) };
+  }
+
+  /** Resolves an element-type argument: a storage type literal ("f32") or a constant naming one (c.dtype or "dtype"). */
+  storageType(node: Expression, what: string): StorageType {
+    const ctx = this.ctx;
+    let text: string | undefined;
+    if (Node.isStringLiteral(node)) {
+      text = node.getLiteralValue();
+      const v = ctx.constants[text];
+      if (typeof v === "string") text = v;
+    } else {
+      const e = this.expr(node);
+      if (e.k === "string") text = e.text;
+    }
+    if (text === undefined || !STORAGE_TYPES.has(text)) {
+      return ctx.fail("type-mismatch", node, `${what} must name an element type, got ${node.getText()}`, `use one of bf16, fp16, f32, i32, u32, or a constant holding one (e.g. "dtype")`);
+    }
+    return text as StorageType;
+  }
+
+  /** Calls: primitives, local functions, tensor and shared-array methods. */
+  call(node: CallExpression): Expr {
+    const ctx = this.ctx;
+    const callee = node.getExpression();
+    const argNodes = node.getArguments() as Expression[];
+    const pos = this.pos(node);
+    if (Node.isPropertyAccessExpression(callee)) return this.method(node, callee.getExpression(), callee.getName(), argNodes);
+    if (!Node.isIdentifier(callee)) return ctx.fail("unsupported-syntax", callee, "only named functions can be called", "call a primitive or a local function by name");
+    const name = callee.getText();
+    const sym = ctx.lookup(name);
+    if (sym?.s === "lambda") {
+      if (argNodes.length !== sym.params.length) ctx.fail("type-mismatch", node, `${name}() takes ${sym.params.length} arguments, got ${argNodes.length}`, "match the function's parameters");
+      const args = argNodes.map((a, i) => this.scalarOf(a, sym.params[i], `argument ${i + 1} of ${name}()`));
+      return { k: "call", fn: `@${sym.cname}`, args, type: sym.ret === "void" ? { kind: "void" } : scalar(sym.ret), level: "runtime", pos };
+    }
+    if (sym) return ctx.fail("type-mismatch", callee, `'${name}' is not a function`, "only primitives and local arrow functions can be called");
+    if (name === "sizeof") {
+      if (argNodes.length !== 1) ctx.fail("type-mismatch", node, "sizeof() takes 1 argument", "write sizeof(c.dtype) or sizeof(\"f32\")");
+      const bytes = STORAGE_BYTES[this.storageType(argNodes[0], "sizeof() argument")];
+      return { k: "lit", type: { kind: "intlit" }, level: "const", value: bytes, pos };
+    }
+    if (name === "present") {
+      const t = argNodes.length === 1 ? this.expr(argNodes[0]) : undefined;
+      if (!t || t.type.kind !== "tensor" || t.type.param.access !== "maybe") {
+        return ctx.fail("type-mismatch", node, "present() takes one optional output (a MaybeOut parameter)", "only MaybeOut tensors can be absent");
+      }
+      return { k: "call", fn: "present", args: [t], type: scalar("bool"), level: "runtime", pos };
+    }
+    if (name === "raise") return this.raise(node, argNodes);
+    if ((SPECIAL_FORMS as readonly string[]).includes(name)) {
+      const where = name === "unroll" || name === "range" ? "as the iterable of a for-of loop" : "as the initializer of a const declaration";
+      return ctx.fail("unsupported-syntax", node, `${name}() can only be used ${where}`, name === "unroll" ? "write for (const i of unroll(n)) { ... }" : `write const x = ${name}(...)`);
+    }
+    const rule = BUILTINS[name];
+    if (!rule) {
+      const known = Object.keys(BUILTINS).concat(SPECIAL_FORMS).sort().join(", ");
+      return ctx.fail("unknown-primitive", callee, `unknown primitive '${name}'`, `the primitives are: ${known}`);
+    }
+    const args = argNodes.map((a) => this.expr(a));
+    const result = rule(ctx, node, args, argNodes);
+    const level: Level = result.value !== undefined ? "const" : "runtime";
+    return { k: "call", fn: name, args: result.args, type: result.type, level, value: result.value, pos };
+  }
+
+  private raise(node: CallExpression, argNodes: Expression[]): Expr {
+    const ctx = this.ctx;
+    if (argNodes.length !== 4 || !Node.isStringLiteral(argNodes[0])) {
+      return ctx.fail("type-mismatch", node, "raise() takes a message string literal and three i32 values", 'write raise("seqlens[{0}] = {1}", b, n, 0)');
+    }
+    const message = argNodes[0].getLiteralValue();
+    const values = argNodes.slice(1).map((a, i) => this.scalarOf(a, "i32", `raise() value ${i}`));
+    ctx.raises.push({ message, pos: this.pos(node) });
+    const site: Expr = { k: "lit", type: scalar("i32"), level: "const", value: ctx.raises.length - 1, pos: this.pos(node) };
+    return { k: "call", fn: "raise", args: [site, ...values], type: { kind: "void" }, level: "runtime", pos: this.pos(node) };
+  }
+
+  private method(node: CallExpression, objNode: Expression, name: string, argNodes: Expression[]): Expr {
+    const ctx = this.ctx;
+    const obj = this.expr(objNode);
+    const pos = this.pos(node);
+    if (obj.type.kind === "shared" && name === "ref") {
+      const t = obj.type;
+      if (argNodes.length !== t.dims.length) ctx.fail("shape-mismatch", node, `${objNode.getText()} has ${t.dims.length} dimensions, .ref() got ${argNodes.length} indices`, "use one index per dimension");
+      const indices = argNodes.map((a) => this.scalarOf(a, "i32", "shared-array index"));
+      return { k: "sharedRef", base: obj, indices, type: { kind: "ref", space: "shared", elem: t.elem }, level: "runtime", pos };
+    }
+    if (obj.type.kind !== "tensor") {
+      return ctx.fail("unknown-primitive", node, `${describe(obj.type)} has no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; shared arrays have ref");
+    }
+    const param = obj.type.param;
+    if (param.access === "maybe" && !ctx.proven.has(param.name)) {
+      ctx.fail("missing-presence-check", node, `optional output '${param.name}' used where it may be absent`, `wrap the use in if (present(${param.name})) { ... }`);
+    }
+    switch (name) {
+      case "at":
+      case "ref": {
+        const indices = this.tensorIndices(node, param, argNodes);
+        if (name === "at") return { k: "tensor", op: "at", param, args: indices, type: scalar(valueTypeOf(param.elem)), level: "runtime", pos };
+        return { k: "tensor", op: "ref", param, args: indices, type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
+      }
+      case "size": {
+        if (argNodes.length !== 1 || !Node.isStringLiteral(argNodes[0])) ctx.fail("type-mismatch", node, "size() takes a dimension name as a string literal", `e.g. ${param.name}.size("${param.dimNames[0]}")`);
+        const dim = (argNodes[0] as unknown as { getLiteralValue(): string }).getLiteralValue();
+        const i = param.dimNames.indexOf(dim);
+        if (i < 0) ctx.fail("shape-mismatch", argNodes[0], `tensor '${param.name}' has no dimension '${dim}'`, `its dimensions are ${param.dimNames.join(", ")}`);
+        const d = param.dims[i];
+        if (typeof d === "number") return { k: "lit", type: scalar("i32"), level: "const", value: d, pos };
+        return { k: "named", cname: `lim_p.${d}`, type: scalar("i32"), level: "runtime", pos };
+      }
+      case "store":
+      case "atomicAdd":
+      case "atomicMin": {
+        if (param.access === "in") ctx.fail("read-only", node, `'${param.name}' is an input (Tensor) and cannot be written`, "declare it as Out<...> if the kernel writes it");
+        if (argNodes.length < 1) ctx.fail("type-mismatch", node, `${name}() takes a value and then the indices`, `e.g. ${param.name}.${name}(v, i, j)`);
+        const value = this.scalarOf(argNodes[0], valueTypeOf(param.elem), `value written to '${param.name}'`);
+        const indices = this.tensorIndices(node, param, argNodes.slice(1));
+        if (name !== "store" && (param.elem === "bf16" || param.elem === "fp16")) ctx.fail("type-mismatch", node, `${name}() on ${param.elem} is not supported`, "use an f32, i32 or u32 tensor for atomics");
+        if (name === "atomicMin" && param.elem === "f32") ctx.fail("type-mismatch", node, "atomicMin() on f32 is not supported by the hardware", "use an i32 or u32 tensor (e.g. order-preserving keys)");
+        const type = name === "store" ? ({ kind: "void" } as const) : scalar(valueTypeOf(param.elem));
+        return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
+      }
+      default:
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin");
+    }
+  }
+
+  private tensorIndices(node: Node, param: TensorParam, argNodes: Expression[]): Expr[] {
+    if (argNodes.length !== param.dims.length) {
+      this.ctx.fail("shape-mismatch", node, `tensor '${param.name}' has ${param.dims.length} dimensions [${param.dimNames.join(", ")}], indexed with ${argNodes.length}`, "give one index per dimension");
+    }
+    return argNodes.map((a, i) => this.scalarOf(a, "i32", `index ${i} (${param.dimNames[i]}) of '${param.name}'`));
+  }
+}

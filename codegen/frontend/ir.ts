@@ -1,0 +1,144 @@
+// The typed IR the front end produces for one variant (constants and schedule fixed) of one kernel.
+// Every node keeps the DSL source position it came from, so the lowering can tag each CUDA statement.
+
+import type { SourcePos } from "./diagnostics.js";
+
+export type ScalarType = "i32" | "u32" | "f32" | "bool";
+export type StorageType = "bf16" | "fp16" | "f32" | "i32" | "u32";
+
+export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, f32: 4, i32: 4, u32: 4 };
+
+/** How much of a value is known before run time. Register arrays accept only "const" and "unrolled" indices. */
+export type Level = "const" | "unrolled" | "runtime";
+
+export type TensorAccess = "in" | "out" | "maybe";
+
+export interface TensorParam {
+  readonly kind: "tensor";
+  readonly name: string;
+  readonly elem: StorageType;
+  /** Each dim: a run-time size name, or a number (compile-time constants are already substituted). */
+  readonly dims: readonly (string | number)[];
+  /** The dims as written, for documentation (e.g. "D" rather than 128). */
+  readonly dimNames: readonly string[];
+  readonly access: TensorAccess;
+  readonly pos: SourcePos;
+}
+
+export interface ScalarParam {
+  readonly kind: "scalar";
+  readonly name: string;
+  readonly type: ScalarType;
+  readonly pos: SourcePos;
+}
+
+export type Param = TensorParam | ScalarParam;
+
+export type Type =
+  | { readonly kind: "scalar"; readonly t: ScalarType }
+  | { readonly kind: "intlit" } // an integer literal not yet given a type by its context
+  | { readonly kind: "regs"; readonly elem: ScalarType; readonly dims: readonly number[] }
+  | { readonly kind: "shared"; readonly elem: StorageType; readonly dims: readonly number[] }
+  | { readonly kind: "tensor"; readonly param: TensorParam }
+  | { readonly kind: "ref"; readonly space: "global" | "shared"; readonly elem: StorageType }
+  | { readonly kind: "lambda"; readonly params: readonly ScalarType[]; readonly ret: ScalarType | "void" }
+  | { readonly kind: "iterable" }
+  | { readonly kind: "string" }
+  | { readonly kind: "void" };
+
+export const scalar = (t: ScalarType): Type => ({ kind: "scalar", t });
+export const VOID: Type = { kind: "void" };
+
+export type BinaryOp =
+  | "+" | "-" | "*" | "/" | "%"
+  | "<" | "<=" | ">" | ">=" | "==" | "!="
+  | "&&" | "||"
+  | "&" | "|" | "^" | "<<" | ">>";
+
+export type UnaryOp = "-" | "!" | "~";
+
+interface ExprBase {
+  readonly type: Type;
+  readonly level: Level;
+  /** The value, when known at compile time. */
+  readonly value?: number | boolean;
+  readonly pos: SourcePos;
+}
+
+export type Expr =
+  | (ExprBase & { readonly k: "lit" })
+  | (ExprBase & { readonly k: "named"; readonly cname: string }) // a variable, constant or builtin, as lowered
+  | (ExprBase & { readonly k: "unary"; readonly op: UnaryOp; readonly e: Expr })
+  | (ExprBase & { readonly k: "binary"; readonly op: BinaryOp; readonly l: Expr; readonly r: Expr })
+  | (ExprBase & { readonly k: "cond"; readonly c: Expr; readonly a: Expr; readonly b: Expr })
+  | (ExprBase & { readonly k: "call"; readonly fn: string; readonly args: readonly Expr[] })
+  | (ExprBase & { readonly k: "index"; readonly base: Expr; readonly indices: readonly Expr[] })
+  | (ExprBase & { readonly k: "tensor"; readonly op: "at" | "ref" | "size"; readonly param: TensorParam; readonly args: readonly Expr[] })
+  | (ExprBase & { readonly k: "sharedRef"; readonly base: Expr; readonly indices: readonly Expr[] })
+  | (ExprBase & { readonly k: "string"; readonly text: string });
+
+export type AssignOp = "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "&=" | "|=" | "^=" | "<<=" | ">>=";
+
+interface StmtBase {
+  readonly pos: SourcePos;
+}
+
+export type Stmt =
+  | (StmtBase & {
+      readonly k: "decl";
+      readonly name: string;
+      readonly t: ScalarType;
+      readonly init: Expr;
+      readonly mutable: boolean;
+      /** Set for a `const` whose value is known at compile time: lowered as constexpr. */
+      readonly constValue?: number | boolean;
+    })
+  | (StmtBase & { readonly k: "regs"; readonly name: string; readonly elem: ScalarType; readonly dims: readonly number[]; readonly init?: Expr })
+  | (StmtBase & { readonly k: "shared"; readonly name: string; readonly elem: StorageType; readonly dims: readonly number[]; readonly offset: number })
+  | (StmtBase & { readonly k: "assign"; readonly target: Expr; readonly op: AssignOp; readonly value: Expr })
+  | (StmtBase & { readonly k: "expr"; readonly e: Expr })
+  | (StmtBase & { readonly k: "if"; readonly cond: Expr; readonly then: readonly Stmt[]; readonly else?: readonly Stmt[] })
+  | (StmtBase & {
+      readonly k: "for";
+      readonly v: string;
+      readonly start: Expr;
+      readonly end: Expr;
+      readonly step: Expr;
+      /** "full": compile-time trip count, fully unrolled; a number: unroll hint; undefined: plain loop. */
+      readonly unroll?: "full" | number;
+      readonly body: readonly Stmt[];
+    })
+  | (StmtBase & { readonly k: "while"; readonly cond: Expr; readonly body: readonly Stmt[] })
+  | (StmtBase & { readonly k: "return"; readonly value?: Expr })
+  | (StmtBase & { readonly k: "break" })
+  | (StmtBase & { readonly k: "continue" })
+  | (StmtBase & { readonly k: "block"; readonly body: readonly Stmt[] })
+  | (StmtBase & {
+      readonly k: "lambda";
+      readonly name: string;
+      readonly params: readonly { readonly name: string; readonly t: ScalarType }[];
+      readonly ret: ScalarType | "void";
+      readonly body: readonly Stmt[];
+    });
+
+/** A call of raise(): the message template, numbered across the whole generated library by the writer. */
+export interface RaiseSite {
+  readonly message: string;
+  readonly pos: SourcePos;
+}
+
+export interface KernelIR {
+  readonly name: string;
+  readonly file: string;
+  readonly summary: string;
+  readonly constants: Readonly<Record<string, number | string>>;
+  readonly schedule: Readonly<Record<string, number>>;
+  readonly params: readonly Param[];
+  /** Run-time sizes: tensor dims that are not compile-time, in first-use order (i32 scalars of the same name merge in). */
+  readonly sizes: readonly string[];
+  readonly grid: { readonly x: string; readonly y?: string; readonly z?: string };
+  readonly threads: number;
+  readonly sharedBytes: number;
+  readonly body: readonly Stmt[];
+  readonly raises: readonly RaiseSite[];
+}

@@ -1,0 +1,116 @@
+// The library-wide generated files: the C headers, the variant tables, the CMake source list and the
+// manifest. Rendered from the lowered variants; nothing here knows a particular kernel.
+
+import type { KernelSpec } from "../dsl/lang/kernel.js";
+import { ABI_FUNCTIONS } from "./abi/functions.js";
+import type { KernelIR } from "./frontend/ir.js";
+import { paramFields } from "./lower/kernel_file.js";
+import { DTYPE_CODES } from "./names.js";
+import { render, verbatim } from "./templates.js";
+import type { Matrix } from "./variants.js";
+import { ABI_VERSION, TOOLKIT_VERSION } from "./version.js";
+
+export interface LoweredVariant {
+  readonly name: string;
+  readonly spec: KernelSpec;
+  readonly ir: KernelIR;
+  readonly file: string; // relative to the output folder
+  readonly text: string;
+  readonly scheduleOrigin: string;
+}
+
+export interface KernelGroup {
+  readonly spec: KernelSpec;
+  readonly source: string;
+  readonly ir: KernelIR; // any variant's IR: parameters and raise sites are the same for all
+  readonly variants: readonly LoweredVariant[];
+  readonly raiseBase: number;
+}
+
+export const GENERATOR = `lim ${TOOLKIT_VERSION}`;
+const MAX_CONSTANTS = 4;
+const MAX_KNOBS = 6;
+
+function findParams(spec: KernelSpec): string {
+  return Object.entries(spec.constants)
+    .map(([k, values]) => (typeof values[0] === "string" ? `lim_dtype ${k}` : `int32_t ${k}`))
+    .join(", ");
+}
+
+function matchExpr(spec: KernelSpec): string {
+  return Object.keys(spec.constants)
+    .map((k, i) => `v->constants[${i}] == ${typeof spec.constants[k][0] === "string" ? `(int32_t)${k}` : k}`)
+    .join(" && ");
+}
+
+function kernelContext(g: KernelGroup) {
+  return {
+    name: g.spec.name,
+    summary: g.spec.summary,
+    source: g.source,
+    constantNames: Object.keys(g.spec.constants).join(", "),
+    knobNames: Object.keys(g.spec.schedule).join(", "),
+    fields: paramFields(g.ir),
+    findParams: findParams(g.spec),
+    matchExpr: matchExpr(g.spec),
+    variants: g.variants.map((v) => v.name),
+  };
+}
+
+/** A C string literal. */
+function cString(s: string): string {
+  return JSON.stringify(s);
+}
+
+export function libraryFiles(root: string, groups: readonly KernelGroup[], matrix: Matrix): Map<string, string> {
+  for (const g of groups) {
+    if (Object.keys(g.spec.constants).length > MAX_CONSTANTS) throw new Error(`${g.spec.name} has more than ${MAX_CONSTANTS} constants`);
+    if (Object.keys(g.spec.schedule).length > MAX_KNOBS) throw new Error(`${g.spec.name} has more than ${MAX_KNOBS} schedule knobs`);
+  }
+  const kernels = groups.map(kernelContext);
+  const raiseSites = groups.flatMap((g) => g.ir.raises.map((r) => ({ kernel: g.spec.name, message: cString(r.message), source: `${r.pos.file}:${r.pos.line}` })));
+  const files = new Map<string, string>();
+  files.set(
+    "include/lim.h",
+    render(root, "abi/lim.h.hbs", {
+      generator: GENERATOR,
+      version: TOOLKIT_VERSION,
+      abiVersion: ABI_VERSION,
+      dtypes: Object.entries(DTYPE_CODES).map(([name, value]) => ({ name, value, upper: name.toUpperCase() })),
+      functions: ABI_FUNCTIONS,
+    }),
+  );
+  files.set("include/lim_variants.h", render(root, "abi/lim_variants.h.hbs", { generator: GENERATOR, maxConstants: MAX_CONSTANTS, maxKnobs: MAX_KNOBS, kernels }));
+  files.set("include/lim_device.cuh", verbatim(root, "device/lim_device.cuh"));
+  files.set("variants.cpp", render(root, "abi/variants.cpp.hbs", { generator: GENERATOR, kernels, raiseSites }));
+  const sources = [...groups.flatMap((g) => g.variants.map((v) => v.file)), "variants.cpp"];
+  files.set("sources.cmake", render(root, "build/sources.cmake.hbs", { generator: GENERATOR, sources }));
+  const manifest = {
+    generator: GENERATOR,
+    abiVersion: ABI_VERSION,
+    matrix,
+    kernels: groups.map((g) => ({
+      name: g.spec.name,
+      source: g.source,
+      summary: g.spec.summary,
+      constants: g.spec.constants,
+      schedule: Object.fromEntries(Object.entries(g.spec.schedule).map(([k, knob]) => [k, knob.tag])),
+      variants: g.variants.length,
+    })),
+    variants: groups.flatMap((g) =>
+      g.variants.map((v) => ({
+        name: v.name,
+        kernel: g.spec.name,
+        constants: v.ir.constants,
+        schedule: v.ir.schedule,
+        scheduleOrigin: v.scheduleOrigin,
+        file: v.file,
+        symbol: `lim_${v.name}`,
+        threads: v.ir.threads,
+        sharedBytes: v.ir.sharedBytes,
+      })),
+    ),
+  };
+  files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
+  return files;
+}

@@ -1,0 +1,84 @@
+// One variant's .cu file: the constants and schedule as C++ constants, parameter bindings, the lowered
+// body, and the launch entry points, rendered through templates/kernel/variant.cu.hbs.
+
+import type { KernelIR, Param } from "../frontend/ir.js";
+import { DTYPE_CODES } from "../names.js";
+import { render } from "../templates.js";
+import { CTYPE, Emitter, storageCType } from "./emit.js";
+
+export interface VariantFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** A param's field(s) in the kernel's C parameter block (shared by all variants of the kernel). */
+export function paramFields(ir: KernelIR): string[] {
+  const fields: string[] = [];
+  for (const p of ir.params) {
+    if (p.kind === "tensor") {
+      const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem;
+      const role = p.access === "in" ? "input" : p.access === "out" ? "output" : "optional output (data may be NULL)";
+      fields.push(`lim_tensor ${p.name}; /* ${role}, ${elem} [${p.dimNames.join(", ")}] */`);
+    }
+  }
+  for (const size of ir.sizes) fields.push(`int32_t ${size}; /* run-time size */`);
+  for (const p of ir.params) {
+    if (p.kind === "scalar" && !ir.sizes.includes(p.name)) fields.push(`${p.type === "f32" ? "float" : p.type === "u32" ? "uint32_t" : "int32_t"} ${p.name};`);
+  }
+  fields.push("lim_device_status* status; /* where kernels report bad input; may be NULL */");
+  return fields;
+}
+
+function binding(p: Param): string {
+  if (p.kind === "scalar") return `const ${CTYPE[p.type]} ${p.name} = lim_p.${p.name};`;
+  const elem = storageCType(p.elem);
+  const t = p.access === "in" ? `const ${elem}` : elem;
+  return `const lim::Tensor<${t}, ${p.dims.length}> ${p.name}(lim_p.${p.name});  // [${p.dimNames.join(", ")}]`;
+}
+
+function gridAxis(ir: KernelIR, axis: string | undefined): string {
+  return axis === undefined ? "1" : `p->${axis}`;
+}
+
+export function renderVariant(
+  root: string,
+  ir: KernelIR,
+  variant: string,
+  raiseBase: number,
+  generator: string,
+  scheduleOrigin: string,
+  knobOrder: readonly string[],
+): VariantFile {
+  const emitter = new Emitter();
+  emitter.stmts(ir.body, 1);
+  const constantLines = Object.entries(ir.constants).map(([k, v]) =>
+    typeof v === "number" ? `static constexpr int ${k} = ${v};` : `using ${k} = ${storageCType(v as never)};  // ${v}`,
+  );
+  const scheduleLines = knobOrder.map((k) => `static constexpr int ${k} = ${ir.schedule[k]};`);
+  const text = render(root, "kernel/variant.cu.hbs", {
+    variant,
+    generator,
+    source: ir.file,
+    kernel: ir.name,
+    summary: ir.summary,
+    constantsText: Object.entries(ir.constants).map(([k, v]) => `${k}=${v}`).join(" "),
+    scheduleText: knobOrder.map((k) => `${k}=${ir.schedule[k]}`).join(" "),
+    scheduleOrigin,
+    gridText: [ir.grid.x, ir.grid.y ?? "1", ir.grid.z ?? "1"].join(", "),
+    threads: ir.threads,
+    sharedBytes: ir.sharedBytes,
+    constantLines,
+    scheduleLines,
+    raiseBase,
+    raiseSites: ir.raises.length,
+    paramsType: `lim_${ir.name}_params`,
+    bindings: ir.params.map(binding),
+    body: emitter.text(),
+    gridX: gridAxis(ir, ir.grid.x),
+    gridY: gridAxis(ir, ir.grid.y),
+    gridZ: gridAxis(ir, ir.grid.z),
+    constantValues: Object.values(ir.constants).map((v) => (typeof v === "number" ? v : DTYPE_CODES[v])).join(", "),
+    scheduleValues: knobOrder.map((k) => ir.schedule[k]).join(", "),
+  });
+  return { name: variant, text };
+}

@@ -1,0 +1,52 @@
+// How each primitive call is written in CUDA. The device functions named here (lim::...) are kernel-
+// independent and live in templates/device/lim_device.cuh; a test checks that every primitive the front
+// end accepts has a lowering here.
+
+import { STORAGE_BYTES, type Expr } from "../frontend/ir.js";
+
+type Lowering = (args: readonly string[], exprs: readonly Expr[]) => string;
+
+const fn = (name: string): Lowering => (args) => `${name}(${args.join(", ")})`;
+
+/** Integer max/min are plain; float ones are fmaxf/fminf (NaN loses). */
+const minMax = (which: "max" | "min"): Lowering => (args, exprs) =>
+  exprs[0].type.kind === "scalar" && exprs[0].type.t === "f32" ? `f${which}f(${args.join(", ")})` : `${which}(${args.join(", ")})`;
+
+const cast = (ctype: string): Lowering => (args) => `static_cast<${ctype}>(${args[0]})`;
+
+export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
+  laneId: () => "lim::lane_id()",
+  warpId: () => "lim::warp_id()",
+  exp2: fn("lim::fast_exp2"),
+  log2: fn("log2f"),
+  exp: fn("__expf"),
+  log: fn("logf"),
+  sqrt: fn("sqrtf"),
+  isNaN: fn("isnan"),
+  isInf: fn("isinf"),
+  abs: (args, exprs) => (exprs[0].type.kind === "scalar" && exprs[0].type.t === "f32" ? `fabsf(${args[0]})` : `abs(${args[0]})`),
+  max: minMax("max"),
+  min: minMax("min"),
+  ceilDiv: fn("lim::ceil_div"),
+  f32: cast("float"),
+  i32: cast("int"),
+  u32: cast("unsigned"),
+  dot: fn("lim::dot"),
+  laneGroupSum: (args, exprs) => `lim::lane_group_sum<${exprs[1].value}>(${args[0]})`,
+  laneGroupMax: (args, exprs) => `lim::lane_group_max<${exprs[1].value}>(${args[0]})`,
+  syncthreads: () => "__syncthreads()",
+  asyncCommit: () => "lim::cp_async_commit()",
+  asyncWait: (_args, exprs) => `lim::cp_async_wait<${exprs[0].value}>()`,
+  loadVec: fn("lim::load_vec"),
+  storeVec: fn("lim::store_vec"),
+  asyncCopy: (args, exprs) => {
+    const src = exprs[1].type;
+    const bytes = (exprs[2].value as number) * (src.kind === "ref" ? STORAGE_BYTES[src.elem] : 0);
+    return `lim::cp_async<${bytes}>(${args[0]}, ${args[1]}, ${args[3]})`;
+  },
+  present: (args) => `${args[0]}.present()`,
+  raise: (args) => `lim::raise(lim_p.status, lim_raise_base + ${args[0]}, ${args.slice(1).join(", ")})`,
+  "tensor.store": (args) => `${args[0]}.store(${args.slice(1).join(", ")})`,
+  "tensor.atomicAdd": (args) => `${args[0]}.atomic_add(${args.slice(1).join(", ")})`,
+  "tensor.atomicMin": (args) => `${args[0]}.atomic_min(${args.slice(1).join(", ")})`,
+};

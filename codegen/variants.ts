@@ -1,0 +1,83 @@
+// Which variants to generate: the cartesian product of each kernel's constants, with the user's matrix
+// (head dims, group sizes, dtypes) in place of the kernel's default lists, and a schedule for each.
+
+import type { KernelSpec } from "../dsl/lang/kernel.js";
+import type { Constants, KernelSource, Schedule } from "./frontend/elaborate.js";
+
+/** The user-facing axes of the generation matrix, and the kernel constant each one sets. */
+export interface Matrix {
+  readonly headDims?: readonly number[];
+  readonly groupSizes?: readonly number[];
+  readonly dtypes?: readonly string[];
+}
+
+export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype" };
+
+export interface PlannedVariant {
+  readonly source: KernelSource;
+  readonly constants: Constants;
+  readonly schedule: Schedule;
+  /** Where the schedule came from: "heuristic", or the tuning database entry. */
+  readonly scheduleOrigin: string;
+  readonly optional: boolean;
+}
+
+function valuesFor(spec: KernelSpec, key: string, matrix: Matrix): readonly (number | string)[] {
+  for (const [axis, constant] of Object.entries(MATRIX_CONSTANTS) as [keyof Matrix, string][]) {
+    const given = matrix[axis];
+    if (constant === key && given !== undefined) return given;
+  }
+  return spec.constants[key];
+}
+
+/** All constant combinations of a kernel, in a stable order (the spec's key order, values as listed). */
+export function constantCombinations(spec: KernelSpec, matrix: Matrix): Constants[] {
+  let combos: Record<string, number | string>[] = [{}];
+  for (const key of Object.keys(spec.constants)) {
+    const values = valuesFor(spec, key, matrix);
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
+  }
+  return combos;
+}
+
+/** One schedule for a variant and where it came from ("heuristic", "--schedules", a tuning entry). */
+export interface ScheduleChoice {
+  readonly schedule: Schedule;
+  readonly origin: string;
+  /** A candidate from a schedule space: skipped, not an error, when it breaks a limit or a rule. */
+  readonly optional?: boolean;
+}
+
+/**
+ * Chooses the schedules to generate for one kernel's constants. The first is the one the C ABI dispatches
+ * to; any others are alternatives (tuning candidates, shape buckets) reachable through lim_use_variant.
+ */
+export type ScheduleChooser = (source: KernelSource, constants: Constants) => readonly ScheduleChoice[];
+
+export const heuristicSchedule: ScheduleChooser = (source, constants) => [
+  { schedule: source.definition.heuristic(constants as never) as Schedule, origin: "heuristic" },
+];
+
+export function planVariants(sources: readonly KernelSource[], matrix: Matrix, choose: ScheduleChooser): PlannedVariant[] {
+  return sources.flatMap((source) =>
+    constantCombinations(source.definition.spec, matrix).flatMap((constants) =>
+      choose(source, constants).map(({ schedule, origin, optional }) => ({ source, constants, schedule, scheduleOrigin: origin, optional: optional ?? false })),
+    ),
+  );
+}
+
+/**
+ * A chooser from `--schedules kernel=tag+tag` or `kernel=space` requests: named kernels get the listed
+ * schedules (the first is dispatched by default) or the heuristic followed by their whole declared space;
+ * other kernels keep the heuristic.
+ */
+export function requestedSchedules(requests: Readonly<Record<string, string>>, parse: (spec: KernelSpec, tag: string) => Schedule, space: (spec: KernelSpec) => Schedule[]): ScheduleChooser {
+  return (source, constants) => {
+    const request = requests[source.definition.spec.name];
+    if (request === undefined) return heuristicSchedule(source, constants);
+    if (request === "space") {
+      return [...heuristicSchedule(source, constants), ...space(source.definition.spec).map((schedule) => ({ schedule, origin: "space", optional: true }))];
+    }
+    return request.split("+").map((tag) => ({ schedule: parse(source.definition.spec, tag), origin: "--schedules" }));
+  };
+}

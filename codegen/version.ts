@@ -1,0 +1,10 @@
+// The toolkit's version, from package.json: stamped into generated files and the tuning database.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8")) as { version: string };
+
+export const TOOLKIT_VERSION: string = pkg.version;
+/** Bumped whenever a C signature in lim.h or lim_variants.h changes incompatibly. */
+export const ABI_VERSION = 1;

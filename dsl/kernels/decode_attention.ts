@@ -1,0 +1,189 @@
+// Full decode attention: one new query token per request attends over its whole KV cache.
+//
+// One block handles one (request, KV head, split of the sequence). The G query heads that share the KV
+// head are processed together, so each K and V row is read from memory once per group. Inside the block,
+// `LANES` threads share a row (each holds s.pieces 16-byte pieces of it) and the block's row groups walk
+// the split's rows in a software pipeline of asynchronous copies. Every row group keeps its own online-softmax state
+// (running max, sum and weighted V); the states are merged in shared memory at the end. With more than one
+// split, each block writes a partial output and its base-2 log-sum-exp, merged by merge_states.
+
+import {
+  asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, loadVec, log2, max, min,
+  present, raise, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
+  type ConstantsOf, type MaybeOut, type Out, type ScheduleOf, type Tensor, type f32, type i32,
+} from "../lang/index.js";
+
+export const decodeAttention = defineKernel({
+  spec: {
+    name: "decode_attention",
+    summary: "decode attention over the KV cache; GQA group shares each K/V row; split-KV partials",
+    constants: { D: [64, 128, 256], G: [1, 2, 4, 8], dtype: ["bf16", "fp16"] },
+    schedule: {
+      threads: { tag: "t", values: [64, 128, 256] },
+      rows: { tag: "r", values: [1, 2, 4, 8] }, // rows each row group holds per pipeline stage
+      stages: { tag: "s", values: [2, 3, 4, 5] }, // depth of the asynchronous-copy pipeline
+      pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
+    },
+    grid: { x: "splits", y: "Hkv", z: "B" },
+  },
+  // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
+  // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.
+  heuristic: (c) => (c.G <= 4 ? { threads: 256, rows: 2, stages: 2, pieces: 2 } : { threads: 128, rows: 4, stages: 3, pieces: 1 }),
+  rules: [
+    (c, s) => (c.D % (8 * s.pieces) === 0 && (c.D / (8 * s.pieces)) <= 32 ? undefined : `D (${c.D}) must split into at most 32 lanes of ${s.pieces} 16-byte pieces`),
+    (c, s) => (s.threads % (c.D / (8 * s.pieces)) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / (8 * s.pieces)} lanes that share a K row`),
+    (c, s) => (s.rows * c.G <= 32 ? undefined : `rows x G = ${s.rows * c.G} scores per thread would not fit in registers (at most 32)`),
+    (c, s) => (c.G * s.pieces * 8 <= 64 ? undefined : `G x pieces x 8 = ${c.G * s.pieces * 8} query and accumulator values per thread would spill (at most 64)`),
+  ],
+});
+
+export function decode_attention(
+  c: ConstantsOf<typeof decodeAttention.spec>,
+  s: ScheduleOf<typeof decodeAttention.spec>,
+  q: Tensor<"dtype", ["B", "Hq", "D"]>,
+  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  seqlens: Tensor<"i32", ["B"]>,
+  o: Out<"dtype", ["B", "Hq", "D"]>,
+  lse: MaybeOut<"f32", ["B", "Hq"]>,
+  partialO: Out<"f32", ["B", "Hq", "splits", "D"]>,
+  partialLse: Out<"f32", ["B", "Hq", "splits"]>,
+  scale: f32,
+  maxSeqlen: i32,
+  splits: i32,
+  chunk: i32,
+): void {
+  const VEC = 16 / sizeof(c.dtype); // elements in one 16-byte piece
+  const PIECES = s.pieces;
+  const LANES = c.D / (VEC * PIECES); // threads that share one K/V row
+  const GROUPS = s.threads / LANES; // rows processed side by side
+  const TILE = GROUPS * s.rows; // rows per pipeline stage
+  const LOG2E = 1.4426950408889634;
+  const LN2 = 0.6931471805599453;
+  const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
+
+  const b = blockIdx.z;
+  const kvHead = blockIdx.y;
+  const split = blockIdx.x;
+  const lane = threadIdx.x % LANES;
+  const group = threadIdx.x / LANES;
+
+  const n = seqlens.at(b);
+  if (n < 1 || n > maxSeqlen) {
+    if (threadIdx.x == 0 && split == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, n, maxSeqlen);
+    return;
+  }
+  const start = split * chunk;
+  const end = min(n, start + chunk);
+  const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
+
+  // A thread holds piece p of a row: dims p * LANES * VEC + lane * VEC + (0..VEC-1), so that each piece
+  // is one coalesced 16-byte-per-lane access across the row's lanes.
+  const qs = regs("f32", [c.G, PIECES, VEC]);
+  for (const g of unroll(c.G)) {
+    for (const p of unroll(PIECES)) {
+      loadVec(qs[g][p], q.ref(b, kvHead * c.G + g, (p * LANES + lane) * VEC));
+      // Pre-scaled so that scores come out in base 2.
+      for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
+    }
+  }
+
+  const m = regs("f32", [c.G], NO_SCORE);
+  const l = regs("f32", [c.G], 0.0);
+  const acc = regs("f32", [c.G, PIECES, VEC], 0.0);
+  {
+    // Each thread copies exactly the 16-byte pieces it reads later, so waiting for its own copies
+    // is enough: the loop needs no block-wide barrier.
+    const kStage = shared("dtype", [s.stages, s.rows, PIECES, s.threads * VEC]);
+    const vStage = shared("dtype", [s.stages, s.rows, PIECES, s.threads * VEC]);
+    const issue = (tile: i32) => {
+      const stage = tile % s.stages;
+      for (const r of unroll(s.rows)) {
+        const row = start + tile * TILE + r * GROUPS + group;
+        const valid = tile < tiles && row < end;
+        const src = valid ? row : 0;
+        for (const p of unroll(PIECES)) {
+          asyncCopy(kStage.ref(stage, r, p, threadIdx.x * VEC), k.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
+          asyncCopy(vStage.ref(stage, r, p, threadIdx.x * VEC), v.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
+        }
+      }
+      asyncCommit();
+    };
+    for (const t of unroll(s.stages - 1)) issue(t);
+
+    for (let tile = 0; tile < tiles; tile++) {
+      issue(tile + s.stages - 1);
+      asyncWait(s.stages - 1);
+      const stage = tile % s.stages;
+
+      const score = regs("f32", [s.rows, c.G]);
+      const tileMax = regs("f32", [c.G], -Infinity);
+      for (const r of unroll(s.rows)) {
+        const ks = regs("f32", [PIECES, VEC]);
+        for (const p of unroll(PIECES)) loadVec(ks[p], kStage.ref(stage, r, p, threadIdx.x * VEC));
+        const inRange = start + tile * TILE + r * GROUPS + group < end;
+        for (const g of unroll(c.G)) {
+          let partial: f32 = 0.0;
+          for (const p of unroll(PIECES)) partial = partial + dot(qs[g][p], ks[p]);
+          const full = laneGroupSum(partial, LANES);
+          score[r][g] = inRange ? full : -Infinity;
+          tileMax[g] = max(tileMax[g], score[r][g]);
+        }
+      }
+      for (const g of unroll(c.G)) {
+        const mNew = max(m[g], tileMax[g]);
+        const alpha = exp2(m[g] - mNew);
+        m[g] = mNew;
+        l[g] = l[g] * alpha;
+        for (const p of unroll(PIECES)) for (const e of unroll(VEC)) acc[g][p][e] = acc[g][p][e] * alpha;
+      }
+      for (const r of unroll(s.rows)) {
+        const vs = regs("f32", [PIECES, VEC]);
+        for (const p of unroll(PIECES)) loadVec(vs[p], vStage.ref(stage, r, p, threadIdx.x * VEC));
+        for (const g of unroll(c.G)) {
+          const pr = exp2(score[r][g] - m[g]);
+          l[g] = l[g] + pr;
+          for (const p of unroll(PIECES)) for (const e of unroll(VEC)) acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];
+        }
+      }
+    }
+    asyncWait(0); // the copies issued past the last tile must land before the storage is reused
+  }
+  syncthreads();
+
+  // Merge the row groups' states: rescale each to the block-wide maximum and add.
+  const mAll = shared("f32", [GROUPS, c.G]);
+  const lAll = shared("f32", [GROUPS, c.G]);
+  const accAll = shared("f32", [GROUPS, c.G, c.D]);
+  for (const g of unroll(c.G)) {
+    if (lane == 0) {
+      mAll[group][g] = m[g];
+      lAll[group][g] = l[g];
+    }
+    for (const p of unroll(PIECES)) storeVec(accAll.ref(group, g, (p * LANES + lane) * VEC), acc[g][p]);
+  }
+  syncthreads();
+  for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
+    const g = i / c.D;
+    const d = i % c.D;
+    let mMax: f32 = NO_SCORE;
+    for (const gr of unroll(GROUPS)) mMax = max(mMax, mAll[gr][g]);
+    let sum: f32 = 0.0;
+    let out: f32 = 0.0;
+    for (const gr of unroll(GROUPS)) {
+      const w = exp2(mAll[gr][g] - mMax);
+      sum = sum + lAll[gr][g] * w;
+      out = out + accAll[gr][g][d] * w;
+    }
+    const h = kvHead * c.G + g;
+    const value = sum > 0.0 ? out / sum : 0.0;
+    const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
+    if (splits == 1) {
+      o.store(value, b, h, d);
+      if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
+    } else {
+      partialO.store(value, b, h, split, d);
+      if (d == 0) partialLse.store(lse2, b, h, split);
+    }
+  }
+}

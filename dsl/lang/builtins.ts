@@ -1,0 +1,177 @@
+// The primitives a kernel body may call. These declarations give kernels their types in an editor; the
+// front end (codegen/frontend/builtins.ts) gives each one its typing rule and lowering, and a test keeps
+// the two lists equal. Called on the CPU, every one of them throws: kernel bodies are compiled, never run.
+
+import type { ArrayOf, Elem, MaybeOut, Ref, SharedArray } from "./types.js";
+
+// Scalar types. To the TypeScript checker every scalar is a plain number, so kernels type-check in an
+// editor without ceremony; the front end tracks the real types from annotations, literals and primitives.
+
+/** 32-bit float (the accumulation type of every kernel). */
+export type f32 = number;
+/** 32-bit signed integer. Division and remainder truncate toward zero, as in C. */
+export type i32 = number;
+/** 32-bit unsigned integer (radix keys, bit masks). */
+export type u32 = number;
+/** Boolean. */
+export type bool = boolean;
+
+function gpuOnly(name: string): never {
+  throw new Error(`${name}() is a GPU primitive: kernel bodies are compiled by 'lim generate', never run`);
+}
+
+function gpuOnlyObject<T extends object>(name: string): T {
+  return new Proxy({} as T, {
+    get: (_target, key) => gpuOnly(`${name}.${String(key)}`),
+  });
+}
+
+// ---- Where this thread is -------------------------------------------------------------------------
+
+/** The block's coordinates in the grid (see the kernel spec's `grid`). */
+export const blockIdx = gpuOnlyObject<{ readonly x: i32; readonly y: i32; readonly z: i32 }>("blockIdx");
+/** The thread's index in its (one-dimensional) block, 0 .. schedule threads - 1. */
+export const threadIdx = gpuOnlyObject<{ readonly x: i32 }>("threadIdx");
+/** The thread's lane in its warp, 0..31. */
+export function laneId(): i32 {
+  return gpuOnly("laneId");
+}
+/** The warp's index in the block. */
+export function warpId(): i32 {
+  return gpuOnly("warpId");
+}
+
+// ---- Loops and storage ----------------------------------------------------------------------------
+
+/** `for (const i of unroll(n))`: a loop of compile-time trip count n, fully unrolled. */
+export function unroll(n: number): Iterable<i32> {
+  return gpuOnly("unroll");
+}
+/**
+ * `for (const i of range(start, end, step, unrollBy))`: a run-time loop over start, start + step, ... < end.
+ * `unrollBy` (compile-time) asks the compiler to unroll that many iterations, so their loads overlap.
+ */
+export function range(start: i32, end: i32, step?: i32, unrollBy?: number): Iterable<i32> {
+  return gpuOnly("range");
+}
+/** An array in registers of compile-time dims, optionally filled with `init`. */
+export function regs<const D extends readonly number[]>(elem: "f32" | "i32" | "u32", dims: D, init?: number): ArrayOf<D> {
+  return gpuOnly("regs");
+}
+/** An array in shared memory of compile-time dims. Arrays declared in sibling scopes share storage. */
+export function shared<const D extends readonly number[], E extends Elem = Elem>(elem: E, dims: D): SharedArray<E, D> {
+  return gpuOnly("shared");
+}
+/** Bytes of one element of a storage type (or of a constant naming one); a compile-time value. */
+export function sizeof(elem: Elem): i32 {
+  return gpuOnly("sizeof");
+}
+
+// ---- Arithmetic -----------------------------------------------------------------------------------
+
+/** 2^x, the fast hardware exponential (softmax is computed in base 2). */
+export function exp2(x: f32): f32 {
+  return gpuOnly("exp2");
+}
+/** log2(x). */
+export function log2(x: f32): f32 {
+  return gpuOnly("log2");
+}
+export function exp(x: f32): f32 {
+  return gpuOnly("exp");
+}
+export function log(x: f32): f32 {
+  return gpuOnly("log");
+}
+export function sqrt(x: f32): f32 {
+  return gpuOnly("sqrt");
+}
+export function abs<T extends number>(x: T): T {
+  return gpuOnly("abs");
+}
+/** The larger of two values of one type (NaN loses, as in fmaxf). */
+export function max<T extends number>(a: T, b: T): T {
+  return gpuOnly("max");
+}
+/** The smaller of two values of one type (NaN loses, as in fminf). */
+export function min<T extends number>(a: T, b: T): T {
+  return gpuOnly("min");
+}
+/** ceil(a / b) for non-negative integers. */
+export function ceilDiv(a: i32, b: i32): i32 {
+  return gpuOnly("ceilDiv");
+}
+export function isNaN(x: f32): bool {
+  return gpuOnly("isNaN");
+}
+export function isInf(x: f32): bool {
+  return gpuOnly("isInf");
+}
+/** Converts to f32. */
+export function f32(x: number): f32 {
+  return gpuOnly("f32");
+}
+/** Converts to i32 (truncating floats). */
+export function i32(x: number): i32 {
+  return gpuOnly("i32");
+}
+/** Converts to u32. */
+export function u32(x: number): u32 {
+  return gpuOnly("u32");
+}
+/** Sum of a[i] * b[i] over two register arrays of one compile-time length. */
+export function dot(a: { [i: number]: number }, b: { [i: number]: number }): f32 {
+  return gpuOnly("dot");
+}
+
+// ---- Collectives ----------------------------------------------------------------------------------
+
+/** Sum over each aligned group of `width` lanes (a power of two up to 32); every lane gets the result. */
+export function laneGroupSum(x: f32, width: number): f32 {
+  return gpuOnly("laneGroupSum");
+}
+/** Maximum over each aligned group of `width` lanes; every lane gets the result. */
+export function laneGroupMax(x: f32, width: number): f32 {
+  return gpuOnly("laneGroupMax");
+}
+/** Block-wide barrier: shared-memory writes before it are visible to every thread after it. */
+export function syncthreads(): void {
+  return gpuOnly("syncthreads");
+}
+
+// ---- Memory ---------------------------------------------------------------------------------------
+
+/** Loads dst's length of contiguous elements starting at src into registers (16-byte loads where aligned). */
+export function loadVec(dst: { [i: number]: number }, src: Ref): void {
+  return gpuOnly("loadVec");
+}
+/** Stores src's contiguous elements to dst, converting to dst's storage type. */
+export function storeVec(dst: Ref, src: { [i: number]: number }): void {
+  return gpuOnly("storeVec");
+}
+/**
+ * Starts an asynchronous copy of `count` elements (16 bytes in all) from device memory to shared memory.
+ * When `valid` is false the destination is zero-filled and nothing is read.
+ */
+export function asyncCopy(dst: Ref, src: Ref, count: number, valid: bool): void {
+  return gpuOnly("asyncCopy");
+}
+/** Closes the group of asynchronous copies this thread started since the last commit. */
+export function asyncCommit(): void {
+  return gpuOnly("asyncCommit");
+}
+/** Waits until at most `pending` of this thread's committed copy groups are still in flight. */
+export function asyncWait(pending: number): void {
+  return gpuOnly("asyncWait");
+}
+/** Whether an optional output was given (its pointer is not null). */
+export function present(t: MaybeOut<Elem, readonly (string | number)[]>): bool {
+  return gpuOnly("present");
+}
+/**
+ * Records a bad-input error in the device status word (the first one wins) for the C ABI to report.
+ * `message` is a string literal; {0}, {1}, {2} in it are replaced by a, b and c.
+ */
+export function raise(message: string, a: i32, b: i32, c: i32): void {
+  return gpuOnly("raise");
+}

@@ -1,0 +1,58 @@
+// A kernel's specification: its compile-time constants (each combination is one variant), its schedule
+// knobs (threads, tiles, stages: what the autotuner varies), its grid, and the rules a schedule must obey.
+// The algorithm itself is the exported function named `name` in the same file, read by the front end.
+
+/** One compile-time constant and the values the default generation matrix covers. */
+export type ConstantValues = readonly number[] | readonly string[];
+
+/** One schedule knob: the tag used in variant names, and the values a tuning sweep may try. */
+export interface ScheduleKnob {
+  readonly tag: string;
+  readonly values: readonly number[];
+}
+
+/** The grid: each axis names a run-time size (a tensor dimension or an i32 argument of the kernel). */
+export interface GridSpec {
+  readonly x: string;
+  readonly y?: string;
+  readonly z?: string;
+}
+
+export interface KernelSpec {
+  /** C identifier; the kernel's body is the exported function of this name. */
+  readonly name: string;
+  /** One line for the manifest and the generated file's header. */
+  readonly summary: string;
+  readonly constants: Readonly<Record<string, ConstantValues>>;
+  readonly schedule: Readonly<Record<string, ScheduleKnob>>;
+  readonly grid: GridSpec;
+}
+
+/** Values of the constants of one variant. */
+export type ConstantsOf<S extends KernelSpec> = {
+  readonly [K in keyof S["constants"]]: S["constants"][K][number];
+};
+
+/** Values of the schedule knobs of one variant. */
+export type ScheduleOf<S extends KernelSpec> = { readonly [K in keyof S["schedule"]]: number };
+
+/** What a schedule rule returns: undefined when the schedule is fine, else the broken rule in words. */
+export type RuleResult = string | undefined;
+
+/** A kernel: its spec, the heuristic default schedule, and the schedule's validity rules. */
+export interface KernelDefinition<S extends KernelSpec = KernelSpec> {
+  readonly spec: S;
+  /** The schedule used when the tuning database has nothing for these constants. */
+  readonly heuristic: (c: ConstantsOf<S>) => ScheduleOf<S>;
+  /** Checked before anything is lowered or compiled; each returns the rule it breaks, if any. */
+  readonly rules: readonly ((c: ConstantsOf<S>, s: ScheduleOf<S>) => RuleResult)[];
+}
+
+/** Declares a kernel; `const` keeps the literal value lists for ConstantsOf. */
+export function defineKernel<const S extends KernelSpec>(definition: KernelDefinition<S>): KernelDefinition<S> {
+  return definition;
+}
+
+/** A kernel definition of any spec, as tools handle them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyKernelDefinition = KernelDefinition<any>;

@@ -1,0 +1,66 @@
+// The memory types a kernel body works with: tensors in device memory, locations, register and shared
+// arrays. The scalar types (f32, i32, u32, bool) are declared beside their conversion primitives in
+// builtins.ts.
+
+import type { i32 } from "./builtins.js";
+
+/** Element types that live in device memory. bf16 and fp16 are converted to f32 when loaded. */
+export type StorageType = "bf16" | "fp16" | "f32" | "i32" | "u32";
+
+/**
+ * The element type of a tensor, a shared array or a register array: a storage type, or the name of a
+ * compile-time constant whose value is one (e.g. "dtype").
+ */
+export type Elem = StorageType | (string & {});
+
+/** One index per dimension of a shape. */
+export type IndexOf<Dims extends readonly unknown[]> = { [K in keyof Dims]: number };
+
+/** The location of one element: what copies, vector loads and atomics take. */
+export interface Ref<E extends Elem = Elem> {
+  readonly __element: E;
+}
+
+/**
+ * A run-time tensor argument in device memory, read-only. Dims name compile-time constants (e.g. "D"),
+ * run-time sizes (e.g. "B", "Nmax") or are numbers. Every dimension but the last is addressed through a
+ * run-time element stride; the last is contiguous so that rows can be read with 16-byte vector loads.
+ */
+export interface Tensor<E extends Elem, Dims extends readonly (string | number)[]> {
+  /** Reads one element (bf16/fp16 are converted to f32). */
+  at(...index: IndexOf<Dims>): number;
+  /** The location of one element, for vector loads and asynchronous copies. */
+  ref(...index: IndexOf<Dims>): Ref<E>;
+  /** The run-time size of a named dimension. */
+  size(dim: Extract<Dims[number], string>): i32;
+}
+
+/** A tensor the kernel writes. */
+export interface Out<E extends Elem, Dims extends readonly (string | number)[]> extends Tensor<E, Dims> {
+  /** Writes one element (converted to the storage type). */
+  store(value: number, ...index: IndexOf<Dims>): void;
+  /** Atomically adds to one element and returns the old value. */
+  atomicAdd(value: number, ...index: IndexOf<Dims>): number;
+  /** Atomically takes the minimum with one element and returns the old value. */
+  atomicMin(value: number, ...index: IndexOf<Dims>): number;
+}
+
+/** An output the caller may omit (a null pointer); test it with present() before use. */
+export interface MaybeOut<E extends Elem, Dims extends readonly (string | number)[]> extends Out<E, Dims> {
+  readonly __optional: true;
+}
+
+/** A compile-time-shaped array: nested number-indexed levels, one per dimension. */
+export type ArrayOf<Dims extends readonly number[]> = Dims extends readonly [number]
+  ? { [i: number]: number }
+  : Dims extends readonly [number, ...infer Rest extends readonly number[]]
+    ? { [i: number]: ArrayOf<Rest> }
+    : never;
+
+/** An array in registers, one copy per thread. Index it only with compile-time values (unroll loops). */
+export type Registers<Dims extends readonly number[]> = ArrayOf<Dims>;
+
+/** An array in shared memory, one copy per thread block. */
+export type SharedArray<E extends Elem, Dims extends readonly number[]> = ArrayOf<Dims> & {
+  ref(...index: IndexOf<Dims>): Ref<E>;
+};

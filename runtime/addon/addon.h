@@ -1,0 +1,35 @@
+// Shared declarations of the Node addon: argument helpers and the pieces each file registers.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "lim.h"
+
+namespace lim_addon {
+
+/** Throws a JavaScript Error carrying lim_last_error() when a C ABI call failed. */
+void check(const Napi::Env& env, int status);
+
+/** Throws a JavaScript Error naming the CUDA call when it failed. */
+void check_cuda(const Napi::Env& env, int cuda_error, const char* what);
+
+/** A required property of an options object. */
+Napi::Value require(const Napi::Object& o, const char* key, const char* fn);
+
+int32_t int_arg(const Napi::Object& o, const char* key, const char* fn);
+int64_t int64_arg(const Napi::Object& o, const char* key, const char* fn);
+double number_arg(const Napi::Object& o, const char* key, const char* fn);
+lim_dtype dtype_arg(const Napi::Object& o, const char* key, const char* fn);
+
+/** The device pointer of a DeviceBuffer property (NULL when the property is null and optional). */
+void* buffer_arg(const Napi::Object& o, const char* key, const char* fn, bool optional = false);
+
+/** Registers the DeviceBuffer class. */
+void register_device_buffer(Napi::Env env, Napi::Object exports);
+
+/** Registers the kernel entry points. */
+void register_kernels(Napi::Env env, Napi::Object exports);
+
+}  // namespace lim_addon

@@ -1,0 +1,284 @@
+// lim_device.cuh: the device primitives that generated kernels call (kernel-independent).
+// Copied into generated/include by `lim generate`; edit templates/device/lim_device.cuh instead.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include <atomic>
+#include <cuda/std/type_traits>
+
+#include "lim_variants.h"
+
+namespace lim {
+
+// ---- Element conversion ----------------------------------------------------------------------------
+
+__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ int to_value(int x) { return x; }
+__device__ __forceinline__ unsigned to_value(unsigned x) { return x; }
+__device__ __forceinline__ float to_value(float x) { return x; }
+__device__ __forceinline__ float to_value(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_value(__half x) { return __half2float(x); }
+
+/** A register value (f32, i32, u32) converted to a storage type, rounding to nearest for 16-bit floats. */
+template <typename T, typename V>
+__device__ __forceinline__ T convert(V v) {
+  if constexpr (cuda::std::is_same_v<T, __nv_bfloat16>) {
+    return __float2bfloat16_rn(static_cast<float>(v));
+  } else if constexpr (cuda::std::is_same_v<T, __half>) {
+    return __float2half_rn(static_cast<float>(v));
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+/** Loads through the read-only data cache for inputs (const T), plainly otherwise. */
+template <typename T>
+__device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
+  if constexpr (cuda::std::is_const_v<T>) {
+    return __ldg(p);
+  } else {
+    return *p;
+  }
+}
+
+// ---- Tensors in device memory ----------------------------------------------------------------------
+
+/**
+ * A rank-R view of a lim_tensor kernel argument. It refers to the __grid_constant__ parameter, so pointer
+ * and strides are read from the parameter bank rather than copied into registers. The last dimension is
+ * contiguous (the C ABI checks it); the others use 64-bit element strides.
+ */
+template <typename T, int R>
+struct Tensor {
+  const lim_tensor& arg;
+
+  __device__ __forceinline__ explicit Tensor(const lim_tensor& a) : arg(a) {}
+
+  __device__ __forceinline__ bool present() const { return arg.data != nullptr; }
+
+  template <typename... I>
+  __device__ __forceinline__ T* ptr_at(I... i) const {
+    static_assert(sizeof...(I) == R, "one index per dimension");
+    const int64_t idx[R] = {static_cast<int64_t>(i)...};
+    int64_t off = idx[R - 1];
+#pragma unroll
+    for (int d = 0; d < R - 1; ++d) off += idx[d] * arg.stride[d];
+    return static_cast<T*>(arg.data) + off;
+  }
+
+  template <typename... I>
+  __device__ __forceinline__ auto load(I... i) const {
+    return to_value(load_elem(ptr_at(i...)));
+  }
+
+  template <typename V, typename... I>
+  __device__ __forceinline__ void store(V v, I... i) const {
+    *ptr_at(i...) = convert<T>(v);
+  }
+
+  template <typename V, typename... I>
+  __device__ __forceinline__ V atomic_add(V v, I... i) const {
+    return atomicAdd(ptr_at(i...), v);
+  }
+
+  template <typename V, typename... I>
+  __device__ __forceinline__ V atomic_min(V v, I... i) const {
+    return atomicMin(ptr_at(i...), v);
+  }
+};
+
+// ---- Register arrays --------------------------------------------------------------------------------
+
+template <typename T, typename V>
+__device__ __forceinline__ void fill(T& x, V v) {
+  x = static_cast<T>(v);
+}
+template <typename T, int N, typename V>
+__device__ __forceinline__ void fill(T (&a)[N], V v) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) fill(a[i], v);
+}
+
+template <int N>
+__device__ __forceinline__ float dot(const float (&a)[N], const float (&b)[N]) {
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < N; ++i) sum = fmaf(a[i], b[i], sum);
+  return sum;
+}
+
+/** Converts a 16-byte chunk of storage elements to floats. */
+template <typename T>
+__device__ __forceinline__ void unpack16(const uint4& raw, float* out) {
+  if constexpr (cuda::std::is_same_v<T, __nv_bfloat16>) {
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 f = __bfloat1622float2(p[j]);
+      out[2 * j] = f.x;
+      out[2 * j + 1] = f.y;
+    }
+  } else if constexpr (cuda::std::is_same_v<T, __half>) {
+    const __half2* p = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 f = __half22float2(p[j]);
+      out[2 * j] = f.x;
+      out[2 * j + 1] = f.y;
+    }
+  } else {
+    const T* p = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int j = 0; j < 16 / static_cast<int>(sizeof(T)); ++j) out[j] = static_cast<float>(p[j]);
+  }
+}
+
+/** Loads N contiguous elements into floats: 16-byte loads where the length allows (the ABI checks alignment). */
+template <typename T, int N>
+__device__ __forceinline__ void load_vec(float (&dst)[N], T* src) {
+  using E = cuda::std::remove_const_t<T>;
+  using Chunk = cuda::std::conditional_t<cuda::std::is_const_v<T>, const uint4, uint4>;
+  constexpr int kPer16 = 16 / static_cast<int>(sizeof(E));
+  if constexpr (N % kPer16 == 0) {
+    Chunk* chunks = reinterpret_cast<Chunk*>(src);
+#pragma unroll
+    for (int c = 0; c < N / kPer16; ++c) unpack16<E>(load_elem(chunks + c), dst + c * kPer16);
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) dst[i] = static_cast<float>(to_value(load_elem(src + i)));
+  }
+}
+
+/** Stores N floats as contiguous storage elements: 16-byte stores where the length allows. */
+template <typename T, int N>
+__device__ __forceinline__ void store_vec(T* dst, const float (&src)[N]) {
+  constexpr int kPer16 = 16 / static_cast<int>(sizeof(T));
+  if constexpr (N % kPer16 == 0) {
+#pragma unroll
+    for (int c = 0; c < N / kPer16; ++c) {
+      uint4 raw;
+      T* e = reinterpret_cast<T*>(&raw);
+#pragma unroll
+      for (int j = 0; j < kPer16; ++j) e[j] = convert<T>(src[c * kPer16 + j]);
+      reinterpret_cast<uint4*>(dst)[c] = raw;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) dst[i] = convert<T>(src[i]);
+  }
+}
+
+// ---- Asynchronous copies (sm_80+) ------------------------------------------------------------------
+
+/** Copies BYTES from device to shared memory without passing through registers; zero-fills when !valid. */
+template <int BYTES>
+__device__ __forceinline__ void cp_async(void* smem, const void* gmem, bool valid) {
+  static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16, "cp.async moves 4, 8 or 16 bytes");
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int src_bytes = valid ? BYTES : 0;
+  if constexpr (BYTES == 16) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_bytes) : "memory");
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(gmem), "n"(BYTES), "r"(src_bytes) : "memory");
+  }
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+/** Waits until at most N of this thread's committed groups are in flight; its own copies are then visible to it. */
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// ---- Warp collectives -------------------------------------------------------------------------------
+
+__device__ __forceinline__ int lane_id() { return static_cast<int>(threadIdx.x & 31u); }
+__device__ __forceinline__ int warp_id() { return static_cast<int>(threadIdx.x >> 5); }
+
+/** Butterfly all-reduce inside aligned groups of W lanes; every lane of the warp must take part. */
+template <int W>
+__device__ __forceinline__ float lane_group_sum(float x) {
+#pragma unroll
+  for (int off = W / 2; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
+  return x;
+}
+
+template <int W>
+__device__ __forceinline__ float lane_group_max(float x) {
+#pragma unroll
+  for (int off = W / 2; off > 0; off /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
+  return x;
+}
+
+// ---- Arithmetic -------------------------------------------------------------------------------------
+
+/** 2^x with the hardware approximation (relative error ~2^-22; flushes denormals; 2^-inf = 0). */
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+__device__ __forceinline__ int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+// ---- Bad-input reports -------------------------------------------------------------------------------
+
+/** Records the first bad-input report of a launch; the C ABI reads and clears it (lim_check_device_status). */
+__device__ __forceinline__ void raise(lim_device_status* status, int site, int a, int b, int c) {
+  if (status == nullptr) return;
+  if (atomicCAS(&status->code, 0, 1) == 0) {
+    status->site = site;
+    status->a = a;
+    status->b = b;
+    status->c = c;
+    __threadfence();
+  }
+}
+
+// ---- Host side: launching a generated kernel ---------------------------------------------------------
+
+/** Remembers, per device, that a kernel may use more than 48 KB of dynamic shared memory. */
+struct SharedMemoryOptIn {
+  std::atomic<unsigned long long> devices{0};
+};
+
+template <typename Params>
+inline cudaError_t opt_in(void (*kernel)(Params), int shared_bytes, SharedMemoryOptIn& opt) {
+  if (shared_bytes <= 48 * 1024) return cudaSuccess;
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return err;
+  const unsigned long long bit = device < 64 ? (1ull << device) : 0ull;
+  if (bit != 0 && (opt.devices.load() & bit) != 0) return cudaSuccess;
+  err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes);
+  if (err == cudaSuccess) opt.devices.fetch_or(bit);
+  return err;
+}
+
+template <typename Params>
+inline int launch(void (*kernel)(Params), const Params& p, dim3 grid, int threads, int shared_bytes,
+                  cudaStream_t stream, SharedMemoryOptIn& opt) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return static_cast<int>(cudaErrorInvalidValue);
+  if (grid.y > 65535 || grid.z > 65535) return static_cast<int>(cudaErrorInvalidConfiguration);
+  cudaError_t err = opt_in(kernel, shared_bytes, opt);
+  if (err != cudaSuccess) return static_cast<int>(err);
+  kernel<<<grid, threads, shared_bytes, stream>>>(p);
+  return static_cast<int>(cudaGetLastError());
+}
+
+template <typename Params>
+inline int blocks_per_sm(void (*kernel)(Params), int threads, int shared_bytes, SharedMemoryOptIn& opt) {
+  if (opt_in(kernel, shared_bytes, opt) != cudaSuccess) return 0;
+  int blocks = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, shared_bytes) != cudaSuccess) return 0;
+  return blocks;
+}
+
+}  // namespace lim

@@ -1,0 +1,147 @@
+// Generation as a whole: names, the manifest, write-if-changed, stale files, --check, and a failed
+// generation that leaves the output folder exactly as it was.
+
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planGeneration, type GenerationPlan } from "../../codegen/generate.js";
+import { compareGenerated, writeGenerated } from "../../codegen/write.js";
+import { parseScheduleTag, scheduleSpace } from "../../codegen/schedules.js";
+import { requestedSchedules } from "../../codegen/variants.js";
+import { PROJECT_ROOT } from "../../cli/common.js";
+
+const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"] };
+
+describe("lim generate", () => {
+  let plan: GenerationPlan;
+  let out: string;
+
+  beforeAll(async () => {
+    plan = await planGeneration({ root: PROJECT_ROOT, matrix });
+    out = mkdtempSync(join(tmpdir(), "lim-gen-"));
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("names each variant by kernel, constants and schedule", () => {
+    const names = plan.groups.flatMap((g) => g.variants.map((v) => v.name));
+    expect(names).toContain("decode_attention__d128_g4_bf16__t128_r4_s4_p1");
+    expect(names).toContain("merge_states__d128_bf16__t128");
+    for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
+  });
+
+  it("generates requested schedules and whole schedule spaces, the first one dispatched by default", async () => {
+    const chooser = requestedSchedules({ decode_attention: "t256_r2_s3_p2+t128_r4_s4_p1" }, parseScheduleTag, scheduleSpace);
+    const listed = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: chooser });
+    expect(listed.groups[0].variants.map((v) => [v.name, v.scheduleOrigin])).toEqual([
+      ["decode_attention__d128_g4_bf16__t256_r2_s3_p2", "--schedules"],
+      ["decode_attention__d128_g4_bf16__t128_r4_s4_p1", "--schedules"],
+    ]);
+    const space = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: requestedSchedules({ decode_attention: "space" }, parseScheduleTag, scheduleSpace) });
+    const names = space.groups[0].variants.map((v) => v.name);
+    expect(names[0]).toBe("decode_attention__d128_g4_bf16__t128_r4_s4_p1"); // the heuristic leads
+    expect(new Set(names).size).toBe(names.length);
+    // Candidates that break a rule or the shared-memory limit are left out: 256 threads x 8 rows x 5 stages x 2 pieces
+    // would need 320 KB of shared memory.
+    expect(names).not.toContain("decode_attention__d128_g4_bf16__t256_r8_s5_p2");
+    expect(names.length).toBeGreaterThan(40);
+    expect(() => parseScheduleTag(space.groups[0].spec, "t128_r4")).toThrow(/expected t<n>_r<n>_s<n>_p<n>/);
+  });
+
+  it("records every variant in the manifest with its file, symbol and launch shape", () => {
+    const manifest = JSON.parse(plan.files.get("manifest.json")!);
+    const v = manifest.variants.find((x: { name: string }) => x.name === "decode_attention__d128_g4_bf16__t128_r4_s4_p1");
+    expect(v).toMatchObject({
+      kernel: "decode_attention",
+      constants: { D: 128, G: 4, dtype: "bf16" },
+      schedule: { threads: 128, rows: 4, stages: 4, pieces: 1 },
+      scheduleOrigin: "heuristic",
+      file: "kernels/decode_attention__d128_g4_bf16__t128_r4_s4_p1.cu",
+      symbol: "lim_decode_attention__d128_g4_bf16__t128_r4_s4_p1",
+      threads: 128,
+      sharedBytes: 65536,
+    });
+    expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r4_s4_p1.cu");
+    expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");
+    expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype);");
+  });
+
+  it("tags lowered statements with their DSL line", () => {
+    const text = plan.files.get("kernels/decode_attention__d128_g4_bf16__t128_r4_s4_p1.cu")!;
+    const src = readFileSync(join(PROJECT_ROOT, "dsl/kernels/decode_attention.ts"), "utf8").split("\n");
+    const tagged = text.split("\n").filter((l) => /\/\/ dsl\/kernels\/decode_attention\.ts:\d+$/.test(l));
+    expect(tagged.length).toBeGreaterThan(60);
+    // The tag of the exp2 line points at the DSL line that calls exp2.
+    const line = tagged.find((l) => l.includes("const float pr = lim::fast_exp2("))!;
+    const n = Number(/:(\d+)$/.exec(line)![1]);
+    expect(src[n - 1]).toContain("const pr = exp2(");
+  });
+
+  it("writes only changed files and removes variants no longer generated", () => {
+    const first = writeGenerated(out, plan.files);
+    expect(first.every((r) => r.status === "written")).toBe(true);
+    const file = join(out, "kernels/decode_attention__d128_g4_bf16__t128_r4_s4_p1.cu");
+    const mtime = statSync(file).mtimeMs;
+    writeFileSync(join(out, "kernels/old_variant.cu"), "// stale\n");
+    const second = writeGenerated(out, plan.files);
+    expect(second.filter((r) => r.status !== "unchanged")).toEqual([{ path: "kernels/old_variant.cu", status: "removed" }]);
+    expect(statSync(file).mtimeMs).toBe(mtime);
+    expect(readdirSync(join(out, "kernels")).some((f) => f.includes(".tmp-"))).toBe(false);
+  });
+
+  it("--check names stale, missing and extra files", () => {
+    writeGenerated(out, plan.files);
+    writeFileSync(join(out, "include/lim.h"), "/* edited by hand */\n");
+    rmSync(join(out, "manifest.json"));
+    writeFileSync(join(out, "kernels/extra.cu"), "\n");
+    const bad = compareGenerated(out, plan.files).filter((r) => r.status !== "unchanged");
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        { path: "include/lim.h", status: "stale" },
+        { path: "manifest.json", status: "missing" },
+        { path: "kernels/extra.cu", status: "extra" },
+      ]),
+    );
+    expect(bad).toHaveLength(3);
+  });
+});
+
+describe("a failed generation", () => {
+  it("exits non-zero with the DSL error and leaves the output folder untouched", () => {
+    // A copy of the toolkit with one broken kernel, generating into a folder that already has content.
+    const root = mkdtempSync(join(tmpdir(), "lim-broken-"));
+    try {
+      for (const dir of ["bin", "cli", "codegen", "dsl", "templates"]) cpSync(join(PROJECT_ROOT, dir), join(root, dir), { recursive: true });
+      cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));
+      symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
+      const outDir = join(root, "generated");
+      const ok = spawnSync(join(root, "bin/lim"), ["generate", "--head-dims", "64", "--group-sizes", "1", "--dtypes", "fp16", "--out", outDir], { encoding: "utf8" });
+      expect(ok.status, ok.stderr).toBe(0);
+      const before = snapshotFolder(outDir);
+      const broken = readFileSync(join(root, "dsl/kernels/merge_states.ts"), "utf8").replace("const lane = laneId();", "const lane = laneIdx();");
+      writeFileSync(join(root, "dsl/kernels/merge_states.ts"), broken);
+      const failed = spawnSync(join(root, "bin/lim"), ["generate", "--out", outDir], { encoding: "utf8" });
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toMatch(/dsl\/kernels\/merge_states\.ts:\d+:\d+: error: unknown primitive 'laneIdx'/);
+      expect(failed.stderr).toMatch(/\^~~~~~~/);
+      expect(failed.stderr).toContain("nothing was written");
+      expect(snapshotFolder(outDir)).toEqual(before);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+function snapshotFolder(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, prefix: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
+      else out[`${prefix}${e.name}`] = `${statSync(join(d, e.name)).mtimeMs}:${readFileSync(join(d, e.name), "utf8").length}`;
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+

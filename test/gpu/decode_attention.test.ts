@@ -1,0 +1,192 @@
+// Every generated decode-attention variant against the float64 reference: fresh random inputs, outputs
+// poisoned with NaN before each run, N = 1, lengths that are no multiple of any tile, ragged batches up to
+// B = 32, padded strides, split and unsplit sequences. Then the argument and device-input errors.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
+import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
+import { gpu } from "../helpers/gpu.js";
+import { randomInt, rng, testSeed, uniform } from "../helpers/random.js";
+import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+
+interface Variant {
+  kernel: string;
+  name: string;
+  constants: { D: number; G: number; dtype: HalfType };
+}
+
+const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json", import.meta.url), "utf8")) as { variants: Variant[] };
+const variants = manifest.variants.filter((v) => v.kernel === "decode_attention");
+const TOLERANCE: Record<HalfType, number> = { bf16: 1e-2, fp16: 5e-3 };
+
+interface Case {
+  label: string;
+  numKvHeads: number;
+  seqlens: number[];
+  capacity: number;
+  /** Extra elements between rows/heads, to exercise strides (multiples of 8). */
+  pad: number;
+}
+
+/** Runs one case on one variant and returns the relative errors of out and lse. */
+function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out: number; lse: number } {
+  const { D, G, dtype } = v.constants;
+  const next = rng(seed);
+  const B = c.seqlens.length;
+  const Hkv = c.numKvHeads;
+  const Hq = Hkv * G;
+  const N = c.capacity;
+  // Strided layouts: q [B, Hq, D] with head stride D + pad; caches [B, Hkv, N, D] with token stride D + pad.
+  const qStrideH = D + c.pad;
+  const qStrideB = Hq * qStrideH;
+  const kStrideN = D + c.pad;
+  const kStrideH = N * kStrideN + c.pad;
+  const kStrideB = Hkv * kStrideH;
+  const q = roundTo(dtype, uniform(next, B * qStrideB));
+  const k = roundTo(dtype, uniform(next, B * kStrideB));
+  const vv = roundTo(dtype, uniform(next, B * kStrideB));
+  const scale = 1 / Math.sqrt(D);
+  const ref = decodeAttentionReference({
+    batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens: c.seqlens, scale,
+    q: { data: q.rounded, strides: [qStrideB, qStrideH] },
+    k: { data: k.rounded, strides: [kStrideB, kStrideH, kStrideN] },
+    v: { data: vv.rounded, strides: [kStrideB, kStrideH, kStrideN] },
+  });
+
+  const buffers: DeviceBuffer[] = [];
+  const alloc = (bytes: number) => {
+    const b = new native.DeviceBuffer(Math.max(bytes, 16));
+    buffers.push(b);
+    return b;
+  };
+  try {
+    const qBuf = alloc(q.bits.byteLength);
+    const kBuf = alloc(k.bits.byteLength);
+    const vBuf = alloc(vv.bits.byteLength);
+    qBuf.upload(q.bits);
+    kBuf.upload(k.bits);
+    vBuf.upload(vv.bits);
+    const seqBuf = alloc(B * 4);
+    seqBuf.upload(new Int32Array(c.seqlens));
+    const outBuf = alloc(B * Hq * D * 2);
+    const lseBuf = alloc(B * Hq * 4);
+    outBuf.fill(0xff); // NaN in bf16, fp16 and f32: any element the kernel misses fails the check
+    lseBuf.fill(0xff);
+    const maxSeqlen = Math.max(...c.seqlens);
+    const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen, dtype };
+    const wsBytes = native.decodeAttentionWorkspaceSize(sizes);
+    const workspace = wsBytes > 0 ? alloc(wsBytes) : null;
+    if (workspace) workspace.fill(0xff);
+    native.decodeAttention({
+      ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
+      vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
+      cacheCapacity: N, softmaxScale: scale, workspace,
+    });
+    native.checkDeviceStatus();
+    const outBits = new Uint16Array(B * Hq * D);
+    outBuf.download(outBits);
+    const lse = new Float32Array(B * Hq);
+    lseBuf.download(lse);
+    return { out: relativeError(decode(dtype, outBits), ref.out), lse: relativeError(lse, ref.lse) };
+  } finally {
+    for (const b of buffers) b.dispose();
+  }
+}
+
+function casesFor(next: () => number): Case[] {
+  const ragged32 = Array.from({ length: 32 }, () => randomInt(next, 1, 700));
+  return [
+    { label: "N = 1", numKvHeads: 2, seqlens: [1], capacity: 1, pad: 0 },
+    { label: "ragged B = 3, padded strides", numKvHeads: 2, seqlens: [1000, 37, 513], capacity: 1031, pad: 8 },
+    { label: "ragged B = 32", numKvHeads: 1, seqlens: ragged32, capacity: 700, pad: 0 },
+    { label: "split sequence, N = 12345", numKvHeads: 1, seqlens: [12345], capacity: 12352, pad: 0 },
+    { label: "unsplit: 512 blocks fill the GPU", numKvHeads: 16, seqlens: Array.from({ length: 32 }, () => randomInt(next, 1, 100)), capacity: 100, pad: 0 },
+  ];
+}
+
+describe.skipIf(!gpu)("decode_attention on the GPU", () => {
+  const native = gpu as NativeAddon;
+  const seed = testSeed();
+
+  it.each(variants.map((v) => [v.name, v] as const))("%s matches the float64 reference", (_name, v) => {
+    const next = rng(seed ^ v.name.length);
+    for (const c of casesFor(next)) {
+      const caseSeed = Math.floor(next() * 2 ** 31);
+      const err = runCase(native, v, c, caseSeed);
+      const where = `${c.label} (seed ${caseSeed}; LIM_TEST_SEED=${seed} reproduces the run)`;
+      expect(err.out, `output error, ${where}`).toBeLessThan(TOLERANCE[v.constants.dtype]);
+      expect(err.lse, `lse error, ${where}`).toBeLessThan(1e-3);
+    }
+  });
+
+  describe("bad input", () => {
+    const B = 2;
+    const D = 128;
+    const make = () => {
+      const bufs = {
+        q: new native.DeviceBuffer(B * 8 * D * 2),
+        k: new native.DeviceBuffer(B * 2 * 64 * D * 2),
+        v: new native.DeviceBuffer(B * 2 * 64 * D * 2),
+        seqlens: new native.DeviceBuffer(B * 4),
+        out: new native.DeviceBuffer(B * 8 * D * 2),
+      };
+      bufs.seqlens.upload(new Int32Array([64, 10]));
+      const args = {
+        q: bufs.q, qStrideB: 8 * D, qStrideH: D, kCache: bufs.k, kStrideB: 2 * 64 * D, kStrideH: 64 * D, kStrideN: D,
+        vCache: bufs.v, vStrideB: 2 * 64 * D, vStrideH: 64 * D, vStrideN: D, seqlens: bufs.seqlens, out: bufs.out,
+        outStrideB: 8 * D, outStrideH: D, lse: null, batch: B, numQHeads: 8, numKvHeads: 2, headDim: D, cacheCapacity: 64,
+        maxSeqlen: 64, dtype: "bf16" as const, softmaxScale: 0.1, workspace: null,
+      };
+      return { args, dispose: () => Object.values(bufs).forEach((b) => b.dispose()) };
+    };
+
+    it.each([
+      ["zero batch", { batch: 0 }, /batch must be positive/],
+      ["negative head count", { numKvHeads: -2 }, /num_q_heads and num_kv_heads must be positive/],
+      ["heads that do not divide", { numKvHeads: 3 }, /must be a multiple of num_kv_heads/],
+      ["max_seqlen above the capacity", { maxSeqlen: 65 }, /max_seqlen \(65\) exceeds cache_capacity \(64\)/],
+      ["a stride that breaks 16-byte rows", { kStrideN: 130 }, /k_stride_n = 130 must be a non-negative multiple of 8/],
+      ["a head dim with no variant", { headDim: 96 }, /no generated variant for head_dim=96.*lim generate --head-dims 96 --group-sizes 4 --dtypes bf16/],
+      ["a non-finite scale", { softmaxScale: Number.NaN }, /softmax_scale must be finite/],
+    ])("%s is refused with a message naming it", (_label, change, message) => {
+      const { args, dispose } = make();
+      try {
+        expect(() => native.decodeAttention({ ...args, ...change })).toThrow(message);
+      } finally {
+        dispose();
+      }
+    });
+
+    it("refuses a missing workspace when the sequence is split", () => {
+      const { args, dispose } = make();
+      const big = { batch: 1, numQHeads: 8, numKvHeads: 2, headDim: 128, maxSeqlen: 100000, dtype: "bf16" as const };
+      try {
+        expect(native.decodeAttentionWorkspaceSize(big)).toBeGreaterThan(0);
+        const kBig = new native.DeviceBuffer(2 * 100000 * 128 * 2);
+        try {
+          expect(() =>
+            native.decodeAttention({ ...args, ...big, kCache: kBig, vCache: kBig, kStrideB: 2 * 100000 * 128, kStrideH: 100000 * 128,
+              vStrideB: 2 * 100000 * 128, vStrideH: 100000 * 128, cacheCapacity: 100000 }),
+          ).toThrow(/needs \d+ bytes of workspace, got 0 \(NULL\)/);
+        } finally {
+          kBig.dispose();
+        }
+      } finally {
+        dispose();
+      }
+    });
+
+    it("reports a sequence length above max_seqlen found on the device, naming the request", () => {
+      const { args, dispose } = make();
+      try {
+        args.seqlens.upload(new Int32Array([64, 30]));
+        native.decodeAttention({ ...args, maxSeqlen: 40 });
+        expect(() => native.checkDeviceStatus()).toThrow(/decode_attention: seqlens\[0\] = 64 is outside \[1, max_seqlen = 40\]/);
+        native.checkDeviceStatus(); // reading the report cleared it
+      } finally {
+        dispose();
+      }
+    });
+  });
+});

@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // GPU tests share one device; files run one at a time so timings and memory stay predictable.
+    fileParallelism: false,
+  },
+});
