@@ -10,6 +10,7 @@ import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 
 interface GenerateFlags {
   schedules?: Record<string, string>;
+  budgets?: number[];
   headDims?: number[];
   groupSizes?: number[];
   dtypes?: string[];
@@ -49,6 +50,7 @@ export function registerGenerate(program: Command): void {
     .option("--head-dims <list>", "head dimensions, e.g. 64,128,256 (default: each kernel's list)", parseNumbers("--head-dims"))
     .option("--group-sizes <list>", "GQA group sizes Hq/Hkv, e.g. 1,2,4,8 (default: each kernel's list)", parseNumbers("--group-sizes"))
     .option("--dtypes <list>", "element types: bf16, fp16 (default: both)", parseList("--dtypes", DTYPES))
+    .option("--budgets <list>", "token budgets the selection kernels size their buffers for, e.g. 1024,2048,4096,8192", parseNumbers("--budgets"))
     .option("--kernels <list>", "only these kernels (default: all in dsl/kernels)", parseList("--kernels"))
     .option(
       "--schedules <list>",
@@ -60,7 +62,7 @@ export function registerGenerate(program: Command): void {
     .action((flags: GenerateFlags) =>
       runAction(async () => {
         const outDir = resolve(flags.out);
-        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes };
+        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets };
         const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace) : undefined;
         const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules) });
         const variantFiles = plan.groups.flatMap((g) => g.variants.map((v) => v.file));

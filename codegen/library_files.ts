@@ -32,15 +32,13 @@ const MAX_CONSTANTS = 4;
 const MAX_KNOBS = 6;
 
 function findParams(spec: KernelSpec): string {
-  return Object.entries(spec.constants)
-    .map(([k, values]) => (typeof values[0] === "string" ? `lim_dtype ${k}` : `int32_t ${k}`))
-    .join(", ");
+  const params = Object.entries(spec.constants).map(([k, values]) => (typeof values[0] === "string" ? `lim_dtype ${k}` : `int32_t ${k}`));
+  return params.length ? params.join(", ") : "void";
 }
 
 function matchExpr(spec: KernelSpec): string {
-  return Object.keys(spec.constants)
-    .map((k, i) => `v->constants[${i}] == ${typeof spec.constants[k][0] === "string" ? `(int32_t)${k}` : k}`)
-    .join(" && ");
+  const terms = Object.keys(spec.constants).map((k, i) => `v->constants[${i}] == ${typeof spec.constants[k][0] === "string" ? `(int32_t)${k}` : k}`);
+  return terms.length ? terms.join(" && ") : "true";
 }
 
 function kernelContext(g: KernelGroup) {

@@ -19,8 +19,10 @@ export function scheduleTag(spec: KernelSpec, schedule: Schedule): string {
     .join("_");
 }
 
+/** A kernel without constants (one generic variant per schedule) leaves the constants part out. */
 export function variantName(spec: KernelSpec, constants: Constants, schedule: Schedule): string {
-  return `${spec.name}__${constantsTag(spec, constants)}__${scheduleTag(spec, schedule)}`;
+  const tag = constantsTag(spec, constants);
+  return tag ? `${spec.name}__${tag}__${scheduleTag(spec, schedule)}` : `${spec.name}__${scheduleTag(spec, schedule)}`;
 }
 
 /** Element types as the C ABI numbers them (lim_dtype). */

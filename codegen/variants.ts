@@ -9,9 +9,10 @@ export interface Matrix {
   readonly headDims?: readonly number[];
   readonly groupSizes?: readonly number[];
   readonly dtypes?: readonly string[];
+  readonly budgets?: readonly number[];
 }
 
-export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype" };
+export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype", budgets: "K" };
 
 export interface PlannedVariant {
   readonly source: KernelSource;

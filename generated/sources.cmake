@@ -5,6 +5,7 @@
 set(LIM_GENERATED_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(LIM_GENERATED_INCLUDE_DIR ${CMAKE_CURRENT_LIST_DIR}/include)
 set(LIM_GENERATED_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/attention_recall__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16__t256_r2_s2_p2.cu
@@ -29,11 +30,22 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16__t128_r4_s3_p1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d128_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d128_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t1024_i8.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d64_bf16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d64_fp16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d128_bf16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d128_fp16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_bf16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_fp16__t128.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t1024_i4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8.cu
   ${CMAKE_CURRENT_LIST_DIR}/variants.cpp
 )

@@ -4,6 +4,23 @@
 
 #include "lim_variants.h"
 
+// ---- attention_recall (1 variants)
+extern "C" const lim_variant_info lim_attention_recall__t256_info;
+
+extern "C" const lim_variant_info* const lim_attention_recall_variants[] = {
+    &lim_attention_recall__t256_info,
+    nullptr};
+extern "C" const int lim_attention_recall_variant_count = 1;
+
+extern "C" const lim_variant_info* lim_find_attention_recall(void) {
+  const lim_variant_info* chosen = lim_chosen_variant("attention_recall");
+  for (int i = 0; i < lim_attention_recall_variant_count; ++i) {
+    const lim_variant_info* v = lim_attention_recall_variants[i];
+    if ((true) && (chosen == nullptr || v == chosen)) return v;
+  }
+  return nullptr;
+}
+
 // ---- decode_attention (24 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
@@ -67,6 +84,50 @@ extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t 
   return nullptr;
 }
 
+// ---- gather_kv (6 variants)
+extern "C" const lim_variant_info lim_gather_kv__d64_bf16__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d64_fp16__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_bf16__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_fp16__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_bf16__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_fp16__t256_info;
+
+extern "C" const lim_variant_info* const lim_gather_kv_variants[] = {
+    &lim_gather_kv__d64_bf16__t256_info,
+    &lim_gather_kv__d64_fp16__t256_info,
+    &lim_gather_kv__d128_bf16__t256_info,
+    &lim_gather_kv__d128_fp16__t256_info,
+    &lim_gather_kv__d256_bf16__t256_info,
+    &lim_gather_kv__d256_fp16__t256_info,
+    nullptr};
+extern "C" const int lim_gather_kv_variant_count = 6;
+
+extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype) {
+  const lim_variant_info* chosen = lim_chosen_variant("gather_kv");
+  for (int i = 0; i < lim_gather_kv_variant_count; ++i) {
+    const lim_variant_info* v = lim_gather_kv_variants[i];
+    if ((v->constants[0] == D && v->constants[1] == (int32_t)dtype) && (chosen == nullptr || v == chosen)) return v;
+  }
+  return nullptr;
+}
+
+// ---- lessismore_union (1 variants)
+extern "C" const lim_variant_info lim_lessismore_union__t1024_i8_info;
+
+extern "C" const lim_variant_info* const lim_lessismore_union_variants[] = {
+    &lim_lessismore_union__t1024_i8_info,
+    nullptr};
+extern "C" const int lim_lessismore_union_variant_count = 1;
+
+extern "C" const lim_variant_info* lim_find_lessismore_union(void) {
+  const lim_variant_info* chosen = lim_chosen_variant("lessismore_union");
+  for (int i = 0; i < lim_lessismore_union_variant_count; ++i) {
+    const lim_variant_info* v = lim_lessismore_union_variants[i];
+    if ((true) && (chosen == nullptr || v == chosen)) return v;
+  }
+  return nullptr;
+}
+
 // ---- merge_states (6 variants)
 extern "C" const lim_variant_info lim_merge_states__d64_bf16__t128_info;
 extern "C" const lim_variant_info lim_merge_states__d64_fp16__t128_info;
@@ -94,13 +155,48 @@ extern "C" const lim_variant_info* lim_find_merge_states(int32_t D, lim_dtype dt
   return nullptr;
 }
 
+// ---- topk (4 variants)
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_info;
+
+extern "C" const lim_variant_info* const lim_topk_variants[] = {
+    &lim_topk__k1024__t1024_i4_info,
+    &lim_topk__k2048__t1024_i4_info,
+    &lim_topk__k4096__t1024_i4_info,
+    &lim_topk__k8192__t512_i8_info,
+    nullptr};
+extern "C" const int lim_topk_variant_count = 4;
+
+extern "C" const lim_variant_info* lim_find_topk(int32_t K) {
+  const lim_variant_info* chosen = lim_chosen_variant("topk");
+  for (int i = 0; i < lim_topk_variant_count; ++i) {
+    const lim_variant_info* v = lim_topk_variants[i];
+    if ((v->constants[0] == K) && (chosen == nullptr || v == chosen)) return v;
+  }
+  return nullptr;
+}
+
 extern "C" const lim_kernel_table lim_kernel_tables[] = {
+    {"attention_recall", lim_attention_recall_variants, 1 },
     {"decode_attention", lim_decode_attention_variants, 24 },
+    {"gather_kv", lim_gather_kv_variants, 6 },
+    {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"merge_states", lim_merge_states_variants, 6 },
+    {"topk", lim_topk_variants, 4 },
     {nullptr, nullptr, 0}};
-extern "C" const int lim_kernel_table_count = 2;
+extern "C" const int lim_kernel_table_count = 6;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:73"},
+    {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
+    {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:86"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:95"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:106"},
+    {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:48"},
+    {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:55"},
+    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:53"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:61"},
     {nullptr, nullptr, nullptr}};
-extern "C" const int lim_raise_site_count = 1;
+extern "C" const int lim_raise_site_count = 9;

@@ -23,9 +23,10 @@ for section in "$@"; do
       node node_modules/vitest/vitest.mjs run test/gpu 2>&1 | tee "$OUT/gpu-tests.log" || status=1
       ;;
     sanitize)
-      # A reduced suite: a split ragged batch, an unsplit one, G = 1 and head dim 256.
+      # A reduced suite (batch context head_dim Hq Hkv budget): a split ragged batch with a real selection,
+      # an unsplit batch where every request keeps all tokens, G = 1, and head dim 256 with budget 1024.
       for tool in memcheck racecheck; do
-        for shape in "3 700 128 32 8" "40 60 128 32 8" "2 300 64 4 4" "1 2000 256 16 2"; do
+        for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024"; do
           echo "--- $tool: lim_example $shape"
           compute-sanitizer --tool "$tool" --error-exitcode 9 build/lim_example $shape 2>&1 | tail -4 | tee -a "$OUT/sanitizer.log" || status=1
         done
@@ -34,6 +35,14 @@ for section in "$@"; do
     bench-decode)
       PYTHONUNBUFFERED=1 python3 bench/decode_attention.py 2>&1 | tee "$OUT/bench-decode.log" || status=1
       cp bench/results/decode_attention-*.json "$OUT/" 2>/dev/null
+      ;;
+    bench-selection)
+      PYTHONUNBUFFERED=1 python3 bench/selection.py 2>&1 | tee "$OUT/bench-selection.log" || status=1
+      cp bench/results/selection-*.json "$OUT/" 2>/dev/null
+      ;;
+    bench-sparse)
+      PYTHONUNBUFFERED=1 python3 bench/sparse_attention.py 2>&1 | tee "$OUT/bench-sparse.log" || status=1
+      cp bench/results/sparse_attention-*.json "$OUT/" 2>/dev/null
       ;;
     sweep-decode)
       # Every decode_attention schedule of build/sweep/generated (made here with

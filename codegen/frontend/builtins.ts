@@ -5,7 +5,7 @@
 import type { Node } from "ts-morph";
 import type { Context } from "./context.js";
 import { scalar, STORAGE_BYTES, VOID, type Expr, type ScalarType, type Type } from "./ir.js";
-import { coerce, describe, isScalar, unify } from "./typing.js";
+import { coerce, describe, isScalar, unify, valueTypeOf } from "./typing.js";
 
 export interface BuiltinResult {
   readonly type: Type;
@@ -79,6 +79,17 @@ const noArgs = (name: string, type: Type): Rule => (ctx, call, args) => {
   return { type, args };
 };
 
+/** An atomic on a location: the value takes the element's register type; returns the old value. */
+const atomicOn = (name: "atomicAdd" | "atomicMin" | "atomicOr"): Rule => (ctx, call, args, nodes) => {
+  arity(ctx, call, name, args, 2);
+  const at = args[0].type;
+  if (at.kind !== "ref") return ctx.fail("type-mismatch", nodes[0], `${name}() needs a location (x.ref(...)), got ${describe(at)}`, `write ${name}(array.ref(i), value)`);
+  const allowed = name === "atomicAdd" ? ["f32", "i32", "u32"] : ["i32", "u32"];
+  if (!allowed.includes(at.elem)) ctx.fail("type-mismatch", nodes[0], `${name}() on ${at.elem} is not supported`, `use a location of ${allowed.join(" or ")}`);
+  const t = valueTypeOf(at.elem);
+  return { type: scalar(t), args: [args[0], coerce(ctx, nodes[1], args[1], t, `${name}() value`)] };
+};
+
 export const BUILTINS: Readonly<Record<string, Rule>> = {
   laneId: noArgs("laneId", scalar("i32")),
   warpId: noArgs("warpId", scalar("i32")),
@@ -116,7 +127,50 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
   },
   laneGroupSum: laneGroup("laneGroupSum"),
   laneGroupMax: laneGroup("laneGroupMax"),
+  orderedKey: (ctx, call, args, nodes) => {
+    arity(ctx, call, "orderedKey", args, 1);
+    return { type: scalar("u32"), args: [coerce(ctx, nodes[0], args[0], "f32", "orderedKey() argument")] };
+  },
+  keyValue: (ctx, call, args, nodes) => {
+    arity(ctx, call, "keyValue", args, 1);
+    return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "u32", "keyValue() argument")] };
+  },
+  atomicAdd: atomicOn("atomicAdd"),
+  atomicMin: atomicOn("atomicMin"),
+  atomicOr: atomicOn("atomicOr"),
+  popcount: (ctx, call, args, nodes) => {
+    arity(ctx, call, "popcount", args, 1);
+    return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "popcount() argument")] };
+  },
+  nthSetBit: (ctx, call, args, nodes) => {
+    arity(ctx, call, "nthSetBit", args, 2);
+    return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "nthSetBit() bits"), coerce(ctx, nodes[1], args[1], "i32", "nthSetBit() n")] };
+  },
+  blockExclusiveSum: (ctx, call, args, nodes) => {
+    arity(ctx, call, "blockExclusiveSum", args, 2);
+    const out = args[1].type;
+    if (out.kind !== "regs" || out.elem !== "i32" || out.dims.length !== 1 || out.dims[0] !== 2) {
+      ctx.fail("shape-mismatch", nodes[1], `blockExclusiveSum() writes into an i32 register array of 2, got ${describe(out)}`, 'declare it as regs("i32", [2])');
+    }
+    return { type: VOID, args: [coerce(ctx, nodes[0], args[0], "i32", "blockExclusiveSum() value"), args[1]] };
+  },
+  blockSum: (ctx, call, args, nodes) => {
+    arity(ctx, call, "blockSum", args, 1);
+    return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "f32", "blockSum() value")] };
+  },
+  blockSortDescending: (ctx, call, args, nodes) => {
+    arity(ctx, call, "blockSortDescending", args, 2);
+    const n = registerLength(ctx, nodes[0], args[0], "blockSortDescending() keys");
+    const m = registerLength(ctx, nodes[1], args[1], "blockSortDescending() values");
+    if (n !== m) ctx.fail("shape-mismatch", call, `blockSortDescending() has ${n} keys and ${m} values per thread`, "give every key a value");
+    if ((args[0].type as { elem: string }).elem !== "u32" || (args[1].type as { elem: string }).elem !== "i32") {
+      ctx.fail("type-mismatch", call, "blockSortDescending() sorts u32 keys carrying i32 values", 'declare regs("u32", [n]) and regs("i32", [n])');
+    }
+    return { type: VOID, args };
+  },
   syncthreads: noArgs("syncthreads", VOID),
+  waitForPrecedingGrid: noArgs("waitForPrecedingGrid", VOID),
+  allowDependentGrid: noArgs("allowDependentGrid", VOID),
   asyncCommit: noArgs("asyncCommit", VOID),
   asyncWait: (ctx, call, args, nodes) => {
     arity(ctx, call, "asyncWait", args, 1);
@@ -133,6 +187,15 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     arity(ctx, call, "storeVec", args, 2);
     if (args[0].type.kind !== "ref") ctx.fail("type-mismatch", nodes[0], `storeVec() destination must be a location (t.ref(...)), got ${describe(args[0].type)}`, "write storeVec(tensor.ref(i, j, k), src)");
     registerLength(ctx, nodes[1], args[1], "storeVec() source");
+    return { type: VOID, args };
+  },
+  copyVec: (ctx, call, args, nodes) => {
+    arity(ctx, call, "copyVec", args, 3);
+    const [dt, st] = [args[0].type, args[1].type];
+    if (dt.kind !== "ref" || st.kind !== "ref") return ctx.fail("type-mismatch", call, "copyVec() copies between two locations (x.ref(...))", "write copyVec(dst.ref(...), src.ref(...), count)");
+    if (dt.elem !== st.elem) ctx.fail("type-mismatch", call, `copyVec() copies ${st.elem} into ${dt.elem}`, "copies do not convert: use the same element type on both sides");
+    const count = constInt(ctx, nodes[2], args[2], "copyVec() count");
+    if (count * STORAGE_BYTES[st.elem] !== 16) ctx.fail("shape-mismatch", nodes[2], `copyVec() moves 16 bytes, got ${count} x ${st.elem}`, "copy 16 bytes at a time");
     return { type: VOID, args };
   },
   asyncCopy: (ctx, call, args, nodes) => {

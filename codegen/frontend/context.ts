@@ -37,6 +37,8 @@ export class Context {
   private sharedTop = 0;
   sharedMax = 0;
   readonly raises: RaiseSite[] = [];
+  /** Names of the primitives the body calls (for rules such as overlapsPrecedingKernel's). */
+  readonly primitivesCalled = new Set<string>();
   /** Optional outputs proven present by an enclosing `if (present(x))`. */
   readonly proven = new Set<string>();
   /** Set while elaborating a lambda body: the return type seen so far. */

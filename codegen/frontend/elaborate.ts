@@ -56,6 +56,9 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   }
   const statements = new Statements(ctx);
   const body = statements.block(src.fn.getStatements());
+  if (spec.overlapsPrecedingKernel && !ctx.primitivesCalled.has("waitForPrecedingGrid")) {
+    ctx.fail("bad-spec", at, `${spec.name} overlaps the preceding kernel but never calls waitForPrecedingGrid()`, "call waitForPrecedingGrid() before reading what the preceding kernel wrote, or drop overlapsPrecedingKernel");
+  }
   return {
     name: spec.name,
     file: src.file,
@@ -66,6 +69,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     sizes: sig.sizes,
     grid: spec.grid,
     threads: schedule.threads,
+    overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
     body,
     raises: ctx.raises,

@@ -4,7 +4,7 @@ import { Node, SyntaxKind, type CallExpression, type Expression } from "ts-morph
 import { BUILTIN_OBJECTS, BUILTINS, SPECIAL_FORMS } from "./builtins.js";
 import type { Context, Sym } from "./context.js";
 import { posOf } from "./diagnostics.js";
-import { scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
+import { isOptional, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
 import { coerce, describe, foldBinary, isScalar, maxLevel, unify, valueTypeOf } from "./typing.js";
 
 const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
@@ -210,9 +210,10 @@ export class Expressions {
       const b = coerce(ctx, node.getRight(), r, "bool", `right operand of '${opText}'`);
       return this.folded(op, "bool", a, b, scalar("bool"), pos);
     }
+    if (op === "<<" || op === ">>") return this.shift(node, op, l, r);
     const t = unify(ctx, node, l, r, opText);
     if (t === "bool" && op !== "==" && op !== "!=") ctx.fail("type-mismatch", node, `operator '${opText}' on booleans`, "use && and || to combine conditions");
-    if (t === "f32" && (op === "%" || op === "&" || op === "|" || op === "^" || op === "<<" || op === ">>")) {
+    if (t === "f32" && (op === "%" || op === "&" || op === "|" || op === "^")) {
       ctx.fail("type-mismatch", node, `operator '${opText}' needs integers, got f32`, "convert with i32(...) first");
     }
     const a = coerce(ctx, node.getLeft(), l, t, `left operand of '${opText}'`);
@@ -221,6 +222,18 @@ export class Expressions {
     const type = comparison ? scalar("bool") : l.type.kind === "intlit" && r.type.kind === "intlit" ? { kind: "intlit" as const } : scalar(t);
     if ((op === "/" || op === "%") && t !== "f32" && b.value === 0) ctx.fail("type-mismatch", node, "integer division by zero", "check the divisor");
     return this.folded(op, t, a, b, type, pos);
+  }
+
+  /** Shifts, as in C: the result has the left operand's type; the amount may be any integer. */
+  private shift(node: Node, op: "<<" | ">>", l: Expr, r: Expr): Expr {
+    const ctx = this.ctx;
+    const isInt = (e: Expr) => e.type.kind === "intlit" || (e.type.kind === "scalar" && (e.type.t === "i32" || e.type.t === "u32"));
+    if (!isInt(l) || !isInt(r)) ctx.fail("type-mismatch", node, `operator '${op}' needs integers, got ${describe(l.type)} and ${describe(r.type)}`, "shift i32 or u32 values");
+    const t: ScalarType = l.type.kind === "scalar" ? l.type.t : r.type.kind === "scalar" ? r.type.t : "i32";
+    const a = coerce(ctx, node, l, t, `left operand of '${op}'`);
+    const b = r.type.kind === "intlit" ? coerce(ctx, node, r, t, `right operand of '${op}'`) : r;
+    const type = l.type.kind === "intlit" && r.type.kind === "intlit" ? ({ kind: "intlit" } as const) : scalar(t);
+    return this.folded(op, t, a, b, type, this.pos(node));
   }
 
   private folded(op: BinaryOp, t: ScalarType, a: Expr, b: Expr, type: Expr["type"], pos: Expr["pos"]): Expr {
@@ -236,11 +249,13 @@ export class Expressions {
     const a = this.expr(node.getWhenTrue());
     const b = this.expr(node.getWhenFalse());
     const t = unify(ctx, node, a, b, "?:");
-    const ca = coerce(ctx, node.getWhenTrue(), a, t, "first branch of '?:'");
-    const cb = coerce(ctx, node.getWhenFalse(), b, t, "second branch of '?:'");
+    // Two literal branches stay a literal choice whose type the context decides (const m: u32 = c ? 1 : 2).
+    const literal = a.type.kind === "intlit" && b.type.kind === "intlit";
+    const ca = literal ? a : coerce(ctx, node.getWhenTrue(), a, t, "first branch of '?:'");
+    const cb = literal ? b : coerce(ctx, node.getWhenFalse(), b, t, "second branch of '?:'");
     const level = maxLevel(c.level, ca.level, cb.level);
     const value = typeof c.value === "boolean" ? (c.value ? ca.value : cb.value) : undefined;
-    return { k: "cond", c, a: ca, b: cb, type: scalar(t), level, value, pos: this.pos(node) };
+    return { k: "cond", c, a: ca, b: cb, type: literal ? { kind: "intlit" } : scalar(t), level, value, pos: this.pos(node) };
   }
 
   /** Resolves an element-type argument: a storage type literal ("f32") or a constant naming one (c.dtype or "dtype"). */
@@ -284,8 +299,8 @@ export class Expressions {
     }
     if (name === "present") {
       const t = argNodes.length === 1 ? this.expr(argNodes[0]) : undefined;
-      if (!t || t.type.kind !== "tensor" || t.type.param.access !== "maybe") {
-        return ctx.fail("type-mismatch", node, "present() takes one optional output (a MaybeOut parameter)", "only MaybeOut tensors can be absent");
+      if (!t || t.type.kind !== "tensor" || !isOptional(t.type.param.access)) {
+        return ctx.fail("type-mismatch", node, "present() takes one optional tensor (a MaybeTensor or MaybeOut parameter)", "only MaybeTensor and MaybeOut tensors can be absent");
       }
       return { k: "call", fn: "present", args: [t], type: scalar("bool"), level: "runtime", pos };
     }
@@ -301,19 +316,22 @@ export class Expressions {
     }
     const args = argNodes.map((a) => this.expr(a));
     const result = rule(ctx, node, args, argNodes);
+    ctx.primitivesCalled.add(name);
     const level: Level = result.value !== undefined ? "const" : "runtime";
     return { k: "call", fn: name, args: result.args, type: result.type, level, value: result.value, pos };
   }
 
   private raise(node: CallExpression, argNodes: Expression[]): Expr {
     const ctx = this.ctx;
-    if (argNodes.length !== 4 || !Node.isStringLiteral(argNodes[0])) {
-      return ctx.fail("type-mismatch", node, "raise() takes a message string literal and three i32 values", 'write raise("seqlens[{0}] = {1}", b, n, 0)');
+    if (argNodes.length < 2 || argNodes.length > 5 || !Node.isStringLiteral(argNodes[0])) {
+      return ctx.fail("type-mismatch", node, "raise() takes a message string literal and one to four i32 values", 'write raise("seqlens[{0}] = {1}", b, n)');
     }
     const message = argNodes[0].getLiteralValue();
     const values = argNodes.slice(1).map((a, i) => this.scalarOf(a, "i32", `raise() value ${i}`));
+    const zero: Expr = { k: "lit", type: scalar("i32"), level: "const", value: 0, pos: this.pos(node) };
+    while (values.length < 4) values.push(zero);
     ctx.raises.push({ message, pos: this.pos(node) });
-    const site: Expr = { k: "lit", type: scalar("i32"), level: "const", value: ctx.raises.length - 1, pos: this.pos(node) };
+    const site: Expr = { ...zero, value: ctx.raises.length - 1 };
     return { k: "call", fn: "raise", args: [site, ...values], type: { kind: "void" }, level: "runtime", pos: this.pos(node) };
   }
 
@@ -331,8 +349,8 @@ export class Expressions {
       return ctx.fail("unknown-primitive", node, `${describe(obj.type)} has no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; shared arrays have ref");
     }
     const param = obj.type.param;
-    if (param.access === "maybe" && !ctx.proven.has(param.name)) {
-      ctx.fail("missing-presence-check", node, `optional output '${param.name}' used where it may be absent`, `wrap the use in if (present(${param.name})) { ... }`);
+    if (isOptional(param.access) && !ctx.proven.has(param.name)) {
+      ctx.fail("missing-presence-check", node, `optional ${param.access === "maybe-in" ? "input" : "output"} '${param.name}' used where it may be absent`, `wrap the use in if (present(${param.name})) { ... }`);
     }
     switch (name) {
       case "at":
@@ -353,7 +371,7 @@ export class Expressions {
       case "store":
       case "atomicAdd":
       case "atomicMin": {
-        if (param.access === "in") ctx.fail("read-only", node, `'${param.name}' is an input (Tensor) and cannot be written`, "declare it as Out<...> if the kernel writes it");
+        if (!isWritable(param.access)) ctx.fail("read-only", node, `'${param.name}' is an input (${param.access === "in" ? "Tensor" : "MaybeTensor"}) and cannot be written`, "declare it as Out<...> if the kernel writes it");
         if (argNodes.length < 1) ctx.fail("type-mismatch", node, `${name}() takes a value and then the indices`, `e.g. ${param.name}.${name}(v, i, j)`);
         const value = this.scalarOf(argNodes[0], valueTypeOf(param.elem), `value written to '${param.name}'`);
         const indices = this.tensorIndices(node, param, argNodes.slice(1));

@@ -11,7 +11,11 @@ export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, f3
 /** How much of a value is known before run time. Register arrays accept only "const" and "unrolled" indices. */
 export type Level = "const" | "unrolled" | "runtime";
 
-export type TensorAccess = "in" | "out" | "maybe";
+/** in: read-only input; out: written; maybe-in / maybe-out: optional (a null pointer when absent). */
+export type TensorAccess = "in" | "out" | "maybe-in" | "maybe-out";
+
+export const isOptional = (a: TensorAccess): boolean => a === "maybe-in" || a === "maybe-out";
+export const isWritable = (a: TensorAccess): boolean => a === "out" || a === "maybe-out";
 
 export interface TensorParam {
   readonly kind: "tensor";
@@ -138,6 +142,8 @@ export interface KernelIR {
   readonly sizes: readonly string[];
   readonly grid: { readonly x: string; readonly y?: string; readonly z?: string };
   readonly threads: number;
+  /** Launched as a programmatic dependent of the preceding kernel (see KernelSpec). */
+  readonly overlapsPrecedingKernel: boolean;
   readonly sharedBytes: number;
   readonly body: readonly Stmt[];
   readonly raises: readonly RaiseSite[];

@@ -6,7 +6,7 @@ import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import type { Param, ScalarType, StorageType, TensorAccess } from "./ir.js";
 
-const ACCESS: Readonly<Record<string, TensorAccess>> = { Tensor: "in", Out: "out", MaybeOut: "maybe" };
+const ACCESS: Readonly<Record<string, TensorAccess>> = { Tensor: "in", MaybeTensor: "maybe-in", Out: "out", MaybeOut: "maybe-out" };
 const SCALARS: Readonly<Record<string, ScalarType>> = { f32: "f32", i32: "i32", u32: "u32" };
 const STORAGE = new Set(["bf16", "fp16", "f32", "i32", "u32"]);
 
@@ -38,14 +38,14 @@ export function readSignature(ctx: Context, fn: FunctionDeclaration): Signature 
     const name = p.getName();
     const typeNode = p.getTypeNode();
     const pos = posOf(p, ctx.file);
-    if (!typeNode) ctx.fail("bad-spec", p, `parameter '${name}' needs a type`, "declare Tensor<elem, [dims]>, Out<...>, MaybeOut<...>, f32, i32 or u32");
+    if (!typeNode) ctx.fail("bad-spec", p, `parameter '${name}' needs a type`, "declare Tensor<elem, [dims]>, MaybeTensor<...>, Out<...>, MaybeOut<...>, f32, i32 or u32");
     const scalarType = SCALARS[typeNode!.getText()];
     if (scalarType) {
       params.push({ kind: "scalar", name, type: scalarType, pos });
       continue;
     }
     if (!Node.isTypeReference(typeNode) || !(typeNode.getTypeName().getText() in ACCESS)) {
-      ctx.fail("bad-spec", typeNode!, `parameter '${name}' has type ${typeNode!.getText()}, which a kernel cannot take`, "declare Tensor<elem, [dims]>, Out<...>, MaybeOut<...>, f32, i32 or u32");
+      ctx.fail("bad-spec", typeNode!, `parameter '${name}' has type ${typeNode!.getText()}, which a kernel cannot take`, "declare Tensor<elem, [dims]>, MaybeTensor<...>, Out<...>, MaybeOut<...>, f32, i32 or u32");
     }
     const ref = typeNode as Node & { getTypeName(): Node; getTypeArguments(): TypeNode[] };
     const [elemNode, dimsNode] = ref.getTypeArguments();

@@ -43,12 +43,8 @@ export function maxLevel(...levels: Level[]): Level {
 /** Gives an expression the scalar type `t`: integer literals adapt; anything else must already be `t`. */
 export function coerce(ctx: Context, node: Node, e: Expr, t: ScalarType, what: string): Expr {
   if (e.type.kind === "intlit") {
-    const v = e.value as number;
     if (t === "bool") ctx.fail("type-mismatch", node, `${what}: expected bool, got an integer literal`, "write true or false, or a comparison");
-    if (t === "i32" && (v > 2147483647 || v < -2147483648)) ctx.fail("type-mismatch", node, `${what}: ${v} does not fit in i32`, "use u32(...) or a smaller value");
-    if (t === "u32" && (v < 0 || v > 4294967295)) ctx.fail("type-mismatch", node, `${what}: ${v} does not fit in u32`, "use a value in [0, 2^32)");
-    // Literal arithmetic is folded here so that e.g. 1 / 2 in an f32 context means 0.5 in the CUDA too.
-    return { k: "lit", type: scalar(t), level: "const", value: v, pos: e.pos };
+    return retype(ctx, node, e, t, what);
   }
   if (e.type.kind === "scalar" && e.type.t === t) return e;
   return ctx.fail(
@@ -57,6 +53,20 @@ export function coerce(ctx: Context, node: Node, e: Expr, t: ScalarType, what: s
     `${what}: expected ${t}, got ${describe(e.type)}`,
     t === "bool" ? "use a comparison" : `convert explicitly with ${t}(...)`,
   );
+}
+
+/** Gives an expression built only from integer literals the type its context asks for. */
+function retype(ctx: Context, node: Node, e: Expr, t: ScalarType, what: string): Expr {
+  const v = e.value;
+  if (typeof v === "number") {
+    if (t === "i32" && (v > 2147483647 || v < -2147483648)) ctx.fail("type-mismatch", node, `${what}: ${v} does not fit in i32`, "use u32(...) or a smaller value");
+    if (t === "u32" && (v < 0 || v > 4294967295)) ctx.fail("type-mismatch", node, `${what}: ${v} does not fit in u32`, "use a value in [0, 2^32)");
+    // Literal arithmetic is folded here so that e.g. 1 / 2 in an f32 context means 0.5 in the CUDA too.
+    return { k: "lit", type: scalar(t), level: "const", value: v, pos: e.pos };
+  }
+  // A literal choice with a run-time condition: c ? 0x3ff : 0x7ff.
+  if (e.k === "cond") return { ...e, a: retype(ctx, node, e.a, t, what), b: retype(ctx, node, e.b, t, what), type: scalar(t) };
+  return ctx.fail("type-mismatch", node, `${what}: cannot give this literal expression the type ${t}`, `convert explicitly with ${t}(...)`);
 }
 
 /** The common scalar type of two operands (integer literals adapt to the other side; two literals are i32). */

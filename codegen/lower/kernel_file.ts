@@ -1,7 +1,7 @@
 // One variant's .cu file: the constants and schedule as C++ constants, parameter bindings, the lowered
 // body, and the launch entry points, rendered through templates/kernel/variant.cu.hbs.
 
-import type { KernelIR, Param } from "../frontend/ir.js";
+import { isWritable, type KernelIR, type Param } from "../frontend/ir.js";
 import { DTYPE_CODES } from "../names.js";
 import { render } from "../templates.js";
 import { CTYPE, Emitter, storageCType } from "./emit.js";
@@ -17,7 +17,7 @@ export function paramFields(ir: KernelIR): string[] {
   for (const p of ir.params) {
     if (p.kind === "tensor") {
       const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem;
-      const role = p.access === "in" ? "input" : p.access === "out" ? "output" : "optional output (data may be NULL)";
+      const role = { in: "input", out: "output", "maybe-in": "optional input (data may be NULL)", "maybe-out": "optional output (data may be NULL)" }[p.access];
       fields.push(`lim_tensor ${p.name}; /* ${role}, ${elem} [${p.dimNames.join(", ")}] */`);
     }
   }
@@ -32,7 +32,7 @@ export function paramFields(ir: KernelIR): string[] {
 function binding(p: Param): string {
   if (p.kind === "scalar") return `const ${CTYPE[p.type]} ${p.name} = lim_p.${p.name};`;
   const elem = storageCType(p.elem);
-  const t = p.access === "in" ? `const ${elem}` : elem;
+  const t = isWritable(p.access) ? elem : `const ${elem}`;
   return `const lim::Tensor<${t}, ${p.dims.length}> ${p.name}(lim_p.${p.name});  // [${p.dimNames.join(", ")}]`;
 }
 
@@ -71,6 +71,7 @@ export function renderVariant(
     scheduleLines,
     raiseBase,
     raiseSites: ir.raises.length,
+    overlaps: ir.overlapsPrecedingKernel,
     paramsType: `lim_${ir.name}_params`,
     bindings: ir.params.map(binding),
     body: emitter.text(),

@@ -1,22 +1,29 @@
-// Full decode attention: one new query token per request attends over its whole KV cache.
+// Decode attention: one new query token per request attends over its KV cache: every token (full
+// attention), or the positions of an index list (sparse attention over a selected set).
 //
-// One block handles one (request, KV head, split of the sequence). The G query heads that share the KV
-// head are processed together, so each K and V row is read from memory once per group. Inside the block,
-// `LANES` threads share a row (each holds s.pieces 16-byte pieces of it) and the block's row groups walk
-// the split's rows in a software pipeline of asynchronous copies. Every row group keeps its own online-softmax state
-// (running max, sum and weighted V); the states are merged in shared memory at the end. With more than one
-// split, each block writes a partial output and its base-2 log-sum-exp, merged by merge_states.
+// One block handles one (request, block of G query heads, split of the rows). The G query heads share a
+// KV head, so each K and V row is read from memory once for all of them; with one list per query head
+// (TidalDecode-style sparse attention) the G = 1 variants run one head per block. Inside the block, LANES
+// threads share a row (each holds s.pieces 16-byte pieces of it) and the block's row groups walk the
+// split's rows in a software pipeline of asynchronous copies. Every row group keeps its own
+// online-softmax state (running max, sum and weighted V); the states are merged in shared memory at the
+// end. With more than one split, each block writes a partial output and its base-2 log-sum-exp, merged by
+// merge_states. At a LessIsMore selection layer the kernel also writes every head's scaled logits
+// (natural units), which the selection kernels rank.
+//
+// List entries that are not a position below the sequence length, or not above the previous entry, are
+// skipped (never read) and reported through raise().
 
 import {
-  asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, loadVec, log2, max, min,
+  allowDependentGrid, asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, loadVec, log2, max, min,
   present, raise, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
-  type ConstantsOf, type MaybeOut, type Out, type ScheduleOf, type Tensor, type f32, type i32,
+  type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
 export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
-    summary: "decode attention over the KV cache; GQA group shares each K/V row; split-KV partials",
+    summary: "decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials",
     constants: { D: [64, 128, 256], G: [1, 2, 4, 8], dtype: ["bf16", "fp16"] },
     schedule: {
       threads: { tag: "t", values: [64, 128, 256] },
@@ -24,13 +31,13 @@ export const decodeAttention = defineKernel({
       stages: { tag: "s", values: [2, 3, 4, 5] }, // depth of the asynchronous-copy pipeline
       pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
     },
-    grid: { x: "splits", y: "Hkv", z: "B" },
+    grid: { x: "splits", y: "HB", z: "B" },
   },
   // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
   // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.
   heuristic: (c) => (c.G <= 4 ? { threads: 256, rows: 2, stages: 2, pieces: 2 } : { threads: 128, rows: 4, stages: 3, pieces: 1 }),
   rules: [
-    (c, s) => (c.D % (8 * s.pieces) === 0 && (c.D / (8 * s.pieces)) <= 32 ? undefined : `D (${c.D}) must split into at most 32 lanes of ${s.pieces} 16-byte pieces`),
+    (c, s) => (c.D % (8 * s.pieces) === 0 && c.D / (8 * s.pieces) <= 32 ? undefined : `D (${c.D}) must split into at most 32 lanes of ${s.pieces} 16-byte pieces`),
     (c, s) => (s.threads % (c.D / (8 * s.pieces)) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / (8 * s.pieces)} lanes that share a K row`),
     (c, s) => (s.rows * c.G <= 32 ? undefined : `rows x G = ${s.rows * c.G} scores per thread would not fit in registers (at most 32)`),
     (c, s) => (c.G * s.pieces * 8 <= 64 ? undefined : `G x pieces x 8 = ${c.G * s.pieces * 8} query and accumulator values per thread would spill (at most 64)`),
@@ -44,12 +51,17 @@ export function decode_attention(
   k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
   v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
   seqlens: Tensor<"i32", ["B"]>,
+  indices: MaybeTensor<"i32", ["B", "HI", "KI"]>, // sparse attention: ascending positions, one list per request (HI = 1) or per query head (HI = Hq)
+  counts: MaybeTensor<"i32", ["B", "HI"]>, // entries used in each list
   o: Out<"dtype", ["B", "Hq", "D"]>,
   lse: MaybeOut<"f32", ["B", "Hq"]>,
+  logits: MaybeOut<"f32", ["B", "Hq", "NL"]>, // selection layers: the scaled logits q.k * scale of every head and token
   partialO: Out<"f32", ["B", "Hq", "splits", "D"]>,
   partialLse: Out<"f32", ["B", "Hq", "splits"]>,
   scale: f32,
   maxSeqlen: i32,
+  groupSize: i32, // query heads per KV head (Hq / Hkv); G of them are served by one block
+  HB: i32, // blocks of G query heads: Hq / G
   splits: i32,
   chunk: i32,
 ): void {
@@ -63,16 +75,40 @@ export function decode_attention(
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
 
   const b = blockIdx.z;
-  const kvHead = blockIdx.y;
+  const qHead = blockIdx.y * c.G; // the first of this block's G query heads
+  const kvHead = qHead / groupSize;
   const split = blockIdx.x;
   const lane = threadIdx.x % LANES;
   const group = threadIdx.x / LANES;
 
-  const n = seqlens.at(b);
-  if (n < 1 || n > maxSeqlen) {
-    if (threadIdx.x == 0 && split == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, n, maxSeqlen);
+  const seqlen = seqlens.at(b);
+  if (seqlen < 1 || seqlen > maxSeqlen) {
+    if (threadIdx.x == 0 && split == 0 && blockIdx.y == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, seqlen, maxSeqlen);
     return;
   }
+  let n = seqlen; // rows this block attends over: tokens, or entries of its list
+  let list = 0;
+  if (present(indices) && present(counts)) {
+    list = indices.size("HI") == 1 ? 0 : qHead;
+    n = counts.at(b, list);
+    if (n < 1 || n > indices.size("KI")) {
+      if (threadIdx.x == 0 && split == 0) raise("counts[{0}][{1}] = {2} is outside [1, {3}]", b, list, n, indices.size("KI"));
+      return;
+    }
+  }
+  // The token position of row i: i itself, or the list's entry; -1 for an entry that must be skipped.
+  const position = (i: i32): i32 => {
+    let p = i;
+    if (present(indices)) {
+      p = indices.at(b, list, i);
+      const previous = i > 0 ? indices.at(b, list, i - 1) : -1;
+      if (p < 0 || p >= seqlen || p <= previous) {
+        raise("indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", b, list, i, p);
+        p = -1;
+      }
+    }
+    return p;
+  };
   const start = split * chunk;
   const end = min(n, start + chunk);
   const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
@@ -82,7 +118,7 @@ export function decode_attention(
   const qs = regs("f32", [c.G, PIECES, VEC]);
   for (const g of unroll(c.G)) {
     for (const p of unroll(PIECES)) {
-      loadVec(qs[g][p], q.ref(b, kvHead * c.G + g, (p * LANES + lane) * VEC));
+      loadVec(qs[g][p], q.ref(b, qHead + g, (p * LANES + lane) * VEC));
       // Pre-scaled so that scores come out in base 2.
       for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
     }
@@ -100,8 +136,9 @@ export function decode_attention(
       const stage = tile % s.stages;
       for (const r of unroll(s.rows)) {
         const row = start + tile * TILE + r * GROUPS + group;
-        const valid = tile < tiles && row < end;
-        const src = valid ? row : 0;
+        const pos = tile < tiles && row < end ? position(row) : -1;
+        const valid = pos >= 0;
+        const src = valid ? pos : 0;
         for (const p of unroll(PIECES)) {
           asyncCopy(kStage.ref(stage, r, p, threadIdx.x * VEC), k.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
           asyncCopy(vStage.ref(stage, r, p, threadIdx.x * VEC), v.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
@@ -121,13 +158,17 @@ export function decode_attention(
       for (const r of unroll(s.rows)) {
         const ks = regs("f32", [PIECES, VEC]);
         for (const p of unroll(PIECES)) loadVec(ks[p], kStage.ref(stage, r, p, threadIdx.x * VEC));
-        const inRange = start + tile * TILE + r * GROUPS + group < end;
+        const row = start + tile * TILE + r * GROUPS + group;
+        const pos = row < end ? position(row) : -1;
+        const inRange = pos >= 0;
         for (const g of unroll(c.G)) {
           let partial: f32 = 0.0;
           for (const p of unroll(PIECES)) partial = partial + dot(qs[g][p], ks[p]);
           const full = laneGroupSum(partial, LANES);
           score[r][g] = inRange ? full : -Infinity;
           tileMax[g] = max(tileMax[g], score[r][g]);
+          // Every lane of the row holds every head's score; lane g % LANES writes head g's.
+          if (present(logits) && inRange && lane == g % LANES) logits.store(full * LN2, b, qHead + g, pos);
         }
       }
       for (const g of unroll(c.G)) {
@@ -149,6 +190,8 @@ export function decode_attention(
     }
     asyncWait(0); // the copies issued past the last tile must land before the storage is reused
   }
+  // The merge (or whatever follows) may start launching now; it waits for this grid before reading.
+  allowDependentGrid();
   syncthreads();
 
   // Merge the row groups' states: rescale each to the block-wide maximum and add.
@@ -175,13 +218,14 @@ export function decode_attention(
       sum = sum + lAll[gr][g] * w;
       out = out + accAll[gr][g][d] * w;
     }
-    const h = kvHead * c.G + g;
+    const h = qHead + g;
     const value = sum > 0.0 ? out / sum : 0.0;
     const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
     if (splits == 1) {
       o.store(value, b, h, d);
       if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
     } else {
+      // Every split writes its partial, empty ones with lse -inf, so the merge needs no lengths.
       partialO.store(value, b, h, split, d);
       if (d == 0) partialLse.store(lse2, b, h, split);
     }

@@ -4,8 +4,8 @@
 // keeping a running maximum, and the warps' states are combined in shared memory.
 
 import {
-  blockIdx, ceilDiv, defineKernel, exp2, laneId, loadVec, log2, max, min, present, range, regs, shared, syncthreads,
-  threadIdx, unroll, warpId,
+  blockIdx, defineKernel, exp2, laneId, loadVec, log2, max, present, range, regs, shared, syncthreads,
+  threadIdx, unroll, waitForPrecedingGrid, warpId,
   type ConstantsOf, type MaybeOut, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -16,6 +16,7 @@ export const mergeStates = defineKernel({
     constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
     schedule: { threads: { tag: "t", values: [64, 128, 256] } },
     grid: { x: "Hq", y: "B" },
+    overlapsPrecedingKernel: true, // starts while decode_attention finishes; waits before reading its partials
   },
   heuristic: () => ({ threads: 128 }),
   rules: [],
@@ -26,12 +27,9 @@ export function merge_states(
   s: ScheduleOf<typeof mergeStates.spec>,
   partialO: Tensor<"f32", ["B", "Hq", "splits", "D"]>,
   partialLse: Tensor<"f32", ["B", "Hq", "splits"]>,
-  seqlens: Tensor<"i32", ["B"]>,
   o: Out<"dtype", ["B", "Hq", "D"]>,
   lse: MaybeOut<"f32", ["B", "Hq"]>,
-  maxSeqlen: i32,
   splits: i32,
-  chunk: i32,
 ): void {
   const PER = c.D / 32; // output dims per lane
   const WARPS = s.threads / 32;
@@ -42,14 +40,13 @@ export function merge_states(
   const h = blockIdx.x;
   const lane = laneId();
   const warp = warpId();
-  const n = seqlens.at(b);
-  if (n < 1 || n > maxSeqlen) return; // decode_attention has reported it
-  const used = min(splits, ceilDiv(n, chunk)); // splits that saw at least one token of this request
 
   let mW: f32 = NO_SCORE;
   let lW: f32 = 0.0;
   const accW = regs("f32", [PER], 0.0);
-  for (const sp of range(warp, used, WARPS, 4)) {
+  waitForPrecedingGrid();
+  // Splits that saw no rows have lse -inf and weigh nothing.
+  for (const sp of range(warp, splits, WARPS, 4)) {
     const lseS = partialLse.at(b, h, sp);
     const part = regs("f32", [PER]);
     loadVec(part, partialO.ref(b, h, sp, lane * PER));

@@ -2,7 +2,7 @@
 // front end (codegen/frontend/builtins.ts) gives each one its typing rule and lowering, and a test keeps
 // the two lists equal. Called on the CPU, every one of them throws: kernel bodies are compiled, never run.
 
-import type { ArrayOf, Elem, MaybeOut, Ref, SharedArray } from "./types.js";
+import type { ArrayOf, Elem, MaybeOut, MaybeTensor, Ref, SharedArray } from "./types.js";
 
 // Scalar types. To the TypeScript checker every scalar is a plain number, so kernels type-check in an
 // editor without ceremony; the front end tracks the real types from annotations, literals and primitives.
@@ -107,6 +107,25 @@ export function isNaN(x: f32): bool {
 export function isInf(x: f32): bool {
   return gpuOnly("isInf");
 }
+/**
+ * An unsigned key whose order is the order of the float (larger float, larger key); every NaN maps to 0,
+ * below every number, so NaN ranks last.
+ */
+export function orderedKey(x: f32): u32 {
+  return gpuOnly("orderedKey");
+}
+/** The float an orderedKey came from (NaN for key 0). */
+export function keyValue(key: u32): f32 {
+  return gpuOnly("keyValue");
+}
+/** Number of set bits. */
+export function popcount(x: u32): i32 {
+  return gpuOnly("popcount");
+}
+/** Position (0 = least significant) of the n-th set bit of x, counting from 0; -1 when x has fewer. */
+export function nthSetBit(x: u32, n: i32): i32 {
+  return gpuOnly("nthSetBit");
+}
 /** Converts to f32. */
 export function f32(x: number): f32 {
   return gpuOnly("f32");
@@ -134,6 +153,36 @@ export function laneGroupSum(x: f32, width: number): f32 {
 export function laneGroupMax(x: f32, width: number): f32 {
   return gpuOnly("laneGroupMax");
 }
+/**
+ * Exclusive prefix sum over the block's threads in thread order (CUB BlockScan): out[0] receives the sum of
+ * `value` over the lower threads, out[1] the block's total. Every thread of the block must call it.
+ */
+export function blockExclusiveSum(value: i32, out: { [i: number]: number }): void {
+  return gpuOnly("blockExclusiveSum");
+}
+/** Sum of `value` over the block's threads, returned to every thread (CUB BlockReduce). */
+export function blockSum(value: f32): f32 {
+  return gpuOnly("blockSum");
+}
+/**
+ * Stable sort of the block's keys, largest first, carrying the values along (CUB BlockRadixSort). Each
+ * thread holds `keys.length` consecutive items (blocked arrangement) before and after; equal keys keep
+ * their order.
+ */
+export function blockSortDescending(keys: { [i: number]: number }, values: { [i: number]: number }): void {
+  return gpuOnly("blockSortDescending");
+}
+/**
+ * Waits until the kernel before this one in the stream has finished and its writes are visible. Required,
+ * before reading that kernel's output, in kernels whose spec sets overlapsPrecedingKernel.
+ */
+export function waitForPrecedingGrid(): void {
+  return gpuOnly("waitForPrecedingGrid");
+}
+/** Lets the next kernel in the stream (if it overlaps its predecessor) start launching once every block of this one got here. */
+export function allowDependentGrid(): void {
+  return gpuOnly("allowDependentGrid");
+}
 /** Block-wide barrier: shared-memory writes before it are visible to every thread after it. */
 export function syncthreads(): void {
   return gpuOnly("syncthreads");
@@ -148,6 +197,22 @@ export function loadVec(dst: { [i: number]: number }, src: Ref): void {
 /** Stores src's contiguous elements to dst, converting to dst's storage type. */
 export function storeVec(dst: Ref, src: { [i: number]: number }): void {
   return gpuOnly("storeVec");
+}
+/** Copies `count` contiguous elements (16 bytes in all) from one location to another, without conversion. */
+export function copyVec(dst: Ref, src: Ref, count: number): void {
+  return gpuOnly("copyVec");
+}
+/** Atomically adds `value` at a location (shared or device memory); returns the old value. */
+export function atomicAdd<T extends number>(at: Ref, value: T): T {
+  return gpuOnly("atomicAdd");
+}
+/** Atomically keeps the smaller of the old value and `value` (i32 or u32); returns the old value. */
+export function atomicMin<T extends number>(at: Ref, value: T): T {
+  return gpuOnly("atomicMin");
+}
+/** Atomically ORs `value` into a location (i32 or u32); returns the old value. */
+export function atomicOr<T extends number>(at: Ref, value: T): T {
+  return gpuOnly("atomicOr");
 }
 /**
  * Starts an asynchronous copy of `count` elements (16 bytes in all) from device memory to shared memory.
@@ -164,14 +229,14 @@ export function asyncCommit(): void {
 export function asyncWait(pending: number): void {
   return gpuOnly("asyncWait");
 }
-/** Whether an optional output was given (its pointer is not null). */
-export function present(t: MaybeOut<Elem, readonly (string | number)[]>): bool {
+/** Whether an optional tensor (MaybeTensor or MaybeOut) was given (its pointer is not null). */
+export function present(t: MaybeOut<Elem, readonly (string | number)[]> | MaybeTensor<Elem, readonly (string | number)[]>): bool {
   return gpuOnly("present");
 }
 /**
  * Records a bad-input error in the device status word (the first one wins) for the C ABI to report.
- * `message` is a string literal; {0}, {1}, {2} in it are replaced by a, b and c.
+ * `message` is a string literal; {0} .. {3} in it are replaced by the (one to four) values.
  */
-export function raise(message: string, a: i32, b: i32, c: i32): void {
+export function raise(message: string, ...values: i32[]): void {
   return gpuOnly("raise");
 }

@@ -26,6 +26,12 @@ export interface KernelSpec {
   readonly constants: Readonly<Record<string, ConstantValues>>;
   readonly schedule: Readonly<Record<string, ScheduleKnob>>;
   readonly grid: GridSpec;
+  /**
+   * Launched as a programmatic dependent of the kernel before it in the stream (Hopper): its blocks may
+   * start while that kernel finishes, so the body must call waitForPrecedingGrid() before it reads
+   * anything that kernel wrote.
+   */
+  readonly overlapsPrecedingKernel?: boolean;
 }
 
 /** Values of the constants of one variant. */

@@ -35,6 +35,11 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
   size(dim: Extract<Dims[number], string>): i32;
 }
 
+/** An input the caller may omit (a null pointer); test it with present() before use. */
+export interface MaybeTensor<E extends Elem, Dims extends readonly (string | number)[]> extends Tensor<E, Dims> {
+  readonly __optionalInput: true;
+}
+
 /** A tensor the kernel writes. */
 export interface Out<E extends Elem, Dims extends readonly (string | number)[]> extends Tensor<E, Dims> {
   /** Writes one element (converted to the storage type). */

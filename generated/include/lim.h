@@ -29,6 +29,9 @@ enum {
   LIM_ERROR_WORKSPACE = 6         /* the workspace is missing, too small or misaligned */
 };
 
+/** Orders of lim_topk's output. */
+enum { LIM_ORDER_RANK = 0, LIM_ORDER_POSITION = 1 };
+
 /** Element types of tensors. */
 typedef enum lim_dtype {
   LIM_DTYPE_BF16 = 0, /* bf16 */
@@ -91,12 +94,15 @@ int lim_use_variant(const char* kernel, const char* variant);
  * @param out_stride_b element stride between requests of out
  * @param out_stride_h element stride between heads of out
  * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param logits optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
  * @param batch requests
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
  * @param cache_capacity tokens the caches hold per request and head (Nmax)
- * @param max_seqlen an upper bound of seqlens (at most cache_capacity); plans the split
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
@@ -120,6 +126,9 @@ int lim_decode_attention(
     int64_t out_stride_b,
     int64_t out_stride_h,
     float* lse,
+    float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
     int32_t batch,
     int32_t num_q_heads,
     int32_t num_kv_heads,
@@ -153,6 +162,406 @@ int lim_decode_attention_workspace_size(
     int32_t max_seqlen,
     lim_dtype dtype,
     size_t* bytes
+);
+
+/**
+ * LessIsMore token selection for every request of a batch separately (DESIGN.md section 2). With
+ * middle = floor(budget * (1 - recency_ratio)) and recent = budget - middle - sinks, each query head ranks the
+ * candidates [sinks, n - recent) by logit (descending, ties to the lower position, NaN below every number,
+ * infinities as numbers); the heads' picks are merged rank-major (rank 0 of every head, then rank 1, ...),
+ * keeping first occurrences, cut to `middle` tokens; the set adds the sinks and the recency window. Request b
+ * gets exactly min(budget, n) distinct positions in ascending order in indices[b, :] and their number in
+ * counts[b]; when budget >= n every position 0..n-1 is kept. Sequence lengths outside [1, max_seqlen] are
+ * reported by lim_check_device_status.
+ *
+ * @param logits [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
+ * @param seqlens [batch] tokens of each request, the new one included (device memory)
+ * @param indices [batch, >= budget] output positions, ascending
+ * @param indices_stride_b element stride between requests of indices (at least budget)
+ * @param counts [batch] output: positions written for each request
+ * @param batch requests
+ * @param num_q_heads query heads that rank tokens
+ * @param max_seqlen an upper bound of seqlens
+ * @param budget K, the tokens kept per request (at least sinks + 2)
+ * @param recency_ratio r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)
+ * @param sinks S >= 0 first tokens always kept (4 in the paper)
+ * @param workspace device scratch of lim_select_lessismore_workspace_size bytes (16-byte aligned)
+ * @param workspace_bytes size of workspace
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_select_lessismore(
+    const float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    const int32_t* seqlens,
+    int32_t* indices,
+    int64_t indices_stride_b,
+    int32_t* counts,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t max_seqlen,
+    int32_t budget,
+    float recency_ratio,
+    int32_t sinks,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * Bytes of workspace lim_select_lessismore needs (also checks the budget, ratio and sinks).
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param max_seqlen upper bound of seqlens
+ * @param budget K
+ * @param recency_ratio r
+ * @param sinks S
+ * @param bytes receives the size
+ */
+int lim_select_lessismore_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t max_seqlen,
+    int32_t budget,
+    float recency_ratio,
+    int32_t sinks,
+    size_t* bytes
+);
+
+/**
+ * TidalDecode-style selection (the baseline LessIsMore is compared with): each query head's own top `budget`
+ * tokens of all n (same ranking rule as lim_select_lessismore, no sinks or recency window), written in
+ * ascending order to indices[b, h, :]; counts[b, h] = min(budget, n). Entries past the count are -1.
+ *
+ * @param logits [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
+ * @param seqlens [batch] tokens of each request, the new one included (device memory)
+ * @param indices [batch, num_q_heads, >= budget] output positions, ascending per head
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_h element stride between heads of indices (at least budget)
+ * @param counts optional [batch, num_q_heads] output, contiguous: positions written per head; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param max_seqlen upper bound of seqlens
+ * @param budget K, tokens per head
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_select_per_head(
+    const float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    const int32_t* seqlens,
+    int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_h,
+    int32_t* counts,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t max_seqlen,
+    int32_t budget,
+    cudaStream_t stream
+);
+
+/**
+ * Exact top-k of each row of a float matrix by radix select (not a sort of the row): the k largest values,
+ * ties to the lower position, NaN below every number. order LIM_ORDER_RANK writes them largest first,
+ * LIM_ORDER_POSITION in ascending position order. Rows shorter than k are padded with index -1.
+ *
+ * @param values [rows, length] input
+ * @param values_stride element stride between rows of values
+ * @param lengths optional [rows] valid length of each row (at most length); NULL: every row has length
+ * @param indices [rows, >= k] output positions
+ * @param indices_stride element stride between rows of indices
+ * @param out_values optional [rows, >= k] output values, strided like indices; NULL to skip
+ * @param rows rows
+ * @param length columns of values
+ * @param k values to keep per row (1 .. the largest generated top-k budget)
+ * @param order LIM_ORDER_RANK (0) or LIM_ORDER_POSITION (1)
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_topk(
+    const float* values,
+    int64_t values_stride,
+    const int32_t* lengths,
+    int32_t* indices,
+    int64_t indices_stride,
+    float* out_values,
+    int32_t rows,
+    int32_t length,
+    int32_t k,
+    int32_t order,
+    cudaStream_t stream
+);
+
+/**
+ * Attention recall of index sets: recall[b, h] = sum over j in the set of exp(logits[b, h, j] - lse[b, h]),
+ * the softmax mass head h puts on the set. sets = 1 means one set per request shared by all heads
+ * (lim_select_lessismore's output); sets = num_q_heads means one per head (lim_select_per_head's).
+ *
+ * @param logits [batch, num_q_heads, logits_capacity] scaled logits
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits
+ * @param logits_capacity valid positions per row of logits; indices at or past it are reported as bad input
+ * @param lse [batch, num_q_heads] natural log-sum-exp of the full attention, contiguous
+ * @param indices [batch, sets, >= max_count] positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_s element stride between the sets of a request
+ * @param counts [batch, sets] entries used in each set, contiguous
+ * @param recall [batch, num_q_heads] output, contiguous
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param sets 1 or num_q_heads
+ * @param max_count capacity of each set (counts above it are bad input)
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_attention_recall(
+    const float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    int32_t logits_capacity,
+    const float* lse,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_s,
+    const int32_t* counts,
+    float* recall,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t sets,
+    int32_t max_count,
+    cudaStream_t stream
+);
+
+/**
+ * LessIsMore's sparse attention over a shared token set: each request attends over the positions of its
+ * own ascending index list (lim_select_lessismore's output), the same list for all its query heads, so
+ * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
+ * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
+ * previous one is skipped and reported by lim_check_device_status, never read.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim]
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values, laid out like k_cache
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included (device memory)
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list, in [1, max_count]
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param max_count capacity of each list (the budget K)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
+ * @param workspace_bytes size of workspace
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_sparse_attention(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * TidalDecode-style sparse attention: every query head attends over its own ascending index list
+ * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
+ * skipped and reported as for lim_sparse_attention.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim]
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values, laid out like k_cache
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included (device memory)
+ * @param indices [batch, num_q_heads, >= max_count] ascending positions per head
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_h element stride between heads of indices
+ * @param counts [batch, num_q_heads] entries used in each list, contiguous
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param max_count capacity of each list (the budget K)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1
+ * @param workspace_bytes size of workspace
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_sparse_attention_per_head(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_h,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * Bytes of workspace lim_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs.
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param max_count capacity of each list
+ * @param dtype element type
+ * @param per_head 0: one list per request; 1: one per query head
+ * @param bytes receives the size
+ */
+int lim_sparse_attention_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t max_count,
+    lim_dtype dtype,
+    int32_t per_head,
+    size_t* bytes
+);
+
+/**
+ * Copies the K and V rows of each request's index list into compact buffers [batch, num_kv_heads, >= max_count,
+ * head_dim], for engines that keep a compact cache of the selected tokens: row i of request b is the list's
+ * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
+ *
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim]
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values, laid out like k_cache
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list
+ * @param out_k compact keys [batch, num_kv_heads, >= max_count, head_dim]
+ * @param out_v compact values, laid out like out_k
+ * @param out_stride_b element stride between requests of out_k and out_v
+ * @param out_stride_h element stride between heads of out_k and out_v
+ * @param out_stride_n element stride between rows of out_k and out_v
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold
+ * @param max_seqlen an upper bound of seqlens
+ * @param max_count capacity of each list and of the compact buffers
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_gather_kv(
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out_k,
+    void* out_v,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    int64_t out_stride_n,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    lim_dtype dtype,
+    cudaStream_t stream
 );
 
 #ifdef __cplusplus

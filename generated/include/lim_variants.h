@@ -29,6 +29,7 @@ typedef struct lim_device_status {
   int32_t a;
   int32_t b;
   int32_t c;
+  int32_t d;
 } lim_device_status;
 
 /** One generated variant: its name, constants and schedule (in the kernel's declared order), launch shape. */
@@ -43,7 +44,7 @@ typedef struct lim_variant_info {
   int (*blocks_per_sm)(void);                              /* resident blocks per multiprocessor, 0 on error */
 } lim_variant_info;
 
-/** A raise() site: the kernel, the message ({0}, {1}, {2} stand for a, b, c) and the DSL line. */
+/** A raise() site: the kernel, the message ({0} .. {3} stand for a, b, c, d) and the DSL line. */
 typedef struct lim_raise_site {
   const char* kernel;
   const char* message;
@@ -66,24 +67,56 @@ extern const int lim_kernel_table_count;
 /** The variant lim_use_variant chose for a kernel, or NULL (the dispatcher then takes the first match). */
 const lim_variant_info* lim_chosen_variant(const char* kernel);
 
-/* ---- decode_attention: decode attention over the KV cache; GQA group shares each K/V row; split-KV partials
+/* ---- attention_recall: softmax mass each head puts on an index set (shared or per head), from the logits and the log-sum-exp
+ *      from dsl/kernels/attention_recall.ts; constants (); schedule knobs (threads) ---- */
+typedef struct lim_attention_recall_params {
+  lim_tensor logits; /* input, f32 [B, Hq, NL] */
+  lim_tensor lse; /* input, f32 [B, Hq] */
+  lim_tensor indices; /* input, i32 [B, HI, KI] */
+  lim_tensor counts; /* input, i32 [B, HI] */
+  lim_tensor recall; /* output, f32 [B, Hq] */
+  int32_t B; /* run-time size */
+  int32_t Hq; /* run-time size */
+  int32_t NL; /* run-time size */
+  int32_t HI; /* run-time size */
+  int32_t KI; /* run-time size */
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_attention_recall_params;
+
+extern const lim_variant_info* const lim_attention_recall_variants[];
+extern const int lim_attention_recall_variant_count;
+
+/** The generated variant of attention_recall for these constants, or NULL when there is none. */
+const lim_variant_info* lim_find_attention_recall(void);
+
+int lim_attention_recall__t256(const lim_attention_recall_params* p, cudaStream_t stream);
+
+/* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
  *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages, pieces) ---- */
 typedef struct lim_decode_attention_params {
   lim_tensor q; /* input, bf16/fp16 [B, Hq, D] */
   lim_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
   lim_tensor v; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
   lim_tensor seqlens; /* input, i32 [B] */
+  lim_tensor indices; /* optional input (data may be NULL), i32 [B, HI, KI] */
+  lim_tensor counts; /* optional input (data may be NULL), i32 [B, HI] */
   lim_tensor o; /* output, bf16/fp16 [B, Hq, D] */
   lim_tensor lse; /* optional output (data may be NULL), f32 [B, Hq] */
+  lim_tensor logits; /* optional output (data may be NULL), f32 [B, Hq, NL] */
   lim_tensor partialO; /* output, f32 [B, Hq, splits, D] */
   lim_tensor partialLse; /* output, f32 [B, Hq, splits] */
   int32_t B; /* run-time size */
   int32_t Hq; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t Nmax; /* run-time size */
+  int32_t HI; /* run-time size */
+  int32_t KI; /* run-time size */
+  int32_t NL; /* run-time size */
   int32_t splits; /* run-time size */
   float scale;
   int32_t maxSeqlen;
+  int32_t groupSize;
+  int32_t HB;
   int32_t chunk;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_decode_attention_params;
@@ -119,19 +152,80 @@ int lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2(const lim_decode_attention
 int lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 
+/* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
+ *      from dsl/kernels/gather_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */
+typedef struct lim_gather_kv_params {
+  lim_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
+  lim_tensor v; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
+  lim_tensor seqlens; /* input, i32 [B] */
+  lim_tensor indices; /* input, i32 [B, KI] */
+  lim_tensor counts; /* input, i32 [B] */
+  lim_tensor outK; /* output, bf16/fp16 [B, Hkv, KO, D] */
+  lim_tensor outV; /* output, bf16/fp16 [B, Hkv, KO, D] */
+  int32_t B; /* run-time size */
+  int32_t Hkv; /* run-time size */
+  int32_t Nmax; /* run-time size */
+  int32_t KI; /* run-time size */
+  int32_t KO; /* run-time size */
+  int32_t maxSeqlen;
+  int32_t RB;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_gather_kv_params;
+
+extern const lim_variant_info* const lim_gather_kv_variants[];
+extern const int lim_gather_kv_variant_count;
+
+/** The generated variant of gather_kv for these constants, or NULL when there is none. */
+const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype);
+
+int lim_gather_kv__d64_bf16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d64_fp16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_bf16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_fp16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_bf16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_fp16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+
+/* ---- lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
+ *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items) ---- */
+typedef struct lim_lessismore_union_params {
+  lim_tensor ranked; /* input, i32 [B, Hq, KR] */
+  lim_tensor seqlens; /* input, i32 [B] */
+  lim_tensor minKey; /* output, u32 [B, Nmax] */
+  lim_tensor firstBits; /* output, u32 [B, W] */
+  lim_tensor indices; /* output, i32 [B, KI] */
+  lim_tensor counts; /* output, i32 [B] */
+  int32_t B; /* run-time size */
+  int32_t Hq; /* run-time size */
+  int32_t KR; /* run-time size */
+  int32_t Nmax; /* run-time size */
+  int32_t W; /* run-time size */
+  int32_t KI; /* run-time size */
+  int32_t maxSeqlen;
+  int32_t budget;
+  int32_t middle;
+  int32_t sinks;
+  int32_t recent;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_lessismore_union_params;
+
+extern const lim_variant_info* const lim_lessismore_union_variants[];
+extern const int lim_lessismore_union_variant_count;
+
+/** The generated variant of lessismore_union for these constants, or NULL when there is none. */
+const lim_variant_info* lim_find_lessismore_union(void);
+
+int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream);
+
 /* ---- merge_states: merges split-KV partial outputs and base-2 log-sum-exps into the final attention output
  *      from dsl/kernels/merge_states.ts; constants (D, dtype); schedule knobs (threads) ---- */
 typedef struct lim_merge_states_params {
   lim_tensor partialO; /* input, f32 [B, Hq, splits, D] */
   lim_tensor partialLse; /* input, f32 [B, Hq, splits] */
-  lim_tensor seqlens; /* input, i32 [B] */
   lim_tensor o; /* output, bf16/fp16 [B, Hq, D] */
   lim_tensor lse; /* optional output (data may be NULL), f32 [B, Hq] */
   int32_t B; /* run-time size */
   int32_t Hq; /* run-time size */
   int32_t splits; /* run-time size */
-  int32_t maxSeqlen;
-  int32_t chunk;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_merge_states_params;
 
@@ -147,6 +241,37 @@ int lim_merge_states__d128_bf16__t128(const lim_merge_states_params* p, cudaStre
 int lim_merge_states__d128_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 int lim_merge_states__d256_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
+
+/* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
+ *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items) ---- */
+typedef struct lim_topk_params {
+  lim_tensor values; /* input, f32 [R, L] */
+  lim_tensor lengths; /* optional input (data may be NULL), i32 [Q] */
+  lim_tensor outIdx; /* output, i32 [R, KO] */
+  lim_tensor outVal; /* optional output (data may be NULL), f32 [R, KO] */
+  lim_tensor outCount; /* optional output (data may be NULL), i32 [R] */
+  int32_t R; /* run-time size */
+  int32_t L; /* run-time size */
+  int32_t Q; /* run-time size */
+  int32_t KO; /* run-time size */
+  int32_t rowsPerSeq;
+  int32_t begin;
+  int32_t tail;
+  int32_t k;
+  int32_t byPosition;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_topk_params;
+
+extern const lim_variant_info* const lim_topk_variants[];
+extern const int lim_topk_variant_count;
+
+/** The generated variant of topk for these constants, or NULL when there is none. */
+const lim_variant_info* lim_find_topk(int32_t K);
+
+int lim_topk__k1024__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,8 @@
 // Kernel    merge_states: merges split-KV partial outputs and base-2 log-sum-exps into the final attention output
 // Constants D=64 dtype=fp16
 // Schedule  threads=128 (heuristic)
-// Launch    grid (Hq, B, 1), 128 threads, 1056 bytes of dynamic shared memory
+// Launch    grid (Hq, B, 1), 128 threads, 1056 bytes of dynamic shared memory,
+//           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -27,76 +28,69 @@ __global__ void __launch_bounds__(128) merge_states__d64_fp16__t128_kernel(const
   extern __shared__ __align__(16) unsigned char lim_smem[];
   const lim::Tensor<const float, 4> partialO(lim_p.partialO);  // [B, Hq, splits, D]
   const lim::Tensor<const float, 3> partialLse(lim_p.partialLse);  // [B, Hq, splits]
-  const lim::Tensor<const int, 1> seqlens(lim_p.seqlens);  // [B]
   const lim::Tensor<__half, 3> o(lim_p.o);  // [B, Hq, D]
   const lim::Tensor<float, 2> lse(lim_p.lse);  // [B, Hq]
-  const int maxSeqlen = lim_p.maxSeqlen;
   const int splits = lim_p.splits;
-  const int chunk = lim_p.chunk;
 
-  constexpr int PER = 2;                                                            // dsl/kernels/merge_states.ts:36
-  constexpr int WARPS = 4;                                                          // dsl/kernels/merge_states.ts:37
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/merge_states.ts:38
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/merge_states.ts:39
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/merge_states.ts:41
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/merge_states.ts:42
-  const int lane = lim::lane_id();                                                  // dsl/kernels/merge_states.ts:43
-  const int warp = lim::warp_id();                                                  // dsl/kernels/merge_states.ts:44
-  const int n = seqlens.load(b);                                                    // dsl/kernels/merge_states.ts:45
-  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/merge_states.ts:46
-    return;                                                                         // dsl/kernels/merge_states.ts:46
-  }
-  const int used = min(splits, lim::ceil_div(n, chunk));                            // dsl/kernels/merge_states.ts:47
-  float mW = NO_SCORE;                                                              // dsl/kernels/merge_states.ts:49
-  float lW = 0.0f;                                                                  // dsl/kernels/merge_states.ts:50
-  float accW[2]; lim::fill(accW, 0.0f);                                             // dsl/kernels/merge_states.ts:51
+  constexpr int PER = 2;                                                            // dsl/kernels/merge_states.ts:34
+  constexpr int WARPS = 4;                                                          // dsl/kernels/merge_states.ts:35
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/merge_states.ts:36
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/merge_states.ts:37
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/merge_states.ts:39
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/merge_states.ts:40
+  const int lane = lim::lane_id();                                                  // dsl/kernels/merge_states.ts:41
+  const int warp = lim::warp_id();                                                  // dsl/kernels/merge_states.ts:42
+  float mW = NO_SCORE;                                                              // dsl/kernels/merge_states.ts:44
+  float lW = 0.0f;                                                                  // dsl/kernels/merge_states.ts:45
+  float accW[2]; lim::fill(accW, 0.0f);                                             // dsl/kernels/merge_states.ts:46
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/merge_states.ts:47
   #pragma unroll 4
-  for (int sp = warp; sp < used; sp += WARPS) {                                     // dsl/kernels/merge_states.ts:52
-    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:53
-    float part[2];                                                                  // dsl/kernels/merge_states.ts:54
-    lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                     // dsl/kernels/merge_states.ts:55
-    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:56
-    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:57
-    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:58
-    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:59
+  for (int sp = warp; sp < splits; sp += WARPS) {                                   // dsl/kernels/merge_states.ts:49
+    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:50
+    float part[2];                                                                  // dsl/kernels/merge_states.ts:51
+    lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                     // dsl/kernels/merge_states.ts:52
+    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:53
+    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:54
+    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:55
+    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:56
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:60
-      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:60
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:57
+      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:57
     }
-    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:61
+    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:58
   }
-  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:64
-  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 16);  /* shared bytes 16..31 */ // dsl/kernels/merge_states.ts:65
-  auto& accAll = *reinterpret_cast<float (*)[4][64]>(lim_smem + 32);  /* shared bytes 32..1055 */ // dsl/kernels/merge_states.ts:66
-  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:67
-    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:68
-    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:69
+  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:61
+  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 16);  /* shared bytes 16..31 */ // dsl/kernels/merge_states.ts:62
+  auto& accAll = *reinterpret_cast<float (*)[4][64]>(lim_smem + 32);  /* shared bytes 32..1055 */ // dsl/kernels/merge_states.ts:63
+  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:64
+    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:65
+    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:66
   }
   #pragma unroll
-  for (int e = 0; e < PER; ++e) {                                                   // dsl/kernels/merge_states.ts:71
-    accAll[warp][lane * PER + e] = accW[e];                                         // dsl/kernels/merge_states.ts:71
+  for (int e = 0; e < PER; ++e) {                                                   // dsl/kernels/merge_states.ts:68
+    accAll[warp][lane * PER + e] = accW[e];                                         // dsl/kernels/merge_states.ts:68
   }
-  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:72
-  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:73
+  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:69
+  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:70
   #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:74
-    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:74
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:71
+    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:71
   }
-  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:75
+  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:72
   #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:76
-    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:76
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:73
+    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:73
   }
-  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:77
-    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:78
+  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:74
+    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:75
     #pragma unroll
-    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:79
-      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:79
+    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:76
+      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:76
     }
-    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:80
+    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:77
   }
-  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:82
-    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:82
+  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:79
+    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:79
   }
 }
 
@@ -106,7 +100,7 @@ lim::SharedMemoryOptIn merge_states__d64_fp16__t128_opt_in;
 
 extern "C" int lim_merge_states__d64_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream) {
   return lim::launch(merge_states__d64_fp16__t128_kernel, *p, dim3(p->Hq, p->B, 1), 128, 1056, stream,
-                     merge_states__d64_fp16__t128_opt_in);
+                     merge_states__d64_fp16__t128_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
 static int lim_merge_states__d64_fp16__t128_launch(const void* p, cudaStream_t stream) {

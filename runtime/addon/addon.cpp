@@ -38,6 +38,13 @@ int64_t int64_arg(const Napi::Object& o, const char* key, const char* fn) {
   return v.As<Napi::Number>().Int64Value();
 }
 
+int64_t optional_int64(const Napi::Object& o, const char* key, const char* fn, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsNull() || v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(fn) + ": '" + key + "' must be a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
 double number_arg(const Napi::Object& o, const char* key, const char* fn) {
   Napi::Value v = require(o, key, fn);
   if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(fn) + ": '" + key + "' must be a number");

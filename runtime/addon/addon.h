@@ -26,6 +26,12 @@ lim_dtype dtype_arg(const Napi::Object& o, const char* key, const char* fn);
 /** The device pointer of a DeviceBuffer property (NULL when the property is null and optional). */
 void* buffer_arg(const Napi::Object& o, const char* key, const char* fn, bool optional = false);
 
+/** The size in bytes of an optional DeviceBuffer property (0 when absent). */
+size_t buffer_bytes(const Napi::Object& o, const char* key, const char* fn);
+
+/** An optional integer property (the fallback when absent or null). */
+int64_t optional_int64(const Napi::Object& o, const char* key, const char* fn, int64_t fallback);
+
 /** Registers the DeviceBuffer class. */
 void register_device_buffer(Napi::Env env, Napi::Object exports);
 

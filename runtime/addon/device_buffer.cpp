@@ -132,6 +132,14 @@ void* buffer_arg(const Napi::Object& o, const char* key, const char* fn, bool op
   return b->data();
 }
 
+size_t buffer_bytes(const Napi::Object& o, const char* key, const char* fn) {
+  Napi::Value v = o.Get(key);
+  if (v.IsNull() || v.IsUndefined()) return 0;
+  DeviceBuffer* b = DeviceBuffer::Unwrap(v);
+  if (b == nullptr) throw Napi::TypeError::New(o.Env(), std::string(fn) + ": '" + key + "' must be a DeviceBuffer or null");
+  return b->bytes();
+}
+
 void register_device_buffer(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DeviceBuffer::Define(env);
   DeviceBuffer::constructor = Napi::Persistent(ctor);

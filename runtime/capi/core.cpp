@@ -221,11 +221,11 @@ extern "C" int lim_use_variant(const char* kernel, const char* variant) {
   return ok();
 }
 
-/** Replaces {0}, {1}, {2} in a raise() message with the reported values. */
-static std::string format_report(const char* message, const int values[3]) {
+/** Replaces {0} .. {3} in a raise() message with the reported values. */
+static std::string format_report(const char* message, const int values[4]) {
   std::string out;
   for (const char* p = message; *p; ++p) {
-    if (p[0] == '{' && p[1] >= '0' && p[1] <= '2' && p[2] == '}') {
+    if (p[0] == '{' && p[1] >= '0' && p[1] <= '3' && p[2] == '}') {
       out += std::to_string(values[p[1] - '0']);
       p += 2;
     } else {
@@ -250,6 +250,6 @@ extern "C" int lim_check_device_status(cudaStream_t stream) {
   if (err != cudaSuccess) return cuda_fail(fn, "cudaMemset of the device-status word", err);
   if (host.site < 0 || host.site >= lim_raise_site_count) return fail(LIM_ERROR_DEVICE_INPUT, "a kernel reported bad input at an unknown site");
   const lim_raise_site& site = lim_raise_sites[host.site];
-  const int values[3] = {host.a, host.b, host.c};
+  const int values[4] = {host.a, host.b, host.c, host.d};
   return fail(LIM_ERROR_DEVICE_INPUT, std::string(site.kernel) + ": " + format_report(site.message, values) + " (reported by " + site.source + ")");
 }

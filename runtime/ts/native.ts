@@ -24,7 +24,8 @@ export interface DeviceInfo {
   readonly builtFor: string;
 }
 
-export interface DecodeAttentionArgs {
+/** What every attention function takes: q, the caches, seqlens, the output, sizes, dtype and scale. */
+export interface AttentionArgs {
   q: DeviceBuffer;
   qStrideB: number;
   qStrideH: number;
@@ -52,6 +53,113 @@ export interface DecodeAttentionArgs {
   workspace: DeviceBuffer | null;
 }
 
+export interface DecodeAttentionArgs extends AttentionArgs {
+  /** Selection layers: [B, Hq, >= maxSeqlen] fp32 scaled logits. */
+  logits?: DeviceBuffer | null;
+  logitsStrideB?: number;
+  logitsStrideH?: number;
+}
+
+/** Sparse attention over one ascending list per request ([B, K]) or, per head, one per query head ([B, Hq, K]). */
+export interface SparseAttentionArgs extends AttentionArgs {
+  indices: DeviceBuffer;
+  indicesStrideB: number;
+  counts: DeviceBuffer;
+  maxCount: number;
+}
+
+export interface SparseAttentionPerHeadArgs extends SparseAttentionArgs {
+  indicesStrideH: number;
+}
+
+export interface GatherKvArgs {
+  kCache: DeviceBuffer;
+  kStrideB: number;
+  kStrideH: number;
+  kStrideN: number;
+  vCache: DeviceBuffer;
+  vStrideB: number;
+  vStrideH: number;
+  vStrideN: number;
+  seqlens: DeviceBuffer;
+  indices: DeviceBuffer;
+  indicesStrideB: number;
+  counts: DeviceBuffer;
+  outK: DeviceBuffer;
+  outV: DeviceBuffer;
+  outStrideB: number;
+  outStrideH: number;
+  outStrideN: number;
+  batch: number;
+  numKvHeads: number;
+  headDim: number;
+  cacheCapacity: number;
+  maxSeqlen: number;
+  maxCount: number;
+  dtype: "bf16" | "fp16";
+}
+
+interface LogitsIn {
+  logits: DeviceBuffer;
+  logitsStrideB: number;
+  logitsStrideH: number;
+  seqlens: DeviceBuffer;
+  batch: number;
+  numQHeads: number;
+  maxSeqlen: number;
+}
+
+export interface SelectionBudget {
+  budget: number;
+  recencyRatio: number;
+  sinks: number;
+}
+
+export interface SelectLessIsMoreArgs extends LogitsIn, SelectionBudget {
+  indices: DeviceBuffer;
+  indicesStrideB: number;
+  counts: DeviceBuffer;
+  workspace: DeviceBuffer | null;
+}
+
+export interface SelectPerHeadArgs extends LogitsIn {
+  indices: DeviceBuffer;
+  indicesStrideB: number;
+  indicesStrideH: number;
+  counts: DeviceBuffer | null;
+  budget: number;
+}
+
+export interface TopkArgs {
+  values: DeviceBuffer;
+  valuesStride: number;
+  lengths: DeviceBuffer | null;
+  indices: DeviceBuffer;
+  indicesStride: number;
+  outValues: DeviceBuffer | null;
+  rows: number;
+  length: number;
+  k: number;
+  order: "rank" | "position";
+}
+
+export interface AttentionRecallArgs {
+  logits: DeviceBuffer;
+  logitsStrideB: number;
+  logitsStrideH: number;
+  logitsCapacity: number;
+  lse: DeviceBuffer;
+  indices: DeviceBuffer;
+  indicesStrideB: number;
+  indicesStrideS: number;
+  counts: DeviceBuffer;
+  recall: DeviceBuffer;
+  batch: number;
+  numQHeads: number;
+  sets: number;
+  maxCount: number;
+}
+
 export interface NativeAddon {
   readonly version: string;
   DeviceBuffer: new (bytes: number) => DeviceBuffer;
@@ -60,6 +168,17 @@ export interface NativeAddon {
   checkDeviceStatus(): void;
   decodeAttention(args: DecodeAttentionArgs): void;
   decodeAttentionWorkspaceSize(args: Pick<DecodeAttentionArgs, "batch" | "numQHeads" | "numKvHeads" | "headDim" | "maxSeqlen" | "dtype">): number;
+  sparseAttention(args: SparseAttentionArgs): void;
+  sparseAttentionPerHead(args: SparseAttentionPerHeadArgs): void;
+  sparseAttentionWorkspaceSize(args: Pick<AttentionArgs, "batch" | "numQHeads" | "numKvHeads" | "headDim" | "dtype"> & { maxCount: number; perHead: boolean }): number;
+  gatherKv(args: GatherKvArgs): void;
+  selectLessIsMore(args: SelectLessIsMoreArgs): void;
+  selectLessIsMoreWorkspaceSize(args: Pick<LogitsIn, "batch" | "numQHeads" | "maxSeqlen"> & SelectionBudget): number;
+  selectPerHead(args: SelectPerHeadArgs): void;
+  topk(args: TopkArgs): void;
+  attentionRecall(args: AttentionRecallArgs): void;
+  /** Dispatch a kernel to one named variant (null: back to the default). */
+  useVariant(kernel: string, variant: string | null): void;
 }
 
 export const ADDON_PATH = fileURLToPath(new URL("../../build/lim_addon.node", import.meta.url));

@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <cub/block/block_radix_sort.cuh>
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
 #include <cuda/std/type_traits>
 
 #include "lim_variants.h"
@@ -174,6 +177,13 @@ __device__ __forceinline__ void store_vec(T* dst, const float (&src)[N]) {
   }
 }
 
+/** Copies 16 bytes as they are (read through the read-only cache when the source is an input). */
+template <typename D, typename S>
+__device__ __forceinline__ void copy16(D* dst, S* src) {
+  using Chunk = cuda::std::conditional_t<cuda::std::is_const_v<S>, const uint4, uint4>;
+  *reinterpret_cast<uint4*>(dst) = load_elem(reinterpret_cast<Chunk*>(src));
+}
+
 // ---- Asynchronous copies (sm_80+) ------------------------------------------------------------------
 
 /** Copies BYTES from device to shared memory without passing through registers; zero-fills when !valid. */
@@ -228,30 +238,91 @@ __device__ __forceinline__ float fast_exp2(float x) {
 
 __device__ __forceinline__ int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+// ---- Programmatic dependent launch (sm_90) ------------------------------------------------------------
+
+/** Waits until the preceding kernel in the stream has completed and its memory operations are visible. */
+__device__ __forceinline__ void wait_for_preceding_grid() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
+/** Once every block of this kernel has called it (or exited), a dependent kernel may start launching. */
+__device__ __forceinline__ void allow_dependent_grid() { asm volatile("griddepcontrol.launch_dependents;" :::); }
+
+// ---- Order-preserving keys ---------------------------------------------------------------------------
+
+/** Larger float, larger key; -0 and +0 are equal; every NaN maps to 0, below -inf (key 0x007fffff). */
+__device__ __forceinline__ unsigned ordered_key(float x) {
+  if (isnan(x)) return 0u;
+  const unsigned u = x == 0.0f ? 0u : __float_as_uint(x);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+__device__ __forceinline__ float key_value(unsigned key) {
+  if (key == 0u) return __uint_as_float(0x7fc00000u);
+  return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+// ---- Block collectives (CUB). Each keeps its temporary storage in static shared memory and ends with a
+// barrier, so the next call may reuse it. Every thread of the block must take part. ---------------------
+
+template <int THREADS>
+__device__ __forceinline__ void block_exclusive_sum(int value, int (&out)[2]) {
+  using Scan = cub::BlockScan<int, THREADS>;
+  __shared__ typename Scan::TempStorage storage;
+  int total = 0;
+  Scan(storage).ExclusiveSum(value, out[0], total);
+  out[1] = total;
+  __syncthreads();
+}
+
+template <int THREADS>
+__device__ __forceinline__ float block_sum(float value) {
+  using Reduce = cub::BlockReduce<float, THREADS>;
+  __shared__ typename Reduce::TempStorage storage;
+  __shared__ float result;
+  const float total = Reduce(storage).Sum(value);
+  if (threadIdx.x == 0) result = total;
+  __syncthreads();
+  const float out = result;
+  __syncthreads();
+  return out;
+}
+
+template <int THREADS, int ITEMS>
+__device__ __forceinline__ void block_sort_descending(unsigned (&keys)[ITEMS], int (&values)[ITEMS]) {
+  using Sort = cub::BlockRadixSort<unsigned, THREADS, ITEMS, int>;
+  __shared__ typename Sort::TempStorage storage;
+  Sort(storage).SortDescending(keys, values);
+  __syncthreads();
+}
+
 // ---- Bad-input reports -------------------------------------------------------------------------------
 
 /** Records the first bad-input report of a launch; the C ABI reads and clears it (lim_check_device_status). */
-__device__ __forceinline__ void raise(lim_device_status* status, int site, int a, int b, int c) {
+__device__ __forceinline__ void raise(lim_device_status* status, int site, int a, int b, int c, int d) {
   if (status == nullptr) return;
   if (atomicCAS(&status->code, 0, 1) == 0) {
     status->site = site;
     status->a = a;
     status->b = b;
     status->c = c;
+    status->d = d;
     __threadfence();
   }
 }
 
 // ---- Host side: launching a generated kernel ---------------------------------------------------------
 
-/** Remembers, per device, that a kernel may use more than 48 KB of dynamic shared memory. */
+/**
+ * Remembers, per device, that a kernel may use its dynamic shared memory. Without the opt-in a block may
+ * use 48 KB in all, static (CUB's temporary storage) and dynamic together, so every kernel with dynamic
+ * shared memory opts in once per device.
+ */
 struct SharedMemoryOptIn {
   std::atomic<unsigned long long> devices{0};
 };
 
 template <typename Params>
 inline cudaError_t opt_in(void (*kernel)(Params), int shared_bytes, SharedMemoryOptIn& opt) {
-  if (shared_bytes <= 48 * 1024) return cudaSuccess;
+  if (shared_bytes == 0) return cudaSuccess;
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return err;
@@ -262,15 +333,33 @@ inline cudaError_t opt_in(void (*kernel)(Params), int shared_bytes, SharedMemory
   return err;
 }
 
+/**
+ * Launches a generated kernel. One that overlaps the preceding kernel is launched as its programmatic
+ * dependent (Hopper): it may start while that kernel finishes, and waits for it in
+ * wait_for_preceding_grid() before reading its output. That hides most of the gap between the two.
+ */
 template <typename Params>
 inline int launch(void (*kernel)(Params), const Params& p, dim3 grid, int threads, int shared_bytes,
-                  cudaStream_t stream, SharedMemoryOptIn& opt) {
+                  cudaStream_t stream, SharedMemoryOptIn& opt, bool overlaps_preceding_kernel) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return static_cast<int>(cudaErrorInvalidValue);
   if (grid.y > 65535 || grid.z > 65535) return static_cast<int>(cudaErrorInvalidConfiguration);
   cudaError_t err = opt_in(kernel, shared_bytes, opt);
   if (err != cudaSuccess) return static_cast<int>(err);
-  kernel<<<grid, threads, shared_bytes, stream>>>(p);
-  return static_cast<int>(cudaGetLastError());
+  if (!overlaps_preceding_kernel) {
+    kernel<<<grid, threads, shared_bytes, stream>>>(p);
+    return static_cast<int>(cudaGetLastError());
+  }
+  cudaLaunchAttribute attribute;
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = static_cast<size_t>(shared_bytes);
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  return static_cast<int>(cudaLaunchKernelEx(&config, kernel, p));
 }
 
 template <typename Params>

@@ -32,7 +32,7 @@ describe("elaboration", () => {
     expect(ir.params.map((p) => (p.kind === "tensor" ? `${p.name}:${p.access}:${p.elem}[${p.dims.join(",")}]` : `${p.name}:${p.type}`))).toEqual([
       "x:in:bf16[B,128]",
       "y:out:f32[B,128]",
-      "opt:maybe:f32[B]",
+      "opt:maybe-out:f32[B]",
       "scale:f32",
     ]);
     expect(ir.sizes).toEqual(["B"]);

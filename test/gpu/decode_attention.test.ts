@@ -6,9 +6,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
-import { gpu } from "../helpers/gpu.js";
+import { gpu, upload, withBuffers } from "../helpers/gpu.js";
 import { randomInt, rng, testSeed, uniform } from "../helpers/random.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+import { attentionRecall } from "../reference/lessismore.js";
 
 interface Variant {
   kernel: string;
@@ -120,6 +121,50 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
     }
   });
 
+  it("writes the selection layer's logits and a log-sum-exp that make the full set's recall 1", () => {
+    const v = variants.find((x) => x.constants.D === 128 && x.constants.G === 4 && x.constants.dtype === "bf16")!;
+    const next = rng(seed ^ 0x10917);
+    const seqlens = [5000, 777];
+    const B = 2, Hkv = 2, G = 4, Hq = 8, D = 128, N = 5008;
+    const q = roundTo("bf16", uniform(next, B * Hq * D));
+    const k = roundTo("bf16", uniform(next, B * Hkv * N * D));
+    const vv = roundTo("bf16", uniform(next, B * Hkv * N * D));
+    const scale = 1 / Math.sqrt(D);
+    withBuffers(native, (alloc) => {
+      const logits = alloc(B * Hq * N * 4);
+      const lse = alloc(B * Hq * 4);
+      logits.fill(0xff);
+      const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen: N, dtype: "bf16" as const };
+      const ws = native.decodeAttentionWorkspaceSize(sizes);
+      native.decodeAttention({
+        ...sizes, q: upload(alloc, q.bits), qStrideB: Hq * D, qStrideH: D, kCache: upload(alloc, k.bits), kStrideB: Hkv * N * D, kStrideH: N * D,
+        kStrideN: D, vCache: upload(alloc, vv.bits), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D, seqlens: upload(alloc, new Int32Array(seqlens)),
+        out: alloc(B * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse, logits, logitsStrideB: Hq * N, logitsStrideH: N, cacheCapacity: N,
+        softmaxScale: scale, workspace: ws > 0 ? alloc(ws) : null,
+      });
+      native.checkDeviceStatus();
+      const z = new Float32Array(B * Hq * N);
+      const l = new Float32Array(B * Hq);
+      logits.download(z);
+      lse.download(l);
+      let num = 0, den = 0;
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < Hq; h++) {
+          const row = (b * Hq + h) * N;
+          for (let j = 0; j < seqlens[b]; j++) {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += q.rounded[(b * Hq + h) * D + d] * k.rounded[((b * Hkv + Math.floor(h / G)) * N + j) * D + d];
+            num += (z[row + j] - dot * scale) ** 2;
+            den += (dot * scale) ** 2;
+          }
+          const recall = attentionRecall(z.subarray(row, row + seqlens[b]), l[b * Hq + h], Array.from({ length: seqlens[b] }, (_, j) => j));
+          expect(recall, `recall of every token, request ${b} head ${h}`).toBeCloseTo(1, 4);
+        }
+      }
+      expect(Math.sqrt(num / den), `logits error of ${v.name}`).toBeLessThan(1e-5);
+    });
+  });
+
   describe("bad input", () => {
     const B = 2;
     const D = 128;
@@ -145,7 +190,7 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
       ["zero batch", { batch: 0 }, /batch must be positive/],
       ["negative head count", { numKvHeads: -2 }, /num_q_heads and num_kv_heads must be positive/],
       ["heads that do not divide", { numKvHeads: 3 }, /must be a multiple of num_kv_heads/],
-      ["max_seqlen above the capacity", { maxSeqlen: 65 }, /max_seqlen \(65\) exceeds cache_capacity \(64\)/],
+      ["max_seqlen above the capacity", { maxSeqlen: 65 }, /max_seqlen \(65\) must be in \[1, cache_capacity \(64\)\]/],
       ["a stride that breaks 16-byte rows", { kStrideN: 130 }, /k_stride_n = 130 must be a non-negative multiple of 8/],
       ["a head dim with no variant", { headDim: 96 }, /no generated variant for head_dim=96.*lim generate --head-dims 96 --group-sizes 4 --dtypes bf16/],
       ["a non-finite scale", { softmaxScale: Number.NaN }, /softmax_scale must be finite/],

@@ -27,8 +27,11 @@ export interface DecodeResult {
   readonly lse: Float64Array;
 }
 
-/** out[b,h] = softmax(scale * q[b,h] . K[b, h/G, :n]) V[b, h/G, :n] with n = seqlens[b]. */
-export function decodeAttentionReference(p: DecodeProblem): DecodeResult {
+/**
+ * out[b,h] = softmax(scale * q[b,h] . K[b, h/G, rows]) V[b, h/G, rows], with rows the positions 0..n-1
+ * (n = seqlens[b]), or the positions `rows(b, h)` gives for sparse attention.
+ */
+export function decodeAttentionReference(p: DecodeProblem, rows?: (b: number, h: number) => readonly number[]): DecodeResult {
   const { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D } = p;
   const G = Hq / Hkv;
   const out = new Float64Array(B * Hq * D);
@@ -37,30 +40,31 @@ export function decodeAttentionReference(p: DecodeProblem): DecodeResult {
   const [kb, kh, kn] = p.k.strides;
   const [vb, vh, vn] = p.v.strides;
   for (let b = 0; b < B; b++) {
-    const n = p.seqlens[b];
-    const scores = new Float64Array(n);
+    const all = Array.from({ length: p.seqlens[b] }, (_, j) => j);
     for (let h = 0; h < Hq; h++) {
+      const positions = rows ? rows(b, h) : all;
+      const scores = new Float64Array(positions.length);
       const kv = Math.floor(h / G);
       const qo = b * qb + h * qh;
       let max = -Infinity;
-      for (let j = 0; j < n; j++) {
+      positions.forEach((j, i) => {
         const ko = b * kb + kv * kh + j * kn;
         let s = 0;
         for (let d = 0; d < D; d++) s += p.q.data[qo + d] * p.k.data[ko + d];
-        scores[j] = s * p.scale;
-        if (scores[j] > max) max = scores[j];
-      }
+        scores[i] = s * p.scale;
+        if (scores[i] > max) max = scores[i];
+      });
       let sum = 0;
-      for (let j = 0; j < n; j++) {
-        scores[j] = Math.exp(scores[j] - max);
-        sum += scores[j];
+      for (let i = 0; i < scores.length; i++) {
+        scores[i] = Math.exp(scores[i] - max);
+        sum += scores[i];
       }
       const oo = (b * Hq + h) * D;
-      for (let j = 0; j < n; j++) {
-        const w = scores[j] / sum;
+      positions.forEach((j, i) => {
+        const w = scores[i] / sum;
         const vo = b * vb + kv * vh + j * vn;
         for (let d = 0; d < D; d++) out[oo + d] += w * p.v.data[vo + d];
-      }
+      });
       lse[b * Hq + h] = max + Math.log(sum);
     }
   }

@@ -1,10 +1,12 @@
-/* decode_attention.c: calling the generated kernels through the C ABI, as another engine would.
+/* selection_layer.c: one LessIsMore selection layer through the C ABI, as another engine would call it.
  *
- *   build/lim_example [batch] [context] [head_dim] [num_q_heads] [num_kv_heads]
+ *   build/lim_example [batch] [context] [head_dim] [num_q_heads] [num_kv_heads] [budget]
  *
- * Fills a bf16 KV cache with random values, runs lim_decode_attention for a ragged batch (request b holds
- * context - 37 * b tokens), checks every status, and prints a checksum of the output. The tests compare
- * results with a float64 reference; this program shows the calls (and is what compute-sanitizer runs).
+ * Fills a bf16 KV cache with random values and, for a ragged batch (request b holds context - 37 * b
+ * tokens), runs full decode attention that also writes the scaled logits, selects each request's
+ * LessIsMore token set (budget K, recency ratio 0.25, 4 sinks) and measures the set's attention recall.
+ * Every status is checked. The tests compare results with float64 references; this program shows the
+ * calls (and is what compute-sanitizer runs).
  */
 #include <math.h>
 #include <stdint.h>
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
   const int head_dim = argc > 3 ? atoi(argv[3]) : 128;
   const int hq = argc > 4 ? atoi(argv[4]) : 32;
   const int hkv = argc > 5 ? atoi(argv[5]) : 8;
+  const int budget = argc > 6 ? atoi(argv[6]) : 256;
   srand(1);
 
   CHECK_LIM(lim_check_device(0)); /* also prepares the device-status word */
@@ -85,10 +88,34 @@ int main(int argc, char** argv) {
   if (workspace_bytes > 0) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
 
   const int64_t kv_b = (int64_t)hkv * context * head_dim, kv_h = (int64_t)context * head_dim, kv_n = head_dim;
+  /* The selection layer's attention: the output, its log-sum-exp, and every head's logits [batch, hq, context]. */
+  float* logits = NULL;
+  CHECK_CUDA(cudaMalloc((void**)&logits, (size_t)batch * hq * context * sizeof(float)));
   CHECK_LIM(lim_decode_attention(q, (int64_t)hq * head_dim, head_dim, k, kv_b, kv_h, kv_n, v, kv_b, kv_h, kv_n, seqlens, out,
-                                 (int64_t)hq * head_dim, head_dim, lse, batch, hq, hkv, head_dim, context, context, LIM_DTYPE_BF16,
-                                 1.0f / sqrtf((float)head_dim), workspace, workspace_bytes, 0));
-  CHECK_LIM(lim_check_device_status(0)); /* waits, and reports bad seqlens found on the device */
+                                 (int64_t)hq * head_dim, head_dim, lse, logits, (int64_t)hq * context, context, batch, hq, hkv, head_dim,
+                                 context, context, LIM_DTYPE_BF16, 1.0f / sqrtf((float)head_dim), workspace, workspace_bytes, 0));
+
+  /* One token set per request, shared by all heads: budget positions (or all n when n <= budget), ascending. */
+  int32_t* indices = NULL;
+  int32_t* counts = NULL;
+  float* recall = NULL;
+  void* select_workspace = NULL;
+  size_t select_bytes = 0;
+  CHECK_CUDA(cudaMalloc((void**)&indices, (size_t)batch * budget * sizeof(int32_t)));
+  CHECK_CUDA(cudaMalloc((void**)&counts, batch * sizeof(int32_t)));
+  CHECK_CUDA(cudaMalloc((void**)&recall, (size_t)batch * hq * sizeof(float)));
+  CHECK_LIM(lim_select_lessismore_workspace_size(batch, hq, context, budget, 0.25f, 4, &select_bytes));
+  CHECK_CUDA(cudaMalloc(&select_workspace, select_bytes));
+  CHECK_LIM(lim_select_lessismore(logits, (int64_t)hq * context, context, seqlens, indices, budget, counts, batch, hq, context, budget, 0.25f, 4,
+                                  select_workspace, select_bytes, 0));
+  /* How much of each head's attention the shared set keeps. */
+  CHECK_LIM(lim_attention_recall(logits, (int64_t)hq * context, context, context, lse, indices, budget, 0, counts, recall, batch, hq, 1, budget, 0));
+  CHECK_LIM(lim_check_device_status(0)); /* waits, and reports bad input the kernels found on the device */
+
+  float* host_recall = (float*)malloc((size_t)batch * hq * sizeof(float));
+  CHECK_CUDA(cudaMemcpy(host_recall, recall, (size_t)batch * hq * sizeof(float), cudaMemcpyDeviceToHost));
+  float min_recall = 1.0f;
+  for (int i = 0; i < batch * hq; ++i) min_recall = host_recall[i] < min_recall ? host_recall[i] : min_recall;
 
   const size_t n_out = (size_t)batch * hq * head_dim;
   uint16_t* host_out = (uint16_t*)malloc(n_out * 2);
@@ -97,7 +124,14 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n_out; ++i) checksum += from_bf16(host_out[i]);
   printf("decode attention: batch %d, context %d, head_dim %d, heads %d/%d, workspace %zu bytes, checksum %.6f\n", batch, context,
          head_dim, hq, hkv, workspace_bytes, checksum);
+  printf("LessIsMore set of %d tokens: lowest attention recall over requests and heads %.4f (random data)\n", budget, min_recall);
 
+  free(host_recall);
+  cudaFree(select_workspace);
+  cudaFree(recall);
+  cudaFree(counts);
+  cudaFree(indices);
+  cudaFree(logits);
   free(host_out);
   free(lens);
   cudaFree(workspace);

@@ -1,0 +1,141 @@
+"""LessIsMore selection on the GPU beside PyTorch, in one process.
+
+    python3 bench/selection.py [--lib build/liblim.so] [--quick]
+
+Selection layer (our attention with logits + lim_select_lessismore) against our own full attention and
+against the PyTorch eager pipeline (SDPA for the layer's output, matmul logits, torch.topk per head, the
+rank-major union with scatter_reduce, sinks and the recency window), at B in {1, 8}, N in {8K, 32K, 128K},
+K in {1024, 2048, 4096}; Hq 32, Hkv 8, head dim 128, bf16, r 0.25, S 4. Then per-head top-k (lim_topk) against
+torch.topk. Timing: bench/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, os.path.dirname(__file__))
+from lim_ctypes import Lim  # noqa: E402
+from timing import time_us  # noqa: E402
+
+HQ, HKV, D, R, S = 32, 8, 128, 0.25, 4
+
+
+def torch_selection(q, k, v, n, budget, scale):
+    """The eager PyTorch pipeline: the layer's attention output plus the LessIsMore token set of request 0..B-1."""
+    B = q.shape[0]
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
+        out = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=scale, enable_gqa=True)
+    kk = k.repeat_interleave(HQ // HKV, dim=1)  # [B, Hq, N, D]
+    z = torch.matmul(q.unsqueeze(2).float(), kk.float().transpose(-1, -2)).squeeze(2) * scale  # [B, Hq, N]
+    middle = math.floor(budget * (1 - R))
+    recent = budget - middle - S
+    top = torch.topk(z[:, :, S:n - recent], middle, dim=-1).indices + S  # [B, Hq, middle]
+    picks = top.transpose(1, 2).reshape(B, -1)  # rank-major
+    keys = torch.arange(picks.shape[1], device=q.device).expand(B, -1)
+    first = torch.full((B, n), picks.shape[1], device=q.device, dtype=torch.long).scatter_reduce(1, picks, keys, reduce="amin")
+    chosen = torch.topk(first[:, S:n - recent], middle, dim=-1, largest=False).indices + S
+    sinks = torch.arange(S, device=q.device).expand(B, -1)
+    window = torch.arange(n - recent, n, device=q.device).expand(B, -1)
+    return out, torch.sort(torch.cat([sinks, chosen, window], dim=1), dim=1).values
+
+
+def bench_selection(lim, B, N, budget):
+    scale = 1.0 / math.sqrt(D)
+    gen = torch.Generator(device="cuda").manual_seed(B * 131 + N + budget)
+    q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+    out = torch.empty(B, HQ, D, device="cuda", dtype=torch.bfloat16)
+    logits = torch.empty(B, HQ, N, device="cuda", dtype=torch.float32)
+    indices = torch.empty(B, budget, device="cuda", dtype=torch.int32)
+    counts = torch.empty(B, device="cuda", dtype=torch.int32)
+    att_ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, torch.bfloat16)
+    sel_ws = lim.select_lessismore_workspace(B, HQ, N, budget, R, S)
+
+    def full():
+        lim.decode_attention(q, k, v, seqlens, out, None, N, scale, att_ws)
+
+    def with_logits():
+        lim.decode_attention(q, k, v, seqlens, out, None, N, scale, att_ws, logits=logits)
+
+    def select():
+        lim.select_lessismore(logits, seqlens, indices, counts, N, budget, R, S, sel_ws)
+
+    def layer():
+        with_logits()
+        select()
+
+    layer()
+    lim.check_device_status()
+    _, torch_set = torch_selection(q, k, v, N, budget, scale)
+    same = sum(int(torch.equal(indices[b].long(), torch_set[b])) for b in range(B))
+    row = {"B": B, "N": N, "K": budget, "requests_matching_torch": same}
+    row["full_us"], _ = time_us([full], reps=20)
+    row["with_logits_us"], _ = time_us([with_logits], reps=20)
+    row["select_us"], _ = time_us([select], reps=20)
+    row["layer_us"], _ = time_us([layer], reps=20)
+    row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(q, k, v, N, budget, scale)], reps=5, trials=5)
+    row["layer_over_full"] = row["layer_us"] / row["full_us"]
+    row["speedup_vs_torch"] = row["torch_us"] / row["layer_us"]
+    return row
+
+
+def bench_topk(lim, rows, length, k):
+    gen = torch.Generator(device="cuda").manual_seed(rows + length + k)
+    sets = [torch.randn(rows, length, device="cuda", generator=gen) for _ in range(8)]
+    idx = torch.empty(rows, k, device="cuda", dtype=torch.int32)
+    vals = torch.empty(rows, k, device="cuda", dtype=torch.float32)
+    lim.topk(sets[0], idx, vals, k)
+    ref = torch.topk(sets[0], k, dim=-1)
+    row = {"rows": rows, "length": length, "k": k, "values_match_torch": bool(torch.equal(vals, ref.values))}
+    row["ours_us"], _ = time_us([lambda x=x: lim.topk(x, idx, vals, k) for x in sets], reps=40)
+    row["torch_us"], _ = time_us([lambda x=x: torch.topk(x, k, dim=-1) for x in sets], reps=40)
+    row["speedup"] = row["torch_us"] / row["ours_us"]
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = ap.parse_args()
+    lim = Lim(args.lib)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
+    rows = []
+    for B in ([1] if args.quick else [1, 8]):
+        for N in ([32768] if args.quick else [8192, 32768, 131072]):
+            for budget in ([2048] if args.quick else [1024, 2048, 4096]):
+                r = bench_selection(lim, B, N, budget)
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+                torch.cuda.empty_cache()
+    topk_rows = [bench_topk(lim, r, n, k) for r, n, k in [(32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024)]]
+    for r in topk_rows:
+        print(json.dumps(r), flush=True)
+
+    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'full us':>8} {'+logits':>8} {'select':>7} {'layer us':>9} {'layer/full':>10} {'torch us':>9} {'vs torch':>9} {'same set':>8}")
+    for r in rows:
+        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['full_us']:>8.1f} {r['with_logits_us']:>8.1f} {r['select_us']:>7.1f} {r['layer_us']:>9.1f} "
+              f"{r['layer_over_full']:>9.2f}x {r['torch_us']:>9.1f} {r['speedup_vs_torch']:>8.1f}x {r['requests_matching_torch']:>5}/{r['B']}")
+    print(f"\n{'rows':>5} {'length':>7} {'k':>5} {'lim_topk us':>12} {'torch.topk us':>14} {'speedup':>8}  values equal")
+    for r in topk_rows:
+        print(f"{r['rows']:>5} {r['length']:>7} {r['k']:>5} {r['ours_us']:>12.1f} {r['torch_us']:>14.1f} {r['speedup']:>7.1f}x  {r['values_match_torch']}")
+    os.makedirs(args.out, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(args.out, f"selection-{props.name.replace(' ', '_')}-{stamp}.json")
+    json.dump({"device": props.name, "torch": torch.__version__, "date": stamp, "selection": rows, "topk": topk_rows}, open(path, "w"), indent=1)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Sparse attention over selected tokens beside PyTorch's gather + SDPA, in one process.
+
+    python3 bench/sparse_attention.py [--lib build/liblim.so] [--quick]
+
+For B in {1, 8, 32}, N in {32K, 128K}, K in {1024, 2048, 4096, 8192} (Hq 32, Hkv 8, head dim 128, bf16; random
+ascending sets): our fused shared-set sparse attention (lim_sparse_attention), our gather + dense attention
+(lim_gather_kv then lim_decode_attention over the compact rows), PyTorch's gather + SDPA, and, at the same K,
+our per-head sparse attention (lim_sparse_attention_per_head, one list per query head: the TidalDecode
+baseline). Timing: bench/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, os.path.dirname(__file__))
+from lim_ctypes import Lim  # noqa: E402
+from timing import time_us  # noqa: E402
+
+HQ, HKV, D = 32, 8, 128
+G = HQ // HKV
+
+
+def random_sets(B, lists, N, K, gen):
+    """[B, lists, K] ascending random positions below N."""
+    keys = torch.rand(B * lists, N, device="cuda", generator=gen)
+    return torch.topk(keys, K, dim=-1).indices.sort(dim=-1).values.to(torch.int32).view(B, lists, K)
+
+
+def bench(lim, B, N, K):
+    scale = 1.0 / math.sqrt(D)
+    gen = torch.Generator(device="cuda").manual_seed(B * 7 + N + K)
+    q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+    shared = random_sets(B, 1, N, K, gen)[:, 0].contiguous()  # [B, K]
+    per_head = random_sets(B, HQ, N, K, gen)  # [B, Hq, K]
+    counts = torch.full((B,), K, dtype=torch.int32, device="cuda")
+    head_counts = torch.full((B, HQ), K, dtype=torch.int32, device="cuda")
+    out = torch.empty(B, HQ, D, device="cuda", dtype=torch.bfloat16)
+    out_head = torch.empty_like(out)
+    compact_k = torch.empty(B, HKV, K, D, device="cuda", dtype=torch.bfloat16)
+    compact_v = torch.empty_like(compact_k)
+    ws_shared = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, False)
+    ws_head = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, True)
+    ws_dense = lim.decode_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16)
+    b_idx = torch.arange(B, device="cuda")[:, None, None]
+    h_idx = (torch.arange(HQ, device="cuda") // G)[None, :, None]
+
+    def fused():
+        lim.sparse_attention(q, k, v, seqlens, shared, counts, out, N, scale, ws_shared)
+
+    def gather_dense():
+        lim.gather_kv(k, v, seqlens, shared, counts, compact_k, compact_v, N)
+        lim.decode_attention(q, compact_k, compact_v, counts, out, None, K, scale, ws_dense)
+
+    def heads():
+        lim.sparse_attention_per_head(q, k, v, seqlens, per_head, head_counts, out_head, N, scale, ws_head)
+
+    def torch_gather_sdpa():
+        idx = shared.long()[:, None, :, None].expand(B, HKV, K, D)
+        ks, vs = torch.gather(k, 2, idx), torch.gather(v, 2, idx)
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
+            return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale, enable_gqa=True).squeeze(2)
+
+    def torch_per_head():
+        ks, vs = k[b_idx, h_idx, per_head.long()], v[b_idx, h_idx, per_head.long()]  # [B, Hq, K, D]
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
+            return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale).squeeze(2)
+
+    fused()
+    heads()
+    lim.check_device_status()
+    ref, ref_head = torch_gather_sdpa().float(), torch_per_head().float()
+    row = {"B": B, "N": N, "K": K,
+           "err_shared": ((out.float() - ref).norm() / ref.norm()).item(),
+           "err_per_head": ((out_head.float() - ref_head).norm() / ref_head.norm()).item()}
+    gather_dense()
+    row["err_gather_dense"] = ((out.float() - ref).norm() / ref.norm()).item()
+    row["fused_us"], _ = time_us([fused], reps=40)
+    row["gather_dense_us"], _ = time_us([gather_dense], reps=40)
+    row["per_head_us"], _ = time_us([heads], reps=20)
+    row["torch_us"], row["torch_timing"] = time_us([torch_gather_sdpa], reps=20)
+    row["torch_per_head_us"], _ = time_us([torch_per_head], reps=10)
+    row["speedup_vs_torch"] = row["torch_us"] / row["fused_us"]
+    row["shared_vs_per_head"] = row["per_head_us"] / row["fused_us"]
+    row["kv_MB_read"] = 2 * B * HKV * K * D * 2 / 1e6
+    row["fused_TBps"] = row["kv_MB_read"] / row["fused_us"]
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = ap.parse_args()
+    lim = Lim(args.lib)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
+    rows = []
+    for B in ([1] if args.quick else [1, 8, 32]):
+        for N in ([32768] if args.quick else [32768, 131072]):
+            for K in ([2048] if args.quick else [1024, 2048, 4096, 8192]):
+                r = bench(lim, B, N, K)
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+                torch.cuda.empty_cache()
+    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'fused us':>9} {'TB/s':>5} {'gather+dense':>12} {'torch us':>9} {'vs torch':>8} "
+          f"{'per-head us':>11} {'shared gain':>11} {'torch per-head':>14}")
+    for r in rows:
+        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['fused_us']:>9.1f} {r['fused_TBps']:>5.2f} {r['gather_dense_us']:>12.1f} "
+              f"{r['torch_us']:>9.1f} {r['speedup_vs_torch']:>7.1f}x {r['per_head_us']:>11.1f} {r['shared_vs_per_head']:>10.2f}x "
+              f"{r['torch_per_head_us']:>14.1f}")
+    os.makedirs(args.out, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(args.out, f"sparse_attention-{props.name.replace(' ', '_')}-{stamp}.json")
+    json.dump({"device": props.name, "torch": torch.__version__, "date": stamp, "rows": rows}, open(path, "w"), indent=1)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

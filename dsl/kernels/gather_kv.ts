@@ -1,0 +1,61 @@
+// Gather: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers, for
+// engines that keep a compact cache of the selected tokens and run dense attention over it. Entries that
+// are not a position below the sequence length above the previous entry are skipped and reported; rows
+// past a list's count are left as they were.
+
+import {
+  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx, waitForPrecedingGrid,
+  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
+} from "../lang/index.js";
+
+export const gatherKv = defineKernel({
+  spec: {
+    name: "gather_kv",
+    summary: "copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers",
+    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
+    schedule: { threads: { tag: "t", values: [128, 256, 512] } },
+    grid: { x: "RB", y: "Hkv", z: "B" },
+    overlapsPrecedingKernel: true, // the index lists usually come from the selection just before
+  },
+  heuristic: () => ({ threads: 256 }),
+  rules: [(c, s) => (s.threads % (c.D / 8) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / 8} lanes of a row`)],
+});
+
+export function gather_kv(
+  c: ConstantsOf<typeof gatherKv.spec>,
+  s: ScheduleOf<typeof gatherKv.spec>,
+  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  seqlens: Tensor<"i32", ["B"]>,
+  indices: Tensor<"i32", ["B", "KI"]>,
+  counts: Tensor<"i32", ["B"]>,
+  outK: Out<"dtype", ["B", "Hkv", "KO", "D"]>,
+  outV: Out<"dtype", ["B", "Hkv", "KO", "D"]>,
+  maxSeqlen: i32,
+  RB: i32, // blocks along the list
+): void {
+  const VEC = 16 / sizeof(c.dtype);
+  const LANES = c.D / VEC; // threads per row, 16 bytes each
+  const ROWS = s.threads / LANES;
+  const b = blockIdx.z;
+  const kvHead = blockIdx.y;
+  const i = blockIdx.x * ROWS + threadIdx.x / LANES;
+  const lane = threadIdx.x % LANES;
+  waitForPrecedingGrid();
+  const seqlen = seqlens.at(b);
+  const n = counts.at(b);
+  if (seqlen < 1 || seqlen > maxSeqlen || n < 0 || n > indices.size("KI") || n > outK.size("KO")) {
+    if (threadIdx.x == 0 && blockIdx.x == 0 && kvHead == 0) raise("request {0}: seqlen {1} or count {2} is out of range", b, seqlen, n);
+    return;
+  }
+  if (i < n) {
+    const p = indices.at(b, i);
+    const previous = i > 0 ? indices.at(b, i - 1) : -1;
+    if (p < 0 || p >= seqlen || p <= previous) {
+      if (lane == 0 && kvHead == 0) raise("indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", b, i, p);
+    } else {
+      copyVec(outK.ref(b, kvHead, i, lane * VEC), k.ref(b, kvHead, p, lane * VEC), VEC);
+      copyVec(outV.ref(b, kvHead, i, lane * VEC), v.ref(b, kvHead, p, lane * VEC), VEC);
+    }
+  }
+}

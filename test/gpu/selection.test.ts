@@ -1,0 +1,230 @@
+// The selection kernels against the literal specification (test/reference/lessismore.ts), compared as
+// exact index lists: top-k for every budget variant (ties, NaN and infinities included), LessIsMore's
+// shared set and TidalDecode's per-head sets on ragged batches, attention recall, the selection layer's
+// logits, and the argument errors.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { NativeAddon } from "../../runtime/ts/native.js";
+import { gpu, upload, withBuffers } from "../helpers/gpu.js";
+import { randomInt, rng, testSeed } from "../helpers/random.js";
+import { attentionRecall, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "../reference/lessismore.js";
+
+const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json", import.meta.url), "utf8")) as {
+  variants: { kernel: string; constants: Record<string, number> }[];
+};
+const budgets = manifest.variants.filter((v) => v.kernel === "topk").map((v) => v.constants.K).sort((a, b) => a - b);
+
+/** Logits rows: uniform, or quantized to a few levels so that ties are everywhere. */
+function logits(next: () => number, count: number, levels?: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const x = next() * 8 - 4;
+    out[i] = levels ? Math.round(x * (levels / 8)) / (levels / 8) + 0 : x; // + 0 turns -0 into 0
+  }
+  return out;
+}
+
+const rowOf = (data: Float32Array, row: number, stride: number) => data.subarray(row * stride, (row + 1) * stride);
+
+describe.skipIf(!gpu)("selection kernels on the GPU", () => {
+  const native = gpu as NativeAddon;
+  const seed = testSeed();
+  const note = `(LIM_TEST_SEED=${seed} reproduces this run)`;
+
+  it.each(budgets)("top-k with budget variant %i: exact lists in rank and position order, ties, NaN and infinities", (K) => {
+    const next = rng(seed + K);
+    const length = 3 * K + 17;
+    const rows = 6;
+    const k = K - 3;
+    const values = new Float32Array(rows * length);
+    values.set(logits(next, length), 0);
+    values.set(logits(next, length, 16), length); // heavy ties
+    const special = logits(next, length);
+    for (let i = 0; i < 40; i++) special[randomInt(next, 0, length - 1)] = [NaN, Infinity, -Infinity, -0][i % 4];
+    values.set(special, 2 * length);
+    values.set(logits(next, length, 2), 3 * length); // two values only
+    values.set(logits(next, length), 4 * length);
+    values.set(logits(next, length), 5 * length);
+    const lengths = new Int32Array([length, length - 5, length, length, k - 100, 0]); // short rows are padded with -1
+    withBuffers(native, (alloc) => {
+      const valuesBuf = upload(alloc, values);
+      const lengthsBuf = upload(alloc, lengths);
+      for (const order of ["rank", "position"] as const) {
+        const indices = alloc(rows * k * 4);
+        const outValues = alloc(rows * k * 4);
+        indices.fill(0x7f);
+        outValues.fill(0x7f);
+        native.topk({ values: valuesBuf, valuesStride: length, lengths: lengthsBuf, indices, indicesStride: k, outValues, rows, length, k, order });
+        native.checkDeviceStatus();
+        const gotIdx = new Int32Array(rows * k);
+        const gotVal = new Float32Array(rows * k);
+        indices.download(gotIdx);
+        outValues.download(gotVal);
+        for (let r = 0; r < rows; r++) {
+          const row = rowOf(values, r, length);
+          let want = topkRanked(row, 0, lengths[r], k);
+          if (order === "position") want = [...want].sort((a, b) => a - b);
+          const padded = [...want, ...Array(k - want.length).fill(-1)];
+          expect(Array.from(gotIdx.subarray(r * k, (r + 1) * k)), `row ${r}, ${order} order ${note}`).toEqual(padded);
+          want.forEach((j, i) => {
+            const v = gotVal[r * k + i];
+            if (Number.isNaN(row[j])) expect(v).toBeNaN();
+            else expect(v).toBe(row[j] === 0 ? 0 : row[j]);
+          });
+        }
+      }
+    });
+  });
+
+  it.each(budgets)("LessIsMore selection with budget %i equals the rank-major walk on a ragged batch", (budget) => {
+    const next = rng(seed ^ (budget * 31));
+    const Hq = 8;
+    const seqlens = [budget + 1, 3 * budget + 77, Math.max(1, budget - 5), 2 * budget, 1];
+    const maxSeqlen = Math.max(...seqlens);
+    const stride = maxSeqlen + 3;
+    for (const levels of [undefined, 8]) {
+      const z = logits(next, seqlens.length * Hq * stride, levels);
+      withBuffers(native, (alloc) => {
+        const B = seqlens.length;
+        const sel = { budget, recencyRatio: 0.25, sinks: 4 };
+        const indices = alloc(B * budget * 4);
+        const counts = alloc(B * 4);
+        indices.fill(0xff);
+        const wsBytes = native.selectLessIsMoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
+        native.selectLessIsMore({
+          logits: upload(alloc, z), logitsStrideB: Hq * stride, logitsStrideH: stride, seqlens: upload(alloc, new Int32Array(seqlens)),
+          indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
+        });
+        native.checkDeviceStatus();
+        const got = new Int32Array(B * budget);
+        const gotCounts = new Int32Array(B);
+        indices.download(got);
+        counts.download(gotCounts);
+        seqlens.forEach((n, b) => {
+          const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * stride, (b * Hq + h) * stride + n));
+          const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
+          expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
+          expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}, ${levels ? "ties" : "random"}) ${note}`).toEqual(want);
+        });
+      });
+    }
+  });
+
+  it("TidalDecode per-head selection equals each head's own top-K, ascending", () => {
+    const next = rng(seed ^ 0x5eed);
+    const Hq = 4;
+    const budget = budgets[0];
+    const seqlens = [budget * 3, budget - 10, budget + 1];
+    const maxSeqlen = Math.max(...seqlens);
+    const z = logits(next, seqlens.length * Hq * maxSeqlen, 32);
+    withBuffers(native, (alloc) => {
+      const B = seqlens.length;
+      const indices = alloc(B * Hq * budget * 4);
+      const counts = alloc(B * Hq * 4);
+      native.selectPerHead({
+        logits: upload(alloc, z), logitsStrideB: Hq * maxSeqlen, logitsStrideH: maxSeqlen, seqlens: upload(alloc, new Int32Array(seqlens)),
+        indices, indicesStrideB: Hq * budget, indicesStrideH: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, budget,
+      });
+      native.checkDeviceStatus();
+      const got = new Int32Array(B * Hq * budget);
+      const gotCounts = new Int32Array(B * Hq);
+      indices.download(got);
+      counts.download(gotCounts);
+      seqlens.forEach((n, b) => {
+        const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * maxSeqlen, (b * Hq + h) * maxSeqlen + n));
+        perHeadSelect(heads, n, budget).forEach((want, h) => {
+          const row = b * Hq + h;
+          expect(gotCounts[row]).toBe(Math.min(budget, n));
+          expect(Array.from(got.subarray(row * budget, row * budget + want.length)), `request ${b} head ${h} ${note}`).toEqual(want);
+        });
+      });
+    });
+  });
+
+  it("attention recall of shared and per-head sets matches the reference; the full set has recall 1", () => {
+    const next = rng(seed ^ 0xabc);
+    const Hq = 4;
+    const B = 2;
+    const N = 3000;
+    const K = 600;
+    const z = logits(next, B * Hq * N);
+    const lse = new Float32Array(B * Hq);
+    for (let r = 0; r < B * Hq; r++) lse[r] = logSumExp(z.subarray(r * N, (r + 1) * N), N);
+    // Shared sets: request 0 a random set, request 1 every token; per-head sets: random per head.
+    const shared = new Int32Array(B * N).fill(-1);
+    const sharedCounts = new Int32Array([K, N]);
+    const pick = () => [...new Set(Array.from({ length: K * 2 }, () => randomInt(next, 0, N - 1)))].slice(0, K).sort((a, b) => a - b);
+    shared.set(pick(), 0);
+    shared.set(Array.from({ length: N }, (_, j) => j), N);
+    const perHead = new Int32Array(B * Hq * K);
+    const perHeadSets: number[][] = [];
+    for (let r = 0; r < B * Hq; r++) {
+      const s = pick();
+      perHeadSets.push(s);
+      perHead.set(s, r * K);
+    }
+    withBuffers(native, (alloc) => {
+      const common = { logits: upload(alloc, z), logitsStrideB: Hq * N, logitsStrideH: N, logitsCapacity: N, lse: upload(alloc, lse), batch: B, numQHeads: Hq };
+      const recall = alloc(B * Hq * 4);
+      native.attentionRecall({ ...common, indices: upload(alloc, shared), indicesStrideB: N, indicesStrideS: 0, counts: upload(alloc, sharedCounts), recall, sets: 1, maxCount: N });
+      native.checkDeviceStatus();
+      const got = new Float32Array(B * Hq);
+      recall.download(got);
+      for (let h = 0; h < Hq; h++) {
+        const want = attentionRecall(z.subarray(h * N, (h + 1) * N), lse[h], Array.from(shared.subarray(0, K)));
+        expect(Math.abs(got[h] - want) / want).toBeLessThan(1e-5);
+        expect(got[Hq + h]).toBeCloseTo(1, 5);
+      }
+      native.attentionRecall({ ...common, indices: upload(alloc, perHead), indicesStrideB: Hq * K, indicesStrideS: K, counts: upload(alloc, new Int32Array(B * Hq).fill(K)), recall, sets: Hq, maxCount: K });
+      native.checkDeviceStatus();
+      recall.download(got);
+      for (let r = 0; r < B * Hq; r++) {
+        const want = attentionRecall(z.subarray(r * N, (r + 1) * N), lse[r], perHeadSets[r]);
+        expect(Math.abs(got[r] - want) / want).toBeLessThan(1e-5);
+      }
+    });
+  });
+
+  describe("bad input", () => {
+    const call = (change: Record<string, unknown>) =>
+      withBuffers(native, (alloc) => {
+        const z = alloc(2 * 4 * 100 * 4);
+        const seqlens = upload(alloc, new Int32Array([100, 50]));
+        const args = {
+          logits: z, logitsStrideB: 400, logitsStrideH: 100, seqlens, indices: alloc(2 * 64 * 4), indicesStrideB: 64, counts: alloc(8),
+          batch: 2, numQHeads: 4, maxSeqlen: 100, budget: 64, recencyRatio: 0.25, sinks: 4, workspace: alloc(1 << 20), ...change,
+        };
+        native.selectLessIsMore(args as never);
+        native.checkDeviceStatus();
+      });
+
+    it.each([
+      ["a budget below sinks + 2", { budget: 5 }, /budget 5 must be at least sinks \+ 2 = 6/],
+      ["a recency ratio of 1", { recencyRatio: 1 }, /recency_ratio must be in \[0, 1\), got 1/],
+      ["a negative recency ratio", { recencyRatio: -0.1 }, /recency_ratio must be in \[0, 1\)/],
+      ["no room for the current token", { budget: 10, recencyRatio: 0.05 }, /leaves -3 recent tokens; the current token must stay in the set/],
+      ["a ranked part beyond every top-k variant", { budget: 40000, indicesStrideB: 40000 }, /needs a top-k variant of budget >= 30000.*lim generate --budgets 32768/],
+      ["a missing workspace", { workspace: null }, /needs \d+ bytes of 16-byte aligned workspace, got 0 \(NULL\)/],
+      ["heads that are not consecutive rows", { logitsStrideB: 500 }, /logits_stride_b must equal num_q_heads \* logits_stride_h/],
+    ])("%s is refused with a message", (_label, change, message) => {
+      expect(() => call(change)).toThrow(message);
+    });
+
+    it("a request with no tokens is reported by the device, naming it", () => {
+      expect(() =>
+        withBuffers(native, (alloc) => {
+          call({ seqlens: upload(alloc, new Int32Array([100, 0])) });
+        }),
+      ).toThrow(/lessismore_union: seqlens\[1\] = 0 is outside \[1, max_seqlen = 100\]/);
+    });
+
+    it("top-k refuses k = 0 and an unknown order", () => {
+      withBuffers(native, (alloc) => {
+        const base = { values: alloc(400), valuesStride: 100, lengths: null, indices: alloc(400), indicesStride: 10, outValues: null, rows: 1, length: 100 };
+        expect(() => native.topk({ ...base, k: 0, order: "rank" })).toThrow(/lim_topk: k must be positive, got 0/);
+        expect(() => native.topk({ ...base, k: 5, order: "sideways" as never })).toThrow(/'order' must be "rank" or "position"/);
+      });
+    });
+  });
+});
