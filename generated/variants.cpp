@@ -156,16 +156,16 @@ extern "C" const lim_variant_info* lim_find_merge_states(int32_t D, lim_dtype dt
 }
 
 // ---- topk (4 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_info;
-extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c32768_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t1024_i4_info,
-    &lim_topk__k2048__t1024_i4_info,
-    &lim_topk__k4096__t1024_i4_info,
-    &lim_topk__k8192__t512_i8_info,
+    &lim_topk__k1024__t512_i8_c32768_info,
+    &lim_topk__k2048__t512_i8_c32768_info,
+    &lim_topk__k4096__t512_i8_c32768_info,
+    &lim_topk__k8192__t512_i8_c16384_info,
     nullptr};
 extern "C" const int lim_topk_variant_count = 4;
 
@@ -196,7 +196,7 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:106"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:48"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:55"},
-    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:53"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:61"},
+    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:68"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 9;

@@ -16,6 +16,9 @@ fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
 
 status=0
+touch /tmp/lim-suite-start
+# Copies the result files this run wrote (not the committed ones) to $OUT.
+keep_results() { find bench/results -name "$1" -newer /tmp/lim-suite-start -exec cp {} "$OUT/" \; ; }
 for section in "$@"; do
   echo "=== $section"
   case "$section" in
@@ -34,15 +37,22 @@ for section in "$@"; do
       ;;
     bench-decode)
       PYTHONUNBUFFERED=1 python3 bench/decode_attention.py 2>&1 | tee "$OUT/bench-decode.log" || status=1
-      cp bench/results/decode_attention-*.json "$OUT/" 2>/dev/null
+      keep_results "decode_attention-*.json"
       ;;
     bench-selection)
       PYTHONUNBUFFERED=1 python3 bench/selection.py 2>&1 | tee "$OUT/bench-selection.log" || status=1
-      cp bench/results/selection-*.json "$OUT/" 2>/dev/null
+      keep_results "selection-*.json"
       ;;
     bench-sparse)
       PYTHONUNBUFFERED=1 python3 bench/sparse_attention.py 2>&1 | tee "$OUT/bench-sparse.log" || status=1
-      cp bench/results/sparse_attention-*.json "$OUT/" 2>/dev/null
+      keep_results "sparse_attention-*.json"
+      ;;
+    profile-selection)
+      # Nsight Compute on the last selection of bench/profile_selection.py: durations, stall reasons, hot lines.
+      ncu --target-processes all --kernel-name regex:"topk|union" --launch-skip 4 --launch-count 2 \
+        --section SpeedOfLight --section Occupancy --section WarpStateStats --section SourceCounters \
+        python3 bench/profile_selection.py > "$OUT/profile-selection.txt" 2>&1 || status=1
+      grep -E "topk|union|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Memory Throughput|Compute \(SM\)" "$OUT/profile-selection.txt" | head -80
       ;;
     sweep-decode)
       # Every decode_attention schedule of build/sweep/generated (made here with
@@ -51,7 +61,7 @@ for section in "$@"; do
       cmake -S runtime -B /tmp/sweep -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIM_GENERATED_DIR="$PWD/build/sweep/generated" > "$OUT/sweep-build.log" 2>&1 &&
         cmake --build /tmp/sweep -j "$(nproc)" >> "$OUT/sweep-build.log" 2>&1 || { echo "sweep build failed"; tail -20 "$OUT/sweep-build.log"; status=1; continue; }
       PYTHONUNBUFFERED=1 python3 bench/sweep_decode_attention.py --lib /tmp/sweep/liblim.so --manifest build/sweep/generated/manifest.json 2>&1 | tee "$OUT/sweep-decode.log" || status=1
-      cp bench/results/sweep_decode_attention-*.json "$OUT/" 2>/dev/null
+      keep_results "sweep_decode_attention-*.json"
       ;;
     *)
       echo "unknown section $section" && status=2

@@ -5,6 +5,10 @@
 // only the keys whose higher digits match those found so far. A last pass compacts the selection in
 // position order: every key above T, and the first `ties` keys equal to T. In rank order the compacted
 // items are then sorted by key, largest first; the sort is stable, so equal keys stay in position order.
+//
+// For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
+// lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
+// the key of its first occurrence in the rank-major walk (the union kernel reads only that).
 
 import {
   atomicAdd, blockExclusiveSum, blockIdx, blockSortDescending, defineKernel, i32, keyValue, max, min, orderedKey, present, raise,
@@ -20,13 +24,15 @@ export const topkKernel = defineKernel({
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
       items: { tag: "i", values: [4, 8, 16] }, // consecutive elements per thread in the compaction pass
+      cache: { tag: "c", values: [4096, 16384, 32768] }, // keys of a row kept in shared memory after the first pass
     },
     grid: { x: "R" },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
   },
-  // 1024 threads leave 64 registers each: enough for 4 sorted and 4 compacted items (8 spill); K 8192
-  // needs 16 sorted items per thread, so 512 threads.
-  heuristic: (c) => (c.K <= 4096 ? { threads: 1024, items: 4 } : { threads: 512, items: 8 }),
+  // 1024 threads leave 64 registers each, which spills at some budgets; 512 threads do not, and the
+  // kernel is bound by instruction issue rather than by threads in flight. K 8192's larger buffers leave
+  // room for 16K cached keys.
+  heuristic: (c) => ({ threads: 512, items: 8, cache: c.K <= 4096 ? 32768 : 16384 }),
   rules: [
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
     (c, s) => (c.K / s.threads <= 16 ? undefined : `K / threads = ${c.K / s.threads} sorted items per thread (at most 16)`),
@@ -39,8 +45,9 @@ export function topk(
   s: ScheduleOf<typeof topkKernel.spec>,
   values: Tensor<"f32", ["R", "L"]>,
   lengths: MaybeTensor<"i32", ["Q"]>, // tokens of each sequence; absent: every row has L
-  outIdx: Out<"i32", ["R", "KO"]>,
+  outIdx: MaybeOut<"i32", ["R", "KO"]>,
   outVal: MaybeOut<"f32", ["R", "KO"]>,
+  firstPick: MaybeOut<"u32", ["Q", "L"]>, // rank mode: min over the sequence's rows of rank * rowsPerSeq + row % rowsPerSeq
   outCount: MaybeOut<"i32", ["R"]>,
   rowsPerSeq: i32, // rows that share one entry of `lengths` (e.g. the query heads of a request)
   begin: i32, // candidates are positions [begin, length - tail)
@@ -65,6 +72,11 @@ export function topk(
   const hi = max(n - tail, lo);
   const take = min(k, hi - lo);
 
+  // The first pass keeps the row's first s.cache keys in shared memory; later passes read them there
+  // instead of loading and converting the floats again.
+  const keyCache = shared("u32", [s.cache]);
+  const keyAt = (j: i32): u32 => (j - lo < s.cache ? keyCache[j - lo] : orderedKey(values.at(row, j)));
+
   // Radix select of the take-th largest key: digits of 11, 11 and 10 bits, most significant first.
   const hist = shared("i32", [BINS]);
   const found = shared("i32", [2]);
@@ -80,7 +92,13 @@ export function topk(
       // Unrolled so that eight loads are in flight per thread: the row comes from L2, and one load at a
       // time would leave the loop waiting on its latency (measured: 39 us for 32 rows of 32K).
       for (const j of range(lo + threadIdx.x, hi, s.threads, 8)) {
-        const key = orderedKey(values.at(row, j));
+        let key: u32 = 0;
+        if (level == 0) {
+          key = orderedKey(values.at(row, j));
+          if (j - lo < s.cache) keyCache[j - lo] = key;
+        } else {
+          key = keyAt(j);
+        }
         if (level == 0 || key >> decided == prefix >> decided) atomicAdd(hist.ref(i32((key >> shift) & mask)), 1);
       }
     }
@@ -120,7 +138,7 @@ export function topk(
     let equal = 0;
     for (const e of unroll(PER)) {
       const j = base + threadIdx.x * PER + e;
-      keys[e] = j < hi ? orderedKey(values.at(row, j)) : 0;
+      keys[e] = j < hi ? keyAt(j) : 0;
       if (j < hi && keys[e] > threshold) above += 1;
       if (j < hi && keys[e] == threshold) equal += 1;
     }
@@ -151,7 +169,7 @@ export function topk(
 
   if (byPosition != 0) {
     for (let i = threadIdx.x; i < take; i += s.threads) {
-      outIdx.store(selPos[i], row, i);
+      if (present(outIdx)) outIdx.store(selPos[i], row, i);
       if (present(outVal)) outVal.store(keyValue(selKey[i]), row, i);
     }
   } else {
@@ -164,14 +182,17 @@ export function topk(
       pos[e] = i < take ? selPos[i] : -1;
     }
     blockSortDescending(keys, pos);
+    const seq = row / rowsPerSeq;
+    const pickKey = u32(row % rowsPerSeq); // + rank * rowsPerSeq
     for (const e of unroll(SORTED)) {
       const i = threadIdx.x * SORTED + e;
       if (i < take) {
-        outIdx.store(pos[e], row, i);
+        if (present(outIdx)) outIdx.store(pos[e], row, i);
         if (present(outVal)) outVal.store(keyValue(keys[e]), row, i);
+        if (present(firstPick)) firstPick.atomicMin(u32(i * rowsPerSeq) + pickKey, seq, pos[e]);
       }
     }
   }
-  for (let i = take + threadIdx.x; i < k; i += s.threads) outIdx.store(-1, row, i);
+  if (present(outIdx)) for (let i = take + threadIdx.x; i < k; i += s.threads) outIdx.store(-1, row, i);
   if (threadIdx.x == 0 && present(outCount)) outCount.store(take, row);
 }

@@ -188,23 +188,19 @@ int lim_gather_kv__d256_fp16__t256(const lim_gather_kv_params* p, cudaStream_t s
 /* ---- lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
  *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items) ---- */
 typedef struct lim_lessismore_union_params {
-  lim_tensor ranked; /* input, i32 [B, Hq, KR] */
+  lim_tensor firstPick; /* input, u32 [B, Nmax] */
   lim_tensor seqlens; /* input, i32 [B] */
-  lim_tensor minKey; /* output, u32 [B, Nmax] */
-  lim_tensor firstBits; /* output, u32 [B, W] */
   lim_tensor indices; /* output, i32 [B, KI] */
   lim_tensor counts; /* output, i32 [B] */
   int32_t B; /* run-time size */
-  int32_t Hq; /* run-time size */
-  int32_t KR; /* run-time size */
   int32_t Nmax; /* run-time size */
-  int32_t W; /* run-time size */
   int32_t KI; /* run-time size */
   int32_t maxSeqlen;
   int32_t budget;
   int32_t middle;
   int32_t sinks;
   int32_t recent;
+  int32_t heads;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_lessismore_union_params;
 
@@ -243,12 +239,13 @@ int lim_merge_states__d256_bf16__t128(const lim_merge_states_params* p, cudaStre
 int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 
 /* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
- *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items) ---- */
+ *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache) ---- */
 typedef struct lim_topk_params {
   lim_tensor values; /* input, f32 [R, L] */
   lim_tensor lengths; /* optional input (data may be NULL), i32 [Q] */
-  lim_tensor outIdx; /* output, i32 [R, KO] */
+  lim_tensor outIdx; /* optional output (data may be NULL), i32 [R, KO] */
   lim_tensor outVal; /* optional output (data may be NULL), f32 [R, KO] */
+  lim_tensor firstPick; /* optional output (data may be NULL), u32 [Q, L] */
   lim_tensor outCount; /* optional output (data may be NULL), i32 [R] */
   int32_t R; /* run-time size */
   int32_t L; /* run-time size */
@@ -268,10 +265,10 @@ extern const int lim_topk_variant_count;
 /** The generated variant of topk for these constants, or NULL when there is none. */
 const lim_variant_info* lim_find_topk(int32_t K);
 
-int lim_topk__k1024__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t1024_i4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
 // Kernel    lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
 // Constants 
 // Schedule  threads=1024 items=8 (heuristic)
-// Launch    grid (B, 1, 1), 1024 threads, 16 bytes of dynamic shared memory,
+// Launch    grid (B, 1, 1), 1024 threads, 131088 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -27,10 +27,8 @@ constexpr int lim_raise_base = 7;
 
 __global__ void __launch_bounds__(1024) lessismore_union__t1024_i8_kernel(const __grid_constant__ lim_lessismore_union_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
-  const lim::Tensor<const int, 3> ranked(lim_p.ranked);  // [B, Hq, KR]
+  const lim::Tensor<const unsigned, 2> firstPick(lim_p.firstPick);  // [B, Nmax]
   const lim::Tensor<const int, 1> seqlens(lim_p.seqlens);  // [B]
-  const lim::Tensor<unsigned, 2> minKey(lim_p.minKey);  // [B, Nmax]
-  const lim::Tensor<unsigned, 2> firstBits(lim_p.firstBits);  // [B, W]
   const lim::Tensor<int, 2> indices(lim_p.indices);  // [B, KI]
   const lim::Tensor<int, 1> counts(lim_p.counts);  // [B]
   const int maxSeqlen = lim_p.maxSeqlen;
@@ -38,145 +36,109 @@ __global__ void __launch_bounds__(1024) lessismore_union__t1024_i8_kernel(const 
   const int middle = lim_p.middle;
   const int sinks = lim_p.sinks;
   const int recent = lim_p.recent;
+  const int heads = lim_p.heads;
 
   constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:47
-  constexpr unsigned NONE = 4294967295u;                                            // dsl/kernels/lessismore_union.ts:48
+  constexpr int WORDS = 32768;                                                      // dsl/kernels/lessismore_union.ts:48
   const int b = static_cast<int>(blockIdx.x);                                       // dsl/kernels/lessismore_union.ts:49
-  const int heads = lim_p.Hq;                                                       // dsl/kernels/lessismore_union.ts:50
-  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:51
-  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:52
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:53
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:53
+  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:50
+  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:51
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:52
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:52
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:54
+    return;                                                                         // dsl/kernels/lessismore_union.ts:53
   }
-  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:56
-    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:58
-    for (int j = static_cast<int>(threadIdx.x); j < n; j += s::threads) {           // dsl/kernels/lessismore_union.ts:59
-      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:59
+  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:55
+    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:57
+    for (int j = static_cast<int>(threadIdx.x); j < n; j += s::threads) {           // dsl/kernels/lessismore_union.ts:58
+      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:58
     }
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:60
-      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:60
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:59
+      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:59
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:61
+    return;                                                                         // dsl/kernels/lessismore_union.ts:60
   }
-  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:63
-  const int picks = middle * heads;                                                 // dsl/kernels/lessismore_union.ts:64
-  const int words = (picks + 31) / 32;                                              // dsl/kernels/lessismore_union.ts:65
+  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:62
+  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:63
+  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:64
+  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:65
   #pragma unroll 8
-  for (int j = sinks + static_cast<int>(threadIdx.x); j < end; j += s::threads) {   // dsl/kernels/lessismore_union.ts:66
-    minKey.store(NONE, b, j);                                                       // dsl/kernels/lessismore_union.ts:66
+  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:66
+    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:66
   }
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:67
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:68
   #pragma unroll 8
-  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:67
-    firstBits.store(0u, b, w);                                                      // dsl/kernels/lessismore_union.ts:67
-  }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:68
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:69
-  constexpr int BATCH = 8;                                                          // dsl/kernels/lessismore_union.ts:73
-  for (int base = static_cast<int>(threadIdx.x); base < picks; base += s::threads * BATCH) { // dsl/kernels/lessismore_union.ts:74
-    int tokens[8];                                                                  // dsl/kernels/lessismore_union.ts:75
-    #pragma unroll
-    for (int u = 0; u < BATCH; ++u) {                                               // dsl/kernels/lessismore_union.ts:76
-      const int p = base + u * s::threads;                                          // dsl/kernels/lessismore_union.ts:77
-      tokens[u] = p < picks ? ranked.load(b, p / middle, p % middle) : -1;          // dsl/kernels/lessismore_union.ts:78
+  for (int j = sinks + static_cast<int>(threadIdx.x); j < end; j += s::threads) {   // dsl/kernels/lessismore_union.ts:71
+    const unsigned key = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:72
+    if (key < picks) {                                                              // dsl/kernels/lessismore_union.ts:73
+      atomicOr(&bits[static_cast<int>(key / 32u)], static_cast<unsigned>(1) << (key % 32u)); // dsl/kernels/lessismore_union.ts:73
     }
+  }
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:75
+  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131072);  /* shared bytes 131072..131075 */ // dsl/kernels/lessismore_union.ts:78
+  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:79
+  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:80
+    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:81
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:82
     #pragma unroll
-    for (int u = 0; u < BATCH; ++u) {                                               // dsl/kernels/lessismore_union.ts:80
-      const int p = base + u * s::threads;                                          // dsl/kernels/lessismore_union.ts:81
-      const int j = tokens[u];                                                      // dsl/kernels/lessismore_union.ts:82
-      if (j >= sinks && j < end) {                                                  // dsl/kernels/lessismore_union.ts:83
-        minKey.atomic_min(static_cast<unsigned>(p % middle * heads + p / middle), b, j); // dsl/kernels/lessismore_union.ts:83
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:83
+      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:84
+      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:85
+      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:86
+    }
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:88
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:89
+    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:90
+    #pragma unroll
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:91
+      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:92
+      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:93
+        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:93
       }
+      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:94
+    }
+    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:96
+    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:97
+      break;                                                                        // dsl/kernels/lessismore_union.ts:97
     }
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:86
-  for (int base = static_cast<int>(threadIdx.x); base < picks; base += s::threads * BATCH) { // dsl/kernels/lessismore_union.ts:88
-    int tokens[8];                                                                  // dsl/kernels/lessismore_union.ts:89
-    unsigned firsts[8];                                                             // dsl/kernels/lessismore_union.ts:90
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:99
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:100
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:103
+  for (int base = 0; base < n; base += s::threads * PER) {                          // dsl/kernels/lessismore_union.ts:104
+    int keep[8];                                                                    // dsl/kernels/lessismore_union.ts:105
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:106
     #pragma unroll
-    for (int u = 0; u < BATCH; ++u) {                                               // dsl/kernels/lessismore_union.ts:91
-      const int p = base + u * s::threads;                                          // dsl/kernels/lessismore_union.ts:92
-      tokens[u] = p < picks ? ranked.load(b, p / middle, p % middle) : -1;          // dsl/kernels/lessismore_union.ts:93
-    }
-    #pragma unroll
-    for (int u = 0; u < BATCH; ++u) {                                               // dsl/kernels/lessismore_union.ts:95
-      const int j = tokens[u];                                                      // dsl/kernels/lessismore_union.ts:96
-      firsts[u] = j >= sinks && j < end ? minKey.load(b, j) : NONE;                 // dsl/kernels/lessismore_union.ts:97
-    }
-    #pragma unroll
-    for (int u = 0; u < BATCH; ++u) {                                               // dsl/kernels/lessismore_union.ts:99
-      const int p = base + u * s::threads;                                          // dsl/kernels/lessismore_union.ts:100
-      const int e = p % middle * heads + p / middle;                                // dsl/kernels/lessismore_union.ts:101
-      if (firsts[u] == static_cast<unsigned>(e)) {                                  // dsl/kernels/lessismore_union.ts:102
-        atomicOr(firstBits.ptr_at(b, e / 32), static_cast<unsigned>(1) << static_cast<unsigned>(e % 32)); // dsl/kernels/lessismore_union.ts:102
-      }
-    }
-  }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:105
-  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 0);  /* shared bytes 0..3 */ // dsl/kernels/lessismore_union.ts:108
-  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:109
-  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:110
-    unsigned bits[8];                                                               // dsl/kernels/lessismore_union.ts:111
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:112
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:113
-      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:114
-      bits[q] = w < words ? firstBits.load(b, w) : 0u;                              // dsl/kernels/lessismore_union.ts:115
-      mine += __popc(bits[q]);                                                      // dsl/kernels/lessismore_union.ts:116
-    }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:118
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:119
-    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:120
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:121
-      const int here = __popc(bits[q]);                                             // dsl/kernels/lessismore_union.ts:122
-      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:123
-        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(bits[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:123
-      }
-      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:124
-    }
-    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:126
-    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:127
-      break;                                                                        // dsl/kernels/lessismore_union.ts:127
-    }
-  }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:129
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:130
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:133
-  for (int base = 0; base < n; base += s::threads * PER) {                          // dsl/kernels/lessismore_union.ts:134
-    int keep[8];                                                                    // dsl/kernels/lessismore_union.ts:135
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:136
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:137
-      const int j = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:138
-      int k = 0;                                                                    // dsl/kernels/lessismore_union.ts:139
-      if (j < n) {                                                                  // dsl/kernels/lessismore_union.ts:140
-        if (j < sinks || j >= end) {                                                // dsl/kernels/lessismore_union.ts:141
-          k = 1;                                                                    // dsl/kernels/lessismore_union.ts:141
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:107
+      const int j = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:108
+      int k = 0;                                                                    // dsl/kernels/lessismore_union.ts:109
+      if (j < n) {                                                                  // dsl/kernels/lessismore_union.ts:110
+        if (j < sinks || j >= end) {                                                // dsl/kernels/lessismore_union.ts:111
+          k = 1;                                                                    // dsl/kernels/lessismore_union.ts:111
         } else {
-          if (minKey.load(b, j) <= cutKey) {                                        // dsl/kernels/lessismore_union.ts:142
-            k = 1;                                                                  // dsl/kernels/lessismore_union.ts:142
+          if (firstPick.load(b, j) <= cutKey) {                                     // dsl/kernels/lessismore_union.ts:112
+            k = 1;                                                                  // dsl/kernels/lessismore_union.ts:112
           }
         }
       }
-      keep[q] = k;                                                                  // dsl/kernels/lessismore_union.ts:144
-      mine += k;                                                                    // dsl/kernels/lessismore_union.ts:145
+      keep[q] = k;                                                                  // dsl/kernels/lessismore_union.ts:114
+      mine += k;                                                                    // dsl/kernels/lessismore_union.ts:115
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:147
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:148
-    int slot = written + scan[0];                                                   // dsl/kernels/lessismore_union.ts:149
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:117
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:118
+    int slot = written + scan[0];                                                   // dsl/kernels/lessismore_union.ts:119
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:150
-      if (keep[q] == 1) {                                                           // dsl/kernels/lessismore_union.ts:151
-        indices.store(base + static_cast<int>(threadIdx.x) * PER + q, b, slot);     // dsl/kernels/lessismore_union.ts:152
-        slot += 1;                                                                  // dsl/kernels/lessismore_union.ts:153
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:120
+      if (keep[q] == 1) {                                                           // dsl/kernels/lessismore_union.ts:121
+        indices.store(base + static_cast<int>(threadIdx.x) * PER + q, b, slot);     // dsl/kernels/lessismore_union.ts:122
+        slot += 1;                                                                  // dsl/kernels/lessismore_union.ts:123
       }
     }
-    written += scan[1];                                                             // dsl/kernels/lessismore_union.ts:156
+    written += scan[1];                                                             // dsl/kernels/lessismore_union.ts:126
   }
-  if (static_cast<int>(threadIdx.x) == 0) {                                         // dsl/kernels/lessismore_union.ts:158
-    counts.store(written, b);                                                       // dsl/kernels/lessismore_union.ts:158
+  if (static_cast<int>(threadIdx.x) == 0) {                                         // dsl/kernels/lessismore_union.ts:128
+    counts.store(written, b);                                                       // dsl/kernels/lessismore_union.ts:128
   }
 }
 
@@ -185,7 +147,7 @@ lim::SharedMemoryOptIn lessismore_union__t1024_i8_opt_in;
 }  // namespace
 
 extern "C" int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream) {
-  return lim::launch(lessismore_union__t1024_i8_kernel, *p, dim3(p->B, 1, 1), 1024, 16, stream,
+  return lim::launch(lessismore_union__t1024_i8_kernel, *p, dim3(p->B, 1, 1), 1024, 131088, stream,
                      lessismore_union__t1024_i8_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -194,9 +156,9 @@ static int lim_lessismore_union__t1024_i8_launch(const void* p, cudaStream_t str
 }
 
 static int lim_lessismore_union__t1024_i8_blocks_per_sm(void) {
-  return lim::blocks_per_sm(lessismore_union__t1024_i8_kernel, 1024, 16, lessismore_union__t1024_i8_opt_in);
+  return lim::blocks_per_sm(lessismore_union__t1024_i8_kernel, 1024, 131088, lessismore_union__t1024_i8_opt_in);
 }
 
 extern "C" const lim_variant_info lim_lessismore_union__t1024_i8_info = {
-    "lessismore_union__t1024_i8", "lessismore_union", {  }, { 1024, 8 }, 1024, 16,
+    "lessismore_union__t1024_i8", "lessismore_union", {  }, { 1024, 8 }, 1024, 131088,
     lim_lessismore_union__t1024_i8_launch, lim_lessismore_union__t1024_i8_blocks_per_sm};

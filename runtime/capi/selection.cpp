@@ -71,18 +71,12 @@ int check_logits(const std::string& fn, const float* logits, int64_t stride_b, i
   return ensure_device(fn.c_str());
 }
 
-struct SelectionWorkspace {
-  std::size_t ranked, min_key, first_bits, total;
-};
-
-SelectionWorkspace selection_workspace(int32_t batch, int32_t num_q_heads, int32_t max_seqlen, int middle) {
-  SelectionWorkspace w;
-  w.ranked = round256(static_cast<std::size_t>(batch) * num_q_heads * middle * sizeof(int32_t));
-  w.min_key = round256(static_cast<std::size_t>(batch) * max_seqlen * sizeof(uint32_t));
-  w.first_bits = round256(static_cast<std::size_t>(batch) * ((static_cast<std::size_t>(middle) * num_q_heads + 31) / 32) * sizeof(uint32_t));
-  w.total = w.ranked + w.min_key + w.first_bits;
-  return w;
+/** LessIsMore's scratch: every token's first rank-major key, [batch, max_seqlen]. */
+std::size_t selection_workspace(int32_t batch, int32_t max_seqlen) {
+  return round256(static_cast<std::size_t>(batch) * max_seqlen * sizeof(uint32_t));
 }
+
+constexpr int64_t kUnionMaxKeys = int64_t{1} << 20;  // the union kernel's shared-memory bitmap
 
 int launch(const std::string& fn, const lim_variant_info* v, const void* params, cudaStream_t stream) {
   const int err = v->launch(params, stream);
@@ -99,7 +93,7 @@ extern "C" int lim_select_lessismore_workspace_size(int32_t batch, int32_t num_q
   int middle = 0, recent = 0;
   const int status = split_budget(fn, budget, recency_ratio, sinks, &middle, &recent);
   if (status != LIM_OK) return status;
-  *bytes = selection_workspace(batch, num_q_heads, max_seqlen, middle).total;
+  *bytes = selection_workspace(batch, max_seqlen);
   return ok();
 }
 
@@ -116,27 +110,32 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
   if (logits_stride_b != logits_stride_h * num_q_heads) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": logits_stride_b must equal num_q_heads * logits_stride_h (the heads of a request are consecutive rows)");
   }
+  if (static_cast<int64_t>(middle) * num_q_heads > kUnionMaxKeys) {
+    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": middle (" + std::to_string(middle) + ") x num_q_heads (" + std::to_string(num_q_heads) +
+                                                ") picks exceed the union's 2^20 rank-major keys");
+  }
   const lim_variant_info* topk = nullptr;
   if ((status = find_topk(fn, middle, &topk)) != LIM_OK) return status;
   const lim_variant_info* merge = lim_find_lessismore_union();
   if (merge == nullptr) return fail(LIM_ERROR_NO_VARIANT, fn + ": the lessismore_union kernel was not generated; run `bin/lim generate` in the toolkit and rebuild");
-  const SelectionWorkspace w = selection_workspace(batch, num_q_heads, max_seqlen, middle);
-  if (workspace == nullptr || workspace_bytes < w.total || !aligned(workspace, 16)) {
-    return fail(LIM_ERROR_WORKSPACE, fn + ": needs " + std::to_string(w.total) + " bytes of 16-byte aligned workspace, got " + std::to_string(workspace_bytes) +
+  const std::size_t needed = selection_workspace(batch, max_seqlen);
+  if (workspace == nullptr || workspace_bytes < needed || !aligned(workspace, 16)) {
+    return fail(LIM_ERROR_WORKSPACE, fn + ": needs " + std::to_string(needed) + " bytes of 16-byte aligned workspace, got " + std::to_string(workspace_bytes) +
                                          (workspace == nullptr ? " (NULL)" : "") + "; ask lim_select_lessismore_workspace_size");
   }
   lim_device_status* status_word = nullptr;
   if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
-  char* ws = static_cast<char*>(workspace);
-  int32_t* ranked = reinterpret_cast<int32_t*>(ws);
-  uint32_t* min_key = reinterpret_cast<uint32_t*>(ws + w.ranked);
-  uint32_t* first_bits = reinterpret_cast<uint32_t*>(ws + w.ranked + w.min_key);
+  uint32_t* first_pick = static_cast<uint32_t*>(workspace);
 
-  // Each head's top `middle` candidates of [sinks, n - recent), in rank order.
+  // No token has been picked yet: every first-occurrence key starts at 0xffffffff.
+  const cudaError_t err = cudaMemsetAsync(first_pick, 0xff, static_cast<std::size_t>(batch) * max_seqlen * sizeof(uint32_t), stream);
+  if (err != cudaSuccess) return cuda_fail(fn.c_str(), "cudaMemsetAsync of the first-pick keys", err);
+
+  // Each head's top `middle` candidates of [sinks, n - recent), ranked; each pick lowers its token's key.
   lim_topk_params t{};
-  t.values = tensor(logits, logits_stride_h, 1);  // rows b * Hq + h: the batch stride must be Hq rows apart
+  t.values = tensor(logits, logits_stride_h, 1);  // rows b * Hq + h (the batch stride is checked above)
   t.lengths = tensor(seqlens, 1);
-  t.outIdx = tensor(ranked, middle, 1);
+  t.firstPick = tensor(first_pick, max_seqlen, 1);
   t.R = batch * num_q_heads;
   t.L = max_seqlen;
   t.Q = batch;
@@ -150,23 +149,19 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
   if ((status = launch(fn, topk, &t, stream)) != LIM_OK) return status;
 
   lim_lessismore_union_params u{};
-  u.ranked = tensor(ranked, static_cast<int64_t>(num_q_heads) * middle, middle, 1);
+  u.firstPick = tensor(first_pick, max_seqlen, 1);
   u.seqlens = tensor(seqlens, 1);
-  u.minKey = tensor(min_key, max_seqlen, 1);
-  u.firstBits = tensor(first_bits, static_cast<int64_t>((static_cast<int64_t>(middle) * num_q_heads + 31) / 32), 1);
   u.indices = tensor(indices, indices_stride_b, 1);
   u.counts = tensor(counts, 1);
   u.B = batch;
-  u.Hq = num_q_heads;
-  u.KR = middle;
   u.Nmax = max_seqlen;
-  u.W = static_cast<int32_t>((static_cast<int64_t>(middle) * num_q_heads + 31) / 32);
   u.KI = budget;
   u.maxSeqlen = max_seqlen;
   u.budget = budget;
   u.middle = middle;
   u.sinks = sinks;
   u.recent = recent;
+  u.heads = num_q_heads;
   u.status = status_word;
   if ((status = launch(fn, merge, &u, stream)) != LIM_OK) return status;
   return ok();
