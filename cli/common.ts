@@ -3,7 +3,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
-import { DslError } from "../codegen/frontend/diagnostics.js";
+import { DslError } from "../codegen/frontend/diagnostics.js";  // a plain class: no ts-morph at start-up
 
 /** The toolkit's own folder (dsl/, templates/ and generated/ live here). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -15,6 +15,15 @@ export function parseList(flag: string, allowed?: readonly string[]) {
     const bad = allowed ? items.filter((i) => !allowed.includes(i)) : [];
     if (bad.length) throw new InvalidArgumentError(`${flag}: unknown value ${bad.join(", ")}; choose from ${allowed!.join(", ")}`);
     return items;
+  };
+}
+
+/** One non-negative integer. */
+export function parseInteger(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag}: '${value}' is not a non-negative integer`);
+    return n;
   };
 }
 

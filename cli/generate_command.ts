@@ -1,11 +1,9 @@
 // `lim generate`: regenerate the CUDA kernels, C headers and manifest for a matrix of model shapes.
 
-import { resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { planGeneration } from "../codegen/generate.js";
-import { parseScheduleTag, scheduleSpace } from "../codegen/schedules.js";
-import { requestedSchedules } from "../codegen/variants.js";
-import { compareGenerated, writeGenerated, type FileReport } from "../codegen/write.js";
+import type { FileReport } from "../codegen/write.js";
 import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 
 interface GenerateFlags {
@@ -17,6 +15,19 @@ interface GenerateFlags {
   kernels?: string[];
   out: string;
   check?: boolean;
+  tuning: string[] | false | undefined;
+  device: string;
+}
+
+/** The device whose tuned schedules a plain `lim generate` uses. */
+export const DEFAULT_TARGET_DEVICE = "NVIDIA H100 80GB HBM3";
+
+/** Every database in tuning/ (a user's own sweeps land there too). */
+function tuningFiles(flags: GenerateFlags): string[] {
+  if (flags.tuning === false) return [];
+  if (flags.tuning) return flags.tuning.map((f) => resolve(f));
+  const dir = join(PROJECT_ROOT, "tuning");
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => join(dir, f)) : [];
 }
 
 const DTYPES = ["bf16", "fp16"];
@@ -57,14 +68,28 @@ export function registerGenerate(program: Command): void {
       "schedules instead of the heuristic: kernel=tag[+tag...] (e.g. decode_attention=t256_r4_s3_p2) or kernel=space (every valid schedule); the first is dispatched by default",
       parseSchedules,
     )
+    .option("--tuning <files>", "tuning databases to take schedules from (default: every tuning/*.json)", parseList("--tuning"))
+    .option("--no-tuning", "ignore the tuning databases: heuristic schedules only")
+    .option("--device <name>", "the GPU to generate for: its tuning database entries are used", DEFAULT_TARGET_DEVICE)
     .option("--out <dir>", "output folder", "generated")
     .option("--check", "write nothing; exit 1 naming the files that differ from what generation would produce")
     .action((flags: GenerateFlags) =>
       runAction(async () => {
+        // Loaded here, not at start-up: the code generator (ts-morph, TypeScript) is only needed by this command.
+        const { planGeneration } = await import("../codegen/generate.js");
+        const { parseScheduleTag, scheduleSpace } = await import("../codegen/schedules.js");
+        const { requestedSchedules } = await import("../codegen/variants.js");
+        const { compareGenerated, writeGenerated } = await import("../codegen/write.js");
+        const { readTuning } = await import("../codegen/tuning/database.js");
+        const { tunedSchedules } = await import("../codegen/tuning/chooser.js");
         const outDir = resolve(flags.out);
         const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets };
-        const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace) : undefined;
+        const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file) }));
+        const tuned = tunedSchedules(tunings, flags.device);
+        const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace, tuned.choose) : tuned.choose;
         const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules) });
+        for (const w of new Set(tuned.warnings)) console.error(`warning: ${w}`);
+        if (tunings.length) console.log(`tuned schedules for ${tuned.used.size} (kernel, constants, bucket) keys on ${flags.device}; heuristics elsewhere`);
         const variantFiles = plan.groups.flatMap((g) => g.variants.map((v) => v.file));
         if (flags.check) {
           const reports = compareGenerated(outDir, plan.files);

@@ -2,10 +2,16 @@
 // lim: the LessIsMore kernel toolkit's command line.
 
 import { Command } from "commander";
+import { registerBench } from "./bench_command.js";
+import { registerDecode } from "./decode_command.js";
 import { registerGenerate } from "./generate_command.js";
+import { registerTune } from "./tune_command.js";
 import { TOOLKIT_VERSION } from "../codegen/version.js";
 
 const program = new Command();
 program.name("lim").description("generate, test and benchmark LessIsMore sparse-attention decode kernels").version(TOOLKIT_VERSION);
 registerGenerate(program);
+registerDecode(program);
+registerTune(program);
+registerBench(program);
 await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@ import { DslError } from "./frontend/diagnostics.js";
 import type { KernelSource } from "./frontend/elaborate.js";
 import { elaborate } from "./frontend/elaborate.js";
 import { loadKernels } from "./frontend/load.js";
-import { libraryFiles, GENERATOR, type KernelGroup, type LoweredVariant } from "./library_files.js";
+import { libraryFiles, GENERATOR, type DispatchEntry, type KernelGroup, type LoweredVariant } from "./library_files.js";
 import { renderVariant } from "./lower/kernel_file.js";
 import { variantName } from "./names.js";
 import { heuristicSchedule, planVariants, type Matrix, type ScheduleChooser } from "./variants.js";
@@ -45,9 +45,12 @@ export function lowerSources(root: string, sources: readonly KernelSource[], mat
     const mine = planned.filter((p) => p.source === source);
     const knobs = Object.keys(spec.schedule);
     const variants: LoweredVariant[] = [];
+    const dispatch: DispatchEntry[] = [];
     for (const p of mine) {
       const name = variantName(spec, p.constants, p.schedule);
-      if (variants.some((v) => v.name === name)) continue; // the same schedule chosen twice (e.g. heuristic and space)
+      // Space candidates are reached through lim_use_variant only; the others serve their buckets.
+      if (!p.optional) dispatch.push({ constants: p.constants, bucket: p.bucket, variant: name });
+      if (variants.some((v) => v.name === name)) continue; // the same schedule chosen twice (heuristic and space, two buckets)
       let ir;
       try {
         ir = elaborate(source, p.constants, p.schedule);
@@ -61,7 +64,7 @@ export function lowerSources(root: string, sources: readonly KernelSource[], mat
       variants.push({ name, spec, ir, file, text, scheduleOrigin: p.scheduleOrigin });
     }
     if (variants.length === 0) continue;
-    groups.push({ spec, source: source.file, ir: variants[0].ir, variants, raiseBase });
+    groups.push({ spec, source: source.file, ir: variants[0].ir, variants, dispatch, raiseBase });
     raiseBase += variants[0].ir.raises.length;
   }
   const files = new Map<string, string>();

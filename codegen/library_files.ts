@@ -19,11 +19,20 @@ export interface LoweredVariant {
   readonly scheduleOrigin: string;
 }
 
+/** Which variant serves which constants and range [lo, hi) of the kernel's bucket measure. */
+export interface DispatchEntry {
+  readonly constants: Readonly<Record<string, number | string>>;
+  readonly bucket: readonly [number, number];
+  readonly variant: string;
+}
+
 export interface KernelGroup {
   readonly spec: KernelSpec;
   readonly source: string;
   readonly ir: KernelIR; // any variant's IR: parameters and raise sites are the same for all
   readonly variants: readonly LoweredVariant[];
+  /** In the order the dispatcher tries them: the first whose constants and bucket match wins. */
+  readonly dispatch: readonly DispatchEntry[];
   readonly raiseBase: number;
 }
 
@@ -33,12 +42,19 @@ const MAX_KNOBS = 6;
 
 function findParams(spec: KernelSpec): string {
   const params = Object.entries(spec.constants).map(([k, values]) => (typeof values[0] === "string" ? `lim_dtype ${k}` : `int32_t ${k}`));
+  if (spec.bucket) params.push(`int64_t ${spec.bucket.name}`);
   return params.length ? params.join(", ") : "void";
 }
 
 function matchExpr(spec: KernelSpec): string {
   const terms = Object.keys(spec.constants).map((k, i) => `v->constants[${i}] == ${typeof spec.constants[k][0] === "string" ? `(int32_t)${k}` : k}`);
   return terms.length ? terms.join(" && ") : "true";
+}
+
+/** The dispatch table: one line per entry, in order. */
+function dispatchRows(g: KernelGroup): { variant: string; lo: string; hi: string }[] {
+  const bound = (n: number) => (n >= Number.MAX_SAFE_INTEGER ? "INT64_MAX" : `${n}`);
+  return g.dispatch.map((d) => ({ variant: d.variant, lo: bound(d.bucket[0]), hi: bound(d.bucket[1]) }));
 }
 
 function kernelContext(g: KernelGroup) {
@@ -51,6 +67,8 @@ function kernelContext(g: KernelGroup) {
     fields: paramFields(g.ir),
     findParams: findParams(g.spec),
     matchExpr: matchExpr(g.spec),
+    bucket: g.spec.bucket ? { name: g.spec.bucket.name, doc: g.spec.bucket.doc } : false,
+    dispatch: dispatchRows(g),
     variants: g.variants.map((v) => v.name),
   };
 }
@@ -94,6 +112,8 @@ export function libraryFiles(root: string, groups: readonly KernelGroup[], matri
       constants: g.spec.constants,
       schedule: Object.fromEntries(Object.entries(g.spec.schedule).map(([k, knob]) => [k, knob.tag])),
       variants: g.variants.length,
+      bucket: g.spec.bucket?.name ?? null,
+      dispatch: g.dispatch.map((d) => ({ constants: d.constants, bucket: d.bucket[1] >= Number.MAX_SAFE_INTEGER ? [d.bucket[0], null] : d.bucket, variant: d.variant })),
     })),
     variants: groups.flatMap((g) =>
       g.variants.map((v) => ({

@@ -21,6 +21,31 @@ export interface PlannedVariant {
   /** Where the schedule came from: "heuristic", or the tuning database entry. */
   readonly scheduleOrigin: string;
   readonly optional: boolean;
+  readonly bucket: readonly [number, number];
+}
+
+/** The whole range of a bucket measure. */
+export const ANY_BUCKET: readonly [number, number] = [0, Number.MAX_SAFE_INTEGER];
+
+/** One shape bucket of a kernel: the range [lo, hi) of its measure, and the value a sweep tunes it at. */
+export interface BucketRange {
+  readonly range: readonly [number, number];
+  readonly tunedAt: number;
+}
+
+/** A kernel's shape buckets in ascending order (one covering everything when it declares none). */
+export function bucketRanges(spec: KernelSpec): BucketRange[] {
+  const b = spec.bucket;
+  if (!b) return [{ range: ANY_BUCKET, tunedAt: 0 }];
+  const edges = [0, ...b.bounds, ANY_BUCKET[1]];
+  const problem = (what: string) => new Error(`${spec.name}: bucket '${b.name}' ${what}`);
+  if (edges.some((e, i) => i > 0 && !(Number.isInteger(e) && e > edges[i - 1]))) throw problem(`bounds must be ascending positive integers, got [${b.bounds.join(", ")}]`);
+  if (b.tunedAt.length !== b.bounds.length + 1) throw problem(`needs one tunedAt value per bucket (${b.bounds.length + 1}), got ${b.tunedAt.length}`);
+  return b.tunedAt.map((at, i) => {
+    const range = [edges[i], edges[i + 1]] as const;
+    if (!(at >= range[0] && at < range[1])) throw problem(`tunedAt ${at} lies outside its bucket [${range[0]}, ${range[1]})`);
+    return { range, tunedAt: at };
+  });
 }
 
 function valuesFor(spec: KernelSpec, key: string, matrix: Matrix): readonly (number | string)[] {
@@ -47,6 +72,8 @@ export interface ScheduleChoice {
   readonly origin: string;
   /** A candidate from a schedule space: skipped, not an error, when it breaks a limit or a rule. */
   readonly optional?: boolean;
+  /** The range [lo, hi) of the kernel's bucket measure this schedule serves (default: all). */
+  readonly bucket?: readonly [number, number];
 }
 
 /**
@@ -62,7 +89,9 @@ export const heuristicSchedule: ScheduleChooser = (source, constants) => [
 export function planVariants(sources: readonly KernelSource[], matrix: Matrix, choose: ScheduleChooser): PlannedVariant[] {
   return sources.flatMap((source) =>
     constantCombinations(source.definition.spec, matrix).flatMap((constants) =>
-      choose(source, constants).map(({ schedule, origin, optional }) => ({ source, constants, schedule, scheduleOrigin: origin, optional: optional ?? false })),
+      choose(source, constants).map(({ schedule, origin, optional, bucket }) => ({
+        source, constants, schedule, scheduleOrigin: origin, optional: optional ?? false, bucket: bucket ?? ANY_BUCKET,
+      })),
     ),
   );
 }
@@ -70,12 +99,17 @@ export function planVariants(sources: readonly KernelSource[], matrix: Matrix, c
 /**
  * A chooser from `--schedules kernel=tag+tag` or `kernel=space` requests: named kernels get the listed
  * schedules (the first is dispatched by default) or the heuristic followed by their whole declared space;
- * other kernels keep the heuristic.
+ * other kernels get what `others` chooses (the heuristic, or the tuning databases).
  */
-export function requestedSchedules(requests: Readonly<Record<string, string>>, parse: (spec: KernelSpec, tag: string) => Schedule, space: (spec: KernelSpec) => Schedule[]): ScheduleChooser {
+export function requestedSchedules(
+  requests: Readonly<Record<string, string>>,
+  parse: (spec: KernelSpec, tag: string) => Schedule,
+  space: (spec: KernelSpec) => Schedule[],
+  others: ScheduleChooser = heuristicSchedule,
+): ScheduleChooser {
   return (source, constants) => {
     const request = requests[source.definition.spec.name];
-    if (request === undefined) return heuristicSchedule(source, constants);
+    if (request === undefined) return others(source, constants);
     if (request === "space") {
       return [...heuristicSchedule(source, constants), ...space(source.definition.spec).map((schedule) => ({ schedule, origin: "space", optional: true }))];
     }

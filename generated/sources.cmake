@@ -5,6 +5,13 @@
 set(LIM_GENERATED_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(LIM_GENERATED_INCLUDE_DIR ${CMAKE_CURRENT_LIST_DIR}/include)
 set(LIM_GENERATED_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/advance_seqlens__t128.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/attention_recall__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16__t256_r2_s2_p2.cu
@@ -43,6 +50,18 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d128_fp16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_bf16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_fp16__t128.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_bf16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_fp16__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d64_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d64_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d128_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d128_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t512_i8_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c32768.cu

@@ -2,7 +2,7 @@
 # Runs on the GPU machine, over a copy of the working tree: unpacks what travelled in .carry (node, the
 # node_modules and build/ archives), then the named sections, logging everything under $OUT.
 #
-#   bash bench/device/suite.sh tests sanitize bench-decode
+#   bash bench/device/suite.sh tests sanitize bench
 #
 # Prepare .carry here first with bench/device/pack.sh.
 set -uo pipefail
@@ -16,9 +16,6 @@ fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
 
 status=0
-touch /tmp/lim-suite-start
-# Copies the result files this run wrote (not the committed ones) to $OUT.
-keep_results() { find bench/results -name "$1" -newer /tmp/lim-suite-start -exec cp {} "$OUT/" \; ; }
 for section in "$@"; do
   echo "=== $section"
   case "$section" in
@@ -35,17 +32,15 @@ for section in "$@"; do
         done
       done
       ;;
-    bench-decode)
-      PYTHONUNBUFFERED=1 python3 bench/decode_attention.py 2>&1 | tee "$OUT/bench-decode.log" || status=1
-      keep_results "decode_attention-*.json"
+    bench)
+      # Every kernel benchmark beside PyTorch, with the run's report (report.md, bandwidth.svg).
+      node bin/lim bench --out "$OUT/bench" 2>&1 | tee "$OUT/bench.log" || status=1
       ;;
-    bench-selection)
-      PYTHONUNBUFFERED=1 python3 bench/selection.py 2>&1 | tee "$OUT/bench-selection.log" || status=1
-      keep_results "selection-*.json"
-      ;;
-    bench-sparse)
-      PYTHONUNBUFFERED=1 python3 bench/sparse_attention.py 2>&1 | tee "$OUT/bench-sparse.log" || status=1
-      keep_results "sparse_attention-*.json"
+    tune)
+      # The autotuning sweep of the default matrix; the database comes back in $OUT.
+      node bin/lim tune --work /tmp/lim-tune 2>&1 | tee "$OUT/tune.log" || status=1
+      cp tuning/*.json "$OUT/" 2>/dev/null
+      cp /tmp/lim-tune/build.log /tmp/lim-tune/worker.log "$OUT/" 2>/dev/null
       ;;
     profile-selection)
       # Nsight Compute on the last selection of bench/profile_selection.py: durations, stall reasons, hot lines.
@@ -54,14 +49,19 @@ for section in "$@"; do
         python3 bench/profile_selection.py > "$OUT/profile-selection.txt" 2>&1 || status=1
       grep -E "topk|union|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Memory Throughput|Compute \(SM\)" "$OUT/profile-selection.txt" | head -80
       ;;
-    sweep-decode)
-      # Every decode_attention schedule of build/sweep/generated (made here with
-      # `bin/lim generate --schedules decode_attention=space ... --out build/sweep/generated`), compiled on
-      # this machine's cores, timed beside SDPA.
-      cmake -S runtime -B /tmp/sweep -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIM_GENERATED_DIR="$PWD/build/sweep/generated" > "$OUT/sweep-build.log" 2>&1 &&
-        cmake --build /tmp/sweep -j "$(nproc)" >> "$OUT/sweep-build.log" 2>&1 || { echo "sweep build failed"; tail -20 "$OUT/sweep-build.log"; status=1; continue; }
-      PYTHONUNBUFFERED=1 python3 bench/sweep_decode_attention.py --lib /tmp/sweep/liblim.so --manifest build/sweep/generated/manifest.json 2>&1 | tee "$OUT/sweep-decode.log" || status=1
-      keep_results "sweep_decode_attention-*.json"
+    decode)
+      # lim decode for qwen3-8b at 8K, 32K and 128K context, B 1 and 8, all three policies (B 8 at 128K
+      # needs ~160 GB of caches: the runtime refuses it, saying so).
+      for context in 8192 32768 131072; do
+        for batch in 1 8; do
+          node bin/lim decode --preset qwen3-8b --context $context --batch $batch --policy full,lessismore,tidaldecode --json \
+            > "$OUT/decode-${context}-${batch}.json" 2> "$OUT/decode-${context}-${batch}.err" || { status=1; tail -3 "$OUT/decode-${context}-${batch}.err"; }
+        done
+      done
+      node -e 'const fs=require("fs");for(const f of fs.readdirSync(process.argv[1]).filter(f=>/^decode-.*json$/.test(f)).sort()){try{const r=JSON.parse(fs.readFileSync(process.argv[1]+"/"+f));for(const p of r.reports)console.log(f,p.policy,p.attentionUsPerStep.toFixed(1),"us",(p.speedupOverFull||0).toFixed(2)+"x",JSON.stringify(p.recall||[]),JSON.stringify(p.layerErrors||[]))}catch(e){console.log(f,"no result")}}' "$OUT"
+      ;;
+    host-overhead)
+      node --import tsx bench/host_overhead.ts 2>&1 | tee "$OUT/host-overhead.log" || status=1
       ;;
     *)
       echo "unknown section $section" && status=2

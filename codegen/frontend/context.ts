@@ -3,7 +3,7 @@
 
 import type { Node } from "ts-morph";
 import { dslError, type DslErrorKind } from "./diagnostics.js";
-import type { Level, RaiseSite, ScalarType, StorageType, TensorParam } from "./ir.js";
+import type { Level, RaiseSite, ScalarType, Stmt, StorageType, TensorParam } from "./ir.js";
 
 /** What a name in a kernel body stands for. */
 export type Sym =
@@ -37,6 +37,8 @@ export class Context {
   private sharedTop = 0;
   sharedMax = 0;
   readonly raises: RaiseSite[] = [];
+  /** Device functions (file-level functions the kernel calls), elaborated once each, in call order. */
+  deviceFunctions = new Map<string, Extract<Stmt, { k: "lambda" }> | "in progress">();
   /** Names of the primitives the body calls (for rules such as overlapsPrecedingKernel's). */
   readonly primitivesCalled = new Set<string>();
   /** Optional outputs proven present by an enclosing `if (present(x))`. */

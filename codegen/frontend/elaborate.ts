@@ -72,6 +72,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
     body,
+    functions: [...ctx.deviceFunctions.values()].filter((f) => f !== "in progress"),
     raises: ctx.raises,
   };
 }

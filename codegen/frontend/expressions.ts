@@ -1,10 +1,11 @@
 // Expressions of a kernel body: from the ts-morph AST to typed IR, with compile-time folding.
 
-import { Node, SyntaxKind, type CallExpression, type Expression } from "ts-morph";
+import { Node, SyntaxKind, type CallExpression, type Expression, type FunctionDeclaration } from "ts-morph";
 import { BUILTIN_OBJECTS, BUILTINS, SPECIAL_FORMS } from "./builtins.js";
-import type { Context, Sym } from "./context.js";
+import { Context, type Sym } from "./context.js";
 import { posOf } from "./diagnostics.js";
-import { isOptional, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
+import { Statements } from "./statements.js";
+import { isOptional, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Stmt, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
 import { coerce, describe, foldBinary, isScalar, maxLevel, unify, valueTypeOf } from "./typing.js";
 
 const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
@@ -292,6 +293,13 @@ export class Expressions {
       return { k: "call", fn: `@${sym.cname}`, args, type: sym.ret === "void" ? { kind: "void" } : scalar(sym.ret), level: "runtime", pos };
     }
     if (sym) return ctx.fail("type-mismatch", callee, `'${name}' is not a function`, "only primitives and local arrow functions can be called");
+    const helper = node.getSourceFile().getFunction(name);
+    if (helper && !helper.isExported() && !(name in BUILTINS)) {
+      const f = this.deviceFunction(helper);
+      if (argNodes.length !== f.params.length) ctx.fail("type-mismatch", node, `${name}() takes ${f.params.length} arguments, got ${argNodes.length}`, "match the function's parameters");
+      const args = argNodes.map((a, i) => this.scalarOf(a, f.params[i].t, `argument ${i + 1} of ${name}()`));
+      return { k: "call", fn: `@${name}`, args, type: f.ret === "void" ? { kind: "void" } : scalar(f.ret), level: "runtime", pos };
+    }
     if (name === "sizeof") {
       if (argNodes.length !== 1) ctx.fail("type-mismatch", node, "sizeof() takes 1 argument", "write sizeof(c.dtype) or sizeof(\"f32\")");
       const bytes = STORAGE_BYTES[this.storageType(argNodes[0], "sizeof() argument")];
@@ -319,6 +327,24 @@ export class Expressions {
     ctx.primitivesCalled.add(name);
     const level: Level = result.value !== undefined ? "const" : "runtime";
     return { k: "call", fn: name, args: result.args, type: result.type, level, value: result.value, pos };
+  }
+
+  /** Elaborates a file-level function once per variant, in a context of its own (no kernel locals). */
+  private deviceFunction(fn: FunctionDeclaration): Extract<Stmt, { k: "lambda" }> {
+    const ctx = this.ctx;
+    const name = fn.getName() ?? "";
+    const known = ctx.deviceFunctions.get(name);
+    if (known === "in progress") return ctx.fail("unsupported-syntax", fn, `device function '${name}' calls itself`, "GPU code here has no recursion: use a loop");
+    if (known) return known;
+    ctx.deviceFunctions.set(name, "in progress");
+    const own = new Context(ctx.file, ctx.constants, ctx.schedule);
+    own.deviceFunctions = ctx.deviceFunctions;
+    const f = new Statements(own).deviceFunction(fn);
+    if (own.raises.length > 0) ctx.fail("unsupported-syntax", fn, `device function '${name}' calls raise()`, "report bad input from the kernel body");
+    own.primitivesCalled.forEach((p) => ctx.primitivesCalled.add(p));
+    ctx.deviceFunctions.delete(name);
+    ctx.deviceFunctions.set(name, f); // after its own callees: definitions come out in dependency order
+    return f;
   }
 
   private raise(node: CallExpression, argNodes: Expression[]): Expr {

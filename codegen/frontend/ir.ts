@@ -146,5 +146,7 @@ export interface KernelIR {
   readonly overlapsPrecedingKernel: boolean;
   readonly sharedBytes: number;
   readonly body: readonly Stmt[];
+  /** File-level functions the body calls, in dependency order (lowered as __device__ functions). */
+  readonly functions: readonly Extract<Stmt, { k: "lambda" }>[];
   readonly raises: readonly RaiseSite[];
 }

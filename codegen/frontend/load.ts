@@ -8,6 +8,7 @@ import { Project } from "ts-morph";
 import type { AnyKernelDefinition as KernelDefinition, KernelSpec } from "../../dsl/lang/kernel.js";
 import { DslError } from "./diagnostics.js";
 import type { KernelSource } from "./elaborate.js";
+import { bucketRanges } from "../variants.js";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -30,6 +31,11 @@ function checkSpec(file: string, d: KernelDefinition): void {
   }
   const tags = Object.values(spec.schedule).map((k) => k.tag);
   if (new Set(tags).size !== tags.length) throw specError(file, `schedule tags of ${spec.name} repeat: ${tags.join(", ")}`, "give each knob its own tag; tags make variant names unique");
+  try {
+    bucketRanges(spec);
+  } catch (e) {
+    throw specError(file, (e as Error).message, "list ascending bounds and one tunedAt value inside each bucket");
+  }
 }
 
 export async function loadKernels(root: string, only?: readonly string[]): Promise<KernelSource[]> {

@@ -1,7 +1,7 @@
 // Statements of a kernel body: declarations (scalars, register and shared arrays, local functions),
 // assignments, loops and branches, from the ts-morph AST to typed IR.
 
-import { Node, SyntaxKind, VariableDeclarationKind, type Block, type Expression, type Statement, type VariableDeclaration } from "ts-morph";
+import { Node, SyntaxKind, VariableDeclarationKind, type Block, type Expression, type FunctionDeclaration, type Statement, type VariableDeclaration } from "ts-morph";
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import { Expressions } from "./expressions.js";
@@ -164,7 +164,22 @@ export class Statements {
     return { k: "shared", name, elem, dims, offset, pos: this.pos(d) };
   }
 
-  private lambda(d: VariableDeclaration, name: string, fn: Node & { getParameters(): Node[]; getBody(): Node; getReturnTypeNode(): Node | undefined }): Stmt {
+  /**
+   * A file-level function the kernel calls: elaborated on its own (it sees only its parameters, constants
+   * and primitives) and lowered as a __device__ function.
+   */
+  deviceFunction(fn: FunctionDeclaration): Extract<Stmt, { k: "lambda" }> {
+    const body = fn.getBody();
+    if (!body) return this.ctx.fail("unsupported-syntax", fn, `function '${fn.getName()}' has no body`, "give the device function a body");
+    return this.lambda(fn, fn.getName() ?? "", fn as never, false);
+  }
+
+  private lambda(
+    d: Node,
+    name: string,
+    fn: Node & { getParameters(): Node[]; getBody(): Node; getReturnTypeNode(): Node | undefined },
+    define = true,
+  ): Extract<Stmt, { k: "lambda" }> {
     const ctx = this.ctx;
     const params = fn.getParameters().map((p) => {
       const pn = p as Node & { getName(): string; getTypeNode(): Node | undefined };
@@ -197,7 +212,7 @@ export class Statements {
     }
     const ret = ctx.lambdaReturn.t ?? "void";
     ctx.lambdaReturn = outer;
-    ctx.define(d, name, { s: "lambda", cname: name, params: params.map((p) => p.t), ret });
+    if (define) ctx.define(d, name, { s: "lambda", cname: name, params: params.map((p) => p.t), ret });
     return { k: "lambda", name, params, ret, body, pos: this.pos(d) };
   }
 

@@ -46,6 +46,8 @@ export function coerce(ctx: Context, node: Node, e: Expr, t: ScalarType, what: s
     if (t === "bool") ctx.fail("type-mismatch", node, `${what}: expected bool, got an integer literal`, "write true or false, or a comparison");
     return retype(ctx, node, e, t, what);
   }
+  // A compile-time integer (a constant such as TOPICS = 4) adapts between i32 and u32 like a literal.
+  if (isConstInt(e) && (t === "i32" || t === "u32") && (e.type as { t: ScalarType }).t !== t) return retype(ctx, node, e, t, what);
   if (e.type.kind === "scalar" && e.type.t === t) return e;
   return ctx.fail(
     "type-mismatch",
@@ -69,10 +71,19 @@ function retype(ctx: Context, node: Node, e: Expr, t: ScalarType, what: string):
   return ctx.fail("type-mismatch", node, `${what}: cannot give this literal expression the type ${t}`, `convert explicitly with ${t}(...)`);
 }
 
-/** The common scalar type of two operands (integer literals adapt to the other side; two literals are i32). */
+/** An i32 or u32 whose value is known at compile time. */
+function isConstInt(e: Expr): boolean {
+  return e.level === "const" && typeof e.value === "number" && e.type.kind === "scalar" && (e.type.t === "i32" || e.type.t === "u32");
+}
+
+/**
+ * The common scalar type of two operands: integer literals and compile-time integers adapt to the other
+ * side (two of them are i32).
+ */
 export function unify(ctx: Context, node: Node, l: Expr, r: Expr, op: string): ScalarType {
-  const lt = l.type.kind === "scalar" ? l.type.t : l.type.kind === "intlit" ? undefined : null;
-  const rt = r.type.kind === "scalar" ? r.type.t : r.type.kind === "intlit" ? undefined : null;
+  const flexible = (e: Expr, other: Expr) => e.type.kind === "intlit" || (isConstInt(e) && other.type.kind === "scalar" && (other.type.t === "i32" || other.type.t === "u32") && !isConstInt(other));
+  const lt = flexible(l, r) ? undefined : l.type.kind === "scalar" ? l.type.t : null;
+  const rt = flexible(r, l) ? undefined : r.type.kind === "scalar" ? r.type.t : null;
   if (lt === null || rt === null) {
     const bad = lt === null ? l : r;
     return ctx.fail("type-mismatch", node, `operator '${op}' needs scalar operands, got ${describe(bad.type)}`, "index arrays down to one element first");

@@ -111,6 +111,14 @@ export class Emitter {
     return this.lines.join("\n");
   }
 
+  /** A file-level DSL function as a __device__ function. */
+  deviceFunction(f: Extract<Stmt, { k: "lambda" }>): void {
+    const params = f.params.map((p) => `${CTYPE[p.t]} ${p.name}`).join(", ");
+    this.line(0, `__device__ __forceinline__ ${f.ret === "void" ? "void" : CTYPE[f.ret]} ${f.name}(${params}) {`, f.pos);
+    this.stmts(f.body, 1);
+    this.line(0, "}");
+  }
+
   stmts(body: readonly Stmt[], depth: number): void {
     for (const s of body) this.stmt(s, depth);
   }

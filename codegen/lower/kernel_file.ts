@@ -51,6 +51,8 @@ export function renderVariant(
 ): VariantFile {
   const emitter = new Emitter();
   emitter.stmts(ir.body, 1);
+  const functions = new Emitter();
+  for (const f of ir.functions) functions.deviceFunction(f);
   const constantLines = Object.entries(ir.constants).map(([k, v]) =>
     typeof v === "number" ? `static constexpr int ${k} = ${v};` : `using ${k} = ${storageCType(v as never)};  // ${v}`,
   );
@@ -75,6 +77,7 @@ export function renderVariant(
     paramsType: `lim_${ir.name}_params`,
     bindings: ir.params.map(binding),
     body: emitter.text(),
+    functions: ir.functions.length ? `${functions.text()}\n` : "",
     gridX: gridAxis(ir, ir.grid.x),
     gridY: gridAxis(ir, ir.grid.y),
     gridZ: gridAxis(ir, ir.grid.z),

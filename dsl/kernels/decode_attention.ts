@@ -26,12 +26,20 @@ export const decodeAttention = defineKernel({
     summary: "decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials",
     constants: { D: [64, 128, 256], G: [1, 2, 4, 8], dtype: ["bf16", "fp16"] },
     schedule: {
-      threads: { tag: "t", values: [64, 128, 256] },
-      rows: { tag: "r", values: [1, 2, 4, 8] }, // rows each row group holds per pipeline stage
-      stages: { tag: "s", values: [2, 3, 4, 5] }, // depth of the asynchronous-copy pipeline
+      // The tuning space: the run 2 sweep (bench/NOTES.md) never chose 64 threads, 8 rows or 5 stages.
+      threads: { tag: "t", values: [128, 256] },
+      rows: { tag: "r", values: [1, 2, 4] }, // rows each row group holds per pipeline stage
+      stages: { tag: "s", values: [2, 3, 4] }, // depth of the asynchronous-copy pipeline
       pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
     },
     grid: { x: "splits", y: "HB", z: "B" },
+    // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
+    bucket: {
+      name: "rows",
+      doc: "rows per block: max_seqlen, or max_count for index lists",
+      bounds: [1536, 3072, 6144, 12288, 49152],
+      tunedAt: [1024, 2048, 4096, 8192, 32768, 131072],
+    },
   },
   // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
   // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.

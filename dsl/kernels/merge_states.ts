@@ -46,7 +46,8 @@ export function merge_states(
   const accW = regs("f32", [PER], 0.0);
   waitForPrecedingGrid();
   // Splits that saw no rows have lse -inf and weigh nothing.
-  for (const sp of range(warp, splits, WARPS, 4)) {
+  // Unrolled by 2: by 4, ptxas spills the D = 256 variants (two 16-byte loads per split in flight is enough).
+  for (const sp of range(warp, splits, WARPS, 2)) {
     const lseS = partialLse.at(b, h, sp);
     const part = regs("f32", [PER]);
     loadVec(part, partialO.ref(b, h, sp, lane * PER));

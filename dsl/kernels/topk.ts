@@ -24,9 +24,11 @@ export const topkKernel = defineKernel({
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
       items: { tag: "i", values: [4, 8, 16] }, // consecutive elements per thread in the compaction pass
-      cache: { tag: "c", values: [4096, 16384, 32768] }, // keys of a row kept in shared memory after the first pass
+      cache: { tag: "c", values: [16384, 32768] }, // keys of a row kept in shared memory after the first pass
     },
     grid: { x: "R" },
+    // Whether a row fits the key cache decides the best schedule: short, mid-length and long rows apart.
+    bucket: { name: "length", doc: "tokens per row (the longest)", bounds: [12288, 49152], tunedAt: [8192, 32768, 131072] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
   },
   // 1024 threads leave 64 registers each, which spills at some budgets; 512 threads do not, and the

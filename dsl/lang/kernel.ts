@@ -18,6 +18,17 @@ export interface GridSpec {
   readonly z?: string;
 }
 
+/**
+ * Shape buckets: ascending bounds split the measure into [0, b0), [b0, b1), ..., [bn, infinity). Each bucket
+ * names the value a tuning sweep measures it at (one per bucket, inside it).
+ */
+export interface BucketSpec {
+  readonly name: string;
+  readonly doc: string;
+  readonly bounds: readonly number[];
+  readonly tunedAt: readonly number[];
+}
+
 export interface KernelSpec {
   /** C identifier; the kernel's body is the exported function of this name. */
   readonly name: string;
@@ -32,6 +43,11 @@ export interface KernelSpec {
    * anything that kernel wrote.
    */
   readonly overlapsPrecedingKernel?: boolean;
+  /**
+   * A run-time measure the C ABI dispatches on (e.g. rows per block): tuned schedules serve its buckets,
+   * and lim_find_<kernel> takes it as its last argument.
+   */
+  readonly bucket?: BucketSpec;
 }
 
 /** Values of the constants of one variant. */

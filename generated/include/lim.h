@@ -564,6 +564,124 @@ int lim_gather_kv(
     cudaStream_t stream
 );
 
+/**
+ * Counts one new token per request on the device: seqlens[b] += 1. A length that would pass capacity is
+ * left as it is and reported by lim_check_device_status. Call it before lim_append_kv in each decode step.
+ *
+ * @param seqlens [batch] tokens in each request's cache (device memory)
+ * @param batch requests
+ * @param capacity tokens the caches hold per request
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_advance_seqlens(
+    int32_t* seqlens,
+    int32_t batch,
+    int32_t capacity,
+    cudaStream_t stream
+);
+
+/**
+ * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
+ * Positions outside the cache are skipped and reported by lim_check_device_status.
+ *
+ * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
+ * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
+ * @param seqlens [batch] tokens in each cache, the new one included
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim]
+ * @param v_cache values, laid out like k_cache
+ * @param cache_stride_b element stride between requests of both caches
+ * @param cache_stride_h element stride between heads of both caches
+ * @param cache_stride_n element stride between tokens of both caches
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_append_kv(
+    const void* k_new,
+    const void* v_new,
+    const int32_t* seqlens,
+    void* k_cache,
+    void* v_cache,
+    int64_t cache_stride_b,
+    int64_t cache_stride_h,
+    int64_t cache_stride_n,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Fills positions [0, seqlens[b]) of one layer's contiguous K and V caches with structured synthetic data
+ * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
+ * of (seed, layer, position). For benchmarks and tests without model weights.
+ *
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous
+ * @param v_cache values, laid out like k_cache
+ * @param seqlens [batch] positions to fill per request
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param seed the data's seed
+ * @param layer the layer (part of every element's hash)
+ * @param recent_window the last recent_window tokens of each prompt are recent tokens
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_synthesize_kv(
+    void* k_cache,
+    void* v_cache,
+    const int32_t* seqlens,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    lim_dtype dtype,
+    uint32_t seed,
+    int32_t layer,
+    int32_t recent_window,
+    cudaStream_t stream
+);
+
+/**
+ * One decode step of synthetic data for one layer: every query head's query, and the new token's key and
+ * value (position seqlens[b] - 1), consistent with lim_synthesize_kv's structure. Keyed by that position, so
+ * a captured step makes new data at every replay.
+ *
+ * @param q [batch, num_q_heads, head_dim] output, contiguous
+ * @param k_new [batch, num_kv_heads, head_dim] output, contiguous
+ * @param v_new [batch, num_kv_heads, head_dim] output, contiguous
+ * @param seqlens [batch] tokens including the new one
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param seed the data's seed
+ * @param layer the layer
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_synthesize_step(
+    void* q,
+    void* k_new,
+    void* v_new,
+    const int32_t* seqlens,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    lim_dtype dtype,
+    uint32_t seed,
+    int32_t layer,
+    cudaStream_t stream
+);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,6 +67,51 @@ extern const int lim_kernel_table_count;
 /** The variant lim_use_variant chose for a kernel, or NULL (the dispatcher then takes the first match). */
 const lim_variant_info* lim_chosen_variant(const char* kernel);
 
+/* ---- advance_seqlens: counts one new token per request: seqlens[b] += 1, refusing to pass the cache capacity
+ *      from dsl/kernels/append_kv.ts; constants (); schedule knobs (threads) ---- */
+typedef struct lim_advance_seqlens_params {
+  lim_tensor seqlens; /* output, i32 [B] */
+  int32_t B; /* run-time size */
+  int32_t capacity;
+  int32_t BB;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_advance_seqlens_params;
+
+extern const lim_variant_info* const lim_advance_seqlens_variants[];
+extern const int lim_advance_seqlens_variant_count;
+
+/** The variant of advance_seqlens that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_advance_seqlens(void);
+
+int lim_advance_seqlens__t128(const lim_advance_seqlens_params* p, cudaStream_t stream);
+
+/* ---- append_kv: writes one new token's key and value per request at position seqlens[b] - 1 of its cache
+ *      from dsl/kernels/append_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */
+typedef struct lim_append_kv_params {
+  lim_tensor kNew; /* input, bf16/fp16 [B, Hkv, D] */
+  lim_tensor vNew; /* input, bf16/fp16 [B, Hkv, D] */
+  lim_tensor seqlens; /* input, i32 [B] */
+  lim_tensor k; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
+  lim_tensor v; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
+  int32_t B; /* run-time size */
+  int32_t Hkv; /* run-time size */
+  int32_t Nmax; /* run-time size */
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_append_kv_params;
+
+extern const lim_variant_info* const lim_append_kv_variants[];
+extern const int lim_append_kv_variant_count;
+
+/** The variant of append_kv that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_append_kv(int32_t D, lim_dtype dtype);
+
+int lim_append_kv__d64_bf16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d64_fp16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_bf16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_fp16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_bf16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_fp16__t32(const lim_append_kv_params* p, cudaStream_t stream);
+
 /* ---- attention_recall: softmax mass each head puts on an index set (shared or per head), from the logits and the log-sum-exp
  *      from dsl/kernels/attention_recall.ts; constants (); schedule knobs (threads) ---- */
 typedef struct lim_attention_recall_params {
@@ -86,7 +131,7 @@ typedef struct lim_attention_recall_params {
 extern const lim_variant_info* const lim_attention_recall_variants[];
 extern const int lim_attention_recall_variant_count;
 
-/** The generated variant of attention_recall for these constants, or NULL when there is none. */
+/** The variant of attention_recall that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_attention_recall(void);
 
 int lim_attention_recall__t256(const lim_attention_recall_params* p, cudaStream_t stream);
@@ -124,8 +169,8 @@ typedef struct lim_decode_attention_params {
 extern const lim_variant_info* const lim_decode_attention_variants[];
 extern const int lim_decode_attention_variant_count;
 
-/** The generated variant of decode_attention for these constants, or NULL when there is none. */
-const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype);
+/** The variant of decode_attention that serves these constants and rows (rows per block: max_seqlen, or max_count for index lists), or NULL when none was generated. */
+const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, int64_t rows);
 
 int lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
@@ -175,7 +220,7 @@ typedef struct lim_gather_kv_params {
 extern const lim_variant_info* const lim_gather_kv_variants[];
 extern const int lim_gather_kv_variant_count;
 
-/** The generated variant of gather_kv for these constants, or NULL when there is none. */
+/** The variant of gather_kv that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype);
 
 int lim_gather_kv__d64_bf16__t256(const lim_gather_kv_params* p, cudaStream_t stream);
@@ -207,7 +252,7 @@ typedef struct lim_lessismore_union_params {
 extern const lim_variant_info* const lim_lessismore_union_variants[];
 extern const int lim_lessismore_union_variant_count;
 
-/** The generated variant of lessismore_union for these constants, or NULL when there is none. */
+/** The variant of lessismore_union that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_lessismore_union(void);
 
 int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream);
@@ -228,7 +273,7 @@ typedef struct lim_merge_states_params {
 extern const lim_variant_info* const lim_merge_states_variants[];
 extern const int lim_merge_states_variant_count;
 
-/** The generated variant of merge_states for these constants, or NULL when there is none. */
+/** The variant of merge_states that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_merge_states(int32_t D, lim_dtype dtype);
 
 int lim_merge_states__d64_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
@@ -237,6 +282,64 @@ int lim_merge_states__d128_bf16__t128(const lim_merge_states_params* p, cudaStre
 int lim_merge_states__d128_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 int lim_merge_states__d256_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
+
+/* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
+ *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */
+typedef struct lim_synthesize_kv_params {
+  lim_tensor k; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
+  lim_tensor v; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
+  lim_tensor seqlens; /* input, i32 [B] */
+  int32_t B; /* run-time size */
+  int32_t Hkv; /* run-time size */
+  int32_t Nmax; /* run-time size */
+  uint32_t seed;
+  int32_t layer;
+  int32_t recentWindow;
+  int32_t RB;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_synthesize_kv_params;
+
+extern const lim_variant_info* const lim_synthesize_kv_variants[];
+extern const int lim_synthesize_kv_variant_count;
+
+/** The variant of synthesize_kv that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_synthesize_kv(int32_t D, lim_dtype dtype);
+
+int lim_synthesize_kv__d64_bf16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d64_fp16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_bf16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_fp16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_bf16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_fp16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+
+/* ---- synthesize_step: one decode step of synthetic data for one layer: every head's query, and the new token's key and value
+ *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */
+typedef struct lim_synthesize_step_params {
+  lim_tensor q; /* output, bf16/fp16 [B, Hq, D] */
+  lim_tensor kNew; /* output, bf16/fp16 [B, Hkv, D] */
+  lim_tensor vNew; /* output, bf16/fp16 [B, Hkv, D] */
+  lim_tensor seqlens; /* input, i32 [B] */
+  int32_t B; /* run-time size */
+  int32_t Hq; /* run-time size */
+  int32_t Hkv; /* run-time size */
+  uint32_t seed;
+  int32_t layer;
+  int32_t HX;
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_synthesize_step_params;
+
+extern const lim_variant_info* const lim_synthesize_step_variants[];
+extern const int lim_synthesize_step_variant_count;
+
+/** The variant of synthesize_step that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype dtype);
+
+int lim_synthesize_step__d64_bf16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
+int lim_synthesize_step__d64_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
+int lim_synthesize_step__d128_bf16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
+int lim_synthesize_step__d128_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
+int lim_synthesize_step__d256_bf16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
+int lim_synthesize_step__d256_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
 
 /* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
  *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache) ---- */
@@ -262,8 +365,8 @@ typedef struct lim_topk_params {
 extern const lim_variant_info* const lim_topk_variants[];
 extern const int lim_topk_variant_count;
 
-/** The generated variant of topk for these constants, or NULL when there is none. */
-const lim_variant_info* lim_find_topk(int32_t K);
+/** The variant of topk that serves these constants and length (tokens per row (the longest)), or NULL when none was generated. */
+const lim_variant_info* lim_find_topk(int32_t K, int64_t length);
 
 int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);

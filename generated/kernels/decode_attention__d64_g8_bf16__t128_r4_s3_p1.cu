@@ -27,7 +27,7 @@ struct s {
 };
 
 // This kernel's raise() sites start here in the library's table (generated/variants.cpp).
-constexpr int lim_raise_base = 2;
+constexpr int lim_raise_base = 4;
 
 __global__ void __launch_bounds__(128) decode_attention__d64_g8_bf16__t128_r4_s3_p1_kernel(const __grid_constant__ lim_decode_attention_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
@@ -49,205 +49,205 @@ __global__ void __launch_bounds__(128) decode_attention__d64_g8_bf16__t128_r4_s3
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:68
-  constexpr int PIECES = 1;                                                         // dsl/kernels/decode_attention.ts:69
-  constexpr int LANES = 8;                                                          // dsl/kernels/decode_attention.ts:70
-  constexpr int GROUPS = 16;                                                        // dsl/kernels/decode_attention.ts:71
-  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:72
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:73
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:74
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:75
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:77
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:78
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:79
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:80
-  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/decode_attention.ts:81
-  const int group = static_cast<int>(threadIdx.x) / LANES;                          // dsl/kernels/decode_attention.ts:82
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:84
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:85
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:86
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:86
+  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:76
+  constexpr int PIECES = 1;                                                         // dsl/kernels/decode_attention.ts:77
+  constexpr int LANES = 8;                                                          // dsl/kernels/decode_attention.ts:78
+  constexpr int GROUPS = 16;                                                        // dsl/kernels/decode_attention.ts:79
+  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:80
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:81
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:82
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:83
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:85
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:86
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:87
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:88
+  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/decode_attention.ts:89
+  const int group = static_cast<int>(threadIdx.x) / LANES;                          // dsl/kernels/decode_attention.ts:90
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:92
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:93
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:94
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:94
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:87
+    return;                                                                         // dsl/kernels/decode_attention.ts:95
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:89
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:90
-  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:91
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:92
-    n = counts.load(b, list);                                                       // dsl/kernels/decode_attention.ts:93
-    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:94
-      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:95
-        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:95
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:97
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:98
+  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:99
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:100
+    n = counts.load(b, list);                                                       // dsl/kernels/decode_attention.ts:101
+    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:102
+      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:103
+        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:103
       }
-      return;                                                                       // dsl/kernels/decode_attention.ts:96
+      return;                                                                       // dsl/kernels/decode_attention.ts:104
     }
   }
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:100
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:101
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:102
-      p = indices.load(b, list, i);                                                 // dsl/kernels/decode_attention.ts:103
-      const int previous = i > 0 ? indices.load(b, list, i - 1) : -1;               // dsl/kernels/decode_attention.ts:104
-      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:105
-        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:106
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:107
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:108
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:109
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:110
+      p = indices.load(b, list, i);                                                 // dsl/kernels/decode_attention.ts:111
+      const int previous = i > 0 ? indices.load(b, list, i - 1) : -1;               // dsl/kernels/decode_attention.ts:112
+      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:113
+        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:114
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:115
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:110
+    return p;                                                                       // dsl/kernels/decode_attention.ts:118
   };
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:112
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:113
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:114
-  float qs[8][1][8];                                                                // dsl/kernels/decode_attention.ts:118
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:120
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:121
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:122
+  float qs[8][1][8];                                                                // dsl/kernels/decode_attention.ts:126
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:119
+  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:127
     #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:120
-      lim::load_vec(qs[g][p], q.ptr_at(b, qHead + g, (p * LANES + lane) * VEC));    // dsl/kernels/decode_attention.ts:121
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:128
+      lim::load_vec(qs[g][p], q.ptr_at(b, qHead + g, (p * LANES + lane) * VEC));    // dsl/kernels/decode_attention.ts:129
       #pragma unroll
-      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:123
-        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:123
+      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:131
+        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:131
       }
     }
   }
-  float m[8]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:127
-  float l[8]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:128
-  float acc[8][1][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:129
-  {                                                                                 // dsl/kernels/decode_attention.ts:130
-    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[3][4][1][1024]>(lim_smem + 0);  /* shared bytes 0..24575 */ // dsl/kernels/decode_attention.ts:133
-    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[3][4][1][1024]>(lim_smem + 24576);  /* shared bytes 24576..49151 */ // dsl/kernels/decode_attention.ts:134
-    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:135
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:136
+  float m[8]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:135
+  float l[8]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:136
+  float acc[8][1][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:137
+  {                                                                                 // dsl/kernels/decode_attention.ts:138
+    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[3][4][1][1024]>(lim_smem + 0);  /* shared bytes 0..24575 */ // dsl/kernels/decode_attention.ts:141
+    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[3][4][1][1024]>(lim_smem + 24576);  /* shared bytes 24576..49151 */ // dsl/kernels/decode_attention.ts:142
+    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:143
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:144
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:137
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:138
-        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:139
-        const bool valid = pos >= 0;                                                // dsl/kernels/decode_attention.ts:140
-        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:141
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:145
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:146
+        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:147
+        const bool valid = pos >= 0;                                                // dsl/kernels/decode_attention.ts:148
+        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:149
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:142
-          lim::cp_async<16>(&kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:143
-          lim::cp_async<16>(&vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:144
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:150
+          lim::cp_async<16>(&kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:151
+          lim::cp_async<16>(&vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:152
         }
       }
-      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:147
+      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:155
     };
     #pragma unroll
-    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:149
-      issue(t);                                                                     // dsl/kernels/decode_attention.ts:149
+    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:157
+      issue(t);                                                                     // dsl/kernels/decode_attention.ts:157
     }
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:151
-      issue(tile + s::stages - 1);                                                  // dsl/kernels/decode_attention.ts:152
-      lim::cp_async_wait<2>();                                                      // dsl/kernels/decode_attention.ts:153
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:154
-      float score[4][8];                                                            // dsl/kernels/decode_attention.ts:156
-      float tileMax[8]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:157
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:159
+      issue(tile + s::stages - 1);                                                  // dsl/kernels/decode_attention.ts:160
+      lim::cp_async_wait<2>();                                                      // dsl/kernels/decode_attention.ts:161
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:162
+      float score[4][8];                                                            // dsl/kernels/decode_attention.ts:164
+      float tileMax[8]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:165
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:158
-        float ks[1][8];                                                             // dsl/kernels/decode_attention.ts:159
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:166
+        float ks[1][8];                                                             // dsl/kernels/decode_attention.ts:167
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:160
-          lim::load_vec(ks[p], &kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:160
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:168
+          lim::load_vec(ks[p], &kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:168
         }
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:161
-        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:162
-        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:163
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:169
+        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:170
+        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:171
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:164
-          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:165
+        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:172
+          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:173
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:166
-            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:166
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:174
+            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:174
           }
-          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:167
-          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:168
-          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:169
-          if (logits.present() && inRange && lane == g % LANES) {                   // dsl/kernels/decode_attention.ts:171
-            logits.store(full * LN2, b, qHead + g, pos);                            // dsl/kernels/decode_attention.ts:171
-          }
-        }
-      }
-      #pragma unroll
-      for (int g = 0; g < c::G; ++g) {                                              // dsl/kernels/decode_attention.ts:174
-        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:175
-        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:176
-        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:177
-        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:178
-        #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:179
-          #pragma unroll
-          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:179
-            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:179
+          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:175
+          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:176
+          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:177
+          if (logits.present() && inRange && lane == g % LANES) {                   // dsl/kernels/decode_attention.ts:179
+            logits.store(full * LN2, b, qHead + g, pos);                            // dsl/kernels/decode_attention.ts:179
           }
         }
       }
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:181
-        float vs[1][8];                                                             // dsl/kernels/decode_attention.ts:182
+      for (int g = 0; g < c::G; ++g) {                                              // dsl/kernels/decode_attention.ts:182
+        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:183
+        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:184
+        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:185
+        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:186
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:183
-          lim::load_vec(vs[p], &vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:183
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:187
+          #pragma unroll
+          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:187
+            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:187
+          }
+        }
+      }
+      #pragma unroll
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:189
+        float vs[1][8];                                                             // dsl/kernels/decode_attention.ts:190
+        #pragma unroll
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:191
+          lim::load_vec(vs[p], &vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:191
         }
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:184
-          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:185
-          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:186
+        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:192
+          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:193
+          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:194
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:187
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:195
             #pragma unroll
-            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:187
-              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:187
+            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:195
+              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:195
             }
           }
         }
       }
     }
-    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:191
+    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:199
   }
-  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:194
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:195
-  auto& mAll = *reinterpret_cast<float (*)[16][8]>(lim_smem + 0);  /* shared bytes 0..511 */ // dsl/kernels/decode_attention.ts:198
-  auto& lAll = *reinterpret_cast<float (*)[16][8]>(lim_smem + 512);  /* shared bytes 512..1023 */ // dsl/kernels/decode_attention.ts:199
-  auto& accAll = *reinterpret_cast<float (*)[16][8][64]>(lim_smem + 1024);  /* shared bytes 1024..33791 */ // dsl/kernels/decode_attention.ts:200
+  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:202
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:203
+  auto& mAll = *reinterpret_cast<float (*)[16][8]>(lim_smem + 0);  /* shared bytes 0..511 */ // dsl/kernels/decode_attention.ts:206
+  auto& lAll = *reinterpret_cast<float (*)[16][8]>(lim_smem + 512);  /* shared bytes 512..1023 */ // dsl/kernels/decode_attention.ts:207
+  auto& accAll = *reinterpret_cast<float (*)[16][8][64]>(lim_smem + 1024);  /* shared bytes 1024..33791 */ // dsl/kernels/decode_attention.ts:208
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:201
-    if (lane == 0) {                                                                // dsl/kernels/decode_attention.ts:202
-      mAll[group][g] = m[g];                                                        // dsl/kernels/decode_attention.ts:203
-      lAll[group][g] = l[g];                                                        // dsl/kernels/decode_attention.ts:204
+  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:209
+    if (lane == 0) {                                                                // dsl/kernels/decode_attention.ts:210
+      mAll[group][g] = m[g];                                                        // dsl/kernels/decode_attention.ts:211
+      lAll[group][g] = l[g];                                                        // dsl/kernels/decode_attention.ts:212
     }
     #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:206
-      lim::store_vec(&accAll[group][g][(p * LANES + lane) * VEC], acc[g][p]);       // dsl/kernels/decode_attention.ts:206
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:214
+      lim::store_vec(&accAll[group][g][(p * LANES + lane) * VEC], acc[g][p]);       // dsl/kernels/decode_attention.ts:214
     }
   }
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:208
-  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:209
-    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:210
-    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:211
-    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:212
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:216
+  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:217
+    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:218
+    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:219
+    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:220
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:213
-      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:213
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:221
+      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:221
     }
-    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:214
-    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:215
+    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:222
+    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:223
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:216
-      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:217
-      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:218
-      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:219
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:224
+      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:225
+      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:226
+      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:227
     }
-    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:221
-    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:222
-    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:223
-    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:224
-      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:225
-      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:226
-        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:226
+    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:229
+    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:230
+    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:231
+    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:232
+      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:233
+      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:234
+        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:234
       }
     } else {
-      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:229
-      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:230
-        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:230
+      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:237
+      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:238
+        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:238
       }
     }
   }

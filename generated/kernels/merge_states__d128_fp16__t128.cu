@@ -44,53 +44,53 @@ __global__ void __launch_bounds__(128) merge_states__d128_fp16__t128_kernel(cons
   float lW = 0.0f;                                                                  // dsl/kernels/merge_states.ts:45
   float accW[4]; lim::fill(accW, 0.0f);                                             // dsl/kernels/merge_states.ts:46
   lim::wait_for_preceding_grid();                                                   // dsl/kernels/merge_states.ts:47
-  #pragma unroll 4
-  for (int sp = warp; sp < splits; sp += WARPS) {                                   // dsl/kernels/merge_states.ts:49
-    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:50
-    float part[4];                                                                  // dsl/kernels/merge_states.ts:51
-    lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                     // dsl/kernels/merge_states.ts:52
-    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:53
-    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:54
-    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:55
-    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:56
+  #pragma unroll 2
+  for (int sp = warp; sp < splits; sp += WARPS) {                                   // dsl/kernels/merge_states.ts:50
+    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:51
+    float part[4];                                                                  // dsl/kernels/merge_states.ts:52
+    lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                     // dsl/kernels/merge_states.ts:53
+    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:54
+    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:55
+    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:56
+    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:57
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:57
-      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:57
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:58
+      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:58
     }
-    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:58
+    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:59
   }
-  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:61
-  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 16);  /* shared bytes 16..31 */ // dsl/kernels/merge_states.ts:62
-  auto& accAll = *reinterpret_cast<float (*)[4][128]>(lim_smem + 32);  /* shared bytes 32..2079 */ // dsl/kernels/merge_states.ts:63
-  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:64
-    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:65
-    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:66
+  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:62
+  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 16);  /* shared bytes 16..31 */ // dsl/kernels/merge_states.ts:63
+  auto& accAll = *reinterpret_cast<float (*)[4][128]>(lim_smem + 32);  /* shared bytes 32..2079 */ // dsl/kernels/merge_states.ts:64
+  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:65
+    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:66
+    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:67
   }
   #pragma unroll
-  for (int e = 0; e < PER; ++e) {                                                   // dsl/kernels/merge_states.ts:68
-    accAll[warp][lane * PER + e] = accW[e];                                         // dsl/kernels/merge_states.ts:68
+  for (int e = 0; e < PER; ++e) {                                                   // dsl/kernels/merge_states.ts:69
+    accAll[warp][lane * PER + e] = accW[e];                                         // dsl/kernels/merge_states.ts:69
   }
-  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:69
-  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:70
+  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:70
+  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:71
   #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:71
-    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:71
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:72
+    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:72
   }
-  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:72
+  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:73
   #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:73
-    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:73
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:74
+    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:74
   }
-  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:74
-    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:75
+  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:75
+    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:76
     #pragma unroll
-    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:76
-      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:76
+    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:77
+      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:77
     }
-    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:77
+    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:78
   }
-  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:79
-    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:79
+  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:80
+    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:80
   }
 }
 

@@ -25,7 +25,7 @@ struct s {
 };
 
 // This kernel's raise() sites start here in the library's table (generated/variants.cpp).
-constexpr int lim_raise_base = 8;
+constexpr int lim_raise_base = 11;
 
 __global__ void __launch_bounds__(512) topk__k8192__t512_i8_c16384_kernel(const __grid_constant__ lim_topk_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
@@ -41,175 +41,175 @@ __global__ void __launch_bounds__(512) topk__k8192__t512_i8_c16384_kernel(const 
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:58
-  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:59
-  constexpr int SORTED = 16;                                                        // dsl/kernels/topk.ts:60
-  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:61
-  const int row = static_cast<int>(blockIdx.x);                                     // dsl/kernels/topk.ts:62
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:64
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:65
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:66
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:66
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:60
+  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:61
+  constexpr int SORTED = 16;                                                        // dsl/kernels/topk.ts:62
+  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:63
+  const int row = static_cast<int>(blockIdx.x);                                     // dsl/kernels/topk.ts:64
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:66
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:67
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:68
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:68
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:67
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:68
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:68
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:69
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:70
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:70
     }
-    return;                                                                         // dsl/kernels/topk.ts:69
+    return;                                                                         // dsl/kernels/topk.ts:71
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:71
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:72
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:73
-  auto& keyCache = *reinterpret_cast<unsigned (*)[16384]>(lim_smem + 0);  /* shared bytes 0..65535 */ // dsl/kernels/topk.ts:77
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:78
-    return j - lo < s::cache ? keyCache[j - lo] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:78
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:73
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:74
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:75
+  auto& keyCache = *reinterpret_cast<unsigned (*)[16384]>(lim_smem + 0);  /* shared bytes 0..65535 */ // dsl/kernels/topk.ts:79
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:80
+    return j - lo < s::cache ? keyCache[j - lo] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:80
   };
-  auto& hist = *reinterpret_cast<int (*)[2048]>(lim_smem + 65536);  /* shared bytes 65536..73727 */ // dsl/kernels/topk.ts:81
-  auto& found = *reinterpret_cast<int (*)[2]>(lim_smem + 73728);  /* shared bytes 73728..73735 */ // dsl/kernels/topk.ts:82
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:83
-  int remaining = take;                                                             // dsl/kernels/topk.ts:84
+  auto& hist = *reinterpret_cast<int (*)[2048]>(lim_smem + 65536);  /* shared bytes 65536..73727 */ // dsl/kernels/topk.ts:83
+  auto& found = *reinterpret_cast<int (*)[2]>(lim_smem + 73728);  /* shared bytes 73728..73735 */ // dsl/kernels/topk.ts:84
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:85
+  int remaining = take;                                                             // dsl/kernels/topk.ts:86
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:85
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:86
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:87
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:88
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:89
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:89
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:87
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:88
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:89
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:90
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:91
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:91
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:90
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:91
+    __syncthreads();                                                                // dsl/kernels/topk.ts:92
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:93
       #pragma unroll 8
-      for (int j = lo + static_cast<int>(threadIdx.x); j < hi; j += s::threads) {   // dsl/kernels/topk.ts:94
-        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:95
-        if (level == 0) {                                                           // dsl/kernels/topk.ts:96
-          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:97
-          if (j - lo < s::cache) {                                                  // dsl/kernels/topk.ts:98
-            keyCache[j - lo] = key;                                                 // dsl/kernels/topk.ts:98
+      for (int j = lo + static_cast<int>(threadIdx.x); j < hi; j += s::threads) {   // dsl/kernels/topk.ts:96
+        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:97
+        if (level == 0) {                                                           // dsl/kernels/topk.ts:98
+          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:99
+          if (j - lo < s::cache) {                                                  // dsl/kernels/topk.ts:100
+            keyCache[j - lo] = key;                                                 // dsl/kernels/topk.ts:100
           }
         } else {
-          key = keyAt(j);                                                           // dsl/kernels/topk.ts:100
+          key = keyAt(j);                                                           // dsl/kernels/topk.ts:102
         }
-        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:102
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:102
+        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:104
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:104
         }
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:105
-    int mine = 0;                                                                   // dsl/kernels/topk.ts:107
+    __syncthreads();                                                                // dsl/kernels/topk.ts:107
+    int mine = 0;                                                                   // dsl/kernels/topk.ts:109
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:108
-      mine += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];       // dsl/kernels/topk.ts:108
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:110
+      mine += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];       // dsl/kernels/topk.ts:110
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:109
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/topk.ts:110
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:111
+    int scan[2];                                                                    // dsl/kernels/topk.ts:111
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/topk.ts:112
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:113
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:112
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:113
-      const int count = hist[bin];                                                  // dsl/kernels/topk.ts:114
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:115
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:116
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:117
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:114
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:115
+      const int count = hist[bin];                                                  // dsl/kernels/topk.ts:116
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:117
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:118
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:119
       }
-      before += count;                                                              // dsl/kernels/topk.ts:119
+      before += count;                                                              // dsl/kernels/topk.ts:121
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:121
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:122
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:123
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:124
+    __syncthreads();                                                                // dsl/kernels/topk.ts:123
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:124
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:125
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:126
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:127
-  const int ties = remaining;                                                       // dsl/kernels/topk.ts:128
-  auto& selKey = *reinterpret_cast<unsigned (*)[8192]>(lim_smem + 73744);  /* shared bytes 73744..106511 */ // dsl/kernels/topk.ts:131
-  auto& selPos = *reinterpret_cast<int (*)[8192]>(lim_smem + 106512);  /* shared bytes 106512..139279 */ // dsl/kernels/topk.ts:132
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:133
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:134
-  for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:135
-    unsigned keys[8];                                                               // dsl/kernels/topk.ts:136
-    int above = 0;                                                                  // dsl/kernels/topk.ts:137
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:138
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:129
+  const int ties = remaining;                                                       // dsl/kernels/topk.ts:130
+  auto& selKey = *reinterpret_cast<unsigned (*)[8192]>(lim_smem + 73744);  /* shared bytes 73744..106511 */ // dsl/kernels/topk.ts:133
+  auto& selPos = *reinterpret_cast<int (*)[8192]>(lim_smem + 106512);  /* shared bytes 106512..139279 */ // dsl/kernels/topk.ts:134
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:135
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:136
+  for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:137
+    unsigned keys[8];                                                               // dsl/kernels/topk.ts:138
+    int above = 0;                                                                  // dsl/kernels/topk.ts:139
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:140
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:139
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:140
-      keys[e] = j < hi ? keyAt(j) : 0u;                                             // dsl/kernels/topk.ts:141
-      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:142
-        above += 1;                                                                 // dsl/kernels/topk.ts:142
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:141
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:142
+      keys[e] = j < hi ? keyAt(j) : 0u;                                             // dsl/kernels/topk.ts:143
+      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:144
+        above += 1;                                                                 // dsl/kernels/topk.ts:144
       }
-      if (j < hi && keys[e] == threshold) {                                         // dsl/kernels/topk.ts:143
-        equal += 1;                                                                 // dsl/kernels/topk.ts:143
+      if (j < hi && keys[e] == threshold) {                                         // dsl/kernels/topk.ts:145
+        equal += 1;                                                                 // dsl/kernels/topk.ts:145
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:146
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:147
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:148
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:149
+    int scan[2];                                                                    // dsl/kernels/topk.ts:148
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:149
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:150
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:151
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:150
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:151
-      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:152
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:153
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:154
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:155
-        a += 1;                                                                     // dsl/kernels/topk.ts:156
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:152
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:153
+      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:154
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:155
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:156
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:157
+        a += 1;                                                                     // dsl/kernels/topk.ts:158
       } else {
-        if (j < hi && keys[e] == threshold) {                                       // dsl/kernels/topk.ts:157
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:158
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:159
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:160
+        if (j < hi && keys[e] == threshold) {                                       // dsl/kernels/topk.ts:159
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:160
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:161
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:162
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:162
+          t += 1;                                                                   // dsl/kernels/topk.ts:164
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:165
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:166
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:167
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:168
   }
-  __syncthreads();                                                                  // dsl/kernels/topk.ts:168
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:170
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:171
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:172
-        outIdx.store(selPos[i], row, i);                                            // dsl/kernels/topk.ts:172
+  __syncthreads();                                                                  // dsl/kernels/topk.ts:170
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:172
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:173
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:174
+        outIdx.store(selPos[i], row, i);                                            // dsl/kernels/topk.ts:174
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:173
-        outVal.store(lim::key_value(selKey[i]), row, i);                            // dsl/kernels/topk.ts:173
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:175
+        outVal.store(lim::key_value(selKey[i]), row, i);                            // dsl/kernels/topk.ts:175
       }
     }
   } else {
-    unsigned keys[16];                                                              // dsl/kernels/topk.ts:177
-    int pos[16];                                                                    // dsl/kernels/topk.ts:178
+    unsigned keys[16];                                                              // dsl/kernels/topk.ts:179
+    int pos[16];                                                                    // dsl/kernels/topk.ts:180
     #pragma unroll
-    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:179
-      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:180
-      keys[e] = i < take ? selKey[i] : 0u;                                          // dsl/kernels/topk.ts:181
-      pos[e] = i < take ? selPos[i] : -1;                                           // dsl/kernels/topk.ts:182
+    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:181
+      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:182
+      keys[e] = i < take ? selKey[i] : 0u;                                          // dsl/kernels/topk.ts:183
+      pos[e] = i < take ? selPos[i] : -1;                                           // dsl/kernels/topk.ts:184
     }
-    lim::block_sort_descending<s::threads>(keys, pos);                              // dsl/kernels/topk.ts:184
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:185
-    const unsigned pickKey = static_cast<unsigned>(row % rowsPerSeq);               // dsl/kernels/topk.ts:186
+    lim::block_sort_descending<s::threads>(keys, pos);                              // dsl/kernels/topk.ts:186
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:187
+    const unsigned pickKey = static_cast<unsigned>(row % rowsPerSeq);               // dsl/kernels/topk.ts:188
     #pragma unroll
-    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:187
-      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:188
-      if (i < take) {                                                               // dsl/kernels/topk.ts:189
-        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:190
-          outIdx.store(pos[e], row, i);                                             // dsl/kernels/topk.ts:190
+    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:189
+      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:190
+      if (i < take) {                                                               // dsl/kernels/topk.ts:191
+        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:192
+          outIdx.store(pos[e], row, i);                                             // dsl/kernels/topk.ts:192
         }
-        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:191
-          outVal.store(lim::key_value(keys[e]), row, i);                            // dsl/kernels/topk.ts:191
+        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:193
+          outVal.store(lim::key_value(keys[e]), row, i);                            // dsl/kernels/topk.ts:193
         }
-        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:192
-          firstPick.atomic_min(static_cast<unsigned>(i * rowsPerSeq) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:192
+        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:194
+          firstPick.atomic_min(static_cast<unsigned>(i * rowsPerSeq) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:194
         }
       }
     }
   }
-  if (outIdx.present()) {                                                           // dsl/kernels/topk.ts:196
-    for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {    // dsl/kernels/topk.ts:196
-      outIdx.store(-1, row, i);                                                     // dsl/kernels/topk.ts:196
+  if (outIdx.present()) {                                                           // dsl/kernels/topk.ts:198
+    for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {    // dsl/kernels/topk.ts:198
+      outIdx.store(-1, row, i);                                                     // dsl/kernels/topk.ts:198
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                   // dsl/kernels/topk.ts:197
-    outCount.store(take, row);                                                      // dsl/kernels/topk.ts:197
+  if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                   // dsl/kernels/topk.ts:199
+    outCount.store(take, row);                                                      // dsl/kernels/topk.ts:199
   }
 }
 

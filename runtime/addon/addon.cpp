@@ -64,6 +64,8 @@ lim_dtype dtype_arg(const Napi::Object& o, const char* key, const char* fn) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lim_addon::register_device_buffer(env, exports);
   lim_addon::register_kernels(env, exports);
+  lim_addon::register_timing(env, exports);
+  lim_addon::register_runtime(env, exports);
   exports.Set("version", Napi::String::New(env, lim_version()));
   return exports;
 }

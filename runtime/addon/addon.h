@@ -1,6 +1,7 @@
 // Shared declarations of the Node addon: argument helpers and the pieces each file registers.
 #pragma once
 
+#include <cuda_runtime_api.h>
 #include <napi.h>
 
 #include <string>
@@ -32,10 +33,19 @@ size_t buffer_bytes(const Napi::Object& o, const char* key, const char* fn);
 /** An optional integer property (the fallback when absent or null). */
 int64_t optional_int64(const Napi::Object& o, const char* key, const char* fn, int64_t fallback);
 
+/** The stream the kernel entry points launch on: the default stream, or timeCalls' capture stream. */
+cudaStream_t launch_stream();
+
 /** Registers the DeviceBuffer class. */
 void register_device_buffer(Napi::Env env, Napi::Object exports);
 
 /** Registers the kernel entry points. */
 void register_kernels(Napi::Env env, Napi::Object exports);
+
+/** Registers timeCalls. */
+void register_timing(Napi::Env env, Napi::Object exports);
+
+/** Registers the DecodeRuntime class. */
+void register_runtime(Napi::Env env, Napi::Object exports);
 
 }  // namespace lim_addon

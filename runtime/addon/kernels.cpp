@@ -67,7 +67,7 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   check(info.Env(), lim_decode_attention(a.q, a.q_sb, a.q_sh, a.k, a.k_sb, a.k_sh, a.k_sn, a.v, a.v_sb, a.v_sh, a.v_sn, a.seqlens, a.out, a.out_sb,
                                          a.out_sh, a.lse, static_cast<float*>(buffer_arg(o, "logits", fn, true)),
                                          optional_int64(o, "logitsStrideB", fn, 0), optional_int64(o, "logitsStrideH", fn, 0), a.batch, a.hq, a.hkv,
-                                         a.d, a.capacity, a.max_seqlen, a.dtype, a.scale, a.workspace, a.workspace_bytes, nullptr));
+                                         a.d, a.capacity, a.max_seqlen, a.dtype, a.scale, a.workspace, a.workspace_bytes, launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -79,7 +79,7 @@ Napi::Value SparseAttention(const Napi::CallbackInfo& info) {
                                          static_cast<const int32_t*>(buffer_arg(o, "indices", fn)), int64_arg(o, "indicesStrideB", fn),
                                          static_cast<const int32_t*>(buffer_arg(o, "counts", fn)), a.out, a.out_sb, a.out_sh, a.lse, a.batch, a.hq,
                                          a.hkv, a.d, a.capacity, a.max_seqlen, int_arg(o, "maxCount", fn), a.dtype, a.scale, a.workspace,
-                                         a.workspace_bytes, nullptr));
+                                         a.workspace_bytes, launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -91,7 +91,7 @@ Napi::Value SparseAttentionPerHead(const Napi::CallbackInfo& info) {
                         a.q, a.q_sb, a.q_sh, a.k, a.k_sb, a.k_sh, a.k_sn, a.v, a.v_sb, a.v_sh, a.v_sn, a.seqlens,
                         static_cast<const int32_t*>(buffer_arg(o, "indices", fn)), int64_arg(o, "indicesStrideB", fn), int64_arg(o, "indicesStrideH", fn),
                         static_cast<const int32_t*>(buffer_arg(o, "counts", fn)), a.out, a.out_sb, a.out_sh, a.lse, a.batch, a.hq, a.hkv, a.d,
-                        a.capacity, a.max_seqlen, int_arg(o, "maxCount", fn), a.dtype, a.scale, a.workspace, a.workspace_bytes, nullptr));
+                        a.capacity, a.max_seqlen, int_arg(o, "maxCount", fn), a.dtype, a.scale, a.workspace, a.workspace_bytes, launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -114,7 +114,7 @@ Napi::Value GatherKv(const Napi::CallbackInfo& info) {
                                   int64_arg(o, "indicesStrideB", fn), static_cast<const int32_t*>(buffer_arg(o, "counts", fn)), buffer_arg(o, "outK", fn),
                                   buffer_arg(o, "outV", fn), int64_arg(o, "outStrideB", fn), int64_arg(o, "outStrideH", fn), int64_arg(o, "outStrideN", fn),
                                   int_arg(o, "batch", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn),
-                                  int_arg(o, "maxSeqlen", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), nullptr));
+                                  int_arg(o, "maxSeqlen", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -136,7 +136,7 @@ Napi::Value SelectLessIsMore(const Napi::CallbackInfo& info) {
                         int64_arg(o, "indicesStrideB", fn), static_cast<int32_t*>(buffer_arg(o, "counts", fn)), int_arg(o, "batch", fn),
                         int_arg(o, "numQHeads", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "budget", fn),
                         static_cast<float>(number_arg(o, "recencyRatio", fn)), int_arg(o, "sinks", fn), buffer_arg(o, "workspace", fn, true),
-                        buffer_bytes(o, "workspace", fn), nullptr));
+                        buffer_bytes(o, "workspace", fn), launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -158,7 +158,7 @@ Napi::Value SelectPerHead(const Napi::CallbackInfo& info) {
                                         static_cast<int32_t*>(buffer_arg(o, "indices", fn)), int64_arg(o, "indicesStrideB", fn),
                                         int64_arg(o, "indicesStrideH", fn), static_cast<int32_t*>(buffer_arg(o, "counts", fn, true)),
                                         int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "budget", fn),
-                                        nullptr));
+                                        launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -171,7 +171,7 @@ Napi::Value Topk(const Napi::CallbackInfo& info) {
   check(info.Env(), lim_topk(static_cast<const float*>(buffer_arg(o, "values", fn)), int64_arg(o, "valuesStride", fn),
                              static_cast<const int32_t*>(buffer_arg(o, "lengths", fn, true)), static_cast<int32_t*>(buffer_arg(o, "indices", fn)),
                              int64_arg(o, "indicesStride", fn), static_cast<float*>(buffer_arg(o, "outValues", fn, true)), int_arg(o, "rows", fn),
-                             int_arg(o, "length", fn), int_arg(o, "k", fn), order_text == "rank" ? LIM_ORDER_RANK : LIM_ORDER_POSITION, nullptr));
+                             int_arg(o, "length", fn), int_arg(o, "k", fn), order_text == "rank" ? LIM_ORDER_RANK : LIM_ORDER_POSITION, launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -183,7 +183,7 @@ Napi::Value AttentionRecall(const Napi::CallbackInfo& info) {
                         int_arg(o, "logitsCapacity", fn), static_cast<const float*>(buffer_arg(o, "lse", fn)),
                         static_cast<const int32_t*>(buffer_arg(o, "indices", fn)), int64_arg(o, "indicesStrideB", fn), int64_arg(o, "indicesStrideS", fn),
                         static_cast<const int32_t*>(buffer_arg(o, "counts", fn)), static_cast<float*>(buffer_arg(o, "recall", fn)),
-                        int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "sets", fn), int_arg(o, "maxCount", fn), nullptr));
+                        int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "sets", fn), int_arg(o, "maxCount", fn), launch_stream()));
   return info.Env().Undefined();
 }
 
@@ -221,6 +221,12 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   o.Set("multiprocessors", prop.multiProcessorCount);
   o.Set("freeBytes", static_cast<double>(free_bytes));
   o.Set("totalBytes", static_cast<double>(total_bytes));
+  int driver = 0, runtime = 0;
+  check_cuda(env, cudaDriverGetVersion(&driver), "cudaDriverGetVersion");
+  check_cuda(env, cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
+  const auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  o.Set("cudaDriver", version(driver));
+  o.Set("cudaRuntime", version(runtime));
   o.Set("library", lim_version());
   o.Set("builtFor", lim_built_architectures());
   return o;

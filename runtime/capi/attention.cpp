@@ -80,7 +80,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   plan->heads_per_block = per_head ? 1 : group;
   const int head_blocks = num_q_heads / plan->heads_per_block;
   if (batch > 65535 || head_blocks > 65535) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch and heads must be at most 65535 (grid limits)");
-  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype));
+  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), max_rows);
   plan->merge = lim_find_merge_states(head_dim, static_cast<lim_dtype>(dtype));
   if (plan->attention == nullptr || plan->merge == nullptr) {
     return fail(LIM_ERROR_NO_VARIANT, fn + ": no generated variant for head_dim=" + std::to_string(head_dim) + ", " + std::to_string(plan->heads_per_block) +

@@ -14,14 +14,17 @@ using namespace lim_capi;
 
 namespace {
 
-/** The top-k variant with the smallest budget that holds k, or an error naming the command that makes one. */
-int find_topk(const std::string& fn, int k, const lim_variant_info** out) {
+/**
+ * The top-k variant with the smallest budget that holds k, tuned for rows of `length` tokens, or an error
+ * naming the command that makes one.
+ */
+int find_topk(const std::string& fn, int k, int length, const lim_variant_info** out) {
   int best = -1;
   for (int i = 0; i < lim_topk_variant_count; ++i) {
     const int capacity = lim_topk_variants[i]->constants[0];
     if (capacity >= k && (best < 0 || capacity < best)) best = capacity;
   }
-  *out = best > 0 ? lim_find_topk(best) : nullptr;
+  *out = best > 0 ? lim_find_topk(best, length) : nullptr;
   if (*out == nullptr) {
     int largest = 0;
     for (int i = 0; i < lim_topk_variant_count; ++i) largest = std::max(largest, static_cast<int>(lim_topk_variants[i]->constants[0]));
@@ -115,7 +118,7 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
                                                 ") picks exceed the union's 2^20 rank-major keys");
   }
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, middle, &topk)) != LIM_OK) return status;
+  if ((status = find_topk(fn, middle, max_seqlen, &topk)) != LIM_OK) return status;
   const lim_variant_info* merge = lim_find_lessismore_union();
   if (merge == nullptr) return fail(LIM_ERROR_NO_VARIANT, fn + ": the lessismore_union kernel was not generated; run `bin/lim generate` in the toolkit and rebuild");
   const std::size_t needed = selection_workspace(batch, max_seqlen);
@@ -180,7 +183,7 @@ extern "C" int lim_select_per_head(const float* logits, int64_t logits_stride_b,
                                                  "logits_stride_b = num_q_heads * logits_stride_h");
   }
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, budget, &topk)) != LIM_OK) return status;
+  if ((status = find_topk(fn, budget, max_seqlen, &topk)) != LIM_OK) return status;
   lim_device_status* status_word = nullptr;
   if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
   lim_topk_params t{};
@@ -213,7 +216,7 @@ extern "C" int lim_topk(const float* values, int64_t values_stride, const int32_
   int status = ensure_device(fn.c_str());
   if (status != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, k, &topk)) != LIM_OK) return status;
+  if ((status = find_topk(fn, k, length, &topk)) != LIM_OK) return status;
   lim_device_status* status_word = nullptr;
   if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
   lim_topk_params t{};

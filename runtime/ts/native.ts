@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import type { NativeRuntime } from "./runtime.js";
 
 export interface DeviceBuffer {
   readonly bytes: number;
@@ -20,8 +21,17 @@ export interface DeviceInfo {
   readonly multiprocessors: number;
   readonly freeBytes: number;
   readonly totalBytes: number;
+  readonly cudaDriver: string;
+  readonly cudaRuntime: string;
   readonly library: string;
   readonly builtFor: string;
+}
+
+export interface TimingOptions {
+  repeats: number;
+  warmup: number;
+  /** Bytes overwritten before each timed replay (more than the L2 cache: inputs come from memory); 0: none. */
+  flushBytes: number;
 }
 
 /** What every attention function takes: q, the caches, seqlens, the output, sizes, dtype and scale. */
@@ -162,6 +172,10 @@ export interface AttentionRecallArgs {
 
 export interface NativeAddon {
   readonly version: string;
+  DecodeRuntime: {
+    new (config: object): NativeRuntime;
+    deviceBytes(config: object): number;
+  };
   DeviceBuffer: new (bytes: number) => DeviceBuffer;
   deviceInfo(): DeviceInfo;
   synchronize(): void;
@@ -177,18 +191,26 @@ export interface NativeAddon {
   selectPerHead(args: SelectPerHeadArgs): void;
   topk(args: TopkArgs): void;
   attentionRecall(args: AttentionRecallArgs): void;
+  /**
+   * Captures what `launch` enqueues into a CUDA graph and returns the microseconds of each timed replay.
+   * Only the kernel entry points may be called inside `launch` (no uploads, downloads or synchronization).
+   */
+  timeCalls(launch: () => void, options: TimingOptions): number[];
   /** Dispatch a kernel to one named variant (null: back to the default). */
   useVariant(kernel: string, variant: string | null): void;
 }
 
 export const ADDON_PATH = fileURLToPath(new URL("../../build/lim_addon.node", import.meta.url));
 
-/** Loads the addon, or throws an error that says how to build it. */
-export function loadNative(): NativeAddon {
-  if (!existsSync(ADDON_PATH)) {
-    throw new Error(`the native addon is not built (${ADDON_PATH} is missing): run \`npm run build\` (needs CUDA's nvcc and cmake)`);
+/**
+ * Loads the addon, or throws an error that says how to build it. The addon finds liblim.so beside itself:
+ * the tuner loads a copy placed beside a library of candidate variants.
+ */
+export function loadNative(path: string = ADDON_PATH): NativeAddon {
+  if (!existsSync(path)) {
+    throw new Error(`the native addon is not built (${path} is missing): run \`npm run build\` (needs CUDA's nvcc and cmake)`);
   }
-  return createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  return createRequire(import.meta.url)(path) as NativeAddon;
 }
 
 /** The addon and the GPU's description when both are usable, else the reason they are not. */

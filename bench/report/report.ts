@@ -1,0 +1,130 @@
+// The report of one `lim bench` run: markdown tables of every suite beside PyTorch, the DESIGN.md targets
+// met or missed as measured, and an SVG of achieved bandwidth per shape against the copy roofline and
+// PyTorch. Reads the JSON files the Python benchmarks wrote into the run's folder.
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { barChartSvg } from "./svg.js";
+
+/* The rows the Python benchmarks write (bench/*.py); only the fields the report reads. */
+interface DecodeRow { B: number; N: number; D: number; kv_MB: number; ours_us: number; ours_TBps: number; flash_us: number | null; cudnn_us: number | null; sdpa_best_us: number | null; speedup: number | null }
+interface SparseRow { B: number; N: number; K: number; fused_us: number; fused_TBps: number; kv_MB_read: number; torch_us: number; per_head_us: number; speedup_vs_torch: number }
+interface SelectionRow { B: number; N: number; K: number; full_us: number; layer_us: number; layer_over_full: number; torch_us: number; speedup_vs_torch: number }
+interface TopkRow { rows: number; length: number; k: number; ours_us: number; torch_us: number; speedup: number }
+
+export interface BenchResults {
+  device?: string;
+  copyTBps?: number;
+  decode: DecodeRow[];
+  sparse: SparseRow[];
+  selection: SelectionRow[];
+  topk: TopkRow[];
+}
+
+/** Reads the newest result of each suite in `dir`. */
+export function readResults(dir: string): BenchResults {
+  if (!existsSync(dir)) throw new Error(`${dir} does not exist: pass the folder of an earlier \`lim bench\` run`);
+  const newest = (prefix: string) => {
+    const files = readdirSync(dir).filter((f) => f.startsWith(`${prefix}-`) && f.endsWith(".json")).sort();
+    return files.length ? JSON.parse(readFileSync(join(dir, files.at(-1)!), "utf8")) : undefined;
+  };
+  const copy = newest("copy_roofline");
+  const decode = newest("decode_attention");
+  const sparse = newest("sparse_attention");
+  const selection = newest("selection");
+  return {
+    device: copy?.device ?? decode?.device ?? sparse?.device ?? selection?.device,
+    copyTBps: copy?.copy_TBps,
+    decode: decode?.rows ?? [],
+    sparse: sparse?.rows ?? [],
+    selection: selection?.selection ?? [],
+    topk: selection?.topk ?? [],
+  };
+}
+
+const f1 = (v: number | null | undefined) => (v === null || v === undefined ? "-" : v.toFixed(1));
+const f2 = (v: number | null | undefined) => (v === null || v === undefined ? "-" : v.toFixed(2));
+const kib = (n: number) => (n >= 1024 ? `${n / 1024}K` : String(n));
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+interface Target {
+  readonly what: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+}
+
+/** DESIGN.md section 8, evaluated on this run's numbers (undefined: the run lacks the shapes). */
+function targets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  const minOf = (xs: number[]) => (xs.length ? Math.min(...xs) : undefined);
+  const add = (what: string, goal: string, value: number | undefined, show: (v: number) => string, met: (v: number) => boolean) =>
+    out.push({ what, goal, measured: value === undefined ? "not measured" : show(value), met: value === undefined ? undefined : met(value) });
+  add("full decode, B 1, N <= 32K", ">= 1.3x best SDPA", minOf(r.decode.filter((d) => d.B === 1 && d.N <= 32768 && d.D === 128 && d.speedup).map((d) => d.speedup!)), (v) => `${v.toFixed(2)}x (worst)`, (v) => v >= 1.3);
+  add("full decode, whole grid", "never slower than SDPA", minOf(r.decode.filter((d) => d.speedup).map((d) => d.speedup!)), (v) => `${v.toFixed(2)}x (worst)`, (v) => v >= 1);
+  if (r.copyTBps) {
+    const big = r.decode.filter((d) => d.kv_MB > 1000).map((d) => d.ours_TBps / r.copyTBps!);
+    add("full decode, K+V > 1 GB", ">= 95% of copy bandwidth", minOf(big), (v) => `${(v * 100).toFixed(0)}% (worst)`, (v) => v >= 0.95);
+  }
+  const layer = r.selection.find((s) => s.B === 1 && s.N === 32768 && s.K === 2048);
+  add("selection layer, B 1, 32K, K 2048", "<= 1.3x full attention", layer?.layer_over_full, (v) => `${v.toFixed(2)}x`, (v) => v <= 1.3);
+  const topk = r.topk.find((t) => t.rows === 32 && t.length === 32768 && t.k === 2048);
+  add("top-k, 32 rows x 32K, k 2048", "< 15 us", topk?.ours_us, (v) => `${v.toFixed(1)} us`, (v) => v < 15);
+  const sparse = r.sparse.find((s) => s.B === 1 && s.K === 2048);
+  add("sparse attention, 2048 tokens, B 1", "< 8 us", sparse?.fused_us, (v) => `${v.toFixed(1)} us`, (v) => v < 8);
+  return out;
+}
+
+export function reportMarkdown(r: BenchResults): string {
+  const parts: string[] = [`# lim bench on ${r.device ?? "unknown device"}`, ""];
+  if (r.copyTBps) parts.push(`Copy roofline (device-to-device copy, read + write): ${r.copyTBps.toFixed(2)} TB/s.`, "");
+  parts.push("## Targets (DESIGN.md section 8)", "");
+  parts.push(table(["target", "goal", "measured", "met"], targets(r).map((t) => [t.what, t.goal, t.measured, t.met === undefined ? "-" : t.met ? "yes" : "**no**"])), "");
+  if (r.decode.length) {
+    parts.push("## Full decode attention (Hq 32, Hkv 8, bf16)", "");
+    parts.push(table(
+      ["B", "N", "D", "K+V MB", "ours us", "ours TB/s", "of copy", "flash us", "cuDNN us", "SDPA TB/s", "speed-up"],
+      r.decode.map((d) => [String(d.B), kib(d.N), String(d.D), d.kv_MB.toFixed(0), f1(d.ours_us), f2(d.ours_TBps), r.copyTBps ? `${((d.ours_TBps / r.copyTBps) * 100).toFixed(0)}%` : "-",
+        f1(d.flash_us), f1(d.cudnn_us), d.sdpa_best_us ? f2(d.kv_MB / d.sdpa_best_us) : "-", d.speedup ? `${d.speedup.toFixed(2)}x` : "-"]),
+    ), "");
+  }
+  if (r.sparse.length) {
+    parts.push("## Sparse attention over a shared token set (LessIsMore layers)", "");
+    parts.push(table(
+      ["B", "N", "K", "ours us", "ours TB/s", "per-head lists us", "torch gather + SDPA us", "speed-up"],
+      r.sparse.map((s) => [String(s.B), kib(s.N), kib(s.K), f1(s.fused_us), f2(s.fused_TBps), f1(s.per_head_us), f1(s.torch_us), `${s.speedup_vs_torch.toFixed(2)}x`]),
+    ), "");
+  }
+  if (r.selection.length) {
+    parts.push("## Selection layer (attention + logits + top-k + union)", "");
+    parts.push(table(
+      ["B", "N", "K", "full us", "layer us", "layer / full", "torch eager us", "speed-up"],
+      r.selection.map((s) => [String(s.B), kib(s.N), kib(s.K), f1(s.full_us), f1(s.layer_us), `${s.layer_over_full.toFixed(2)}x`, f1(s.torch_us), `${s.speedup_vs_torch.toFixed(1)}x`]),
+    ), "");
+  }
+  if (r.topk.length) {
+    parts.push("## Top-k", "");
+    parts.push(table(["rows", "length", "k", "lim_topk us", "torch.topk us", "speed-up"], r.topk.map((t) => [String(t.rows), kib(t.length), kib(t.k), f1(t.ours_us), f1(t.torch_us), `${t.speedup.toFixed(2)}x`])), "");
+  }
+  parts.push("Bandwidth per shape: bandwidth.svg. Timing: CUDA-graph replays with CUDA events, inputs rotated past the L2 (bench/timing.py).", "");
+  return parts.join("\n");
+}
+
+/** Achieved TB/s of K and V per shape: ours and PyTorch's, with the copy roofline. */
+export function bandwidthSvg(r: BenchResults): string {
+  const decode = r.decode.filter((d) => d.sdpa_best_us);
+  const groups = [...decode.map((d) => `full B${d.B} ${kib(d.N)} d${d.D}`), ...r.sparse.map((s) => `sparse B${s.B} K${kib(s.K)}`)];
+  const ours = [...decode.map((d) => d.ours_TBps), ...r.sparse.map((s) => s.fused_TBps)];
+  // MB per microsecond is TB/s.
+  const torch = [...decode.map((d) => d.kv_MB / d.sdpa_best_us!), ...r.sparse.map((s) => s.kv_MB_read / s.torch_us)];
+  return barChartSvg({
+    title: `Decode attention bandwidth on ${r.device ?? "this GPU"} (bytes of K and V read / time)`,
+    yLabel: "TB/s",
+    groups,
+    series: [{ name: "lim (generated)", values: ours }, { name: "PyTorch (best SDPA; gather + SDPA for sparse)", values: torch }],
+    lines: r.copyTBps ? [{ name: "copy roofline", value: r.copyTBps }] : [],
+  });
+}

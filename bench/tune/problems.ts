@@ -1,0 +1,244 @@
+// What the tuner runs for each tunable kernel: a correctness check of the variant in use against the float64
+// reference on fresh random inputs (outputs poisoned first), and the shapes one shape bucket is timed at.
+// Timed inputs are constant-filled or random device buffers made once per bucket and shared by every
+// candidate; each candidate gets its own workspace, since the split plan depends on the variant.
+
+import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
+import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
+import { decodeAttentionReference, relativeError } from "../../test/reference/attention.js";
+import { topkRanked } from "../../test/reference/lessismore.js";
+import { rng, uniform } from "../../test/helpers/random.js";
+
+export type Constants = Readonly<Record<string, number | string>>;
+
+/** One timed shape: `prepare` readies it for the variant now in use and returns the launch to time. */
+export interface TimedShape {
+  readonly label: string;
+  prepare(): () => void;
+}
+
+export interface TuningProblem {
+  /**
+   * Relative error (or mismatch count) of the variant in use on small random inputs, and the tolerance.
+   * The inputs and the reference are made once per constants and kept until dispose().
+   */
+  check(constants: Constants): { error: number; tolerance: number; what: string };
+  /** The shapes of the bucket whose measure is tuned at `tunedAt`; their buffers go with the returned dispose. */
+  shapes(constants: Constants, tunedAt: number): { shapes: TimedShape[]; dispose(): void };
+  /** Frees every device buffer the checks made. */
+  dispose(): void;
+}
+
+/** Device buffers that live as long as the problem, plus workspaces sized per candidate. */
+class Buffers {
+  private readonly all: DeviceBuffer[] = [];
+  constructor(private readonly native: NativeAddon) {}
+
+  make(bytes: number): DeviceBuffer {
+    const b = new this.native.DeviceBuffer(Math.max(16, bytes));
+    this.all.push(b);
+    return b;
+  }
+
+  holding(data: ArrayBufferView): DeviceBuffer {
+    const b = this.make(data.byteLength);
+    b.upload(data);
+    return b;
+  }
+
+  dispose(): void {
+    for (const b of this.all.splice(0)) b.dispose();
+  }
+}
+
+/** Made once per key of a memo and kept. */
+function memo<T>(make: (key: string) => T): (key: string) => T {
+  const made = new Map<string, T>();
+  return (key) => {
+    if (!made.has(key)) made.set(key, make(key));
+    return made.get(key)!;
+  };
+}
+
+/** A workspace that grows to what each candidate asks for. */
+function workspaceFor(buffers: Buffers): (bytes: number) => DeviceBuffer | null {
+  let current: DeviceBuffer | null = null;
+  return (bytes) => {
+    if (bytes === 0) return null;
+    if (!current || current.bytes < bytes) current = buffers.make(bytes);
+    return current;
+  };
+}
+
+const HALF_TOLERANCE: Record<HalfType, number> = { bf16: 1e-2, fp16: 5e-3 };
+/** Query heads of the timed shapes (the presets' 32), and the cache length sparse lists are drawn from. */
+const TIMED_Q_HEADS = 32;
+const SPARSE_CACHE = 32768;
+/** Sparse lists up to this length stand for LessIsMore's budgets; longer measures time full attention. */
+const LONGEST_LIST = 8192;
+
+/** `count` ascending positions spread over [0, n), one in each of `count` equal strides. */
+function spreadPositions(next: () => number, n: number, count: number): Int32Array {
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const lo = Math.floor((i * n) / count);
+    const hi = Math.floor(((i + 1) * n) / count);
+    out[i] = lo + Math.floor(next() * (hi - lo));
+  }
+  return out;
+}
+
+function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProblem {
+  const checks = new Buffers(native);
+  // Ragged, not a multiple of any tile, long enough to split; then a sparse list per request over the same cache.
+  const seqlens = [1, 777, 3001];
+  const B = seqlens.length;
+  const Hkv = 2;
+  const N = 3001;
+  const LIST = 500;
+  const checkCase = memo((tag) => {
+    const [D, G, dtype] = JSON.parse(tag) as [number, number, HalfType];
+    const next = rng(seed);
+    const Hq = Hkv * G;
+    const q = roundTo(dtype, uniform(next, B * Hq * D));
+    const k = roundTo(dtype, uniform(next, B * Hkv * N * D));
+    const v = roundTo(dtype, uniform(next, B * Hkv * N * D));
+    const scale = 1 / Math.sqrt(D);
+    const problem = {
+      batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens, scale,
+      q: { data: q.rounded, strides: [Hq * D, D] }, k: { data: k.rounded, strides: [Hkv * N * D, N * D, D] }, v: { data: v.rounded, strides: [Hkv * N * D, N * D, D] },
+    };
+    const lists = seqlens.map((n) => Array.from(spreadPositions(next, n, Math.min(n, LIST))));
+    const indices = new Int32Array(B * LIST);
+    lists.forEach((l, b) => indices.set(l, b * LIST));
+    const args = {
+      q: checks.holding(q.bits), qStrideB: Hq * D, qStrideH: D,
+      kCache: checks.holding(k.bits), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
+      vCache: checks.holding(v.bits), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
+      seqlens: checks.holding(new Int32Array(seqlens)), out: checks.make(B * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse: null,
+      batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, cacheCapacity: N, maxSeqlen: N, dtype, softmaxScale: scale,
+      indices: checks.holding(indices), indicesStrideB: LIST, counts: checks.holding(new Int32Array(lists.map((l) => l.length))), maxCount: LIST,
+    };
+    return { args, workspace: workspaceFor(checks), wantFull: decodeAttentionReference(problem).out, wantSparse: decodeAttentionReference(problem, (b) => lists[b]).out };
+  });
+
+  return {
+    check(c) {
+      const dtype = c.dtype as HalfType;
+      const { args, workspace, wantFull, wantSparse } = checkCase(JSON.stringify([c.D, c.G, dtype]));
+      const got = new Uint16Array(wantFull.length);
+      const run = (launch: () => void) => {
+        args.out.fill(0xff); // NaN: an element the variant misses fails the check
+        launch();
+        native.checkDeviceStatus();
+        args.out.download(got);
+        return decode(dtype, got);
+      };
+      const full = relativeError(run(() => native.decodeAttention({ ...args, workspace: workspace(native.decodeAttentionWorkspaceSize(args)) })), wantFull);
+      const sparse = relativeError(run(() => native.sparseAttention({ ...args, workspace: workspace(native.sparseAttentionWorkspaceSize({ ...args, perHead: false })) })), wantSparse);
+      const error = Number.isNaN(full) || Number.isNaN(sparse) ? NaN : Math.max(full, sparse);
+      return { error, tolerance: HALF_TOLERANCE[dtype], what: `relative error (full ${full.toExponential(2)}, sparse ${sparse.toExponential(2)})` };
+    },
+
+    shapes(c, rows) {
+      const D = c.D as number;
+      const dtype = c.dtype as HalfType;
+      const Hq = TIMED_Q_HEADS;
+      const Hkv = Hq / (c.G as number);
+      const sparse = rows <= LONGEST_LIST;
+      const N = sparse ? SPARSE_CACHE : rows;
+      const buffers = new Buffers(native);
+      const shapes = [1, 8].map((batch): TimedShape => {
+        let made: ReturnType<typeof makeInputs> | undefined;
+        function makeInputs() {
+          const next = rng(seed ^ batch);
+          const constant = (bytes: number) => {
+            const b = buffers.make(bytes);
+            b.fill(0x3c); // a finite value in both half types: attention's time does not depend on the data
+            return b;
+          };
+          const lists = new Int32Array(batch * rows);
+          if (sparse) for (let b = 0; b < batch; b++) lists.set(spreadPositions(next, N, rows), b * rows);
+          return {
+            q: constant(batch * Hq * D * 2), qStrideB: Hq * D, qStrideH: D,
+            kCache: constant(batch * Hkv * N * D * 2), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
+            vCache: constant(batch * Hkv * N * D * 2), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
+            seqlens: buffers.holding(new Int32Array(batch).fill(N)), out: buffers.make(batch * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse: null,
+            batch, numQHeads: Hq, numKvHeads: Hkv, headDim: D, cacheCapacity: N, maxSeqlen: N, dtype, softmaxScale: 1 / Math.sqrt(D),
+            indices: buffers.holding(lists), indicesStrideB: rows, counts: buffers.holding(new Int32Array(batch).fill(rows)), maxCount: rows,
+            workspace: workspaceFor(buffers),
+          };
+        }
+        return {
+          label: sparse ? `B${batch} sparse ${rows} of ${N}` : `B${batch} full ${rows}`,
+          prepare() {
+            made ??= makeInputs();
+            const { workspace, ...a } = made;
+            if (sparse) {
+              const ws = workspace(native.sparseAttentionWorkspaceSize({ ...a, perHead: false }));
+              return () => native.sparseAttention({ ...a, workspace: ws });
+            }
+            const ws = workspace(native.decodeAttentionWorkspaceSize(a));
+            return () => native.decodeAttention({ ...a, workspace: ws });
+          },
+        };
+      });
+      return { shapes, dispose: () => buffers.dispose() };
+    },
+
+    dispose: () => checks.dispose(),
+  };
+}
+
+function topkProblem(native: NativeAddon, seed: number): TuningProblem {
+  const checks = new Buffers(native);
+  const ROWS = 5;
+  const checkCase = memo((tag) => {
+    const k = Number(tag);
+    const length = k + 1234;
+    const next = rng(seed);
+    // Few distinct values (ties everywhere) and a few NaN, which rank below every number.
+    const values = new Float32Array(ROWS * length).map(() => (next() < 0.001 ? NaN : Math.round(next() * 512) / 64));
+    const want = Array.from({ length: ROWS }, (_, r) => topkRanked(values.subarray(r * length, (r + 1) * length), 0, length, k));
+    return { k, length, values: checks.holding(values), indices: checks.make(ROWS * k * 4), want };
+  });
+  return {
+    check(c) {
+      const { k, length, values, indices, want } = checkCase(String(c.K));
+      indices.fill(0xff);
+      native.topk({ values, valuesStride: length, lengths: null, indices, indicesStride: k, outValues: null, rows: ROWS, length, k, order: "rank" });
+      native.checkDeviceStatus();
+      const got = new Int32Array(ROWS * k);
+      indices.download(got);
+      let wrong = 0;
+      want.forEach((w, r) => w.forEach((position, i) => (wrong += got[r * k + i] === position ? 0 : 1)));
+      return { error: wrong, tolerance: 0, what: `positions out of rank order (of ${ROWS * k})` };
+    },
+
+    shapes(c, length) {
+      const k = c.K as number;
+      const buffers = new Buffers(native);
+      const shapes = [1, 8].map((batch): TimedShape => {
+        const rows = batch * TIMED_Q_HEADS;
+        let made: { values: DeviceBuffer; indices: DeviceBuffer } | undefined;
+        return {
+          label: `${rows} rows of ${length}`,
+          prepare() {
+            made ??= { values: buffers.holding(new Float32Array(uniform(rng(seed ^ rows), rows * length))), indices: buffers.make(rows * k * 4) };
+            const { values, indices } = made;
+            return () => native.topk({ values, valuesStride: length, lengths: null, indices, indicesStride: k, outValues: null, rows, length, k, order: "rank" });
+          },
+        };
+      });
+      return { shapes, dispose: () => buffers.dispose() };
+    },
+
+    dispose: () => checks.dispose(),
+  };
+}
+
+/** The kernels `lim tune` can tune, by name. */
+export const TUNABLE: Readonly<Record<string, (native: NativeAddon, seed: number) => TuningProblem>> = {
+  decode_attention: decodeAttentionProblem,
+  topk: topkProblem,
+};

@@ -1,0 +1,73 @@
+// `lim bench`: the kernel benchmarks beside PyTorch on this GPU (bench/*.py, each timing our kernels through
+// the C ABI and PyTorch's in one process), then one report for the run: JSON per suite, report.md with
+// every table and the DESIGN.md targets met or missed, and bandwidth.svg.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import type { Command } from "commander";
+import { PROJECT_ROOT, parseList, runAction } from "./common.js";
+
+const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean }>> = {
+  copy: { script: "bench/copy_roofline.py", usesLibrary: false },
+  decode: { script: "bench/decode_attention.py", usesLibrary: true },
+  sparse: { script: "bench/sparse_attention.py", usesLibrary: true },
+  selection: { script: "bench/selection.py", usesLibrary: true },
+};
+
+interface BenchFlags {
+  suites: string[];
+  quick?: boolean;
+  lib: string;
+  out?: string;
+  python: string;
+  report?: string;
+}
+
+/** Writes report.md and bandwidth.svg beside the run's JSON files. */
+async function writeReport(dir: string): Promise<void> {
+  const { bandwidthSvg, readResults, reportMarkdown } = await import("../bench/report/report.js");
+  const results = readResults(dir);
+  writeFileSync(join(dir, "report.md"), reportMarkdown(results));
+  writeFileSync(join(dir, "bandwidth.svg"), bandwidthSvg(results));
+  console.log(`\nreport: ${relative(process.cwd(), join(dir, "report.md"))} and ${relative(process.cwd(), join(dir, "bandwidth.svg"))}`);
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command("bench")
+    .description("benchmark the generated kernels beside PyTorch on this GPU; writes JSON, a markdown report and a bandwidth plot")
+    .option("--suites <list>", `suites to run: ${Object.keys(SUITES).join(", ")}`, parseList("--suites", Object.keys(SUITES)), Object.keys(SUITES))
+    .option("--quick", "smaller grids")
+    .option("--lib <path>", "the library to benchmark", "build/liblim.so")
+    .option("--out <dir>", "folder for this run's results (default: bench/results/run-<time>)")
+    .option("--python <exe>", "Python with PyTorch", "python3")
+    .option("--report <dir>", "only render the report of an earlier run's folder")
+    .action((flags: BenchFlags) =>
+      runAction(async () => {
+        if (flags.report) {
+          await writeReport(resolve(flags.report));
+          return 0;
+        }
+        const lib = resolve(flags.lib);
+        if (flags.suites.some((s) => SUITES[s].usesLibrary) && !existsSync(lib)) {
+          throw new Error(`${flags.lib} does not exist: build it with \`npm run build\` (or pass --lib)`);
+        }
+        const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
+        const out = resolve(flags.out ?? join(PROJECT_ROOT, "bench", "results", `run-${stamp}`));
+        mkdirSync(out, { recursive: true });
+        const failed: string[] = [];
+        for (const suite of flags.suites) {
+          const { script, usesLibrary } = SUITES[suite];
+          console.log(`=== ${suite}: ${script}`);
+          const args = [join(PROJECT_ROOT, script), "--out", out, ...(usesLibrary ? ["--lib", lib] : []), ...(flags.quick && usesLibrary ? ["--quick"] : [])];
+          const r = spawnSync(flags.python, args, { stdio: "inherit", env: { ...process.env, PYTHONUNBUFFERED: "1" } });
+          if (r.error) throw new Error(`cannot run ${flags.python} (${r.error.message}): lim bench needs Python with PyTorch and a GPU`);
+          if (r.status !== 0) failed.push(suite);
+        }
+        await writeReport(out);
+        if (failed.length) console.error(`suites that failed: ${failed.join(", ")} (their output is above)`);
+        return failed.length ? 1 : 0;
+      }),
+    );
+}

@@ -1,0 +1,145 @@
+// `lim decode`: LessIsMore against full attention (and TidalDecode) in the minimal decode runtime, on this
+// GPU, for a model's shape: attention time per step, tokens per second of the attention part, speed-up,
+// attention recall at the selection layers and the output error at sampled sparse layers.
+
+import type { Command } from "commander";
+import { DEFAULT_RUN, parseModel, parseRun, preset, PRESETS, type ModelConfig, type RunConfig } from "../runtime/ts/config.js";
+import { loadNative } from "../runtime/ts/native.js";
+import { DecodeRuntime, POLICIES, type Policy } from "../runtime/ts/runtime.js";
+import { readSavedCaches } from "../runtime/ts/safetensors.js";
+import { median } from "../bench/stats.js";
+import { parseInteger, parseList, runAction } from "./common.js";
+import { Progress } from "./progress.js";
+
+interface DecodeFlags {
+  preset: string;
+  context: number;
+  steps: number;
+  budget: number;
+  batch: number;
+  policy: Policy[];
+  seed: number;
+  load?: string;
+  json?: boolean;
+}
+
+export interface PolicyReport {
+  policy: Policy;
+  attentionUsPerStep: number;
+  attentionTokensPerSecond: number;
+  speedupOverFull?: number;
+  recall?: { layer: number; mean: number; min: number }[];
+  layerErrors?: { layer: number; relativeError: number }[];
+}
+
+/** The first sparse layer after each selection layer, and the last layer: where errors are sampled. */
+export function sampledSparseLayers(model: ModelConfig): number[] {
+  const sel = model.selectionLayers;
+  const out = new Set<number>();
+  for (const l of sel) if (l + 1 < model.layers && !sel.includes(l + 1)) out.add(l + 1);
+  if (!sel.includes(model.layers - 1)) out.add(model.layers - 1);
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Runs each policy for run.steps steps from the same prompt; the first step (graph capture) is not counted. */
+export function measurePolicies(rt: DecodeRuntime, policies: readonly Policy[], onStep?: (policy: Policy, step: number) => void): PolicyReport[] {
+  const reports: PolicyReport[] = [];
+  for (const policy of policies) {
+    rt.reset();
+    const times: number[] = [];
+    for (let s = 0; s < rt.run.steps; s++) {
+      const ms = rt.step(policy);
+      if (s > 0 || rt.run.steps === 1) times.push(ms);
+      onStep?.(policy, s + 1);
+    }
+    const us = median(times) * 1000;
+    const report: PolicyReport = { policy, attentionUsPerStep: us, attentionTokensPerSecond: rt.run.batch / (us / 1e6) };
+    if (policy !== "full") {
+      report.recall = rt.recall(policy);
+      report.layerErrors = sampledSparseLayers(rt.model).map((layer) => ({ layer, relativeError: rt.layerError(layer) }));
+    }
+    reports.push(report);
+  }
+  const full = reports.find((r) => r.policy === "full");
+  if (full) for (const r of reports) r.speedupOverFull = full.attentionUsPerStep / r.attentionUsPerStep;
+  return reports;
+}
+
+/** Recall and output errors on uploaded caches and queries: one attention pass per policy, no new token. */
+function measureSaved(rt: DecodeRuntime, policies: readonly Policy[]): PolicyReport[] {
+  return policies.map((policy) => {
+    rt.attend(policy);
+    const report: PolicyReport = { policy, attentionUsPerStep: NaN, attentionTokensPerSecond: NaN };
+    if (policy !== "full") {
+      report.recall = rt.recall(policy);
+      report.layerErrors = sampledSparseLayers(rt.model).map((layer) => ({ layer, relativeError: rt.layerError(layer) }));
+    }
+    return report;
+  });
+}
+
+function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data: string): string {
+  const lines = [
+    `${model.name}: ${model.layers} layers, ${model.qHeads}/${model.kvHeads} heads, head dim ${model.headDim}, ${model.dtype}; ` +
+      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); data: ${data}`,
+    "",
+    `${"policy".padEnd(12)} ${"attention us/step".padStart(18)} ${"tokens/s".padStart(10)} ${"vs full".padStart(8)}  recall at selection layers (mean / min)   output error at sampled layers`,
+  ];
+  for (const r of reports) {
+    const recall = r.recall?.map((x) => `L${x.layer} ${x.mean.toFixed(3)}/${x.min.toFixed(3)}`).join("  ") ?? "-";
+    const errors = r.layerErrors?.map((x) => `L${x.layer} ${x.relativeError.toExponential(2)}`).join("  ") ?? "-";
+    const us = Number.isNaN(r.attentionUsPerStep) ? "-" : r.attentionUsPerStep.toFixed(1);
+    const tps = Number.isNaN(r.attentionTokensPerSecond) ? "-" : r.attentionTokensPerSecond.toFixed(0);
+    const speed = r.speedupOverFull === undefined || Number.isNaN(r.speedupOverFull) ? "-" : `${r.speedupOverFull.toFixed(2)}x`;
+    lines.push(`${r.policy.padEnd(12)} ${us.padStart(18)} ${tps.padStart(10)} ${speed.padStart(8)}  ${recall.padEnd(40)} ${errors}`);
+  }
+  return lines.join("\n");
+}
+
+export function registerDecode(program: Command): void {
+  program
+    .command("decode")
+    .description("decode with LessIsMore, TidalDecode and full attention in the minimal runtime on this GPU, and compare them")
+    .option("--preset <name>", `model shape: ${Object.keys(PRESETS).join(", ")}`, "qwen3-8b")
+    .option("--context <n>", "prompt tokens per request", parseInteger("--context"), DEFAULT_RUN.context)
+    .option("--steps <n>", "decode steps per policy", parseInteger("--steps"), DEFAULT_RUN.steps)
+    .option("--budget <n>", "LessIsMore's token budget K", parseInteger("--budget"), DEFAULT_RUN.budget)
+    .option("--batch <n>", "requests decoded together", parseInteger("--batch"), DEFAULT_RUN.batch)
+    .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
+    .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
+    .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
+    .option("--json", "print the results as JSON")
+    .action((flags: DecodeFlags) =>
+      runAction(async () => {
+        const model = parseModel(preset(flags.preset));
+        const addon = loadNative();
+        addon.deviceInfo(); // fails clearly without a GPU, a driver, or a matching compute capability
+        if (flags.load) {
+          const saved = readSavedCaches(flags.load, model);
+          const run = parseRun({ ...DEFAULT_RUN, batch: saved.batch, context: saved.context, steps: 0, budget: flags.budget, seed: flags.seed });
+          const rt = DecodeRuntime.create(addon, model, run, false);
+          try {
+            saved.layers.forEach((t, l) => rt.uploadLayer(l, t.k, t.v, t.q));
+            const reports = measureSaved(rt, flags.policy);
+            console.log(flags.json ? JSON.stringify({ model, run, data: flags.load, reports }, null, 2) : table(model, run, reports, flags.load));
+          } finally {
+            rt.dispose();
+          }
+          return 0;
+        }
+        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed });
+        if (run.steps < 1) throw new Error("--steps must be at least 1 with synthetic data");
+        const rt = DecodeRuntime.create(addon, model, run, true);
+        try {
+          const progress = new Progress(flags.policy.length * run.steps);
+          const reports = measurePolicies(rt, flags.policy, (policy, s) => progress.tick(`${policy} step ${s}/${run.steps}`));
+          progress.done();
+          const data = "synthetic (sinks, heavy hitters, recent tokens: dsl/kernels/synthetic.ts)";
+          console.log(flags.json ? JSON.stringify({ model, run, data: "synthetic", reports }, null, 2) : table(model, run, reports, data));
+        } finally {
+          rt.dispose();
+        }
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+// `lim tune`: the autotuning sweep on this machine's GPU. Writes tuning/<device>.json, which `lim generate`
+// then uses; prints the tuned against heuristic time of every key it measured.
+
+import { cpus } from "node:os";
+import { relative, resolve } from "node:path";
+import type { Command } from "commander";
+import { PROJECT_ROOT, parseInteger, parseList, parseNumbers, runAction } from "./common.js";
+import { Progress } from "./progress.js";
+
+interface TuneFlags {
+  kernels: string[];
+  headDims: number[];
+  groupSizes: number[];
+  dtypes: string[];
+  budgets: number[];
+  db?: string;
+  retune?: boolean;
+  jobs: number;
+  work: string;
+  repeats: number;
+  warmup: number;
+  flushMb: number;
+  seed?: number;
+  compileOnly?: boolean;
+}
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+}
+
+export function registerTune(program: Command): void {
+  program
+    .command("tune")
+    .description("autotune schedules on this GPU: compile every valid schedule, check it against the reference, time it per shape bucket, record the best")
+    .option("--kernels <list>", "kernels to tune", parseList("--kernels"), ["decode_attention", "topk"])
+    .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [64, 128, 256])
+    .option("--group-sizes <list>", "GQA group sizes (default: the presets' 4)", parseNumbers("--group-sizes"), [4])
+    .option("--dtypes <list>", "element types", parseList("--dtypes", ["bf16", "fp16"]), ["bf16", "fp16"])
+    .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [1024, 2048, 4096, 8192])
+    .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
+    .option("--retune", "measure keys that are already in the database again")
+    .option("--jobs <n>", "parallel compilations (default: one per core)", parseInteger("--jobs"), cpus().length)
+    .option("--work <dir>", "scratch folder for the candidates' sources, build and logs", "build/tune")
+    .option("--repeats <n>", "timed replays per candidate and shape (the median is kept)", parseInteger("--repeats"), 25)
+    .option("--warmup <n>", "untimed replays first", parseInteger("--warmup"), 3)
+    .option("--flush-mb <n>", "MB overwritten before each replay so inputs come from memory, not L2 (0: off)", parseInteger("--flush-mb"), 256)
+    .option("--seed <n>", "seed of the correctness inputs (default: fresh)", parseInteger("--seed"))
+    .option("--compile-only", "only generate and compile the candidates (no GPU needed), reporting those rejected")
+    .action((flags: TuneFlags) =>
+      runAction(async () => {
+        if (flags.jobs < 1 || flags.repeats < 1) throw new Error("--jobs and --repeats must be at least 1");
+        const { runSweep } = await import("../bench/tune/sweep.js");
+        const started = Date.now();
+        const result = await runSweep({
+          root: PROJECT_ROOT,
+          kernels: flags.kernels,
+          matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets },
+          db: flags.db && resolve(flags.db),
+          retune: flags.retune ?? false,
+          jobs: flags.jobs,
+          work: resolve(flags.work),
+          timing: { repeats: flags.repeats, warmup: flags.warmup, flushBytes: flags.flushMb * 2 ** 20 },
+          seed: flags.seed ?? (Date.now() >>> 0),
+          compileOnly: flags.compileOnly,
+          progress: (total, what) => new Progress(total, what),
+          log: (line) => console.error(line),
+        });
+        const db = relative(PROJECT_ROOT, result.db);
+        if (flags.compileOnly) {
+          console.log(`candidates compiled in ${flags.work} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+          return 0;
+        }
+        if (result.rows.length === 0) {
+          console.log(`every requested key is already in ${db} (${result.skipped}); pass --retune to measure again`);
+          return 0;
+        }
+        const us = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(" / ");
+        console.log(
+          table([
+            ["key", "shapes", "heuristic (us)", "tuned (us)", "tuned schedule", "speed-up", "rejected"],
+            ...result.rows.map((r) => [r.key, r.shapes.join(" / "), us(r.heuristicUs), us(r.bestUs), r.best, `${r.speedup.toFixed(2)}x`, String(r.rejected)]),
+          ]),
+        );
+        console.log(`\n${result.rows.length} keys tuned in ${((Date.now() - started) / 1000).toFixed(0)} s, written to ${db}${result.skipped ? ` (${result.skipped} were already there)` : ""}`);
+        console.log("run `bin/lim generate` to use the tuned schedules, then rebuild the library");
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,84 @@
+// Generation from tuning databases: each (kernel, constants, shape bucket) gets the schedule its device's
+// database measured best, or the kernel's heuristic where nothing usable was tuned. Databases of another
+// device or toolkit version, and entries whose kernel changed since they were measured, are ignored with a
+// warning saying why.
+
+import { TOOLKIT_VERSION } from "../version.js";
+import type { KernelSource } from "../frontend/elaborate.js";
+import { parseScheduleTag } from "../schedules.js";
+import { bucketRanges, heuristicSchedule, type ScheduleChoice, type ScheduleChooser } from "../variants.js";
+import { minorVersion, sourceDigest, tuningKey, type TuningDatabase } from "./database.js";
+
+export interface LoadedTuning {
+  readonly path: string;
+  readonly db: TuningDatabase;
+}
+
+export interface TunedChooser {
+  readonly choose: ScheduleChooser;
+  /** Why a database or an entry was not used; filled while choosing. */
+  readonly warnings: string[];
+  /** Keys whose tuned schedule was used. */
+  readonly used: Set<string>;
+}
+
+/** The databases that may serve `device`; the others are named in `warnings`. */
+function usable(tunings: readonly LoadedTuning[], device: string, warnings: string[]): LoadedTuning[] {
+  return tunings.filter(({ path, db }) => {
+    if (db.metadata.device !== device) {
+      warnings.push(`${path}: measured on ${db.metadata.device}, not the target ${device}; ignored (pass --device "${db.metadata.device}" to generate for it)`);
+      return false;
+    }
+    if (minorVersion(db.metadata.toolkit.replace(/^lim /, "")) !== minorVersion(TOOLKIT_VERSION)) {
+      warnings.push(`${path}: tuned with ${db.metadata.toolkit}, this is lim ${TOOLKIT_VERSION}; ignored (run \`lim tune\` again)`);
+      return false;
+    }
+    return true;
+  });
+}
+
+/** Adjacent buckets that chose the same schedule become one dispatch range. */
+function mergeAdjacent(choices: ScheduleChoice[]): ScheduleChoice[] {
+  const out: ScheduleChoice[] = [];
+  for (const c of choices) {
+    const last = out.at(-1);
+    if (last && JSON.stringify(last.schedule) === JSON.stringify(c.schedule) && last.bucket![1] === c.bucket![0]) {
+      out[out.length - 1] = { ...last, bucket: [last.bucket![0], c.bucket![1]] };
+    } else {
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+export function tunedSchedules(tunings: readonly LoadedTuning[], device: string): TunedChooser {
+  const warnings: string[] = [];
+  const used = new Set<string>();
+  const dbs = usable(tunings, device, warnings);
+  const choose: ScheduleChooser = (source: KernelSource, constants) => {
+    const spec = source.definition.spec;
+    const digest = sourceDigest(source.fn.getSourceFile().getFullText());
+    const [fallback] = heuristicSchedule(source, constants);
+    const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
+      const key = tuningKey(spec, constants, range);
+      for (const { path, db } of dbs) {
+        const entry = db.entries[key];
+        if (!entry) continue;
+        if (entry.source !== digest) {
+          warnings.push(`${path}: ${key} was tuned for an earlier ${source.file}; using the heuristic (run \`lim tune\` again)`);
+          continue;
+        }
+        try {
+          const schedule = parseScheduleTag(spec, entry.best);
+          used.add(key);
+          return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic)`, bucket: range };
+        } catch (e) {
+          warnings.push(`${path}: ${key}: ${(e as Error).message}; using the heuristic`);
+        }
+      }
+      return { ...fallback, bucket: range };
+    });
+    return mergeAdjacent(choices);
+  };
+  return { choose, warnings, used };
+}

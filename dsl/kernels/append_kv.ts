@@ -1,0 +1,71 @@
+// The KV cache as a decode step changes it: advance_seqlens counts the new token (seqlens[b] += 1), and
+// append_kv writes its key and value at position seqlens[b] - 1 of every KV head. Engines call these
+// between their projections and attention; the decode runtime does too.
+
+import {
+  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx,
+  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
+} from "../lang/index.js";
+
+export const appendKv = defineKernel({
+  spec: {
+    name: "append_kv",
+    summary: "writes one new token's key and value per request at position seqlens[b] - 1 of its cache",
+    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
+    schedule: { threads: { tag: "t", values: [32] } },
+    grid: { x: "Hkv", y: "B" },
+  },
+  heuristic: () => ({ threads: 32 }),
+  rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
+});
+
+export function append_kv(
+  c: ConstantsOf<typeof appendKv.spec>,
+  s: ScheduleOf<typeof appendKv.spec>,
+  kNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
+  vNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
+  seqlens: Tensor<"i32", ["B"]>,
+  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+): void {
+  const VEC = 16 / sizeof(c.dtype);
+  const b = blockIdx.y;
+  const h = blockIdx.x;
+  const lane = threadIdx.x;
+  const position = seqlens.at(b) - 1;
+  if (position < 0 || position >= k.size("Nmax")) {
+    if (lane == 0 && h == 0) raise("seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", b, position + 1, k.size("Nmax"));
+    return;
+  }
+  if (lane * VEC < c.D) {
+    copyVec(k.ref(b, h, position, lane * VEC), kNew.ref(b, h, lane * VEC), VEC);
+    copyVec(v.ref(b, h, position, lane * VEC), vNew.ref(b, h, lane * VEC), VEC);
+  }
+}
+
+export const advanceSeqlens = defineKernel({
+  spec: {
+    name: "advance_seqlens",
+    summary: "counts one new token per request: seqlens[b] += 1, refusing to pass the cache capacity",
+    constants: {},
+    schedule: { threads: { tag: "t", values: [128] } },
+    grid: { x: "BB" },
+  },
+  heuristic: () => ({ threads: 128 }),
+  rules: [],
+});
+
+export function advance_seqlens(
+  c: ConstantsOf<typeof advanceSeqlens.spec>,
+  s: ScheduleOf<typeof advanceSeqlens.spec>,
+  seqlens: Out<"i32", ["B"]>,
+  capacity: i32,
+  BB: i32, // blocks over the batch
+): void {
+  const b = blockIdx.x * s.threads + threadIdx.x;
+  if (b < seqlens.size("B")) {
+    const n = seqlens.at(b);
+    if (n + 1 > capacity) raise("seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", b, n, capacity);
+    else seqlens.store(n + 1, b);
+  }
+}

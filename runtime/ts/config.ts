@@ -1,0 +1,74 @@
+// Model and run configurations of the decode runtime, validated with zod: every error names the field
+// and says what it must be.
+
+import { z } from "zod";
+
+export const ModelConfig = z
+  .object({
+    name: z.string().min(1),
+    layers: z.number().int().min(1).max(1024),
+    qHeads: z.number().int().min(1).max(1024),
+    kvHeads: z.number().int().min(1).max(1024),
+    headDim: z.number().int().min(8).max(256).multipleOf(8, { message: "headDim must be a multiple of 8 (rows are read 16 bytes at a time)" }),
+    dtype: z.enum(["bf16", "fp16"]),
+    /** Layers that rank tokens (full attention + selection); layers before the first use full attention. */
+    selectionLayers: z.array(z.number().int().min(0)).min(1, { message: "selectionLayers needs at least one layer" }),
+  })
+  .superRefine((m, ctx) => {
+    if (m.qHeads % m.kvHeads !== 0) ctx.addIssue({ code: "custom", path: ["qHeads"], message: `qHeads (${m.qHeads}) must be a multiple of kvHeads (${m.kvHeads})` });
+    m.selectionLayers.forEach((l, i) => {
+      if (l >= m.layers) ctx.addIssue({ code: "custom", path: ["selectionLayers", i], message: `selection layer ${l} does not exist: the model has layers 0..${m.layers - 1}` });
+      if (i > 0 && l <= m.selectionLayers[i - 1]) ctx.addIssue({ code: "custom", path: ["selectionLayers", i], message: "selectionLayers must be strictly ascending" });
+    });
+  });
+export type ModelConfig = z.infer<typeof ModelConfig>;
+
+export const RunConfig = z
+  .object({
+    batch: z.number().int().min(1).max(65535),
+    context: z.number().int().min(1, { message: "context must be at least 1 token" }),
+    steps: z.number().int().min(0),
+    budget: z.number().int().min(1),
+    recencyRatio: z.number().min(0).lt(1, { message: "recencyRatio must be below 1 (the ranked part would be empty)" }),
+    sinks: z.number().int().min(0),
+    seed: z.number().int().min(0).max(0xffffffff),
+  })
+  .superRefine((r, ctx) => {
+    if (r.budget < r.sinks + 2) ctx.addIssue({ code: "custom", path: ["budget"], message: `budget (${r.budget}) must be at least sinks + 2 = ${r.sinks + 2}` });
+    const middle = Math.floor(r.budget * (1 - r.recencyRatio));
+    const recent = r.budget - middle - r.sinks;
+    if (recent < 1) ctx.addIssue({ code: "custom", path: ["recencyRatio"], message: `budget ${r.budget}, recencyRatio ${r.recencyRatio} and ${r.sinks} sinks leave ${recent} recent tokens; the current token must stay in the set` });
+  });
+export type RunConfig = z.infer<typeof RunConfig>;
+
+/** The paper's models: LessIsMore selects at layer 2 and re-selects at one later layer. */
+export const PRESETS: Readonly<Record<string, ModelConfig>> = {
+  "qwen3-8b": { name: "qwen3-8b", layers: 36, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 12] },
+  "qwen3-4b": { name: "qwen3-4b", layers: 36, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 20] },
+  "llama-3.1-8b": { name: "llama-3.1-8b", layers: 32, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 13] },
+};
+
+export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1 };
+
+/** Formats zod's issues as "field: message" lines. */
+function describe(error: z.ZodError, what: string): string {
+  return error.issues.map((i) => `${what}${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`).join("\n");
+}
+
+export function parseModel(input: unknown): ModelConfig {
+  const r = ModelConfig.safeParse(input);
+  if (!r.success) throw new Error(`invalid model configuration:\n${describe(r.error, "model")}`);
+  return r.data;
+}
+
+export function parseRun(input: unknown): RunConfig {
+  const r = RunConfig.safeParse(input);
+  if (!r.success) throw new Error(`invalid run configuration:\n${describe(r.error, "run")}`);
+  return r.data;
+}
+
+export function preset(name: string): ModelConfig {
+  const m = PRESETS[name];
+  if (!m) throw new Error(`unknown preset '${name}': choose ${Object.keys(PRESETS).join(", ")}`);
+  return m;
+}

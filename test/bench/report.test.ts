@@ -1,0 +1,52 @@
+// The `lim bench` report, rendered from committed H100 results: tables beside PyTorch, the targets
+// evaluated from the numbers (not asserted by hand), and a bandwidth plot with the copy roofline.
+
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { bandwidthSvg, readResults, reportMarkdown } from "../../bench/report/report.js";
+import { PROJECT_ROOT } from "../../cli/common.js";
+
+const results = join(PROJECT_ROOT, "bench", "results");
+const dir = mkdtempSync(join(tmpdir(), "lim-report-"));
+for (const prefix of ["decode_attention-", "sparse_attention-", "selection-"]) {
+  const newest = readdirSync(results).filter((f) => f.startsWith(prefix) && f.endsWith(".json")).sort().at(-1)!;
+  copyFileSync(join(results, newest), join(dir, newest));
+}
+writeFileSync(join(dir, "copy_roofline-test.json"), JSON.stringify({ device: "NVIDIA H100 80GB HBM3", copy_TBps: 3.0, rows: [] }));
+
+describe("lim bench report", () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const r = readResults(dir);
+
+  it("tabulates every suite with PyTorch beside ours", () => {
+    const md = reportMarkdown(r);
+    expect(r.decode.length).toBeGreaterThan(5);
+    expect(md).toContain("## Full decode attention");
+    expect(md).toContain("| B | N | D | K+V MB | ours us | ours TB/s | of copy | flash us | cuDNN us | SDPA TB/s | speed-up |");
+    const row = r.decode.find((d) => d.B === 1 && d.N === 32768 && d.D === 128)!;
+    expect(md).toContain(`| 1 | 32K | 128 | ${row.kv_MB.toFixed(0)} | ${row.ours_us.toFixed(1)} |`);
+    expect(md).toContain("## Sparse attention over a shared token set");
+    expect(md).toContain("## Top-k");
+  });
+
+  it("evaluates the targets from the measured numbers", () => {
+    const md = reportMarkdown(r);
+    const topk = r.topk.find((t) => t.rows === 32 && t.length === 32768 && t.k === 2048)!;
+    const line = md.split("\n").find((l) => l.startsWith("| top-k, 32 rows x 32K"))!;
+    expect(line).toContain(`${topk.ours_us.toFixed(1)} us`);
+    expect(line.endsWith(topk.ours_us < 15 ? "| yes |" : "| **no** |")).toBe(true);
+    const big = r.decode.filter((d) => d.kv_MB > 1000).map((d) => d.ours_TBps / 3.0);
+    expect(md).toContain(`${(Math.min(...big) * 100).toFixed(0)}% (worst)`);
+  });
+
+  it("plots ours, PyTorch and the copy roofline per shape", () => {
+    const svg = bandwidthSvg(r);
+    expect(svg.startsWith("<svg")).toBe(true);
+    const bars = svg.match(/<rect [^>]*><title>/g) ?? [];
+    const shapes = r.decode.filter((d) => d.sdpa_best_us).length + r.sparse.length;
+    expect(bars.length).toBe(2 * shapes);
+    expect(svg).toContain("copy roofline (3.00)");
+  });
+});

@@ -1,0 +1,51 @@
+// The tuner's bookkeeping, without a GPU: which keys a sweep still has to measure (it resumes, skipping what
+// is tuned, and retunes what a kernel edit made stale), and which candidates a build log rules out.
+
+import { describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../cli/common.js";
+import { loadKernels } from "../../codegen/frontend/load.js";
+import { sourceDigest, TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
+import { pendingKeys, rejectedVariants, type SweepOptions } from "../../bench/tune/sweep.js";
+
+const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
+
+describe("lim tune", () => {
+  it("measures only the keys the database lacks or holds for an earlier kernel", async () => {
+    const sources = await loadKernels(PROJECT_ROOT, ["topk"]);
+    const digest = sourceDigest(sources[0].fn.getSourceFile().getFullText());
+    const matrix = { ...options.matrix, budgets: [2048] };
+    const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
+    const all = pendingKeys(sources, { ...options, matrix }, empty).map((k) => k.key);
+    expect(all).toEqual(["topk__k2048@length0-12288", "topk__k2048@length12288-49152", "topk__k2048@length49152-"]);
+    const tuned = { source: digest } as TuningDatabase["entries"][string];
+    const db = { ...empty, entries: { [all[0]]: tuned, [all[1]]: { ...tuned, source: "edited-since" } } };
+    expect(pendingKeys(sources, { ...options, matrix }, db).map((k) => k.key)).toEqual(all.slice(1));
+    expect(pendingKeys(sources, { ...options, matrix, retune: true }, db).map((k) => k.key)).toEqual(all);
+  });
+
+  it("rules out candidates that fail to compile, spill or use a stack frame, from ninja's log", () => {
+    const obj = (name: string) => `CMakeFiles/lim_objects.dir/tmp/gen/kernels/${name}.cu.o`;
+    const log = [
+      `[1/4] Building CUDA object ${obj("topk__k1024__t512_i8_c32768")}`,
+      "ptxas info    : Function properties for _Z...topk__k1024__t512_i8_c32768_kernel",
+      "    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads",
+      "ptxas info    : Used 64 registers, used 1 barriers, 20736 bytes smem",
+      `[2/4] Building CUDA object ${obj("topk__k1024__t1024_i16_c16384")}`,
+      "    48 bytes stack frame, 48 bytes spill stores, 84 bytes spill loads",
+      "ptxas info    : Used 64 registers, used 1 barriers",
+      `[3/4] Building CUDA object ${obj("topk__k1024__t256_i4_c16384")}`,
+      `FAILED: [code=1] ${obj("topk__k1024__t256_i4_c16384")}`,
+      "/usr/local/cuda/bin/nvcc ... -c kernels/topk__k1024__t256_i4_c16384.cu",
+      "kernels/topk__k1024__t256_i4_c16384.cu(80): error: too many resources requested",
+      "[4/4] Building CXX object CMakeFiles/lim_objects.dir/variants.cpp.o",
+      "    8 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads",
+      "ptxas info    : Used 8 registers",
+    ];
+    expect(rejectedVariants(log)).toEqual(
+      new Map([
+        ["topk__k1024__t1024_i16_c16384", "spills 48 bytes (stores) and 84 bytes (loads) to local memory"],
+        ["topk__k1024__t256_i4_c16384", "does not compile: kernels/topk__k1024__t256_i4_c16384.cu(80): error: too many resources requested"],
+      ]),
+    );
+  });
+});

@@ -1,0 +1,106 @@
+// Generation from tuning databases: tuned schedules per shape bucket reach the dispatch tables, adjacent
+// buckets with one schedule merge, and databases of another device or toolkit version, stale entries and
+// broken files are refused with a reason.
+
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../cli/common.js";
+import type { KernelSource } from "../../codegen/frontend/elaborate.js";
+import { loadKernels } from "../../codegen/frontend/load.js";
+import { planGeneration } from "../../codegen/generate.js";
+import { tunedSchedules } from "../../codegen/tuning/chooser.js";
+import { readTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TuningDatabase, type TuningEntry } from "../../codegen/tuning/database.js";
+import { bucketRanges } from "../../codegen/variants.js";
+import { TOOLKIT_VERSION } from "../../codegen/version.js";
+
+const DEVICE = "NVIDIA H100 80GB HBM3";
+const constants = { D: 128, G: 4, dtype: "bf16" };
+const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"] };
+
+let attention: KernelSource;
+let digest: string;
+const dir = mkdtempSync(join(tmpdir(), "lim-tuning-"));
+
+beforeAll(async () => {
+  [attention] = await loadKernels(PROJECT_ROOT, ["decode_attention"]);
+  digest = sourceDigest(attention.fn.getSourceFile().getFullText());
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function entry(range: readonly [number, number], best: string, overrides: Partial<TuningEntry> = {}): [string, TuningEntry] {
+  const spec = attention.definition.spec;
+  return [
+    tuningKey(spec, constants, range),
+    {
+      kernel: "decode_attention", constants, bucket: { name: "rows", lo: range[0], hi: range[1] >= Number.MAX_SAFE_INTEGER ? null : range[1] },
+      shapes: ["B1", "B8"], source: digest, heuristic: "t256_r2_s2_p2", best, speedup: 1.1, tuned: "2026-11-22T00:00:00Z",
+      candidates: [{ schedule: best, status: "ok", us: [10, 20] }], ...overrides,
+    },
+  ];
+}
+
+function database(entries: [string, TuningEntry][], device = DEVICE, toolkit = `lim ${TOOLKIT_VERSION}`): TuningDatabase {
+  return {
+    format: TUNING_FORMAT,
+    metadata: { device, computeCapability: "9.0", multiprocessors: 132, cudaDriver: "13.0", cudaRuntime: "13.0", nvcc: "13.0.88", toolkit, created: "x", updated: "x" },
+    entries: Object.fromEntries(entries),
+  };
+}
+
+describe("tuning databases", () => {
+  it("names keys by kernel, constants and bucket", () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    expect(ranges[0]).toEqual([0, 1536]);
+    expect(tuningKey(attention.definition.spec, constants, ranges[1])).toBe("decode_attention__d128_g4_bf16@rows1536-3072");
+    expect(tuningKey(attention.definition.spec, constants, ranges.at(-1)!)).toBe("decode_attention__d128_g4_bf16@rows49152-");
+  });
+
+  it("round-trips through an atomic write and rejects a broken file naming the field", () => {
+    const path = join(dir, "db.json");
+    const db = database([entry([0, 1536], "t128_r1_s3_p1")]);
+    writeTuning(path, db);
+    expect(readTuning(path)).toEqual(db);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    writeFileSync(path, JSON.stringify({ ...db, metadata: { ...db.metadata, multiprocessors: "many" } }));
+    expect(() => readTuning(path)).toThrow(/db\.json: not a lim-tuning\/1 tuning database: metadata\.multiprocessors/);
+    writeFileSync(path, "{ half");
+    expect(() => readTuning(path)).toThrow(/db\.json: not a readable JSON tuning database/);
+  });
+
+  it("puts each bucket's tuned schedule in the dispatch table, merging neighbours that agree", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const db = database([entry(ranges[0], "t128_r1_s3_p1"), entry(ranges[1], "t128_r1_s3_p1"), entry(ranges[4], "t256_r4_s3_p1")]);
+    const tuned = tunedSchedules([{ path: "tuning/h100.json", db }], DEVICE);
+    const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: tuned.choose });
+    expect(tuned.warnings).toEqual([]);
+    expect(tuned.used.size).toBe(3);
+    expect(plan.groups[0].dispatch.map((d) => [d.variant.split("__")[2], d.bucket])).toEqual([
+      ["t128_r1_s3_p1", [0, 3072]],
+      ["t256_r2_s2_p2", [3072, 12288]],
+      ["t256_r4_s3_p1", [12288, 49152]],
+      ["t256_r2_s2_p2", [49152, Number.MAX_SAFE_INTEGER]],
+    ]);
+    const table = plan.files.get("variants.cpp")!;
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t128_r1_s3_p1_info, 0, 3072 },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 49152, INT64_MAX },");
+    expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype) && rows >= e->lo && rows < e->hi) return v;");
+    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16__t128_r1_s3_p1.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
+  });
+
+  it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200") }], DEVICE);
+    const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], DEVICE, "lim 0.0.9") }], DEVICE);
+    const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t128_r1_s3_p1", { source: "0123456789abcdef" })]) }], DEVICE);
+    for (const t of [other, old, stale]) {
+      const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
+      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16__t256_r2_s2_p2"]);
+      expect(t.used.size).toBe(0);
+    }
+    expect(other.warnings).toEqual([`tuning/h200.json: measured on NVIDIA H200, not the target ${DEVICE}; ignored (pass --device "NVIDIA H200" to generate for it)`]);
+    expect(old.warnings[0]).toMatch(/tuning\/old\.json: tuned with lim 0\.0\.9, this is lim .*; ignored \(run `lim tune` again\)/);
+    expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
+  });
+});
