@@ -2,22 +2,24 @@
 // hand. Every element is a pure function of (seed, layer, head, position or step, dim), so runs repeat.
 //
 // The structure is what makes sparse attention interesting: like a trained model's, attention concentrates
-// on few tokens. Per layer l and KV head h there are TOPICS unit directions u[l, h, t] (components
-// N(0, 1) / sqrt(D)).
-//   key of token j    a(j) * u[l, h, topic(j)] + 0.1 * noise, topic(j) = hash(l, h, j) mod TOPICS, and
+// on few tokens, and the heads of a layer largely agree on which (the observation LessIsMore rests on).
+// Per layer l and KV head h there are TOPICS unit directions u[l, h, t] (components N(0, 1) / sqrt(D)).
+// Each token j of request b has a topic and an importance shared by all heads (hashed from l, b, j):
+//   key of token j    a(j) * u[l, h, topic(j)] + 0.1 * noise, with
 //                     a(j) = 3 for the attention sinks (j < 4; their direction is half the sum of all topics),
-//                            2 for heavy hitters (one token in 64 of each head, by hash),
+//                            2 for heavy hitters (one token in 64, by hash),
 //                            1.7 for recent tokens (the last `recentWindow` of the prompt, and every token
 //                              appended while decoding),
-//                            0.6 otherwise;
+//                            0.4 otherwise;
 //   value of token j  noise N(0, 1);
-//   query of head q   40 * u[l, q / G, topic(l, q, j)] + 0.5 * noise, with j the new token's position: each
-//   at a step         query head favours one topic per step, so the heads of a group disagree and the
-//                     cross-head union matters. (Keyed by the position read on the device, not by a step
-//                     number, so a decode step captured in a CUDA graph makes new data at every replay.)
-// With softmax scale 1/sqrt(D) a query sees logits near 10 for sinks, 7 for heavy hitters and 6 for recent
-// tokens of its topic, 2 for other tokens of its topic and 0 +- 0.4 for the rest: at 32K tokens a budget
-// of 2048 keeps most, not all, of the attention, as in the paper's models.
+//   query of head q   40 * u[l, q / G, topic] + 0.5 * noise, with one topic per (layer, request, step) that
+//   at a step         three heads in four follow and the fourth replaces by another: the heads mostly agree
+//                     and the cross-head union still matters. (Keyed by the new token's position read on
+//                     the device, not by a step number, so a step captured in a CUDA graph makes new data
+//                     at every replay.)
+// With softmax scale 1/sqrt(D) a query sees logits near 5 for sinks, 7 for heavy hitters and 6 for recent
+// tokens of its topic, 1.4 for other tokens of its topic and 0 +- 0.4 for the rest: at 32K tokens a budget
+// of 2048 keeps most, not all, of the attention (about three quarters), as in the paper's models.
 
 import {
   blockIdx, defineKernel, f32, raise, regs, sizeof, sqrt, storeVec, threadIdx, u32, unroll,
@@ -91,11 +93,12 @@ export function synthesize_kv(
   const invSqrtD = 1.0 / sqrt(f32(c.D));
   const l = u32(layer);
   const head = u32(b * k.size("Hkv") + h);
-  const rowHash = hash4(seed, l, head, u32(j));
-  const topic = rowHash % TOPICS;
-  let amplitude: f32 = 0.6;
+  const rowHash = hash4(seed, l, head, u32(j)); // this head's noise
+  const tokenHash = hash4(seed ^ 0x70c3, l, u32(b), u32(j)); // what all heads agree on
+  const topic = tokenHash % TOPICS;
+  let amplitude: f32 = 0.4;
   if (j < 4) amplitude = 3.0;
-  else if ((rowHash >> 8) % 64 == 0) amplitude = 2.0;
+  else if ((tokenHash >> 8) % 64 == 0) amplitude = 2.0;
   else if (j >= n - recentWindow) amplitude = 1.7;
   const kv = regs("f32", [VEC]);
   const vv = regs("f32", [VEC]);
@@ -152,10 +155,11 @@ export function synthesize_step(
   const j = seqlens.at(b) - 1;
   const out = regs("f32", [VEC]);
   if (x < Hq) {
-    // Query of head x: one favoured topic per (layer, head, step).
+    // Query of head x: the step's topic, or (one head in four) another.
     const kvHead = u32(b * Hkv + x / (Hq / Hkv));
     const qHash = hash4(seed ^ 0x9e3779b9, l, u32(b * Hq + x), u32(j));
-    const topic = qHash % TOPICS;
+    let topic = hash4(seed ^ 0x5eed, l, u32(b), u32(j)) % TOPICS;
+    if (qHash % 4 == 0) topic = (topic + 1 + (qHash >> 4) % 3) % TOPICS;
     for (const e of unroll(VEC)) {
       const d = u32(lane * VEC + e);
       out[e] = 40.0 * topicComponent(seed, l, kvHead, topic, d, invSqrtD) + 0.5 * gaussian(hash4(qHash, 0x71, d, l));
@@ -166,7 +170,7 @@ export function synthesize_step(
     const h = x - Hq;
     const head = u32(b * Hkv + h);
     const rowHash = hash4(seed, l, head, u32(j));
-    const topic = rowHash % TOPICS;
+    const topic = hash4(seed ^ 0x70c3, l, u32(b), u32(j)) % TOPICS;
     const vv = regs("f32", [VEC]);
     for (const e of unroll(VEC)) {
       const d = u32(lane * VEC + e);

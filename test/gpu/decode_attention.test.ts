@@ -3,7 +3,7 @@
 // B = 32, padded strides, split and unsplit sequences. Then the argument and device-input errors.
 
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
@@ -112,6 +112,8 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
 
   it.each(variants.map((v) => [v.name, v] as const))("%s matches the float64 reference", (_name, v) => {
     const next = rng(seed ^ v.name.length);
+    native.useVariant("decode_attention", v.name); // whatever bucket each case's length falls in
+    onTestFinished(() => native.useVariant("decode_attention", null));
     for (const c of casesFor(next)) {
       const caseSeed = Math.floor(next() * 2 ** 31);
       const err = runCase(native, v, c, caseSeed);
