@@ -2,9 +2,10 @@
 // hand. Every element is a pure function of (seed, layer, head, position or step, dim), so runs repeat.
 //
 // The structure is what makes sparse attention interesting: like a trained model's, attention concentrates
-// on few tokens, and the heads of a layer largely agree on which (the observation LessIsMore rests on).
-// Per layer l and KV head h there are TOPICS unit directions u[l, h, t] (components N(0, 1) / sqrt(D)).
-// Each token j of request b has a topic and an importance shared by all heads (hashed from l, b, j):
+// on few tokens, and the heads and layers largely agree on which (the observations LessIsMore rests on: a
+// set chosen at a selection layer serves the layers after it). Per layer l and KV head h there are TOPICS
+// unit directions u[l, h, t] (components N(0, 1) / sqrt(D)). Each token j of request b has a topic and an
+// importance shared by all heads and layers (hashed from b and j):
 //   key of token j    a(j) * u[l, h, topic(j)] + 0.1 * noise, with
 //                     a(j) = 3 for the attention sinks (j < 4; their direction is half the sum of all topics),
 //                            2 for heavy hitters (one token in 64, by hash),
@@ -12,9 +13,9 @@
 //                              appended while decoding),
 //                            0.4 otherwise;
 //   value of token j  noise N(0, 1);
-//   query of head q   40 * u[l, q / G, topic] + 0.5 * noise, with one topic per (layer, request, step) that
-//   at a step         three heads in four follow and the fourth replaces by another: the heads mostly agree
-//                     and the cross-head union still matters. (Keyed by the new token's position read on
+//   query of head q   40 * u[l, q / G, topic] + 0.5 * noise, with one topic per (request, step) that three
+//   at a step         heads in four follow at every layer and the fourth replaces by another: the heads
+//                     mostly agree and the cross-head union still matters. (Keyed by the new token's position read on
 //                     the device, not by a step number, so a step captured in a CUDA graph makes new data
 //                     at every replay.)
 // With softmax scale 1/sqrt(D) a query sees logits near 5 for sinks, 7 for heavy hitters and 6 for recent
@@ -94,7 +95,7 @@ export function synthesize_kv(
   const l = u32(layer);
   const head = u32(b * k.size("Hkv") + h);
   const rowHash = hash4(seed, l, head, u32(j)); // this head's noise
-  const tokenHash = hash4(seed ^ 0x70c3, l, u32(b), u32(j)); // what all heads agree on
+  const tokenHash = hash4(seed ^ 0x70c3, 0, u32(b), u32(j)); // what all heads and layers agree on
   const topic = tokenHash % TOPICS;
   let amplitude: f32 = 0.4;
   if (j < 4) amplitude = 3.0;
@@ -158,7 +159,7 @@ export function synthesize_step(
     // Query of head x: the step's topic, or (one head in four) another.
     const kvHead = u32(b * Hkv + x / (Hq / Hkv));
     const qHash = hash4(seed ^ 0x9e3779b9, l, u32(b * Hq + x), u32(j));
-    let topic = hash4(seed ^ 0x5eed, l, u32(b), u32(j)) % TOPICS;
+    let topic = hash4(seed ^ 0x5eed, 0, u32(b), u32(j)) % TOPICS;
     if (qHash % 4 == 0) topic = (topic + 1 + (qHash >> 4) % 3) % TOPICS;
     for (const e of unroll(VEC)) {
       const d = u32(lane * VEC + e);
@@ -170,7 +171,7 @@ export function synthesize_step(
     const h = x - Hq;
     const head = u32(b * Hkv + h);
     const rowHash = hash4(seed, l, head, u32(j));
-    const topic = hash4(seed ^ 0x70c3, l, u32(b), u32(j)) % TOPICS;
+    const topic = hash4(seed ^ 0x70c3, 0, u32(b), u32(j)) % TOPICS;
     const vv = regs("f32", [VEC]);
     for (const e of unroll(VEC)) {
       const d = u32(lane * VEC + e);
