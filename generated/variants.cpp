@@ -491,7 +491,7 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:48"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:55"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
-    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:90"},
+    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:91"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:70"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 12;

@@ -14,8 +14,9 @@
 //                            0.4 otherwise;
 //   value of token j  noise N(0, 1);
 //   query of head q   40 * u[l, q / G, topic] + 0.5 * noise, with one topic per (request, step) that three
-//   at a step         heads in four follow at every layer and the fourth replaces by another: the heads
-//                     mostly agree and the cross-head union still matters. (Keyed by the new token's position read on
+//   at a step         heads in four follow and the fourth replaces by another, the same at every layer: the
+//                     heads mostly agree, the cross-head union still matters, and a head's own picks stay
+//                     good for it at later layers (TidalDecode's premise). (Keyed by the new token's position read on
 //                     the device, not by a step number, so a step captured in a CUDA graph makes new data
 //                     at every replay.)
 // With softmax scale 1/sqrt(D) a query sees logits near 5 for sinks, 7 for heavy hitters and 6 for recent
@@ -158,7 +159,7 @@ export function synthesize_step(
   if (x < Hq) {
     // Query of head x: the step's topic, or (one head in four) another.
     const kvHead = u32(b * Hkv + x / (Hq / Hkv));
-    const qHash = hash4(seed ^ 0x9e3779b9, l, u32(b * Hq + x), u32(j));
+    const qHash = hash4(seed ^ 0x9e3779b9, 0, u32(b * Hq + x), u32(j)); // a head deviates at every layer alike
     let topic = hash4(seed ^ 0x5eed, 0, u32(b), u32(j)) % TOPICS;
     if (qHash % 4 == 0) topic = (topic + 1 + (qHash >> 4) % 3) % TOPICS;
     for (const e of unroll(VEC)) {
