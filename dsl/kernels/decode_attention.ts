@@ -81,6 +81,7 @@ export function decode_attention(
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
+  const LIST_ROWS = 1024; // list entries of a block cached in shared memory
 
   const b = blockIdx.z;
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
@@ -89,27 +90,52 @@ export function decode_attention(
   const lane = threadIdx.x % LANES;
   const group = threadIdx.x / LANES;
 
+  // Everything the block reads before its first K/V row is loaded up front, before the checks, so that the
+  // loads overlap: one memory latency instead of a chain of four.
   const seqlen = seqlens.at(b);
+  let list = 0;
+  let count = 0;
+  if (present(indices) && present(counts)) {
+    list = indices.size("HI") == 1 ? 0 : qHead;
+    count = counts.at(b, list);
+  }
+  // A thread holds piece p of a row: dims p * LANES * VEC + lane * VEC + (0..VEC-1), so that each piece
+  // is one coalesced 16-byte-per-lane access across the row's lanes.
+  const qs = regs("f32", [c.G, PIECES, VEC]);
+  for (const g of unroll(c.G)) {
+    for (const p of unroll(PIECES)) loadVec(qs[g][p], q.ref(b, qHead + g, (p * LANES + lane) * VEC));
+  }
+  // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
+  // j), kept in shared memory: the copy pipeline then never waits on an index load.
+  const start = split * chunk;
+  const listEntries = shared("i32", [LIST_ROWS + 1]);
+  if (present(indices)) {
+    const cached = min(indices.size("KI"), start + min(chunk, LIST_ROWS));
+    for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
+  }
+
   if (seqlen < 1 || seqlen > maxSeqlen) {
     if (threadIdx.x == 0 && split == 0 && blockIdx.y == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, seqlen, maxSeqlen);
     return;
   }
   let n = seqlen; // rows this block attends over: tokens, or entries of its list
-  let list = 0;
   if (present(indices) && present(counts)) {
-    list = indices.size("HI") == 1 ? 0 : qHead;
-    n = counts.at(b, list);
+    n = count;
     if (n < 1 || n > indices.size("KI")) {
       if (threadIdx.x == 0 && split == 0) raise("counts[{0}][{1}] = {2} is outside [1, {3}]", b, list, n, indices.size("KI"));
       return;
     }
   }
+  if (present(indices)) syncthreads(); // the list entries are in shared memory
+  const end = min(n, start + chunk);
+  const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
   // The token position of row i: i itself, or the list's entry; -1 for an entry that must be skipped.
   const position = (i: i32): i32 => {
     let p = i;
     if (present(indices)) {
-      p = indices.at(b, list, i);
-      const previous = i > 0 ? indices.at(b, list, i - 1) : -1;
+      const j = i - start;
+      p = j < LIST_ROWS ? listEntries[j + 1] : indices.at(b, list, i);
+      const previous = j < LIST_ROWS ? listEntries[j] : indices.at(b, list, i - 1); // i > j >= LIST_ROWS here
       if (p < 0 || p >= seqlen || p <= previous) {
         raise("indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", b, list, i, p);
         p = -1;
@@ -117,20 +143,8 @@ export function decode_attention(
     }
     return p;
   };
-  const start = split * chunk;
-  const end = min(n, start + chunk);
-  const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
-
-  // A thread holds piece p of a row: dims p * LANES * VEC + lane * VEC + (0..VEC-1), so that each piece
-  // is one coalesced 16-byte-per-lane access across the row's lanes.
-  const qs = regs("f32", [c.G, PIECES, VEC]);
-  for (const g of unroll(c.G)) {
-    for (const p of unroll(PIECES)) {
-      loadVec(qs[g][p], q.ref(b, qHead + g, (p * LANES + lane) * VEC));
-      // Pre-scaled so that scores come out in base 2.
-      for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
-    }
-  }
+  // Pre-scaled so that scores come out in base 2.
+  for (const g of unroll(c.G)) for (const p of unroll(PIECES)) for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
 
   const m = regs("f32", [c.G], NO_SCORE);
   const l = regs("f32", [c.G], 0.0);

@@ -3,8 +3,8 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
 // Constants D=64 G=4 dtype=fp16
-// Schedule  threads=256 rows=2 stages=2 pieces=1 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.03x over the heuristic))
-// Launch    grid (splits, HB, B), 256 threads, 33792 bytes of dynamic shared memory
+// Schedule  threads=256 rows=2 stages=2 pieces=1 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.02x over the heuristic))
+// Launch    grid (splits, HB, B), 256 threads, 38016 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -57,197 +57,219 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g4_fp16__t256_r2_s2
   constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:81
   constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:82
   constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:83
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:85
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:86
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:87
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:88
-  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/decode_attention.ts:89
-  const int group = static_cast<int>(threadIdx.x) / LANES;                          // dsl/kernels/decode_attention.ts:90
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:92
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:93
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:94
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:94
-    }
-    return;                                                                         // dsl/kernels/decode_attention.ts:95
+  constexpr int LIST_ROWS = 1024;                                                   // dsl/kernels/decode_attention.ts:84
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:86
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:87
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:88
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:89
+  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/decode_attention.ts:90
+  const int group = static_cast<int>(threadIdx.x) / LANES;                          // dsl/kernels/decode_attention.ts:91
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:95
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:96
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:97
+  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:98
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:99
+    count = counts.load(b, list);                                                   // dsl/kernels/decode_attention.ts:100
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:97
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:98
-  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:99
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:100
-    n = counts.load(b, list);                                                       // dsl/kernels/decode_attention.ts:101
-    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:102
-      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:103
-        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:103
-      }
-      return;                                                                       // dsl/kernels/decode_attention.ts:104
-    }
-  }
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:108
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:109
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:110
-      p = indices.load(b, list, i);                                                 // dsl/kernels/decode_attention.ts:111
-      const int previous = i > 0 ? indices.load(b, list, i - 1) : -1;               // dsl/kernels/decode_attention.ts:112
-      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:113
-        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:114
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:115
-      }
-    }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:118
-  };
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:120
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:121
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:122
-  float qs[4][1][8];                                                                // dsl/kernels/decode_attention.ts:126
+  float qs[4][1][8];                                                                // dsl/kernels/decode_attention.ts:104
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:127
+  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:105
     #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:128
-      lim::load_vec(qs[g][p], q.ptr_at(b, qHead + g, (p * LANES + lane) * VEC));    // dsl/kernels/decode_attention.ts:129
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:106
+      lim::load_vec(qs[g][p], q.ptr_at(b, qHead + g, (p * LANES + lane) * VEC));    // dsl/kernels/decode_attention.ts:106
+    }
+  }
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:110
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:111
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:112
+    const int cached = min(lim_p.KI, start + min(chunk, LIST_ROWS));                // dsl/kernels/decode_attention.ts:113
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads) { // dsl/kernels/decode_attention.ts:114
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:114
+    }
+  }
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:117
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:118
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:118
+    }
+    return;                                                                         // dsl/kernels/decode_attention.ts:119
+  }
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:121
+  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:122
+    n = count;                                                                      // dsl/kernels/decode_attention.ts:123
+    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:124
+      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:125
+        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:125
+      }
+      return;                                                                       // dsl/kernels/decode_attention.ts:126
+    }
+  }
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:129
+    __syncthreads();                                                                // dsl/kernels/decode_attention.ts:129
+  }
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:130
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:131
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:133
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:134
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:135
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:136
+      p = j < LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);            // dsl/kernels/decode_attention.ts:137
+      const int previous = j < LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:138
+      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:139
+        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:140
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:141
+      }
+    }
+    return p;                                                                       // dsl/kernels/decode_attention.ts:144
+  };
+  #pragma unroll
+  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:147
+    #pragma unroll
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:147
       #pragma unroll
-      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:131
-        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:131
+      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:147
+        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:147
       }
     }
   }
-  float m[4]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:135
-  float l[4]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:136
-  float acc[4][1][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:137
-  {                                                                                 // dsl/kernels/decode_attention.ts:138
-    auto& kStage = *reinterpret_cast<__half (*)[2][2][1][2048]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/decode_attention.ts:141
-    auto& vStage = *reinterpret_cast<__half (*)[2][2][1][2048]>(lim_smem + 16384);  /* shared bytes 16384..32767 */ // dsl/kernels/decode_attention.ts:142
-    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:143
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:144
+  float m[4]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:149
+  float l[4]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:150
+  float acc[4][1][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:151
+  {                                                                                 // dsl/kernels/decode_attention.ts:152
+    auto& kStage = *reinterpret_cast<__half (*)[2][2][1][2048]>(lim_smem + 4224);  /* shared bytes 4224..20607 */ // dsl/kernels/decode_attention.ts:155
+    auto& vStage = *reinterpret_cast<__half (*)[2][2][1][2048]>(lim_smem + 20608);  /* shared bytes 20608..36991 */ // dsl/kernels/decode_attention.ts:156
+    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:157
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:158
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:145
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:146
-        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:147
-        const bool valid = pos >= 0;                                                // dsl/kernels/decode_attention.ts:148
-        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:149
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:159
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:160
+        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:161
+        const bool valid = pos >= 0;                                                // dsl/kernels/decode_attention.ts:162
+        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:163
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:150
-          lim::cp_async<16>(&kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:151
-          lim::cp_async<16>(&vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:152
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:164
+          lim::cp_async<16>(&kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:165
+          lim::cp_async<16>(&vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:166
         }
       }
-      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:155
+      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:169
     };
     #pragma unroll
-    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:157
-      issue(t);                                                                     // dsl/kernels/decode_attention.ts:157
+    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:171
+      issue(t);                                                                     // dsl/kernels/decode_attention.ts:171
     }
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:159
-      issue(tile + s::stages - 1);                                                  // dsl/kernels/decode_attention.ts:160
-      lim::cp_async_wait<1>();                                                      // dsl/kernels/decode_attention.ts:161
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:162
-      float score[2][4];                                                            // dsl/kernels/decode_attention.ts:164
-      float tileMax[4]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:165
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:173
+      issue(tile + s::stages - 1);                                                  // dsl/kernels/decode_attention.ts:174
+      lim::cp_async_wait<1>();                                                      // dsl/kernels/decode_attention.ts:175
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:176
+      float score[2][4];                                                            // dsl/kernels/decode_attention.ts:178
+      float tileMax[4]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:179
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:166
-        float ks[1][8];                                                             // dsl/kernels/decode_attention.ts:167
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:180
+        float ks[1][8];                                                             // dsl/kernels/decode_attention.ts:181
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:168
-          lim::load_vec(ks[p], &kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:168
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:182
+          lim::load_vec(ks[p], &kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:182
         }
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:169
-        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:170
-        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:171
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:183
+        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:184
+        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:185
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:172
-          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:173
+        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:186
+          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:187
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:174
-            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:174
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:188
+            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:188
           }
-          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:175
-          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:176
-          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:177
-          if (logits.present() && inRange && lane == g % LANES) {                   // dsl/kernels/decode_attention.ts:179
-            logits.store(full * LN2, b, qHead + g, pos);                            // dsl/kernels/decode_attention.ts:179
-          }
-        }
-      }
-      #pragma unroll
-      for (int g = 0; g < c::G; ++g) {                                              // dsl/kernels/decode_attention.ts:182
-        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:183
-        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:184
-        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:185
-        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:186
-        #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:187
-          #pragma unroll
-          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:187
-            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:187
+          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:189
+          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:190
+          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:191
+          if (logits.present() && inRange && lane == g % LANES) {                   // dsl/kernels/decode_attention.ts:193
+            logits.store(full * LN2, b, qHead + g, pos);                            // dsl/kernels/decode_attention.ts:193
           }
         }
       }
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:189
-        float vs[1][8];                                                             // dsl/kernels/decode_attention.ts:190
+      for (int g = 0; g < c::G; ++g) {                                              // dsl/kernels/decode_attention.ts:196
+        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:197
+        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:198
+        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:199
+        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:200
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:191
-          lim::load_vec(vs[p], &vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:191
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:201
+          #pragma unroll
+          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:201
+            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:201
+          }
+        }
+      }
+      #pragma unroll
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:203
+        float vs[1][8];                                                             // dsl/kernels/decode_attention.ts:204
+        #pragma unroll
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:205
+          lim::load_vec(vs[p], &vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:205
         }
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:192
-          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:193
-          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:194
+        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:206
+          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:207
+          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:208
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:195
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:209
             #pragma unroll
-            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:195
-              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:195
+            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:209
+              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:209
             }
           }
         }
       }
     }
-    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:199
+    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:213
   }
-  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:202
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:203
-  auto& mAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 0);  /* shared bytes 0..511 */ // dsl/kernels/decode_attention.ts:206
-  auto& lAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 512);  /* shared bytes 512..1023 */ // dsl/kernels/decode_attention.ts:207
-  auto& accAll = *reinterpret_cast<float (*)[32][4][64]>(lim_smem + 1024);  /* shared bytes 1024..33791 */ // dsl/kernels/decode_attention.ts:208
+  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:216
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:217
+  auto& mAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4224);  /* shared bytes 4224..4735 */ // dsl/kernels/decode_attention.ts:220
+  auto& lAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4736);  /* shared bytes 4736..5247 */ // dsl/kernels/decode_attention.ts:221
+  auto& accAll = *reinterpret_cast<float (*)[32][4][64]>(lim_smem + 5248);  /* shared bytes 5248..38015 */ // dsl/kernels/decode_attention.ts:222
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:209
-    if (lane == 0) {                                                                // dsl/kernels/decode_attention.ts:210
-      mAll[group][g] = m[g];                                                        // dsl/kernels/decode_attention.ts:211
-      lAll[group][g] = l[g];                                                        // dsl/kernels/decode_attention.ts:212
+  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:223
+    if (lane == 0) {                                                                // dsl/kernels/decode_attention.ts:224
+      mAll[group][g] = m[g];                                                        // dsl/kernels/decode_attention.ts:225
+      lAll[group][g] = l[g];                                                        // dsl/kernels/decode_attention.ts:226
     }
     #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:214
-      lim::store_vec(&accAll[group][g][(p * LANES + lane) * VEC], acc[g][p]);       // dsl/kernels/decode_attention.ts:214
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:228
+      lim::store_vec(&accAll[group][g][(p * LANES + lane) * VEC], acc[g][p]);       // dsl/kernels/decode_attention.ts:228
     }
   }
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:216
-  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:217
-    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:218
-    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:219
-    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:220
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:230
+  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:231
+    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:232
+    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:233
+    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:234
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:221
-      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:221
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:235
+      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:235
     }
-    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:222
-    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:223
+    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:236
+    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:237
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:224
-      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:225
-      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:226
-      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:227
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:238
+      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:239
+      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:240
+      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:241
     }
-    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:229
-    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:230
-    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:231
-    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:232
-      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:233
-      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:234
-        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:234
+    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:243
+    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:244
+    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:245
+    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:246
+      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:247
+      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:248
+        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:248
       }
     } else {
-      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:237
-      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:238
-        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:238
+      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:251
+      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:252
+        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:252
       }
     }
   }
@@ -258,7 +280,7 @@ lim::SharedMemoryOptIn decode_attention__d64_g4_fp16__t256_r2_s2_p1_opt_in;
 }  // namespace
 
 extern "C" int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream) {
-  return lim::launch(decode_attention__d64_g4_fp16__t256_r2_s2_p1_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 33792, stream,
+  return lim::launch(decode_attention__d64_g4_fp16__t256_r2_s2_p1_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 38016, stream,
                      decode_attention__d64_g4_fp16__t256_r2_s2_p1_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 
@@ -267,9 +289,9 @@ static int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_launch(const void* p
 }
 
 static int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_blocks_per_sm(void) {
-  return lim::blocks_per_sm(decode_attention__d64_g4_fp16__t256_r2_s2_p1_kernel, 256, 33792, decode_attention__d64_g4_fp16__t256_r2_s2_p1_opt_in);
+  return lim::blocks_per_sm(decode_attention__d64_g4_fp16__t256_r2_s2_p1_kernel, 256, 38016, decode_attention__d64_g4_fp16__t256_r2_s2_p1_opt_in);
 }
 
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_info = {
-    "decode_attention__d64_g4_fp16__t256_r2_s2_p1", "decode_attention", { 64, 4, 1 }, { 256, 2, 2, 1 }, 256, 33792,
+    "decode_attention__d64_g4_fp16__t256_r2_s2_p1", "decode_attention", { 64, 4, 1 }, { 256, 2, 2, 1 }, 256, 38016,
     lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_launch, lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_blocks_per_sm};

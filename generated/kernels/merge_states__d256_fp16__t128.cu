@@ -4,7 +4,7 @@
 // Kernel    merge_states: merges split-KV partial outputs and base-2 log-sum-exps into the final attention output
 // Constants D=256 dtype=fp16
 // Schedule  threads=128 (heuristic)
-// Launch    grid (Hq, B, 1), 128 threads, 4128 bytes of dynamic shared memory,
+// Launch    grid (Hq, B, 1), 128 threads, 4352 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -60,8 +60,8 @@ __global__ void __launch_bounds__(128) merge_states__d256_fp16__t128_kernel(cons
     mW = mNew;                                                                      // dsl/kernels/merge_states.ts:59
   }
   auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:62
-  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 16);  /* shared bytes 16..31 */ // dsl/kernels/merge_states.ts:63
-  auto& accAll = *reinterpret_cast<float (*)[4][256]>(lim_smem + 32);  /* shared bytes 32..4127 */ // dsl/kernels/merge_states.ts:64
+  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 128);  /* shared bytes 128..143 */ // dsl/kernels/merge_states.ts:63
+  auto& accAll = *reinterpret_cast<float (*)[4][256]>(lim_smem + 256);  /* shared bytes 256..4351 */ // dsl/kernels/merge_states.ts:64
   if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:65
     mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:66
     lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:67
@@ -99,7 +99,7 @@ lim::SharedMemoryOptIn merge_states__d256_fp16__t128_opt_in;
 }  // namespace
 
 extern "C" int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream) {
-  return lim::launch(merge_states__d256_fp16__t128_kernel, *p, dim3(p->Hq, p->B, 1), 128, 4128, stream,
+  return lim::launch(merge_states__d256_fp16__t128_kernel, *p, dim3(p->Hq, p->B, 1), 128, 4352, stream,
                      merge_states__d256_fp16__t128_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -108,9 +108,9 @@ static int lim_merge_states__d256_fp16__t128_launch(const void* p, cudaStream_t 
 }
 
 static int lim_merge_states__d256_fp16__t128_blocks_per_sm(void) {
-  return lim::blocks_per_sm(merge_states__d256_fp16__t128_kernel, 128, 4128, merge_states__d256_fp16__t128_opt_in);
+  return lim::blocks_per_sm(merge_states__d256_fp16__t128_kernel, 128, 4352, merge_states__d256_fp16__t128_opt_in);
 }
 
 extern "C" const lim_variant_info lim_merge_states__d256_fp16__t128_info = {
-    "merge_states__d256_fp16__t128", "merge_states", { 256, 1 }, { 128 }, 128, 4128,
+    "merge_states__d256_fp16__t128", "merge_states", { 256, 1 }, { 128 }, 128, 4352,
     lim_merge_states__d256_fp16__t128_launch, lim_merge_states__d256_fp16__t128_blocks_per_sm};

@@ -4,7 +4,7 @@
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=2048
 // Schedule  threads=1024 items=4 cache=32768 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.02x over the heuristic))
-// Launch    grid (R, 1, 1), 1024 threads, 155664 bytes of dynamic shared memory,
+// Launch    grid (R, 1, 1), 1024 threads, 155776 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -121,8 +121,8 @@ __global__ void __launch_bounds__(1024) topk__k2048__t1024_i4_c32768_kernel(cons
   }
   const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:129
   const int ties = remaining;                                                       // dsl/kernels/topk.ts:130
-  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 139280);  /* shared bytes 139280..147471 */ // dsl/kernels/topk.ts:133
-  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 147472);  /* shared bytes 147472..155663 */ // dsl/kernels/topk.ts:134
+  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 139392);  /* shared bytes 139392..147583 */ // dsl/kernels/topk.ts:133
+  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 147584);  /* shared bytes 147584..155775 */ // dsl/kernels/topk.ts:134
   int runAbove = 0;                                                                 // dsl/kernels/topk.ts:135
   int runTies = 0;                                                                  // dsl/kernels/topk.ts:136
   for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:137
@@ -218,7 +218,7 @@ lim::SharedMemoryOptIn topk__k2048__t1024_i4_c32768_opt_in;
 }  // namespace
 
 extern "C" int lim_topk__k2048__t1024_i4_c32768(const lim_topk_params* p, cudaStream_t stream) {
-  return lim::launch(topk__k2048__t1024_i4_c32768_kernel, *p, dim3(p->R, 1, 1), 1024, 155664, stream,
+  return lim::launch(topk__k2048__t1024_i4_c32768_kernel, *p, dim3(p->R, 1, 1), 1024, 155776, stream,
                      topk__k2048__t1024_i4_c32768_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -227,9 +227,9 @@ static int lim_topk__k2048__t1024_i4_c32768_launch(const void* p, cudaStream_t s
 }
 
 static int lim_topk__k2048__t1024_i4_c32768_blocks_per_sm(void) {
-  return lim::blocks_per_sm(topk__k2048__t1024_i4_c32768_kernel, 1024, 155664, topk__k2048__t1024_i4_c32768_opt_in);
+  return lim::blocks_per_sm(topk__k2048__t1024_i4_c32768_kernel, 1024, 155776, topk__k2048__t1024_i4_c32768_opt_in);
 }
 
 extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_info = {
-    "topk__k2048__t1024_i4_c32768", "topk", { 2048 }, { 1024, 4, 32768 }, 1024, 155664,
+    "topk__k2048__t1024_i4_c32768", "topk", { 2048 }, { 1024, 4, 32768 }, 1024, 155776,
     lim_topk__k2048__t1024_i4_c32768_launch, lim_topk__k2048__t1024_i4_c32768_blocks_per_sm};

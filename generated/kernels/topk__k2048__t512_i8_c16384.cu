@@ -4,7 +4,7 @@
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=2048
 // Schedule  threads=512 items=8 cache=16384 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.11x over the heuristic))
-// Launch    grid (R, 1, 1), 512 threads, 90128 bytes of dynamic shared memory,
+// Launch    grid (R, 1, 1), 512 threads, 90240 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -121,8 +121,8 @@ __global__ void __launch_bounds__(512) topk__k2048__t512_i8_c16384_kernel(const 
   }
   const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:129
   const int ties = remaining;                                                       // dsl/kernels/topk.ts:130
-  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 73744);  /* shared bytes 73744..81935 */ // dsl/kernels/topk.ts:133
-  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 81936);  /* shared bytes 81936..90127 */ // dsl/kernels/topk.ts:134
+  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 73856);  /* shared bytes 73856..82047 */ // dsl/kernels/topk.ts:133
+  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 82048);  /* shared bytes 82048..90239 */ // dsl/kernels/topk.ts:134
   int runAbove = 0;                                                                 // dsl/kernels/topk.ts:135
   int runTies = 0;                                                                  // dsl/kernels/topk.ts:136
   for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:137
@@ -218,7 +218,7 @@ lim::SharedMemoryOptIn topk__k2048__t512_i8_c16384_opt_in;
 }  // namespace
 
 extern "C" int lim_topk__k2048__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream) {
-  return lim::launch(topk__k2048__t512_i8_c16384_kernel, *p, dim3(p->R, 1, 1), 512, 90128, stream,
+  return lim::launch(topk__k2048__t512_i8_c16384_kernel, *p, dim3(p->R, 1, 1), 512, 90240, stream,
                      topk__k2048__t512_i8_c16384_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -227,9 +227,9 @@ static int lim_topk__k2048__t512_i8_c16384_launch(const void* p, cudaStream_t st
 }
 
 static int lim_topk__k2048__t512_i8_c16384_blocks_per_sm(void) {
-  return lim::blocks_per_sm(topk__k2048__t512_i8_c16384_kernel, 512, 90128, topk__k2048__t512_i8_c16384_opt_in);
+  return lim::blocks_per_sm(topk__k2048__t512_i8_c16384_kernel, 512, 90240, topk__k2048__t512_i8_c16384_opt_in);
 }
 
 extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c16384_info = {
-    "topk__k2048__t512_i8_c16384", "topk", { 2048 }, { 512, 8, 16384 }, 512, 90128,
+    "topk__k2048__t512_i8_c16384", "topk", { 2048 }, { 512, 8, 16384 }, 512, 90240,
     lim_topk__k2048__t512_i8_c16384_launch, lim_topk__k2048__t512_i8_c16384_blocks_per_sm};

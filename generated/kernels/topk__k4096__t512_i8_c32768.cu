@@ -4,7 +4,7 @@
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=4096
 // Schedule  threads=512 items=8 cache=32768 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.00x over the heuristic))
-// Launch    grid (R, 1, 1), 512 threads, 172048 bytes of dynamic shared memory,
+// Launch    grid (R, 1, 1), 512 threads, 172160 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -121,8 +121,8 @@ __global__ void __launch_bounds__(512) topk__k4096__t512_i8_c32768_kernel(const 
   }
   const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:129
   const int ties = remaining;                                                       // dsl/kernels/topk.ts:130
-  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 139280);  /* shared bytes 139280..155663 */ // dsl/kernels/topk.ts:133
-  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 155664);  /* shared bytes 155664..172047 */ // dsl/kernels/topk.ts:134
+  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 139392);  /* shared bytes 139392..155775 */ // dsl/kernels/topk.ts:133
+  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 155776);  /* shared bytes 155776..172159 */ // dsl/kernels/topk.ts:134
   int runAbove = 0;                                                                 // dsl/kernels/topk.ts:135
   int runTies = 0;                                                                  // dsl/kernels/topk.ts:136
   for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:137
@@ -218,7 +218,7 @@ lim::SharedMemoryOptIn topk__k4096__t512_i8_c32768_opt_in;
 }  // namespace
 
 extern "C" int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream) {
-  return lim::launch(topk__k4096__t512_i8_c32768_kernel, *p, dim3(p->R, 1, 1), 512, 172048, stream,
+  return lim::launch(topk__k4096__t512_i8_c32768_kernel, *p, dim3(p->R, 1, 1), 512, 172160, stream,
                      topk__k4096__t512_i8_c32768_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -227,9 +227,9 @@ static int lim_topk__k4096__t512_i8_c32768_launch(const void* p, cudaStream_t st
 }
 
 static int lim_topk__k4096__t512_i8_c32768_blocks_per_sm(void) {
-  return lim::blocks_per_sm(topk__k4096__t512_i8_c32768_kernel, 512, 172048, topk__k4096__t512_i8_c32768_opt_in);
+  return lim::blocks_per_sm(topk__k4096__t512_i8_c32768_kernel, 512, 172160, topk__k4096__t512_i8_c32768_opt_in);
 }
 
 extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info = {
-    "topk__k4096__t512_i8_c32768", "topk", { 4096 }, { 512, 8, 32768 }, 512, 172048,
+    "topk__k4096__t512_i8_c32768", "topk", { 4096 }, { 512, 8, 32768 }, 512, 172160,
     lim_topk__k4096__t512_i8_c32768_launch, lim_topk__k4096__t512_i8_c32768_blocks_per_sm};

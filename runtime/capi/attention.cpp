@@ -16,6 +16,9 @@ namespace {
 
 constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outweigh its parallelism
 constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
+// Index lists: decode_attention keeps this many entries of a block's list in shared memory (LIST_ROWS in
+// dsl/kernels/decode_attention.ts); longer chunks read the rest from global memory, waiting on each index.
+constexpr int kListChunk = 1024;
 
 /** Which rows each block attends over. */
 enum class Rows { All, SharedList, ListPerHead };
@@ -61,7 +64,8 @@ std::string generate_hint(int head_dim, int group, int dtype) {
 
 /** Checks the sizes, finds the variants and plans the split over `max_rows` rows per block. */
 int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-              bool per_head, Plan* plan) {
+              Rows rows, Plan* plan) {
+  const bool per_head = rows == Rows::ListPerHead;
   if (batch <= 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch must be positive, got " + std::to_string(batch));
   if (num_q_heads <= 0 || num_kv_heads <= 0) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": num_q_heads and num_kv_heads must be positive, got " + std::to_string(num_q_heads) + " and " +
@@ -94,10 +98,10 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   if ((status = multiprocessors(fn.c_str(), &sms)) != LIM_OK) return status;
   const int per_sm = plan->attention->blocks_per_sm();
   if (per_sm <= 0) return fail(LIM_ERROR_CUDA, fn + ": variant " + plan->attention->name + " cannot be resident on this device");
-  plan->split = plan_split(static_cast<int64_t>(batch) * head_blocks, max_rows, sms * per_sm, kMinChunk, kGranule);
-  const std::size_t rows = static_cast<std::size_t>(batch) * num_q_heads * plan->split.splits;
-  plan->partial_o_bytes = plan->split.splits > 1 ? round256(rows * head_dim * sizeof(float)) : 0;
-  plan->workspace_bytes = plan->split.splits > 1 ? plan->partial_o_bytes + round256(rows * sizeof(float)) : 0;
+  plan->split = plan_split(static_cast<int64_t>(batch) * head_blocks, max_rows, sms * per_sm, kMinChunk, kGranule, rows == Rows::All ? 0 : kListChunk);
+  const std::size_t partials = static_cast<std::size_t>(batch) * num_q_heads * plan->split.splits;
+  plan->partial_o_bytes = plan->split.splits > 1 ? round256(partials * head_dim * sizeof(float)) : 0;
+  plan->workspace_bytes = plan->split.splits > 1 ? plan->partial_o_bytes + round256(partials * sizeof(float)) : 0;
   return LIM_OK;
 }
 
@@ -161,7 +165,7 @@ int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
   if (status != LIM_OK) return status;
   Plan plan;
   const int32_t max_rows = a.rows == Rows::All ? a.max_seqlen : a.max_count;
-  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, a.rows == Rows::ListPerHead, &plan)) != LIM_OK) {
+  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, a.rows, &plan)) != LIM_OK) {
     return status;
   }
   if (a.workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && a.workspace == nullptr)) {
@@ -221,10 +225,10 @@ int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
 }
 
 int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-                   bool per_head, size_t* bytes) {
+                   Rows rows, size_t* bytes) {
   if (bytes == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": bytes is NULL");
   Plan plan;
-  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, per_head, &plan);
+  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, rows, &plan);
   if (status != LIM_OK) return status;
   *bytes = plan.workspace_bytes;
   return ok();
@@ -234,12 +238,13 @@ int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, in
 
 extern "C" int lim_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen,
                                                    lim_dtype dtype, size_t* bytes) {
-  return workspace_size("lim_decode_attention_workspace_size", batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, false, bytes);
+  return workspace_size("lim_decode_attention_workspace_size", batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, Rows::All, bytes);
 }
 
 extern "C" int lim_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count,
                                                    lim_dtype dtype, int32_t per_head, size_t* bytes) {
-  return workspace_size("lim_sparse_attention_workspace_size", batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head != 0, bytes);
+  return workspace_size("lim_sparse_attention_workspace_size", batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype,
+                        per_head != 0 ? Rows::ListPerHead : Rows::SharedList, bytes);
 }
 
 extern "C" int lim_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b,

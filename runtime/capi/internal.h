@@ -38,9 +38,10 @@ struct SplitPlan {
 /**
  * Splits only when `blocks` (one per request and head) would leave room for more resident blocks: as many
  * splits as keep the grid within one wave, with chunks of at least min_chunk tokens rounded to a multiple
- * of granule.
+ * of granule; and, where max_chunk > 0, as many more as keep chunks within max_chunk tokens (even if that
+ * takes more than one wave).
  */
-SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule);
+SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule, int max_chunk);
 
 /** The name of a dtype for messages. */
 const char* dtype_name(int dtype);

@@ -60,7 +60,9 @@ describe("lim generate", () => {
       file: "kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu",
       symbol: "lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2",
       threads: 256,
-      sharedBytes: 66560, // the row groups' merge (32 groups x 4 heads x 128 dims of f32) outgrows the pipeline
+      // The list-entry cache (1025 entries, padded to 4224 bytes) and, after it, the row groups' merge (32 groups x
+      // 4 heads x 128 dims of f32, with their maxima and sums) which outgrows the pipeline's staging arrays.
+      sharedBytes: 4224 + 512 + 512 + 65536,
     });
     expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu");
     expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");

@@ -17,13 +17,13 @@ describe("elaboration", () => {
     expect(i.t).toBe("i32");
   });
 
-  it("lets arrays of sibling scopes share shared memory, and aligns offsets to 16 bytes", () => {
+  it("lets arrays of sibling scopes share shared memory, and aligns offsets to 128-byte lines", () => {
     const ir = compileTiny(
       '  {\n    const a = shared("f32", [1000]);\n  }\n  {\n    const b = shared("bf16", [3]);\n    const c2 = shared("f32", [10]);\n  }',
     );
     const blocks = ir.body.filter((s) => s.k === "block");
     const arrays = blocks.flatMap((b) => (b.k === "block" ? b.body : [])).filter((s) => s.k === "shared");
-    expect(arrays.map((s) => (s.k === "shared" ? [s.name, s.offset] : []))).toEqual([["a", 0], ["b", 0], ["c2", 16]]);
+    expect(arrays.map((s) => (s.k === "shared" ? [s.name, s.offset] : []))).toEqual([["a", 0], ["b", 0], ["c2", 128]]);
     expect(ir.sharedBytes).toBe(4000);
   });
 
