@@ -26,7 +26,7 @@ interface BenchFlags {
 
 /** Writes report.md and bandwidth.svg beside the run's JSON files. */
 async function writeReport(dir: string): Promise<void> {
-  const { bandwidthSvg, readResults, reportMarkdown } = await import("../bench/report/report.js");
+  const { bandwidthSvg, readResults, reportMarkdown } = await import("../report/report.js");
   const results = readResults(dir);
   writeFileSync(join(dir, "report.md"), reportMarkdown(results));
   writeFileSync(join(dir, "bandwidth.svg"), bandwidthSvg(results));

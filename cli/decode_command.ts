@@ -7,7 +7,7 @@ import { DEFAULT_RUN, parseModel, parseRun, preset, PRESETS, type ModelConfig, t
 import { loadNative } from "../runtime/ts/native.js";
 import { DecodeRuntime, POLICIES, type Policy } from "../runtime/ts/runtime.js";
 import { readSavedCaches } from "../runtime/ts/safetensors.js";
-import { median } from "../bench/stats.js";
+import { median } from "../report/stats.js";
 import { parseInteger, parseList, runAction } from "./common.js";
 import { Progress } from "./progress.js";
 

@@ -50,7 +50,7 @@ export function registerTune(program: Command): void {
     .action((flags: TuneFlags) =>
       runAction(async () => {
         if (flags.jobs < 1 || flags.repeats < 1) throw new Error("--jobs and --repeats must be at least 1");
-        const { runSweep } = await import("../bench/tune/sweep.js");
+        const { runSweep } = await import("../autotune/sweep.js");
         const started = Date.now();
         const result = await runSweep({
           root: PROJECT_ROOT,

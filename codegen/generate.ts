@@ -2,7 +2,7 @@
 // memory first; only then is the output folder compared (--check) or written.
 
 import { DslError } from "./frontend/diagnostics.js";
-import type { KernelSource } from "./frontend/elaborate.js";
+import type { KernelSource } from "./types.js";
 import { elaborate } from "./frontend/elaborate.js";
 import { loadKernels } from "./frontend/load.js";
 import { libraryFiles, GENERATOR, type DispatchEntry, type KernelGroup, type LoweredVariant } from "./library_files.js";

@@ -3,7 +3,7 @@
 // symbol's suffix (lim_<name>) and the tuning key.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
-import type { Constants, Schedule } from "./frontend/elaborate.js";
+import type { Constants, Schedule } from "./types.js";
 
 /** Numeric constants read as lower-case name + value (d128, g4); string constants as their value (bf16). */
 export function constantsTag(spec: KernelSpec, constants: Constants): string {

@@ -2,7 +2,7 @@
 // whole space a kernel declares (the cartesian product of its knobs' values, before the rules filter it).
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
-import type { Schedule } from "./frontend/elaborate.js";
+import type { Schedule } from "./types.js";
 
 /** Reads a schedule tag such as "t128_r4_s4_p1" (the knobs' tags and values, in the spec's order). */
 export function parseScheduleTag(spec: KernelSpec, tag: string): Schedule {

@@ -2,7 +2,7 @@
 // (head dims, group sizes, dtypes) in place of the kernel's default lists, and a schedule for each.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
-import type { Constants, KernelSource, Schedule } from "./frontend/elaborate.js";
+import type { Constants, KernelSource, Schedule } from "./types.js";
 
 /** The user-facing axes of the generation matrix, and the kernel constant each one sets. */
 export interface Matrix {

@@ -1,22 +1,10 @@
 // One variant of one kernel: signature, schedule limits and rules, then the body, into typed IR.
 
-import type { FunctionDeclaration } from "ts-morph";
-import type { AnyKernelDefinition as KernelDefinition } from "../../dsl/lang/kernel.js";
+import type { Constants, KernelSource, Schedule } from "../types.js";
 import { Context, MAX_THREADS } from "./context.js";
 import type { KernelIR } from "./ir.js";
 import { readSignature } from "./signature.js";
 import { Statements } from "./statements.js";
-
-/** A kernel as found in dsl/kernels: its definition (imported) and its body (parsed, never run). */
-export interface KernelSource {
-  /** Path relative to the project root, as it appears in diagnostics and generated comments. */
-  readonly file: string;
-  readonly definition: KernelDefinition;
-  readonly fn: FunctionDeclaration;
-}
-
-export type Constants = Readonly<Record<string, number | string>>;
-export type Schedule = Readonly<Record<string, number>>;
 
 /** Checks the schedule against the hardware limits and the kernel's own rules. */
 export function checkSchedule(ctx: Context, src: KernelSource, constants: Constants, schedule: Schedule): void {

@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { Project } from "ts-morph";
 import type { AnyKernelDefinition as KernelDefinition, KernelSpec } from "../../dsl/lang/kernel.js";
 import { DslError } from "./diagnostics.js";
-import type { KernelSource } from "./elaborate.js";
+import type { KernelSource } from "../types.js";
 import { bucketRanges } from "../variants.js";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;

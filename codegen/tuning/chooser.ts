@@ -4,7 +4,7 @@
 // warning saying why.
 
 import { TOOLKIT_VERSION } from "../version.js";
-import type { KernelSource } from "../frontend/elaborate.js";
+import type { KernelSource } from "../types.js";
 import { parseScheduleTag } from "../schedules.js";
 import { bucketRanges, heuristicSchedule, type ScheduleChoice, type ScheduleChooser } from "../variants.js";
 import { minorVersion, sourceDigest, tuningKey, type TuningDatabase } from "./database.js";

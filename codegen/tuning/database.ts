@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { KernelSpec } from "../../dsl/lang/kernel.js";
-import type { Constants } from "../frontend/elaborate.js";
+import type { Constants } from "../types.js";
 import { constantsTag } from "../names.js";
 import { ANY_BUCKET } from "../variants.js";
 

@@ -114,7 +114,7 @@ describe("a failed generation", () => {
     // A copy of the toolkit with one broken kernel, generating into a folder that already has content.
     const root = mkdtempSync(join(tmpdir(), "lim-broken-"));
     try {
-      for (const dir of ["bin", "cli", "codegen", "dsl", "templates", "runtime/ts", "bench", "tuning"]) {
+      for (const dir of ["bin", "cli", "codegen", "dsl", "reference", "autotune", "report", "templates", "runtime/ts", "tuning"]) {
         if (existsSync(join(PROJECT_ROOT, dir))) cpSync(join(PROJECT_ROOT, dir), join(root, dir), { recursive: true, filter: (src) => !src.includes("/results/") });
       }
       cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/common.js";
-import type { KernelSource } from "../../codegen/frontend/elaborate.js";
+import type { KernelSource } from "../../codegen/types.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { planGeneration } from "../../codegen/generate.js";
 import { tunedSchedules } from "../../codegen/tuning/chooser.js";

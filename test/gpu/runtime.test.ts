@@ -8,7 +8,7 @@ import { decode } from "../../runtime/ts/half.js";
 import type { NativeAddon } from "../../runtime/ts/native.js";
 import { DecodeRuntime } from "../../runtime/ts/runtime.js";
 import { gpu } from "../helpers/gpu.js";
-import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
 
 const model: ModelConfig = parseModel({ name: "tiny", layers: 4, qHeads: 8, kvHeads: 2, headDim: 64, dtype: "bf16", selectionLayers: [2] });
 const run: RunConfig = parseRun({ batch: 3, context: 300, steps: 4, budget: 64, recencyRatio: 0.25, sinks: 4, seed: 7 });

@@ -1,4 +1,4 @@
-// The selection kernels against the literal specification (test/reference/lessismore.ts), compared as
+// The selection kernels against the literal specification (reference/lessismore.ts), compared as
 // exact index lists: top-k for every budget variant (ties, NaN and infinities included), LessIsMore's
 // shared set and TidalDecode's per-head sets on ragged batches, attention recall, the selection layer's
 // logits, and the argument errors.
@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
-import { randomInt, rng, testSeed } from "../helpers/random.js";
-import { attentionRecall, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "../reference/lessismore.js";
+import { testSeed } from "../helpers/seed.js";
+import { randomInt, rng } from "../../reference/random.js";
+import { attentionRecall, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "../../reference/lessismore.js";
 
 const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json", import.meta.url), "utf8")) as {
   variants: { kernel: string; name: string; constants: Record<string, number>; schedule: Record<string, number> }[];

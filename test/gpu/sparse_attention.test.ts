@@ -8,8 +8,9 @@ import { describe, expect, it } from "vitest";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
-import { randomInt, rng, testSeed, uniform } from "../helpers/random.js";
-import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+import { testSeed } from "../helpers/seed.js";
+import { randomInt, rng, uniform } from "../../reference/random.js";
+import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
 
 interface Variant {
   kernel: string;

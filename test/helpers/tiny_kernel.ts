@@ -1,7 +1,8 @@
 // Tiny kernels written inline in tests: a fixed spec and a body/parameter list given as text.
 
 import { defineKernel } from "../../dsl/lang/kernel.js";
-import { elaborate, type Constants, type Schedule } from "../../codegen/frontend/elaborate.js";
+import { elaborate } from "../../codegen/frontend/elaborate.js";
+import type { Constants, Schedule } from "../../codegen/types.js";
 import type { KernelIR } from "../../codegen/frontend/ir.js";
 import { parseKernel } from "../../codegen/frontend/load.js";
 import { Emitter } from "../../codegen/lower/emit.js";

@@ -1,7 +1,7 @@
 // The float64 reference itself, on cases with known answers.
 
 import { expect, it } from "vitest";
-import { decodeAttentionReference, relativeError } from "./attention.js";
+import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
 
 const problem = (seqlens: number[], q: number[], k: number[], v: number[], D: number) => ({
   batch: seqlens.length, numQHeads: 1, numKvHeads: 1, headDim: D, seqlens, scale: 1,

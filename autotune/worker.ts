@@ -2,12 +2,12 @@
 // times it at the bucket's shapes, printing one event per line. It exits after a candidate fails (the
 // CUDA context may be broken); the sweep restarts it with the candidates left.
 //
-//   node --import tsx bench/tune/worker.ts job.json
+//   node --import tsx autotune/worker.ts job.json
 
 import { readFileSync } from "node:fs";
-import type { TunedCandidate } from "../../codegen/tuning/database.js";
-import { loadNative } from "../../runtime/ts/native.js";
-import { median } from "../stats.js";
+import type { TunedCandidate } from "../codegen/tuning/database.js";
+import { loadNative } from "../runtime/ts/native.js";
+import { median } from "../report/stats.js";
 import { TUNABLE, type TuningProblem } from "./problems.js";
 import type { TuningJob, WorkerEvent } from "./protocol.js";
 

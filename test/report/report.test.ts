@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { bandwidthSvg, readResults, reportMarkdown } from "../../bench/report/report.js";
+import { bandwidthSvg, readResults, reportMarkdown } from "../../report/report.js";
 import { PROJECT_ROOT } from "../../cli/common.js";
 
 const results = join(PROJECT_ROOT, "bench", "results");

@@ -7,20 +7,20 @@ import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
-import { planGeneration } from "../../codegen/generate.js";
-import type { KernelSource } from "../../codegen/frontend/elaborate.js";
-import { loadKernels } from "../../codegen/frontend/load.js";
-import { constantsTag, scheduleTag } from "../../codegen/names.js";
-import { scheduleSpace } from "../../codegen/schedules.js";
+import { planGeneration } from "../codegen/generate.js";
+import type { KernelSource } from "../codegen/types.js";
+import { loadKernels } from "../codegen/frontend/load.js";
+import { constantsTag, scheduleTag } from "../codegen/names.js";
+import { scheduleSpace } from "../codegen/schedules.js";
 import {
   openTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
-} from "../../codegen/tuning/database.js";
-import { bucketRanges, constantCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../../codegen/variants.js";
-import { TOOLKIT_VERSION } from "../../codegen/version.js";
-import { writeGenerated } from "../../codegen/write.js";
-import { ADDON_PATH, loadNative, type DeviceInfo, type TimingOptions } from "../../runtime/ts/native.js";
-import { ptxasProblem, readPtxasReport } from "../../runtime/ts/ptxas.js";
-import { geomean } from "../stats.js";
+} from "../codegen/tuning/database.js";
+import { bucketRanges, constantCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
+import { TOOLKIT_VERSION } from "../codegen/version.js";
+import { writeGenerated } from "../codegen/write.js";
+import { ADDON_PATH, loadNative, type DeviceInfo, type TimingOptions } from "../runtime/ts/native.js";
+import { ptxasProblem, readPtxasReport } from "../runtime/ts/ptxas.js";
+import { geomean } from "../report/stats.js";
 import { TUNABLE } from "./problems.js";
 import type { JobKey, TuningJob, WorkerEvent } from "./protocol.js";
 
@@ -197,7 +197,7 @@ async function measure(opts: SweepOptions, job: TuningJob, onEvent: (e: WorkerEv
   while (keys.length > 0) {
     const jobPath = join(opts.work, "job.json");
     writeFileSync(jobPath, JSON.stringify({ ...job, keys }));
-    const child = spawn(process.execPath, ["--import", "tsx", join(opts.root, "bench/tune/worker.ts"), jobPath], { cwd: opts.root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", join(opts.root, "autotune/worker.ts"), jobPath], { cwd: opts.root, stdio: ["ignore", "pipe", "pipe"] });
     child.stderr.on("data", (d) => workerLog.write(d));
     const done = new Map<string, Set<string>>(); // key -> schedules with a result
     let running: { key: string; schedule: string } | undefined;

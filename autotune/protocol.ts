@@ -2,9 +2,9 @@
 // prints, one JSON object per line. The worker is a separate process so that a candidate that crashes
 // the GPU context costs only that candidate: the sweep records it and starts a fresh worker.
 
-import type { TunedCandidate } from "../../codegen/tuning/database.js";
-import type { TimingOptions } from "../../runtime/ts/native.js";
-import type { Constants } from "./problems.js";
+import type { TunedCandidate } from "../codegen/tuning/database.js";
+import type { Constants } from "../codegen/types.js";
+import type { TimingOptions } from "../runtime/ts/native.js";
 
 export interface JobKey {
   readonly key: string;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/common.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { sourceDigest, TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
-import { pendingKeys, rejectedVariants, type SweepOptions } from "../../bench/tune/sweep.js";
+import { pendingKeys, rejectedVariants, type SweepOptions } from "../../autotune/sweep.js";
 
 const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
 

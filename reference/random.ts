@@ -1,10 +1,5 @@
-// Seeded random numbers for tests: fresh each run (the seed is printed with any failure), repeatable by
-// setting LIM_TEST_SEED.
-
-export function testSeed(): number {
-  const fixed = process.env.LIM_TEST_SEED;
-  return fixed !== undefined ? Number(fixed) : (Date.now() ^ (process.pid << 16)) >>> 0;
-}
+// Seeded random numbers for the references' inputs (the tuner's checks and the tests): the same seed gives
+// the same values on every machine.
 
 /** mulberry32: a small, fast generator with a 32-bit state. */
 export function rng(seed: number): () => number {

@@ -3,13 +3,12 @@
 // Timed inputs are constant-filled or random device buffers made once per bucket and shared by every
 // candidate; each candidate gets its own workspace, since the split plan depends on the variant.
 
-import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
-import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
-import { decodeAttentionReference, relativeError } from "../../test/reference/attention.js";
-import { topkRanked } from "../../test/reference/lessismore.js";
-import { rng, uniform } from "../../test/helpers/random.js";
-
-export type Constants = Readonly<Record<string, number | string>>;
+import type { Constants } from "../codegen/types.js";
+import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
+import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
+import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+import { topkRanked } from "../reference/lessismore.js";
+import { rng, uniform } from "../reference/random.js";
 
 /** One timed shape: `prepare` readies it for the variant now in use and returns the launch to time. */
 export interface TimedShape {
