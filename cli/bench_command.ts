@@ -1,6 +1,6 @@
 // `lim bench`: the kernel benchmarks beside PyTorch on this GPU (bench/*.py, each timing our kernels through
 // the C ABI and PyTorch's in one process), then one report for the run: JSON per suite, report.md with
-// every table and the DESIGN.md targets met or missed, and bandwidth.svg.
+// every table and the targets of docs/benchmarks.md met or missed, and bandwidth.svg.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The LessIsMore selection specification (DESIGN.md section 2), implemented literally: per-head sorts and
+// The LessIsMore selection specification (docs/algorithm.md), implemented literally: per-head sorts and
 // the rank-major walk. Slow on purpose; the GPU kernels must produce exactly these lists.
 
 /** How a budget K splits: `middle` ranked tokens, `recent` tokens at the end, S sinks at the start. */

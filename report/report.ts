@@ -1,4 +1,4 @@
-// The report of one `lim bench` run: markdown tables of every suite beside PyTorch, the DESIGN.md targets
+// The report of one `lim bench` run: markdown tables of every suite beside PyTorch, the targets (docs/benchmarks.md)
 // met or missed as measured, and an SVG of achieved bandwidth per shape against the copy roofline and
 // PyTorch. Reads the JSON files the Python benchmarks wrote into the run's folder.
 
@@ -57,7 +57,7 @@ interface Target {
   readonly met: boolean | undefined;
 }
 
-/** DESIGN.md section 8, evaluated on this run's numbers (undefined: the run lacks the shapes). */
+/** The targets of docs/benchmarks.md, evaluated on this run's numbers (undefined: the run lacks the shapes). */
 function targets(r: BenchResults): Target[] {
   const out: Target[] = [];
   const minOf = (xs: number[]) => (xs.length ? Math.min(...xs) : undefined);
