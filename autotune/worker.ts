@@ -29,7 +29,7 @@ for (const key of job.keys) {
     emit({ type: "start", key: key.key, schedule });
     let candidate: TunedCandidate;
     try {
-      native.useVariant(key.kernel, variant);
+      native.useVariant({ kernel: key.kernel, variant });
       const check = problem.check(key.constants);
       if (!(check.error <= check.tolerance)) {
         candidate = { schedule, status: "wrong", error: `${check.what}: ${check.error} exceeds ${check.tolerance}` };
@@ -49,7 +49,7 @@ for (const key of job.keys) {
     if (failed) break;
   }
   if (!failed) {
-    native.useVariant(key.kernel, null);
+    native.useVariant({ kernel: key.kernel, variant: null });
     dispose();
   }
 }

@@ -2,7 +2,10 @@
 // manifest. Rendered from the lowered variants; nothing here knows a particular kernel.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
+import { addonFunction, boundFunctions, pythonFunction, typescriptFunction } from "./abi/bindings.js";
+import { argumentChecks, argumentFields, parameterList } from "./abi/c_wrappers.js";
 import { ABI_FUNCTIONS } from "./abi/functions.js";
+import { ctypeOf, validateFunction, type AbiFunction } from "./abi/params.js";
 import type { KernelIR } from "./frontend/ir.js";
 import { paramFields } from "./lower/kernel_file.js";
 import { DTYPE_CODES } from "./names.js";
@@ -78,6 +81,42 @@ function cString(s: string): string {
   return JSON.stringify(s);
 }
 
+/** What the ABI templates need of one C function. */
+function abiContext(fn: AbiFunction) {
+  const checked = (fn.returns ?? "status") === "status";
+  return {
+    name: fn.name,
+    doc: fn.doc,
+    returns: checked ? "int" : fn.returns,
+    params: fn.params.map((p) => ({ name: p.name, ctype: ctypeOf(p), doc: p.doc })),
+    parameterList: parameterList(fn),
+    argumentNames: fn.params.map((p) => p.name).join(", "),
+    fields: argumentFields(fn),
+    checked,
+    checks: checked ? argumentChecks(fn) : [],
+  };
+}
+
+/** The C header, the checked wrappers, the implementations' interface and the bindings, from codegen/abi. */
+function abiFiles(root: string): Map<string, string> {
+  for (const fn of ABI_FUNCTIONS) validateFunction(fn);
+  const functions = ABI_FUNCTIONS.map(abiContext);
+  const dtypes = Object.entries(DTYPE_CODES).map(([name, value]) => ({ name, value, upper: name.toUpperCase() }));
+  const enums = ABI_FUNCTIONS.flatMap((fn) =>
+    fn.params.flatMap((p) => (p.kind === "enum" ? [{ function: fn.name, name: p.name, doc: p.doc, values: Object.values(p.values) }] : [])),
+  );
+  const bound = boundFunctions(ABI_FUNCTIONS);
+  const files = new Map<string, string>();
+  files.set("include/lim.h", render(root, "abi/lim.h.hbs", { generator: GENERATOR, version: TOOLKIT_VERSION, abiVersion: ABI_VERSION, dtypes, enums, functions }));
+  files.set("include/lim_abi_impl.h", render(root, "abi/lim_abi_impl.h.hbs", { generator: GENERATOR, functions }));
+  files.set("include/lim_abi_checks.h", verbatim(root, "abi/lim_abi_checks.h"));
+  files.set("abi.cpp", render(root, "abi/abi.cpp.hbs", { generator: GENERATOR, functions }));
+  files.set("bindings/addon_functions.cpp", render(root, "bindings/addon_functions.cpp.hbs", { generator: GENERATOR, functions: bound.map(addonFunction) }));
+  files.set("bindings/lim_abi.ts", render(root, "bindings/lim_abi.ts.hbs", { generator: GENERATOR, functions: bound.map(typescriptFunction) }));
+  files.set("bindings/lim_abi.py", render(root, "bindings/lim_abi.py.hbs", { generator: GENERATOR, abiVersion: ABI_VERSION, dtypes, functions: ABI_FUNCTIONS.map(pythonFunction) }));
+  return files;
+}
+
 export function libraryFiles(root: string, groups: readonly KernelGroup[], matrix: Matrix): Map<string, string> {
   for (const g of groups) {
     if (Object.keys(g.spec.constants).length > MAX_CONSTANTS) throw new Error(`${g.spec.name} has more than ${MAX_CONSTANTS} constants`);
@@ -85,21 +124,11 @@ export function libraryFiles(root: string, groups: readonly KernelGroup[], matri
   }
   const kernels = groups.map(kernelContext);
   const raiseSites = groups.flatMap((g) => g.ir.raises.map((r) => ({ kernel: g.spec.name, message: cString(r.message), source: `${r.pos.file}:${r.pos.line}` })));
-  const files = new Map<string, string>();
-  files.set(
-    "include/lim.h",
-    render(root, "abi/lim.h.hbs", {
-      generator: GENERATOR,
-      version: TOOLKIT_VERSION,
-      abiVersion: ABI_VERSION,
-      dtypes: Object.entries(DTYPE_CODES).map(([name, value]) => ({ name, value, upper: name.toUpperCase() })),
-      functions: ABI_FUNCTIONS,
-    }),
-  );
+  const files = abiFiles(root);
   files.set("include/lim_variants.h", render(root, "abi/lim_variants.h.hbs", { generator: GENERATOR, maxConstants: MAX_CONSTANTS, maxKnobs: MAX_KNOBS, kernels }));
   files.set("include/lim_device.cuh", verbatim(root, "device/lim_device.cuh"));
   files.set("variants.cpp", render(root, "abi/variants.cpp.hbs", { generator: GENERATOR, kernels, raiseSites }));
-  const sources = [...groups.flatMap((g) => g.variants.map((v) => v.file)), "variants.cpp"];
+  const sources = [...groups.flatMap((g) => g.variants.map((v) => v.file)), "variants.cpp", "abi.cpp"];
   files.set("sources.cmake", render(root, "build/sources.cmake.hbs", { generator: GENERATOR, sources }));
   const manifest = {
     generator: GENERATOR,

@@ -1,69 +1,134 @@
-// The public C functions of the library, one entry per function: rendered into generated/include/lim.h
-// (templates/abi/lim.h.hbs) and implemented by the C ABI glue in runtime/capi. Keeping the declarations
-// here, as data, gives every function one documented signature that the C++ compiler checks against its
-// definition.
+// The public C functions of the library, one entry per function, as data: the one source from which
+// `lim generate` renders the header (generated/include/lim.h), the C wrappers that check every argument
+// (generated/abi.cpp), the argument structs the hand-written implementations in runtime/capi take
+// (generated/include/lim_abi_impl.h), the Node addon's bindings, their TypeScript types and the Python
+// ctypes binding (generated/bindings/). Each argument declares its role (codegen/abi/params.ts); the
+// checks and the bindings follow from the roles.
 
-export interface AbiParam {
-  readonly ctype: string;
-  readonly name: string;
-  readonly doc: string;
+import type { AbiFunction, AbiParam, Element, Requirement, TensorParam } from "./params.js";
+
+// ---- argument builders: short to read, one line per argument
+
+function tensor(name: string, element: Element, access: "in" | "out", doc: string, layout: { shape?: string[]; strides?: string[]; optional?: boolean } = {}): TensorParam {
+  return { kind: "tensor", name, element, access, doc, ...layout };
 }
+const stride = (name: string, doc: string): AbiParam => ({ kind: "stride", name, doc });
+const size = (name: string, doc: string, min = 1, max?: number): AbiParam => ({ kind: "size", name, doc, min, ...(max === undefined ? {} : { max }) });
+const stream: AbiParam = { kind: "stream", name: "stream", doc: "stream the kernels run on (0: the legacy default stream)" };
+const bytesOut: AbiParam = { kind: "result", name: "bytes", doc: "receives the size in bytes" };
+const kvDtype: AbiParam = { kind: "dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16", allowed: ["bf16", "fp16"] };
+const workspace = (doc: string): AbiParam[] => [
+  { kind: "workspace", name: "workspace", doc },
+  { kind: "workspace_bytes", name: "workspace_bytes", doc: "size of workspace in bytes" },
+];
 
-export interface AbiFunction {
-  readonly name: string;
-  /** Paragraphs of the doc comment. */
-  readonly doc: readonly string[];
-  readonly params: readonly AbiParam[];
+/** The grid limit of CUDA's y and z dimensions: requests and heads are launched along them. */
+const GRID_YZ = 65535;
+
+const batch = size("batch", "requests", 1, GRID_YZ);
+const numQHeads = size("num_q_heads", "query heads", 1, GRID_YZ);
+const numKvHeads = size("num_kv_heads", "KV heads (divides num_q_heads)", 1, GRID_YZ);
+const headDim = size("head_dim", "head dimension");
+const maxSeqlen = size("max_seqlen", "an upper bound of seqlens (at most cache_capacity)");
+const cacheCapacity = size("cache_capacity", "tokens the caches hold per request and head (Nmax)");
+
+const headsDivide: Requirement = { check: "num_q_heads % num_kv_heads == 0", message: "num_q_heads ({num_q_heads}) must be a multiple of num_kv_heads ({num_kv_heads})" };
+const seqlenFits: Requirement = { check: "max_seqlen <= cache_capacity", message: "max_seqlen ({max_seqlen}) must be in [1, cache_capacity ({cache_capacity})]" };
+const scaleFinite: Requirement = { check: "std::isfinite(softmax_scale) && softmax_scale != 0.0f", message: "softmax_scale must be finite and non-zero, got {softmax_scale}" };
+
+/** A K or V cache [batch, num_kv_heads, cache_capacity, head_dim] with its strides. */
+function cache(name: string, prefix: string, access: "in" | "out", doc: string): AbiParam[] {
+  return [
+    tensor(name, "kv", access, doc, {
+      shape: ["batch", "num_kv_heads", "cache_capacity", "head_dim"],
+      strides: [`${prefix}_stride_b`, `${prefix}_stride_h`, `${prefix}_stride_n`, "1"],
+    }),
+    stride(`${prefix}_stride_b`, `element stride between requests of ${name}`),
+    stride(`${prefix}_stride_h`, `element stride between heads of ${name}`),
+    stride(`${prefix}_stride_n`, `element stride between tokens of ${name}`),
+  ];
 }
-
-const stream: AbiParam = { ctype: "cudaStream_t", name: "stream", doc: "stream the kernels run on (0: the legacy default stream)" };
 
 /** q, the caches and seqlens: the inputs every attention function takes. */
 const attentionInputs: readonly AbiParam[] = [
-  { ctype: "const void*", name: "q", doc: "queries [batch, num_q_heads, head_dim]" },
-  { ctype: "int64_t", name: "q_stride_b", doc: "element stride between requests of q" },
-  { ctype: "int64_t", name: "q_stride_h", doc: "element stride between heads of q" },
-  { ctype: "const void*", name: "k_cache", doc: "keys [batch, num_kv_heads, cache_capacity, head_dim]" },
-  { ctype: "int64_t", name: "k_stride_b", doc: "element stride between requests of k_cache" },
-  { ctype: "int64_t", name: "k_stride_h", doc: "element stride between heads of k_cache" },
-  { ctype: "int64_t", name: "k_stride_n", doc: "element stride between tokens of k_cache" },
-  { ctype: "const void*", name: "v_cache", doc: "values, laid out like k_cache" },
-  { ctype: "int64_t", name: "v_stride_b", doc: "element stride between requests of v_cache" },
-  { ctype: "int64_t", name: "v_stride_h", doc: "element stride between heads of v_cache" },
-  { ctype: "int64_t", name: "v_stride_n", doc: "element stride between tokens of v_cache" },
-  { ctype: "const int32_t*", name: "seqlens", doc: "[batch] tokens in each request's cache, the new one included (device memory)" },
+  tensor("q", "kv", "in", "queries [batch, num_q_heads, head_dim]", { shape: ["batch", "num_q_heads", "head_dim"], strides: ["q_stride_b", "q_stride_h", "1"] }),
+  stride("q_stride_b", "element stride between requests of q"),
+  stride("q_stride_h", "element stride between heads of q"),
+  ...cache("k_cache", "k", "in", "keys [batch, num_kv_heads, cache_capacity, head_dim]"),
+  ...cache("v_cache", "v", "in", "values [batch, num_kv_heads, cache_capacity, head_dim]"),
+  tensor("seqlens", "i32", "in", "[batch] tokens in each request's cache, the new one included", { shape: ["batch"] }),
 ];
 
-/** The output, the optional log-sum-exp, the sizes, dtype and scale of every attention function. */
+/** The output and the optional log-sum-exp of every attention function. */
 const attentionOutputs: readonly AbiParam[] = [
-  { ctype: "void*", name: "out", doc: "output [batch, num_q_heads, head_dim], same dtype as q" },
-  { ctype: "int64_t", name: "out_stride_b", doc: "element stride between requests of out" },
-  { ctype: "int64_t", name: "out_stride_h", doc: "element stride between heads of out" },
-  { ctype: "float*", name: "lse", doc: "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip" },
+  tensor("out", "kv", "out", "output [batch, num_q_heads, head_dim], same dtype as q", { shape: ["batch", "num_q_heads", "head_dim"], strides: ["out_stride_b", "out_stride_h", "1"] }),
+  stride("out_stride_b", "element stride between requests of out"),
+  stride("out_stride_h", "element stride between heads of out"),
+  tensor("lse", "f32", "out", "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", { shape: ["batch", "num_q_heads"], optional: true }),
 ];
 
-const attentionSizes: readonly AbiParam[] = [
-  { ctype: "int32_t", name: "batch", doc: "requests" },
-  { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-  { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads (divides num_q_heads)" },
-  { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-  { ctype: "int32_t", name: "cache_capacity", doc: "tokens the caches hold per request and head (Nmax)" },
-  { ctype: "int32_t", name: "max_seqlen", doc: "an upper bound of seqlens (at most cache_capacity)" },
-];
+const attentionSizes: readonly AbiParam[] = [batch, numQHeads, numKvHeads, headDim, cacheCapacity, maxSeqlen];
+const attentionTail: readonly AbiParam[] = [kvDtype, { kind: "float", name: "softmax_scale", doc: "scale of q . k, usually 1/sqrt(head_dim)" }];
+const attentionRequires: readonly Requirement[] = [headsDivide, seqlenFits, scaleFinite];
 
-const attentionTail: readonly AbiParam[] = [
-  { ctype: "lim_dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16" },
-  { ctype: "float", name: "softmax_scale", doc: "scale of q . k, usually 1/sqrt(head_dim)" },
-];
-
+/** The selection layer's logits and the sequence lengths: what the selection functions rank. */
 const logitsIn: readonly AbiParam[] = [
-  { ctype: "const float*", name: "logits", doc: "[batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)" },
-  { ctype: "int64_t", name: "logits_stride_b", doc: "element stride between requests of logits" },
-  { ctype: "int64_t", name: "logits_stride_h", doc: "element stride between heads of logits (at least max_seqlen)" },
-  { ctype: "const int32_t*", name: "seqlens", doc: "[batch] tokens of each request, the new one included (device memory)" },
+  tensor("logits", "f32", "in", "[batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)", {
+    shape: ["batch", "num_q_heads", "max_seqlen"], strides: ["logits_stride_b", "logits_stride_h", "1"],
+  }),
+  stride("logits_stride_b", "element stride between requests of logits"),
+  stride("logits_stride_h", "element stride between heads of logits (at least max_seqlen)"),
+  tensor("seqlens", "i32", "in", "[batch] tokens of each request, the new one included", { shape: ["batch"] }),
+];
+const headsConsecutive: Requirement = {
+  check: "logits_stride_b == logits_stride_h * num_q_heads",
+  message: "logits_stride_b ({logits_stride_b}) must equal num_q_heads * logits_stride_h ({logits_stride_h}): the heads of a request are consecutive rows",
+};
+
+/** One ascending index list per request, [batch, max_count], and its counts. */
+const sharedLists: readonly AbiParam[] = [
+  tensor("indices", "i32", "in", "[batch, >= max_count] ascending positions", { shape: ["batch", "max_count"], strides: ["indices_stride_b", "1"] }),
+  stride("indices_stride_b", "element stride between requests of indices"),
+  tensor("counts", "i32", "in", "[batch] entries used in each list, in [1, max_count]", { shape: ["batch"] }),
 ];
 
-export const ABI_FUNCTIONS: readonly AbiFunction[] = [
+const core: readonly AbiFunction[] = [
+  { name: "lim_version", returns: "const char*", doc: ["The library version, e.g. \"0.1.0\"."], params: [] },
+  { name: "lim_abi_version", returns: "int", doc: ["LIM_ABI_VERSION of the built library; compare with the header's to detect a mismatch."], params: [] },
+  { name: "lim_last_error", returns: "const char*", doc: ["The message of the last failed call on this thread (\"\" when none)."], params: [] },
+  {
+    name: "lim_check_device",
+    doc: [
+      "Checks that a GPU can run the library's kernels (compute capability among the built targets) and",
+      "allocates its device-status word; call it once before capturing a CUDA graph.",
+    ],
+    params: [{ kind: "device", name: "device", doc: "CUDA device index" }],
+  },
+  { name: "lim_built_architectures", returns: "const char*", doc: ["Comma-separated CUDA architectures the library was built for, e.g. \"90a\"."], params: [] },
+  {
+    name: "lim_check_device_status",
+    doc: [
+      "Waits for stream and reports the first bad input a kernel met on it since the last check (for example a",
+      "sequence length beyond max_seqlen), naming the kernel, the argument and the request; then clears it.",
+      "Blocks the host.",
+    ],
+    params: [stream],
+  },
+  {
+    name: "lim_use_variant",
+    doc: [
+      "Makes the dispatcher use one named variant of a kernel (e.g. \"decode_attention__d128_g4_bf16__t256_r4_s3_p2\")",
+      "whenever its constants match, instead of the default schedule; NULL restores the default. For tuning",
+      "sweeps and experiments; affects every thread.",
+    ],
+    params: [
+      { kind: "string", name: "kernel", doc: "the kernel's name, e.g. \"decode_attention\"" },
+      { kind: "string", name: "variant", doc: "a variant of that kernel in this library (generated/manifest.json), or NULL", optional: true },
+    ],
+  },
+];
+
+const attention: readonly AbiFunction[] = [
   {
     name: "lim_decode_attention",
     doc: [
@@ -77,15 +142,17 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
     params: [
       ...attentionInputs,
       ...attentionOutputs,
-      { ctype: "float*", name: "logits", doc: "optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip" },
-      { ctype: "int64_t", name: "logits_stride_b", doc: "element stride between requests of logits" },
-      { ctype: "int64_t", name: "logits_stride_h", doc: "element stride between heads of logits (at least max_seqlen)" },
+      tensor("logits", "f32", "out", "optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip", {
+        shape: ["batch", "num_q_heads", "max_seqlen"], strides: ["logits_stride_b", "logits_stride_h", "1"], optional: true,
+      }),
+      stride("logits_stride_b", "element stride between requests of logits"),
+      stride("logits_stride_h", "element stride between heads of logits (at least max_seqlen)"),
       ...attentionSizes,
       ...attentionTail,
-      { ctype: "void*", name: "workspace", doc: "device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0" },
-      { ctype: "size_t", name: "workspace_bytes", doc: "size of workspace" },
+      ...workspace("device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0"),
       stream,
     ],
+    requires: attentionRequires,
   },
   {
     name: "lim_decode_attention_workspace_size",
@@ -93,122 +160,8 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "Bytes of workspace lim_decode_attention needs for these sizes on the current device (0 when the sequence",
       "is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.",
     ],
-    params: [
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "int32_t", name: "max_seqlen", doc: "upper bound of seqlens" },
-      { ctype: "lim_dtype", name: "dtype", doc: "element type" },
-      { ctype: "size_t*", name: "bytes", doc: "receives the size" },
-    ],
-  },
-  {
-    name: "lim_select_lessismore",
-    doc: [
-      "LessIsMore token selection for every request of a batch separately (DESIGN.md section 2). With",
-      "middle = floor(budget * (1 - recency_ratio)) and recent = budget - middle - sinks, each query head ranks the",
-      "candidates [sinks, n - recent) by logit (descending, ties to the lower position, NaN below every number,",
-      "infinities as numbers); the heads' picks are merged rank-major (rank 0 of every head, then rank 1, ...),",
-      "keeping first occurrences, cut to `middle` tokens; the set adds the sinks and the recency window. Request b",
-      "gets exactly min(budget, n) distinct positions in ascending order in indices[b, :] and their number in",
-      "counts[b]; when budget >= n every position 0..n-1 is kept. Sequence lengths outside [1, max_seqlen] are",
-      "reported by lim_check_device_status.",
-    ],
-    params: [
-      ...logitsIn,
-      { ctype: "int32_t*", name: "indices", doc: "[batch, >= budget] output positions, ascending" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices (at least budget)" },
-      { ctype: "int32_t*", name: "counts", doc: "[batch] output: positions written for each request" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads that rank tokens" },
-      { ctype: "int32_t", name: "max_seqlen", doc: "an upper bound of seqlens" },
-      { ctype: "int32_t", name: "budget", doc: "K, the tokens kept per request (at least sinks + 2)" },
-      { ctype: "float", name: "recency_ratio", doc: "r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)" },
-      { ctype: "int32_t", name: "sinks", doc: "S >= 0 first tokens always kept (4 in the paper)" },
-      { ctype: "void*", name: "workspace", doc: "device scratch of lim_select_lessismore_workspace_size bytes (16-byte aligned)" },
-      { ctype: "size_t", name: "workspace_bytes", doc: "size of workspace" },
-      stream,
-    ],
-  },
-  {
-    name: "lim_select_lessismore_workspace_size",
-    doc: ["Bytes of workspace lim_select_lessismore needs (also checks the budget, ratio and sinks)."],
-    params: [
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "max_seqlen", doc: "upper bound of seqlens" },
-      { ctype: "int32_t", name: "budget", doc: "K" },
-      { ctype: "float", name: "recency_ratio", doc: "r" },
-      { ctype: "int32_t", name: "sinks", doc: "S" },
-      { ctype: "size_t*", name: "bytes", doc: "receives the size" },
-    ],
-  },
-  {
-    name: "lim_select_per_head",
-    doc: [
-      "TidalDecode-style selection (the baseline LessIsMore is compared with): each query head's own top `budget`",
-      "tokens of all n (same ranking rule as lim_select_lessismore, no sinks or recency window), written in",
-      "ascending order to indices[b, h, :]; counts[b, h] = min(budget, n). Entries past the count are -1.",
-    ],
-    params: [
-      ...logitsIn,
-      { ctype: "int32_t*", name: "indices", doc: "[batch, num_q_heads, >= budget] output positions, ascending per head" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices" },
-      { ctype: "int64_t", name: "indices_stride_h", doc: "element stride between heads of indices (at least budget)" },
-      { ctype: "int32_t*", name: "counts", doc: "optional [batch, num_q_heads] output, contiguous: positions written per head; NULL to skip" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "max_seqlen", doc: "upper bound of seqlens" },
-      { ctype: "int32_t", name: "budget", doc: "K, tokens per head" },
-      stream,
-    ],
-  },
-  {
-    name: "lim_topk",
-    doc: [
-      "Exact top-k of each row of a float matrix by radix select (not a sort of the row): the k largest values,",
-      "ties to the lower position, NaN below every number. order LIM_ORDER_RANK writes them largest first,",
-      "LIM_ORDER_POSITION in ascending position order. Rows shorter than k are padded with index -1.",
-    ],
-    params: [
-      { ctype: "const float*", name: "values", doc: "[rows, length] input" },
-      { ctype: "int64_t", name: "values_stride", doc: "element stride between rows of values" },
-      { ctype: "const int32_t*", name: "lengths", doc: "optional [rows] valid length of each row (at most length); NULL: every row has length" },
-      { ctype: "int32_t*", name: "indices", doc: "[rows, >= k] output positions" },
-      { ctype: "int64_t", name: "indices_stride", doc: "element stride between rows of indices" },
-      { ctype: "float*", name: "out_values", doc: "optional [rows, >= k] output values, strided like indices; NULL to skip" },
-      { ctype: "int32_t", name: "rows", doc: "rows" },
-      { ctype: "int32_t", name: "length", doc: "columns of values" },
-      { ctype: "int32_t", name: "k", doc: "values to keep per row (1 .. the largest generated top-k budget)" },
-      { ctype: "int32_t", name: "order", doc: "LIM_ORDER_RANK (0) or LIM_ORDER_POSITION (1)" },
-      stream,
-    ],
-  },
-  {
-    name: "lim_attention_recall",
-    doc: [
-      "Attention recall of index sets: recall[b, h] = sum over j in the set of exp(logits[b, h, j] - lse[b, h]),",
-      "the softmax mass head h puts on the set. sets = 1 means one set per request shared by all heads",
-      "(lim_select_lessismore's output); sets = num_q_heads means one per head (lim_select_per_head's).",
-    ],
-    params: [
-      { ctype: "const float*", name: "logits", doc: "[batch, num_q_heads, logits_capacity] scaled logits" },
-      { ctype: "int64_t", name: "logits_stride_b", doc: "element stride between requests of logits" },
-      { ctype: "int64_t", name: "logits_stride_h", doc: "element stride between heads of logits" },
-      { ctype: "int32_t", name: "logits_capacity", doc: "valid positions per row of logits; indices at or past it are reported as bad input" },
-      { ctype: "const float*", name: "lse", doc: "[batch, num_q_heads] natural log-sum-exp of the full attention, contiguous" },
-      { ctype: "const int32_t*", name: "indices", doc: "[batch, sets, >= max_count] positions" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices" },
-      { ctype: "int64_t", name: "indices_stride_s", doc: "element stride between the sets of a request" },
-      { ctype: "const int32_t*", name: "counts", doc: "[batch, sets] entries used in each set, contiguous" },
-      { ctype: "float*", name: "recall", doc: "[batch, num_q_heads] output, contiguous" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "sets", doc: "1 or num_q_heads" },
-      { ctype: "int32_t", name: "max_count", doc: "capacity of each set (counts above it are bad input)" },
-      stream,
-    ],
+    params: [batch, numQHeads, numKvHeads, headDim, size("max_seqlen", "upper bound of seqlens"), kvDtype, bytesOut],
+    requires: [headsDivide],
   },
   {
     name: "lim_sparse_attention",
@@ -221,17 +174,15 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
     ],
     params: [
       ...attentionInputs,
-      { ctype: "const int32_t*", name: "indices", doc: "[batch, >= max_count] ascending positions" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices" },
-      { ctype: "const int32_t*", name: "counts", doc: "[batch] entries used in each list, in [1, max_count]" },
+      ...sharedLists,
       ...attentionOutputs,
       ...attentionSizes,
-      { ctype: "int32_t", name: "max_count", doc: "capacity of each list (the budget K)" },
+      size("max_count", "capacity of each list (the budget K)"),
       ...attentionTail,
-      { ctype: "void*", name: "workspace", doc: "device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0" },
-      { ctype: "size_t", name: "workspace_bytes", doc: "size of workspace" },
+      ...workspace("device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0"),
       stream,
     ],
+    requires: attentionRequires,
   },
   {
     name: "lim_sparse_attention_per_head",
@@ -242,32 +193,30 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
     ],
     params: [
       ...attentionInputs,
-      { ctype: "const int32_t*", name: "indices", doc: "[batch, num_q_heads, >= max_count] ascending positions per head" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices" },
-      { ctype: "int64_t", name: "indices_stride_h", doc: "element stride between heads of indices" },
-      { ctype: "const int32_t*", name: "counts", doc: "[batch, num_q_heads] entries used in each list, contiguous" },
+      tensor("indices", "i32", "in", "[batch, num_q_heads, >= max_count] ascending positions per head", {
+        shape: ["batch", "num_q_heads", "max_count"], strides: ["indices_stride_b", "indices_stride_h", "1"],
+      }),
+      stride("indices_stride_b", "element stride between requests of indices"),
+      stride("indices_stride_h", "element stride between heads of indices"),
+      tensor("counts", "i32", "in", "[batch, num_q_heads] entries used in each list, contiguous", { shape: ["batch", "num_q_heads"] }),
       ...attentionOutputs,
       ...attentionSizes,
-      { ctype: "int32_t", name: "max_count", doc: "capacity of each list (the budget K)" },
+      size("max_count", "capacity of each list (the budget K)"),
       ...attentionTail,
-      { ctype: "void*", name: "workspace", doc: "device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1" },
-      { ctype: "size_t", name: "workspace_bytes", doc: "size of workspace" },
+      ...workspace("device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1"),
       stream,
     ],
+    requires: attentionRequires,
   },
   {
     name: "lim_sparse_attention_workspace_size",
     doc: ["Bytes of workspace lim_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs."],
     params: [
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "int32_t", name: "max_count", doc: "capacity of each list" },
-      { ctype: "lim_dtype", name: "dtype", doc: "element type" },
-      { ctype: "int32_t", name: "per_head", doc: "0: one list per request; 1: one per query head" },
-      { ctype: "size_t*", name: "bytes", doc: "receives the size" },
+      batch, numQHeads, numKvHeads, headDim, size("max_count", "capacity of each list"), kvDtype,
+      { kind: "flag", name: "per_head", doc: "0: one list per request; 1: one per query head" },
+      bytesOut,
     ],
+    requires: [headsDivide],
   },
   {
     name: "lim_gather_kv",
@@ -277,33 +226,144 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.",
     ],
     params: [
-      { ctype: "const void*", name: "k_cache", doc: "keys [batch, num_kv_heads, cache_capacity, head_dim]" },
-      { ctype: "int64_t", name: "k_stride_b", doc: "element stride between requests of k_cache" },
-      { ctype: "int64_t", name: "k_stride_h", doc: "element stride between heads of k_cache" },
-      { ctype: "int64_t", name: "k_stride_n", doc: "element stride between tokens of k_cache" },
-      { ctype: "const void*", name: "v_cache", doc: "values, laid out like k_cache" },
-      { ctype: "int64_t", name: "v_stride_b", doc: "element stride between requests of v_cache" },
-      { ctype: "int64_t", name: "v_stride_h", doc: "element stride between heads of v_cache" },
-      { ctype: "int64_t", name: "v_stride_n", doc: "element stride between tokens of v_cache" },
-      { ctype: "const int32_t*", name: "seqlens", doc: "[batch] tokens in each request's cache" },
-      { ctype: "const int32_t*", name: "indices", doc: "[batch, >= max_count] ascending positions" },
-      { ctype: "int64_t", name: "indices_stride_b", doc: "element stride between requests of indices" },
-      { ctype: "const int32_t*", name: "counts", doc: "[batch] entries used in each list" },
-      { ctype: "void*", name: "out_k", doc: "compact keys [batch, num_kv_heads, >= max_count, head_dim]" },
-      { ctype: "void*", name: "out_v", doc: "compact values, laid out like out_k" },
-      { ctype: "int64_t", name: "out_stride_b", doc: "element stride between requests of out_k and out_v" },
-      { ctype: "int64_t", name: "out_stride_h", doc: "element stride between heads of out_k and out_v" },
-      { ctype: "int64_t", name: "out_stride_n", doc: "element stride between rows of out_k and out_v" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "int32_t", name: "cache_capacity", doc: "tokens the caches hold" },
-      { ctype: "int32_t", name: "max_seqlen", doc: "an upper bound of seqlens" },
-      { ctype: "int32_t", name: "max_count", doc: "capacity of each list and of the compact buffers" },
-      { ctype: "lim_dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16" },
+      ...cache("k_cache", "k", "in", "keys [batch, num_kv_heads, cache_capacity, head_dim]"),
+      ...cache("v_cache", "v", "in", "values [batch, num_kv_heads, cache_capacity, head_dim]"),
+      tensor("seqlens", "i32", "in", "[batch] tokens in each request's cache", { shape: ["batch"] }),
+      ...sharedLists,
+      tensor("out_k", "kv", "out", "compact keys [batch, num_kv_heads, >= max_count, head_dim]", {
+        shape: ["batch", "num_kv_heads", "max_count", "head_dim"], strides: ["out_stride_b", "out_stride_h", "out_stride_n", "1"],
+      }),
+      tensor("out_v", "kv", "out", "compact values, laid out like out_k", {
+        shape: ["batch", "num_kv_heads", "max_count", "head_dim"], strides: ["out_stride_b", "out_stride_h", "out_stride_n", "1"],
+      }),
+      stride("out_stride_b", "element stride between requests of out_k and out_v"),
+      stride("out_stride_h", "element stride between heads of out_k and out_v"),
+      stride("out_stride_n", "element stride between rows of out_k and out_v"),
+      batch, size("num_kv_heads", "KV heads", 1, GRID_YZ), headDim, cacheCapacity, maxSeqlen,
+      size("max_count", "capacity of each list and of the compact buffers"),
+      kvDtype,
+      stream,
+    ],
+    requires: [seqlenFits],
+  },
+];
+
+const selection: readonly AbiFunction[] = [
+  {
+    name: "lim_select_lessismore",
+    doc: [
+      "LessIsMore token selection for every request of a batch separately (docs/algorithm.md). With",
+      "middle = floor(budget * (1 - recency_ratio)) and recent = budget - middle - sinks, each query head ranks the",
+      "candidates [sinks, n - recent) by logit (descending, ties to the lower position, NaN below every number,",
+      "infinities as numbers); the heads' picks are merged rank-major (rank 0 of every head, then rank 1, ...),",
+      "keeping first occurrences, cut to `middle` tokens; the set adds the sinks and the recency window. Request b",
+      "gets exactly min(budget, n) distinct positions in ascending order in indices[b, :] and their number in",
+      "counts[b]; when budget >= n every position 0..n-1 is kept. Sequence lengths outside [1, max_seqlen] are",
+      "reported by lim_check_device_status.",
+    ],
+    params: [
+      ...logitsIn,
+      tensor("indices", "i32", "out", "[batch, >= budget] output positions, ascending", { shape: ["batch", "budget"], strides: ["indices_stride_b", "1"] }),
+      stride("indices_stride_b", "element stride between requests of indices (at least budget)"),
+      tensor("counts", "i32", "out", "[batch] output: positions written for each request", { shape: ["batch"] }),
+      batch,
+      size("num_q_heads", "query heads that rank tokens"),
+      maxSeqlen,
+      size("budget", "K, the tokens kept per request (at least sinks + 2)"),
+      { kind: "float", name: "recency_ratio", doc: "r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)" },
+      size("sinks", "S >= 0 first tokens always kept (4 in the paper)", 0),
+      ...workspace("device scratch of lim_select_lessismore_workspace_size bytes (16-byte aligned)"),
+      stream,
+    ],
+    requires: [headsConsecutive],
+  },
+  {
+    name: "lim_select_lessismore_workspace_size",
+    doc: ["Bytes of workspace lim_select_lessismore needs (also checks the budget, ratio and sinks)."],
+    params: [
+      batch, size("num_q_heads", "query heads"), size("max_seqlen", "upper bound of seqlens"), size("budget", "K"),
+      { kind: "float", name: "recency_ratio", doc: "r" }, size("sinks", "S", 0), bytesOut,
+    ],
+  },
+  {
+    name: "lim_select_per_head",
+    doc: [
+      "TidalDecode-style selection (the baseline LessIsMore is compared with): each query head's own top `budget`",
+      "tokens of all n (same ranking rule as lim_select_lessismore, no sinks or recency window), written in",
+      "ascending order to indices[b, h, :]; counts[b, h] = min(budget, n). Entries past the count are -1.",
+    ],
+    params: [
+      ...logitsIn,
+      tensor("indices", "i32", "out", "[batch, num_q_heads, >= budget] output positions, ascending per head", {
+        shape: ["batch", "num_q_heads", "budget"], strides: ["indices_stride_b", "indices_stride_h", "1"],
+      }),
+      stride("indices_stride_b", "element stride between requests of indices (num_q_heads * indices_stride_h)"),
+      stride("indices_stride_h", "element stride between heads of indices (at least budget)"),
+      tensor("counts", "i32", "out", "optional [batch, num_q_heads] output, contiguous: positions written per head; NULL to skip", { shape: ["batch", "num_q_heads"], optional: true }),
+      batch, size("num_q_heads", "query heads"), size("max_seqlen", "upper bound of seqlens"), size("budget", "K, tokens per head"),
+      stream,
+    ],
+    requires: [
+      headsConsecutive,
+      {
+        check: "indices_stride_b == indices_stride_h * num_q_heads",
+        message: "indices_stride_b ({indices_stride_b}) must equal num_q_heads * indices_stride_h ({indices_stride_h}): the heads of a request are consecutive rows",
+      },
+    ],
+  },
+  {
+    name: "lim_topk",
+    doc: [
+      "Exact top-k of each row of a float matrix by radix select (not a sort of the row): the k largest values,",
+      "ties to the lower position, NaN below every number. order LIM_ORDER_RANK writes them largest first,",
+      "LIM_ORDER_POSITION in ascending position order. Rows shorter than k are padded with index -1.",
+    ],
+    params: [
+      tensor("values", "f32", "in", "[rows, length] input", { shape: ["rows", "length"], strides: ["values_stride", "1"] }),
+      stride("values_stride", "element stride between rows of values"),
+      tensor("lengths", "i32", "in", "optional [rows] valid length of each row (at most length); NULL: every row has length", { shape: ["rows"], optional: true }),
+      tensor("indices", "i32", "out", "[rows, >= k] output positions", { shape: ["rows", "k"], strides: ["indices_stride", "1"] }),
+      stride("indices_stride", "element stride between rows of indices"),
+      tensor("out_values", "f32", "out", "optional [rows, >= k] output values, strided like indices; NULL to skip", { shape: ["rows", "k"], strides: ["indices_stride", "1"], optional: true }),
+      size("rows", "rows"),
+      size("length", "columns of values"),
+      size("k", "values to keep per row (1 .. the largest generated top-k budget)"),
+      {
+        kind: "enum", name: "order", doc: "LIM_ORDER_RANK (largest first) or LIM_ORDER_POSITION (ascending positions)",
+        values: { rank: { constant: "LIM_ORDER_RANK", value: 0 }, position: { constant: "LIM_ORDER_POSITION", value: 1 } },
+      },
       stream,
     ],
   },
+  {
+    name: "lim_attention_recall",
+    doc: [
+      "Attention recall of index sets: recall[b, h] = sum over j in the set of exp(logits[b, h, j] - lse[b, h]),",
+      "the softmax mass head h puts on the set. sets = 1 means one set per request shared by all heads",
+      "(lim_select_lessismore's output); sets = num_q_heads means one per head (lim_select_per_head's).",
+    ],
+    params: [
+      tensor("logits", "f32", "in", "[batch, num_q_heads, logits_capacity] scaled logits", {
+        shape: ["batch", "num_q_heads", "logits_capacity"], strides: ["logits_stride_b", "logits_stride_h", "1"],
+      }),
+      stride("logits_stride_b", "element stride between requests of logits"),
+      stride("logits_stride_h", "element stride between heads of logits"),
+      size("logits_capacity", "valid positions per row of logits; indices at or past it are reported as bad input"),
+      tensor("lse", "f32", "in", "[batch, num_q_heads] natural log-sum-exp of the full attention, contiguous", { shape: ["batch", "num_q_heads"] }),
+      tensor("indices", "i32", "in", "[batch, sets, >= max_count] positions", { shape: ["batch", "sets", "max_count"], strides: ["indices_stride_b", "indices_stride_s", "1"] }),
+      stride("indices_stride_b", "element stride between requests of indices"),
+      stride("indices_stride_s", "element stride between the sets of a request"),
+      tensor("counts", "i32", "in", "[batch, sets] entries used in each set, contiguous", { shape: ["batch", "sets"] }),
+      tensor("recall", "f32", "out", "[batch, num_q_heads] output, contiguous", { shape: ["batch", "num_q_heads"] }),
+      batch, size("num_q_heads", "query heads"), size("sets", "1 or num_q_heads"),
+      size("max_count", "capacity of each set (counts above it are bad input)"),
+      stream,
+    ],
+    requires: [{ check: "sets == 1 || sets == num_q_heads", message: "sets must be 1 (shared) or num_q_heads ({num_q_heads}, per head), got {sets}" }],
+  },
+];
+
+const cacheFunctions: readonly AbiFunction[] = [
   {
     name: "lim_advance_seqlens",
     doc: [
@@ -311,9 +371,9 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "left as it is and reported by lim_check_device_status. Call it before lim_append_kv in each decode step.",
     ],
     params: [
-      { ctype: "int32_t*", name: "seqlens", doc: "[batch] tokens in each request's cache (device memory)" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "capacity", doc: "tokens the caches hold per request" },
+      tensor("seqlens", "i32", "out", "[batch] tokens in each request's cache (read and written)", { shape: ["batch"] }),
+      size("batch", "requests"),
+      size("capacity", "tokens the caches hold per request"),
       stream,
     ],
   },
@@ -324,19 +384,20 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "Positions outside the cache are skipped and reported by lim_check_device_status.",
     ],
     params: [
-      { ctype: "const void*", name: "k_new", doc: "[batch, num_kv_heads, head_dim] the new token's keys, contiguous" },
-      { ctype: "const void*", name: "v_new", doc: "[batch, num_kv_heads, head_dim] the new token's values, contiguous" },
-      { ctype: "const int32_t*", name: "seqlens", doc: "[batch] tokens in each cache, the new one included" },
-      { ctype: "void*", name: "k_cache", doc: "keys [batch, num_kv_heads, cache_capacity, head_dim]" },
-      { ctype: "void*", name: "v_cache", doc: "values, laid out like k_cache" },
-      { ctype: "int64_t", name: "cache_stride_b", doc: "element stride between requests of both caches" },
-      { ctype: "int64_t", name: "cache_stride_h", doc: "element stride between heads of both caches" },
-      { ctype: "int64_t", name: "cache_stride_n", doc: "element stride between tokens of both caches" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "int32_t", name: "cache_capacity", doc: "tokens the caches hold" },
-      { ctype: "lim_dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16" },
+      tensor("k_new", "kv", "in", "[batch, num_kv_heads, head_dim] the new token's keys, contiguous", { shape: ["batch", "num_kv_heads", "head_dim"] }),
+      tensor("v_new", "kv", "in", "[batch, num_kv_heads, head_dim] the new token's values, contiguous", { shape: ["batch", "num_kv_heads", "head_dim"] }),
+      tensor("seqlens", "i32", "in", "[batch] tokens in each cache, the new one included", { shape: ["batch"] }),
+      tensor("k_cache", "kv", "out", "keys [batch, num_kv_heads, cache_capacity, head_dim]", {
+        shape: ["batch", "num_kv_heads", "cache_capacity", "head_dim"], strides: ["cache_stride_b", "cache_stride_h", "cache_stride_n", "1"],
+      }),
+      tensor("v_cache", "kv", "out", "values, laid out like k_cache", {
+        shape: ["batch", "num_kv_heads", "cache_capacity", "head_dim"], strides: ["cache_stride_b", "cache_stride_h", "cache_stride_n", "1"],
+      }),
+      stride("cache_stride_b", "element stride between requests of both caches"),
+      stride("cache_stride_h", "element stride between heads of both caches"),
+      stride("cache_stride_n", "element stride between tokens of both caches"),
+      batch, size("num_kv_heads", "KV heads", 1, GRID_YZ), headDim, size("cache_capacity", "tokens the caches hold"),
+      kvDtype,
       stream,
     ],
   },
@@ -348,17 +409,14 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "of (seed, layer, position). For benchmarks and tests without model weights.",
     ],
     params: [
-      { ctype: "void*", name: "k_cache", doc: "keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous" },
-      { ctype: "void*", name: "v_cache", doc: "values, laid out like k_cache" },
-      { ctype: "const int32_t*", name: "seqlens", doc: "[batch] positions to fill per request" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "int32_t", name: "cache_capacity", doc: "tokens the caches hold" },
-      { ctype: "lim_dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16" },
-      { ctype: "uint32_t", name: "seed", doc: "the data's seed" },
-      { ctype: "int32_t", name: "layer", doc: "the layer (part of every element's hash)" },
-      { ctype: "int32_t", name: "recent_window", doc: "the last recent_window tokens of each prompt are recent tokens" },
+      tensor("k_cache", "kv", "out", "keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous", { shape: ["batch", "num_kv_heads", "cache_capacity", "head_dim"] }),
+      tensor("v_cache", "kv", "out", "values, laid out like k_cache", { shape: ["batch", "num_kv_heads", "cache_capacity", "head_dim"] }),
+      tensor("seqlens", "i32", "in", "[batch] positions to fill per request", { shape: ["batch"] }),
+      batch, size("num_kv_heads", "KV heads", 1, GRID_YZ), headDim, size("cache_capacity", "tokens the caches hold"),
+      kvDtype,
+      { kind: "u32", name: "seed", doc: "the data's seed" },
+      size("layer", "the layer (part of every element's hash)", 0),
+      size("recent_window", "the last recent_window tokens of each prompt are recent tokens", 0),
       stream,
     ],
   },
@@ -370,18 +428,18 @@ export const ABI_FUNCTIONS: readonly AbiFunction[] = [
       "a captured step makes new data at every replay.",
     ],
     params: [
-      { ctype: "void*", name: "q", doc: "[batch, num_q_heads, head_dim] output, contiguous" },
-      { ctype: "void*", name: "k_new", doc: "[batch, num_kv_heads, head_dim] output, contiguous" },
-      { ctype: "void*", name: "v_new", doc: "[batch, num_kv_heads, head_dim] output, contiguous" },
-      { ctype: "const int32_t*", name: "seqlens", doc: "[batch] tokens including the new one" },
-      { ctype: "int32_t", name: "batch", doc: "requests" },
-      { ctype: "int32_t", name: "num_q_heads", doc: "query heads" },
-      { ctype: "int32_t", name: "num_kv_heads", doc: "KV heads (divides num_q_heads)" },
-      { ctype: "int32_t", name: "head_dim", doc: "head dimension" },
-      { ctype: "lim_dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16" },
-      { ctype: "uint32_t", name: "seed", doc: "the data's seed" },
-      { ctype: "int32_t", name: "layer", doc: "the layer" },
+      tensor("q", "kv", "out", "[batch, num_q_heads, head_dim] output, contiguous", { shape: ["batch", "num_q_heads", "head_dim"] }),
+      tensor("k_new", "kv", "out", "[batch, num_kv_heads, head_dim] output, contiguous", { shape: ["batch", "num_kv_heads", "head_dim"] }),
+      tensor("v_new", "kv", "out", "[batch, num_kv_heads, head_dim] output, contiguous", { shape: ["batch", "num_kv_heads", "head_dim"] }),
+      tensor("seqlens", "i32", "in", "[batch] tokens including the new one", { shape: ["batch"] }),
+      batch, numQHeads, numKvHeads, headDim,
+      kvDtype,
+      { kind: "u32", name: "seed", doc: "the data's seed" },
+      size("layer", "the layer", 0),
       stream,
     ],
+    requires: [headsDivide],
   },
 ];
+
+export const ABI_FUNCTIONS: readonly AbiFunction[] = [...core, ...attention, ...selection, ...cacheFunctions];

@@ -1,5 +1,6 @@
 // DeviceBuffer: device memory owned by a JavaScript object. JavaScript never sees the pointer; data moves
-// by explicit upload and download, and dispose() frees it (the finalizer does too, as a backstop).
+// by explicit upload and download, and dispose() frees it (the finalizer does too, as a backstop). A view
+// shares part of another buffer's memory.
 
 #include <cuda_runtime_api.h>
 
@@ -24,11 +25,20 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
     return DefineClass(env, "DeviceBuffer",
                        {InstanceMethod("upload", &DeviceBuffer::Upload), InstanceMethod("download", &DeviceBuffer::Download),
                         InstanceMethod("fill", &DeviceBuffer::Fill), InstanceMethod("dispose", &DeviceBuffer::Dispose),
+                        InstanceMethod("view", &DeviceBuffer::View),
                         InstanceAccessor("bytes", &DeviceBuffer::Bytes, nullptr), InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
   }
 
   explicit DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
     Napi::Env env = info.Env();
+    if (info.Length() == 3 && info[0].IsExternal()) {  // a view made by View(): (parent, offset, parent object)
+      const DeviceBuffer* parent = info[0].As<Napi::External<DeviceBuffer>>().Data();
+      const size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue());
+      data_ = static_cast<char*>(parent->data_) + offset;
+      bytes_ = parent->bytes_ - offset;
+      owner_ = Napi::Persistent(info[2].As<Napi::Object>());  // the parent stays alive while the view does
+      return;
+    }
     if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() <= 0) {
       throw Napi::TypeError::New(env, "DeviceBuffer: the size in bytes must be a positive number");
     }
@@ -58,7 +68,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
 
  private:
   void Free() {
-    if (data_ != nullptr) cudaFree(data_);
+    if (data_ != nullptr && owner_.IsEmpty()) cudaFree(data_);
     data_ = nullptr;
   }
 
@@ -106,6 +116,20 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
     return env.Undefined();
   }
 
+  /**
+   * A buffer that starts `offset` bytes into this one and shares its memory (freed with this one, never by
+   * the view). For tests of pointers that are not aligned, and for sub-buffers.
+   */
+  Napi::Value View(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireLive(env, "view");
+    const double offset = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(offset >= 0.0 && offset < static_cast<double>(bytes_)) || offset != static_cast<double>(static_cast<size_t>(offset))) {
+      throw Napi::RangeError::New(env, "DeviceBuffer.view: the offset must be a whole number of bytes in [0, " + std::to_string(bytes_) + ")");
+    }
+    return constructor.New({Napi::External<DeviceBuffer>::New(env, this), Napi::Number::New(env, offset), Value()});
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Free();
     return info.Env().Undefined();
@@ -116,6 +140,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
 
   void* data_ = nullptr;
   size_t bytes_ = 0;
+  Napi::ObjectReference owner_;  // set for a view: the buffer whose memory it shares
 };
 
 Napi::FunctionReference DeviceBuffer::constructor;

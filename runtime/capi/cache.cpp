@@ -1,5 +1,6 @@
 // The KV-cache functions of the C ABI: counting new tokens, appending them, and filling caches and
-// decode steps with synthetic data.
+// decode steps with synthetic data. Their arguments arrive checked by the generated wrappers
+// (generated/abi.cpp); each finds its variant, fills the parameter block and launches.
 
 #include <cuda_runtime_api.h>
 
@@ -11,128 +12,88 @@ using namespace lim_capi;
 
 namespace {
 
-/** Checks what every function here takes: batch, heads, head dim, dtype, and that the variant exists. */
-int common(const std::string& fn, int32_t batch, int32_t heads, int32_t head_dim, int dtype, const lim_variant_info* variant) {
-  if (batch <= 0 || batch > 65535 || heads <= 0 || heads > 65535 || head_dim <= 0) {
-    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch and heads must be in [1, 65535] and head_dim positive, got " + std::to_string(batch) + ", " +
-                                                std::to_string(heads) + ", " + std::to_string(head_dim));
-  }
-  if (dtype != LIM_DTYPE_BF16 && dtype != LIM_DTYPE_FP16) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": dtype must be LIM_DTYPE_BF16 or LIM_DTYPE_FP16");
-  if (variant == nullptr) {
-    return fail(LIM_ERROR_NO_VARIANT, fn + ": no generated variant for head_dim=" + std::to_string(head_dim) + ", dtype " + dtype_name(dtype) +
-                                          "; run `bin/lim generate --head-dims " + std::to_string(head_dim) + "` in the toolkit and rebuild");
-  }
-  return ensure_device(fn.c_str());
-}
-
-int launch(const std::string& fn, const lim_variant_info* v, const void* params, cudaStream_t stream) {
-  const int err = v->launch(params, stream);
-  return err != 0 ? cuda_fail(fn.c_str(), (std::string("launching ") + v->name).c_str(), err) : ok();
-}
-
-bool null_or_misaligned(std::initializer_list<const void*> pointers, std::size_t align) {
-  for (const void* p : pointers) if (p == nullptr || !aligned(p, align)) return true;
-  return false;
+/** The error for a head dim and dtype that were not generated. */
+int missing(const char* fn, int32_t head_dim, int dtype) {
+  return no_variant(fn, "head_dim=" + std::to_string(head_dim) + ", dtype " + dtype_name(dtype),
+                    "--head-dims " + std::to_string(head_dim) + " --dtypes " + dtype_name(dtype));
 }
 
 }  // namespace
 
-extern "C" int lim_advance_seqlens(int32_t* seqlens, int32_t batch, int32_t capacity, cudaStream_t stream) {
-  const std::string fn = "lim_advance_seqlens";
-  if (seqlens == nullptr || !aligned(seqlens, 4)) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": seqlens must be a non-NULL, 4-byte aligned pointer");
-  if (batch <= 0 || capacity <= 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch and capacity must be positive");
-  int status = ensure_device(fn.c_str());
-  if (status != LIM_OK) return status;
+int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
   const lim_variant_info* v = lim_find_advance_seqlens();
-  if (v == nullptr) return fail(LIM_ERROR_NO_VARIANT, fn + ": advance_seqlens was not generated; run `bin/lim generate` in the toolkit and rebuild");
+  if (v == nullptr) return no_variant(a.function, "advance_seqlens (the kernel is missing)", "");
   lim_device_status* status_word = nullptr;
-  if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
+  const int status = prepare_launch(a.function, &status_word);
+  if (status != LIM_OK) return status;
   lim_advance_seqlens_params p{};
-  p.seqlens = tensor(seqlens, 1);
-  p.B = batch;
-  p.capacity = capacity;
-  p.BB = (batch + v->threads - 1) / v->threads;
+  p.seqlens = tensor(a.seqlens, 1);
+  p.B = a.batch;
+  p.capacity = a.capacity;
+  p.BB = (a.batch + v->threads - 1) / v->threads;
   p.status = status_word;
-  return launch(fn, v, &p, stream);
+  return finish(launch(a.function, v, &p, a.stream));
 }
 
-extern "C" int lim_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_b,
-                             int64_t cache_stride_h, int64_t cache_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim,
-                             int32_t cache_capacity, lim_dtype dtype, cudaStream_t stream) {
-  const std::string fn = "lim_append_kv";
-  const lim_variant_info* v = lim_find_append_kv(head_dim, dtype);
-  int status = common(fn, batch, num_kv_heads, head_dim, dtype, v);
-  if (status != LIM_OK) return status;
-  if (null_or_misaligned({k_new, v_new, k_cache, v_cache}, 16) || seqlens == nullptr) {
-    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": k_new, v_new, k_cache, v_cache (16-byte aligned) and seqlens must not be NULL");
-  }
-  if (cache_capacity <= 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": cache_capacity must be positive");
-  for (int64_t s : {cache_stride_b, cache_stride_h, cache_stride_n}) {
-    if (s < 0 || s % 8 != 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": cache strides must be non-negative multiples of 8 elements");
-  }
+int lim_append_kv_impl(const lim_append_kv_args& a) {
+  const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype);
+  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
+  const int status = prepare_launch(a.function, &status_word);
+  if (status != LIM_OK) return status;
   lim_append_kv_params p{};
-  p.kNew = tensor(k_new, static_cast<int64_t>(num_kv_heads) * head_dim, head_dim, 1);
-  p.vNew = tensor(v_new, static_cast<int64_t>(num_kv_heads) * head_dim, head_dim, 1);
-  p.seqlens = tensor(seqlens, 1);
-  p.k = tensor(k_cache, cache_stride_b, cache_stride_h, cache_stride_n, 1);
-  p.v = tensor(v_cache, cache_stride_b, cache_stride_h, cache_stride_n, 1);
-  p.B = batch;
-  p.Hkv = num_kv_heads;
-  p.Nmax = cache_capacity;
+  p.kNew = tensor(a.k_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
+  p.vNew = tensor(a.v_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
+  p.seqlens = tensor(a.seqlens, 1);
+  p.k = tensor(a.k_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n, 1);
+  p.v = tensor(a.v_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n, 1);
+  p.B = a.batch;
+  p.Hkv = a.num_kv_heads;
+  p.Nmax = a.cache_capacity;
   p.status = status_word;
-  return launch(fn, v, &p, stream);
+  return finish(launch(a.function, v, &p, a.stream));
 }
 
-extern "C" int lim_synthesize_kv(void* k_cache, void* v_cache, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim,
-                                 int32_t cache_capacity, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
-  const std::string fn = "lim_synthesize_kv";
-  const lim_variant_info* v = lim_find_synthesize_kv(head_dim, dtype);
-  int status = common(fn, batch, num_kv_heads, head_dim, dtype, v);
-  if (status != LIM_OK) return status;
-  if (null_or_misaligned({k_cache, v_cache}, 16) || seqlens == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": k_cache, v_cache and seqlens must not be NULL");
-  if (cache_capacity <= 0 || recent_window < 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": cache_capacity must be positive and recent_window >= 0");
+int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
+  const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype);
+  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
-  const int64_t sn = head_dim, sh = static_cast<int64_t>(cache_capacity) * head_dim, sb = sh * num_kv_heads;
-  const int rows_per_block = v->threads / (head_dim / 8);
+  const int status = prepare_launch(a.function, &status_word);
+  if (status != LIM_OK) return status;
+  const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
+  const int rows_per_block = v->threads / (a.head_dim / 8);
   lim_synthesize_kv_params p{};
-  p.k = tensor(k_cache, sb, sh, sn, 1);
-  p.v = tensor(v_cache, sb, sh, sn, 1);
-  p.seqlens = tensor(seqlens, 1);
-  p.B = batch;
-  p.Hkv = num_kv_heads;
-  p.Nmax = cache_capacity;
-  p.seed = seed;
-  p.layer = layer;
-  p.recentWindow = recent_window;
-  p.RB = (cache_capacity + rows_per_block - 1) / rows_per_block;
+  p.k = tensor(a.k_cache, sb, sh, sn, 1);
+  p.v = tensor(a.v_cache, sb, sh, sn, 1);
+  p.seqlens = tensor(a.seqlens, 1);
+  p.B = a.batch;
+  p.Hkv = a.num_kv_heads;
+  p.Nmax = a.cache_capacity;
+  p.seed = a.seed;
+  p.layer = a.layer;
+  p.recentWindow = a.recent_window;
+  p.RB = (a.cache_capacity + rows_per_block - 1) / rows_per_block;
   p.status = status_word;
-  return launch(fn, v, &p, stream);
+  return finish(launch(a.function, v, &p, a.stream));
 }
 
-extern "C" int lim_synthesize_step(void* q, void* k_new, void* v_new, const int32_t* seqlens, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads,
-                                   int32_t head_dim, lim_dtype dtype, uint32_t seed, int32_t layer, cudaStream_t stream) {
-  const std::string fn = "lim_synthesize_step";
-  const lim_variant_info* v = lim_find_synthesize_step(head_dim, dtype);
-  int status = common(fn, batch, num_q_heads, head_dim, dtype, v);
-  if (status != LIM_OK) return status;
-  if (num_kv_heads <= 0 || num_q_heads % num_kv_heads != 0) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": num_kv_heads must divide num_q_heads");
-  if (null_or_misaligned({q, k_new, v_new}, 16) || seqlens == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": q, k_new, v_new and seqlens must not be NULL");
+int lim_synthesize_step_impl(const lim_synthesize_step_args& a) {
+  const lim_variant_info* v = lim_find_synthesize_step(a.head_dim, a.dtype);
+  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  if ((status = device_status(fn.c_str(), &status_word)) != LIM_OK) return status;
+  const int status = prepare_launch(a.function, &status_word);
+  if (status != LIM_OK) return status;
   lim_synthesize_step_params p{};
-  p.q = tensor(q, static_cast<int64_t>(num_q_heads) * head_dim, head_dim, 1);
-  p.kNew = tensor(k_new, static_cast<int64_t>(num_kv_heads) * head_dim, head_dim, 1);
-  p.vNew = tensor(v_new, static_cast<int64_t>(num_kv_heads) * head_dim, head_dim, 1);
-  p.seqlens = tensor(seqlens, 1);
-  p.B = batch;
-  p.Hq = num_q_heads;
-  p.Hkv = num_kv_heads;
-  p.seed = seed;
-  p.layer = layer;
-  p.HX = num_q_heads + num_kv_heads;
+  p.q = tensor(a.q, static_cast<int64_t>(a.num_q_heads) * a.head_dim, a.head_dim, 1);
+  p.kNew = tensor(a.k_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
+  p.vNew = tensor(a.v_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
+  p.seqlens = tensor(a.seqlens, 1);
+  p.B = a.batch;
+  p.Hq = a.num_q_heads;
+  p.Hkv = a.num_kv_heads;
+  p.seed = a.seed;
+  p.layer = a.layer;
+  p.HX = a.num_q_heads + a.num_kv_heads;
   p.status = status_word;
-  return launch(fn, v, &p, stream);
+  return finish(launch(a.function, v, &p, a.stream));
 }

@@ -108,6 +108,21 @@ int device_status(const char* function, lim_device_status** out) {
   return LIM_OK;
 }
 
+int prepare_launch(const char* function, lim_device_status** status) {
+  const int result = ensure_device(function);
+  return result != LIM_OK ? result : device_status(function, status);
+}
+
+int launch(const char* function, const lim_variant_info* variant, const void* params, cudaStream_t stream) {
+  const int err = variant->launch(params, stream);
+  return err != 0 ? cuda_fail(function, (std::string("launching ") + variant->name).c_str(), err) : LIM_OK;
+}
+
+int no_variant(const char* function, const std::string& what, const std::string& flags) {
+  return fail(LIM_ERROR_NO_VARIANT, std::string(function) + ": no generated variant for " + what + "; run `bin/lim generate" + (flags.empty() ? "" : " ") + flags +
+                                        "` in the toolkit (add your other shapes to each list: generation replaces the output folder) and rebuild the library");
+}
+
 int multiprocessors(const char* function, int* count) {
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
@@ -158,15 +173,16 @@ lim_tensor tensor(const void* data, int64_t s0, int64_t s1, int64_t s2, int64_t 
 
 using namespace lim_capi;
 
-extern "C" const char* lim_version(void) { return LIM_VERSION; }
+const char* lim_version_impl(const lim_version_args&) { return LIM_VERSION; }
 
-extern "C" int lim_abi_version(void) { return LIM_ABI_VERSION; }
+int lim_abi_version_impl(const lim_abi_version_args&) { return LIM_ABI_VERSION; }
 
-extern "C" const char* lim_last_error(void) { return last_error.c_str(); }
+const char* lim_last_error_impl(const lim_last_error_args&) { return last_error.c_str(); }
 
-extern "C" const char* lim_built_architectures(void) { return LIM_CUDA_ARCHITECTURES; }
+const char* lim_built_architectures_impl(const lim_built_architectures_args&) { return LIM_CUDA_ARCHITECTURES; }
 
-extern "C" int lim_check_device(int device) {
+int lim_check_device_impl(const lim_check_device_args& a) {
+  const int device = a.device;
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
@@ -198,8 +214,9 @@ extern "C" const lim_variant_info* lim_chosen_variant(const char* kernel) {
   return nullptr;
 }
 
-extern "C" int lim_use_variant(const char* kernel, const char* variant) {
-  if (kernel == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, "lim_use_variant: kernel is NULL");
+int lim_use_variant_impl(const lim_use_variant_args& a) {
+  const char* kernel = a.kernel;
+  const char* variant = a.variant;
   const lim_kernel_table* table = nullptr;
   for (int i = 0; i < lim_kernel_table_count; ++i) if (std::string(lim_kernel_tables[i].kernel) == kernel) table = &lim_kernel_tables[i];
   if (table == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, std::string("lim_use_variant: no kernel named '") + kernel + "' in this library");
@@ -236,8 +253,9 @@ static std::string format_report(const char* message, const int values[4]) {
   return out;
 }
 
-extern "C" int lim_check_device_status(cudaStream_t stream) {
-  const char* fn = "lim_check_device_status";
+int lim_check_device_status_impl(const lim_check_device_status_args& a) {
+  const char* fn = a.function;
+  const cudaStream_t stream = a.stream;
   lim_device_status* buffer = nullptr;
   int status = device_status(fn, &buffer);
   if (status != LIM_OK) return status;

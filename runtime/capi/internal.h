@@ -7,24 +7,35 @@
 #include <string>
 
 #include "lim.h"
+#include "lim_abi_checks.h"
+#include "lim_abi_impl.h"
 #include "lim_variants.h"
 
 namespace lim_capi {
 
-/** Records the message for lim_last_error() and returns the status code. */
-int fail(int code, const std::string& message);
-
 /** Turns a CUDA error into LIM_ERROR_CUDA with the function's name and CUDA's words. */
 int cuda_fail(const char* function, const char* what, int cuda_error);
-
-/** Clears the thread's last error (called on success). */
-int ok();
 
 /** Checks the current device against the built architectures, once per device. */
 int ensure_device(const char* function);
 
 /** The current device's status buffer (allocated on first use; NULL while capturing a graph before any use). */
 int device_status(const char* function, lim_device_status** status);
+
+/** What every launching function does first: the device check, then the device-status word its kernels report to. */
+int prepare_launch(const char* function, lim_device_status** status);
+
+/** Launches a variant with its parameter block; a failed launch becomes LIM_ERROR_CUDA naming the variant. */
+int launch(const char* function, const lim_variant_info* variant, const void* params, cudaStream_t stream);
+
+/**
+ * LIM_ERROR_NO_VARIANT for a kernel that was not generated for `what` (e.g. "head_dim=96, dtype bf16"), naming
+ * the `lim generate` flags that generate it (empty: the kernel is missing altogether).
+ */
+int no_variant(const char* function, const std::string& what, const std::string& flags);
+
+/** A function's last step: clears the last error on success, passes a failure on. */
+inline int finish(int status) { return status == LIM_OK ? ok() : status; }
 
 /** Multiprocessors of the current device. */
 int multiprocessors(const char* function, int* count);
@@ -45,9 +56,6 @@ SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_c
 
 /** The name of a dtype for messages. */
 const char* dtype_name(int dtype);
-
-/** Whether a pointer is aligned to `bytes`. */
-inline bool aligned(const void* p, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(p) % bytes == 0; }
 
 /** Rounds up to a multiple of 256 bytes (workspace sub-buffers). */
 inline std::size_t round256(std::size_t n) { return (n + 255) / 256 * 256; }

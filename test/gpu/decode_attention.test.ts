@@ -113,8 +113,8 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
 
   it.each(variants.map((v) => [v.name, v] as const))("%s matches the float64 reference", (_name, v) => {
     const next = rng(seed ^ v.name.length);
-    native.useVariant("decode_attention", v.name); // whatever bucket each case's length falls in
-    onTestFinished(() => native.useVariant("decode_attention", null));
+    native.useVariant({ kernel: "decode_attention", variant: v.name }); // whatever bucket each case's length falls in
+    onTestFinished(() => native.useVariant({ kernel: "decode_attention", variant: null }));
     for (const c of casesFor(next)) {
       const caseSeed = Math.floor(next() * 2 ** 31);
       const err = runCase(native, v, c, caseSeed);
@@ -190,8 +190,8 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
     };
 
     it.each([
-      ["zero batch", { batch: 0 }, /batch must be positive/],
-      ["negative head count", { numKvHeads: -2 }, /num_q_heads and num_kv_heads must be positive/],
+      ["zero batch", { batch: 0 }, /lim_decode_attention: batch = 0 must be in \[1, 65535\]/],
+      ["negative head count", { numKvHeads: -2 }, /lim_decode_attention: num_kv_heads = -2 must be in \[1, 65535\]/],
       ["heads that do not divide", { numKvHeads: 3 }, /must be a multiple of num_kv_heads/],
       ["max_seqlen above the capacity", { maxSeqlen: 65 }, /max_seqlen \(65\) must be in \[1, cache_capacity \(64\)\]/],
       ["a stride that breaks 16-byte rows", { kStrideN: 130 }, /k_stride_n = 130 must be a non-negative multiple of 8/],

@@ -37,8 +37,8 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
   it.each(topkVariants.map((v) => [v.name, v] as const))("%s: exact lists in rank and position order, ties, NaN and infinities", (name, v) => {
     const K = v.constants.K;
     const next = rng(seed + K);
-    native.useVariant("topk", name); // whatever bucket the length falls in
-    onTestFinished(() => native.useVariant("topk", null));
+    native.useVariant({ kernel: "topk", variant: name }); // whatever bucket the length falls in
+    onTestFinished(() => native.useVariant({ kernel: "topk", variant: null }));
     // Longer than the variant's key cache: the rows that do not fit take the uncached path.
     const length = Math.max(3 * K + 17, v.schedule.cache + 1001);
     const rows = 6;
@@ -97,8 +97,8 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
         const indices = alloc(B * budget * 4);
         const counts = alloc(B * 4);
         indices.fill(0xff);
-        const wsBytes = native.selectLessIsMoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
-        native.selectLessIsMore({
+        const wsBytes = native.selectLessismoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
+        native.selectLessismore({
           logits: upload(alloc, z), logitsStrideB: Hq * stride, logitsStrideH: stride, seqlens: upload(alloc, new Int32Array(seqlens)),
           indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
         });
@@ -201,7 +201,7 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
           logits: z, logitsStrideB: 400, logitsStrideH: 100, seqlens, indices: alloc(2 * 64 * 4), indicesStrideB: 64, counts: alloc(8),
           batch: 2, numQHeads: 4, maxSeqlen: 100, budget: 64, recencyRatio: 0.25, sinks: 4, workspace: alloc(1 << 20), ...change,
         };
-        native.selectLessIsMore(args as never);
+        native.selectLessismore(args as never);
         native.checkDeviceStatus();
       });
 
@@ -212,7 +212,7 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
       ["no room for the current token", { budget: 10, recencyRatio: 0.05 }, /leaves -3 recent tokens; the current token must stay in the set/],
       ["a ranked part beyond every top-k variant", { budget: 40000, indicesStrideB: 40000 }, /needs a top-k variant of budget >= 30000.*lim generate --budgets 32768/],
       ["a missing workspace", { workspace: null }, /needs \d+ bytes of 16-byte aligned workspace, got 0 \(NULL\)/],
-      ["heads that are not consecutive rows", { logitsStrideB: 500 }, /logits_stride_b must equal num_q_heads \* logits_stride_h/],
+      ["heads that are not consecutive rows", { logitsStrideB: 500 }, /logits_stride_b \(500\) must equal num_q_heads \* logits_stride_h \(100\)/],
     ])("%s is refused with a message", (_label, change, message) => {
       expect(() => call(change)).toThrow(message);
     });
@@ -228,7 +228,7 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
     it("top-k refuses k = 0 and an unknown order", () => {
       withBuffers(native, (alloc) => {
         const base = { values: alloc(400), valuesStride: 100, lengths: null, indices: alloc(400), indicesStride: 10, outValues: null, rows: 1, length: 100 };
-        expect(() => native.topk({ ...base, k: 0, order: "rank" })).toThrow(/lim_topk: k must be positive, got 0/);
+        expect(() => native.topk({ ...base, k: 0, order: "rank" })).toThrow(/lim_topk: k = 0 must be at least 1/);
         expect(() => native.topk({ ...base, k: 5, order: "sideways" as never })).toThrow(/'order' must be "rank" or "position"/);
       });
     });

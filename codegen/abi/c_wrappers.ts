@@ -1,0 +1,97 @@
+// Lowers the ABI description to C++: the argument struct each hand-written implementation takes, and the
+// exported wrapper that checks every argument by its role before calling it. The checks call the helpers
+// of templates/abi/lim_abi_checks.h, in this order: sizes first (the layouts need them), then pointers and
+// their alignment, strides, enumerations, the layouts of strided tensors, and last the relations between
+// arguments.
+
+import { ELEMENT_ALIGNMENT, KV_STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam } from "./params.js";
+
+const text = (s: string) => JSON.stringify(s);
+const check = (call: string) => `LIM_CHECK(lim_capi::${call});`;
+
+function sizeCheck(p: AbiParam): string[] {
+  if (p.kind !== "size") return [];
+  return [check(`size_in(fn, ${text(p.name)}, ${p.name}, ${p.min ?? 1}, ${p.max ?? "INT32_MAX"}, ${text(p.doc)})`)];
+}
+
+function pointerCheck(p: AbiParam): string[] {
+  if (p.kind === "tensor") {
+    const why = p.element === "kv" ? "bf16/fp16 rows are read and written 16 bytes at a time" : `${p.element} elements are 4 bytes`;
+    return [check(`pointer(fn, ${text(p.name)}, ${p.name}, ${ELEMENT_ALIGNMENT[p.element]}, /*optional=*/${p.optional ? "true" : "false"}, ${text(p.doc)}, ${text(why)})`)];
+  }
+  if (p.kind === "workspace") return [check(`pointer(fn, ${text(p.name)}, ${p.name}, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors")`)];
+  if (p.kind === "result") return [check(`pointer(fn, ${text(p.name)}, ${p.name}, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t")`)];
+  if (p.kind === "string" && !p.optional) return [check(`pointer(fn, ${text(p.name)}, ${p.name}, 1, /*optional=*/false, ${text(p.doc)}, "")`)];
+  return [];
+}
+
+function strideCheck(fn: AbiFunction): string[] {
+  const lines: string[] = [];
+  for (const [stride, owners] of strideOwners(fn)) {
+    const kv = owners.some((o) => o.element === "kv");
+    const call = check(`stride(fn, ${text(stride)}, ${stride}, ${kv ? KV_STRIDE_MULTIPLE : 1}, ${text(owners.map((o) => o.name).join(" and "))})`);
+    const optional = owners.every((o) => o.optional);
+    lines.push(optional ? `if (${owners.map((o) => `${o.name} != nullptr`).join(" || ")}) ${call}` : call);
+  }
+  return lines;
+}
+
+function choiceCheck(p: AbiParam): string[] {
+  const words = (items: string[]) => (items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`);
+  if (p.kind === "dtype") {
+    const allowed = p.allowed.map((d) => `LIM_DTYPE_${d.toUpperCase()}`);
+    return [check(`one_of(fn, ${text(p.name)}, ${p.name}, {${allowed.join(", ")}}, ${text(words(allowed))})`)];
+  }
+  if (p.kind === "enum") {
+    const values = Object.values(p.values);
+    return [check(`one_of(fn, ${text(p.name)}, ${p.name}, {${values.map((v) => v.constant).join(", ")}}, ${text(words(values.map((v) => `${v.constant} (${v.value})`)))})`)];
+  }
+  if (p.kind === "flag") return [check(`one_of(fn, ${text(p.name)}, ${p.name}, {0, 1}, "0 or 1")`)];
+  return [];
+}
+
+/** The no-overlap test of a strided tensor (skipped when an optional one is NULL). */
+function layoutCheck(p: AbiParam): string[] {
+  if (p.kind !== "tensor" || !p.strides || !p.shape) return [];
+  const dims = p.shape.map((extent, i) => {
+    const stride = p.strides![i];
+    return `{${text(extent)}, ${extent}, ${text(stride === "1" ? `the contiguous ${extent} dimension` : stride)}, ${stride}}`;
+  });
+  const call = check(`no_overlap(fn, ${text(p.name)}, {${dims.join(", ")}})`);
+  return [p.optional ? `if (${p.name} != nullptr) ${call}` : call];
+}
+
+/** A requirement's message as a C++ string expression, each {name} replaced by that argument's value. */
+function requirementMessage(fn: AbiFunction, template: string): string {
+  const pieces = ["std::string(fn)"];
+  let rest = `: ${template}`;
+  for (let m = /\{([a-z_0-9]+)\}/.exec(rest); m; m = /\{([a-z_0-9]+)\}/.exec(rest)) {
+    if (!fn.params.some((p) => p.name === m![1])) throw new Error(`codegen/abi/functions.ts: ${fn.name}: a requirement's message names {${m[1]}}, which is no argument`);
+    pieces.push(text(rest.slice(0, m.index)), `std::to_string(${m[1]})`);
+    rest = rest.slice(m.index + m[0].length);
+  }
+  if (rest) pieces.push(text(rest));
+  return pieces.join(" + ");
+}
+
+/** Every check of a status-returning function, in order. */
+export function argumentChecks(fn: AbiFunction): string[] {
+  return [
+    ...fn.params.flatMap(sizeCheck),
+    ...fn.params.flatMap(pointerCheck),
+    ...strideCheck(fn),
+    ...fn.params.flatMap(choiceCheck),
+    ...fn.params.flatMap(layoutCheck),
+    ...(fn.requires ?? []).map((r) => `if (!(${r.check})) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, ${requirementMessage(fn, r.message)});`),
+  ];
+}
+
+/** The C declaration of the parameter list. */
+export function parameterList(fn: AbiFunction): string {
+  return fn.params.length ? fn.params.map((p) => `${ctypeOf(p)} ${p.name}`).join(", ") : "void";
+}
+
+/** Fields of the argument struct handed to the implementation (the same names as the C parameters). */
+export function argumentFields(fn: AbiFunction): string[] {
+  return fn.params.map((p) => `${ctypeOf(p)} ${p.name}; /* ${p.doc} */`);
+}

@@ -1,0 +1,114 @@
+// lim_abi_checks.h
+// Copied by `lim generate` from templates/abi/lim_abi_checks.h. Do not edit here.
+//
+// The kernel-independent helpers that the generated argument checks of generated/abi.cpp call: recording
+// an error, alignment, and the test that a strided tensor's elements do not overlap. C++ only, internal to
+// the library.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+
+#include "lim.h"
+
+namespace lim_capi {
+
+/** Records the message for lim_last_error() and returns the status code (runtime/capi/core.cpp). */
+int fail(int code, const std::string& message);
+
+/** Clears the thread's last error and returns LIM_OK (runtime/capi/core.cpp). */
+int ok();
+
+/** Whether a pointer is aligned to `bytes`. */
+inline bool aligned(const void* p, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(p) % bytes == 0; }
+
+/** A pointer as text, for messages about alignment. */
+inline std::string pointer_text(const void* p) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%p", p);
+  return text;
+}
+
+/** Returns from the calling function when a check fails. */
+#define LIM_CHECK(check)                            \
+  do {                                              \
+    if (const int lim_status_ = (check)) return lim_status_; \
+  } while (0)
+
+/** A size argument in [min, max]. */
+inline int size_in(const char* fn, const char* name, int64_t value, int64_t min, int64_t max, const char* doc) {
+  if (value >= min && value <= max) return LIM_OK;
+  const std::string range = max == INT32_MAX ? "at least " + std::to_string(min) : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be " + range + " (" + doc + ")");
+}
+
+/** A pointer argument: not NULL unless optional, aligned to `align` bytes. */
+inline int pointer(const char* fn, const char* name, const void* p, std::size_t align, bool optional, const char* doc, const char* why) {
+  if (p == nullptr) {
+    return optional ? LIM_OK : fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " is NULL; pass " + doc);
+  }
+  if (aligned(p, align)) return LIM_OK;
+  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " (" + pointer_text(p) + ") must be " + std::to_string(align) + "-byte aligned: " + why);
+}
+
+/** An element stride: non-negative, and a multiple of `multiple` elements so that rows stay aligned. */
+inline int stride(const char* fn, const char* name, int64_t value, int64_t multiple, const char* tensor) {
+  if (value >= 0 && value % multiple == 0) return LIM_OK;
+  if (multiple == 1) return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be non-negative");
+  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be a non-negative multiple of " +
+                                              std::to_string(multiple) + " elements (every row of " + tensor + " starts on a 16-byte boundary)");
+}
+
+/** A value among the allowed ones; `allowed` describes them. */
+inline int one_of(const char* fn, const char* name, int64_t value, std::initializer_list<int64_t> values, const char* allowed) {
+  for (int64_t v : values) if (v == value) return LIM_OK;
+  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be " + allowed);
+}
+
+/** One dimension of a strided tensor: its extent and stride, and the names of the arguments that give them. */
+struct Dim {
+  const char* extent_name;
+  int64_t extent;
+  const char* stride_name;
+  int64_t stride;
+};
+
+/**
+ * Fails unless distinct indices of the tensor address distinct elements. Dimensions of extent 1 do not
+ * matter; the others, ordered by stride, must each step over everything the smaller ones span (the test
+ * is exact for layouts that are permutations of nested dimensions, which is every layout engines use).
+ */
+inline int no_overlap(const char* fn, const char* tensor, std::initializer_list<Dim> given) {
+  Dim dims[8];
+  int n = 0;
+  for (const Dim& d : given) if (n < 8) dims[n++] = d;
+  // Insertion sort by stride: a handful of dimensions.
+  for (int i = 1; i < n; ++i) {
+    for (int j = i; j > 0 && dims[j].stride < dims[j - 1].stride; --j) {
+      const Dim t = dims[j];
+      dims[j] = dims[j - 1];
+      dims[j - 1] = t;
+    }
+  }
+  int64_t span = 1;  // elements covered by the dimensions inside the current one
+  const char* inner = nullptr;
+  for (int i = 0; i < n; ++i) {
+    if (dims[i].extent <= 1) continue;
+    if (dims[i].stride < span) {
+      return fail(LIM_ERROR_INVALID_ARGUMENT,
+                  std::string(fn) + ": " + dims[i].stride_name + " = " + std::to_string(dims[i].stride) + " makes elements of " + tensor +
+                      " overlap: it must be at least " + std::to_string(span) +
+                      (inner ? std::string(" (the elements spanned by the dimensions inside it, up to ") + inner + ")" : std::string("")));
+    }
+    // The span grows to the last element this dimension reaches; saturate rather than overflow.
+    const double reach = static_cast<double>(dims[i].stride) * static_cast<double>(dims[i].extent - 1) + static_cast<double>(span);
+    span = reach >= 9.0e18 ? INT64_MAX : dims[i].stride * (dims[i].extent - 1) + span;
+    inner = dims[i].extent_name;
+  }
+  return LIM_OK;
+}
+
+}  // namespace lim_capi

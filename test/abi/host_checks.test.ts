@@ -1,0 +1,154 @@
+// The generated C ABI on a machine without a GPU: generated/abi.cpp is compiled with the host compiler and
+// linked against stand-in implementations (every lim_*_impl returns LIM_OK without touching CUDA), so the
+// argument checks run for real: bad calls are refused with messages naming the function and the argument,
+// good calls reach the implementation. The same library is then called through the generated Python ctypes
+// binding, whose signatures are compared with the declarations of lim.h.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ABI_FUNCTIONS } from "../../codegen/abi/functions.js";
+import { PROJECT_ROOT } from "../../cli/common.js";
+
+const generated = join(PROJECT_ROOT, "generated");
+const CUDA_INCLUDE = "/usr/local/cuda/include";
+const CXX = ["g++", "c++"].find((c) => spawnSync(c, ["--version"]).status === 0);
+const haveHeaders = existsSync(join(CUDA_INCLUDE, "cuda_runtime_api.h"));
+if (!CXX || !haveHeaders) console.warn(`\n[lim] host ABI checks SKIPPED: ${CXX ? `no ${CUDA_INCLUDE}/cuda_runtime_api.h` : "no g++ or c++"}\n`);
+if ((!CXX || !haveHeaders) && process.env.CI) throw new Error("CI needs g++ and CUDA's headers for the host ABI checks");
+
+/** Stand-in implementations: from the ABI description, so that no signature is written here by hand. */
+function stubSource(): string {
+  const impls = ABI_FUNCTIONS.map((fn) => {
+    const returns = fn.returns ?? "status";
+    const body = returns === "const char*" ? (fn.name === "lim_last_error" ? "return last_error.c_str();" : `return "${fn.name}";`)
+      : fn.name === "lim_abi_version" ? "return LIM_ABI_VERSION;" : "return lim_capi::ok();";
+    return `${returns === "status" ? "int" : returns} ${fn.name}_impl(const ${fn.name}_args&) { ${body} }`;
+  });
+  return [
+    "#include <string>",
+    '#include "lim_abi_checks.h"',
+    '#include "lim_abi_impl.h"',
+    "static thread_local std::string last_error;",
+    "namespace lim_capi {",
+    "int fail(int code, const std::string& message) { last_error = message; return code; }",
+    "int ok() { last_error.clear(); return LIM_OK; }",
+    "}",
+    ...impls,
+  ].join("\n");
+}
+
+/** Calls through the C ABI, each printing its status and message on one line. */
+const DRIVER = String.raw`
+#include <cstdint>
+#include <cstdio>
+#include "lim.h"
+// The status first: lim_last_error() must be read after the call.
+#define CALL(label, expr)                                      \
+  do {                                                         \
+    const int status = (expr);                                 \
+    std::printf("%s|%d|%s\n", label, status, lim_last_error()); \
+  } while (0)
+static const void* at(uintptr_t address) { return reinterpret_cast<const void*>(address); }
+static void* mut(uintptr_t address) { return reinterpret_cast<void*>(address); }
+int main() {
+  const int32_t* seq = static_cast<const int32_t*>(at(0x10000));
+  CALL("good topk", lim_topk(static_cast<const float*>(at(0x20000)), 64, nullptr, static_cast<int32_t*>(mut(0x30000)), 16, nullptr, 4, 64, 16, LIM_ORDER_RANK, nullptr));
+  CALL("misaligned values", lim_topk(static_cast<const float*>(at(0x20002)), 64, nullptr, static_cast<int32_t*>(mut(0x30000)), 16, nullptr, 4, 64, 16, LIM_ORDER_RANK, nullptr));
+  CALL("unknown order", lim_topk(static_cast<const float*>(at(0x20000)), 64, nullptr, static_cast<int32_t*>(mut(0x30000)), 16, nullptr, 4, 64, 16, 7, nullptr));
+  CALL("overlapping indices", lim_topk(static_cast<const float*>(at(0x20000)), 64, nullptr, static_cast<int32_t*>(mut(0x30000)), 8, nullptr, 4, 64, 16, LIM_ORDER_RANK, nullptr));
+  CALL("good decode", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("overlapping out", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 64, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("null k_cache", lim_decode_attention(at(0x100000), 1024, 128, nullptr, 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("bad dtype", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, static_cast<lim_dtype>(9), 0.1f, nullptr, 0, nullptr));
+  CALL("nan scale", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.0f / 0.0f, nullptr, 0, nullptr));
+  CALL("logits too narrow", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, static_cast<float*>(mut(0x500000)), 8 * 60, 60, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("null result", lim_decode_attention_workspace_size(1, 8, 2, 128, 64, LIM_DTYPE_BF16, nullptr));
+  CALL("negative sinks", lim_select_lessismore_workspace_size(1, 8, 64, 32, 0.25f, -1, static_cast<size_t*>(mut(0x600000))));
+  CALL("null kernel name", lim_use_variant(nullptr, nullptr));
+  return 0;
+}
+`;
+
+describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the host", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lim-abi-"));
+  const library = join(dir, "liblim_stub.so");
+  const results = new Map<string, { status: number; message: string }>();
+
+  beforeAll(() => {
+    writeFileSync(join(dir, "stub.cpp"), stubSource());
+    writeFileSync(join(dir, "driver.cpp"), DRIVER);
+    const includes = ["-I", join(generated, "include"), "-I", CUDA_INCLUDE];
+    execFileSync(CXX!, ["-std=c++17", "-shared", "-fPIC", "-Wall", "-Werror", ...includes, join(generated, "abi.cpp"), join(dir, "stub.cpp"), "-o", library]);
+    execFileSync(CXX!, ["-std=c++17", ...includes, join(dir, "driver.cpp"), library, `-Wl,-rpath,${dir}`, "-o", join(dir, "driver")]);
+    for (const line of execFileSync(join(dir, "driver"), { encoding: "utf8" }).trim().split("\n")) {
+      const [label, status, message] = line.split("|");
+      results.set(label, { status: Number(status), message });
+    }
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const call = (label: string) => {
+    const r = results.get(label);
+    if (!r) throw new Error(`the driver printed nothing for '${label}'`);
+    return r;
+  };
+
+  it("good calls reach the implementation", () => {
+    expect(call("good topk")).toEqual({ status: 0, message: "" });
+    expect(call("good decode")).toEqual({ status: 0, message: "" });
+  });
+
+  it.each([
+    ["misaligned values", /^lim_topk: values \(0x20002\) must be 4-byte aligned: f32 elements are 4 bytes$/],
+    ["unknown order", /^lim_topk: order = 7 must be LIM_ORDER_RANK \(0\) or LIM_ORDER_POSITION \(1\)$/],
+    ["overlapping indices", /^lim_topk: indices_stride = 8 makes elements of indices overlap: it must be at least 16 \(.*up to k\)$/],
+    ["overlapping out", /^lim_decode_attention: out_stride_h = 64 makes elements of out overlap: it must be at least 128/],
+    ["null k_cache", /^lim_decode_attention: k_cache is NULL; pass keys \[batch, num_kv_heads, cache_capacity, head_dim\]$/],
+    ["bad dtype", /^lim_decode_attention: dtype = 9 must be LIM_DTYPE_BF16 or LIM_DTYPE_FP16$/],
+    ["nan scale", /^lim_decode_attention: softmax_scale must be finite and non-zero, got -?nan$/],
+    ["logits too narrow", /^lim_decode_attention: logits_stride_h = 60 makes elements of logits overlap: it must be at least 64/],
+    ["null result", /^lim_decode_attention_workspace_size: bytes is NULL/],
+    ["negative sinks", /^lim_select_lessismore_workspace_size: sinks = -1 must be at least 0/],
+    ["null kernel name", /^lim_use_variant: kernel is NULL/],
+  ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
+    const r = call(label);
+    expect(r.status).toBe(1);
+    expect(r.message).toMatch(message);
+  });
+
+  const python = spawnSync("python3", ["--version"]).status === 0;
+  it.skipIf(!python)("the Python binding's signatures are lim.h's, and its calls reach the same checks", () => {
+    // Every declaration of lim.h: name and parameter types, read from the header itself.
+    const header = readFileSync(join(generated, "include", "lim.h"), "utf8");
+    const declared = new Map<string, string[]>();
+    for (const m of header.matchAll(/^(?:int|const char\*) (lim_\w+)\(([^)]*)\);/gm)) {
+      const params = m[2].trim() === "void" ? [] : m[2].split(",").map((p) => p.trim().replace(/\s+\w+$/, ""));
+      declared.set(m[1], params);
+    }
+    const ctypesOf = (ctype: string): string =>
+      ({ int32_t: "c_int", int: "c_int", lim_dtype: "c_int", int64_t: "c_long", uint32_t: "c_uint", float: "c_float", size_t: "c_ulong",
+         "size_t*": "LP_c_ulong", "const char*": "c_char_p", cudaStream_t: "c_void_p" } as Record<string, string>)[ctype] ?? (ctype.endsWith("*") ? "c_void_p" : `unknown ${ctype}`);
+    const script = [
+      "import json, sys",
+      `sys.path.insert(0, ${JSON.stringify(join(generated, "bindings"))})`,
+      "import lim_abi",
+      "print(json.dumps({k: [a.__name__ for a in v[1]] for k, v in lim_abi.SIGNATURES.items()}))",
+      `lib = lim_abi.LimLibrary(${JSON.stringify(library)})`,
+      "try:",
+      "    lib.topk(values=0x20002, values_stride=64, indices=0x30000, indices_stride=16, rows=4, length=64, k=16, order='rank')",
+      "    print('accepted')",
+      "except lim_abi.LimError as e:",
+      "    print(e.status, e)",
+      "print(lib.decode_attention_workspace_size(batch=1, num_q_heads=8, num_kv_heads=2, head_dim=128, max_seqlen=64, dtype='bf16'))",
+    ].join("\n");
+    const [signatures, refused, workspace] = execFileSync("python3", ["-c", script], { encoding: "utf8" }).trim().split("\n");
+    const python = JSON.parse(signatures) as Record<string, string[]>;
+    expect(Object.keys(python).sort()).toEqual([...declared.keys()].sort());
+    for (const [name, params] of declared) expect(python[name], name).toEqual(params.map(ctypesOf));
+    expect(refused).toBe("1 lim_topk: values (0x20002) must be 4-byte aligned: f32 elements are 4 bytes");
+    expect(workspace).toBe("0"); // the stand-in writes nothing: the binding returns the size_t it passed
+  });
+});
