@@ -81,7 +81,7 @@ function targets(r: BenchResults): Target[] {
 export function reportMarkdown(r: BenchResults): string {
   const parts: string[] = [`# lim bench on ${r.device ?? "unknown device"}`, ""];
   if (r.copyTBps) parts.push(`Copy roofline (device-to-device copy, read + write): ${r.copyTBps.toFixed(2)} TB/s.`, "");
-  parts.push("## Targets (DESIGN.md section 8)", "");
+  parts.push("## Targets (docs/benchmarks.md)", "");
   parts.push(table(["target", "goal", "measured", "met"], targets(r).map((t) => [t.what, t.goal, t.measured, t.met === undefined ? "-" : t.met ? "yes" : "**no**"])), "");
   if (r.decode.length) {
     parts.push("## Full decode attention (Hq 32, Hkv 8, bf16)", "");
