@@ -35,8 +35,7 @@ function addonArgument(fn: AbiFunction, p: AbiParam, leftOut: Set<string>): stri
       const values = names.map((n) => p.values[n].constant);
       return `enum_arg(o, ${key}, fn, {${names.map((n) => JSON.stringify(n)).join(", ")}}, {${values.join(", ")}})`;
     }
-    case "string": return `${p.name}_text.c_str_or_null()`;
-    case "result": return `&${p.name}`;
+    case "string": case "result": throw new Error(`${fn.name}: ${p.name} is read before the call`);
     case "stream": return "launch_stream()";
   }
 }
@@ -44,18 +43,21 @@ function addonArgument(fn: AbiFunction, p: AbiParam, leftOut: Set<string>): stri
 export function addonFunction(fn: AbiFunction) {
   const js = camelCase(shortName(fn));
   const leftOut = optionalStrides(fn);
+  // One local per argument, read in the C order, so that the first missing or mistyped key is the one reported.
   const prologue: string[] = [];
   if (takesOptions(fn)) prologue.push("const Napi::Object o = options(info, fn);");
   for (const p of fn.params) {
     if (p.kind === "string") prologue.push(`const StringArg ${p.name}_text = string_arg(o, ${JSON.stringify(camelCase(p.name))}, fn, ${p.optional ? "true" : "false"});`);
-    if (p.kind === "result") prologue.push(`size_t ${p.name} = 0;`);
+    else if (p.kind === "result") prologue.push(`size_t ${p.name} = 0;`);
+    else prologue.push(`${ctypeOf(p)} const ${p.name} = ${addonArgument(fn, p, leftOut)};`);
   }
+  const argument = (p: AbiParam) => (p.kind === "string" ? `${p.name}_text.c_str_or_null()` : p.kind === "result" ? `&${p.name}` : p.name);
   const result = fn.params.find((p) => p.kind === "result");
   return {
     js,
     cppName: `${pascalCase(shortName(fn))}Binding`,
     prologue,
-    call: `${fn.name}(${fn.params.map((p) => addonArgument(fn, p, leftOut)).join(", ")})`,
+    call: `${fn.name}(${fn.params.map(argument).join(", ")})`,
     returns: result ? `Napi::Number::New(info.Env(), static_cast<double>(${result.name}))` : "info.Env().Undefined()",
   };
 }

@@ -15,13 +15,15 @@ namespace {
 Napi::Value CheckDeviceBinding(const Napi::CallbackInfo& info) {
   const char* fn = "checkDevice";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_check_device(int_arg(o, "device", fn)));
+  int const device = int_arg(o, "device", fn);
+  check(info.Env(), lim_check_device(device));
   return info.Env().Undefined();
 }
 
 Napi::Value CheckDeviceStatusBinding(const Napi::CallbackInfo& info) {
   const char* fn = "checkDeviceStatus";
-  check(info.Env(), lim_check_device_status(launch_stream()));
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_check_device_status(stream));
   return info.Env().Undefined();
 }
 
@@ -37,108 +39,342 @@ Napi::Value UseVariantBinding(const Napi::CallbackInfo& info) {
 Napi::Value DecodeAttentionBinding(const Napi::CallbackInfo& info) {
   const char* fn = "decodeAttention";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_decode_attention(static_cast<const void*>(buffer_arg(o, "q", fn, false)), int64_arg(o, "qStrideB", fn), int64_arg(o, "qStrideH", fn), static_cast<const void*>(buffer_arg(o, "kCache", fn, false)), int64_arg(o, "kStrideB", fn), int64_arg(o, "kStrideH", fn), int64_arg(o, "kStrideN", fn), static_cast<const void*>(buffer_arg(o, "vCache", fn, false)), int64_arg(o, "vStrideB", fn), int64_arg(o, "vStrideH", fn), int64_arg(o, "vStrideN", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<void*>(buffer_arg(o, "out", fn, false)), int64_arg(o, "outStrideB", fn), int64_arg(o, "outStrideH", fn), static_cast<float*>(buffer_arg(o, "lse", fn, true)), static_cast<float*>(buffer_arg(o, "logits", fn, true)), optional_int64(o, "logitsStrideB", fn, 0), optional_int64(o, "logitsStrideH", fn, 0), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), int_arg(o, "maxSeqlen", fn), dtype_arg(o, "dtype", fn), static_cast<float>(number_arg(o, "softmaxScale", fn)), buffer_arg(o, "workspace", fn, true), buffer_bytes(o, "workspace", fn), launch_stream()));
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  float* const logits = static_cast<float*>(buffer_arg(o, "logits", fn, true));
+  int64_t const logits_stride_b = optional_int64(o, "logitsStrideB", fn, 0);
+  int64_t const logits_stride_h = optional_int64(o, "logitsStrideH", fn, 0);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value DecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
   const char* fn = "decodeAttentionWorkspaceSize";
   const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
   size_t bytes = 0;
-  check(info.Env(), lim_decode_attention_workspace_size(int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "maxSeqlen", fn), dtype_arg(o, "dtype", fn), &bytes));
+  check(info.Env(), lim_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
 Napi::Value SparseAttentionBinding(const Napi::CallbackInfo& info) {
   const char* fn = "sparseAttention";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_sparse_attention(static_cast<const void*>(buffer_arg(o, "q", fn, false)), int64_arg(o, "qStrideB", fn), int64_arg(o, "qStrideH", fn), static_cast<const void*>(buffer_arg(o, "kCache", fn, false)), int64_arg(o, "kStrideB", fn), int64_arg(o, "kStrideH", fn), int64_arg(o, "kStrideN", fn), static_cast<const void*>(buffer_arg(o, "vCache", fn, false)), int64_arg(o, "vStrideB", fn), int64_arg(o, "vStrideH", fn), int64_arg(o, "vStrideN", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false)), static_cast<void*>(buffer_arg(o, "out", fn, false)), int64_arg(o, "outStrideB", fn), int64_arg(o, "outStrideH", fn), static_cast<float*>(buffer_arg(o, "lse", fn, true)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), static_cast<float>(number_arg(o, "softmaxScale", fn)), buffer_arg(o, "workspace", fn, true), buffer_bytes(o, "workspace", fn), launch_stream()));
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   const char* fn = "sparseAttentionPerHead";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_sparse_attention_per_head(static_cast<const void*>(buffer_arg(o, "q", fn, false)), int64_arg(o, "qStrideB", fn), int64_arg(o, "qStrideH", fn), static_cast<const void*>(buffer_arg(o, "kCache", fn, false)), int64_arg(o, "kStrideB", fn), int64_arg(o, "kStrideH", fn), int64_arg(o, "kStrideN", fn), static_cast<const void*>(buffer_arg(o, "vCache", fn, false)), int64_arg(o, "vStrideB", fn), int64_arg(o, "vStrideH", fn), int64_arg(o, "vStrideN", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), int64_arg(o, "indicesStrideH", fn), static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false)), static_cast<void*>(buffer_arg(o, "out", fn, false)), int64_arg(o, "outStrideB", fn), int64_arg(o, "outStrideH", fn), static_cast<float*>(buffer_arg(o, "lse", fn, true)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), static_cast<float>(number_arg(o, "softmaxScale", fn)), buffer_arg(o, "workspace", fn, true), buffer_bytes(o, "workspace", fn), launch_stream()));
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
   const char* fn = "sparseAttentionWorkspaceSize";
   const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  int32_t const per_head = flag_arg(o, "perHead", fn);
   size_t bytes = 0;
-  check(info.Env(), lim_sparse_attention_workspace_size(int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), flag_arg(o, "perHead", fn), &bytes));
+  check(info.Env(), lim_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
 Napi::Value GatherKvBinding(const Napi::CallbackInfo& info) {
   const char* fn = "gatherKv";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_gather_kv(static_cast<const void*>(buffer_arg(o, "kCache", fn, false)), int64_arg(o, "kStrideB", fn), int64_arg(o, "kStrideH", fn), int64_arg(o, "kStrideN", fn), static_cast<const void*>(buffer_arg(o, "vCache", fn, false)), int64_arg(o, "vStrideB", fn), int64_arg(o, "vStrideH", fn), int64_arg(o, "vStrideN", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false)), static_cast<void*>(buffer_arg(o, "outK", fn, false)), static_cast<void*>(buffer_arg(o, "outV", fn, false)), int64_arg(o, "outStrideB", fn), int64_arg(o, "outStrideH", fn), int64_arg(o, "outStrideN", fn), int_arg(o, "batch", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "maxCount", fn), dtype_arg(o, "dtype", fn), launch_stream()));
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out_k = static_cast<void*>(buffer_arg(o, "outK", fn, false));
+  void* const out_v = static_cast<void*>(buffer_arg(o, "outV", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  int64_t const out_stride_n = int64_arg(o, "outStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_gather_kv(k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SelectLessismoreBinding(const Napi::CallbackInfo& info) {
   const char* fn = "selectLessismore";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_select_lessismore(static_cast<const float*>(buffer_arg(o, "logits", fn, false)), int64_arg(o, "logitsStrideB", fn), int64_arg(o, "logitsStrideH", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), static_cast<int32_t*>(buffer_arg(o, "counts", fn, false)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "budget", fn), static_cast<float>(number_arg(o, "recencyRatio", fn)), int_arg(o, "sinks", fn), buffer_arg(o, "workspace", fn, true), buffer_bytes(o, "workspace", fn), launch_stream()));
+  const float* const logits = static_cast<const float*>(buffer_arg(o, "logits", fn, false));
+  int64_t const logits_stride_b = int64_arg(o, "logitsStrideB", fn);
+  int64_t const logits_stride_h = int64_arg(o, "logitsStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t* const indices = static_cast<int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int32_t* const counts = static_cast<int32_t*>(buffer_arg(o, "counts", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const budget = int_arg(o, "budget", fn);
+  float const recency_ratio = static_cast<float>(number_arg(o, "recencyRatio", fn));
+  int32_t const sinks = int_arg(o, "sinks", fn);
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_select_lessismore(logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, counts, batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SelectLessismoreWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
   const char* fn = "selectLessismoreWorkspaceSize";
   const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const budget = int_arg(o, "budget", fn);
+  float const recency_ratio = static_cast<float>(number_arg(o, "recencyRatio", fn));
+  int32_t const sinks = int_arg(o, "sinks", fn);
   size_t bytes = 0;
-  check(info.Env(), lim_select_lessismore_workspace_size(int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "budget", fn), static_cast<float>(number_arg(o, "recencyRatio", fn)), int_arg(o, "sinks", fn), &bytes));
+  check(info.Env(), lim_select_lessismore_workspace_size(batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
 Napi::Value SelectPerHeadBinding(const Napi::CallbackInfo& info) {
   const char* fn = "selectPerHead";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_select_per_head(static_cast<const float*>(buffer_arg(o, "logits", fn, false)), int64_arg(o, "logitsStrideB", fn), int64_arg(o, "logitsStrideH", fn), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), int64_arg(o, "indicesStrideH", fn), static_cast<int32_t*>(buffer_arg(o, "counts", fn, true)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "maxSeqlen", fn), int_arg(o, "budget", fn), launch_stream()));
+  const float* const logits = static_cast<const float*>(buffer_arg(o, "logits", fn, false));
+  int64_t const logits_stride_b = int64_arg(o, "logitsStrideB", fn);
+  int64_t const logits_stride_h = int64_arg(o, "logitsStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t* const indices = static_cast<int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
+  int32_t* const counts = static_cast<int32_t*>(buffer_arg(o, "counts", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const budget = int_arg(o, "budget", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_select_per_head(logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, batch, num_q_heads, max_seqlen, budget, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value TopkBinding(const Napi::CallbackInfo& info) {
   const char* fn = "topk";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_topk(static_cast<const float*>(buffer_arg(o, "values", fn, false)), int64_arg(o, "valuesStride", fn), static_cast<const int32_t*>(buffer_arg(o, "lengths", fn, true)), static_cast<int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStride", fn), static_cast<float*>(buffer_arg(o, "outValues", fn, true)), int_arg(o, "rows", fn), int_arg(o, "length", fn), int_arg(o, "k", fn), enum_arg(o, "order", fn, {"rank", "position"}, {LIM_ORDER_RANK, LIM_ORDER_POSITION}), launch_stream()));
+  const float* const values = static_cast<const float*>(buffer_arg(o, "values", fn, false));
+  int64_t const values_stride = int64_arg(o, "valuesStride", fn);
+  const int32_t* const lengths = static_cast<const int32_t*>(buffer_arg(o, "lengths", fn, true));
+  int32_t* const indices = static_cast<int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride = int64_arg(o, "indicesStride", fn);
+  float* const out_values = static_cast<float*>(buffer_arg(o, "outValues", fn, true));
+  int32_t const rows = int_arg(o, "rows", fn);
+  int32_t const length = int_arg(o, "length", fn);
+  int32_t const k = int_arg(o, "k", fn);
+  int32_t const order = enum_arg(o, "order", fn, {"rank", "position"}, {LIM_ORDER_RANK, LIM_ORDER_POSITION});
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_topk(values, values_stride, lengths, indices, indices_stride, out_values, rows, length, k, order, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionRecallBinding(const Napi::CallbackInfo& info) {
   const char* fn = "attentionRecall";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_attention_recall(static_cast<const float*>(buffer_arg(o, "logits", fn, false)), int64_arg(o, "logitsStrideB", fn), int64_arg(o, "logitsStrideH", fn), int_arg(o, "logitsCapacity", fn), static_cast<const float*>(buffer_arg(o, "lse", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false)), int64_arg(o, "indicesStrideB", fn), int64_arg(o, "indicesStrideS", fn), static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false)), static_cast<float*>(buffer_arg(o, "recall", fn, false)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "sets", fn), int_arg(o, "maxCount", fn), launch_stream()));
+  const float* const logits = static_cast<const float*>(buffer_arg(o, "logits", fn, false));
+  int64_t const logits_stride_b = int64_arg(o, "logitsStrideB", fn);
+  int64_t const logits_stride_h = int64_arg(o, "logitsStrideH", fn);
+  int32_t const logits_capacity = int_arg(o, "logitsCapacity", fn);
+  const float* const lse = static_cast<const float*>(buffer_arg(o, "lse", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_s = int64_arg(o, "indicesStrideS", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  float* const recall = static_cast<float*>(buffer_arg(o, "recall", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const sets = int_arg(o, "sets", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_attention_recall(logits, logits_stride_b, logits_stride_h, logits_capacity, lse, indices, indices_stride_b, indices_stride_s, counts, recall, batch, num_q_heads, sets, max_count, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value AdvanceSeqlensBinding(const Napi::CallbackInfo& info) {
   const char* fn = "advanceSeqlens";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_advance_seqlens(static_cast<int32_t*>(buffer_arg(o, "seqlens", fn, false)), int_arg(o, "batch", fn), int_arg(o, "capacity", fn), launch_stream()));
+  int32_t* const seqlens = static_cast<int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const capacity = int_arg(o, "capacity", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_advance_seqlens(seqlens, batch, capacity, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value AppendKvBinding(const Napi::CallbackInfo& info) {
   const char* fn = "appendKv";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_append_kv(static_cast<const void*>(buffer_arg(o, "kNew", fn, false)), static_cast<const void*>(buffer_arg(o, "vNew", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), static_cast<void*>(buffer_arg(o, "kCache", fn, false)), static_cast<void*>(buffer_arg(o, "vCache", fn, false)), int64_arg(o, "cacheStrideB", fn), int64_arg(o, "cacheStrideH", fn), int64_arg(o, "cacheStrideN", fn), int_arg(o, "batch", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), dtype_arg(o, "dtype", fn), launch_stream()));
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_b = int64_arg(o, "cacheStrideB", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int64_t const cache_stride_n = int64_arg(o, "cacheStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, dtype, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SynthesizeKvBinding(const Napi::CallbackInfo& info) {
   const char* fn = "synthesizeKv";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_synthesize_kv(static_cast<void*>(buffer_arg(o, "kCache", fn, false)), static_cast<void*>(buffer_arg(o, "vCache", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), int_arg(o, "batch", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), int_arg(o, "cacheCapacity", fn), dtype_arg(o, "dtype", fn), uint32_arg(o, "seed", fn), int_arg(o, "layer", fn), int_arg(o, "recentWindow", fn), launch_stream()));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  uint32_t const seed = uint32_arg(o, "seed", fn);
+  int32_t const layer = int_arg(o, "layer", fn);
+  int32_t const recent_window = int_arg(o, "recentWindow", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_synthesize_kv(k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, dtype, seed, layer, recent_window, stream));
   return info.Env().Undefined();
 }
 
 Napi::Value SynthesizeStepBinding(const Napi::CallbackInfo& info) {
   const char* fn = "synthesizeStep";
   const Napi::Object o = options(info, fn);
-  check(info.Env(), lim_synthesize_step(static_cast<void*>(buffer_arg(o, "q", fn, false)), static_cast<void*>(buffer_arg(o, "kNew", fn, false)), static_cast<void*>(buffer_arg(o, "vNew", fn, false)), static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false)), int_arg(o, "batch", fn), int_arg(o, "numQHeads", fn), int_arg(o, "numKvHeads", fn), int_arg(o, "headDim", fn), dtype_arg(o, "dtype", fn), uint32_arg(o, "seed", fn), int_arg(o, "layer", fn), launch_stream()));
+  void* const q = static_cast<void*>(buffer_arg(o, "q", fn, false));
+  void* const k_new = static_cast<void*>(buffer_arg(o, "kNew", fn, false));
+  void* const v_new = static_cast<void*>(buffer_arg(o, "vNew", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  uint32_t const seed = uint32_arg(o, "seed", fn);
+  int32_t const layer = int_arg(o, "layer", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_synthesize_step(q, k_new, v_new, seqlens, batch, num_q_heads, num_kv_heads, head_dim, dtype, seed, layer, stream));
   return info.Env().Undefined();
 }
 

@@ -23,29 +23,19 @@ constexpr int kListChunk = 1024;
 /** Which rows each block attends over. */
 enum class Rows { All, SharedList, ListPerHead };
 
-struct Attention {
-  const void* q;
-  int64_t q_stride_b, q_stride_h;
-  const void* k;
-  int64_t k_stride_b, k_stride_h, k_stride_n;
-  const void* v;
-  int64_t v_stride_b, v_stride_h, v_stride_n;
-  const int32_t* seqlens;
-  Rows rows;
-  const int32_t* indices;  // lists: [batch, lists, max_count]
-  int64_t indices_stride_b, indices_stride_h;
-  const int32_t* counts;  // [batch, lists], contiguous
-  int32_t max_count;
-  void* out;
-  int64_t out_stride_b, out_stride_h;
-  float* lse;
-  float* logits;
-  int64_t logits_stride_b, logits_stride_h;
-  int32_t batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen;
-  int dtype;
-  float scale;
-  void* workspace;
-  size_t workspace_bytes;
+/** The rows a function attends over: all of each sequence, or index lists [batch, lists, max_count]. */
+struct RowSource {
+  Rows kind;
+  const int32_t* indices = nullptr;
+  int64_t indices_stride_b = 0, indices_stride_h = 0;
+  const int32_t* counts = nullptr;  // [batch, lists], contiguous
+  int32_t max_count = 0;
+};
+
+/** The selection layer's optional logits output. */
+struct LogitsOut {
+  float* logits = nullptr;
+  int64_t stride_b = 0, stride_h = 0;
 };
 
 struct Plan {
@@ -86,11 +76,14 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   return LIM_OK;
 }
 
-int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
+/** Every attention function: the arguments q, caches, seqlens, out, lse, sizes, dtype, scale, workspace and stream of Args. */
+template <typename Args>
+int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
+  const std::string fn = a.function;
   int status = LIM_OK;
   Plan plan;
-  const int32_t max_rows = a.rows == Rows::All ? a.max_seqlen : a.max_count;
-  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, a.rows, &plan)) != LIM_OK) {
+  const int32_t max_rows = rows.kind == Rows::All ? a.max_seqlen : rows.max_count;
+  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, rows.kind, &plan)) != LIM_OK) {
     return status;
   }
   if (a.workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && a.workspace == nullptr)) {
@@ -101,19 +94,19 @@ int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
   if ((status = prepare_launch(fn.c_str(), &status_word)) != LIM_OK) return status;
 
   const int splits = plan.split.splits;
-  const int lists = a.rows == Rows::ListPerHead ? a.num_q_heads : 1;
+  const int lists = rows.kind == Rows::ListPerHead ? a.num_q_heads : 1;
   float* partial_o = static_cast<float*>(a.workspace);
   float* partial_lse = plan.workspace_bytes > 0 ? reinterpret_cast<float*>(static_cast<char*>(a.workspace) + plan.partial_o_bytes) : nullptr;
   lim_decode_attention_params p{};
   p.q = tensor(a.q, a.q_stride_b, a.q_stride_h, 1);
-  p.k = tensor(a.k, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
-  p.v = tensor(a.v, a.v_stride_b, a.v_stride_h, a.v_stride_n, 1);
+  p.k = tensor(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
+  p.v = tensor(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n, 1);
   p.seqlens = tensor(a.seqlens, 1);
-  p.indices = tensor(a.rows == Rows::All ? nullptr : a.indices, a.indices_stride_b, a.indices_stride_h, 1);
-  p.counts = tensor(a.rows == Rows::All ? nullptr : a.counts, lists, 1);
+  p.indices = tensor(rows.indices, rows.indices_stride_b, rows.indices_stride_h, 1);
+  p.counts = tensor(rows.counts, lists, 1);
   p.o = tensor(a.out, a.out_stride_b, a.out_stride_h, 1);
   p.lse = tensor(a.lse, a.num_q_heads, 1);
-  p.logits = tensor(a.logits, a.logits_stride_b, a.logits_stride_h, 1);
+  p.logits = tensor(logits.logits, logits.stride_b, logits.stride_h, 1);
   p.partialO = tensor(partial_o, static_cast<int64_t>(a.num_q_heads) * splits * a.head_dim, static_cast<int64_t>(splits) * a.head_dim, a.head_dim, 1);
   p.partialLse = tensor(partial_lse, static_cast<int64_t>(a.num_q_heads) * splits, splits, 1);
   p.B = a.batch;
@@ -121,16 +114,16 @@ int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
   p.Hkv = a.num_kv_heads;
   p.Nmax = a.cache_capacity;
   p.HI = lists;
-  p.KI = a.rows == Rows::All ? 1 : a.max_count;
+  p.KI = rows.kind == Rows::All ? 1 : rows.max_count;
   p.NL = a.max_seqlen;
   p.splits = splits;
-  p.scale = a.scale;
+  p.scale = a.softmax_scale;
   p.maxSeqlen = a.max_seqlen;
   p.groupSize = a.num_q_heads / a.num_kv_heads;
   p.HB = a.num_q_heads / plan.heads_per_block;
   p.chunk = plan.split.chunk;
   p.status = status_word;
-  if ((status = launch(fn.c_str(), plan.attention, &p, stream)) != LIM_OK) return status;
+  if ((status = launch(a.function, plan.attention, &p, a.stream)) != LIM_OK) return status;
   if (splits > 1) {
     lim_merge_states_params m{};
     m.partialO = p.partialO;
@@ -141,7 +134,7 @@ int run(const std::string& fn, const Attention& a, cudaStream_t stream) {
     m.Hq = a.num_q_heads;
     m.splits = splits;
     m.status = status_word;
-    if ((status = launch(fn.c_str(), plan.merge, &m, stream)) != LIM_OK) return status;
+    if ((status = launch(a.function, plan.merge, &m, a.stream)) != LIM_OK) return status;
   }
   return ok();
 }
@@ -153,40 +146,6 @@ int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, in
   if (status != LIM_OK) return status;
   *bytes = plan.workspace_bytes;
   return ok();
-}
-
-/** The fields every attention function shares, from its checked arguments. */
-template <typename Args>
-Attention common(const Args& a, Rows rows) {
-  Attention c{};
-  c.q = a.q;
-  c.q_stride_b = a.q_stride_b;
-  c.q_stride_h = a.q_stride_h;
-  c.k = a.k_cache;
-  c.k_stride_b = a.k_stride_b;
-  c.k_stride_h = a.k_stride_h;
-  c.k_stride_n = a.k_stride_n;
-  c.v = a.v_cache;
-  c.v_stride_b = a.v_stride_b;
-  c.v_stride_h = a.v_stride_h;
-  c.v_stride_n = a.v_stride_n;
-  c.seqlens = a.seqlens;
-  c.rows = rows;
-  c.out = a.out;
-  c.out_stride_b = a.out_stride_b;
-  c.out_stride_h = a.out_stride_h;
-  c.lse = a.lse;
-  c.batch = a.batch;
-  c.num_q_heads = a.num_q_heads;
-  c.num_kv_heads = a.num_kv_heads;
-  c.head_dim = a.head_dim;
-  c.cache_capacity = a.cache_capacity;
-  c.max_seqlen = a.max_seqlen;
-  c.dtype = a.dtype;
-  c.scale = a.softmax_scale;
-  c.workspace = a.workspace;
-  c.workspace_bytes = a.workspace_bytes;
-  return c;
 }
 
 }  // namespace
@@ -201,40 +160,21 @@ int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspac
 }
 
 int lim_decode_attention_impl(const lim_decode_attention_args& a) {
-  Attention c = common(a, Rows::All);
-  c.logits = a.logits;
-  c.logits_stride_b = a.logits_stride_b;
-  c.logits_stride_h = a.logits_stride_h;
-  return run(a.function, c, a.stream);
+  return run(a, RowSource{Rows::All}, LogitsOut{a.logits, a.logits_stride_b, a.logits_stride_h});
 }
 
 int lim_sparse_attention_impl(const lim_sparse_attention_args& a) {
-  Attention c = common(a, Rows::SharedList);
-  c.indices = a.indices;
-  c.indices_stride_b = a.indices_stride_b;
-  c.counts = a.counts;
-  c.max_count = a.max_count;
-  return run(a.function, c, a.stream);
+  return run(a, RowSource{Rows::SharedList, a.indices, a.indices_stride_b, 0, a.counts, a.max_count}, LogitsOut{});
 }
 
 int lim_sparse_attention_per_head_impl(const lim_sparse_attention_per_head_args& a) {
-  Attention c = common(a, Rows::ListPerHead);
-  c.indices = a.indices;
-  c.indices_stride_b = a.indices_stride_b;
-  c.indices_stride_h = a.indices_stride_h;
-  c.counts = a.counts;
-  c.max_count = a.max_count;
-  return run(a.function, c, a.stream);
+  return run(a, RowSource{Rows::ListPerHead, a.indices, a.indices_stride_b, a.indices_stride_h, a.counts, a.max_count}, LogitsOut{});
 }
 
 int lim_gather_kv_impl(const lim_gather_kv_args& a) {
   const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype);
-  if (v == nullptr) {
-    return no_variant(a.function, "head_dim=" + std::to_string(a.head_dim) + ", dtype " + dtype_name(a.dtype),
-                      "--head-dims " + std::to_string(a.head_dim) + " --dtypes " + dtype_name(a.dtype));
-  }
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
   const int rows_per_block = v->threads / (a.head_dim / 8);
   lim_gather_kv_params p{};

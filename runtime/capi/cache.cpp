@@ -10,21 +10,10 @@
 
 using namespace lim_capi;
 
-namespace {
-
-/** The error for a head dim and dtype that were not generated. */
-int missing(const char* fn, int32_t head_dim, int dtype) {
-  return no_variant(fn, "head_dim=" + std::to_string(head_dim) + ", dtype " + dtype_name(dtype),
-                    "--head-dims " + std::to_string(head_dim) + " --dtypes " + dtype_name(dtype));
-}
-
-}  // namespace
-
 int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
   const lim_variant_info* v = lim_find_advance_seqlens();
-  if (v == nullptr) return no_variant(a.function, "advance_seqlens (the kernel is missing)", "");
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, "advance_seqlens (the kernel is missing)", "", &status_word);
   if (status != LIM_OK) return status;
   lim_advance_seqlens_params p{};
   p.seqlens = tensor(a.seqlens, 1);
@@ -37,9 +26,8 @@ int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
 
 int lim_append_kv_impl(const lim_append_kv_args& a) {
   const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype);
-  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
   lim_append_kv_params p{};
   p.kNew = tensor(a.k_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
@@ -56,9 +44,8 @@ int lim_append_kv_impl(const lim_append_kv_args& a) {
 
 int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
   const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype);
-  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
   const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
   const int rows_per_block = v->threads / (a.head_dim / 8);
@@ -79,9 +66,8 @@ int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
 
 int lim_synthesize_step_impl(const lim_synthesize_step_args& a) {
   const lim_variant_info* v = lim_find_synthesize_step(a.head_dim, a.dtype);
-  if (v == nullptr) return missing(a.function, a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
   lim_synthesize_step_params p{};
   p.q = tensor(a.q, static_cast<int64_t>(a.num_q_heads) * a.head_dim, a.head_dim, 1);

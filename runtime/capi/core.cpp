@@ -113,6 +113,10 @@ int prepare_launch(const char* function, lim_device_status** status) {
   return result != LIM_OK ? result : device_status(function, status);
 }
 
+int prepare_launch(const char* function, const lim_variant_info* variant, const std::string& what, const std::string& flags, lim_device_status** status) {
+  return variant == nullptr ? no_variant(function, what, flags) : prepare_launch(function, status);
+}
+
 int launch(const char* function, const lim_variant_info* variant, const void* params, cudaStream_t stream) {
   const int err = variant->launch(params, stream);
   return err != 0 ? cuda_fail(function, (std::string("launching ") + variant->name).c_str(), err) : LIM_OK;

@@ -34,6 +34,16 @@ int launch(const char* function, const lim_variant_info* variant, const void* pa
  */
 int no_variant(const char* function, const std::string& what, const std::string& flags);
 
+/** prepare_launch for a variant that may be missing: no_variant(function, what, flags) when it is. */
+int prepare_launch(const char* function, const lim_variant_info* variant, const std::string& what, const std::string& flags, lim_device_status** status);
+
+/** The name of a dtype for messages. */
+const char* dtype_name(int dtype);
+
+/** A kernel over (head dim, dtype), for no_variant: what is missing, and the lim generate flags that make it. */
+inline std::string head_dim_shape(int32_t head_dim, int dtype) { return "head_dim=" + std::to_string(head_dim) + ", dtype " + dtype_name(dtype); }
+inline std::string head_dim_flags(int32_t head_dim, int dtype) { return "--head-dims " + std::to_string(head_dim) + " --dtypes " + dtype_name(dtype); }
+
 /** A function's last step: clears the last error on success, passes a failure on. */
 inline int finish(int status) { return status == LIM_OK ? ok() : status; }
 
@@ -54,8 +64,6 @@ struct SplitPlan {
  */
 SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule, int max_chunk);
 
-/** The name of a dtype for messages. */
-const char* dtype_name(int dtype);
 
 /** Rounds up to a multiple of 256 bytes (workspace sub-buffers). */
 inline std::size_t round256(std::size_t n) { return (n + 255) / 256 * 256; }

@@ -185,9 +185,8 @@ int lim_topk_impl(const lim_topk_args& a) {
 
 int lim_attention_recall_impl(const lim_attention_recall_args& a) {
   const lim_variant_info* v = lim_find_attention_recall();
-  if (v == nullptr) return no_variant(a.function, "attention_recall (the kernel is missing)", "");
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, &status_word);
+  const int status = prepare_launch(a.function, v, "attention_recall (the kernel is missing)", "", &status_word);
   if (status != LIM_OK) return status;
   lim_attention_recall_params p{};
   p.logits = tensor(a.logits, a.logits_stride_b, a.logits_stride_h, 1);
