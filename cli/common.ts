@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "commander";
 import { DslError } from "../codegen/frontend/diagnostics.js";  // a plain class: no ts-morph at start-up
+import { describeFsError } from "../codegen/fs_errors.js";
 
 /** The toolkit's own folder (dsl/, templates/ and generated/ live here). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,7 +50,8 @@ export function runAction(body: () => Promise<number>): Promise<void> {
         console.error(err.message);
         console.error("nothing was written");
       } else {
-        console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+        // A file-system error Node raised anywhere (a tuning database, a folder) still reads as one line.
+        console.error(`error: ${describeFsError(err) ?? (err instanceof Error ? err.message : String(err))}`);
       }
       process.exitCode = 1;
     },

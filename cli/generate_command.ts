@@ -3,7 +3,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import type { FileReport } from "../codegen/write.js";
 import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 
 interface GenerateFlags {
@@ -42,18 +41,6 @@ function parseSchedules(value: string, previous: Record<string, string> = {}): R
   return out;
 }
 
-function progress(reports: readonly FileReport[], variantFiles: readonly string[], check: boolean): void {
-  const byPath = new Map(reports.map((r) => [r.path, r.status]));
-  const width = String(variantFiles.length).length;
-  variantFiles.forEach((file, i) => {
-    const name = file.replace(/^kernels\//, "").replace(/\.cu$/, "");
-    console.log(`[${String(i + 1).padStart(width)}/${variantFiles.length}] ${name}  ${byPath.get(file)}`);
-  });
-  for (const r of reports) {
-    if (!variantFiles.includes(r.path) && r.status !== "unchanged") console.log(`${check ? "" : "      "}${r.path}  ${r.status}`);
-  }
-}
-
 export function registerGenerate(program: Command): void {
   program
     .command("generate")
@@ -76,38 +63,34 @@ export function registerGenerate(program: Command): void {
     .action((flags: GenerateFlags) =>
       runAction(async () => {
         // Loaded here, not at start-up: the code generator (ts-morph, TypeScript) is only needed by this command.
-        const { planGeneration } = await import("../codegen/generate.js");
+        const { outputFolders, planGeneration } = await import("../codegen/generate.js");
         const { parseScheduleTag, scheduleSpace } = await import("../codegen/schedules.js");
         const { requestedSchedules } = await import("../codegen/variants.js");
         const { compareGenerated, writeGenerated } = await import("../codegen/write.js");
+        const { checkOutputFolder } = await import("../codegen/staged_write.js");
+        const { planReporter, printChecked, printWritten } = await import("./generate_report.js");
         const { readTuning } = await import("../codegen/tuning/database.js");
         const { tunedSchedules } = await import("../codegen/tuning/chooser.js");
         const outDir = resolve(flags.out);
         const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets };
+        // Before the slow planning: a file in the way or a read-only folder is reported in a second.
+        checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);
         const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file) }));
         const tuned = tunedSchedules(tunings, flags.device);
         const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace, tuned.choose) : tuned.choose;
-        const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules) });
+        const onProgress = planReporter({
+          device: flags.device,
+          deviceIsDefault: flags.device === DEFAULT_TARGET_DEVICE,
+          matrix,
+          tuning: flags.tuning === false ? false : tunings.map((t) => t.path),
+          schedules: flags.schedules,
+        });
+        const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules), onProgress });
         for (const w of new Set(tuned.warnings)) console.error(`warning: ${w}`);
-        if (tunings.length) console.log(`tuned schedules for ${tuned.used.size} (kernel, constants, bucket) keys on ${flags.device}; heuristics elsewhere`);
+        if (tunings.length) console.error(`tuned schedules for ${tuned.used.size} (kernel, constants, bucket) keys; heuristics elsewhere`);
         const variantFiles = plan.groups.flatMap((g) => g.variants.map((v) => v.file));
-        if (flags.check) {
-          const reports = compareGenerated(outDir, plan.files);
-          const bad = reports.filter((r) => r.status !== "unchanged");
-          progress(reports, variantFiles, true);
-          if (bad.length > 0) {
-            console.error(`\n${flags.out} is stale: ${bad.length} file(s) differ from the DSL sources:`);
-            for (const r of bad) console.error(`  ${r.status.padEnd(8)} ${r.path}`);
-            console.error("run `npm run generate` (with the same options) and commit the result");
-            return 1;
-          }
-          console.log(`\n${flags.out} matches the sources (${variantFiles.length} variants, ${plan.files.size} files)`);
-          return 0;
-        }
-        const reports = writeGenerated(outDir, plan.files);
-        progress(reports, variantFiles, false);
-        const count = (s: string) => reports.filter((r) => r.status === s).length;
-        console.log(`\n${variantFiles.length} variants in ${flags.out}: ${count("written")} written, ${count("unchanged")} unchanged, ${count("removed")} removed`);
+        if (flags.check) return printChecked(compareGenerated(outDir, plan.files), flags.out, variantFiles.length, plan.files.size);
+        printWritten(writeGenerated(outDir, plan.files), flags.out, variantFiles.length);
         return 0;
       }),
     );

@@ -14,4 +14,6 @@ registerGenerate(program);
 registerDecode(program);
 registerTune(program);
 registerBench(program);
-await program.parseAsync(process.argv);
+// `lim` alone asks what there is: the help, and success (commander's default is the help as an error).
+if (process.argv.length <= 2) program.outputHelp();
+else await program.parseAsync(process.argv);

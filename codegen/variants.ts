@@ -2,6 +2,7 @@
 // (head dims, group sizes, dtypes) in place of the kernel's default lists, and a schedule for each.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
+import { runHeuristic } from "./frontend/kernel_code.js";
 import type { Constants, KernelSource, Schedule } from "./types.js";
 
 /** The user-facing axes of the generation matrix, and the kernel constant each one sets. */
@@ -83,7 +84,7 @@ export interface ScheduleChoice {
 export type ScheduleChooser = (source: KernelSource, constants: Constants) => readonly ScheduleChoice[];
 
 export const heuristicSchedule: ScheduleChooser = (source, constants) => [
-  { schedule: source.definition.heuristic(constants as never) as Schedule, origin: "heuristic" },
+  { schedule: runHeuristic(source, constants), origin: "heuristic" },
 ];
 
 export function planVariants(sources: readonly KernelSource[], matrix: Matrix, choose: ScheduleChooser): PlannedVariant[] {

@@ -1,7 +1,7 @@
 // Errors in kernel sources: every one names file:line:col, shows the source line with a caret under the
 // offending text, and gives a hint. A generation that meets one writes nothing.
 
-import type { Node } from "ts-morph";
+import type { Node, SourceFile } from "ts-morph";
 
 /** Where a construct came from in a DSL source file (1-based line and column). */
 export interface SourcePos {
@@ -21,7 +21,9 @@ export type DslErrorKind =
   | "not-compile-time"
   | "read-only"
   | "missing-presence-check"
-  | "bad-spec";
+  | "bad-spec"
+  | "syntax"
+  | "kernel-code";
 
 export class DslError extends Error {
   constructor(
@@ -43,18 +45,25 @@ export function posOf(node: Node, file: string): SourcePos {
   return { file, line, col: column };
 }
 
-/** The source line of a node with a caret and tildes under the node's text (first line of it). */
-export function excerptOf(node: Node): string {
-  const sf = node.getSourceFile();
-  const start = node.getStart();
+/** The source line holding `start` with a caret and tildes under `width` characters from there. */
+function excerptAt(sf: SourceFile, start: number, width: number): string {
   const { line, column } = sf.getLineAndColumnAtPos(start);
   const text = sf.getFullText().split("\n")[line - 1] ?? "";
-  const nodeText = node.getText().split("\n")[0];
-  const width = Math.max(1, Math.min(nodeText.length, text.length - (column - 1)));
+  const marks = Math.max(1, Math.min(width, text.length - (column - 1)));
   const gutter = `${String(line).padStart(5)} | `;
-  return `${gutter}${text}\n${" ".repeat(gutter.length + column - 1)}^${"~".repeat(width - 1)}`;
+  return `${gutter}${text}\n${" ".repeat(gutter.length + column - 1)}^${"~".repeat(marks - 1)}`;
+}
+
+function firstLineLength(node: Node): number {
+  return node.getText().split("\n")[0].length;
 }
 
 export function dslError(kind: DslErrorKind, node: Node, file: string, summary: string, hint: string): DslError {
-  return new DslError(kind, posOf(node, file), summary, hint, excerptOf(node));
+  return dslErrorAt(kind, node.getSourceFile(), node.getStart(), firstLineLength(node), file, summary, hint);
+}
+
+/** An error at a span of a source file that is not a whole node (a syntax error, a stack frame). */
+export function dslErrorAt(kind: DslErrorKind, sf: SourceFile, start: number, width: number, file: string, summary: string, hint: string): DslError {
+  const { line, column } = sf.getLineAndColumnAtPos(start);
+  return new DslError(kind, { file, line, col: column }, summary, hint, excerptAt(sf, start, width));
 }

@@ -2,6 +2,7 @@
 
 import type { Constants, KernelSource, Schedule } from "../types.js";
 import { Context, MAX_THREADS } from "./context.js";
+import { runRule } from "./kernel_code.js";
 import type { KernelIR } from "./ir.js";
 import { readSignature } from "./signature.js";
 import { Statements } from "./statements.js";
@@ -19,8 +20,8 @@ export function checkSchedule(ctx: Context, src: KernelSource, constants: Consta
   if (threads < 32 || threads > MAX_THREADS || threads % 32 !== 0) {
     ctx.fail("schedule-limit", at, `schedule ${shown}: threads must be a multiple of 32 from 32 to ${MAX_THREADS}`, "choose another thread count");
   }
-  for (const rule of src.definition.rules) {
-    const broken = rule(constants as never, schedule as never);
+  for (let i = 0; i < src.definition.rules.length; i++) {
+    const broken = runRule(src, i, constants, schedule);
     if (broken) ctx.fail("schedule-limit", at, `schedule ${shown} breaks a rule of ${name}: ${broken}`, "choose a schedule that satisfies the kernel's rules (see its defineKernel)");
   }
 }

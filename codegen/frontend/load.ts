@@ -1,60 +1,79 @@
-// Finds the kernels in dsl/kernels: imports each file for its definitions (plain data and schedule
-// functions) and parses it with ts-morph for the bodies, which are compiled and never run.
+// Finds the kernels in dsl/kernels: parses each file with ts-morph for the bodies, which are compiled and
+// never run (and for its syntax errors, reported before anything runs), then imports it for its definitions
+// (plain data and schedule functions).
 
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Project } from "ts-morph";
-import type { AnyKernelDefinition as KernelDefinition, KernelSpec } from "../../dsl/lang/kernel.js";
-import { DslError } from "./diagnostics.js";
+import { Project, ts, type Node, type SourceFile } from "ts-morph";
+import type { AnyKernelDefinition as KernelDefinition } from "../../dsl/lang/kernel.js";
+import { checkSpec } from "./check_spec.js";
+import { dslError, dslErrorAt } from "./diagnostics.js";
+import { importError } from "./kernel_code.js";
 import type { KernelSource } from "../types.js";
-import { bucketRanges } from "../variants.js";
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function isDefinition(v: unknown): v is KernelDefinition {
   const d = v as KernelDefinition;
   return typeof d === "object" && d !== null && typeof d.spec === "object" && typeof d.heuristic === "function" && Array.isArray(d.rules);
 }
 
-function specError(file: string, summary: string, hint: string): DslError {
-  return new DslError("bad-spec", { file, line: 1, col: 1 }, summary, hint, "");
+/** Only the syntax tree is used: no type checking, no imports or default libraries to read. */
+function newProject(inMemory: boolean): Project {
+  return new Project({ useInMemoryFileSystem: inMemory, skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true, compilerOptions: { noLib: true, noResolve: true, types: [] } });
 }
 
-/** Checks what the type checker cannot: identifiers, non-empty value lists, distinct tags. */
-function checkSpec(file: string, d: KernelDefinition): void {
-  const spec: KernelSpec = d.spec;
-  if (!IDENT.test(spec.name)) throw specError(file, `kernel name '${spec.name}' is not a C identifier`, "use letters, digits and underscores");
-  for (const [k, values] of Object.entries(spec.constants)) {
-    if (!IDENT.test(k)) throw specError(file, `constant name '${k}' of ${spec.name} is not an identifier`, "use letters, digits and underscores");
-    if (values.length === 0) throw specError(file, `constant '${k}' of ${spec.name} lists no values`, "list the values the default matrix covers");
+/** The first syntax error of each file as a DslError, before the file is imported (esbuild would say it with an absolute path and no caret). */
+function checkSyntax(project: Project, files: readonly { sf: SourceFile; file: string }[]): void {
+  const program = project.getProgram();
+  for (const { sf, file } of files) {
+    const [d] = program.getSyntacticDiagnostics(sf);
+    if (!d) continue;
+    const text = ts.flattenDiagnosticMessageText(d.getMessageText() as string | ts.DiagnosticMessageChain, " ");
+    const related = d.compilerObject.relatedInformation?.[0];
+    const relatedLine = related?.start !== undefined ? sf.getLineAndColumnAtPos(related.start).line : undefined;
+    const hint = related && relatedLine !== undefined
+      ? `${ts.flattenDiagnosticMessageText(related.messageText, " ").replace(/\.$/, "")} (line ${relatedLine})`
+      : "a kernel file is TypeScript: fix the syntax here (the file is parsed before it is imported)";
+    throw dslErrorAt("syntax", sf, d.getStart() ?? 0, d.getLength() ?? 1, file, text.replace(/\.$/, "").replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase()), hint);
   }
-  const tags = Object.values(spec.schedule).map((k) => k.tag);
-  if (new Set(tags).size !== tags.length) throw specError(file, `schedule tags of ${spec.name} repeat: ${tags.join(", ")}`, "give each knob its own tag; tags make variant names unique");
-  try {
-    bucketRanges(spec);
-  } catch (e) {
-    throw specError(file, (e as Error).message, "list ascending bounds and one tunedAt value inside each bucket");
-  }
+}
+
+/** The exported function holding the kernel's body. */
+function bodyOf(sf: SourceFile, definition: KernelDefinition, file: string, at: Node) {
+  const name = definition.spec.name;
+  const fn = sf.getFunction(name);
+  if (!fn || !fn.isExported()) throw dslError("bad-spec", at, file, `kernel ${name} has no exported function '${name}' with its body`, `add export function ${name}(c, s, ...) { ... } to ${file}`);
+  return fn;
 }
 
 export async function loadKernels(root: string, only?: readonly string[]): Promise<KernelSource[]> {
   const dir = join(root, "dsl", "kernels");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
-  const project = new Project({ skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
+  const project = newProject(false);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .sort()
+    .map((f) => ({ sf: project.addSourceFileAtPath(join(dir, f)), file: relative(root, join(dir, f)) }));
+  checkSyntax(project, files);
   const sources: KernelSource[] = [];
-  for (const f of files) {
-    const abs = join(dir, f);
-    const file = relative(root, abs);
-    const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-    const sf = project.addSourceFileAtPath(abs);
-    for (const value of Object.values(mod)) {
+  const seen = new Map<string, { definition: KernelDefinition; file: string }>();
+  for (const { sf, file } of files) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(sf.getFilePath()).href)) as Record<string, unknown>;
+    } catch (e) {
+      throw importError(e, sf, file);
+    }
+    for (const [exported, value] of Object.entries(mod)) {
       if (!isDefinition(value)) continue;
-      checkSpec(file, value);
-      if (only && !only.includes(value.spec.name)) continue;
-      const fn = sf.getFunction(value.spec.name);
-      if (!fn || !fn.isExported()) throw specError(file, `kernel ${value.spec.name} has no exported function '${value.spec.name}' with its body`, `add export function ${value.spec.name}(c, s, ...) { ... } to ${file}`);
-      sources.push({ file, definition: value, fn });
+      const at = sf.getVariableDeclaration(exported) ?? sf.getStatements()[0] ?? sf;
+      checkSpec(value, file, sf, at);
+      const name = value.spec.name;
+      const before = seen.get(name);
+      if (before?.definition === value) continue; // the same definition exported under a second name
+      if (before) throw dslError("bad-spec", at, file, `kernel name '${name}' is also defined in ${before.file}`, "give each kernel its own name; names make variant files and C functions unique");
+      seen.set(name, { definition: value, file });
+      if (only && !only.includes(name)) continue;
+      sources.push({ file, definition: value, fn: bodyOf(sf, value, file, at) });
     }
   }
   return sources;
@@ -62,10 +81,12 @@ export async function loadKernels(root: string, only?: readonly string[]): Promi
 
 /** A kernel from source text (tests and tools): the definition is given, the body is parsed from `text`. */
 export function parseKernel(file: string, text: string, definition: KernelDefinition): KernelSource {
-  checkSpec(file, definition);
-  const project = new Project({ useInMemoryFileSystem: true, skipAddingFilesFromTsConfig: true });
+  const project = newProject(true);
   const sf = project.createSourceFile(file, text);
+  checkSyntax(project, [{ sf, file }]);
+  const at = sf.getStatements()[0] ?? sf;
+  checkSpec(definition, file, sf, at);
   const fn = sf.getFunction(definition.spec.name);
-  if (!fn) throw specError(file, `no function '${definition.spec.name}' in the source`, `define function ${definition.spec.name}(c, s, ...)`);
+  if (!fn) throw dslError("bad-spec", at, file, `no function '${definition.spec.name}' in the source`, `define function ${definition.spec.name}(c, s, ...)`);
   return { file, definition, fn };
 }

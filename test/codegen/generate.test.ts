@@ -11,6 +11,8 @@ import { compareGenerated, writeGenerated } from "../../codegen/write.js";
 import { parseScheduleTag, scheduleSpace } from "../../codegen/schedules.js";
 import { requestedSchedules } from "../../codegen/variants.js";
 import { PROJECT_ROOT } from "../../cli/common.js";
+import { hashFolder } from "../helpers/folder_hash.js";
+import { copyKernel } from "../helpers/kernel_root.js";
 
 const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"] };
 
@@ -80,72 +82,127 @@ describe("lim generate", () => {
     expect(src[n - 1]).toContain("const pr = exp2(");
   });
 
-  it("writes only changed files and removes variants no longer generated", () => {
-    const first = writeGenerated(out, plan.files);
+  it("writes only changed files and removes variants no longer generated, but not a user's file", () => {
+    // An earlier generation had one more variant, listed in its manifest.
+    const earlier = new Map(plan.files);
+    earlier.set("kernels/old_variant.cu", "// stale\n");
+    earlier.set("manifest.json", withVariantFile(plan.files.get("manifest.json")!, "kernels/old_variant.cu"));
+    const first = writeGenerated(out, earlier);
     expect(first.every((r) => r.status === "written")).toBe(true);
     const file = join(out, "kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu");
     const mtime = statSync(file).mtimeMs;
-    writeFileSync(join(out, "kernels/old_variant.cu"), "// stale\n");
+    writeFileSync(join(out, "kernels/my_kernel.cu"), "// the user's own\n");
     const second = writeGenerated(out, plan.files);
-    expect(second.filter((r) => r.status !== "unchanged")).toEqual([{ path: "kernels/old_variant.cu", status: "removed" }]);
+    expect(second.filter((r) => r.status !== "unchanged")).toEqual([
+      { path: "manifest.json", status: "written" },
+      { path: "kernels/old_variant.cu", status: "removed" },
+    ]);
     expect(statSync(file).mtimeMs).toBe(mtime);
-    expect(readdirSync(join(out, "kernels")).some((f) => f.includes(".tmp-"))).toBe(false);
+    expect(readFileSync(join(out, "kernels/my_kernel.cu"), "utf8")).toBe("// the user's own\n");
+    expect(readdirSync(out).some((f) => f.includes("staging"))).toBe(false);
+    rmSync(join(out, "kernels/my_kernel.cu"));
   });
 
   it("--check names stale, missing and extra files", () => {
     writeGenerated(out, plan.files);
     writeFileSync(join(out, "include/lim.h"), "/* edited by hand */\n");
-    rmSync(join(out, "manifest.json"));
+    rmSync(join(out, "sources.cmake"));
+    // Extra: a variant file the folder's manifest lists that generation no longer makes (a user's file is not).
+    writeFileSync(join(out, "manifest.json"), withVariantFile(plan.files.get("manifest.json")!, "kernels/extra.cu"));
     writeFileSync(join(out, "kernels/extra.cu"), "\n");
+    writeFileSync(join(out, "kernels/users.cu"), "\n");
     const bad = compareGenerated(out, plan.files).filter((r) => r.status !== "unchanged");
     expect(bad).toEqual(
       expect.arrayContaining([
         { path: "include/lim.h", status: "stale" },
-        { path: "manifest.json", status: "missing" },
+        { path: "sources.cmake", status: "missing" },
+        { path: "manifest.json", status: "stale" },
         { path: "kernels/extra.cu", status: "extra" },
       ]),
     );
-    expect(bad).toHaveLength(3);
+    expect(bad).toHaveLength(4);
   });
 });
 
 describe("a failed generation", () => {
-  it("exits non-zero with the DSL error and leaves the output folder untouched", () => {
-    // A copy of the toolkit with one broken kernel, generating into a folder that already has content.
-    const root = mkdtempSync(join(tmpdir(), "lim-broken-"));
+  // A copy of the toolkit (bin/lim runs from its own folder), generating into a folder that already has content.
+  let root: string;
+  let outDir: string;
+  let before: Record<string, string>;
+  const lim = (...args: string[]) => spawnSync(join(root, "bin/lim"), ["generate", ...args], { encoding: "utf8" });
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "lim-broken-"));
+    for (const dir of ["bin", "cli", "codegen", "dsl", "reference", "autotune", "report", "templates", "runtime/ts", "tuning"]) {
+      if (existsSync(join(PROJECT_ROOT, dir))) cpSync(join(PROJECT_ROOT, dir), join(root, dir), { recursive: true, filter: (src) => !src.includes("/results/") });
+    }
+    cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));
+    symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
+    outDir = join(root, "generated");
+    const ok = lim("--head-dims", "64", "--group-sizes", "1", "--dtypes", "fp16", "--out", outDir);
+    expect(ok.status, ok.stderr).toBe(0);
+    // Progress on stderr: the settings once, then a line per kernel.
+    expect(ok.stderr).toMatch(/^generating \d+ kernels \(loaded in [\d.]+ s\) for .*; head dims 64, group sizes 1, dtypes fp16/m);
+    expect(ok.stderr).toMatch(/^\[\d+\/\d+\] merge_states: 1 variant \([\d.]+ s\)$/m);
+    writeFileSync(join(outDir, "kernels/my_kernel.cu"), "// the user's own\n");
+    before = hashFolder(outDir);
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("exits non-zero with the DSL error and leaves the output folder byte-identical", () => {
+    const original = readFileSync(join(root, "dsl/kernels/merge_states.ts"), "utf8");
+    writeFileSync(join(root, "dsl/kernels/merge_states.ts"), original.replace("const lane = laneId();", "const lane = laneIdx();"));
     try {
-      for (const dir of ["bin", "cli", "codegen", "dsl", "reference", "autotune", "report", "templates", "runtime/ts", "tuning"]) {
-        if (existsSync(join(PROJECT_ROOT, dir))) cpSync(join(PROJECT_ROOT, dir), join(root, dir), { recursive: true, filter: (src) => !src.includes("/results/") });
-      }
-      cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));
-      symlinkSync(join(PROJECT_ROOT, "node_modules"), join(root, "node_modules"));
-      const outDir = join(root, "generated");
-      const ok = spawnSync(join(root, "bin/lim"), ["generate", "--head-dims", "64", "--group-sizes", "1", "--dtypes", "fp16", "--out", outDir], { encoding: "utf8" });
-      expect(ok.status, ok.stderr).toBe(0);
-      const before = snapshotFolder(outDir);
-      const broken = readFileSync(join(root, "dsl/kernels/merge_states.ts"), "utf8").replace("const lane = laneId();", "const lane = laneIdx();");
-      writeFileSync(join(root, "dsl/kernels/merge_states.ts"), broken);
-      const failed = spawnSync(join(root, "bin/lim"), ["generate", "--out", outDir], { encoding: "utf8" });
+      const failed = lim("--out", outDir);
       expect(failed.status).toBe(1);
       expect(failed.stderr).toMatch(/dsl\/kernels\/merge_states\.ts:\d+:\d+: error: unknown primitive 'laneIdx'/);
       expect(failed.stderr).toMatch(/\^~~~~~~/);
       expect(failed.stderr).toContain("nothing was written");
-      expect(snapshotFolder(outDir)).toEqual(before);
+      expect(hashFolder(outDir)).toEqual(before);
     } finally {
-      rmSync(root, { recursive: true, force: true });
+      writeFileSync(join(root, "dsl/kernels/merge_states.ts"), original);
     }
+  });
+
+  it("reports a kernel whose rules throw at the throwing line, writing nothing", () => {
+    writeFileSync(join(root, "dsl/kernels/throwing.ts"), copyKernel({ name: "throwing", rules: '() => { throw new Error("boom"); }' }));
+    try {
+      const failed = lim("--kernels", "throwing", "--out", outDir);
+      expect(failed.status).toBe(1);
+      expect(failed.stderr).toMatch(/^dsl\/kernels\/throwing\.ts:\d+:\d+: error: rule 1 of throwing \(for D=64, schedule threads=32\) threw: boom$/m);
+      expect(failed.stderr).toMatch(/\| {3}rules: \[\(\) => \{ throw new Error\("boom"\); \}\],\n +\^~+\n {2}hint: /);
+      expect(hashFolder(outDir)).toEqual(before);
+    } finally {
+      rmSync(join(root, "dsl/kernels/throwing.ts"));
+    }
+  });
+
+  it("says in one line, before planning, that a file stands where the include folder goes", () => {
+    const blocked = join(root, "blocked");
+    cpSync(outDir, blocked, { recursive: true });
+    rmSync(join(blocked, "include"), { recursive: true });
+    writeFileSync(join(blocked, "include"), "not a folder\n");
+    const snapshot = hashFolder(blocked);
+    const failed = lim("--out", blocked);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toBe(`error: ${join(blocked, "include")} is a file, but generation writes a folder there; move it away or choose another output folder\n`);
+    expect(hashFolder(blocked)).toEqual(snapshot);
+  });
+
+  it("says in one line that --out names a file", () => {
+    const file = join(root, "a_file");
+    writeFileSync(file, "not a folder\n");
+    const failed = lim("--out", file);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toBe(`error: the output folder ${file} is a file; move it away or choose another output folder\n`);
+    expect(readFileSync(file, "utf8")).toBe("not a folder\n");
   });
 });
 
-function snapshotFolder(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, prefix: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
-      else out[`${prefix}${e.name}`] = `${statSync(join(d, e.name)).mtimeMs}:${readFileSync(join(d, e.name), "utf8").length}`;
-    }
-  };
-  walk(dir, "");
-  return out;
+/** A manifest that also lists `file` as a variant's file. */
+function withVariantFile(manifest: string, file: string): string {
+  const m = JSON.parse(manifest);
+  m.variants.push({ name: file, file });
+  return `${JSON.stringify(m, null, 2)}\n`;
 }
 

@@ -1,0 +1,14 @@
+// `lim` with no arguments is a question, not a mistake: it prints the help and succeeds.
+
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../cli/common.js";
+
+it("`lim` alone prints the help and exits 0", () => {
+  const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), [], { encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^Usage: lim \[options\] \[command\]/);
+  expect(r.stdout).toMatch(/^ {2}generate \[options\]/m);
+  expect(r.stderr).toBe("");
+});
