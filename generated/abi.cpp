@@ -98,14 +98,14 @@ extern "C" int lim_decode_attention(const void* q, int64_t q_stride_b, int64_t q
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
-  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
-  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
-  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   const lim_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_decode_attention_impl(a); });
 }
@@ -154,14 +154,14 @@ extern "C" int lim_sparse_attention(const void* q, int64_t q_stride_b, int64_t q
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
-  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
-  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   const lim_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_sparse_attention_impl(a); });
 }
@@ -197,14 +197,14 @@ extern "C" int lim_sparse_attention_per_head(const void* q, int64_t q_stride_b, 
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
-  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
-  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   const lim_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_sparse_attention_per_head_impl(a); });
 }
@@ -250,12 +250,12 @@ extern "C" int lim_gather_kv(const void* k_cache, int64_t k_stride_b, int64_t k_
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   const lim_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, stream };
   return guarded(fn, [&] { return lim_gather_kv_impl(a); });
 }
@@ -275,9 +275,9 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  if (!(logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}}));
-  if (!(logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
   const lim_select_lessismore_args a{ logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, counts, batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_select_lessismore_impl(a); });
 }
@@ -308,10 +308,10 @@ extern "C" int lim_select_per_head(const float* logits, int64_t logits_stride_b,
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_h", indices_stride_h, 1, "indices"));
-  LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"budget", budget, "the contiguous budget dimension", 1}}));
   if (!(logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
   if (!(indices_stride_b == indices_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": indices_stride_b (" + std::to_string(indices_stride_b) + ") must equal num_q_heads * indices_stride_h (" + std::to_string(indices_stride_h) + "): the heads of a request are consecutive rows");
+  LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"budget", budget, "the contiguous budget dimension", 1}}));
   const lim_select_per_head_args a{ logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, batch, num_q_heads, max_seqlen, budget, stream };
   return guarded(fn, [&] { return lim_select_per_head_impl(a); });
 }
@@ -351,9 +351,9 @@ extern "C" int lim_attention_recall(const float* logits, int64_t logits_stride_b
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_s", indices_stride_s, 1, "indices"));
+  if (!(sets == 1 || sets == num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": sets must be 1 (shared) or num_q_heads (" + std::to_string(num_q_heads) + ", per head), got " + std::to_string(sets));
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"logits_capacity", logits_capacity, "the contiguous logits_capacity dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"sets", sets, "indices_stride_s", indices_stride_s}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
-  if (!(sets == 1 || sets == num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": sets must be 1 (shared) or num_q_heads (" + std::to_string(num_q_heads) + ", per head), got " + std::to_string(sets));
   const lim_attention_recall_args a{ logits, logits_stride_b, logits_stride_h, logits_capacity, lse, indices, indices_stride_b, indices_stride_s, counts, recall, batch, num_q_heads, sets, max_count, stream };
   return guarded(fn, [&] { return lim_attention_recall_impl(a); });
 }

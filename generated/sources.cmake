@@ -92,4 +92,7 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i4_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/variants.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/abi.cpp
 )
+# The Node addon's generated bindings of lim.h (built only with the addon).
+set(LIM_GENERATED_ADDON_SOURCES ${CMAKE_CURRENT_LIST_DIR}/bindings/addon_functions.cpp)

@@ -1,8 +1,8 @@
 // Lowers the ABI description to C++: the argument struct each hand-written implementation takes, and the
 // exported wrapper that checks every argument by its role before calling it. The checks call the helpers
 // of templates/abi/lim_abi_checks.h, in this order: sizes first (the layouts need them), then pointers and
-// their alignment, strides, enumerations, the layouts of strided tensors, and last the relations between
-// arguments.
+// their alignment, strides, enumerations, the relations between arguments (a head count that does not
+// divide is reported as such, not as the overlap it would cause), and last the layouts of strided tensors.
 
 import { ELEMENT_ALIGNMENT, KV_STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam } from "./params.js";
 
@@ -81,8 +81,8 @@ export function argumentChecks(fn: AbiFunction): string[] {
     ...fn.params.flatMap(pointerCheck),
     ...strideCheck(fn),
     ...fn.params.flatMap(choiceCheck),
-    ...fn.params.flatMap(layoutCheck),
     ...(fn.requires ?? []).map((r) => `if (!(${r.check})) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, ${requirementMessage(fn, r.message)});`),
+    ...fn.params.flatMap(layoutCheck),
   ];
 }
 

@@ -175,16 +175,16 @@ describe.skipIf(!gpu)("bad arguments through the C ABI", () => {
   }, 300_000);
 
   it("the valid fixtures are accepted (so each refusal above is the changed argument's)", () => {
-    withBuffers(native, (alloc) => {
+    const accepted = withBuffers(native, (alloc) => {
       const f = fixtures(alloc);
-      native.decodeAttention(f.decode);
-      native.sparseAttention(f.sparse);
-      native.sparseAttentionPerHead(f.perHead);
-      native.gatherKv(f.gather);
-      native.selectPerHead(f.perHeadSelect);
-      native.topk(f.topk);
-      native.attentionRecall(f.recall);
+      const calls = [
+        () => native.decodeAttention(f.decode), () => native.sparseAttention(f.sparse), () => native.sparseAttentionPerHead(f.perHead),
+        () => native.gatherKv(f.gather), () => native.selectPerHead(f.perHeadSelect), () => native.topk(f.topk), () => native.attentionRecall(f.recall),
+      ];
+      for (const call of calls) call();
       native.synchronize();
+      return calls.length;
     });
+    expect(accepted).toBe(7);
   });
 });
