@@ -66,6 +66,8 @@ function kernelContext(g: KernelGroup) {
     summary: g.spec.summary,
     source: g.source,
     constantNames: Object.keys(g.spec.constants).join(", "),
+    constantIndices: Object.keys(g.spec.constants).map((k, i) => ({ name: `LIM_${g.spec.name.toUpperCase()}_CONSTANT_${k.toUpperCase()}`, index: i, constant: k })),
+    limits: Object.entries(g.spec.limits ?? {}).map(([k, v]) => ({ name: `LIM_${g.spec.name.toUpperCase()}_${k}`, value: v, limit: k })),
     knobNames: Object.keys(g.spec.schedule).join(", "),
     fields: paramFields(g.ir),
     findParams: findParams(g.spec),

@@ -2,6 +2,7 @@
 
 import type { Constants, KernelSource, Schedule } from "../types.js";
 import { Context, MAX_THREADS } from "./context.js";
+import { lowerGridAxis } from "./grid.js";
 import { runRule } from "./kernel_code.js";
 import type { KernelIR } from "./ir.js";
 import { readSignature } from "./signature.js";
@@ -28,15 +29,20 @@ export function checkSchedule(ctx: Context, src: KernelSource, constants: Consta
 
 export function elaborate(src: KernelSource, constants: Constants, schedule: Schedule): KernelIR {
   const spec = src.definition.spec;
-  const ctx = new Context(src.file, constants, schedule);
+  // The body reads the kernel's limits as c.NAME too; they are no axis of the variant.
+  const limits = spec.limits ?? {};
+  const ctx = new Context(src.file, { ...limits, ...constants }, schedule);
   checkSchedule(ctx, src, constants, schedule);
   const sig = readSignature(ctx, src.fn);
   const at = src.fn.getNameNode() ?? src.fn;
-  for (const axis of [spec.grid.x, spec.grid.y, spec.grid.z]) {
-    if (axis !== undefined && !sig.sizes.includes(axis) && !sig.params.some((p) => p.kind === "scalar" && p.name === axis && p.type === "i32")) {
-      ctx.fail("bad-spec", at, `grid axis '${axis}' is neither a run-time size nor an i32 argument of ${spec.name}`, `sizes are: ${sig.sizes.join(", ")}`);
-    }
-  }
+  // Grid axes: expressions over the run-time sizes, i32 arguments, constants and schedule, lowered for the launch.
+  const runtimeNames = new Set([...sig.sizes, ...sig.params.flatMap((p) => (p.kind === "scalar" && p.type === "i32" ? [p.name] : []))]);
+  const launchGrid = (["x", "y", "z"] as const).map((axis) => {
+    const text = spec.grid[axis];
+    if (text === undefined) return "1";
+    const lowered = lowerGridAxis(text, runtimeNames, constants, schedule);
+    return typeof lowered === "string" ? lowered : ctx.fail("bad-spec", at, lowered.message, lowered.hint);
+  });
   ctx.define(src.fn, sig.constantsName, { s: "constants" });
   ctx.define(src.fn, sig.scheduleName, { s: "schedule" });
   for (const p of sig.params) {
@@ -53,10 +59,12 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     file: src.file,
     summary: spec.summary,
     constants,
+    limits,
     schedule,
     params: sig.params,
     sizes: sig.sizes,
     grid: spec.grid,
+    launchGrid: { x: launchGrid[0], y: launchGrid[1], z: launchGrid[2] },
     threads: schedule.threads,
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,

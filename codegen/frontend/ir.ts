@@ -136,11 +136,15 @@ export interface KernelIR {
   readonly file: string;
   readonly summary: string;
   readonly constants: Readonly<Record<string, number | string>>;
+  /** The kernel's limits (KernelSpec.limits), read as c.NAME beside the constants. */
+  readonly limits: Readonly<Record<string, number>>;
   readonly schedule: Readonly<Record<string, number>>;
   readonly params: readonly Param[];
   /** Run-time sizes: tensor dims that are not compile-time, in first-use order (i32 scalars of the same name merge in). */
   readonly sizes: readonly string[];
   readonly grid: { readonly x: string; readonly y?: string; readonly z?: string };
+  /** The grid's axes as host C over the parameter block `p` (codegen/frontend/grid.ts). */
+  readonly launchGrid: { readonly x: string; readonly y: string; readonly z: string };
   readonly threads: number;
   /** Launched as a programmatic dependent of the preceding kernel (see KernelSpec). */
   readonly overlapsPrecedingKernel: boolean;

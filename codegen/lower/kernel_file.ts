@@ -36,10 +36,6 @@ function binding(p: Param): string {
   return `const lim::Tensor<${t}, ${p.dims.length}> ${p.name}(lim_p.${p.name});  // [${p.dimNames.join(", ")}]`;
 }
 
-function gridAxis(ir: KernelIR, axis: string | undefined): string {
-  return axis === undefined ? "1" : `p->${axis}`;
-}
-
 export function renderVariant(
   root: string,
   ir: KernelIR,
@@ -53,9 +49,12 @@ export function renderVariant(
   emitter.stmts(ir.body, 1);
   const functions = new Emitter();
   for (const f of ir.functions) functions.deviceFunction(f);
-  const constantLines = Object.entries(ir.constants).map(([k, v]) =>
-    typeof v === "number" ? `static constexpr int ${k} = ${v};` : `using ${k} = ${storageCType(v as never)};  // ${v}`,
-  );
+  const constantLines = [
+    ...Object.entries(ir.constants).map(([k, v]) =>
+      typeof v === "number" ? `static constexpr int ${k} = ${v};` : `using ${k} = ${storageCType(v as never)};  // ${v}`,
+    ),
+    ...Object.entries(ir.limits).map(([k, v]) => `static constexpr int ${k} = ${v};  // a limit of the kernel (lim_variants.h: LIM_${ir.name.toUpperCase()}_${k})`),
+  ];
   const scheduleLines = knobOrder.map((k) => `static constexpr int ${k} = ${ir.schedule[k]};`);
   const text = render(root, "kernel/variant.cu.hbs", {
     variant,
@@ -78,9 +77,9 @@ export function renderVariant(
     bindings: ir.params.map(binding),
     body: emitter.text(),
     functions: ir.functions.length ? `${functions.text()}\n` : "",
-    gridX: gridAxis(ir, ir.grid.x),
-    gridY: gridAxis(ir, ir.grid.y),
-    gridZ: gridAxis(ir, ir.grid.z),
+    gridX: ir.launchGrid.x,
+    gridY: ir.launchGrid.y,
+    gridZ: ir.launchGrid.z,
     constantValues: Object.values(ir.constants).map((v) => (typeof v === "number" ? v : DTYPE_CODES[v])).join(", "),
     scheduleValues: knobOrder.map((k) => ir.schedule[k]).join(", "),
   });

@@ -11,7 +11,11 @@ export interface ScheduleKnob {
   readonly values: readonly number[];
 }
 
-/** The grid: each axis names a run-time size (a tensor dimension or an i32 argument of the kernel). */
+/**
+ * The grid: each axis an expression over run-time sizes (tensor dimensions, i32 arguments of the kernel),
+ * constants c.X and schedule knobs s.X, with + - * / and ceilDiv(a, b): "B", "ceilDiv(B, s.threads)".
+ * The launch computes it; no caller does.
+ */
 export interface GridSpec {
   readonly x: string;
   readonly y?: string;
@@ -48,12 +52,18 @@ export interface KernelSpec {
    * and lim_find_<kernel> takes it as its last argument.
    */
   readonly bucket?: BucketSpec;
+  /**
+   * Fixed numbers of the kernel that the C ABI must know too (a capacity it must not exceed, entries a block
+   * caches): the body reads them as c.NAME like its constants, and lim_variants.h defines them as
+   * LIM_<KERNEL>_<NAME>, so the runtime never writes them again.
+   */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 /** Values of the constants of one variant. */
 export type ConstantsOf<S extends KernelSpec> = {
   readonly [K in keyof S["constants"]]: S["constants"][K][number];
-};
+} & { readonly [K in keyof S["limits"]]: number };
 
 /** Values of the schedule knobs of one variant. */
 export type ScheduleOf<S extends KernelSpec> = { readonly [K in keyof S["schedule"]]: number };
