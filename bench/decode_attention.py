@@ -1,9 +1,10 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
-    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick]
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full]
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
-plus head dims 64 and 256 at B 1, N 32K. PyTorch: scaled_dot_product_attention with enable_gqa=True on
+plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
+(Hkv 8 and 4) and bf16 and fp16. PyTorch: scaled_dot_product_attention with enable_gqa=True on
 the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and V over time) and our
 speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: bench/timing.py (CUDA-graph
 replays, inputs rotated past the L2).
@@ -28,14 +29,23 @@ HQ, HKV = 32, 8
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
 
 
-def grid(quick: bool):
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def grid(quick: bool, full: bool):
+    """(B, N, D, Hkv, dtype) of every shape to time."""
     batches, lengths = ([1, 8], [4096, 32768]) if quick else ([1, 8, 32], [4096, 16384, 32768, 131072])
-    for b in batches:
-        for n in lengths:
-            if 2 * b * HKV * n * 128 * 2 <= 8e9:
-                yield b, n, 128
-    yield 1, 32768, 64
-    yield 1, 32768, 256
+    heads = [(64, 128, 256), (HKV, HQ // 8), ("bf16", "fp16")] if full else [(128,), (HKV,), ("bf16",)]
+    for dtype in heads[2]:
+        for hkv in heads[1]:
+            for d in heads[0]:
+                for b in batches:
+                    for n in lengths:
+                        if 2 * b * hkv * n * d * 2 <= 8e9:
+                            yield b, n, d, hkv, dtype
+    if not full:
+        yield 1, 32768, 64, HKV, "bf16"
+        yield 1, 32768, 256, HKV, "bf16"
 
 
 class Case:
@@ -43,7 +53,7 @@ class Case:
 
     def __init__(self, B: int, N: int, D: int, hq: int = HQ, hkv: int = HKV, dtype=torch.bfloat16):
         self.B, self.N, self.D, self.hq, self.hkv, self.dtype = B, N, D, hq, hkv, dtype
-        self.kv_bytes = 2 * B * hkv * N * D * 2
+        self.kv_bytes = 2 * B * hkv * N * D * torch.finfo(dtype).bits // 8
         self.scale = 1.0 / math.sqrt(D)
         gen = torch.Generator(device="cuda").manual_seed(B * 7919 + N + D)
         self.inputs = []
@@ -79,9 +89,9 @@ class Case:
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 
-def run_shape(lim: Lim, B: int, N: int, D: int):
-    case = Case(B, N, D)
-    row = {"B": B, "N": N, "D": D, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
+def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str):
+    case = Case(B, N, D, hkv=hkv, dtype=DTYPES[dtype])
+    row = {"B": B, "N": N, "D": D, "G": HQ // hkv, "dtype": dtype, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
     row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
     for name, backend in BACKENDS.items():
         try:
@@ -102,6 +112,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
     ap.add_argument("--quick", action="store_true", help="a smaller grid")
+    ap.add_argument("--full", action="store_true", help="head dims 64/128/256, group sizes 4 and 8, bf16 and fp16 on every B and N")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
 
@@ -109,16 +120,16 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
-    for B, N, D in grid(args.quick):
-        row = run_shape(lim, B, N, D)
+    for B, N, D, hkv, dtype in grid(args.quick, args.full):
+        row = run_shape(lim, B, N, D, hkv, dtype)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
     print()
-    print(f"{'B':>3} {'N':>7} {'D':>4} {'K+V MB':>8} {'ours us':>9} {'TB/s':>6} {'flash us':>9} {'cudnn us':>9} {'speedup':>8} {'err':>8}  timing")
+    print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'dtype':>5} {'K+V MB':>8} {'ours us':>9} {'TB/s':>6} {'flash us':>9} {'cudnn us':>9} {'speedup':>8} {'err':>8}  timing")
     for r in rows:
         fmt = lambda v: f"{v:9.1f}" if v else f"{'-':>9}"  # noqa: E731
-        print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['ours_TBps']:>6.2f} "
+        print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['dtype']:>5} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['ours_TBps']:>6.2f} "
               f"{fmt(r.get('flash_us'))} {fmt(r.get('cudnn_us'))} {r['speedup'] or 0:>7.2f}x {r['rel_err_vs_sdpa']:>8.1e}  "
               f"{r['ours_timing']}/{r.get('flash_timing', '-')}/{r.get('cudnn_timing', '-')}")
 

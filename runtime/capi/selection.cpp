@@ -21,13 +21,13 @@ namespace {
 int find_topk(const std::string& fn, int k, int length, const lim_variant_info** out) {
   int best = -1;
   for (int i = 0; i < lim_topk_variant_count; ++i) {
-    const int capacity = lim_topk_variants[i]->constants[0];
+    const int capacity = lim_topk_variants[i]->constants[LIM_TOPK_CONSTANT_K];
     if (capacity >= k && (best < 0 || capacity < best)) best = capacity;
   }
   *out = best > 0 ? lim_find_topk(best, length) : nullptr;
   if (*out == nullptr) {
     int largest = 0;
-    for (int i = 0; i < lim_topk_variant_count; ++i) largest = std::max(largest, static_cast<int>(lim_topk_variants[i]->constants[0]));
+    for (int i = 0; i < lim_topk_variant_count; ++i) largest = std::max(largest, static_cast<int>(lim_topk_variants[i]->constants[LIM_TOPK_CONSTANT_K]));
     int wanted = 1024;
     while (wanted < k) wanted *= 2;
     return no_variant(fn.c_str(), "ranking " + std::to_string(k) + " tokens: that needs a top-k variant of budget >= " + std::to_string(k) +
