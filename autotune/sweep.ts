@@ -15,6 +15,7 @@ import { scheduleSpace } from "../codegen/schedules.js";
 import {
   openTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
 } from "../codegen/tuning/database.js";
+import { kernelDigest } from "../codegen/tuning/digest.js";
 import { bucketRanges, constantCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
 import { TOOLKIT_VERSION } from "../codegen/version.js";
 import { writeGenerated } from "../codegen/write.js";
@@ -93,7 +94,7 @@ function metadata(info: DeviceInfo): TuningMetadata {
 export function pendingKeys(sources: readonly KernelSource[], opts: SweepOptions, db: TuningDatabase): PendingKey[] {
   return sources.flatMap((source) => {
     const spec = source.definition.spec;
-    const digest = sourceDigest(source.fn.getSourceFile().getFullText());
+    const digest = kernelDigest(source.fn);
     return constantCombinations(spec, opts.matrix).flatMap((constants) =>
       bucketRanges(spec)
         .map(({ range, tunedAt }) => ({ key: tuningKey(spec, constants, range), kernel: spec.name, constants, tunedAt, source, range, digest }))

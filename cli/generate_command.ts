@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
+import { SUPPORTED_MATRIX, validateMatrix } from "../codegen/matrix.js";
 import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 
 interface GenerateFlags {
@@ -29,7 +30,7 @@ function tuningFiles(flags: GenerateFlags): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => join(dir, f)) : [];
 }
 
-const DTYPES = ["bf16", "fp16"];
+const DTYPES = SUPPORTED_MATRIX.dtypes;
 
 function parseSchedules(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const out = { ...previous };
@@ -73,6 +74,7 @@ export function registerGenerate(program: Command): void {
         const { tunedSchedules } = await import("../codegen/tuning/chooser.js");
         const outDir = resolve(flags.out);
         const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets };
+        validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);
         const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file) }));

@@ -4,6 +4,7 @@
 import { cpus } from "node:os";
 import { relative, resolve } from "node:path";
 import type { Command } from "commander";
+import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../codegen/matrix.js";
 import { PROJECT_ROOT, parseInteger, parseList, parseNumbers, runAction } from "./common.js";
 import { Progress } from "./progress.js";
 
@@ -34,10 +35,10 @@ export function registerTune(program: Command): void {
     .command("tune")
     .description("autotune schedules on this GPU: compile every valid schedule, check it against the reference, time it per shape bucket, record the best")
     .option("--kernels <list>", "kernels to tune", parseList("--kernels"), ["decode_attention", "topk"])
-    .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [64, 128, 256])
+    .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [...DEFAULT_MATRIX.headDims])
     .option("--group-sizes <list>", "GQA group sizes (default: the presets' 4)", parseNumbers("--group-sizes"), [4])
-    .option("--dtypes <list>", "element types", parseList("--dtypes", ["bf16", "fp16"]), ["bf16", "fp16"])
-    .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [1024, 2048, 4096, 8192])
+    .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])
+    .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [...DEFAULT_MATRIX.budgets])
     .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
     .option("--retune", "measure keys that are already in the database again")
     .option("--jobs <n>", "parallel compilations (default: one per core)", parseInteger("--jobs"), cpus().length)

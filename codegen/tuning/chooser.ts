@@ -7,7 +7,8 @@ import { TOOLKIT_VERSION } from "../version.js";
 import type { KernelSource } from "../types.js";
 import { parseScheduleTag } from "../schedules.js";
 import { bucketRanges, heuristicSchedule, type ScheduleChoice, type ScheduleChooser } from "../variants.js";
-import { minorVersion, sourceDigest, tuningKey, type TuningDatabase } from "./database.js";
+import { minorVersion, tuningKey, type TuningDatabase } from "./database.js";
+import { kernelDigest } from "./digest.js";
 
 export interface LoadedTuning {
   readonly path: string;
@@ -57,7 +58,7 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
   const dbs = usable(tunings, device, warnings);
   const choose: ScheduleChooser = (source: KernelSource, constants) => {
     const spec = source.definition.spec;
-    const digest = sourceDigest(source.fn.getSourceFile().getFullText());
+    const digest = kernelDigest(source.fn);
     const [fallback] = heuristicSchedule(source, constants);
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
       const key = tuningKey(spec, constants, range);
@@ -70,6 +71,12 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
         }
         try {
           const schedule = parseScheduleTag(spec, entry.best);
+          // The digest does not cover the rules: a rule added since may refuse the tuned schedule.
+          const broken = source.definition.rules.map((rule) => rule(constants as never, schedule as never)).find((r) => r !== undefined);
+          if (broken !== undefined) {
+            warnings.push(`${path}: ${key}: the tuned schedule ${entry.best} breaks a rule of ${spec.name} (${broken}); using the heuristic`);
+            continue;
+          }
           used.add(key);
           return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic)`, bucket: range };
         } catch (e) {

@@ -44,7 +44,7 @@ const Entry = z.object({
   bucket: z.object({ name: z.string(), lo: z.number().int(), hi: z.number().int().nullable() }).nullable(),
   /** The shapes the candidates were timed at, in words. */
   shapes: z.array(z.string()),
-  /** Digest of the kernel's DSL file when it was tuned: a later edit makes the entry stale. */
+  /** Digest of the kernel's function when it was tuned (tuning/digest.ts): an edit of its code makes the entry stale. */
   source: z.string(),
   heuristic: z.string(),
   best: z.string(),

@@ -6,16 +6,17 @@ import {
   blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const appendKv = defineKernel({
   spec: {
     name: "append_kv",
     summary: "writes one new token's key and value per request at position seqlens[b] - 1 of its cache",
-    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
-    schedule: { threads: { tag: "t", values: [32] } },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "Hkv", y: "B" },
   },
-  heuristic: () => ({ threads: 32 }),
+  heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }), // the warps that cover a row's lanes: one up to D 256
   rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
 });
 

@@ -11,6 +11,11 @@
 // merge_states. At a LessIsMore selection layer the kernel also writes every head's scaled logits
 // (natural units), which the selection kernels rank.
 //
+// Any head dim that is a multiple of 8 elements works: a row's LANES lanes sit in an aligned group of a
+// power of two lanes (D = 80: 10 of 16), the rest of the group holding zeros. When a thread cannot hold
+// the query and accumulator of all G heads (G > 8), the block's threads form parts that each take some of
+// the heads and read the same staged K/V rows.
+//
 // List entries that are not a position below the sequence length, or not above the previous entry, are
 // skipped (never read) and reported through raise().
 
@@ -19,12 +24,28 @@ import {
   present, raise, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
+
+/** Query values (and as many accumulator values) one thread holds; the body's HELD. More would spill. */
+const HELD = 64;
+
+/**
+ * The thread layout of a schedule, as the kernel body derives it (keep the two in step): the lanes that
+ * share a row (16-byte pieces of 8 elements), their group padded to a power of two, and the parts the
+ * block's heads are split into so that each thread holds at most HELD query values.
+ */
+function layout(c: { readonly D: number; readonly G: number }, s: { readonly pieces: number }) {
+  const lanes = c.D / (8 * s.pieces);
+  const slot = 2 ** Math.ceil(Math.log2(Math.max(lanes, 1)));
+  const parts = Math.ceil((c.G * s.pieces * 8) / HELD);
+  return { lanes, slot, parts, heads: Math.ceil(c.G / parts) };
+}
 
 export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
     summary: "decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials",
-    constants: { D: [64, 128, 256], G: [1, 2, 4, 8], dtype: ["bf16", "fp16"] },
+    constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes },
     schedule: {
       // The tuning space: the run 2 sweep (bench/NOTES.md) never chose 64 threads, 8 rows or 5 stages.
       threads: { tag: "t", values: [128, 256] },
@@ -41,14 +62,26 @@ export const decodeAttention = defineKernel({
       tunedAt: [1024, 2048, 4096, 8192, 32768, 131072],
     },
   },
-  // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
-  // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.
-  heuristic: (c) => (c.G <= 4 ? { threads: 256, rows: 2, stages: 2, pieces: 2 } : { threads: 128, rows: 4, stages: 3, pieces: 1 }),
+  heuristic: (c) => {
+    // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
+    // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.
+    if (c.G <= 4) return { threads: 256, rows: 2, stages: 2, pieces: 2 };
+    // Past 8 heads, 128 threads per part, each part scheduled as at G = 8 (two pieces only where one piece
+    // would need more than 32 lanes).
+    const pieces = c.D / 8 <= 32 ? 1 : 2;
+    return { threads: 128 * layout(c, { pieces }).parts, rows: 4, stages: 3, pieces };
+  },
   rules: [
     (c, s) => (c.D % (8 * s.pieces) === 0 && c.D / (8 * s.pieces) <= 32 ? undefined : `D (${c.D}) must split into at most 32 lanes of ${s.pieces} 16-byte pieces`),
-    (c, s) => (s.threads % (c.D / (8 * s.pieces)) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / (8 * s.pieces)} lanes that share a K row`),
-    (c, s) => (s.rows * c.G <= 32 ? undefined : `rows x G = ${s.rows * c.G} scores per thread would not fit in registers (at most 32)`),
-    (c, s) => (c.G * s.pieces * 8 <= 64 ? undefined : `G x pieces x 8 = ${c.G * s.pieces * 8} query and accumulator values per thread would spill (at most 64)`),
+    (c, s) => {
+      const { lanes, slot, parts } = layout(c, s);
+      const what = `${parts > 1 ? `${parts} parts of heads x ` : ""}${slot} lanes (the ${lanes} that share a K row${slot > lanes ? ", to a power of two" : ""})`;
+      return s.threads % (parts * slot) === 0 ? undefined : `threads (${s.threads}) must be a multiple of ${what}`;
+    },
+    (c, s) => {
+      const { heads } = layout(c, s);
+      return s.rows * heads <= 32 ? undefined : `rows x heads per thread = ${s.rows * heads} scores per thread would not fit in registers (at most 32)`;
+    },
   ],
 });
 
@@ -76,7 +109,17 @@ export function decode_attention(
   const VEC = 16 / sizeof(c.dtype); // elements in one 16-byte piece
   const PIECES = s.pieces;
   const LANES = c.D / (VEC * PIECES); // threads that share one K/V row
-  const GROUPS = s.threads / LANES; // rows processed side by side
+  // The row's lanes sit in an aligned group of SLOT lanes (a power of two, for the shuffle sum); the
+  // SLOT - LANES lanes past them hold no part of the row and add zeros.
+  const SLOT = LANES <= 1 ? 1 : LANES <= 2 ? 2 : LANES <= 4 ? 4 : LANES <= 8 ? 8 : LANES <= 16 ? 16 : 32;
+  // A thread holds the query and the accumulator of each of its heads, at most HELD values of each (more
+  // would spill): PARTS parts of the block take HEADS of the G heads each (the last may have fewer).
+  const HELD = 64;
+  const PARTS = ceilDiv(c.G * PIECES * VEC, HELD);
+  const HEADS = ceilDiv(c.G, PARTS);
+  const ALL = PARTS * HEADS == c.G; // every part has HEADS heads
+  const PART_THREADS = s.threads / PARTS;
+  const GROUPS = PART_THREADS / SLOT; // rows a part processes side by side
   const TILE = GROUPS * s.rows; // rows per pipeline stage
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
@@ -87,8 +130,12 @@ export function decode_attention(
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
   const kvHead = qHead / groupSize;
   const split = blockIdx.x;
-  const lane = threadIdx.x % LANES;
-  const group = threadIdx.x / LANES;
+  const inPart = PARTS == 1 ? threadIdx.x : threadIdx.x % PART_THREADS; // the thread's index in its part
+  const part = PARTS == 1 ? 0 : threadIdx.x / PART_THREADS;
+  const h0 = part * HEADS; // the part's first head, of the block's G
+  const lane = threadIdx.x % SLOT;
+  const group = inPart / SLOT;
+  const active = SLOT == LANES || lane < LANES; // the lane holds a part of the row
 
   // Everything the block reads before its first K/V row is loaded up front, before the checks, so that the
   // loads overlap: one memory latency instead of a chain of four.
@@ -100,10 +147,13 @@ export function decode_attention(
     count = counts.at(b, list);
   }
   // A thread holds piece p of a row: dims p * LANES * VEC + lane * VEC + (0..VEC-1), so that each piece
-  // is one coalesced 16-byte-per-lane access across the row's lanes.
-  const qs = regs("f32", [c.G, PIECES, VEC]);
-  for (const g of unroll(c.G)) {
-    for (const p of unroll(PIECES)) loadVec(qs[g][p], q.ref(b, qHead + g, (p * LANES + lane) * VEC));
+  // is one coalesced 16-byte-per-lane access across the row's lanes. Lanes past the row, and heads past
+  // G in the last part, hold zeros.
+  const qs = regs("f32", [HEADS, PIECES, VEC], 0.0);
+  for (const g of unroll(HEADS)) {
+    if (active && (ALL || h0 + g < c.G)) {
+      for (const p of unroll(PIECES)) loadVec(qs[g][p], q.ref(b, qHead + h0 + g, (p * LANES + lane) * VEC));
+    }
   }
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the copy pipeline then never waits on an index load.
@@ -144,26 +194,32 @@ export function decode_attention(
     return p;
   };
   // Pre-scaled so that scores come out in base 2.
-  for (const g of unroll(c.G)) for (const p of unroll(PIECES)) for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
+  for (const g of unroll(HEADS)) for (const p of unroll(PIECES)) for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
 
-  const m = regs("f32", [c.G], NO_SCORE);
-  const l = regs("f32", [c.G], 0.0);
-  const acc = regs("f32", [c.G, PIECES, VEC], 0.0);
+  const m = regs("f32", [HEADS], NO_SCORE);
+  const l = regs("f32", [HEADS], 0.0);
+  const acc = regs("f32", [HEADS, PIECES, VEC], 0.0);
   {
-    // Each thread copies exactly the 16-byte pieces it reads later, so waiting for its own copies
-    // is enough: the loop needs no block-wide barrier.
-    const kStage = shared("dtype", [s.stages, s.rows, PIECES, s.threads * VEC]);
-    const vStage = shared("dtype", [s.stages, s.rows, PIECES, s.threads * VEC]);
+    // A thread reads back the 16-byte pieces at its own place `at` of a stage (the same place in every
+    // part). With one part it also copies exactly those, so waiting for its own copies is enough and the
+    // loop needs no block-wide barrier. With several, the parts share the copying and a barrier per tile
+    // publishes the copies and frees the stage that is refilled next. Lanes past the row copy nothing
+    // (zero-fill), so they read zeros.
+    const kStage = shared("dtype", [s.stages, s.rows, PIECES, PART_THREADS * VEC]);
+    const vStage = shared("dtype", [s.stages, s.rows, PIECES, PART_THREADS * VEC]);
+    const at = inPart * VEC;
     const issue = (tile: i32) => {
       const stage = tile % s.stages;
       for (const r of unroll(s.rows)) {
         const row = start + tile * TILE + r * GROUPS + group;
         const pos = tile < tiles && row < end ? position(row) : -1;
-        const valid = pos >= 0;
+        const valid = pos >= 0 && active;
         const src = valid ? pos : 0;
         for (const p of unroll(PIECES)) {
-          asyncCopy(kStage.ref(stage, r, p, threadIdx.x * VEC), k.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
-          asyncCopy(vStage.ref(stage, r, p, threadIdx.x * VEC), v.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
+          // Of the K and V pieces of the tile, the x-th is copied by part x % PARTS.
+          const x = (r * PIECES + p) * 2;
+          if (PARTS == 1 || x % PARTS == part) asyncCopy(kStage.ref(stage, r, p, at), k.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
+          if (PARTS == 1 || (x + 1) % PARTS == part) asyncCopy(vStage.ref(stage, r, p, at), v.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
         }
       }
       asyncCommit();
@@ -171,29 +227,37 @@ export function decode_attention(
     for (const t of unroll(s.stages - 1)) issue(t);
 
     for (let tile = 0; tile < tiles; tile++) {
-      issue(tile + s.stages - 1);
-      asyncWait(s.stages - 1);
+      if (PARTS == 1) {
+        issue(tile + s.stages - 1);
+        asyncWait(s.stages - 1);
+      } else {
+        // This thread's copies of the tile have landed; after the barrier everyone's have, and every part
+        // is done with the stage of the previous tile, which issue() refills.
+        asyncWait(s.stages - 2);
+        syncthreads();
+        issue(tile + s.stages - 1);
+      }
       const stage = tile % s.stages;
 
-      const score = regs("f32", [s.rows, c.G]);
-      const tileMax = regs("f32", [c.G], -Infinity);
+      const score = regs("f32", [s.rows, HEADS]);
+      const tileMax = regs("f32", [HEADS], -Infinity);
       for (const r of unroll(s.rows)) {
         const ks = regs("f32", [PIECES, VEC]);
-        for (const p of unroll(PIECES)) loadVec(ks[p], kStage.ref(stage, r, p, threadIdx.x * VEC));
+        for (const p of unroll(PIECES)) loadVec(ks[p], kStage.ref(stage, r, p, at));
         const row = start + tile * TILE + r * GROUPS + group;
         const pos = row < end ? position(row) : -1;
         const inRange = pos >= 0;
-        for (const g of unroll(c.G)) {
+        for (const g of unroll(HEADS)) {
           let partial: f32 = 0.0;
           for (const p of unroll(PIECES)) partial = partial + dot(qs[g][p], ks[p]);
-          const full = laneGroupSum(partial, LANES);
+          const full = laneGroupSum(partial, SLOT);
           score[r][g] = inRange ? full : -Infinity;
           tileMax[g] = max(tileMax[g], score[r][g]);
           // Every lane of the row holds every head's score; lane g % LANES writes head g's.
-          if (present(logits) && inRange && lane == g % LANES) logits.store(full * LN2, b, qHead + g, pos);
+          if (present(logits) && inRange && lane == g % LANES && (ALL || h0 + g < c.G)) logits.store(full * LN2, b, qHead + h0 + g, pos);
         }
       }
-      for (const g of unroll(c.G)) {
+      for (const g of unroll(HEADS)) {
         const mNew = max(m[g], tileMax[g]);
         const alpha = exp2(m[g] - mNew);
         m[g] = mNew;
@@ -202,8 +266,8 @@ export function decode_attention(
       }
       for (const r of unroll(s.rows)) {
         const vs = regs("f32", [PIECES, VEC]);
-        for (const p of unroll(PIECES)) loadVec(vs[p], vStage.ref(stage, r, p, threadIdx.x * VEC));
-        for (const g of unroll(c.G)) {
+        for (const p of unroll(PIECES)) loadVec(vs[p], vStage.ref(stage, r, p, at));
+        for (const g of unroll(HEADS)) {
           const pr = exp2(score[r][g] - m[g]);
           l[g] = l[g] + pr;
           for (const p of unroll(PIECES)) for (const e of unroll(VEC)) acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];
@@ -220,12 +284,14 @@ export function decode_attention(
   const mAll = shared("f32", [GROUPS, c.G]);
   const lAll = shared("f32", [GROUPS, c.G]);
   const accAll = shared("f32", [GROUPS, c.G, c.D]);
-  for (const g of unroll(c.G)) {
-    if (lane == 0) {
-      mAll[group][g] = m[g];
-      lAll[group][g] = l[g];
+  for (const g of unroll(HEADS)) {
+    if (ALL || h0 + g < c.G) {
+      if (lane == 0) {
+        mAll[group][h0 + g] = m[g];
+        lAll[group][h0 + g] = l[g];
+      }
+      if (active) for (const p of unroll(PIECES)) storeVec(accAll.ref(group, h0 + g, (p * LANES + lane) * VEC), acc[g][p]);
     }
-    for (const p of unroll(PIECES)) storeVec(accAll.ref(group, g, (p * LANES + lane) * VEC), acc[g][p]);
   }
   syncthreads();
   for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {

@@ -4,20 +4,23 @@
 // past a list's count are left as they were.
 
 import {
-  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx, waitForPrecedingGrid,
+  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx, threadsForRows, waitForPrecedingGrid,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const gatherKv = defineKernel({
   spec: {
     name: "gather_kv",
     summary: "copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers",
-    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
-    schedule: { threads: { tag: "t", values: [128, 256, 512] } },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
+    schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448, 512] } },
     grid: { x: "RB", y: "Hkv", z: "B" },
     overlapsPrecedingKernel: true, // the index lists usually come from the selection just before
   },
-  heuristic: () => ({ threads: 256 }),
+  // 256 threads, or the nearest count above that holds whole rows (D 80: 10 lanes a row, 320 threads).
+  heuristic: (c) => ({ threads: threadsForRows(c.D / 8, 256) }),
   rules: [(c, s) => (s.threads % (c.D / 8) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / 8} lanes of a row`)],
 });
 

@@ -8,18 +8,19 @@ import {
   threadIdx, unroll, waitForPrecedingGrid, warpId,
   type ConstantsOf, type MaybeOut, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const mergeStates = defineKernel({
   spec: {
     name: "merge_states",
     summary: "merges split-KV partial outputs and base-2 log-sum-exps into the final attention output",
-    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
     schedule: { threads: { tag: "t", values: [64, 128, 256] } },
     grid: { x: "Hq", y: "B" },
     overlapsPrecedingKernel: true, // starts while decode_attention finishes; waits before reading its partials
   },
   heuristic: () => ({ threads: 128 }),
-  rules: [],
+  rules: [(c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 to spread over 32 or 16 lanes of a warp`)],
 });
 
 export function merge_states(
@@ -31,7 +32,10 @@ export function merge_states(
   lse: MaybeOut<"f32", ["B", "Hq"]>,
   splits: i32,
 ): void {
-  const PER = c.D / 32; // output dims per lane
+  // Output dims per lane: a warp's 32 lanes share a row, or its first 16 when D is an odd multiple of 16
+  // (D = 80: 16 lanes of 5), the others idle.
+  const PER = c.D % 32 == 0 ? c.D / 32 : c.D / 16;
+  const LANES = c.D / PER;
   const WARPS = s.threads / 32;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30;
@@ -40,6 +44,7 @@ export function merge_states(
   const h = blockIdx.x;
   const lane = laneId();
   const warp = warpId();
+  const active = LANES == 32 || lane < LANES; // the lane holds dims of the row
 
   let mW: f32 = NO_SCORE;
   let lW: f32 = 0.0;
@@ -49,8 +54,8 @@ export function merge_states(
   // Unrolled by 2: by 4, ptxas spills the D = 256 variants (two 16-byte loads per split in flight is enough).
   for (const sp of range(warp, splits, WARPS, 2)) {
     const lseS = partialLse.at(b, h, sp);
-    const part = regs("f32", [PER]);
-    loadVec(part, partialO.ref(b, h, sp, lane * PER));
+    const part = regs("f32", [PER], 0.0);
+    if (active) loadVec(part, partialO.ref(b, h, sp, lane * PER));
     const mNew = max(mW, lseS);
     const alpha = exp2(mW - mNew);
     const w = exp2(lseS - mNew);
@@ -66,7 +71,7 @@ export function merge_states(
     mAll[warp] = mW;
     lAll[warp] = lW;
   }
-  for (const e of unroll(PER)) accAll[warp][lane * PER + e] = accW[e];
+  if (active) for (const e of unroll(PER)) accAll[warp][lane * PER + e] = accW[e];
   syncthreads();
   let mMax: f32 = NO_SCORE;
   for (const w of unroll(WARPS)) mMax = max(mMax, mAll[w]);

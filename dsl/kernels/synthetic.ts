@@ -24,9 +24,10 @@
 // of 2048 keeps most, not all, of the attention (about three quarters), as in the paper's models.
 
 import {
-  blockIdx, defineKernel, f32, raise, regs, sizeof, sqrt, storeVec, threadIdx, u32, unroll,
+  blockIdx, defineKernel, f32, raise, regs, sizeof, sqrt, storeVec, threadIdx, threadsForRows, u32, unroll,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 /** lowbias32: a 32-bit integer hash with good avalanche. */
 function mix(x: u32): u32 {
@@ -59,11 +60,13 @@ export const synthesizeKv = defineKernel({
   spec: {
     name: "synthesize_kv",
     summary: "fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data",
-    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
-    schedule: { threads: { tag: "t", values: [128, 256] } },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
+    schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448] } },
     grid: { x: "RB", y: "Hkv", z: "B" },
   },
-  heuristic: () => ({ threads: 256 }),
+  // 256 threads, or the nearest count above that holds whole rows (D 80: 10 lanes a row, 320 threads).
+  heuristic: (c) => ({ threads: threadsForRows(c.D / 8, 256) }),
   rules: [(c, s) => (s.threads % (c.D / 8) === 0 ? undefined : `threads (${s.threads}) must be a multiple of the ${c.D / 8} lanes of a row`)],
 });
 
@@ -124,11 +127,11 @@ export const synthesizeStep = defineKernel({
   spec: {
     name: "synthesize_step",
     summary: "one decode step of synthetic data for one layer: every head's query, and the new token's key and value",
-    constants: { D: [64, 128, 256], dtype: ["bf16", "fp16"] },
-    schedule: { threads: { tag: "t", values: [32] } },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "HX", y: "B" },
   },
-  heuristic: () => ({ threads: 32 }),
+  heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }), // the warps that cover a row's lanes: one up to D 256
   rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
 });
 

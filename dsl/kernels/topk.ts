@@ -15,12 +15,13 @@ import {
   range, regs, shared, syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor,
 } from "../lang/index.js";
+import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const topkKernel = defineKernel({
   spec: {
     name: "topk",
     summary: "exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order",
-    constants: { K: [1024, 2048, 4096, 8192] }, // the largest k a variant serves (its sort buffer)
+    constants: { K: DEFAULT_MATRIX.budgets }, // the largest k a variant serves (its sort buffer)
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
       items: { tag: "i", values: [4, 8, 16] }, // consecutive elements per thread in the compaction pass

@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/common.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
-import { sourceDigest, TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
+import { TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
+import { kernelDigest } from "../../codegen/tuning/digest.js";
 import { pendingKeys, rejectedVariants, type SweepOptions } from "../../autotune/sweep.js";
 
 const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
@@ -12,7 +13,7 @@ const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }
 describe("lim tune", () => {
   it("measures only the keys the database lacks or holds for an earlier kernel", async () => {
     const sources = await loadKernels(PROJECT_ROOT, ["topk"]);
-    const digest = sourceDigest(sources[0].fn.getSourceFile().getFullText());
+    const digest = kernelDigest(sources[0].fn);
     const matrix = { ...options.matrix, budgets: [2048] };
     const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
     const all = pendingKeys(sources, { ...options, matrix }, empty).map((k) => k.key);

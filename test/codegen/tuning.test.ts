@@ -11,7 +11,8 @@ import type { KernelSource } from "../../codegen/types.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { planGeneration } from "../../codegen/generate.js";
 import { tunedSchedules } from "../../codegen/tuning/chooser.js";
-import { readTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TuningDatabase, type TuningEntry } from "../../codegen/tuning/database.js";
+import { readTuning, TUNING_FORMAT, tuningKey, writeTuning, type TuningDatabase, type TuningEntry } from "../../codegen/tuning/database.js";
+import { kernelDigest } from "../../codegen/tuning/digest.js";
 import { bucketRanges } from "../../codegen/variants.js";
 import { TOOLKIT_VERSION } from "../../codegen/version.js";
 
@@ -25,7 +26,7 @@ const dir = mkdtempSync(join(tmpdir(), "lim-tuning-"));
 
 beforeAll(async () => {
   [attention] = await loadKernels(PROJECT_ROOT, ["decode_attention"]);
-  digest = sourceDigest(attention.fn.getSourceFile().getFullText());
+  digest = kernelDigest(attention.fn);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
