@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { SUPPORTED_MATRIX, validateMatrix } from "../codegen/matrix.js";
+import { validateMatrix } from "../codegen/matrix.js";
+import { SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 
 interface GenerateFlags {

@@ -4,7 +4,7 @@
 import { cpus } from "node:os";
 import { relative, resolve } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../codegen/matrix.js";
+import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { PROJECT_ROOT, parseInteger, parseList, parseNumbers, runAction } from "./common.js";
 import { Progress } from "./progress.js";
 

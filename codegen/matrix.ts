@@ -1,40 +1,7 @@
-// The generation matrix, defined once: what a plain `lim generate` covers, what any request may ask for,
-// and the check that turns an unsupported request into a message naming the nearest supported choice.
-// Plain data and functions only: the kernels in dsl/kernels import their default lists from here.
+// The check of a requested generation matrix against the supported one (dsl/lang/matrix.ts): an unsupported
+// value becomes a message naming the nearest supported choice.
 
-/** One axis of the generation matrix. */
-export type MatrixAxis = "headDims" | "groupSizes" | "dtypes" | "budgets";
-
-/** Values of each axis. */
-export interface MatrixValues {
-  readonly headDims: readonly number[];
-  readonly groupSizes: readonly number[];
-  readonly dtypes: readonly string[];
-  readonly budgets: readonly number[];
-}
-
-/**
- * What `lim generate` produces when no axis is given (the committed generated/ folder). Budgets are the
- * top-k sort-buffer sizes: a variant of budget K serves every k up to K.
- */
-export const DEFAULT_MATRIX: MatrixValues = {
-  headDims: [64, 128, 256],
-  groupSizes: [1, 2, 4, 8],
-  dtypes: ["bf16", "fp16"],
-  budgets: [1024, 2048, 4096, 8192],
-};
-
-/**
- * Every value a request may ask for: the head dims and GQA group sizes of common models (each kernel's
- * heuristic yields a schedule that satisfies its rules and compiles without spills for all of them), and
- * the budgets the top-k kernel's schedule rules admit.
- */
-export const SUPPORTED_MATRIX: MatrixValues = {
-  headDims: [64, 80, 96, 112, 128, 160, 192, 256],
-  groupSizes: Array.from({ length: 16 }, (_, i) => i + 1),
-  dtypes: ["bf16", "fp16"],
-  budgets: [1024, 2048, 4096, 8192],
-};
+import { SUPPORTED_MATRIX, type MatrixAxis } from "../dsl/lang/matrix.js";
 
 /** The command-line flag of each axis and what one value is called, for messages. */
 const AXIS_WORDS: Readonly<Record<MatrixAxis, { flag: string; one: string; many: string }>> = {

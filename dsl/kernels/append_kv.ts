@@ -3,10 +3,10 @@
 // between their projections and attention; the decode runtime does too.
 
 import {
+  DEFAULT_MATRIX,
   blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const appendKv = defineKernel({
   spec: {

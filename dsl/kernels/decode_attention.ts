@@ -20,11 +20,11 @@
 // skipped (never read) and reported through raise().
 
 import {
+  DEFAULT_MATRIX,
   allowDependentGrid, asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, loadVec, log2, max, min,
   present, raise, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 /** Query values (and as many accumulator values) one thread holds; the body's HELD. More would spill. */
 const HELD = 64;

@@ -4,10 +4,10 @@
 // past a list's count are left as they were.
 
 import {
+  DEFAULT_MATRIX,
   blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx, threadsForRows, waitForPrecedingGrid,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const gatherKv = defineKernel({
   spec: {

@@ -4,11 +4,11 @@
 // keeping a running maximum, and the warps' states are combined in shared memory.
 
 import {
+  DEFAULT_MATRIX,
   blockIdx, defineKernel, exp2, laneId, loadVec, log2, max, present, range, regs, shared, syncthreads,
   threadIdx, unroll, waitForPrecedingGrid, warpId,
   type ConstantsOf, type MaybeOut, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const mergeStates = defineKernel({
   spec: {

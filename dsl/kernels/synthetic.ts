@@ -24,10 +24,10 @@
 // of 2048 keeps most, not all, of the attention (about three quarters), as in the paper's models.
 
 import {
+  DEFAULT_MATRIX,
   blockIdx, defineKernel, f32, raise, regs, sizeof, sqrt, storeVec, threadIdx, threadsForRows, u32, unroll,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 /** lowbias32: a 32-bit integer hash with good avalanche. */
 function mix(x: u32): u32 {

@@ -11,11 +11,11 @@
 // the key of its first occurrence in the rank-major walk (the union kernel reads only that).
 
 import {
+  DEFAULT_MATRIX,
   atomicAdd, blockExclusiveSum, blockIdx, blockSortDescending, defineKernel, i32, keyValue, max, min, orderedKey, present, raise,
   range, regs, shared, syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor,
 } from "../lang/index.js";
-import { DEFAULT_MATRIX } from "../../codegen/matrix.js";
 
 export const topkKernel = defineKernel({
   spec: {

@@ -1,13 +1,14 @@
 // Every supported model shape generates with the default (heuristic) schedules: each head dim x GQA group
 // size plans and lowers in memory, and each variant's schedule obeys its kernel's rules. The matrix is
-// defined once (codegen/matrix.ts): the kernels' default lists are its default matrix, and a request
+// defined once (dsl/lang/matrix.ts, checked by codegen/matrix.ts): the kernels' default lists are its default matrix, and a request
 // outside the supported lists is refused naming the nearest supported values.
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/common.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { lowerSources } from "../../codegen/generate.js";
-import { DEFAULT_MATRIX, SUPPORTED_MATRIX, nearestSupported, unsupportedMessage, validateMatrix } from "../../codegen/matrix.js";
+import { nearestSupported, unsupportedMessage, validateMatrix } from "../../codegen/matrix.js";
+import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../../dsl/lang/matrix.js";
 import type { KernelSource } from "../../codegen/types.js";
 import { heuristicSchedule, MATRIX_CONSTANTS } from "../../codegen/variants.js";
 

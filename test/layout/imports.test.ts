@@ -56,6 +56,18 @@ describe("layout", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("dependencies flow one way: dsl/ imports nothing outside it, codegen/ nothing of the runtime, the CLI or the tools", () => {
+    const downstream: Record<string, readonly string[]> = {
+      dsl: ["codegen", "templates", "generated", "runtime", "cli", "autotune", "report", "reference", "bench", "tuning"],
+      codegen: ["generated", "runtime", "cli", "autotune", "report", "bench"],
+      runtime: ["cli", "autotune", "report", "bench"],
+    };
+    const offenders = files.flatMap((f) =>
+      importedFolders(f).filter((i) => downstream[topFolder(f)]?.includes(i.folder)).map((i) => `${f}: ${i.specifier}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it("no product code imports bench/", () => {
     const offenders = files
       .filter((f) => topFolder(f) !== "test" && topFolder(f) !== "bench")
