@@ -20,8 +20,8 @@ interface GenerateFlags {
   device: string;
 }
 
-/** The device whose tuned schedules a plain `lim generate` uses. */
-export const DEFAULT_TARGET_DEVICE = "NVIDIA H100 80GB HBM3";
+/** The device whose tuned schedules a plain `lim generate` uses: the GPU machine the project measures on (tuning/nvidia-h200.json). */
+export const DEFAULT_TARGET_DEVICE = "NVIDIA H200";
 
 /** Every database in tuning/ (a user's own sweeps land there too). */
 function tuningFiles(flags: GenerateFlags): string[] {
@@ -78,7 +78,7 @@ export function registerGenerate(program: Command): void {
         validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);
-        const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file) }));
+        const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file), named: Array.isArray(flags.tuning) }));
         const tuned = tunedSchedules(tunings, flags.device);
         const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace, tuned.choose) : tuned.choose;
         const onProgress = planReporter({

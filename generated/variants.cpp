@@ -102,34 +102,20 @@ extern "C" const lim_variant_info* lim_find_attention_recall(void) {
   return nullptr;
 }
 
-// ---- decode_attention (44 variants)
+// ---- decode_attention (24 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s2_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s2_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r1_s4_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s2_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s4_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info;
@@ -137,14 +123,8 @@ extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t256_r2_s2
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r1_s4_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r1_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info;
 
@@ -153,29 +133,15 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r1_s2_p1_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r2_s2_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r1_s2_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t128_r1_s4_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r1_s3_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_info,
+    &lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r1_s3_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r2_s2_p1_info,
-    &lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r1_s4_p2_info,
     &lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t256_r1_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t256_r1_s3_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info,
     &lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info,
@@ -183,18 +149,12 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r1_s4_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r1_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info,
     &lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_fp16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info,
     &lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 44;
+extern "C" const int lim_decode_attention_variant_count = 24;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -202,47 +162,24 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s2_p1_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s2_p1_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p1_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16__t256_r1_s2_p1_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16__t128_r1_s4_p1_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16__t256_r1_s3_p1_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16__t256_r1_s3_p2_info, 0, 3072 },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p1_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_bf16__t256_r1_s4_p2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16__t256_r1_s2_p2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_fp16__t256_r1_s3_p2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16__t256_r1_s4_p2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16__t256_r1_s2_p2_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info, 3072, 6144 },
-    {&lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, 3072 },
-    {&lim_decode_attention__d256_g4_fp16__t128_r2_s2_p2_info, 3072, 6144 },
-    {&lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
@@ -438,41 +375,26 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
   return nullptr;
 }
 
-// ---- topk (9 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c16384_info;
+// ---- topk (4 variants)
 extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
-extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c16384_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c16384_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c32768_info;
 extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_info;
 extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i8_c16384_info,
     &lim_topk__k1024__t512_i8_c32768_info,
-    &lim_topk__k1024__t512_i4_c16384_info,
-    &lim_topk__k2048__t512_i8_c16384_info,
-    &lim_topk__k2048__t1024_i4_c32768_info,
-    &lim_topk__k4096__t512_i8_c16384_info,
+    &lim_topk__k2048__t512_i8_c32768_info,
     &lim_topk__k4096__t512_i8_c32768_info,
-    &lim_topk__k8192__t512_i4_c16384_info,
     &lim_topk__k8192__t512_i8_c16384_info,
     nullptr};
-extern "C" const int lim_topk_variant_count = 9;
+extern "C" const int lim_topk_variant_count = 4;
 
 // Which variant serves which constants and range [lo, hi) of length (tokens per row (the longest)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i8_c16384_info, 0, 12288 },
-    {&lim_topk__k1024__t512_i8_c32768_info, 12288, 49152 },
-    {&lim_topk__k1024__t512_i4_c16384_info, 49152, INT64_MAX },
-    {&lim_topk__k2048__t512_i8_c16384_info, 0, 12288 },
-    {&lim_topk__k2048__t1024_i4_c32768_info, 12288, INT64_MAX },
-    {&lim_topk__k4096__t512_i8_c16384_info, 0, 12288 },
-    {&lim_topk__k4096__t512_i8_c32768_info, 12288, INT64_MAX },
-    {&lim_topk__k8192__t512_i4_c16384_info, 0, 12288 },
-    {&lim_topk__k8192__t512_i8_c16384_info, 12288, INT64_MAX },
+    {&lim_topk__k1024__t512_i8_c32768_info, 0, INT64_MAX },
+    {&lim_topk__k2048__t512_i8_c32768_info, 0, INT64_MAX },
+    {&lim_topk__k4096__t512_i8_c32768_info, 0, INT64_MAX },
+    {&lim_topk__k8192__t512_i8_c16384_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length) {
@@ -490,28 +412,28 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"advance_seqlens", lim_advance_seqlens_variants, 1 },
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 44 },
+    {"decode_attention", lim_decode_attention_variants, 24 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"merge_states", lim_merge_states_variants, 6 },
     {"synthesize_kv", lim_synthesize_kv_variants, 6 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
-    {"topk", lim_topk_variants, 9 },
+    {"topk", lim_topk_variants, 4 },
     {nullptr, nullptr, 0}};
 extern "C" const int lim_kernel_table_count = 10;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
     {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:68"},
-    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:37"},
+    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:38"},
     {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:118"},
-    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:125"},
-    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:140"},
-    {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:48"},
-    {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:55"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:167"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:174"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:189"},
+    {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
+    {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
-    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:91"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:70"},
+    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:93"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:71"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 12;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Packs what the GPU machine needs but cannot make itself into .carry/ (ignored by git): node, the
-# node_modules (without the TypeScript compiler) and the build outputs (liblim.so, the addon, the
-# example). Run here after `npm run build`; delete .carry/node_modules.tar.xz after changing packages.
+# Packs what the GPU machine needs but cannot make itself into .carry/ (ignored by git; name it in the
+# device tool's carry list): node, the node_modules (without the TypeScript compiler) and the Node-API
+# headers the addon compiles against. The library and the addon are built there (bench/device/build.sh,
+# 16 cores). Delete .carry/node_modules.tar.xz after changing packages.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p .carry
+mkdir -p .carry/node-api
 [ -f .carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .carry/node.xz
 # Everything but the TypeScript compiler (type-checking happens here, not there).
 [ -f .carry/node_modules.tar.xz ] || tar --exclude=node_modules/typescript -cf - node_modules | xz -T2 -6 > .carry/node_modules.tar.xz
-tar -cf - build/liblim.so build/lim_addon.node build/lim_example | xz -T2 -6 > .carry/build.tar.xz
+# The four headers of Node-API (node-addon-api includes them); the installed Node's own.
+include=$(dirname "$(command -v node)")/../include/node
+for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do cp "$include/$h" .carry/node-api/; done
 du -sh .carry/*

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine, over a copy of the working tree: unpacks what travelled in .carry (node, the
-# node_modules and build/ archives), then the named sections, logging everything under $OUT.
+# Runs on the GPU machine, over a copy of the working tree: unpacks what travelled in .carry (node and the
+# node_modules), then the named sections, logging everything under $OUT.
 #
-#   bash bench/device/suite.sh tests sanitize bench
+#   bash bench/device/suite.sh build tests sample sanitize bench
 #
-# Prepare .carry here first with bench/device/pack.sh.
+# Prepare .carry here first with bench/device/pack.sh, and name .carry in the device tool's carry list.
 set -uo pipefail
 OUT=${OUT:-/tmp/lim-out}
 mkdir -p "$OUT"
@@ -12,13 +12,27 @@ if [ -f .carry/node.xz ]; then
   mkdir -p /tmp/bin && xz -dc .carry/node.xz > /tmp/bin/node && chmod +x /tmp/bin/node && export PATH=/tmp/bin:$PATH
 fi
 [ -d node_modules ] || tar -xJf .carry/node_modules.tar.xz
-[ -f .carry/build.tar.xz ] && tar -xJf .carry/build.tar.xz
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
 
 status=0
 for section in "$@"; do
   echo "=== $section"
   case "$section" in
+    build)
+      # liblim, the example and the addon from generated/, on all cores.
+      bash bench/device/build.sh generated build 2>&1 | tee "$OUT/build.log" || status=1
+      ;;
+    sample)
+      # A sample of the shapes beyond the default set (with the ones the tests name), generated, built and put through the GPU tests:
+      # head dims 80, 96 and 192 with group sizes 5, 7 and 16 (the lanes of a row not a power of two, and
+      # heads split across parts of a block). It replaces generated/ and build/ of this copy: run it last.
+      node bin/lim generate --head-dims 64,80,96,128,192,256 --group-sizes 1,4,5,7,16 --dtypes bf16 2>&1 | tail -2 | tee "$OUT/sample.log"
+      bash bench/device/build.sh generated build 2>&1 | tee -a "$OUT/sample.log" || status=1
+      node node_modules/vitest/vitest.mjs run test/gpu 2>&1 | tee "$OUT/sample-tests.log" || status=1
+      ;;
+    decode-quick)
+      python3 bench/decode_attention.py --quick --out "$OUT" 2>&1 | tee "$OUT/decode-quick.log" || status=1
+      ;;
     tests)
       node node_modules/vitest/vitest.mjs run test/gpu 2>&1 | tee "$OUT/gpu-tests.log" || status=1
       ;;

@@ -1,6 +1,7 @@
 // Generation from tuning databases: each (kernel, constants, shape bucket) gets the schedule its device's
 // database measured best, or the kernel's heuristic where nothing usable was tuned. Databases of another
-// device or toolkit version, and entries whose kernel changed since they were measured, are ignored with a
+// device are for that device: skipped, with a warning only when the user named the file. Databases of
+// another toolkit version, and entries whose kernel changed since they were measured, are ignored with a
 // warning saying why.
 
 import { TOOLKIT_VERSION } from "../version.js";
@@ -13,6 +14,8 @@ import { kernelDigest } from "./digest.js";
 export interface LoadedTuning {
   readonly path: string;
   readonly db: TuningDatabase;
+  /** Named by the user (--tuning), not found in tuning/: a device mismatch is then worth a warning. */
+  readonly named?: boolean;
 }
 
 export interface TunedChooser {
@@ -25,9 +28,9 @@ export interface TunedChooser {
 
 /** The databases that may serve `device`; the others are named in `warnings`. */
 function usable(tunings: readonly LoadedTuning[], device: string, warnings: string[]): LoadedTuning[] {
-  return tunings.filter(({ path, db }) => {
+  return tunings.filter(({ path, db, named }) => {
     if (db.metadata.device !== device) {
-      warnings.push(`${path}: measured on ${db.metadata.device}, not the target ${device}; ignored (pass --device "${db.metadata.device}" to generate for it)`);
+      if (named) warnings.push(`${path}: measured on ${db.metadata.device}, not the target ${device}; ignored (pass --device "${db.metadata.device}" to generate for it)`);
       return false;
     }
     if (minorVersion(db.metadata.toolkit.replace(/^lim /, "")) !== minorVersion(TOOLKIT_VERSION)) {

@@ -50,7 +50,7 @@ export const advanceSeqlens = defineKernel({
     summary: "counts one new token per request: seqlens[b] += 1, refusing to pass the cache capacity",
     constants: {},
     schedule: { threads: { tag: "t", values: [128] } },
-    grid: { x: "BB" },
+    grid: { x: "ceilDiv(B, s.threads)" },
   },
   heuristic: () => ({ threads: 128 }),
   rules: [],
@@ -61,7 +61,6 @@ export function advance_seqlens(
   s: ScheduleOf<typeof advanceSeqlens.spec>,
   seqlens: Out<"i32", ["B"]>,
   capacity: i32,
-  BB: i32, // blocks over the batch
 ): void {
   const b = blockIdx.x * s.threads + threadIdx.x;
   if (b < seqlens.size("B")) {

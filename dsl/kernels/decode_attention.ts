@@ -53,7 +53,8 @@ export const decodeAttention = defineKernel({
       stages: { tag: "s", values: [2, 3, 4] }, // depth of the asynchronous-copy pipeline
       pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
     },
-    grid: { x: "splits", y: "HB", z: "B" },
+    grid: { x: "splits", y: "ceilDiv(Hq, c.G)", z: "B" }, // y: blocks of G query heads
+    limits: { LIST_ROWS: 1024 }, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
     // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
     bucket: {
       name: "rows",
@@ -102,7 +103,6 @@ export function decode_attention(
   scale: f32,
   maxSeqlen: i32,
   groupSize: i32, // query heads per KV head (Hq / Hkv); G of them are served by one block
-  HB: i32, // blocks of G query heads: Hq / G
   splits: i32,
   chunk: i32,
 ): void {
@@ -124,7 +124,6 @@ export function decode_attention(
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
-  const LIST_ROWS = 1024; // list entries of a block cached in shared memory
 
   const b = blockIdx.z;
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
@@ -158,9 +157,9 @@ export function decode_attention(
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the copy pipeline then never waits on an index load.
   const start = split * chunk;
-  const listEntries = shared("i32", [LIST_ROWS + 1]);
+  const listEntries = shared("i32", [c.LIST_ROWS + 1]);
   if (present(indices)) {
-    const cached = min(indices.size("KI"), start + min(chunk, LIST_ROWS));
+    const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
     for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
   }
 
@@ -184,8 +183,8 @@ export function decode_attention(
     let p = i;
     if (present(indices)) {
       const j = i - start;
-      p = j < LIST_ROWS ? listEntries[j + 1] : indices.at(b, list, i);
-      const previous = j < LIST_ROWS ? listEntries[j] : indices.at(b, list, i - 1); // i > j >= LIST_ROWS here
+      p = j < c.LIST_ROWS ? listEntries[j + 1] : indices.at(b, list, i);
+      const previous = j < c.LIST_ROWS ? listEntries[j] : indices.at(b, list, i - 1); // i > j >= LIST_ROWS here
       if (p < 0 || p >= seqlen || p <= previous) {
         raise("indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", b, list, i, p);
         p = -1;

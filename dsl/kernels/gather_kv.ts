@@ -16,7 +16,7 @@ export const gatherKv = defineKernel({
     constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448, 512] } },
-    grid: { x: "RB", y: "Hkv", z: "B" },
+    grid: { x: "ceilDiv(KO, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS list rows
     overlapsPrecedingKernel: true, // the index lists usually come from the selection just before
   },
   // 256 threads, or the nearest count above that holds whole rows (D 80: 10 lanes a row, 320 threads).
@@ -35,7 +35,6 @@ export function gather_kv(
   outK: Out<"dtype", ["B", "Hkv", "KO", "D"]>,
   outV: Out<"dtype", ["B", "Hkv", "KO", "D"]>,
   maxSeqlen: i32,
-  RB: i32, // blocks along the list
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const LANES = c.D / VEC; // threads per row, 16 bytes each

@@ -24,6 +24,7 @@ export const lessIsMoreUnion = defineKernel({
       items: { tag: "i", values: [4, 8, 16] }, // consecutive entries per thread in the ordered passes
     },
     grid: { x: "B" },
+    limits: { WORDS: 32768 }, // the bitmap of first-pick keys: 2^20 keys in 128 KB (the C ABI refuses middle * Hq above WORDS * 32)
     overlapsPrecedingKernel: true, // clears its bitmap while top-k finishes, then waits for the picks
   },
   heuristic: () => ({ threads: 1024, items: 8 }),
@@ -45,7 +46,6 @@ export function lessismore_union(
   heads: i32,
 ): void {
   const PER = s.items;
-  const WORDS = 32768; // the bitmap: 2^20 keys in 128 KB (the C ABI refuses middle * Hq above that)
   const b = blockIdx.x;
   const n = seqlens.at(b);
   if (n < 1 || n > maxSeqlen) {
@@ -62,7 +62,7 @@ export function lessismore_union(
   const end = n - recent; // candidates are [sinks, end)
   const picks = u32(middle * heads);
   const words = (middle * heads + 31) / 32;
-  const bits = shared("u32", [WORDS]);
+  const bits = shared("u32", [c.WORDS]);
   for (const w of range(threadIdx.x, words, s.threads, 8)) bits[w] = 0;
   waitForPrecedingGrid();
   syncthreads();

@@ -63,7 +63,7 @@ export const synthesizeKv = defineKernel({
     constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448] } },
-    grid: { x: "RB", y: "Hkv", z: "B" },
+    grid: { x: "ceilDiv(Nmax, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS positions
   },
   // 256 threads, or the nearest count above that holds whole rows (D 80: 10 lanes a row, 320 threads).
   heuristic: (c) => ({ threads: threadsForRows(c.D / 8, 256) }),
@@ -79,7 +79,6 @@ export function synthesize_kv(
   seed: u32,
   layer: i32,
   recentWindow: i32,
-  RB: i32,
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const LANES = c.D / VEC;
@@ -129,7 +128,7 @@ export const synthesizeStep = defineKernel({
     summary: "one decode step of synthetic data for one layer: every head's query, and the new token's key and value",
     constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
     schedule: { threads: { tag: "t", values: [32, 64] } },
-    grid: { x: "HX", y: "B" },
+    grid: { x: "Hq + Hkv", y: "B" }, // one block per query head, then one per KV head
   },
   heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }), // the warps that cover a row's lanes: one up to D 256
   rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
@@ -144,7 +143,6 @@ export function synthesize_step(
   seqlens: Tensor<"i32", ["B"]>, // the new token is position seqlens[b] - 1
   seed: u32,
   layer: i32,
-  HX: i32, // Hq + Hkv: one block per query head, then one per KV head
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const LANES = c.D / VEC;

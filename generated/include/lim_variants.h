@@ -73,7 +73,6 @@ typedef struct lim_advance_seqlens_params {
   lim_tensor seqlens; /* output, i32 [B] */
   int32_t B; /* run-time size */
   int32_t capacity;
-  int32_t BB;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_advance_seqlens_params;
 
@@ -87,6 +86,8 @@ int lim_advance_seqlens__t128(const lim_advance_seqlens_params* p, cudaStream_t 
 
 /* ---- append_kv: writes one new token's key and value per request at position seqlens[b] - 1 of its cache
  *      from dsl/kernels/append_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */
+/* Where each constant of append_kv sits in lim_variant_info.constants. */
+enum { LIM_APPEND_KV_CONSTANT_D = 0, LIM_APPEND_KV_CONSTANT_DTYPE = 1 };
 typedef struct lim_append_kv_params {
   lim_tensor kNew; /* input, bf16/fp16 [B, Hkv, D] */
   lim_tensor vNew; /* input, bf16/fp16 [B, Hkv, D] */
@@ -138,6 +139,9 @@ int lim_attention_recall__t256(const lim_attention_recall_params* p, cudaStream_
 
 /* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
  *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages, pieces) ---- */
+#define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
+/* Where each constant of decode_attention sits in lim_variant_info.constants. */
+enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2 };
 typedef struct lim_decode_attention_params {
   lim_tensor q; /* input, bf16/fp16 [B, Hq, D] */
   lim_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
@@ -161,7 +165,6 @@ typedef struct lim_decode_attention_params {
   float scale;
   int32_t maxSeqlen;
   int32_t groupSize;
-  int32_t HB;
   int32_t chunk;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_decode_attention_params;
@@ -176,29 +179,15 @@ int lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_
 int lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r1_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r2_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r1_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t128_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r1_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r1_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t256_r1_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t256_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
@@ -206,19 +195,15 @@ int lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2(const lim_decode_attention
 int lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r1_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r1_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_fp16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 
 /* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
  *      from dsl/kernels/gather_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */
+/* Where each constant of gather_kv sits in lim_variant_info.constants. */
+enum { LIM_GATHER_KV_CONSTANT_D = 0, LIM_GATHER_KV_CONSTANT_DTYPE = 1 };
 typedef struct lim_gather_kv_params {
   lim_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
   lim_tensor v; /* input, bf16/fp16 [B, Hkv, Nmax, D] */
@@ -233,7 +218,6 @@ typedef struct lim_gather_kv_params {
   int32_t KI; /* run-time size */
   int32_t KO; /* run-time size */
   int32_t maxSeqlen;
-  int32_t RB;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_gather_kv_params;
 
@@ -252,6 +236,7 @@ int lim_gather_kv__d256_fp16__t256(const lim_gather_kv_params* p, cudaStream_t s
 
 /* ---- lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
  *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items) ---- */
+#define LIM_LESSISMORE_UNION_WORDS 32768 /* limits.WORDS of dsl/kernels/lessismore_union.ts */
 typedef struct lim_lessismore_union_params {
   lim_tensor firstPick; /* input, u32 [B, Nmax] */
   lim_tensor seqlens; /* input, i32 [B] */
@@ -279,6 +264,8 @@ int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStr
 
 /* ---- merge_states: merges split-KV partial outputs and base-2 log-sum-exps into the final attention output
  *      from dsl/kernels/merge_states.ts; constants (D, dtype); schedule knobs (threads) ---- */
+/* Where each constant of merge_states sits in lim_variant_info.constants. */
+enum { LIM_MERGE_STATES_CONSTANT_D = 0, LIM_MERGE_STATES_CONSTANT_DTYPE = 1 };
 typedef struct lim_merge_states_params {
   lim_tensor partialO; /* input, f32 [B, Hq, splits, D] */
   lim_tensor partialLse; /* input, f32 [B, Hq, splits] */
@@ -305,6 +292,8 @@ int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStre
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */
+/* Where each constant of synthesize_kv sits in lim_variant_info.constants. */
+enum { LIM_SYNTHESIZE_KV_CONSTANT_D = 0, LIM_SYNTHESIZE_KV_CONSTANT_DTYPE = 1 };
 typedef struct lim_synthesize_kv_params {
   lim_tensor k; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
   lim_tensor v; /* output, bf16/fp16 [B, Hkv, Nmax, D] */
@@ -315,7 +304,6 @@ typedef struct lim_synthesize_kv_params {
   uint32_t seed;
   int32_t layer;
   int32_t recentWindow;
-  int32_t RB;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_synthesize_kv_params;
 
@@ -334,6 +322,8 @@ int lim_synthesize_kv__d256_fp16__t256(const lim_synthesize_kv_params* p, cudaSt
 
 /* ---- synthesize_step: one decode step of synthetic data for one layer: every head's query, and the new token's key and value
  *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */
+/* Where each constant of synthesize_step sits in lim_variant_info.constants. */
+enum { LIM_SYNTHESIZE_STEP_CONSTANT_D = 0, LIM_SYNTHESIZE_STEP_CONSTANT_DTYPE = 1 };
 typedef struct lim_synthesize_step_params {
   lim_tensor q; /* output, bf16/fp16 [B, Hq, D] */
   lim_tensor kNew; /* output, bf16/fp16 [B, Hkv, D] */
@@ -344,7 +334,6 @@ typedef struct lim_synthesize_step_params {
   int32_t Hkv; /* run-time size */
   uint32_t seed;
   int32_t layer;
-  int32_t HX;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_synthesize_step_params;
 
@@ -363,6 +352,8 @@ int lim_synthesize_step__d256_fp16__t32(const lim_synthesize_step_params* p, cud
 
 /* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
  *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache) ---- */
+/* Where each constant of topk sits in lim_variant_info.constants. */
+enum { LIM_TOPK_CONSTANT_K = 0 };
 typedef struct lim_topk_params {
   lim_tensor values; /* input, f32 [R, L] */
   lim_tensor lengths; /* optional input (data may be NULL), i32 [Q] */
@@ -388,14 +379,9 @@ extern const int lim_topk_variant_count;
 /** The variant of topk that serves these constants and length (tokens per row (the longest)), or NULL when none was generated. */
 const lim_variant_info* lim_find_topk(int32_t K, int64_t length);
 
-int lim_topk__k1024__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus

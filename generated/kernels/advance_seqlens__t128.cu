@@ -4,7 +4,7 @@
 // Kernel    advance_seqlens: counts one new token per request: seqlens[b] += 1, refusing to pass the cache capacity
 // Constants 
 // Schedule  threads=128 (heuristic)
-// Launch    grid (BB, 1, 1), 128 threads, 0 bytes of dynamic shared memory
+// Launch    grid (ceilDiv(B, s.threads), 1, 1), 128 threads, 0 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -27,7 +27,6 @@ __global__ void __launch_bounds__(128) advance_seqlens__t128_kernel(const __grid
   extern __shared__ __align__(16) unsigned char lim_smem[];
   const lim::Tensor<int, 1> seqlens(lim_p.seqlens);  // [B]
   const int capacity = lim_p.capacity;
-  const int BB = lim_p.BB;
 
   const int b = static_cast<int>(blockIdx.x) * s::threads + static_cast<int>(threadIdx.x); // dsl/kernels/append_kv.ts:65
   if (b < lim_p.B) {                                                                // dsl/kernels/append_kv.ts:66
@@ -45,7 +44,7 @@ lim::SharedMemoryOptIn advance_seqlens__t128_opt_in;
 }  // namespace
 
 extern "C" int lim_advance_seqlens__t128(const lim_advance_seqlens_params* p, cudaStream_t stream) {
-  return lim::launch(advance_seqlens__t128_kernel, *p, dim3(p->BB, 1, 1), 128, 0, stream,
+  return lim::launch(advance_seqlens__t128_kernel, *p, dim3(((p->B) + (128) - 1) / (128), 1, 1), 128, 0, stream,
                      advance_seqlens__t128_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 

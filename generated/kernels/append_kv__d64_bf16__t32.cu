@@ -33,20 +33,20 @@ __global__ void __launch_bounds__(32) append_kv__d64_bf16__t32_kernel(const __gr
   const lim::Tensor<__nv_bfloat16, 4> k(lim_p.k);  // [B, Hkv, Nmax, D]
   const lim::Tensor<__nv_bfloat16, 4> v(lim_p.v);  // [B, Hkv, Nmax, D]
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:31
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:32
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:33
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:34
-  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:35
-  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:36
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:37
-      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:37
+  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:32
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:33
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:34
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:35
+  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:36
+  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:37
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:38
+      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:38
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:38
+    return;                                                                         // dsl/kernels/append_kv.ts:39
   }
-  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:40
-    lim::copy16(k.ptr_at(b, h, position, lane * VEC), kNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:41
-    lim::copy16(v.ptr_at(b, h, position, lane * VEC), vNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:42
+  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:41
+    lim::copy16(k.ptr_at(b, h, position, lane * VEC), kNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:42
+    lim::copy16(v.ptr_at(b, h, position, lane * VEC), vNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:43
   }
 }
 

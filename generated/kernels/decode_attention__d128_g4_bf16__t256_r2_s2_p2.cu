@@ -3,8 +3,8 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
 // Constants D=128 G=4 dtype=bf16
-// Schedule  threads=256 rows=2 stages=2 pieces=2 (tuned in tuning/nvidia-h100-80gb-hbm3.json (1.00x over the heuristic))
-// Launch    grid (splits, HB, B), 256 threads, 70784 bytes of dynamic shared memory
+// Schedule  threads=256 rows=2 stages=2 pieces=2 (heuristic)
+// Launch    grid (splits, ceilDiv(Hq, c.G), B), 256 threads, 70784 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -16,6 +16,7 @@ struct c {
   static constexpr int D = 128;
   static constexpr int G = 4;
   using dtype = __nv_bfloat16;  // bf16
+  static constexpr int LIST_ROWS = 1024;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_LIST_ROWS)
 };
 
 // Schedule of this variant (s.* in the DSL).
@@ -45,231 +46,257 @@ __global__ void __launch_bounds__(256) decode_attention__d128_g4_bf16__t256_r2_s
   const float scale = lim_p.scale;
   const int maxSeqlen = lim_p.maxSeqlen;
   const int groupSize = lim_p.groupSize;
-  const int HB = lim_p.HB;
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:76
-  constexpr int PIECES = 2;                                                         // dsl/kernels/decode_attention.ts:77
-  constexpr int LANES = 8;                                                          // dsl/kernels/decode_attention.ts:78
-  constexpr int GROUPS = 32;                                                        // dsl/kernels/decode_attention.ts:79
-  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:80
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:81
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:82
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:83
-  constexpr int LIST_ROWS = 1024;                                                   // dsl/kernels/decode_attention.ts:84
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:86
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:87
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:88
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:89
-  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/decode_attention.ts:90
-  const int group = static_cast<int>(threadIdx.x) / LANES;                          // dsl/kernels/decode_attention.ts:91
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:95
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:96
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:97
-  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:98
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:99
-    count = counts.load(b, list);                                                   // dsl/kernels/decode_attention.ts:100
+  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:109
+  constexpr int PIECES = 2;                                                         // dsl/kernels/decode_attention.ts:110
+  constexpr int LANES = 8;                                                          // dsl/kernels/decode_attention.ts:111
+  constexpr int SLOT = 8;                                                           // dsl/kernels/decode_attention.ts:114
+  constexpr int HELD = 64;                                                          // dsl/kernels/decode_attention.ts:117
+  constexpr int PARTS = 1;                                                          // dsl/kernels/decode_attention.ts:118
+  constexpr int HEADS = 4;                                                          // dsl/kernels/decode_attention.ts:119
+  constexpr bool ALL = true;                                                        // dsl/kernels/decode_attention.ts:120
+  constexpr int PART_THREADS = 256;                                                 // dsl/kernels/decode_attention.ts:121
+  constexpr int GROUPS = 32;                                                        // dsl/kernels/decode_attention.ts:122
+  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:123
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:124
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:125
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:126
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:128
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:129
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:130
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:131
+  const int inPart = PARTS == 1 ? static_cast<int>(threadIdx.x) : static_cast<int>(threadIdx.x) % PART_THREADS; // dsl/kernels/decode_attention.ts:132
+  const int part = PARTS == 1 ? 0 : static_cast<int>(threadIdx.x) / PART_THREADS;   // dsl/kernels/decode_attention.ts:133
+  const int h0 = part * HEADS;                                                      // dsl/kernels/decode_attention.ts:134
+  const int lane = static_cast<int>(threadIdx.x) % SLOT;                            // dsl/kernels/decode_attention.ts:135
+  const int group = inPart / SLOT;                                                  // dsl/kernels/decode_attention.ts:136
+  const bool active = SLOT == LANES || lane < LANES;                                // dsl/kernels/decode_attention.ts:137
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:141
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:142
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:143
+  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:144
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:145
+    count = counts.load(b, list);                                                   // dsl/kernels/decode_attention.ts:146
   }
-  float qs[4][2][8];                                                                // dsl/kernels/decode_attention.ts:104
+  float qs[4][2][8]; lim::fill(qs, 0.0f);                                           // dsl/kernels/decode_attention.ts:151
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:105
-    #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:106
-      lim::load_vec(qs[g][p], q.ptr_at(b, qHead + g, (p * LANES + lane) * VEC));    // dsl/kernels/decode_attention.ts:106
-    }
-  }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:110
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:111
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:112
-    const int cached = min(lim_p.KI, start + min(chunk, LIST_ROWS));                // dsl/kernels/decode_attention.ts:113
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads) { // dsl/kernels/decode_attention.ts:114
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:114
-    }
-  }
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:117
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:118
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:118
-    }
-    return;                                                                         // dsl/kernels/decode_attention.ts:119
-  }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:121
-  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:122
-    n = count;                                                                      // dsl/kernels/decode_attention.ts:123
-    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:124
-      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:125
-        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:125
-      }
-      return;                                                                       // dsl/kernels/decode_attention.ts:126
-    }
-  }
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:129
-    __syncthreads();                                                                // dsl/kernels/decode_attention.ts:129
-  }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:130
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:131
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:133
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:134
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:135
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:136
-      p = j < LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);            // dsl/kernels/decode_attention.ts:137
-      const int previous = j < LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:138
-      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:139
-        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:140
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:141
+  for (int g = 0; g < HEADS; ++g) {                                                 // dsl/kernels/decode_attention.ts:152
+    if (active && (ALL || h0 + g < c::G)) {                                         // dsl/kernels/decode_attention.ts:153
+      #pragma unroll
+      for (int p = 0; p < PIECES; ++p) {                                            // dsl/kernels/decode_attention.ts:154
+        lim::load_vec(qs[g][p], q.ptr_at(b, qHead + h0 + g, (p * LANES + lane) * VEC)); // dsl/kernels/decode_attention.ts:154
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:144
+  }
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:159
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:160
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:161
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:162
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads) { // dsl/kernels/decode_attention.ts:163
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:163
+    }
+  }
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:166
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:167
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:167
+    }
+    return;                                                                         // dsl/kernels/decode_attention.ts:168
+  }
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:170
+  if (indices.present() && counts.present()) {                                      // dsl/kernels/decode_attention.ts:171
+    n = count;                                                                      // dsl/kernels/decode_attention.ts:172
+    if (n < 1 || n > lim_p.KI) {                                                    // dsl/kernels/decode_attention.ts:173
+      if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                       // dsl/kernels/decode_attention.ts:174
+        lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);         // dsl/kernels/decode_attention.ts:174
+      }
+      return;                                                                       // dsl/kernels/decode_attention.ts:175
+    }
+  }
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:178
+    __syncthreads();                                                                // dsl/kernels/decode_attention.ts:178
+  }
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:179
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:180
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:182
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:183
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:184
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:185
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:186
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:187
+      if (p < 0 || p >= seqlen || p <= previous) {                                  // dsl/kernels/decode_attention.ts:188
+        lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);                // dsl/kernels/decode_attention.ts:189
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:190
+      }
+    }
+    return p;                                                                       // dsl/kernels/decode_attention.ts:193
   };
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:147
+  for (int g = 0; g < HEADS; ++g) {                                                 // dsl/kernels/decode_attention.ts:196
     #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:147
+    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:196
       #pragma unroll
-      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:147
-        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:147
+      for (int e = 0; e < VEC; ++e) {                                               // dsl/kernels/decode_attention.ts:196
+        qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);                                // dsl/kernels/decode_attention.ts:196
       }
     }
   }
-  float m[4]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:149
-  float l[4]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:150
-  float acc[4][2][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:151
-  {                                                                                 // dsl/kernels/decode_attention.ts:152
-    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][2][2][2048]>(lim_smem + 4224);  /* shared bytes 4224..36991 */ // dsl/kernels/decode_attention.ts:155
-    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][2][2][2048]>(lim_smem + 36992);  /* shared bytes 36992..69759 */ // dsl/kernels/decode_attention.ts:156
-    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:157
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:158
+  float m[4]; lim::fill(m, NO_SCORE);                                               // dsl/kernels/decode_attention.ts:198
+  float l[4]; lim::fill(l, 0.0f);                                                   // dsl/kernels/decode_attention.ts:199
+  float acc[4][2][8]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:200
+  {                                                                                 // dsl/kernels/decode_attention.ts:201
+    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][2][2][2048]>(lim_smem + 4224);  /* shared bytes 4224..36991 */ // dsl/kernels/decode_attention.ts:207
+    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][2][2][2048]>(lim_smem + 36992);  /* shared bytes 36992..69759 */ // dsl/kernels/decode_attention.ts:208
+    const int at = inPart * VEC;                                                    // dsl/kernels/decode_attention.ts:209
+    auto issue = [&](int tile) -> void {                                            // dsl/kernels/decode_attention.ts:210
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:211
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:159
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:160
-        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:161
-        const bool valid = pos >= 0;                                                // dsl/kernels/decode_attention.ts:162
-        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:163
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:212
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:213
+        const int pos = tile < tiles && row < end ? position(row) : -1;             // dsl/kernels/decode_attention.ts:214
+        const bool valid = pos >= 0 && active;                                      // dsl/kernels/decode_attention.ts:215
+        const int src = valid ? pos : 0;                                            // dsl/kernels/decode_attention.ts:216
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:164
-          lim::cp_async<16>(&kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:165
-          lim::cp_async<16>(&vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:166
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:217
+          const int x = (r * PIECES + p) * 2;                                       // dsl/kernels/decode_attention.ts:219
+          if (PARTS == 1 || x % PARTS == part) {                                    // dsl/kernels/decode_attention.ts:220
+            lim::cp_async<16>(&kStage[stage][r][p][at], k.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:220
+          }
+          if (PARTS == 1 || (x + 1) % PARTS == part) {                              // dsl/kernels/decode_attention.ts:221
+            lim::cp_async<16>(&vStage[stage][r][p][at], v.ptr_at(b, kvHead, src, (p * LANES + lane) * VEC), valid); // dsl/kernels/decode_attention.ts:221
+          }
         }
       }
-      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:169
+      lim::cp_async_commit();                                                       // dsl/kernels/decode_attention.ts:224
     };
     #pragma unroll
-    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:171
-      issue(t);                                                                     // dsl/kernels/decode_attention.ts:171
+    for (int t = 0; t < s::stages - 1; ++t) {                                       // dsl/kernels/decode_attention.ts:226
+      issue(t);                                                                     // dsl/kernels/decode_attention.ts:226
     }
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:173
-      issue(tile + s::stages - 1);                                                  // dsl/kernels/decode_attention.ts:174
-      lim::cp_async_wait<1>();                                                      // dsl/kernels/decode_attention.ts:175
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:176
-      float score[2][4];                                                            // dsl/kernels/decode_attention.ts:178
-      float tileMax[4]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:179
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:228
+      if (PARTS == 1) {                                                             // dsl/kernels/decode_attention.ts:229
+        issue(tile + s::stages - 1);                                                // dsl/kernels/decode_attention.ts:230
+        lim::cp_async_wait<1>();                                                    // dsl/kernels/decode_attention.ts:231
+      } else {
+        lim::cp_async_wait<0>();                                                    // dsl/kernels/decode_attention.ts:235
+        __syncthreads();                                                            // dsl/kernels/decode_attention.ts:236
+        issue(tile + s::stages - 1);                                                // dsl/kernels/decode_attention.ts:237
+      }
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:239
+      float score[2][4];                                                            // dsl/kernels/decode_attention.ts:241
+      float tileMax[4]; lim::fill(tileMax, -INFINITY);                              // dsl/kernels/decode_attention.ts:242
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:180
-        float ks[2][8];                                                             // dsl/kernels/decode_attention.ts:181
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:243
+        float ks[2][8];                                                             // dsl/kernels/decode_attention.ts:244
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:182
-          lim::load_vec(ks[p], &kStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:182
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:245
+          lim::load_vec(ks[p], &kStage[stage][r][p][at]);                           // dsl/kernels/decode_attention.ts:245
         }
-        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:183
-        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:184
-        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:185
+        const int row = start + tile * TILE + r * GROUPS + group;                   // dsl/kernels/decode_attention.ts:246
+        const int pos = row < end ? position(row) : -1;                             // dsl/kernels/decode_attention.ts:247
+        const bool inRange = pos >= 0;                                              // dsl/kernels/decode_attention.ts:248
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:186
-          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:187
+        for (int g = 0; g < HEADS; ++g) {                                           // dsl/kernels/decode_attention.ts:249
+          float partial = 0.0f;                                                     // dsl/kernels/decode_attention.ts:250
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:188
-            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:188
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:251
+            partial = partial + lim::dot(qs[g][p], ks[p]);                          // dsl/kernels/decode_attention.ts:251
           }
-          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:189
-          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:190
-          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:191
-          if (logits.present() && inRange && lane == g % LANES) {                   // dsl/kernels/decode_attention.ts:193
-            logits.store(full * LN2, b, qHead + g, pos);                            // dsl/kernels/decode_attention.ts:193
+          const float full = lim::lane_group_sum<8>(partial);                       // dsl/kernels/decode_attention.ts:252
+          score[r][g] = inRange ? full : -INFINITY;                                 // dsl/kernels/decode_attention.ts:253
+          tileMax[g] = fmaxf(tileMax[g], score[r][g]);                              // dsl/kernels/decode_attention.ts:254
+          if (logits.present() && inRange && lane == g % LANES && (ALL || h0 + g < c::G)) { // dsl/kernels/decode_attention.ts:256
+            logits.store(full * LN2, b, qHead + h0 + g, pos);                       // dsl/kernels/decode_attention.ts:256
           }
         }
       }
       #pragma unroll
-      for (int g = 0; g < c::G; ++g) {                                              // dsl/kernels/decode_attention.ts:196
-        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:197
-        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:198
-        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:199
-        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:200
+      for (int g = 0; g < HEADS; ++g) {                                             // dsl/kernels/decode_attention.ts:259
+        const float mNew = fmaxf(m[g], tileMax[g]);                                 // dsl/kernels/decode_attention.ts:260
+        const float alpha = lim::fast_exp2(m[g] - mNew);                            // dsl/kernels/decode_attention.ts:261
+        m[g] = mNew;                                                                // dsl/kernels/decode_attention.ts:262
+        l[g] = l[g] * alpha;                                                        // dsl/kernels/decode_attention.ts:263
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:201
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:264
           #pragma unroll
-          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:201
-            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:201
+          for (int e = 0; e < VEC; ++e) {                                           // dsl/kernels/decode_attention.ts:264
+            acc[g][p][e] = acc[g][p][e] * alpha;                                    // dsl/kernels/decode_attention.ts:264
           }
         }
       }
       #pragma unroll
-      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:203
-        float vs[2][8];                                                             // dsl/kernels/decode_attention.ts:204
+      for (int r = 0; r < s::rows; ++r) {                                           // dsl/kernels/decode_attention.ts:266
+        float vs[2][8];                                                             // dsl/kernels/decode_attention.ts:267
         #pragma unroll
-        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:205
-          lim::load_vec(vs[p], &vStage[stage][r][p][static_cast<int>(threadIdx.x) * VEC]); // dsl/kernels/decode_attention.ts:205
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:268
+          lim::load_vec(vs[p], &vStage[stage][r][p][at]);                           // dsl/kernels/decode_attention.ts:268
         }
         #pragma unroll
-        for (int g = 0; g < c::G; ++g) {                                            // dsl/kernels/decode_attention.ts:206
-          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:207
-          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:208
+        for (int g = 0; g < HEADS; ++g) {                                           // dsl/kernels/decode_attention.ts:269
+          const float pr = lim::fast_exp2(score[r][g] - m[g]);                      // dsl/kernels/decode_attention.ts:270
+          l[g] = l[g] + pr;                                                         // dsl/kernels/decode_attention.ts:271
           #pragma unroll
-          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:209
+          for (int p = 0; p < PIECES; ++p) {                                        // dsl/kernels/decode_attention.ts:272
             #pragma unroll
-            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:209
-              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:209
+            for (int e = 0; e < VEC; ++e) {                                         // dsl/kernels/decode_attention.ts:272
+              acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];                          // dsl/kernels/decode_attention.ts:272
             }
           }
         }
       }
     }
-    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:213
+    lim::cp_async_wait<0>();                                                        // dsl/kernels/decode_attention.ts:276
   }
-  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:216
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:217
-  auto& mAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4224);  /* shared bytes 4224..4735 */ // dsl/kernels/decode_attention.ts:220
-  auto& lAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4736);  /* shared bytes 4736..5247 */ // dsl/kernels/decode_attention.ts:221
-  auto& accAll = *reinterpret_cast<float (*)[32][4][128]>(lim_smem + 5248);  /* shared bytes 5248..70783 */ // dsl/kernels/decode_attention.ts:222
+  lim::allow_dependent_grid();                                                      // dsl/kernels/decode_attention.ts:279
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:280
+  auto& mAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4224);  /* shared bytes 4224..4735 */ // dsl/kernels/decode_attention.ts:283
+  auto& lAll = *reinterpret_cast<float (*)[32][4]>(lim_smem + 4736);  /* shared bytes 4736..5247 */ // dsl/kernels/decode_attention.ts:284
+  auto& accAll = *reinterpret_cast<float (*)[32][4][128]>(lim_smem + 5248);  /* shared bytes 5248..70783 */ // dsl/kernels/decode_attention.ts:285
   #pragma unroll
-  for (int g = 0; g < c::G; ++g) {                                                  // dsl/kernels/decode_attention.ts:223
-    if (lane == 0) {                                                                // dsl/kernels/decode_attention.ts:224
-      mAll[group][g] = m[g];                                                        // dsl/kernels/decode_attention.ts:225
-      lAll[group][g] = l[g];                                                        // dsl/kernels/decode_attention.ts:226
-    }
-    #pragma unroll
-    for (int p = 0; p < PIECES; ++p) {                                              // dsl/kernels/decode_attention.ts:228
-      lim::store_vec(&accAll[group][g][(p * LANES + lane) * VEC], acc[g][p]);       // dsl/kernels/decode_attention.ts:228
+  for (int g = 0; g < HEADS; ++g) {                                                 // dsl/kernels/decode_attention.ts:286
+    if (ALL || h0 + g < c::G) {                                                     // dsl/kernels/decode_attention.ts:287
+      if (lane == 0) {                                                              // dsl/kernels/decode_attention.ts:288
+        mAll[group][h0 + g] = m[g];                                                 // dsl/kernels/decode_attention.ts:289
+        lAll[group][h0 + g] = l[g];                                                 // dsl/kernels/decode_attention.ts:290
+      }
+      if (active) {                                                                 // dsl/kernels/decode_attention.ts:292
+        #pragma unroll
+        for (int p = 0; p < PIECES; ++p) {                                          // dsl/kernels/decode_attention.ts:292
+          lim::store_vec(&accAll[group][h0 + g][(p * LANES + lane) * VEC], acc[g][p]); // dsl/kernels/decode_attention.ts:292
+        }
+      }
     }
   }
-  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:230
-  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:231
-    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:232
-    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:233
-    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:234
+  __syncthreads();                                                                  // dsl/kernels/decode_attention.ts:295
+  for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) {   // dsl/kernels/decode_attention.ts:296
+    const int g = i / c::D;                                                         // dsl/kernels/decode_attention.ts:297
+    const int d = i % c::D;                                                         // dsl/kernels/decode_attention.ts:298
+    float mMax = NO_SCORE;                                                          // dsl/kernels/decode_attention.ts:299
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:235
-      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:235
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:300
+      mMax = fmaxf(mMax, mAll[gr][g]);                                              // dsl/kernels/decode_attention.ts:300
     }
-    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:236
-    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:237
+    float sum = 0.0f;                                                               // dsl/kernels/decode_attention.ts:301
+    float out = 0.0f;                                                               // dsl/kernels/decode_attention.ts:302
     #pragma unroll
-    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:238
-      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:239
-      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:240
-      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:241
+    for (int gr = 0; gr < GROUPS; ++gr) {                                           // dsl/kernels/decode_attention.ts:303
+      const float w = lim::fast_exp2(mAll[gr][g] - mMax);                           // dsl/kernels/decode_attention.ts:304
+      sum = sum + lAll[gr][g] * w;                                                  // dsl/kernels/decode_attention.ts:305
+      out = out + accAll[gr][g][d] * w;                                             // dsl/kernels/decode_attention.ts:306
     }
-    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:243
-    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:244
-    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:245
-    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:246
-      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:247
-      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:248
-        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:248
+    const int h = qHead + g;                                                        // dsl/kernels/decode_attention.ts:308
+    const float value = sum > 0.0f ? out / sum : 0.0f;                              // dsl/kernels/decode_attention.ts:309
+    const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                  // dsl/kernels/decode_attention.ts:310
+    if (splits == 1) {                                                              // dsl/kernels/decode_attention.ts:311
+      o.store(value, b, h, d);                                                      // dsl/kernels/decode_attention.ts:312
+      if (d == 0 && lse.present()) {                                                // dsl/kernels/decode_attention.ts:313
+        lse.store(lse2 * LN2, b, h);                                                // dsl/kernels/decode_attention.ts:313
       }
     } else {
-      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:251
-      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:252
-        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:252
+      partialO.store(value, b, h, split, d);                                        // dsl/kernels/decode_attention.ts:316
+      if (d == 0) {                                                                 // dsl/kernels/decode_attention.ts:317
+        partialLse.store(lse2, b, h, split);                                        // dsl/kernels/decode_attention.ts:317
       }
     }
   }
@@ -280,7 +307,7 @@ lim::SharedMemoryOptIn decode_attention__d128_g4_bf16__t256_r2_s2_p2_opt_in;
 }  // namespace
 
 extern "C" int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream) {
-  return lim::launch(decode_attention__d128_g4_bf16__t256_r2_s2_p2_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 70784, stream,
+  return lim::launch(decode_attention__d128_g4_bf16__t256_r2_s2_p2_kernel, *p, dim3(p->splits, ((p->Hq) + (4) - 1) / (4), p->B), 256, 70784, stream,
                      decode_attention__d128_g4_bf16__t256_r2_s2_p2_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 

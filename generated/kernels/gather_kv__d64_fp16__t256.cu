@@ -4,7 +4,7 @@
 // Kernel    gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
 // Constants D=64 dtype=fp16
 // Schedule  threads=256 (heuristic)
-// Launch    grid (RB, Hkv, B), 256 threads, 0 bytes of dynamic shared memory,
+// Launch    grid (ceilDiv(KO, s.threads / (c.D / 8)), Hkv, B), 256 threads, 0 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -36,34 +36,33 @@ __global__ void __launch_bounds__(256) gather_kv__d64_fp16__t256_kernel(const __
   const lim::Tensor<__half, 4> outK(lim_p.outK);  // [B, Hkv, KO, D]
   const lim::Tensor<__half, 4> outV(lim_p.outV);  // [B, Hkv, KO, D]
   const int maxSeqlen = lim_p.maxSeqlen;
-  const int RB = lim_p.RB;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/gather_kv.ts:37
-  constexpr int LANES = 8;                                                          // dsl/kernels/gather_kv.ts:38
-  constexpr int ROWS = 32;                                                          // dsl/kernels/gather_kv.ts:39
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/gather_kv.ts:40
-  const int kvHead = static_cast<int>(blockIdx.y);                                  // dsl/kernels/gather_kv.ts:41
-  const int i = static_cast<int>(blockIdx.x) * ROWS + static_cast<int>(threadIdx.x) / LANES; // dsl/kernels/gather_kv.ts:42
-  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/gather_kv.ts:43
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/gather_kv.ts:44
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/gather_kv.ts:45
-  const int n = counts.load(b);                                                     // dsl/kernels/gather_kv.ts:46
-  if (seqlen < 1 || seqlen > maxSeqlen || n < 0 || n > lim_p.KI || n > lim_p.KO) {  // dsl/kernels/gather_kv.ts:47
-    if (static_cast<int>(threadIdx.x) == 0 && static_cast<int>(blockIdx.x) == 0 && kvHead == 0) { // dsl/kernels/gather_kv.ts:48
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, n, 0);                // dsl/kernels/gather_kv.ts:48
+  constexpr int VEC = 8;                                                            // dsl/kernels/gather_kv.ts:39
+  constexpr int LANES = 8;                                                          // dsl/kernels/gather_kv.ts:40
+  constexpr int ROWS = 32;                                                          // dsl/kernels/gather_kv.ts:41
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/gather_kv.ts:42
+  const int kvHead = static_cast<int>(blockIdx.y);                                  // dsl/kernels/gather_kv.ts:43
+  const int i = static_cast<int>(blockIdx.x) * ROWS + static_cast<int>(threadIdx.x) / LANES; // dsl/kernels/gather_kv.ts:44
+  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/gather_kv.ts:45
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/gather_kv.ts:46
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/gather_kv.ts:47
+  const int n = counts.load(b);                                                     // dsl/kernels/gather_kv.ts:48
+  if (seqlen < 1 || seqlen > maxSeqlen || n < 0 || n > lim_p.KI || n > lim_p.KO) {  // dsl/kernels/gather_kv.ts:49
+    if (static_cast<int>(threadIdx.x) == 0 && static_cast<int>(blockIdx.x) == 0 && kvHead == 0) { // dsl/kernels/gather_kv.ts:50
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, n, 0);                // dsl/kernels/gather_kv.ts:50
     }
-    return;                                                                         // dsl/kernels/gather_kv.ts:49
+    return;                                                                         // dsl/kernels/gather_kv.ts:51
   }
-  if (i < n) {                                                                      // dsl/kernels/gather_kv.ts:51
-    const int p = indices.load(b, i);                                               // dsl/kernels/gather_kv.ts:52
-    const int previous = i > 0 ? indices.load(b, i - 1) : -1;                       // dsl/kernels/gather_kv.ts:53
-    if (p < 0 || p >= seqlen || p <= previous) {                                    // dsl/kernels/gather_kv.ts:54
-      if (lane == 0 && kvHead == 0) {                                               // dsl/kernels/gather_kv.ts:55
-        lim::raise(lim_p.status, lim_raise_base + 1, b, i, p, 0);                   // dsl/kernels/gather_kv.ts:55
+  if (i < n) {                                                                      // dsl/kernels/gather_kv.ts:53
+    const int p = indices.load(b, i);                                               // dsl/kernels/gather_kv.ts:54
+    const int previous = i > 0 ? indices.load(b, i - 1) : -1;                       // dsl/kernels/gather_kv.ts:55
+    if (p < 0 || p >= seqlen || p <= previous) {                                    // dsl/kernels/gather_kv.ts:56
+      if (lane == 0 && kvHead == 0) {                                               // dsl/kernels/gather_kv.ts:57
+        lim::raise(lim_p.status, lim_raise_base + 1, b, i, p, 0);                   // dsl/kernels/gather_kv.ts:57
       }
     } else {
-      lim::copy16(outK.ptr_at(b, kvHead, i, lane * VEC), k.ptr_at(b, kvHead, p, lane * VEC)); // dsl/kernels/gather_kv.ts:57
-      lim::copy16(outV.ptr_at(b, kvHead, i, lane * VEC), v.ptr_at(b, kvHead, p, lane * VEC)); // dsl/kernels/gather_kv.ts:58
+      lim::copy16(outK.ptr_at(b, kvHead, i, lane * VEC), k.ptr_at(b, kvHead, p, lane * VEC)); // dsl/kernels/gather_kv.ts:59
+      lim::copy16(outV.ptr_at(b, kvHead, i, lane * VEC), v.ptr_at(b, kvHead, p, lane * VEC)); // dsl/kernels/gather_kv.ts:60
     }
   }
 }
@@ -73,7 +72,7 @@ lim::SharedMemoryOptIn gather_kv__d64_fp16__t256_opt_in;
 }  // namespace
 
 extern "C" int lim_gather_kv__d64_fp16__t256(const lim_gather_kv_params* p, cudaStream_t stream) {
-  return lim::launch(gather_kv__d64_fp16__t256_kernel, *p, dim3(p->RB, p->Hkv, p->B), 256, 0, stream,
+  return lim::launch(gather_kv__d64_fp16__t256_kernel, *p, dim3(((p->KO) + (256 / (64 / 8)) - 1) / (256 / (64 / 8)), p->Hkv, p->B), 256, 0, stream,
                      gather_kv__d64_fp16__t256_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 

@@ -14,6 +14,7 @@ namespace {
 
 // Compile-time constants of this variant (c.* in the DSL).
 struct c {
+  static constexpr int WORDS = 32768;  // a limit of the kernel (lim_variants.h: LIM_LESSISMORE_UNION_WORDS)
 };
 
 // Schedule of this variant (s.* in the DSL).
@@ -38,8 +39,7 @@ __global__ void __launch_bounds__(1024) lessismore_union__t1024_i8_kernel(const 
   const int recent = lim_p.recent;
   const int heads = lim_p.heads;
 
-  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:47
-  constexpr int WORDS = 32768;                                                      // dsl/kernels/lessismore_union.ts:48
+  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:48
   const int b = static_cast<int>(blockIdx.x);                                       // dsl/kernels/lessismore_union.ts:49
   const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:50
   if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:51

@@ -32,65 +32,71 @@ __global__ void __launch_bounds__(128) merge_states__d128_bf16__t128_kernel(cons
   const lim::Tensor<float, 2> lse(lim_p.lse);  // [B, Hq]
   const int splits = lim_p.splits;
 
-  constexpr int PER = 4;                                                            // dsl/kernels/merge_states.ts:34
-  constexpr int WARPS = 4;                                                          // dsl/kernels/merge_states.ts:35
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/merge_states.ts:36
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/merge_states.ts:37
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/merge_states.ts:39
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/merge_states.ts:40
-  const int lane = lim::lane_id();                                                  // dsl/kernels/merge_states.ts:41
-  const int warp = lim::warp_id();                                                  // dsl/kernels/merge_states.ts:42
-  float mW = NO_SCORE;                                                              // dsl/kernels/merge_states.ts:44
-  float lW = 0.0f;                                                                  // dsl/kernels/merge_states.ts:45
-  float accW[4]; lim::fill(accW, 0.0f);                                             // dsl/kernels/merge_states.ts:46
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/merge_states.ts:47
+  constexpr int PER = 4;                                                            // dsl/kernels/merge_states.ts:37
+  constexpr int LANES = 32;                                                         // dsl/kernels/merge_states.ts:38
+  constexpr int WARPS = 4;                                                          // dsl/kernels/merge_states.ts:39
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/merge_states.ts:40
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/merge_states.ts:41
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/merge_states.ts:43
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/merge_states.ts:44
+  const int lane = lim::lane_id();                                                  // dsl/kernels/merge_states.ts:45
+  const int warp = lim::warp_id();                                                  // dsl/kernels/merge_states.ts:46
+  const bool active = LANES == 32 || lane < LANES;                                  // dsl/kernels/merge_states.ts:47
+  float mW = NO_SCORE;                                                              // dsl/kernels/merge_states.ts:49
+  float lW = 0.0f;                                                                  // dsl/kernels/merge_states.ts:50
+  float accW[4]; lim::fill(accW, 0.0f);                                             // dsl/kernels/merge_states.ts:51
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/merge_states.ts:52
   #pragma unroll 2
-  for (int sp = warp; sp < splits; sp += WARPS) {                                   // dsl/kernels/merge_states.ts:50
-    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:51
-    float part[4];                                                                  // dsl/kernels/merge_states.ts:52
-    lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                     // dsl/kernels/merge_states.ts:53
-    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:54
-    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:55
-    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:56
-    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:57
-    #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:58
-      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:58
+  for (int sp = warp; sp < splits; sp += WARPS) {                                   // dsl/kernels/merge_states.ts:55
+    const float lseS = partialLse.load(b, h, sp);                                   // dsl/kernels/merge_states.ts:56
+    float part[4]; lim::fill(part, 0.0f);                                           // dsl/kernels/merge_states.ts:57
+    if (active) {                                                                   // dsl/kernels/merge_states.ts:58
+      lim::load_vec(part, partialO.ptr_at(b, h, sp, lane * PER));                   // dsl/kernels/merge_states.ts:58
     }
-    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:59
-  }
-  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:62
-  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 128);  /* shared bytes 128..143 */ // dsl/kernels/merge_states.ts:63
-  auto& accAll = *reinterpret_cast<float (*)[4][128]>(lim_smem + 256);  /* shared bytes 256..2303 */ // dsl/kernels/merge_states.ts:64
-  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:65
-    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:66
-    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:67
-  }
-  #pragma unroll
-  for (int e = 0; e < PER; ++e) {                                                   // dsl/kernels/merge_states.ts:69
-    accAll[warp][lane * PER + e] = accW[e];                                         // dsl/kernels/merge_states.ts:69
-  }
-  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:70
-  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:71
-  #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:72
-    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:72
-  }
-  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:73
-  #pragma unroll
-  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:74
-    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:74
-  }
-  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:75
-    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:76
+    const float mNew = fmaxf(mW, lseS);                                             // dsl/kernels/merge_states.ts:59
+    const float alpha = lim::fast_exp2(mW - mNew);                                  // dsl/kernels/merge_states.ts:60
+    const float w = lim::fast_exp2(lseS - mNew);                                    // dsl/kernels/merge_states.ts:61
+    lW = lW * alpha + w;                                                            // dsl/kernels/merge_states.ts:62
     #pragma unroll
-    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:77
-      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:77
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:63
+      accW[e] = accW[e] * alpha + w * part[e];                                      // dsl/kernels/merge_states.ts:63
     }
-    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:78
+    mW = mNew;                                                                      // dsl/kernels/merge_states.ts:64
   }
-  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:80
-    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:80
+  auto& mAll = *reinterpret_cast<float (*)[4]>(lim_smem + 0);  /* shared bytes 0..15 */ // dsl/kernels/merge_states.ts:67
+  auto& lAll = *reinterpret_cast<float (*)[4]>(lim_smem + 128);  /* shared bytes 128..143 */ // dsl/kernels/merge_states.ts:68
+  auto& accAll = *reinterpret_cast<float (*)[4][128]>(lim_smem + 256);  /* shared bytes 256..2303 */ // dsl/kernels/merge_states.ts:69
+  if (lane == 0) {                                                                  // dsl/kernels/merge_states.ts:70
+    mAll[warp] = mW;                                                                // dsl/kernels/merge_states.ts:71
+    lAll[warp] = lW;                                                                // dsl/kernels/merge_states.ts:72
+  }
+  if (active) {                                                                     // dsl/kernels/merge_states.ts:74
+    #pragma unroll
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/merge_states.ts:74
+      accAll[warp][lane * PER + e] = accW[e];                                       // dsl/kernels/merge_states.ts:74
+    }
+  }
+  __syncthreads();                                                                  // dsl/kernels/merge_states.ts:75
+  float mMax = NO_SCORE;                                                            // dsl/kernels/merge_states.ts:76
+  #pragma unroll
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:77
+    mMax = fmaxf(mMax, mAll[w]);                                                    // dsl/kernels/merge_states.ts:77
+  }
+  float sum = 0.0f;                                                                 // dsl/kernels/merge_states.ts:78
+  #pragma unroll
+  for (int w = 0; w < WARPS; ++w) {                                                 // dsl/kernels/merge_states.ts:79
+    sum = sum + lAll[w] * lim::fast_exp2(mAll[w] - mMax);                           // dsl/kernels/merge_states.ts:79
+  }
+  for (int d = static_cast<int>(threadIdx.x); d < c::D; d += s::threads) {          // dsl/kernels/merge_states.ts:80
+    float out = 0.0f;                                                               // dsl/kernels/merge_states.ts:81
+    #pragma unroll
+    for (int w = 0; w < WARPS; ++w) {                                               // dsl/kernels/merge_states.ts:82
+      out = out + accAll[w][d] * lim::fast_exp2(mAll[w] - mMax);                    // dsl/kernels/merge_states.ts:82
+    }
+    o.store(out / sum, b, h, d);                                                    // dsl/kernels/merge_states.ts:83
+  }
+  if (static_cast<int>(threadIdx.x) == 0 && lse.present()) {                        // dsl/kernels/merge_states.ts:85
+    lse.store((mMax + log2f(sum)) * LN2, b, h);                                     // dsl/kernels/merge_states.ts:85
   }
 }
 

@@ -4,7 +4,7 @@
 // Kernel    synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
 // Constants D=128 dtype=bf16
 // Schedule  threads=256 (heuristic)
-// Launch    grid (RB, Hkv, B), 256 threads, 0 bytes of dynamic shared memory
+// Launch    grid (ceilDiv(Nmax, s.threads / (c.D / 8)), Hkv, B), 256 threads, 0 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -25,28 +25,28 @@ struct s {
 // This kernel's raise() sites start here in the library's table (generated/variants.cpp).
 constexpr int lim_raise_base = 10;
 
-__device__ __forceinline__ unsigned mix(unsigned x) {                               // dsl/kernels/synthetic.ts:32
-  unsigned y = x;                                                                   // dsl/kernels/synthetic.ts:33
-  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:34
-  y = y * 2146121005u;                                                              // dsl/kernels/synthetic.ts:35
-  y = y ^ (y >> 15u);                                                               // dsl/kernels/synthetic.ts:36
-  y = y * 2221713035u;                                                              // dsl/kernels/synthetic.ts:37
-  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:38
-  return y;                                                                         // dsl/kernels/synthetic.ts:39
+__device__ __forceinline__ unsigned mix(unsigned x) {                               // dsl/kernels/synthetic.ts:33
+  unsigned y = x;                                                                   // dsl/kernels/synthetic.ts:34
+  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:35
+  y = y * 2146121005u;                                                              // dsl/kernels/synthetic.ts:36
+  y = y ^ (y >> 15u);                                                               // dsl/kernels/synthetic.ts:37
+  y = y * 2221713035u;                                                              // dsl/kernels/synthetic.ts:38
+  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:39
+  return y;                                                                         // dsl/kernels/synthetic.ts:40
 }
-__device__ __forceinline__ unsigned hash4(unsigned w, unsigned x, unsigned y, unsigned z) { // dsl/kernels/synthetic.ts:42
-  return mix(w ^ mix(x ^ mix(y ^ mix(z))));                                         // dsl/kernels/synthetic.ts:43
+__device__ __forceinline__ unsigned hash4(unsigned w, unsigned x, unsigned y, unsigned z) { // dsl/kernels/synthetic.ts:43
+  return mix(w ^ mix(x ^ mix(y ^ mix(z))));                                         // dsl/kernels/synthetic.ts:44
 }
-__device__ __forceinline__ float gaussian(unsigned h) {                             // dsl/kernels/synthetic.ts:47
-  float sum = 0.0f;                                                                 // dsl/kernels/synthetic.ts:48
+__device__ __forceinline__ float gaussian(unsigned h) {                             // dsl/kernels/synthetic.ts:48
+  float sum = 0.0f;                                                                 // dsl/kernels/synthetic.ts:49
   #pragma unroll
-  for (int i = 0; i < 4; ++i) {                                                     // dsl/kernels/synthetic.ts:49
-    sum = sum + static_cast<float>(mix(h + static_cast<unsigned>(i)) >> 8u) * (1.0f / 16777216.0f); // dsl/kernels/synthetic.ts:49
+  for (int i = 0; i < 4; ++i) {                                                     // dsl/kernels/synthetic.ts:50
+    sum = sum + static_cast<float>(mix(h + static_cast<unsigned>(i)) >> 8u) * (1.0f / 16777216.0f); // dsl/kernels/synthetic.ts:50
   }
-  return (sum - 2.0f) * 1.7320508075688772f;                                        // dsl/kernels/synthetic.ts:50
+  return (sum - 2.0f) * 1.7320508075688772f;                                        // dsl/kernels/synthetic.ts:51
 }
-__device__ __forceinline__ float topicComponent(unsigned seed, unsigned layer, unsigned head, unsigned topic, unsigned d, float invSqrtD) { // dsl/kernels/synthetic.ts:54
-  return gaussian(hash4(seed, layer * 65536u + head, 458752u + topic, d)) * invSqrtD; // dsl/kernels/synthetic.ts:55
+__device__ __forceinline__ float topicComponent(unsigned seed, unsigned layer, unsigned head, unsigned topic, unsigned d, float invSqrtD) { // dsl/kernels/synthetic.ts:55
+  return gaussian(hash4(seed, layer * 65536u + head, 458752u + topic, d)) * invSqrtD; // dsl/kernels/synthetic.ts:56
 }
 __global__ void __launch_bounds__(256) synthesize_kv__d128_bf16__t256_kernel(const __grid_constant__ lim_synthesize_kv_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
@@ -56,64 +56,63 @@ __global__ void __launch_bounds__(256) synthesize_kv__d128_bf16__t256_kernel(con
   const unsigned seed = lim_p.seed;
   const int layer = lim_p.layer;
   const int recentWindow = lim_p.recentWindow;
-  const int RB = lim_p.RB;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:81
-  constexpr int LANES = 16;                                                         // dsl/kernels/synthetic.ts:82
-  constexpr int ROWS = 16;                                                          // dsl/kernels/synthetic.ts:83
-  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:84
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/synthetic.ts:85
-  const int h = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:86
-  const int j = static_cast<int>(blockIdx.x) * ROWS + static_cast<int>(threadIdx.x) / LANES; // dsl/kernels/synthetic.ts:87
-  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/synthetic.ts:88
-  const int n = seqlens.load(b);                                                    // dsl/kernels/synthetic.ts:89
-  if (n < 0 || n > lim_p.Nmax) {                                                    // dsl/kernels/synthetic.ts:90
-    if (static_cast<int>(threadIdx.x) == 0 && static_cast<int>(blockIdx.x) == 0 && h == 0) { // dsl/kernels/synthetic.ts:91
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, lim_p.Nmax, 0);            // dsl/kernels/synthetic.ts:91
+  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:83
+  constexpr int LANES = 16;                                                         // dsl/kernels/synthetic.ts:84
+  constexpr int ROWS = 16;                                                          // dsl/kernels/synthetic.ts:85
+  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:86
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/synthetic.ts:87
+  const int h = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:88
+  const int j = static_cast<int>(blockIdx.x) * ROWS + static_cast<int>(threadIdx.x) / LANES; // dsl/kernels/synthetic.ts:89
+  const int lane = static_cast<int>(threadIdx.x) % LANES;                           // dsl/kernels/synthetic.ts:90
+  const int n = seqlens.load(b);                                                    // dsl/kernels/synthetic.ts:91
+  if (n < 0 || n > lim_p.Nmax) {                                                    // dsl/kernels/synthetic.ts:92
+    if (static_cast<int>(threadIdx.x) == 0 && static_cast<int>(blockIdx.x) == 0 && h == 0) { // dsl/kernels/synthetic.ts:93
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, lim_p.Nmax, 0);            // dsl/kernels/synthetic.ts:93
     }
-    return;                                                                         // dsl/kernels/synthetic.ts:92
-  }
-  if (j >= n) {                                                                     // dsl/kernels/synthetic.ts:94
     return;                                                                         // dsl/kernels/synthetic.ts:94
   }
-  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:95
-  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:96
-  const unsigned head = static_cast<unsigned>(b * lim_p.Hkv + h);                   // dsl/kernels/synthetic.ts:97
-  const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));          // dsl/kernels/synthetic.ts:98
-  const unsigned tokenHash = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:99
-  const unsigned topic = tokenHash % 4u;                                            // dsl/kernels/synthetic.ts:100
-  float amplitude = 0.4f;                                                           // dsl/kernels/synthetic.ts:101
-  if (j < 4) {                                                                      // dsl/kernels/synthetic.ts:102
-    amplitude = 3.0f;                                                               // dsl/kernels/synthetic.ts:102
+  if (j >= n) {                                                                     // dsl/kernels/synthetic.ts:96
+    return;                                                                         // dsl/kernels/synthetic.ts:96
+  }
+  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:97
+  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:98
+  const unsigned head = static_cast<unsigned>(b * lim_p.Hkv + h);                   // dsl/kernels/synthetic.ts:99
+  const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));          // dsl/kernels/synthetic.ts:100
+  const unsigned tokenHash = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:101
+  const unsigned topic = tokenHash % 4u;                                            // dsl/kernels/synthetic.ts:102
+  float amplitude = 0.4f;                                                           // dsl/kernels/synthetic.ts:103
+  if (j < 4) {                                                                      // dsl/kernels/synthetic.ts:104
+    amplitude = 3.0f;                                                               // dsl/kernels/synthetic.ts:104
   } else {
-    if ((tokenHash >> 8u) % 64u == 0u) {                                            // dsl/kernels/synthetic.ts:103
-      amplitude = 2.0f;                                                             // dsl/kernels/synthetic.ts:103
+    if ((tokenHash >> 8u) % 64u == 0u) {                                            // dsl/kernels/synthetic.ts:105
+      amplitude = 2.0f;                                                             // dsl/kernels/synthetic.ts:105
     } else {
-      if (j >= n - recentWindow) {                                                  // dsl/kernels/synthetic.ts:104
-        amplitude = 1.7f;                                                           // dsl/kernels/synthetic.ts:104
+      if (j >= n - recentWindow) {                                                  // dsl/kernels/synthetic.ts:106
+        amplitude = 1.7f;                                                           // dsl/kernels/synthetic.ts:106
       }
     }
   }
-  float kv[8];                                                                      // dsl/kernels/synthetic.ts:105
-  float vv[8];                                                                      // dsl/kernels/synthetic.ts:106
+  float kv[8];                                                                      // dsl/kernels/synthetic.ts:107
+  float vv[8];                                                                      // dsl/kernels/synthetic.ts:108
   #pragma unroll
-  for (int e = 0; e < VEC; ++e) {                                                   // dsl/kernels/synthetic.ts:107
-    const unsigned d = static_cast<unsigned>(lane * VEC + e);                       // dsl/kernels/synthetic.ts:108
-    float direction = 0.0f;                                                         // dsl/kernels/synthetic.ts:109
-    if (j < 4) {                                                                    // dsl/kernels/synthetic.ts:110
+  for (int e = 0; e < VEC; ++e) {                                                   // dsl/kernels/synthetic.ts:109
+    const unsigned d = static_cast<unsigned>(lane * VEC + e);                       // dsl/kernels/synthetic.ts:110
+    float direction = 0.0f;                                                         // dsl/kernels/synthetic.ts:111
+    if (j < 4) {                                                                    // dsl/kernels/synthetic.ts:112
       #pragma unroll
-      for (int t = 0; t < TOPICS; ++t) {                                            // dsl/kernels/synthetic.ts:111
-        direction = direction + topicComponent(seed, l, head, static_cast<unsigned>(t), d, invSqrtD); // dsl/kernels/synthetic.ts:111
+      for (int t = 0; t < TOPICS; ++t) {                                            // dsl/kernels/synthetic.ts:113
+        direction = direction + topicComponent(seed, l, head, static_cast<unsigned>(t), d, invSqrtD); // dsl/kernels/synthetic.ts:113
       }
-      direction = direction * 0.5f;                                                 // dsl/kernels/synthetic.ts:112
+      direction = direction * 0.5f;                                                 // dsl/kernels/synthetic.ts:114
     } else {
-      direction = topicComponent(seed, l, head, topic, d, invSqrtD);                // dsl/kernels/synthetic.ts:114
+      direction = topicComponent(seed, l, head, topic, d, invSqrtD);                // dsl/kernels/synthetic.ts:116
     }
-    kv[e] = amplitude * direction + 0.1f * gaussian(hash4(rowHash, 107u, d, l));    // dsl/kernels/synthetic.ts:116
-    vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                   // dsl/kernels/synthetic.ts:117
+    kv[e] = amplitude * direction + 0.1f * gaussian(hash4(rowHash, 107u, d, l));    // dsl/kernels/synthetic.ts:118
+    vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                   // dsl/kernels/synthetic.ts:119
   }
-  lim::store_vec(k.ptr_at(b, h, j, lane * VEC), kv);                                // dsl/kernels/synthetic.ts:119
-  lim::store_vec(v.ptr_at(b, h, j, lane * VEC), vv);                                // dsl/kernels/synthetic.ts:120
+  lim::store_vec(k.ptr_at(b, h, j, lane * VEC), kv);                                // dsl/kernels/synthetic.ts:121
+  lim::store_vec(v.ptr_at(b, h, j, lane * VEC), vv);                                // dsl/kernels/synthetic.ts:122
 }
 
 lim::SharedMemoryOptIn synthesize_kv__d128_bf16__t256_opt_in;
@@ -121,7 +120,7 @@ lim::SharedMemoryOptIn synthesize_kv__d128_bf16__t256_opt_in;
 }  // namespace
 
 extern "C" int lim_synthesize_kv__d128_bf16__t256(const lim_synthesize_kv_params* p, cudaStream_t stream) {
-  return lim::launch(synthesize_kv__d128_bf16__t256_kernel, *p, dim3(p->RB, p->Hkv, p->B), 256, 0, stream,
+  return lim::launch(synthesize_kv__d128_bf16__t256_kernel, *p, dim3(((p->Nmax) + (256 / (128 / 8)) - 1) / (256 / (128 / 8)), p->Hkv, p->B), 256, 0, stream,
                      synthesize_kv__d128_bf16__t256_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 

@@ -4,7 +4,7 @@
 // Kernel    synthesize_step: one decode step of synthetic data for one layer: every head's query, and the new token's key and value
 // Constants D=128 dtype=fp16
 // Schedule  threads=32 (heuristic)
-// Launch    grid (HX, B, 1), 32 threads, 0 bytes of dynamic shared memory
+// Launch    grid (Hq + Hkv, B, 1), 32 threads, 0 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -23,28 +23,28 @@ struct s {
 };
 
 
-__device__ __forceinline__ unsigned mix(unsigned x) {                               // dsl/kernels/synthetic.ts:32
-  unsigned y = x;                                                                   // dsl/kernels/synthetic.ts:33
-  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:34
-  y = y * 2146121005u;                                                              // dsl/kernels/synthetic.ts:35
-  y = y ^ (y >> 15u);                                                               // dsl/kernels/synthetic.ts:36
-  y = y * 2221713035u;                                                              // dsl/kernels/synthetic.ts:37
-  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:38
-  return y;                                                                         // dsl/kernels/synthetic.ts:39
+__device__ __forceinline__ unsigned mix(unsigned x) {                               // dsl/kernels/synthetic.ts:33
+  unsigned y = x;                                                                   // dsl/kernels/synthetic.ts:34
+  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:35
+  y = y * 2146121005u;                                                              // dsl/kernels/synthetic.ts:36
+  y = y ^ (y >> 15u);                                                               // dsl/kernels/synthetic.ts:37
+  y = y * 2221713035u;                                                              // dsl/kernels/synthetic.ts:38
+  y = y ^ (y >> 16u);                                                               // dsl/kernels/synthetic.ts:39
+  return y;                                                                         // dsl/kernels/synthetic.ts:40
 }
-__device__ __forceinline__ unsigned hash4(unsigned w, unsigned x, unsigned y, unsigned z) { // dsl/kernels/synthetic.ts:42
-  return mix(w ^ mix(x ^ mix(y ^ mix(z))));                                         // dsl/kernels/synthetic.ts:43
+__device__ __forceinline__ unsigned hash4(unsigned w, unsigned x, unsigned y, unsigned z) { // dsl/kernels/synthetic.ts:43
+  return mix(w ^ mix(x ^ mix(y ^ mix(z))));                                         // dsl/kernels/synthetic.ts:44
 }
-__device__ __forceinline__ float gaussian(unsigned h) {                             // dsl/kernels/synthetic.ts:47
-  float sum = 0.0f;                                                                 // dsl/kernels/synthetic.ts:48
+__device__ __forceinline__ float gaussian(unsigned h) {                             // dsl/kernels/synthetic.ts:48
+  float sum = 0.0f;                                                                 // dsl/kernels/synthetic.ts:49
   #pragma unroll
-  for (int i = 0; i < 4; ++i) {                                                     // dsl/kernels/synthetic.ts:49
-    sum = sum + static_cast<float>(mix(h + static_cast<unsigned>(i)) >> 8u) * (1.0f / 16777216.0f); // dsl/kernels/synthetic.ts:49
+  for (int i = 0; i < 4; ++i) {                                                     // dsl/kernels/synthetic.ts:50
+    sum = sum + static_cast<float>(mix(h + static_cast<unsigned>(i)) >> 8u) * (1.0f / 16777216.0f); // dsl/kernels/synthetic.ts:50
   }
-  return (sum - 2.0f) * 1.7320508075688772f;                                        // dsl/kernels/synthetic.ts:50
+  return (sum - 2.0f) * 1.7320508075688772f;                                        // dsl/kernels/synthetic.ts:51
 }
-__device__ __forceinline__ float topicComponent(unsigned seed, unsigned layer, unsigned head, unsigned topic, unsigned d, float invSqrtD) { // dsl/kernels/synthetic.ts:54
-  return gaussian(hash4(seed, layer * 65536u + head, 458752u + topic, d)) * invSqrtD; // dsl/kernels/synthetic.ts:55
+__device__ __forceinline__ float topicComponent(unsigned seed, unsigned layer, unsigned head, unsigned topic, unsigned d, float invSqrtD) { // dsl/kernels/synthetic.ts:55
+  return gaussian(hash4(seed, layer * 65536u + head, 458752u + topic, d)) * invSqrtD; // dsl/kernels/synthetic.ts:56
 }
 __global__ void __launch_bounds__(32) synthesize_step__d128_fp16__t32_kernel(const __grid_constant__ lim_synthesize_step_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
@@ -54,50 +54,49 @@ __global__ void __launch_bounds__(32) synthesize_step__d128_fp16__t32_kernel(con
   const lim::Tensor<const int, 1> seqlens(lim_p.seqlens);  // [B]
   const unsigned seed = lim_p.seed;
   const int layer = lim_p.layer;
-  const int HX = lim_p.HX;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:146
-  constexpr int LANES = 16;                                                         // dsl/kernels/synthetic.ts:147
-  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:148
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:149
-  const int x = static_cast<int>(blockIdx.x);                                       // dsl/kernels/synthetic.ts:150
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/synthetic.ts:151
-  if (lane >= LANES) {                                                              // dsl/kernels/synthetic.ts:152
-    return;                                                                         // dsl/kernels/synthetic.ts:152
+  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:147
+  constexpr int LANES = 16;                                                         // dsl/kernels/synthetic.ts:148
+  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:149
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:150
+  const int x = static_cast<int>(blockIdx.x);                                       // dsl/kernels/synthetic.ts:151
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/synthetic.ts:152
+  if (lane >= LANES) {                                                              // dsl/kernels/synthetic.ts:153
+    return;                                                                         // dsl/kernels/synthetic.ts:153
   }
-  const int Hq = lim_p.Hq;                                                          // dsl/kernels/synthetic.ts:153
-  const int Hkv = lim_p.Hkv;                                                        // dsl/kernels/synthetic.ts:154
-  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:155
-  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:156
-  const int j = seqlens.load(b) - 1;                                                // dsl/kernels/synthetic.ts:157
-  float out[8];                                                                     // dsl/kernels/synthetic.ts:158
-  if (x < Hq) {                                                                     // dsl/kernels/synthetic.ts:159
-    const unsigned kvHead = static_cast<unsigned>(b * Hkv + x / (Hq / Hkv));        // dsl/kernels/synthetic.ts:161
-    const unsigned qHash = hash4(seed ^ 2654435769u, 0u, static_cast<unsigned>(b * Hq + x), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:162
-    unsigned topic = hash4(seed ^ 24301u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:163
-    if (qHash % 4u == 0u) {                                                         // dsl/kernels/synthetic.ts:164
-      topic = (topic + 1u + (qHash >> 4u) % 3u) % 4u;                               // dsl/kernels/synthetic.ts:164
+  const int Hq = lim_p.Hq;                                                          // dsl/kernels/synthetic.ts:154
+  const int Hkv = lim_p.Hkv;                                                        // dsl/kernels/synthetic.ts:155
+  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:156
+  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:157
+  const int j = seqlens.load(b) - 1;                                                // dsl/kernels/synthetic.ts:158
+  float out[8];                                                                     // dsl/kernels/synthetic.ts:159
+  if (x < Hq) {                                                                     // dsl/kernels/synthetic.ts:160
+    const unsigned kvHead = static_cast<unsigned>(b * Hkv + x / (Hq / Hkv));        // dsl/kernels/synthetic.ts:162
+    const unsigned qHash = hash4(seed ^ 2654435769u, 0u, static_cast<unsigned>(b * Hq + x), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:163
+    unsigned topic = hash4(seed ^ 24301u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:164
+    if (qHash % 4u == 0u) {                                                         // dsl/kernels/synthetic.ts:165
+      topic = (topic + 1u + (qHash >> 4u) % 3u) % 4u;                               // dsl/kernels/synthetic.ts:165
     }
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:165
-      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:166
-      out[e] = 40.0f * topicComponent(seed, l, kvHead, topic, d, invSqrtD) + 0.5f * gaussian(hash4(qHash, 113u, d, l)); // dsl/kernels/synthetic.ts:167
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:166
+      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:167
+      out[e] = 40.0f * topicComponent(seed, l, kvHead, topic, d, invSqrtD) + 0.5f * gaussian(hash4(qHash, 113u, d, l)); // dsl/kernels/synthetic.ts:168
     }
-    lim::store_vec(q.ptr_at(b, x, lane * VEC), out);                                // dsl/kernels/synthetic.ts:169
+    lim::store_vec(q.ptr_at(b, x, lane * VEC), out);                                // dsl/kernels/synthetic.ts:170
   } else {
-    const int h = x - Hq;                                                           // dsl/kernels/synthetic.ts:172
-    const unsigned head = static_cast<unsigned>(b * Hkv + h);                       // dsl/kernels/synthetic.ts:173
-    const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));        // dsl/kernels/synthetic.ts:174
-    const unsigned topic = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:175
-    float vv[8];                                                                    // dsl/kernels/synthetic.ts:176
+    const int h = x - Hq;                                                           // dsl/kernels/synthetic.ts:173
+    const unsigned head = static_cast<unsigned>(b * Hkv + h);                       // dsl/kernels/synthetic.ts:174
+    const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));        // dsl/kernels/synthetic.ts:175
+    const unsigned topic = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:176
+    float vv[8];                                                                    // dsl/kernels/synthetic.ts:177
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:177
-      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:178
-      out[e] = 1.7f * topicComponent(seed, l, head, topic, d, invSqrtD) + 0.1f * gaussian(hash4(rowHash, 107u, d, l)); // dsl/kernels/synthetic.ts:179
-      vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                 // dsl/kernels/synthetic.ts:180
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:178
+      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:179
+      out[e] = 1.7f * topicComponent(seed, l, head, topic, d, invSqrtD) + 0.1f * gaussian(hash4(rowHash, 107u, d, l)); // dsl/kernels/synthetic.ts:180
+      vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                 // dsl/kernels/synthetic.ts:181
     }
-    lim::store_vec(kNew.ptr_at(b, h, lane * VEC), out);                             // dsl/kernels/synthetic.ts:182
-    lim::store_vec(vNew.ptr_at(b, h, lane * VEC), vv);                              // dsl/kernels/synthetic.ts:183
+    lim::store_vec(kNew.ptr_at(b, h, lane * VEC), out);                             // dsl/kernels/synthetic.ts:183
+    lim::store_vec(vNew.ptr_at(b, h, lane * VEC), vv);                              // dsl/kernels/synthetic.ts:184
   }
 }
 
@@ -106,7 +105,7 @@ lim::SharedMemoryOptIn synthesize_step__d128_fp16__t32_opt_in;
 }  // namespace
 
 extern "C" int lim_synthesize_step__d128_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream) {
-  return lim::launch(synthesize_step__d128_fp16__t32_kernel, *p, dim3(p->HX, p->B, 1), 32, 0, stream,
+  return lim::launch(synthesize_step__d128_fp16__t32_kernel, *p, dim3(p->Hq + p->Hkv, p->B, 1), 32, 0, stream,
                      synthesize_step__d128_fp16__t32_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 

@@ -16,9 +16,6 @@ namespace {
 
 constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outweigh its parallelism
 constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
-// Index lists: decode_attention keeps this many entries of a block's list in shared memory (LIST_ROWS in
-// dsl/kernels/decode_attention.ts); longer chunks read the rest from global memory, waiting on each index.
-constexpr int kListChunk = 1024;
 
 /** Which rows each block attends over. */
 enum class Rows { All, SharedList, ListPerHead };
@@ -69,7 +66,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   if ((status = multiprocessors(fn.c_str(), &sms)) != LIM_OK) return status;
   const int per_sm = plan->attention->blocks_per_sm();
   if (per_sm <= 0) return fail(LIM_ERROR_CUDA, fn + ": variant " + plan->attention->name + " cannot be resident on this device");
-  plan->split = plan_split(static_cast<int64_t>(batch) * head_blocks, max_rows, sms * per_sm, kMinChunk, kGranule, rows == Rows::All ? 0 : kListChunk);
+  plan->split = plan_split(static_cast<int64_t>(batch) * head_blocks, max_rows, sms * per_sm, kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
   const std::size_t partials = static_cast<std::size_t>(batch) * num_q_heads * plan->split.splits;
   plan->partial_o_bytes = plan->split.splits > 1 ? round256(partials * head_dim * sizeof(float)) : 0;
   plan->workspace_bytes = plan->split.splits > 1 ? plan->partial_o_bytes + round256(partials * sizeof(float)) : 0;
@@ -120,7 +117,6 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.scale = a.softmax_scale;
   p.maxSeqlen = a.max_seqlen;
   p.groupSize = a.num_q_heads / a.num_kv_heads;
-  p.HB = a.num_q_heads / plan.heads_per_block;
   p.chunk = plan.split.chunk;
   p.status = status_word;
   if ((status = launch(a.function, plan.attention, &p, a.stream)) != LIM_OK) return status;
@@ -176,7 +172,6 @@ int lim_gather_kv_impl(const lim_gather_kv_args& a) {
   lim_device_status* status_word = nullptr;
   const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
-  const int rows_per_block = v->threads / (a.head_dim / 8);
   lim_gather_kv_params p{};
   p.k = tensor(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
   p.v = tensor(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n, 1);
@@ -191,7 +186,6 @@ int lim_gather_kv_impl(const lim_gather_kv_args& a) {
   p.KI = a.max_count;
   p.KO = a.max_count;
   p.maxSeqlen = a.max_seqlen;
-  p.RB = (a.max_count + rows_per_block - 1) / rows_per_block;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }

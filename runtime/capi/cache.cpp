@@ -19,7 +19,6 @@ int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
   p.seqlens = tensor(a.seqlens, 1);
   p.B = a.batch;
   p.capacity = a.capacity;
-  p.BB = (a.batch + v->threads - 1) / v->threads;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
@@ -48,7 +47,6 @@ int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
   const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
   const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
-  const int rows_per_block = v->threads / (a.head_dim / 8);
   lim_synthesize_kv_params p{};
   p.k = tensor(a.k_cache, sb, sh, sn, 1);
   p.v = tensor(a.v_cache, sb, sh, sn, 1);
@@ -59,7 +57,6 @@ int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
   p.seed = a.seed;
   p.layer = a.layer;
   p.recentWindow = a.recent_window;
-  p.RB = (a.cache_capacity + rows_per_block - 1) / rows_per_block;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
@@ -79,7 +76,6 @@ int lim_synthesize_step_impl(const lim_synthesize_step_args& a) {
   p.Hkv = a.num_kv_heads;
   p.seed = a.seed;
   p.layer = a.layer;
-  p.HX = a.num_q_heads + a.num_kv_heads;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }

@@ -62,7 +62,8 @@ std::size_t selection_workspace(int32_t batch, int32_t max_seqlen) {
   return round256(static_cast<std::size_t>(batch) * max_seqlen * sizeof(uint32_t));
 }
 
-constexpr int64_t kUnionMaxKeys = int64_t{1} << 20;  // the union kernel's shared-memory bitmap
+/** The rank-major keys the union kernel's shared-memory bitmap holds. */
+constexpr int64_t kUnionMaxKeys = int64_t{LIM_LESSISMORE_UNION_WORDS} * 32;
 
 }  // namespace
 

@@ -92,7 +92,9 @@ describe("tuning databases", () => {
 
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200") }], DEVICE);
+    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200"), named: true }], DEVICE);
+    const otherFound = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200") }], DEVICE);
+    expect(otherFound.warnings).toEqual([]); // a database of another GPU found in tuning/ is simply for that GPU
     const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], DEVICE, "lim 0.0.9") }], DEVICE);
     const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t128_r1_s3_p1", { source: "0123456789abcdef" })]) }], DEVICE);
     for (const t of [other, old, stale]) {

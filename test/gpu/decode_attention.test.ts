@@ -195,7 +195,7 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
       ["heads that do not divide", { numKvHeads: 3 }, /must be a multiple of num_kv_heads/],
       ["max_seqlen above the capacity", { maxSeqlen: 65 }, /max_seqlen \(65\) must be in \[1, cache_capacity \(64\)\]/],
       ["a stride that breaks 16-byte rows", { kStrideN: 130 }, /k_stride_n = 130 must be a non-negative multiple of 8/],
-      ["a head dim with no variant", { headDim: 96 }, /no generated variant for head_dim=96.*lim generate --head-dims 96 --group-sizes 4 --dtypes bf16/],
+      ["a head dim with no variant", { headDim: 112 }, /no generated variant for head_dim=112.*lim generate --head-dims 112 --group-sizes 4 --dtypes bf16/],
       ["a non-finite scale", { softmaxScale: Number.NaN }, /softmax_scale must be finite/],
     ])("%s is refused with a message naming it", (_label, change, message) => {
       const { args, dispose } = make();
