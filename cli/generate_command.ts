@@ -85,7 +85,7 @@ export function registerGenerate(program: Command): void {
           device: flags.device,
           deviceIsDefault: flags.device === DEFAULT_TARGET_DEVICE,
           matrix,
-          tuning: flags.tuning === false ? false : tunings.map((t) => t.path),
+          tuning: flags.tuning === false ? false : tunings.filter((t) => t.db.metadata.device === flags.device).map((t) => t.path),
           schedules: flags.schedules,
         });
         const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules), onProgress });

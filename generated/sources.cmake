@@ -17,24 +17,45 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r1_s3_p1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r1_s4_p1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t128_r1_s4_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r1_s4_p1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t128_r1_s3_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r1_s3_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r1_s3_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r2_s4_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t256_r2_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t128_r4_s2_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16__t256.cu
@@ -62,9 +83,13 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d128_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_bf16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c32768.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t512_i8_c32768.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i4_c16384.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t512_i8_c16384.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c32768.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i4_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/variants.cpp
   ${CMAKE_CURRENT_LIST_DIR}/abi.cpp

@@ -102,29 +102,50 @@ extern "C" const lim_variant_info* lim_find_attention_recall(void) {
   return nullptr;
 }
 
-// ---- decode_attention (24 variants)
+// ---- decode_attention (45 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info;
 
@@ -133,28 +154,49 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info,
+    &lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info,
+    &lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info,
     &lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info,
+    &lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info,
+    &lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info,
+    &lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info,
+    &lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info,
     &lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info,
     &lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info,
+    &lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info,
+    &lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info,
     &lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info,
+    &lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info,
+    &lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info,
+    &lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info,
     &lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info,
     &lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info,
     &lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info,
+    &lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info,
+    &lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info,
     &lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 24;
+extern "C" const int lim_decode_attention_variant_count = 45;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -162,24 +204,45 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info, 0, 6144 },
+    {&lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info, 3072, 12288 },
+    {&lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info, 6144, 49152 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
@@ -375,26 +438,38 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
   return nullptr;
 }
 
-// ---- topk (4 variants)
+// ---- topk (8 variants)
+extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c16384_info;
 extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c32768_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c16384_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_info;
 extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_info;
 extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
+    &lim_topk__k1024__t512_i8_c16384_info,
     &lim_topk__k1024__t512_i8_c32768_info,
-    &lim_topk__k2048__t512_i8_c32768_info,
+    &lim_topk__k1024__t512_i4_c16384_info,
+    &lim_topk__k2048__t512_i8_c16384_info,
+    &lim_topk__k2048__t1024_i4_c32768_info,
     &lim_topk__k4096__t512_i8_c32768_info,
+    &lim_topk__k8192__t512_i4_c16384_info,
     &lim_topk__k8192__t512_i8_c16384_info,
     nullptr};
-extern "C" const int lim_topk_variant_count = 4;
+extern "C" const int lim_topk_variant_count = 8;
 
 // Which variant serves which constants and range [lo, hi) of length (tokens per row (the longest)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i8_c32768_info, 0, INT64_MAX },
-    {&lim_topk__k2048__t512_i8_c32768_info, 0, INT64_MAX },
+    {&lim_topk__k1024__t512_i8_c16384_info, 0, 12288 },
+    {&lim_topk__k1024__t512_i8_c32768_info, 12288, 49152 },
+    {&lim_topk__k1024__t512_i4_c16384_info, 49152, INT64_MAX },
+    {&lim_topk__k2048__t512_i8_c16384_info, 0, 12288 },
+    {&lim_topk__k2048__t1024_i4_c32768_info, 12288, INT64_MAX },
     {&lim_topk__k4096__t512_i8_c32768_info, 0, INT64_MAX },
-    {&lim_topk__k8192__t512_i8_c16384_info, 0, INT64_MAX },
+    {&lim_topk__k8192__t512_i4_c16384_info, 0, 12288 },
+    {&lim_topk__k8192__t512_i8_c16384_info, 12288, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length) {
@@ -412,13 +487,13 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"advance_seqlens", lim_advance_seqlens_variants, 1 },
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 24 },
+    {"decode_attention", lim_decode_attention_variants, 45 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"merge_states", lim_merge_states_variants, 6 },
     {"synthesize_kv", lim_synthesize_kv_variants, 6 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
-    {"topk", lim_topk_variants, 4 },
+    {"topk", lim_topk_variants, 8 },
     {nullptr, nullptr, 0}};
 extern "C" const int lim_kernel_table_count = 10;
 

@@ -179,24 +179,45 @@ int lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_
 int lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 
@@ -379,9 +400,13 @@ extern const int lim_topk_variant_count;
 /** The variant of topk that serves these constants and length (tokens per row (the longest)), or NULL when none was generated. */
 const lim_variant_info* lim_find_topk(int32_t K, int64_t length);
 
+int lim_topk__k1024__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
