@@ -31,7 +31,7 @@ function settingsLine(s: GenerateSettings, e: Extract<PlanEvent, { kind: "loaded
   const schedules =
     s.tuning === false ? "heuristic schedules (--no-tuning)"
     : s.tuning.length ? `schedules tuned in ${s.tuning.join(", ")}, heuristics elsewhere`
-    : "heuristic schedules (no tuning databases)";
+    : "heuristic schedules (no tuning database of this device in tuning/)";
   const requested = s.schedules ? `; --schedules ${Object.entries(s.schedules).map(([k, v]) => `${k}=${v}`).join(",")}` : "";
   const kernels = `${e.sources.length} kernel${e.sources.length === 1 ? "" : "s"} (loaded in ${e.seconds.toFixed(1)} s)`;
   return `generating ${kernels} for ${s.device}${s.deviceIsDefault ? " (default --device)" : ""}; ${axes.join(", ")}; ${schedules}${requested}`;
