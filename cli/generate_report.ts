@@ -34,7 +34,8 @@ function settingsLine(s: GenerateSettings, e: Extract<PlanEvent, { kind: "loaded
     : "heuristic schedules (no tuning database of this device in tuning/)";
   const requested = s.schedules ? `; --schedules ${Object.entries(s.schedules).map(([k, v]) => `${k}=${v}`).join(",")}` : "";
   const kernels = `${e.sources.length} kernel${e.sources.length === 1 ? "" : "s"} (loaded in ${e.seconds.toFixed(1)} s)`;
-  return `generating ${kernels} for ${s.device}${s.deviceIsDefault ? " (default --device)" : ""}; ${axes.join(", ")}; ${schedules}${requested}`;
+  const parts = [`generating ${kernels} for ${s.device}${s.deviceIsDefault ? " (default --device)" : ""}`, axes.join(", "), `${schedules}${requested}`];
+  return parts.filter((p) => p !== "").join("; ");
 }
 
 /** Prints planning as it goes. */

@@ -358,6 +358,20 @@ extern "C" int lim_attention_recall(const float* logits, int64_t logits_stride_b
   return guarded(fn, [&] { return lim_attention_recall_impl(a); });
 }
 
+extern "C" int lim_count_indices(const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_l, int32_t* counts, int32_t batch, int32_t lists, int32_t max_count, cudaStream_t stream) {
+  const char* fn = "lim_count_indices";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "lists", lists, 1, INT32_MAX, "index lists per request (1: shared by all heads; num_q_heads: one per head)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, lists, >= max_count] positions, padded with -1", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch, lists] output: entries before the padding, contiguous", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_l", indices_stride_l, 1, "indices"));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"lists", lists, "indices_stride_l", indices_stride_l}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  const lim_count_indices_args a{ indices, indices_stride_b, indices_stride_l, counts, batch, lists, max_count, stream };
+  return guarded(fn, [&] { return lim_count_indices_impl(a); });
+}
+
 extern "C" int lim_advance_seqlens(int32_t* seqlens, int32_t batch, int32_t capacity, cudaStream_t stream) {
   const char* fn = "lim_advance_seqlens";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, INT32_MAX, "requests"));

@@ -13,6 +13,7 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/attention_recall__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/count_indices__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16__t256_r2_s2_p2.cu

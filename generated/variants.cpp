@@ -102,6 +102,30 @@ extern "C" const lim_variant_info* lim_find_attention_recall(void) {
   return nullptr;
 }
 
+// ---- count_indices (1 variants)
+extern "C" const lim_variant_info lim_count_indices__t128_info;
+
+extern "C" const lim_variant_info* const lim_count_indices_variants[] = {
+    &lim_count_indices__t128_info,
+    nullptr};
+extern "C" const int lim_count_indices_variant_count = 1;
+
+// Which variant serves which constants, tried in order.
+static const lim_dispatch_entry lim_count_indices_dispatch[] = {
+    {&lim_count_indices__t128_info, 0, INT64_MAX },
+    {nullptr, 0, 0}};
+
+extern "C" const lim_variant_info* lim_find_count_indices(void) {
+  // A variant chosen with lim_use_variant serves its constants whatever the bucket.
+  const lim_variant_info* v = lim_chosen_variant("count_indices");
+  if (v != nullptr && (true)) return v;
+  for (const lim_dispatch_entry* e = lim_count_indices_dispatch; e->variant != nullptr; ++e) {
+    v = e->variant;
+    if (true) return v;
+  }
+  return nullptr;
+}
+
 // ---- decode_attention (45 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
@@ -487,6 +511,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"advance_seqlens", lim_advance_seqlens_variants, 1 },
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
+    {"count_indices", lim_count_indices_variants, 1 },
     {"decode_attention", lim_decode_attention_variants, 45 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
@@ -495,13 +520,15 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"synthesize_step", lim_synthesize_step_variants, 6 },
     {"topk", lim_topk_variants, 8 },
     {nullptr, nullptr, 0}};
-extern "C" const int lim_kernel_table_count = 10;
+extern "C" const int lim_kernel_table_count = 11;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
     {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:68"},
     {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:38"},
     {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
+    {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},
+    {"count_indices", "indices[{0}][{1}][{2}] = {3} follows the padding -1 that ends the list", "dsl/kernels/count_indices.ts:47"},
     {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:167"},
     {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:174"},
     {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:189"},
@@ -511,4 +538,4 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:93"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:71"},
     {nullptr, nullptr, nullptr}};
-extern "C" const int lim_raise_site_count = 12;
+extern "C" const int lim_raise_site_count = 14;

@@ -363,6 +363,32 @@ const selection: readonly AbiFunction[] = [
   },
 ];
 
+/** Index lists in the engines' form. */
+const lists: readonly AbiFunction[] = [
+  {
+    name: "lim_count_indices",
+    doc: [
+      "Counts the entries of index lists padded with -1, the form engines' sparse attention passes (DeepSeek sparse",
+      "attention, FlashMLA): counts[b, l] = the position of the first -1 in indices[b, l, :max_count], or max_count",
+      "when there is none. Runs on the device, so a captured graph counts each step's lists; the counts then serve",
+      "lim_sparse_attention (lists = 1) or lim_sparse_attention_per_head (lists = num_q_heads). A negative entry other",
+      "than -1, or an entry after the first -1 that is not -1, is reported by lim_check_device_status.",
+    ],
+    params: [
+      tensor("indices", "i32", "in", "[batch, lists, >= max_count] positions, padded with -1", {
+        shape: ["batch", "lists", "max_count"], strides: ["indices_stride_b", "indices_stride_l", "1"],
+      }),
+      stride("indices_stride_b", "element stride between requests of indices"),
+      stride("indices_stride_l", "element stride between the lists of a request"),
+      tensor("counts", "i32", "out", "[batch, lists] output: entries before the padding, contiguous", { shape: ["batch", "lists"] }),
+      batch,
+      size("lists", "index lists per request (1: shared by all heads; num_q_heads: one per head)"),
+      size("max_count", "capacity of each list"),
+      stream,
+    ],
+  },
+];
+
 const cacheFunctions: readonly AbiFunction[] = [
   {
     name: "lim_advance_seqlens",
@@ -442,4 +468,4 @@ const cacheFunctions: readonly AbiFunction[] = [
   },
 ];
 
-export const ABI_FUNCTIONS: readonly AbiFunction[] = [...core, ...attention, ...selection, ...cacheFunctions];
+export const ABI_FUNCTIONS: readonly AbiFunction[] = [...core, ...attention, ...selection, ...lists, ...cacheFunctions];

@@ -308,6 +308,21 @@ Napi::Value AttentionRecallBinding(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value CountIndicesBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "countIndices";
+  const Napi::Object o = options(info, fn);
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_l = int64_arg(o, "indicesStrideL", fn);
+  int32_t* const counts = static_cast<int32_t*>(buffer_arg(o, "counts", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const lists = int_arg(o, "lists", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_count_indices(indices, indices_stride_b, indices_stride_l, counts, batch, lists, max_count, stream));
+  return info.Env().Undefined();
+}
+
 Napi::Value AdvanceSeqlensBinding(const Napi::CallbackInfo& info) {
   const char* fn = "advanceSeqlens";
   const Napi::Object o = options(info, fn);
@@ -395,6 +410,7 @@ void register_abi_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("selectPerHead", Napi::Function::New(env, SelectPerHeadBinding));
   exports.Set("topk", Napi::Function::New(env, TopkBinding));
   exports.Set("attentionRecall", Napi::Function::New(env, AttentionRecallBinding));
+  exports.Set("countIndices", Napi::Function::New(env, CountIndicesBinding));
   exports.Set("advanceSeqlens", Napi::Function::New(env, AdvanceSeqlensBinding));
   exports.Set("appendKv", Napi::Function::New(env, AppendKvBinding));
   exports.Set("synthesizeKv", Napi::Function::New(env, SynthesizeKvBinding));

@@ -34,6 +34,7 @@ SIGNATURES = {
     "lim_select_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_topk": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_attention_recall": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_count_indices": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_advance_seqlens": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
@@ -367,6 +368,19 @@ class LimLibrary:
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_attention_recall(_pointer(logits), logits_stride_b, logits_stride_h, logits_capacity, _pointer(lse), _pointer(indices), indices_stride_b, indices_stride_s, _pointer(counts), _pointer(recall), batch, num_q_heads, sets, max_count, _pointer(stream)))
+
+    def count_indices(self, *, indices, indices_stride_b, indices_stride_l, counts, batch, lists, max_count, stream=None):
+        """lim_count_indices; arguments by keyword:
+        indices: [batch, lists, >= max_count] positions, padded with -1
+        indices_stride_b: element stride between requests of indices
+        indices_stride_l: element stride between the lists of a request
+        counts: [batch, lists] output: entries before the padding, contiguous
+        batch: requests
+        lists: index lists per request (1: shared by all heads; num_q_heads: one per head)
+        max_count: capacity of each list
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_count_indices(_pointer(indices), indices_stride_b, indices_stride_l, _pointer(counts), batch, lists, max_count, _pointer(stream)))
 
     def advance_seqlens(self, *, seqlens, batch, capacity, stream=None):
         """lim_advance_seqlens; arguments by keyword:

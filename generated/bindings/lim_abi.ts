@@ -426,6 +426,24 @@ export interface AttentionRecallArgs<Buffer> {
   maxCount: number;
 }
 
+/** Options of countIndices (lim_count_indices). */
+export interface CountIndicesArgs<Buffer> {
+  /** [batch, lists, >= max_count] positions, padded with -1 */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** element stride between the lists of a request */
+  indicesStrideL: number;
+  /** [batch, lists] output: entries before the padding, contiguous */
+  counts: Buffer;
+  /** requests */
+  batch: number;
+  /** index lists per request (1: shared by all heads; num_q_heads: one per head) */
+  lists: number;
+  /** capacity of each list */
+  maxCount: number;
+}
+
 /** Options of advanceSeqlens (lim_advance_seqlens). */
 export interface AdvanceSeqlensArgs<Buffer> {
   /** [batch] tokens in each request's cache (read and written) */
@@ -608,6 +626,14 @@ export interface LimAbiFunctions<Buffer> {
    * (lim_select_lessismore's output); sets = num_q_heads means one per head (lim_select_per_head's).
    */
   attentionRecall(args: AttentionRecallArgs<Buffer>): void;
+  /**
+   * Counts the entries of index lists padded with -1, the form engines' sparse attention passes (DeepSeek sparse
+   * attention, FlashMLA): counts[b, l] = the position of the first -1 in indices[b, l, :max_count], or max_count
+   * when there is none. Runs on the device, so a captured graph counts each step's lists; the counts then serve
+   * lim_sparse_attention (lists = 1) or lim_sparse_attention_per_head (lists = num_q_heads). A negative entry other
+   * than -1, or an entry after the first -1 that is not -1, is reported by lim_check_device_status.
+   */
+  countIndices(args: CountIndicesArgs<Buffer>): void;
   /**
    * Counts one new token per request on the device: seqlens[b] += 1. A length that would pass capacity is
    * left as it is and reported by lim_check_device_status. Call it before lim_append_kv in each decode step.

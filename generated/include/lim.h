@@ -595,6 +595,33 @@ int lim_attention_recall(
 );
 
 /**
+ * Counts the entries of index lists padded with -1, the form engines' sparse attention passes (DeepSeek sparse
+ * attention, FlashMLA): counts[b, l] = the position of the first -1 in indices[b, l, :max_count], or max_count
+ * when there is none. Runs on the device, so a captured graph counts each step's lists; the counts then serve
+ * lim_sparse_attention (lists = 1) or lim_sparse_attention_per_head (lists = num_q_heads). A negative entry other
+ * than -1, or an entry after the first -1 that is not -1, is reported by lim_check_device_status.
+ *
+ * @param indices [batch, lists, >= max_count] positions, padded with -1
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_l element stride between the lists of a request
+ * @param counts [batch, lists] output: entries before the padding, contiguous
+ * @param batch requests
+ * @param lists index lists per request (1: shared by all heads; num_q_heads: one per head)
+ * @param max_count capacity of each list
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_count_indices(
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_l,
+    int32_t* counts,
+    int32_t batch,
+    int32_t lists,
+    int32_t max_count,
+    cudaStream_t stream
+);
+
+/**
  * Counts one new token per request on the device: seqlens[b] += 1. A length that would pass capacity is
  * left as it is and reported by lim_check_device_status. Call it before lim_append_kv in each decode step.
  *

@@ -319,6 +319,20 @@ struct lim_attention_recall_args {
 };
 int lim_attention_recall_impl(const lim_attention_recall_args& a);
 
+/** The arguments of lim_count_indices, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_count_indices_args {
+  static constexpr const char* function = "lim_count_indices";
+  const int32_t* indices; /* [batch, lists, >= max_count] positions, padded with -1 */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  int64_t indices_stride_l; /* element stride between the lists of a request */
+  int32_t* counts; /* [batch, lists] output: entries before the padding, contiguous */
+  int32_t batch; /* requests */
+  int32_t lists; /* index lists per request (1: shared by all heads; num_q_heads: one per head) */
+  int32_t max_count; /* capacity of each list */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_count_indices_impl(const lim_count_indices_args& a);
+
 /** The arguments of lim_advance_seqlens, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_advance_seqlens_args {
   static constexpr const char* function = "lim_advance_seqlens";

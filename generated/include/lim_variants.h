@@ -137,6 +137,25 @@ const lim_variant_info* lim_find_attention_recall(void);
 
 int lim_attention_recall__t256(const lim_attention_recall_params* p, cudaStream_t stream);
 
+/* ---- count_indices: the length of each index list padded with -1: the position of its first -1
+ *      from dsl/kernels/count_indices.ts; constants (); schedule knobs (threads) ---- */
+typedef struct lim_count_indices_params {
+  lim_tensor indices; /* input, i32 [B, HL, KI] */
+  lim_tensor counts; /* output, i32 [B, HL] */
+  int32_t B; /* run-time size */
+  int32_t HL; /* run-time size */
+  int32_t KI; /* run-time size */
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_count_indices_params;
+
+extern const lim_variant_info* const lim_count_indices_variants[];
+extern const int lim_count_indices_variant_count;
+
+/** The variant of count_indices that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_count_indices(void);
+
+int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stream);
+
 /* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
  *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages, pieces) ---- */
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */

@@ -203,3 +203,18 @@ int lim_attention_recall_impl(const lim_attention_recall_args& a) {
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
+
+int lim_count_indices_impl(const lim_count_indices_args& a) {
+  const lim_variant_info* v = lim_find_count_indices();
+  lim_device_status* status_word = nullptr;
+  const int status = prepare_launch(a.function, v, "count_indices (the kernel is missing)", "", &status_word);
+  if (status != LIM_OK) return status;
+  lim_count_indices_params p{};
+  p.indices = tensor(a.indices, a.indices_stride_b, a.indices_stride_l, 1);
+  p.counts = tensor(a.counts, a.lists, 1);
+  p.B = a.batch;
+  p.HL = a.lists;
+  p.KI = a.max_count;
+  p.status = status_word;
+  return finish(launch(a.function, v, &p, a.stream));
+}

@@ -107,6 +107,7 @@ const CASES: [string, BadCall, RegExp][] = [
   ["topk out_values", (n, f) => n.topk({ ...f.topk, outValues: off(f.topk.outValues) }), /lim_topk: out_values \(0x[0-9a-f]+\) must be 4-byte aligned/],
   ["attention_recall lse", (n, f) => n.attentionRecall({ ...f.recall, lse: off(f.recall.lse) }), /lim_attention_recall: lse \(0x[0-9a-f]+\) must be 4-byte aligned/],
   ["attention_recall indices", (n, f) => n.attentionRecall({ ...f.recall, indices: off(f.recall.indices) }), /lim_attention_recall: indices \(0x[0-9a-f]+\) must be 4-byte aligned/],
+  ["count_indices counts", (n, f) => n.countIndices({ indices: f.sparse.indices, indicesStrideB: K, indicesStrideL: K, counts: off(f.sparse.counts), batch: B, lists: 1, maxCount: K }), /lim_count_indices: counts \(0x[0-9a-f]+\) must be 4-byte aligned/],
   ["attention_recall recall", (n, f) => n.attentionRecall({ ...f.recall, recall: off(f.recall.recall) }), /lim_attention_recall: recall \(0x[0-9a-f]+\) must be 4-byte aligned/],
   ["decode_attention q 8 bytes off", (n, f) => n.decodeAttention({ ...f.decode, q: off(f.decode.q, 8) }), /lim_decode_attention: q \(0x[0-9a-f]+\) must be 16-byte aligned/],
   ["gather_kv k_cache", (n, f) => n.gatherKv({ ...f.gather, kCache: off(f.gather.kCache, 8) }), /lim_gather_kv: k_cache \(0x[0-9a-f]+\) must be 16-byte aligned/],
