@@ -2,6 +2,7 @@
 // manifest. Rendered from the lowered variants; nothing here knows a particular kernel.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
+import { SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { addonFunction, boundFunctions, pythonFunction, typescriptFunction } from "./abi/bindings.js";
 import { argumentChecks, argumentFields, parameterList } from "./abi/c_wrappers.js";
 import { ABI_FUNCTIONS } from "./abi/functions.js";
@@ -127,7 +128,11 @@ export function libraryFiles(root: string, groups: readonly KernelGroup[], matri
   const kernels = groups.map(kernelContext);
   const raiseSites = groups.flatMap((g) => g.ir.raises.map((r) => ({ kernel: g.spec.name, message: cString(r.message), source: `${r.pos.file}:${r.pos.line}` })));
   const files = abiFiles(root);
-  files.set("include/lim_variants.h", render(root, "abi/lim_variants.h.hbs", { generator: GENERATOR, maxConstants: MAX_CONSTANTS, maxKnobs: MAX_KNOBS, kernels }));
+  const budgets = [...SUPPORTED_MATRIX.budgets].sort((a, b) => a - b);
+  files.set(
+    "include/lim_variants.h",
+    render(root, "abi/lim_variants.h.hbs", { generator: GENERATOR, maxConstants: MAX_CONSTANTS, maxKnobs: MAX_KNOBS, kernels, supportedBudgets: budgets.join(", "), supportedBudgetCount: budgets.length }),
+  );
   files.set("include/lim_device.cuh", verbatim(root, "device/lim_device.cuh"));
   files.set("variants.cpp", render(root, "abi/variants.cpp.hbs", { generator: GENERATOR, kernels, raiseSites }));
   const sources = [...groups.flatMap((g) => g.variants.map((v) => v.file)), "variants.cpp", "abi.cpp"];

@@ -64,6 +64,10 @@ typedef struct lim_kernel_table {
 extern const lim_kernel_table lim_kernel_tables[];
 extern const int lim_kernel_table_count;
 
+/** The top-k budgets lim generate supports (dsl/lang/matrix.ts), ascending: what a "no variant" message may suggest. */
+static const int32_t lim_supported_budgets[] = { 1024, 2048, 4096, 8192 };
+static const int lim_supported_budget_count = 4;
+
 /** The variant lim_use_variant chose for a kernel, or NULL (the dispatcher then takes the first match). */
 const lim_variant_info* lim_chosen_variant(const char* kernel);
 

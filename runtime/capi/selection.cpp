@@ -28,11 +28,14 @@ int find_topk(const std::string& fn, int k, int length, const lim_variant_info**
   if (*out == nullptr) {
     int largest = 0;
     for (int i = 0; i < lim_topk_variant_count; ++i) largest = std::max(largest, static_cast<int>(lim_topk_variants[i]->constants[LIM_TOPK_CONSTANT_K]));
-    int wanted = 1024;
-    while (wanted < k) wanted *= 2;
-    return no_variant(fn.c_str(), "ranking " + std::to_string(k) + " tokens: that needs a top-k variant of budget >= " + std::to_string(k) +
-                                      " (the largest generated is " + std::to_string(largest) + ")",
-                      "--budgets " + std::to_string(wanted));
+    const std::string what = "ranking " + std::to_string(k) + " tokens: that needs a top-k variant of budget >= " + std::to_string(k) +
+                             " (the largest generated is " + std::to_string(largest) + ")";
+    for (int i = 0; i < lim_supported_budget_count; ++i) {
+      if (lim_supported_budgets[i] >= k) return no_variant(fn.c_str(), what, "--budgets " + std::to_string(lim_supported_budgets[i]));
+    }
+    const int most = lim_supported_budgets[lim_supported_budget_count - 1];
+    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": " + what + "; no supported budget holds that many (the largest is " + std::to_string(most) +
+                                                "): rank at most " + std::to_string(most) + " tokens per head");
   }
   return LIM_OK;
 }
