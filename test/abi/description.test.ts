@@ -1,0 +1,51 @@
+// The ABI description is checked before anything is generated from it: a slip in codegen/abi/functions.ts
+// (a stride no tensor owns, a shape naming no argument, a requirement naming no argument) is an error
+// naming the function, never a binding that passes arguments in the wrong place.
+
+import { describe, expect, it } from "vitest";
+import { argumentChecks } from "../../codegen/abi/c_wrappers.js";
+import { ABI_FUNCTIONS } from "../../codegen/abi/functions.js";
+import { validateFunction, type AbiFunction } from "../../codegen/abi/params.js";
+
+const good: AbiFunction = {
+  name: "lim_example",
+  doc: ["an example"],
+  params: [
+    { kind: "tensor", name: "x", element: "f32", access: "out", doc: "[rows, cols]", shape: ["rows", "cols"], strides: ["x_stride", "1"] },
+    { kind: "stride", name: "x_stride", doc: "row stride" },
+    { kind: "size", name: "rows", doc: "rows" },
+    { kind: "size", name: "cols", doc: "columns" },
+    { kind: "stream", name: "stream", doc: "stream" },
+  ],
+  requires: [{ check: "cols <= x_stride", message: "cols ({cols}) must fit in x_stride ({x_stride})" }],
+};
+
+describe("the ABI description", () => {
+  it("every function of the library is coherent", () => {
+    for (const fn of ABI_FUNCTIONS) expect(() => validateFunction(fn), fn.name).not.toThrow();
+    expect(new Set(ABI_FUNCTIONS.map((f) => f.name)).size).toBe(ABI_FUNCTIONS.length);
+  });
+
+  it("a coherent one checks every argument", () => {
+    validateFunction(good);
+    const checks = argumentChecks(good).join("\n");
+    expect(checks).toContain('size_in(fn, "rows", rows, 1, INT32_MAX, "rows")');
+    expect(checks).toContain('pointer(fn, "x", x, 4, /*optional=*/false');
+    expect(checks).toContain('stride(fn, "x_stride", x_stride, 1, "x")');
+    expect(checks).toContain('no_overlap(fn, "x", {{"rows", rows, "x_stride", x_stride}, {"cols", cols, "the contiguous cols dimension", 1}})');
+    expect(checks).toContain('": cols (" + std::to_string(cols) + ") must fit in x_stride (" + std::to_string(x_stride) + ")"');
+  });
+
+  it.each([
+    ["a stride no tensor owns", { ...good, params: [...good.params, { kind: "stride", name: "y_stride", doc: "?" }] }, /lim_example: stride y_stride belongs to no tensor/],
+    ["a shape naming no argument", { ...good, params: [{ ...good.params[0], shape: ["rows", "width"] }, ...good.params.slice(1)] }, /lim_example: x's shape names 'width', which is no argument/],
+    ["a last dimension that is not contiguous", { ...good, params: [{ ...good.params[0], strides: ["x_stride", "x_stride"] }, ...good.params.slice(1)] }, /x's last dimension must be contiguous/],
+    ["two arguments of one name", { ...good, params: [...good.params, { kind: "size", name: "rows", doc: "again" }] }, /two arguments share a name/],
+  ] as [string, AbiFunction, RegExp][])("%s is refused", (_label, fn, message) => {
+    expect(() => validateFunction(fn)).toThrow(message);
+  });
+
+  it("a requirement naming no argument is refused", () => {
+    expect(() => argumentChecks({ ...good, requires: [{ check: "true", message: "{nothing}" }] })).toThrow(/names \{nothing\}, which is no argument/);
+  });
+});
