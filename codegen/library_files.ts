@@ -6,7 +6,7 @@ import { SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { addonFunction, boundFunctions, pythonFunction, typescriptFunction } from "./abi/bindings.js";
 import { argumentChecks, argumentFields, parameterList } from "./abi/c_wrappers.js";
 import { ABI_FUNCTIONS } from "./abi/functions.js";
-import { ctypeOf, validateFunction, type AbiFunction } from "./abi/params.js";
+import { ctypeOf, returnCType, returnsStatus, validateFunction, type AbiFunction } from "./abi/params.js";
 import type { KernelIR } from "./frontend/ir.js";
 import { paramFields } from "./lower/kernel_file.js";
 import { DTYPE_CODES } from "./names.js";
@@ -86,11 +86,11 @@ function cString(s: string): string {
 
 /** What the ABI templates need of one C function. */
 function abiContext(fn: AbiFunction) {
-  const checked = (fn.returns ?? "status") === "status";
+  const checked = returnsStatus(fn);
   return {
     name: fn.name,
     doc: fn.doc,
-    returns: checked ? "int" : fn.returns,
+    returns: returnCType(fn),
     params: fn.params.map((p) => ({ name: p.name, ctype: ctypeOf(p), doc: p.doc })),
     parameterList: parameterList(fn),
     argumentNames: fn.params.map((p) => p.name).join(", "),

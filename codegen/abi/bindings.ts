@@ -3,11 +3,11 @@
 // in JavaScript, keywords in Python), so no caller depends on the order of a C parameter list; device
 // buffers give their pointers, a workspace gives its size too, and a result pointer becomes the return value.
 
-import { camelCase, ctypeOf, optionalStrides, shortName, type AbiFunction, type AbiParam } from "./params.js";
+import { camelCase, ctypeOf, optionalStrides, returnCType, returnsStatus, shortName, type AbiFunction, type AbiParam } from "./params.js";
 
 /** The functions that bindings expose: those returning a status (the others are constants and messages). */
 export function boundFunctions(functions: readonly AbiFunction[]): AbiFunction[] {
-  return functions.filter((f) => (f.returns ?? "status") === "status");
+  return functions.filter(returnsStatus);
 }
 
 /** Whether a binding needs an options object: everything but the stream comes from the caller. */
@@ -141,12 +141,12 @@ export function pythonFunction(fn: AbiFunction) {
   return {
     name: fn.name,
     method: shortName(fn),
-    restype: fn.returns === undefined || fn.returns === "status" || fn.returns === "int" ? "ctypes.c_int" : ctypesType(fn.returns),
+    restype: ctypesType(returnCType(fn)),
     argtypes: fn.params.map((p) => ctypesType(ctypeOf(p))),
     parameters: parameters.length ? `self, *, ${parameters.join(", ")}` : "self",
     result: result?.name ?? false,
     call: fn.params.map((p) => pythonArgument(fn, p)).join(", "),
     docParams: fn.params.filter((p) => p.kind !== "result" && p.kind !== "workspace_bytes").map((p) => `${p.name}: ${p.doc}`),
-    bound: (fn.returns ?? "status") === "status",
+    bound: returnsStatus(fn),
   };
 }

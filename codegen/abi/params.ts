@@ -144,6 +144,16 @@ export function ctypeOf(p: AbiParam): string {
   }
 }
 
+/** Whether a function returns a status: its arguments are checked by the generated wrapper and bindings expose it. */
+export function returnsStatus(fn: AbiFunction): boolean {
+  return (fn.returns ?? "status") === "status";
+}
+
+/** The C return type. */
+export function returnCType(fn: AbiFunction): string {
+  return returnsStatus(fn) ? "int" : fn.returns!;
+}
+
 /** snake_case -> camelCase: the name bindings in JavaScript use. */
 export function camelCase(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

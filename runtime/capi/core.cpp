@@ -223,12 +223,12 @@ int lim_use_variant_impl(const lim_use_variant_args& a) {
   const char* variant = a.variant;
   const lim_kernel_table* table = nullptr;
   for (int i = 0; i < lim_kernel_table_count; ++i) if (std::string(lim_kernel_tables[i].kernel) == kernel) table = &lim_kernel_tables[i];
-  if (table == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, std::string("lim_use_variant: no kernel named '") + kernel + "' in this library");
+  if (table == nullptr) return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(a.function) + ": no kernel named '" + kernel + "' in this library");
   const lim_variant_info* found = nullptr;
   if (variant != nullptr) {
     for (int i = 0; i < table->count; ++i) if (std::string(table->variants[i]->name) == variant) found = table->variants[i];
     if (found == nullptr) {
-      return fail(LIM_ERROR_NO_VARIANT, std::string("lim_use_variant: ") + kernel + " has no variant '" + variant +
+      return fail(LIM_ERROR_NO_VARIANT, std::string(a.function) + ": " + kernel + " has no variant '" + variant +
                                             "' in this library; generated/manifest.json lists the ones it has");
     }
   }

@@ -64,7 +64,6 @@ struct SplitPlan {
  */
 SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule, int max_chunk);
 
-
 /** Rounds up to a multiple of 256 bytes (workspace sub-buffers). */
 inline std::size_t round256(std::size_t n) { return (n + 255) / 256 * 256; }
 
