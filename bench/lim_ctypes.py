@@ -19,7 +19,8 @@ def _stream():
 
 
 def _scratch(nbytes):
-    return torch.empty(max(nbytes, 16), dtype=torch.uint8, device="cuda")
+    # Zeroed, as a fresh workspace must be (the attention functions' split counters start at 0).
+    return torch.zeros(max(nbytes, 16), dtype=torch.uint8, device="cuda")
 
 
 class Lim:

@@ -18,45 +18,24 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r1_s3_p1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r1_s4_p1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t128_r1_s4_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r1_s4_p1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t128_r1_s3_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t128_r4_s3_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r1_s3_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r1_s3_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r2_s4_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r4_s3_p2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t256_r2_s2_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t256_r2_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t128_r4_s2_p2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t128_r4_s3_p2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16__t128_r4_s3_p1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16__t256.cu
@@ -66,12 +45,6 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_bf16__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_fp16__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t1024_i8.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d64_bf16__t128.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d64_fp16__t128.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d128_bf16__t128.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d128_fp16__t128.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_bf16__t128.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/merge_states__d256_fp16__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16__t256.cu

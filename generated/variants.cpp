@@ -126,50 +126,29 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (45 variants)
+// ---- decode_attention (24 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info;
 
@@ -178,49 +157,28 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info,
-    &lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info,
     &lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info,
-    &lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info,
-    &lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info,
+    &lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info,
     &lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info,
     &lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info,
     &lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info,
     &lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info,
+    &lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info,
     &lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info,
-    &lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info,
     &lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info,
     &lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 45;
+extern "C" const int lim_decode_attention_variant_count = 24;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -228,45 +186,24 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2_info, 3072, 12288 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1_info, 0, 6144 },
-    {&lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, 3072 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2_info, 3072, 6144 },
-    {&lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2_info, 6144, 49152 },
-    {&lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, 3072 },
-    {&lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2_info, 3072, 12288 },
-    {&lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
@@ -341,45 +278,6 @@ extern "C" const lim_variant_info* lim_find_lessismore_union(void) {
   for (const lim_dispatch_entry* e = lim_lessismore_union_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
     if (true) return v;
-  }
-  return nullptr;
-}
-
-// ---- merge_states (6 variants)
-extern "C" const lim_variant_info lim_merge_states__d64_bf16__t128_info;
-extern "C" const lim_variant_info lim_merge_states__d64_fp16__t128_info;
-extern "C" const lim_variant_info lim_merge_states__d128_bf16__t128_info;
-extern "C" const lim_variant_info lim_merge_states__d128_fp16__t128_info;
-extern "C" const lim_variant_info lim_merge_states__d256_bf16__t128_info;
-extern "C" const lim_variant_info lim_merge_states__d256_fp16__t128_info;
-
-extern "C" const lim_variant_info* const lim_merge_states_variants[] = {
-    &lim_merge_states__d64_bf16__t128_info,
-    &lim_merge_states__d64_fp16__t128_info,
-    &lim_merge_states__d128_bf16__t128_info,
-    &lim_merge_states__d128_fp16__t128_info,
-    &lim_merge_states__d256_bf16__t128_info,
-    &lim_merge_states__d256_fp16__t128_info,
-    nullptr};
-extern "C" const int lim_merge_states_variant_count = 6;
-
-// Which variant serves which constants, tried in order.
-static const lim_dispatch_entry lim_merge_states_dispatch[] = {
-    {&lim_merge_states__d64_bf16__t128_info, 0, INT64_MAX },
-    {&lim_merge_states__d64_fp16__t128_info, 0, INT64_MAX },
-    {&lim_merge_states__d128_bf16__t128_info, 0, INT64_MAX },
-    {&lim_merge_states__d128_fp16__t128_info, 0, INT64_MAX },
-    {&lim_merge_states__d256_bf16__t128_info, 0, INT64_MAX },
-    {&lim_merge_states__d256_fp16__t128_info, 0, INT64_MAX },
-    {nullptr, 0, 0}};
-
-extern "C" const lim_variant_info* lim_find_merge_states(int32_t D, lim_dtype dtype) {
-  // A variant chosen with lim_use_variant serves its constants whatever the bucket.
-  const lim_variant_info* v = lim_chosen_variant("merge_states");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype)) return v;
-  for (const lim_dispatch_entry* e = lim_merge_states_dispatch; e->variant != nullptr; ++e) {
-    v = e->variant;
-    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype) return v;
   }
   return nullptr;
 }
@@ -512,15 +410,14 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 45 },
+    {"decode_attention", lim_decode_attention_variants, 24 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
-    {"merge_states", lim_merge_states_variants, 6 },
     {"synthesize_kv", lim_synthesize_kv_variants, 6 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
     {"topk", lim_topk_variants, 8 },
     {nullptr, nullptr, 0}};
-extern "C" const int lim_kernel_table_count = 11;
+extern "C" const int lim_kernel_table_count = 10;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
     {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:68"},
@@ -529,9 +426,9 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} follows the padding -1 that ends the list", "dsl/kernels/count_indices.ts:47"},
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:167"},
-    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:174"},
-    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:189"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:174"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:181"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:196"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},

@@ -37,9 +37,10 @@ for section in "$@"; do
       node node_modules/vitest/vitest.mjs run test/gpu 2>&1 | tee "$OUT/gpu-tests.log" || status=1
       ;;
     sanitize)
-      # A reduced suite (batch context head_dim Hq Hkv budget): a split ragged batch with a real selection,
+      # A reduced suite (batch context head_dim Hq Hkv budget), each run with 3 CUDA-graph replays of the
+      # attention (the split counters must come back to 0): a split ragged batch with a real selection,
       # an unsplit batch where every request keeps all tokens, G = 1, and head dim 256 with budget 1024.
-      for tool in memcheck racecheck; do
+      for tool in memcheck racecheck synccheck; do
         for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024"; do
           echo "--- $tool: lim_example $shape"
           compute-sanitizer --tool "$tool" --error-exitcode 9 build/lim_example $shape 2>&1 | tail -4 | tee -a "$OUT/sanitizer.log" || status=1

@@ -17,6 +17,10 @@ const size = (name: string, doc: string, min = 1, max?: number): AbiParam => ({ 
 const stream: AbiParam = { kind: "stream", name: "stream", doc: "stream the kernels run on (0: the legacy default stream)" };
 const bytesOut: AbiParam = { kind: "result", name: "bytes", doc: "receives the size in bytes" };
 const kvDtype: AbiParam = { kind: "dtype", name: "dtype", doc: "LIM_DTYPE_BF16 or LIM_DTYPE_FP16", allowed: ["bf16", "fp16"] };
+/** What every attention function's workspace must be: the in-kernel split merge keeps counters in it. */
+const ATTENTION_WORKSPACE =
+  "Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.";
+
 const workspace = (doc: string): AbiParam[] => [
   { kind: "workspace", name: "workspace", doc },
   { kind: "workspace_bytes", name: "workspace_bytes", doc: "size of workspace in bytes" },
@@ -149,7 +153,7 @@ const attention: readonly AbiFunction[] = [
       stride("logits_stride_h", "element stride between heads of logits (at least max_seqlen)"),
       ...attentionSizes,
       ...attentionTail,
-      ...workspace("device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0"),
+      ...workspace(`device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. ${ATTENTION_WORKSPACE}`),
       stream,
     ],
     requires: attentionRequires,
@@ -179,7 +183,7 @@ const attention: readonly AbiFunction[] = [
       ...attentionSizes,
       size("max_count", "capacity of each list (the budget K)"),
       ...attentionTail,
-      ...workspace("device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0"),
+      ...workspace(`device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. ${ATTENTION_WORKSPACE}`),
       stream,
     ],
     requires: attentionRequires,
@@ -203,7 +207,7 @@ const attention: readonly AbiFunction[] = [
       ...attentionSizes,
       size("max_count", "capacity of each list (the budget K)"),
       ...attentionTail,
-      ...workspace("device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1"),
+      ...workspace(`device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1. ${ATTENTION_WORKSPACE}`),
       stream,
     ],
     requires: attentionRequires,

@@ -11,6 +11,8 @@ export interface BuiltinResult {
   readonly type: Type;
   readonly args: readonly Expr[];
   readonly value?: number | boolean;
+  /** The primitive lowered in its place (a role's form of it, e.g. the consumers' barrier for syncthreads). */
+  readonly fn?: string;
 }
 
 type Rule = (ctx: Context, call: Node, args: readonly Expr[], argNodes: readonly Node[]) => BuiltinResult;
@@ -77,6 +79,30 @@ const laneGroup = (name: string): Rule => (ctx, call, args, nodes) => {
 const noArgs = (name: string, type: Type): Rule => (ctx, call, args) => {
   arity(ctx, call, name, args, 0);
   return { type, args };
+};
+
+/** Registers per thread a launch of `warps` warps gets: a quarter of the SM's 64K for each of its 4 schedulers' warps. */
+export function launchRegisters(warps: number): number {
+  const perScheduler = Math.ceil(warps / 4);
+  return Math.min(255, Math.floor(16384 / (perScheduler * 32) / 8) * 8);
+}
+
+/** A barrier argument (bars[i]); returns the name of its array. */
+function barrierOf(ctx: Context, node: Node, e: Expr, what: string): string {
+  if (e.type.kind !== "barrier") return ctx.fail("type-mismatch", node, `${what} must be one barrier (bars[i] of a barriers() array), got ${describe(e.type)}`, "declare const bars = barriers(n, arrivals) and pass bars[i]");
+  return e.type.name;
+}
+
+/**
+ * Primitives that synchronise the whole block: refused in the producer warps (they never meet the
+ * consumers' barrier); in the consumers' branch `consumers` (when given) is lowered instead, a barrier of
+ * the consumer threads only; CUB's collectives have no such form.
+ */
+const blockWide = (name: string, rule: Rule, consumers?: string): Rule => (ctx, call, args, nodes) => {
+  if (ctx.role === "producer") ctx.fail("unsupported-syntax", call, `${name}() in the producer warps`, "the producer warps never meet the consumers' barriers: hand data over through barriers() and arrive()/waitBarrier()");
+  if (ctx.role === "consumer" && !consumers) ctx.fail("unsupported-syntax", call, `${name}() in the consumers' branch`, `${name}() synchronises every thread of the block, producer warps included: use it outside the role branches`);
+  const result = rule(ctx, call, args, nodes);
+  return ctx.role === "consumer" ? { ...result, fn: consumers } : result;
 };
 
 /** An atomic on a location: the value takes the element's register type; returns the old value. */
@@ -146,19 +172,19 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     arity(ctx, call, "nthSetBit", args, 2);
     return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "nthSetBit() bits"), coerce(ctx, nodes[1], args[1], "i32", "nthSetBit() n")] };
   },
-  blockExclusiveSum: (ctx, call, args, nodes) => {
+  blockExclusiveSum: blockWide("blockExclusiveSum", (ctx, call, args, nodes) => {
     arity(ctx, call, "blockExclusiveSum", args, 2);
     const out = args[1].type;
     if (out.kind !== "regs" || out.elem !== "i32" || out.dims.length !== 1 || out.dims[0] !== 2) {
       ctx.fail("shape-mismatch", nodes[1], `blockExclusiveSum() writes into an i32 register array of 2, got ${describe(out)}`, 'declare it as regs("i32", [2])');
     }
     return { type: VOID, args: [coerce(ctx, nodes[0], args[0], "i32", "blockExclusiveSum() value"), args[1]] };
-  },
-  blockSum: (ctx, call, args, nodes) => {
+  }),
+  blockSum: blockWide("blockSum", (ctx, call, args, nodes) => {
     arity(ctx, call, "blockSum", args, 1);
     return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "f32", "blockSum() value")] };
-  },
-  blockSortDescending: (ctx, call, args, nodes) => {
+  }),
+  blockSortDescending: blockWide("blockSortDescending", (ctx, call, args, nodes) => {
     arity(ctx, call, "blockSortDescending", args, 2);
     const n = registerLength(ctx, nodes[0], args[0], "blockSortDescending() keys");
     const m = registerLength(ctx, nodes[1], args[1], "blockSortDescending() values");
@@ -167,8 +193,71 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
       ctx.fail("type-mismatch", call, "blockSortDescending() sorts u32 keys carrying i32 values", 'declare regs("u32", [n]) and regs("i32", [n])');
     }
     return { type: VOID, args };
+  }),
+  syncthreads: blockWide("syncthreads", noArgs("syncthreads", VOID), "syncConsumers"),
+  syncWarp: noArgs("syncWarp", VOID),
+  isProducer: (ctx, call, args) => {
+    if (ctx.producerWarps === 0) ctx.fail("bad-spec", call, "isProducer() in a kernel without producer warps", "add producerWarps to the kernel's spec");
+    return noArgs("isProducer", scalar("bool"))(ctx, call, args, []);
   },
-  syncthreads: noArgs("syncthreads", VOID),
+  lastToArrive: blockWide(
+    "lastToArrive",
+    (ctx, call, args, nodes) => {
+      arity(ctx, call, "lastToArrive", args, 2);
+      const at = args[0].type;
+      if (at.kind !== "ref" || at.space !== "global" || at.elem !== "i32") ctx.fail("type-mismatch", nodes[0], `lastToArrive() counts in an i32 tensor location, got ${describe(at)}`, "pass counters.ref(...) of an Out<\"i32\", ...> tensor");
+      return { type: scalar("bool"), args: [args[0], coerce(ctx, nodes[1], args[1], "i32", "lastToArrive() total")] };
+    },
+    "lastConsumersToArrive",
+  ),
+  producerWarps: (ctx, call, args) => {
+    arity(ctx, call, "producerWarps", args, 0);
+    if (ctx.producerWarps === 0) ctx.fail("bad-spec", call, "producerWarps() in a kernel without producer warps", "add producerWarps to the kernel's spec");
+    return { type: scalar("i32"), args, value: ctx.producerWarps };
+  },
+  setMaxRegisters: (ctx, call, args, nodes) => {
+    arity(ctx, call, "setMaxRegisters", args, 1);
+    const count = constInt(ctx, nodes[0], args[0], "setMaxRegisters() count");
+    if (ctx.role === "all") return ctx.fail("unsupported-syntax", call, "setMaxRegisters() outside a role branch", "call it first thing in the producer's or the consumers' branch of if (isProducer())");
+    if (count < 24 || count > 256 || count % 8 !== 0) ctx.fail("shape-mismatch", nodes[0], `setMaxRegisters() count must be a multiple of 8 from 24 to 256, got ${count}`, "e.g. 40 for a producer, 232 for consumers");
+    const warps = ctx.role === "producer" ? ctx.producerWarps : ctx.schedule.threads / 32;
+    if (warps % 4 !== 0) ctx.fail("schedule-limit", call, `setMaxRegisters() in the ${ctx.role === "producer" ? "producer" : "consumer"} role of ${warps} warps`, "registers are reallocated per warp group: give the role a multiple of 4 warps");
+    ctx.roleRegisters[ctx.role] = count;
+    // Below the registers the launch gives each thread, the role gives some back (dec); above, it takes more (inc).
+    const launched = launchRegisters(ctx.schedule.threads / 32 + ctx.producerWarps);
+    const direction: Expr = { k: "lit", type: scalar("bool"), level: "const", value: count > launched, pos: args[0].pos };
+    return { type: VOID, args: [args[0], direction] };
+  },
+  asyncArrive: (ctx, call, args, nodes) => {
+    arity(ctx, call, "asyncArrive", args, 1);
+    ctx.barrierSignals.add(barrierOf(ctx, nodes[0], args[0], "asyncArrive() argument"));
+    return { type: VOID, args };
+  },
+  arrive: (ctx, call, args, nodes) => {
+    arity(ctx, call, "arrive", args, 1);
+    ctx.barrierSignals.add(barrierOf(ctx, nodes[0], args[0], "arrive() argument"));
+    return { type: VOID, args };
+  },
+  waitBarrier: (ctx, call, args, nodes) => {
+    arity(ctx, call, "waitBarrier", args, 2);
+    ctx.barrierWaits.push({ name: barrierOf(ctx, nodes[0], args[0], "waitBarrier() barrier"), node: call });
+    return { type: VOID, args: [args[0], coerce(ctx, nodes[1], args[1], "i32", "waitBarrier() parity")] };
+  },
+  bulkCopy: (ctx, call, args, nodes) => {
+    arity(ctx, call, "bulkCopy", args, 4);
+    const [dt, st] = [args[0].type, args[1].type];
+    if (dt.kind !== "ref" || dt.space !== "shared") return ctx.fail("type-mismatch", nodes[0], `bulkCopy() destination must be a shared-memory location, got ${describe(dt)}`, "write sharedArray.ref(...)");
+    if (st.kind !== "ref" || st.space !== "global") return ctx.fail("type-mismatch", nodes[1], `bulkCopy() source must be a tensor location, got ${describe(st)}`, "write tensor.ref(...)");
+    if (dt.elem !== st.elem) ctx.fail("type-mismatch", call, `bulkCopy() copies ${st.elem} into ${dt.elem}`, "copies do not convert: use the same element type on both sides");
+    // The count's compile-time factor: the count itself, or ROW of a run-time n * ROW.
+    const n = coerce(ctx, nodes[2], args[2], "i32", "bulkCopy() count");
+    const factor = typeof n.value === "number" ? n.value : n.k === "binary" && n.op === "*" ? [n.l, n.r].find((x) => typeof x.value === "number")?.value : undefined;
+    if (typeof factor !== "number") ctx.fail("not-compile-time", nodes[2], "bulkCopy() count must be known at compile time, or be n * ROW with ROW known", "write rows * c.D, so that the copy is a whole number of rows");
+    const bytes = (factor as number) * STORAGE_BYTES[st.elem];
+    if (bytes < 16 || bytes % 16 !== 0) ctx.fail("shape-mismatch", nodes[2], `bulkCopy() moves a multiple of 16 bytes, got ${typeof n.value === "number" ? "" : "n x "}${factor} x ${st.elem} = ${bytes} bytes`, "copy whole rows whose size is a multiple of 16 bytes (8 bf16 elements)");
+    ctx.barrierSignals.add(barrierOf(ctx, nodes[3], args[3], "bulkCopy() barrier"));
+    return { type: VOID, args: [args[0], args[1], n, args[3]] };
+  },
   waitForPrecedingGrid: noArgs("waitForPrecedingGrid", VOID),
   allowDependentGrid: noArgs("allowDependentGrid", VOID),
   asyncCommit: noArgs("asyncCommit", VOID),
@@ -215,7 +304,7 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
 };
 
 /** Primitives handled as special forms by the elaborators (their arguments are read as written). */
-export const SPECIAL_FORMS = ["regs", "shared", "sizeof", "unroll", "range", "present", "raise"] as const;
+export const SPECIAL_FORMS = ["regs", "shared", "barriers", "sizeof", "unroll", "range", "present", "raise"] as const;
 
 /** Builtin objects with properties. */
 export const BUILTIN_OBJECTS: Readonly<Record<string, readonly string[]>> = {

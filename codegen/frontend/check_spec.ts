@@ -33,6 +33,10 @@ export function checkSpec(definition: KernelDefinition, file: string, sf: Source
       fail(at, `schedule knob '${k}' of ${spec.name} ${values.length === 0 ? "lists no values" : `has values that are not positive integers: ${bad.map(String).join(", ")}`}`, "list the positive integers a tuning sweep may try, e.g. values: [128, 256]");
     }
   }
+  const producers = spec.producerWarps;
+  if (producers !== undefined && !(Number.isInteger(producers) && producers >= 1 && producers <= 4)) {
+    fail(["spec", "producerWarps"], `producerWarps of ${spec.name} is ${String(producers)}`, "give a whole number of warps from 1 to 4, or leave it out");
+  }
   const tags = Object.values(spec.schedule ?? {}).map((k) => k.tag);
   if (new Set(tags).size !== tags.length) fail(["spec", "schedule"], `schedule tags of ${spec.name} repeat: ${tags.join(", ")}`, "give each knob its own tag; tags make variant names unique");
   try {

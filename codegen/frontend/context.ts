@@ -10,6 +10,7 @@ export type Sym =
   | { readonly s: "var"; readonly cname: string; readonly t: ScalarType; readonly mutable: boolean; readonly level: Level; readonly value?: number | boolean }
   | { readonly s: "regs"; readonly cname: string; readonly elem: ScalarType; readonly dims: readonly number[] }
   | { readonly s: "shared"; readonly cname: string; readonly elem: StorageType; readonly dims: readonly number[] }
+  | { readonly s: "barriers"; readonly cname: string; readonly count: number }
   | { readonly s: "tensor"; readonly param: TensorParam }
   | { readonly s: "lambda"; readonly cname: string; readonly params: readonly ScalarType[]; readonly ret: ScalarType | "void" }
   | { readonly s: "constants" }
@@ -43,6 +44,16 @@ export class Context {
   readonly primitivesCalled = new Set<string>();
   /** Optional outputs proven present by an enclosing `if (present(x))`. */
   readonly proven = new Set<string>();
+  /** Warps the spec adds for a producer role; the role whose branch is being elaborated. */
+  producerWarps = 0;
+  role: "all" | "producer" | "consumer" = "all";
+  /** Whether the body branched on isProducer() (a kernel with producer warps must). */
+  rolesSplit = false;
+  /** Registers each role keeps after setMaxRegisters(), checked together against the register file. */
+  readonly roleRegisters: { producer?: number; consumer?: number } = {};
+  /** Barrier arrays some bulkCopy() or arrive() signals, and the wait sites of each, checked at the end. */
+  readonly barrierSignals = new Set<string>();
+  readonly barrierWaits: { readonly name: string; readonly node: Node }[] = [];
   /** Set while elaborating a lambda body: the return type seen so far. */
   lambdaReturn: { t: ScalarType | "void" | undefined } | undefined;
 

@@ -4,7 +4,9 @@ import type { Constants, KernelSource, Schedule } from "../types.js";
 import { Context, MAX_THREADS } from "./context.js";
 import { lowerGridAxis } from "./grid.js";
 import { runRule } from "./kernel_code.js";
+import { launchRegisters } from "./builtins.js";
 import type { KernelIR } from "./ir.js";
+import type { Node } from "ts-morph";
 import { readSignature } from "./signature.js";
 import { Statements } from "./statements.js";
 
@@ -16,10 +18,11 @@ export function checkSchedule(ctx: Context, src: KernelSource, constants: Consta
   for (const knob of Object.keys(src.definition.spec.schedule)) {
     if (!(knob in schedule)) ctx.fail("bad-spec", at, `schedule for ${name} lacks the knob '${knob}'`, "give every knob the spec declares a value");
   }
-  const threads = schedule.threads;
-  if (threads === undefined) ctx.fail("bad-spec", at, `${name} declares no 'threads' knob`, "every schedule says how many threads a block has");
-  if (threads < 32 || threads > MAX_THREADS || threads % 32 !== 0) {
-    ctx.fail("schedule-limit", at, `schedule ${shown}: threads must be a multiple of 32 from 32 to ${MAX_THREADS}`, "choose another thread count");
+  const threads = schedule.threads + 32 * (src.definition.spec.producerWarps ?? 0);
+  if (schedule.threads === undefined) ctx.fail("bad-spec", at, `${name} declares no 'threads' knob`, "every schedule says how many threads a block has");
+  if (schedule.threads < 32 || threads > MAX_THREADS || threads % 32 !== 0) {
+    const producers = threads > schedule.threads ? ` (with the ${threads - schedule.threads} producer threads, ${threads})` : "";
+    ctx.fail("schedule-limit", at, `schedule ${shown}: threads${producers} must be a multiple of 32 from 32 to ${MAX_THREADS}`, "choose another thread count");
   }
   for (let i = 0; i < src.definition.rules.length; i++) {
     const broken = runRule(src, i, constants, schedule);
@@ -32,6 +35,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   // The body reads the kernel's limits as c.NAME too; they are no axis of the variant.
   const limits = spec.limits ?? {};
   const ctx = new Context(src.file, { ...limits, ...constants }, schedule);
+  ctx.producerWarps = spec.producerWarps ?? 0;
   checkSchedule(ctx, src, constants, schedule);
   const sig = readSignature(ctx, src.fn);
   const at = src.fn.getNameNode() ?? src.fn;
@@ -51,6 +55,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   }
   const statements = new Statements(ctx);
   const body = statements.block(src.fn.getStatements());
+  checkBarriersAndRoles(ctx, at);
   if (spec.overlapsPrecedingKernel && !ctx.primitivesCalled.has("waitForPrecedingGrid")) {
     ctx.fail("bad-spec", at, `${spec.name} overlaps the preceding kernel but never calls waitForPrecedingGrid()`, "call waitForPrecedingGrid() before reading what the preceding kernel wrote, or drop overlapsPrecedingKernel");
   }
@@ -65,11 +70,33 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     sizes: sig.sizes,
     grid: spec.grid,
     launchGrid: { x: launchGrid[0], y: launchGrid[1], z: launchGrid[2] },
-    threads: schedule.threads,
+    threads: schedule.threads + 32 * ctx.producerWarps,
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
     body,
     functions: [...ctx.deviceFunctions.values()].filter((f) => f !== "in progress"),
     raises: ctx.raises,
   };
+}
+
+/** Checks that need the whole body: every waited-on barrier is signalled, and producer warps get a role. */
+function checkBarriersAndRoles(ctx: Context, at: Node): void {
+  for (const wait of ctx.barrierWaits) {
+    if (!ctx.barrierSignals.has(wait.name)) {
+      ctx.fail("type-mismatch", wait.node, `waitBarrier() on '${wait.name}', which no bulkCopy() or arrive() signals: the wait would never return`, `signal ${wait.name}[i] with bulkCopy(..., ${wait.name}[i]) or arrive(${wait.name}[i]) in the other role`);
+    }
+  }
+  const { producer, consumer } = ctx.roleRegisters;
+  if (producer !== undefined || consumer !== undefined) {
+    // Per scheduler (a quarter of the SM): its share of each role's warps at the role's count.
+    const consumerWarps = ctx.schedule.threads / 32;
+    const launched = launchRegisters(consumerWarps + ctx.producerWarps);
+    const used = (consumerWarps / 4) * 32 * (consumer ?? launched) + (ctx.producerWarps / 4) * 32 * (producer ?? launched);
+    if (used > 16384) {
+      ctx.fail("schedule-limit", at, `setMaxRegisters(): ${consumer ?? launched} registers for ${consumerWarps} consumer warps and ${producer ?? launched} for ${ctx.producerWarps} producer warps need ${used * 4} of the SM's 65536`, "give the producer fewer registers (e.g. 40) or the consumers fewer");
+    }
+  }
+  if (ctx.producerWarps > 0 && !ctx.rolesSplit) {
+    ctx.fail("bad-spec", at, `the spec adds ${ctx.producerWarps} producer warp${ctx.producerWarps === 1 ? "" : "s"} but the body never branches on isProducer()`, "split the body with if (isProducer()) { ... } else { ... }, or drop producerWarps");
+  }
 }

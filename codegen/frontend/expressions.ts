@@ -87,6 +87,8 @@ export class Expressions {
         return { k: "named", cname: sym.cname, type: { kind: "regs", elem: sym.elem, dims: sym.dims }, level: "runtime", pos };
       case "shared":
         return { k: "named", cname: sym.cname, type: { kind: "shared", elem: sym.elem, dims: sym.dims }, level: "runtime", pos };
+      case "barriers":
+        return { k: "named", cname: sym.cname, type: { kind: "barriers", name: sym.cname, count: sym.count }, level: "runtime", pos };
       case "tensor":
         return { k: "named", cname: sym.param.name, type: { kind: "tensor", param: sym.param }, level: "runtime", pos };
       case "lambda":
@@ -135,6 +137,12 @@ export class Expressions {
     }
     const base = this.expr(cur as Expression);
     const t = base.type;
+    if (t.kind === "barriers") {
+      if (indexNodes.length !== 1) ctx.fail("shape-mismatch", node, `barrier array '${cur.getText()}' is indexed with one index, got ${indexNodes.length}`, "write bars[stage]");
+      const i = this.scalarOf(indexNodes[0], "i32", "barrier index");
+      if (typeof i.value === "number" && (i.value < 0 || i.value >= t.count)) ctx.fail("shape-mismatch", indexNodes[0], `barrier ${i.value} is out of bounds: '${cur.getText()}' has ${t.count}`, "indices run from 0 to count - 1");
+      return { k: "index", base, indices: [i], type: { kind: "barrier", name: t.name }, level: "runtime", pos: this.pos(node) };
+    }
     if (t.kind !== "regs" && t.kind !== "shared") {
       return ctx.fail("type-mismatch", node, `only register and shared arrays are indexed with [], not ${describe(t)}`, "read tensors with t.at(i, j, ...)");
     }
@@ -326,7 +334,7 @@ export class Expressions {
     const result = rule(ctx, node, args, argNodes);
     ctx.primitivesCalled.add(name);
     const level: Level = result.value !== undefined ? "const" : "runtime";
-    return { k: "call", fn: name, args: result.args, type: result.type, level, value: result.value, pos };
+    return { k: "call", fn: result.fn ?? name, args: result.args, type: result.type, level, value: result.value, pos };
   }
 
   /** Elaborates a file-level function once per variant, in a context of its own (no kernel locals). */

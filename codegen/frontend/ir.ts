@@ -46,6 +46,8 @@ export type Type =
   | { readonly kind: "tensor"; readonly param: TensorParam }
   | { readonly kind: "ref"; readonly space: "global" | "shared"; readonly elem: StorageType }
   | { readonly kind: "lambda"; readonly params: readonly ScalarType[]; readonly ret: ScalarType | "void" }
+  | { readonly kind: "barriers"; readonly name: string; readonly count: number } // barriers(): an array of mbarriers
+  | { readonly kind: "barrier"; readonly name: string } // one of them, named by its array
   | { readonly kind: "iterable" }
   | { readonly kind: "string" }
   | { readonly kind: "void" };
@@ -99,6 +101,7 @@ export type Stmt =
     })
   | (StmtBase & { readonly k: "regs"; readonly name: string; readonly elem: ScalarType; readonly dims: readonly number[]; readonly init?: Expr })
   | (StmtBase & { readonly k: "shared"; readonly name: string; readonly elem: StorageType; readonly dims: readonly number[]; readonly offset: number })
+  | (StmtBase & { readonly k: "barriers"; readonly name: string; readonly count: number; readonly arrivals: number; readonly offset: number })
   | (StmtBase & { readonly k: "assign"; readonly target: Expr; readonly op: AssignOp; readonly value: Expr })
   | (StmtBase & { readonly k: "expr"; readonly e: Expr })
   | (StmtBase & { readonly k: "if"; readonly cond: Expr; readonly then: readonly Stmt[]; readonly else?: readonly Stmt[] })
@@ -145,6 +148,7 @@ export interface KernelIR {
   readonly grid: { readonly x: string; readonly y?: string; readonly z?: string };
   /** The grid's axes as host C over the parameter block `p` (codegen/frontend/grid.ts). */
   readonly launchGrid: { readonly x: string; readonly y: string; readonly z: string };
+  /** Threads per block at launch: the schedule's threads and the producer warps (KernelSpec.producerWarps). */
   readonly threads: number;
   /** Launched as a programmatic dependent of the preceding kernel (see KernelSpec). */
   readonly overlapsPrecedingKernel: boolean;

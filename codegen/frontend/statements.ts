@@ -47,6 +47,7 @@ export class Statements {
       return node.getDeclarations().map((d) => this.declaration(d, isConst));
     }
     if (Node.isExpressionStatement(node)) return [this.expressionStatement(node.getExpression())];
+    if (Node.isIfStatement(node) && isRoleSplit(node.getExpression())) return [this.roleSplit(node)];
     if (Node.isIfStatement(node)) {
       const cond = this.ex.scalarOf(node.getExpression(), "bool", "if condition");
       const proven = presenceChecks(node.getExpression());
@@ -79,6 +80,27 @@ export class Statements {
     );
   }
 
+  /** `if (isProducer()) { producer } else { consumers }`: each branch elaborated in its role. */
+  private roleSplit(node: Node & { getExpression(): Expression; getThenStatement(): Statement; getElseStatement(): Statement | undefined }): Stmt {
+    const ctx = this.ctx;
+    if (ctx.producerWarps === 0) ctx.fail("bad-spec", node.getExpression(), "isProducer() in a kernel without producer warps", "add producerWarps to the kernel's spec");
+    if (ctx.role !== "all" || ctx.lambdaReturn) ctx.fail("unsupported-syntax", node, "roles are split once, in the kernel body", "branch on isProducer() at the top level of the body");
+    const cond = this.ex.scalarOf(node.getExpression(), "bool", "if condition");
+    ctx.rolesSplit = true;
+    const inRole = <T>(role: "producer" | "consumer", f: () => T): T => {
+      ctx.role = role;
+      try {
+        return f();
+      } finally {
+        ctx.role = "all";
+      }
+    };
+    const then = inRole("producer", () => this.body(node.getThenStatement()));
+    const elseNode = node.getElseStatement();
+    const els = elseNode ? inRole("consumer", () => this.body(elseNode)) : undefined;
+    return { k: "if", cond, then, else: els, pos: this.pos(node) };
+  }
+
   private declaration(d: VariableDeclaration, isConst: boolean): Stmt {
     const ctx = this.ctx;
     const name = d.getName();
@@ -89,9 +111,10 @@ export class Statements {
 
     if (init && Node.isCallExpression(init) && Node.isIdentifier(init.getExpression())) {
       const fn = init.getExpression().getText();
-      if ((fn === "regs" || fn === "shared") && !ctx.lookup(fn)) {
+      if ((fn === "regs" || fn === "shared" || fn === "barriers") && !ctx.lookup(fn)) {
         if (!isConst) ctx.fail("unsupported-syntax", d, `${fn}() arrays must be declared with const`, "the array's storage is fixed; its elements can still change");
-        return fn === "regs" ? this.registers(d, name, init.getArguments() as Expression[]) : this.sharedArray(d, name, init.getArguments() as Expression[]);
+        const args = init.getArguments() as Expression[];
+        return fn === "regs" ? this.registers(d, name, args) : fn === "shared" ? this.sharedArray(d, name, args) : this.barrierArray(d, name, args);
       }
     }
     if (init && Node.isArrowFunction(init)) {
@@ -162,6 +185,26 @@ export class Statements {
     const offset = ctx.allocShared(d, name, bytes);
     ctx.define(d, name, { s: "shared", cname: name, elem, dims });
     return { k: "shared", name, elem, dims, offset, pos: this.pos(d) };
+  }
+
+  /**
+   * barriers(count, arrivals): mbarriers in shared memory, initialised where they are declared (thread 0
+   * writes them, then the whole block synchronises), so the declaration must be reached by every thread.
+   */
+  private barrierArray(d: VariableDeclaration, name: string, args: Expression[]): Stmt {
+    const ctx = this.ctx;
+    const hint = "write const full = barriers(s.stages, 1) in the kernel body, before the role branches";
+    if (ctx.lambdaReturn || ctx.role !== "all") ctx.fail("unsupported-syntax", d, "barriers() must be declared in the kernel body, outside local functions and role branches", hint);
+    if (args.length !== 2) ctx.fail("type-mismatch", d, `barriers() takes a count and an arrival count, got ${args.length} arguments`, hint);
+    const [count, arrivals] = args.map((a, i) => {
+      const e = this.ex.scalarOf(a, "i32", i === 0 ? "barrier count" : "barrier arrival count");
+      if (e.level !== "const" || typeof e.value !== "number") return ctx.fail("not-compile-time", a, `barriers() ${i === 0 ? "count" : "arrival count"} '${a.getText()}' is not known at compile time`, "use constants and schedule knobs");
+      if (e.value < 1 || e.value > (i === 0 ? 64 : (1 << 20) - 1)) ctx.fail("shape-mismatch", a, `barriers() ${i === 0 ? "count" : "arrival count"} is ${e.value}`, i === 0 ? "declare from 1 to 64 barriers" : "an mbarrier counts from 1 to 2^20 - 1 arrivals");
+      return e.value as number;
+    });
+    const offset = ctx.allocShared(d, name, count * 8);
+    ctx.define(d, name, { s: "barriers", cname: name, count });
+    return { k: "barriers", name, count, arrivals, offset, pos: this.pos(d) };
   }
 
   /**
@@ -369,4 +412,10 @@ function presenceChecks(cond: Expression): string[] {
     return [cond.getArguments()[0].getText()];
   }
   return [];
+}
+
+/** `isProducer()` as the whole condition of an if: the split of a block into its warp roles. */
+function isRoleSplit(cond: Expression): boolean {
+  const inner = Node.isParenthesizedExpression(cond) ? cond.getExpression() : cond;
+  return Node.isCallExpression(inner) && inner.getExpression().getText() === "isProducer" && inner.getArguments().length === 0;
 }

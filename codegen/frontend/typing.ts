@@ -18,6 +18,10 @@ export function describe(t: Type): string {
       return `tensor ${t.param.name}: ${t.param.elem}[${t.param.dimNames.join(", ")}]`;
     case "ref":
       return `${t.space} location of ${t.elem}`;
+    case "barriers":
+      return `barrier array ${t.name}[${t.count}]`;
+    case "barrier":
+      return `barrier of ${t.name}`;
     case "lambda":
       return `function (${t.params.join(", ")}) => ${t.ret}`;
     default:

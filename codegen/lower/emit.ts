@@ -67,6 +67,8 @@ export function expr(e: Expr): string {
     case "cond":
       return `${precedence(e.c) <= 3 ? `(${expr(e.c)})` : expr(e.c)} ? ${expr(e.a)} : ${expr(e.b)}`;
     case "call": {
+      // A primitive whose value is known (ceilDiv of constants, producerWarps()) is written as that value.
+      if (e.level === "const" && typeof e.value === "number") return literal(e.value, scalarTypeOf(e));
       const args = e.args.map(expr);
       if (e.fn.startsWith("@")) return `${e.fn.slice(1)}(${args.join(", ")})`;
       const lower = PRIMITIVE_LOWERING[e.fn];
@@ -142,6 +144,10 @@ export class Emitter {
         this.line(depth, `auto& ${s.name} = *reinterpret_cast<${storageCType(s.elem)} (*)${dims}>(lim_smem + ${s.offset});  /* shared bytes ${s.offset}..${s.offset + bytes - 1} */`, s.pos);
         return;
       }
+      case "barriers":
+        this.line(depth, `uint64_t* ${s.name} = reinterpret_cast<uint64_t*>(lim_smem + ${s.offset});  /* shared bytes ${s.offset}..${s.offset + s.count * 8 - 1} */`, s.pos);
+        this.line(depth, `lim::init_barriers(${s.name}, ${s.count}, ${s.arrivals});`, s.pos);
+        return;
       case "assign": {
         const t = s.target;
         if (t.k === "index" && t.base.type.kind === "shared" && (t.base.type.elem === "bf16" || t.base.type.elem === "fp16")) {

@@ -58,6 +58,22 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
     const bytes = (exprs[2].value as number) * (src.kind === "ref" ? STORAGE_BYTES[src.elem] : 0);
     return `lim::cp_async<${bytes}>(${args[0]}, ${args[1]}, ${args[3]})`;
   },
+  bulkCopy: (args, exprs) => {
+    const src = exprs[1].type;
+    const size = src.kind === "ref" ? STORAGE_BYTES[src.elem] : 0;
+    const count = exprs[2].value;
+    return typeof count === "number" ? `lim::bulk_copy<${count * size}>(${args[0]}, ${args[1]}, ${args[3]})` : `lim::bulk_copy(${args[0]}, ${args[1]}, (${args[2]}) * ${size}, ${args[3]})`;
+  },
+  asyncArrive: fn("lim::cp_async_arrive"),
+  arrive: fn("lim::barrier_arrive"),
+  waitBarrier: fn("lim::barrier_wait"),
+  isProducer: () => "lim::is_producer<s::threads>()",
+  syncWarp: () => "__syncwarp()",
+  producerWarps: () => "lim_producer_warps", // never reached: its value is known, and emitted as a literal
+  setMaxRegisters: (_args, exprs) => `lim::set_max_registers<${exprs[0].value}, ${exprs[1].value ? "true" : "false"}>()`,
+  syncConsumers: () => "lim::sync_consumers<s::threads>()",
+  lastToArrive: fn("lim::last_to_arrive"),
+  lastConsumersToArrive: fn("lim::last_to_arrive<s::threads>"),
   present: (args) => `${args[0]}.present()`,
   raise: (args) => `lim::raise(lim_p.status, lim_raise_base + ${args[0]}, ${args.slice(1).join(", ")})`,
   "tensor.store": (args) => `${args[0]}.store(${args.slice(1).join(", ")})`,

@@ -7,8 +7,11 @@
 // threads share a row (each holds s.pieces 16-byte pieces of it) and the block's row groups walk the
 // split's rows in a software pipeline of asynchronous copies. Every row group keeps its own
 // online-softmax state (running max, sum and weighted V); the states are merged in shared memory at the
-// end. With more than one split, each block writes a partial output and its base-2 log-sum-exp, merged by
-// merge_states. At a LessIsMore selection layer the kernel also writes every head's scaled logits
+// end. With more than one split, each block writes a partial output and its base-2 log-sum-exp and counts
+// its arrival on the (request, head block)'s counter; the last block to arrive merges the splits, so a
+// decode is one launch, and puts the counter back to 0 for the next launch or CUDA-graph replay. (A
+// warp-specialised form, a producer warp moving tiles with bulk copies on mbarriers, measured 20-40%
+// slower on the H200: bench/NOTES.md section 9.) At a LessIsMore selection layer the kernel also writes every head's scaled logits
 // (natural units), which the selection kernels rank.
 //
 // Any head dim that is a multiple of 8 elements works: a row's LANES lanes sit in an aligned group of a
@@ -21,8 +24,8 @@
 
 import {
   DEFAULT_MATRIX,
-  allowDependentGrid, asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, loadVec, log2, max, min,
-  present, raise, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
+  allowDependentGrid, asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, lastToArrive, loadVec, log2,
+  max, min, present, raise, range, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -44,7 +47,7 @@ function layout(c: { readonly D: number; readonly G: number }, s: { readonly pie
 export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
-    summary: "decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials",
+    summary: "decode attention over all tokens or an index list; G query heads share each K/V row; splits merged in the kernel",
     constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes },
     schedule: {
       // The tuning space: the run 2 sweep (bench/NOTES.md) never chose 64 threads, 8 rows or 5 stages.
@@ -53,8 +56,11 @@ export const decodeAttention = defineKernel({
       stages: { tag: "s", values: [2, 3, 4] }, // depth of the asynchronous-copy pipeline
       pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
     },
-    grid: { x: "splits", y: "ceilDiv(Hq, c.G)", z: "B" }, // y: blocks of G query heads
-    limits: { LIST_ROWS: 1024 }, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
+    grid: { x: "splits", y: "HB", z: "B" }, // y: blocks of G query heads (HB = ceil(Hq / G))
+    limits: {
+      LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
+      MAX_SPLITS: 256, // splits of one (request, head block) the in-kernel merge takes (the C ABI plans at most this many)
+    },
     // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
     bucket: {
       name: "rows",
@@ -100,6 +106,7 @@ export function decode_attention(
   logits: MaybeOut<"f32", ["B", "Hq", "NL"]>, // selection layers: the scaled logits q.k * scale of every head and token
   partialO: Out<"f32", ["B", "Hq", "splits", "D"]>,
   partialLse: Out<"f32", ["B", "Hq", "splits"]>,
+  arrivals: Out<"i32", ["B", "HB"]>, // per (request, head block): splits done so far; 0 between launches
   scale: f32,
   maxSeqlen: i32,
   groupSize: i32, // query heads per KV head (Hq / Hkv); G of them are served by one block
@@ -275,7 +282,7 @@ export function decode_attention(
     }
     asyncWait(0); // the copies issued past the last tile must land before the storage is reused
   }
-  // The merge (or whatever follows) may start launching now; it waits for this grid before reading.
+  // Whatever follows in the stream may start launching now; it waits for this grid before reading.
   allowDependentGrid();
   syncthreads();
 
@@ -312,9 +319,34 @@ export function decode_attention(
       o.store(value, b, h, d);
       if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
     } else {
-      // Every split writes its partial, empty ones with lse -inf, so the merge needs no lengths.
+      // Every split writes its partial, empty ones with lse -inf.
       partialO.store(value, b, h, split, d);
       if (d == 0) partialLse.store(lse2, b, h, split);
+    }
+  }
+  if (splits > 1) {
+    // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
+    // with w_s = 2^(lse_s - M), M the largest lse_s. The log-sum-exps are staged in shared memory.
+    if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
+      const lseAll = shared("f32", [c.G, c.MAX_SPLITS]);
+      for (let i = threadIdx.x; i < c.G * splits; i += s.threads) lseAll[i / splits][i % splits] = partialLse.at(b, qHead + i / splits, i % splits);
+      syncthreads();
+      for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
+        const g = i / c.D;
+        const d = i % c.D;
+        const h = qHead + g;
+        let mMax: f32 = NO_SCORE;
+        for (const sp of range(0, splits, 1, 4)) mMax = max(mMax, lseAll[g][sp]);
+        let sum: f32 = 0.0;
+        let out: f32 = 0.0;
+        for (const sp of range(0, splits, 1, 4)) {
+          const w = exp2(lseAll[g][sp] - mMax);
+          sum = sum + w;
+          out = out + w * partialO.at(b, h, sp, d);
+        }
+        o.store(sum > 0.0 ? out / sum : 0.0, b, h, d);
+        if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+      }
     }
   }
 }

@@ -2,7 +2,7 @@
 // front end (codegen/frontend/builtins.ts) gives each one its typing rule and lowering, and a test keeps
 // the two lists equal. Called on the CPU, every one of them throws: kernel bodies are compiled, never run.
 
-import type { ArrayOf, Elem, MaybeOut, MaybeTensor, Ref, SharedArray } from "./types.js";
+import type { ArrayOf, Barrier, Barriers, Elem, MaybeOut, MaybeTensor, Ref, SharedArray } from "./types.js";
 
 // Scalar types. To the TypeScript checker every scalar is a plain number, so kernels type-check in an
 // editor without ceremony; the front end tracks the real types from annotations, literals and primitives.
@@ -239,4 +239,75 @@ export function present(t: MaybeOut<Elem, readonly (string | number)[]> | MaybeT
  */
 export function raise(message: string, ...values: i32[]): void {
   return gpuOnly("raise");
+}
+
+// ---- Hopper's asynchronous machinery (sm_90): bulk copies, mbarriers, warp roles --------------------
+
+/**
+ * `const full = barriers(n, arrivals)`: n mbarriers in shared memory, each completing a phase when
+ * `arrivals` threads have called arrive() on it and every byte of the bulk copies signalling it has landed.
+ * Declared in the kernel body outside any role branch: thread 0 initialises them and the block waits.
+ */
+export function barriers(count: number, arrivals: number): Barriers {
+  return gpuOnly("barriers");
+}
+/**
+ * Starts a bulk asynchronous copy (the copy engine, one instruction) of `count` contiguous elements, a
+ * multiple of 16 bytes, from device memory to shared memory; its bytes count towards `bar`'s current phase,
+ * which does not complete before they land. Both addresses must be 16-byte aligned. A count known only at
+ * run time is written as `n * ROW`, ROW a compile-time number of elements that is a multiple of 16 bytes.
+ */
+export function bulkCopy(dst: Ref, src: Ref, count: number, bar: Barrier): void {
+  return gpuOnly("bulkCopy");
+}
+/**
+ * This thread's arrival on a barrier once all the asyncCopy() copies it started so far have landed (one of
+ * the `arrivals` the phase waits for): hands cp.async copies to waitBarrier() instead of asyncWait().
+ */
+export function asyncArrive(bar: Barrier): void {
+  return gpuOnly("asyncArrive");
+}
+/** This thread's arrival on a barrier (one of the `arrivals` its phase waits for). */
+export function arrive(bar: Barrier): void {
+  return gpuOnly("arrive");
+}
+/**
+ * Waits until the phase of `bar` with this parity (0 for phases 0, 2, 4, ..., 1 for 1, 3, ...) has
+ * completed; what the copies and arriving threads of that phase wrote is then visible.
+ */
+export function waitBarrier(bar: Barrier, parity: i32): void {
+  return gpuOnly("waitBarrier");
+}
+/**
+ * In a kernel whose spec adds producer warps, `if (isProducer()) { ... } else { ... }` splits the block:
+ * the producer warps (after the s.threads consumer threads) take the first branch, the consumers the other.
+ * Inside the consumers' branch syncthreads() synchronises the consumers only.
+ */
+export function isProducer(): bool {
+  return gpuOnly("isProducer");
+}
+/** The producer warps the kernel's spec adds (KernelSpec.producerWarps); a compile-time value. */
+export function producerWarps(): i32 {
+  return gpuOnly("producerWarps");
+}
+/**
+ * Register reallocation (Hopper setmaxnreg): inside a role branch, this role's threads keep `count`
+ * registers each (a multiple of 8 from 24 to 256), giving some back or taking more. The role's warps must
+ * fill whole warp groups (4 warps), and the roles' counts together must fit the register file.
+ */
+export function setMaxRegisters(count: number): void {
+  return gpuOnly("setMaxRegisters");
+}
+/** Synchronises the lanes of this warp (and orders their shared-memory accesses). */
+export function syncWarp(): void {
+  return gpuOnly("syncWarp");
+}
+/**
+ * Counts this block's arrival at a device counter (an i32 location) that `total` blocks share: true in the
+ * last block to arrive, which sees every write the others made before arriving. That block sets the
+ * counter back to 0, so the next launch (or CUDA-graph replay) starts from 0 again. Every thread of the
+ * block (or of the consumers, inside their branch) must call it.
+ */
+export function lastToArrive(counter: Ref, total: i32): bool {
+  return gpuOnly("lastToArrive");
 }

@@ -48,6 +48,11 @@ export interface KernelSpec {
    */
   readonly overlapsPrecedingKernel?: boolean;
   /**
+   * Warps added to each block after its s.threads threads, for a producer role (Hopper warp
+   * specialisation): the body separates them with `if (isProducer()) { ... } else { ... }`.
+   */
+  readonly producerWarps?: number;
+  /**
    * A run-time measure the C ABI dispatches on (e.g. rows per block): tuned schedules serve its buckets,
    * and lim_find_<kernel> takes it as its last argument.
    */

@@ -69,3 +69,11 @@ export type Registers<Dims extends readonly number[]> = ArrayOf<Dims>;
 export type SharedArray<E extends Elem, Dims extends readonly number[]> = ArrayOf<Dims> & {
   ref(...index: IndexOf<Dims>): Ref<E>;
 };
+
+/** One mbarrier in shared memory: copies and threads arrive on it, threads wait for its phases to complete. */
+export interface Barrier {
+  readonly __barrier: true;
+}
+
+/** An array of mbarriers (see barriers()): index it with a stage number. */
+export type Barriers = { readonly [i: number]: Barrier };

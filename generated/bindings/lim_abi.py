@@ -149,7 +149,7 @@ class LimLibrary:
         max_seqlen: an upper bound of seqlens (at most cache_capacity)
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
-        workspace: device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
+        workspace: device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
@@ -197,7 +197,7 @@ class LimLibrary:
         max_count: capacity of each list (the budget K)
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
-        workspace: device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
+        workspace: device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
@@ -233,7 +233,7 @@ class LimLibrary:
         max_count: capacity of each list (the budget K)
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
-        workspace: device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1
+        workspace: device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))

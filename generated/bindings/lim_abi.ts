@@ -78,7 +78,7 @@ export interface DecodeAttentionArgs<Buffer> {
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
   softmaxScale: number;
-  /** device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0 */
+  /** device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   workspace?: Buffer | null;
 }
 
@@ -156,7 +156,7 @@ export interface SparseAttentionArgs<Buffer> {
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
   softmaxScale: number;
-  /** device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0 */
+  /** device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   workspace?: Buffer | null;
 }
 
@@ -220,7 +220,7 @@ export interface SparseAttentionPerHeadArgs<Buffer> {
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
   softmaxScale: number;
-  /** device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1 */
+  /** device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   workspace?: Buffer | null;
 }
 

@@ -135,7 +135,7 @@ int lim_use_variant(
  * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
- * @param workspace device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
+ * @param workspace device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
  * @param workspace_bytes size of workspace in bytes
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -229,7 +229,7 @@ int lim_decode_attention_workspace_size(
  * @param max_count capacity of each list (the budget K)
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
- * @param workspace device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0
+ * @param workspace device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
  * @param workspace_bytes size of workspace in bytes
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -301,7 +301,7 @@ int lim_sparse_attention(
  * @param max_count capacity of each list (the budget K)
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
- * @param workspace device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1
+ * @param workspace device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
  * @param workspace_bytes size of workspace in bytes
  * @param stream stream the kernels run on (0: the legacy default stream)
  */

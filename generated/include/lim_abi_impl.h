@@ -88,7 +88,7 @@ struct lim_decode_attention_args {
   int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
-  void* workspace; /* device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0 */
+  void* workspace; /* device scratch of lim_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   size_t workspace_bytes; /* size of workspace in bytes */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -138,7 +138,7 @@ struct lim_sparse_attention_args {
   int32_t max_count; /* capacity of each list (the budget K) */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
-  void* workspace; /* device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0 */
+  void* workspace; /* device scratch of lim_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   size_t workspace_bytes; /* size of workspace in bytes */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -176,7 +176,7 @@ struct lim_sparse_attention_per_head_args {
   int32_t max_count; /* capacity of each list (the budget K) */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
-  void* workspace; /* device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1 */
+  void* workspace; /* device scratch of lim_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
   size_t workspace_bytes; /* size of workspace in bytes */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };

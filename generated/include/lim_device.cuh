@@ -40,7 +40,7 @@ __device__ __forceinline__ T convert(V v) {
   }
 }
 
-/** Loads through the read-only data cache for inputs (const T), plainly otherwise. */
+/** Loads through the read-only data cache for inputs (const T), plainly otherwise (device or shared memory). */
 template <typename T>
 __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
   if constexpr (cuda::std::is_const_v<T>) {
@@ -75,9 +75,17 @@ struct Tensor {
     return static_cast<T*>(arg.data) + off;
   }
 
+  /**
+   * Reads one element. A tensor the kernel writes is read from the L2 (ld.global.cg): other blocks may
+   * have written it during this launch, and the SM's L1 is not coherent with their writes.
+   */
   template <typename... I>
   __device__ __forceinline__ auto load(I... i) const {
-    return to_value(load_elem(ptr_at(i...)));
+    if constexpr (!cuda::std::is_const_v<T> && sizeof(T) == 4) {
+      return to_value(__ldcg(ptr_at(i...)));
+    } else {
+      return to_value(load_elem(ptr_at(i...)));
+    }
   }
 
   template <typename V, typename... I>
@@ -205,6 +213,105 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// ---- Bulk asynchronous copies, mbarriers and warp roles (sm_90) --------------------------------------
+
+/** Thread 0 initialises `count` mbarriers of `arrivals` arrivals each; every thread of the block must call it. */
+__device__ __forceinline__ void init_barriers(uint64_t* bars, int count, int arrivals) {
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < count; ++i) {
+      const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(bars + i));
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(at), "r"(arrivals) : "memory");
+    }
+    // Makes the initialisation visible to the asynchronous (copy engine) proxy.
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+}
+
+/**
+ * Copies BYTES (a multiple of 16) from device to shared memory with the copy engine; the bytes are first
+ * added to the barrier's expected transaction count, so its phase cannot complete before they land.
+ */
+__device__ __forceinline__ void bulk_copy(void* smem, const void* gmem, int bytes, uint64_t& bar) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;" ::"r"(at), "r"(bytes) : "memory");
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+               ::"r"(dst), "l"(gmem), "r"(bytes), "r"(at) : "memory");
+}
+
+/** bulk_copy of a compile-time size. */
+template <int BYTES>
+__device__ __forceinline__ void bulk_copy(void* smem, const void* gmem, uint64_t& bar) {
+  static_assert(BYTES >= 16 && BYTES % 16 == 0, "cp.async.bulk moves a multiple of 16 bytes");
+  bulk_copy(smem, gmem, BYTES, bar);
+}
+
+/** An arrival on the barrier once this thread's cp.async copies so far have landed (counted in its arrivals). */
+__device__ __forceinline__ void cp_async_arrive(uint64_t& bar) {
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(at) : "memory");
+}
+
+/** One arrival on a barrier (release: this thread's earlier memory accesses happen before the phase completes). */
+__device__ __forceinline__ void barrier_arrive(uint64_t& bar) {
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+  asm volatile("{\n .reg .b64 state;\n mbarrier.arrive.shared::cta.b64 state, [%0];\n}" ::"r"(at) : "memory");
+}
+
+/** Waits for the phase of this parity to complete (acquire: what it covered is then visible). */
+__device__ __forceinline__ void barrier_wait(uint64_t& bar, int parity) {
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(&bar));
+  unsigned done = 0;
+  do {
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done) : "r"(at), "r"(parity) : "memory");
+  } while (done == 0);
+}
+
+/** setmaxnreg: this warp group keeps COUNT registers per thread, taking more (INC) or giving some back. */
+template <int COUNT, bool INC>
+__device__ __forceinline__ void set_max_registers() {
+  if constexpr (INC) {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(COUNT));
+  } else {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(COUNT));
+  }
+}
+
+/** The producer warps follow the CONSUMERS consumer threads of the block. */
+template <int CONSUMERS>
+__device__ __forceinline__ bool is_producer() { return threadIdx.x >= CONSUMERS; }
+
+/** A barrier of the CONSUMERS consumer threads only (named barrier 1; __syncthreads is barrier 0). */
+template <int CONSUMERS>
+__device__ __forceinline__ void sync_consumers() { asm volatile("bar.sync 1, %0;" ::"n"(CONSUMERS) : "memory"); }
+
+/**
+ * Counts the block's arrival at a counter that `total` blocks share; true in the last block, which then
+ * sees every write the others made before they arrived, and which returns the counter to 0 for the next
+ * launch. The participating threads (all of the block, or its CONSUMERS consumers) must all call it.
+ */
+template <int CONSUMERS = 0>
+__device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
+  __shared__ int last;
+  auto sync = [] {
+    if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
+    else __syncthreads();
+  };
+  __threadfence();  // this thread's writes are visible device-wide before the block is counted
+  sync();
+  if (threadIdx.x == 0) {
+    const int before = atomicAdd(counter, 1);
+    last = before == total - 1;
+    if (last) atomicExch(counter, 0);  // every other block has arrived: no one else touches it this launch
+  }
+  sync();
+  const bool is_last = last;
+  if (is_last) __threadfence();  // the others' writes, published before their arrival, are read after it
+  return is_last;
 }
 
 // ---- Warp collectives -------------------------------------------------------------------------------

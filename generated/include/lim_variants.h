@@ -160,9 +160,10 @@ const lim_variant_info* lim_find_count_indices(void);
 
 int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stream);
 
-/* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; split-KV partials
+/* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; splits merged in the kernel
  *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages, pieces) ---- */
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
+#define LIM_DECODE_ATTENTION_MAX_SPLITS 256 /* limits.MAX_SPLITS of dsl/kernels/decode_attention.ts */
 /* Where each constant of decode_attention sits in lim_variant_info.constants. */
 enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2 };
 typedef struct lim_decode_attention_params {
@@ -177,6 +178,7 @@ typedef struct lim_decode_attention_params {
   lim_tensor logits; /* optional output (data may be NULL), f32 [B, Hq, NL] */
   lim_tensor partialO; /* output, f32 [B, Hq, splits, D] */
   lim_tensor partialLse; /* output, f32 [B, Hq, splits] */
+  lim_tensor arrivals; /* output, i32 [B, HB] */
   int32_t B; /* run-time size */
   int32_t Hq; /* run-time size */
   int32_t Hkv; /* run-time size */
@@ -185,6 +187,7 @@ typedef struct lim_decode_attention_params {
   int32_t KI; /* run-time size */
   int32_t NL; /* run-time size */
   int32_t splits; /* run-time size */
+  int32_t HB; /* run-time size */
   float scale;
   int32_t maxSeqlen;
   int32_t groupSize;
@@ -202,45 +205,24 @@ int lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_
 int lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r1_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t128_r1_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r1_s4_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t128_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r2_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r1_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r2_s4_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t128_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_fp16__t128_r4_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_fp16__t128_r4_s3_p2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
 
@@ -305,34 +287,6 @@ extern const int lim_lessismore_union_variant_count;
 const lim_variant_info* lim_find_lessismore_union(void);
 
 int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream);
-
-/* ---- merge_states: merges split-KV partial outputs and base-2 log-sum-exps into the final attention output
- *      from dsl/kernels/merge_states.ts; constants (D, dtype); schedule knobs (threads) ---- */
-/* Where each constant of merge_states sits in lim_variant_info.constants. */
-enum { LIM_MERGE_STATES_CONSTANT_D = 0, LIM_MERGE_STATES_CONSTANT_DTYPE = 1 };
-typedef struct lim_merge_states_params {
-  lim_tensor partialO; /* input, f32 [B, Hq, splits, D] */
-  lim_tensor partialLse; /* input, f32 [B, Hq, splits] */
-  lim_tensor o; /* output, bf16/fp16 [B, Hq, D] */
-  lim_tensor lse; /* optional output (data may be NULL), f32 [B, Hq] */
-  int32_t B; /* run-time size */
-  int32_t Hq; /* run-time size */
-  int32_t splits; /* run-time size */
-  lim_device_status* status; /* where kernels report bad input; may be NULL */
-} lim_merge_states_params;
-
-extern const lim_variant_info* const lim_merge_states_variants[];
-extern const int lim_merge_states_variant_count;
-
-/** The variant of merge_states that serves these constants, or NULL when none was generated. */
-const lim_variant_info* lim_find_merge_states(int32_t D, lim_dtype dtype);
-
-int lim_merge_states__d64_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
-int lim_merge_states__d64_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
-int lim_merge_states__d128_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
-int lim_merge_states__d128_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
-int lim_merge_states__d256_bf16__t128(const lim_merge_states_params* p, cudaStream_t stream);
-int lim_merge_states__d256_fp16__t128(const lim_merge_states_params* p, cudaStream_t stream);
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */

@@ -72,7 +72,7 @@ __global__ void __launch_bounds__(1024) lessismore_union__t1024_i8_kernel(const 
   for (int j = sinks + static_cast<int>(threadIdx.x); j < end; j += s::threads) {   // dsl/kernels/lessismore_union.ts:71
     const unsigned key = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:72
     if (key < picks) {                                                              // dsl/kernels/lessismore_union.ts:73
-      atomicOr(&bits[static_cast<int>(key / 32u)], static_cast<unsigned>(1) << (key % 32u)); // dsl/kernels/lessismore_union.ts:73
+      atomicOr(&bits[static_cast<int>(key / 32u)], 1u << (key % 32u));              // dsl/kernels/lessismore_union.ts:73
     }
   }
   __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:75

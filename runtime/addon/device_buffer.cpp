@@ -50,6 +50,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
                                       " on the GPU; use a smaller batch, context or model");
     }
     check_cuda(env, cudaMalloc(&data_, bytes_), "cudaMalloc");
+    // Zeroed, as a fresh workspace must be (the attention functions' split counters start at 0).
+    check_cuda(env, cudaMemset(data_, 0, bytes_), "cudaMemset");
   }
 
   ~DeviceBuffer() override { Free(); }

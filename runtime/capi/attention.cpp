@@ -1,10 +1,12 @@
 // The attention functions of the C ABI: full decode attention, sparse attention over a shared index list
 // and over per-head lists, and the gather of selected rows. Their arguments arrive checked by the generated
 // wrappers (generated/abi.cpp). All three attention functions share one launcher: pick the decode_attention
-// variant for (head dim, heads per block, dtype), plan the split of the rows across blocks, launch, and
-// merge the splits with merge_states.
+// variant for (head dim, heads per block, dtype), plan the split of the rows across blocks, and launch it
+// once; the kernel merges the splits itself (the last block of each request and head block to finish).
 
 #include <cuda_runtime_api.h>
+
+#include <algorithm>
 
 #include <string>
 
@@ -16,6 +18,11 @@ namespace {
 
 constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outweigh its parallelism
 constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
+// The arrival counters of the in-kernel merge occupy the first bytes of every split plan's workspace, the
+// same bytes whatever the plan: any attention call may reuse a workspace another plan left (its counters
+// all back at 0), and no plan's partials ever land on them.
+constexpr int64_t kCounters = 16384;  // (request, head block) pairs of a split launch; a GPU holds far fewer blocks at once
+constexpr std::size_t kCounterBytes = kCounters * sizeof(int32_t);
 
 /** Which rows each block attends over. */
 enum class Rows { All, SharedList, ListPerHead };
@@ -35,12 +42,18 @@ struct LogitsOut {
   int64_t stride_b = 0, stride_h = 0;
 };
 
+/**
+ * The launch and its workspace: with more than one split, [kCounters arrival counters | partial outputs |
+ * partial log-sum-exps]. The counters must be 0 before the first call (the caller zeroes the workspace once
+ * when it allocates it); every launch leaves them 0 again.
+ */
 struct Plan {
   const lim_variant_info* attention;
-  const lim_variant_info* merge;
   int heads_per_block;  // G of the variant: the group size, or 1 for per-head lists
+  int head_blocks;
   SplitPlan split;
   std::size_t partial_o_bytes;
+  std::size_t partial_lse_bytes;
   std::size_t workspace_bytes;
 };
 
@@ -50,10 +63,9 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   const bool per_head = rows == Rows::ListPerHead;
   const int group = num_q_heads / num_kv_heads;
   plan->heads_per_block = per_head ? 1 : group;
-  const int head_blocks = num_q_heads / plan->heads_per_block;
+  plan->head_blocks = num_q_heads / plan->heads_per_block;
   plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), max_rows);
-  plan->merge = lim_find_merge_states(head_dim, static_cast<lim_dtype>(dtype));
-  if (plan->attention == nullptr || plan->merge == nullptr) {
+  if (plan->attention == nullptr) {
     return no_variant(fn.c_str(),
                       "head_dim=" + std::to_string(head_dim) + ", " + std::to_string(plan->heads_per_block) + " query heads per block (num_q_heads " +
                           std::to_string(num_q_heads) + " / num_kv_heads " + std::to_string(num_kv_heads) + (per_head ? ", one list per head" : "") +
@@ -66,10 +78,25 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   if ((status = multiprocessors(fn.c_str(), &sms)) != LIM_OK) return status;
   const int per_sm = plan->attention->blocks_per_sm();
   if (per_sm <= 0) return fail(LIM_ERROR_CUDA, fn + ": variant " + plan->attention->name + " cannot be resident on this device");
-  plan->split = plan_split(static_cast<int64_t>(batch) * head_blocks, max_rows, sms * per_sm, kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
+  const int64_t blocks = static_cast<int64_t>(batch) * plan->head_blocks;
+  // The in-kernel merge takes at most MAX_SPLITS splits of one (request, head block).
+  const int64_t resident = std::min<int64_t>(static_cast<int64_t>(sms) * per_sm, blocks * LIM_DECODE_ATTENTION_MAX_SPLITS);
+  plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
+  if (plan->split.splits > 1 && blocks > kCounters) {
+    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch " + std::to_string(batch) + " x " + std::to_string(plan->head_blocks) + " head blocks = " +
+                                                std::to_string(blocks) + " split blocks, more than the " + std::to_string(kCounters) +
+                                                " arrival counters of the workspace; use a smaller batch or lists of at most " +
+                                                std::to_string(LIM_DECODE_ATTENTION_LIST_ROWS) + " entries");
+  }
+  if (plan->split.splits > LIM_DECODE_ATTENTION_MAX_SPLITS) {
+    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": " + std::to_string(max_rows) + " rows per block need " + std::to_string(plan->split.splits) +
+                                                " splits, more than the " + std::to_string(LIM_DECODE_ATTENTION_MAX_SPLITS) + " the kernel merges");
+  }
   const std::size_t partials = static_cast<std::size_t>(batch) * num_q_heads * plan->split.splits;
-  plan->partial_o_bytes = plan->split.splits > 1 ? round256(partials * head_dim * sizeof(float)) : 0;
-  plan->workspace_bytes = plan->split.splits > 1 ? plan->partial_o_bytes + round256(partials * sizeof(float)) : 0;
+  const bool split = plan->split.splits > 1;
+  plan->partial_o_bytes = split ? round256(partials * head_dim * sizeof(float)) : 0;
+  plan->partial_lse_bytes = split ? round256(partials * sizeof(float)) : 0;
+  plan->workspace_bytes = split ? kCounterBytes + plan->partial_o_bytes + plan->partial_lse_bytes : 0;
   return LIM_OK;
 }
 
@@ -92,8 +119,11 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
 
   const int splits = plan.split.splits;
   const int lists = rows.kind == Rows::ListPerHead ? a.num_q_heads : 1;
-  float* partial_o = static_cast<float*>(a.workspace);
-  float* partial_lse = plan.workspace_bytes > 0 ? reinterpret_cast<float*>(static_cast<char*>(a.workspace) + plan.partial_o_bytes) : nullptr;
+  char* workspace = static_cast<char*>(a.workspace);
+  const bool split = plan.workspace_bytes > 0;
+  int32_t* arrivals = split ? reinterpret_cast<int32_t*>(workspace) : nullptr;
+  float* partial_o = split ? reinterpret_cast<float*>(workspace + kCounterBytes) : nullptr;
+  float* partial_lse = split ? reinterpret_cast<float*>(workspace + kCounterBytes + plan.partial_o_bytes) : nullptr;
   lim_decode_attention_params p{};
   p.q = tensor(a.q, a.q_stride_b, a.q_stride_h, 1);
   p.k = tensor(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
@@ -106,9 +136,11 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.logits = tensor(logits.logits, logits.stride_b, logits.stride_h, 1);
   p.partialO = tensor(partial_o, static_cast<int64_t>(a.num_q_heads) * splits * a.head_dim, static_cast<int64_t>(splits) * a.head_dim, a.head_dim, 1);
   p.partialLse = tensor(partial_lse, static_cast<int64_t>(a.num_q_heads) * splits, splits, 1);
+  p.arrivals = tensor(arrivals, plan.head_blocks, 1);
   p.B = a.batch;
   p.Hq = a.num_q_heads;
   p.Hkv = a.num_kv_heads;
+  p.HB = plan.head_blocks;
   p.Nmax = a.cache_capacity;
   p.HI = lists;
   p.KI = rows.kind == Rows::All ? 1 : rows.max_count;
@@ -119,20 +151,7 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.groupSize = a.num_q_heads / a.num_kv_heads;
   p.chunk = plan.split.chunk;
   p.status = status_word;
-  if ((status = launch(a.function, plan.attention, &p, a.stream)) != LIM_OK) return status;
-  if (splits > 1) {
-    lim_merge_states_params m{};
-    m.partialO = p.partialO;
-    m.partialLse = p.partialLse;
-    m.o = p.o;
-    m.lse = p.lse;
-    m.B = a.batch;
-    m.Hq = a.num_q_heads;
-    m.splits = splits;
-    m.status = status_word;
-    if ((status = launch(a.function, plan.merge, &m, a.stream)) != LIM_OK) return status;
-  }
-  return ok();
+  return finish(launch(a.function, plan.attention, &p, a.stream));
 }
 
 int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,

@@ -85,15 +85,20 @@ int main(int argc, char** argv) {
   size_t workspace_bytes = 0;
   CHECK_LIM(lim_decode_attention_workspace_size(batch, hq, hkv, head_dim, context, LIM_DTYPE_BF16, &workspace_bytes));
   void* workspace = NULL;
-  if (workspace_bytes > 0) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+  if (workspace_bytes > 0) {
+    CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+    CHECK_CUDA(cudaMemset(workspace, 0, workspace_bytes)); /* once: the split counters start at 0, and every call leaves them so */
+  }
 
   const int64_t kv_b = (int64_t)hkv * context * head_dim, kv_h = (int64_t)context * head_dim, kv_n = head_dim;
   /* The selection layer's attention: the output, its log-sum-exp, and every head's logits [batch, hq, context]. */
   float* logits = NULL;
   CHECK_CUDA(cudaMalloc((void**)&logits, (size_t)batch * hq * context * sizeof(float)));
-  CHECK_LIM(lim_decode_attention(q, (int64_t)hq * head_dim, head_dim, k, kv_b, kv_h, kv_n, v, kv_b, kv_h, kv_n, seqlens, out,
-                                 (int64_t)hq * head_dim, head_dim, lse, logits, (int64_t)hq * context, context, batch, hq, hkv, head_dim,
-                                 context, context, LIM_DTYPE_BF16, 1.0f / sqrtf((float)head_dim), workspace, workspace_bytes, 0));
+#define ATTEND(stream)                                                                                                              \
+  lim_decode_attention(q, (int64_t)hq * head_dim, head_dim, k, kv_b, kv_h, kv_n, v, kv_b, kv_h, kv_n, seqlens, out, (int64_t)hq * head_dim, \
+                       head_dim, lse, logits, (int64_t)hq * context, context, batch, hq, hkv, head_dim, context, context, LIM_DTYPE_BF16,  \
+                       1.0f / sqrtf((float)head_dim), workspace, workspace_bytes, stream)
+  CHECK_LIM(ATTEND(0));
 
   /* One token set per request, shared by all heads: budget positions (or all n when n <= budget), ascending. */
   int32_t* indices = NULL;
@@ -124,6 +129,36 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n_out; ++i) checksum += from_bf16(host_out[i]);
   printf("decode attention: batch %d, context %d, head_dim %d, heads %d/%d, workspace %zu bytes, checksum %.6f\n", batch, context,
          head_dim, hq, hkv, workspace_bytes, checksum);
+
+  /* The same call captured once in a CUDA graph and replayed on a poisoned output: same plan, same workspace,
+     and the same bits each time (the split merge happens inside the kernel, its counters back at 0). */
+  cudaStream_t stream;
+  cudaGraph_t graph;
+  cudaGraphExec_t replay;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  CHECK_LIM(ATTEND(stream));
+  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+  CHECK_CUDA(cudaGraphInstantiate(&replay, graph, 0));
+  uint16_t* replayed = (uint16_t*)malloc(n_out * 2);
+  for (int i = 0; i < 3; ++i) {
+    CHECK_CUDA(cudaMemsetAsync(out, 0xff, n_out * 2, stream));
+    CHECK_CUDA(cudaGraphLaunch(replay, stream));
+    CHECK_CUDA(cudaMemcpyAsync(replayed, out, n_out * 2, cudaMemcpyDeviceToHost, stream));
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    for (size_t j = 0; j < n_out; ++j) {
+      if (replayed[j] != host_out[j]) {
+        fprintf(stderr, "graph replay %d: output element %zu is 0x%04x, the direct call gave 0x%04x\n", i, j, replayed[j], host_out[j]);
+        return 1;
+      }
+    }
+  }
+  CHECK_LIM(lim_check_device_status(stream));
+  printf("3 CUDA-graph replays of the attention: outputs identical to the direct call\n");
+  free(replayed);
+  cudaGraphExecDestroy(replay);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
   printf("LessIsMore set of %d tokens: lowest attention recall over requests and heads %.4f (random data)\n", budget, min_recall);
 
   free(host_recall);

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { LimAbiFunctions } from "../../generated/bindings/lim_abi.js";
 import type { NativeRuntime } from "./runtime.js";
 
+/** Device memory, allocated zeroed. */
 export interface DeviceBuffer {
   readonly bytes: number;
   readonly disposed: boolean;

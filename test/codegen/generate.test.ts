@@ -29,7 +29,7 @@ describe("lim generate", () => {
   it("names each variant by kernel, constants and schedule", () => {
     const names = plan.groups.flatMap((g) => g.variants.map((v) => v.name));
     expect(names).toContain("decode_attention__d128_g4_bf16__t256_r2_s2_p2");
-    expect(names).toContain("merge_states__d128_bf16__t128");
+    expect(names).toContain("gather_kv__d128_bf16__t256");
     for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
   });
 
@@ -143,24 +143,24 @@ describe("a failed generation", () => {
     expect(ok.status, ok.stderr).toBe(0);
     // Progress on stderr: the settings once, then a line per kernel.
     expect(ok.stderr).toMatch(/^generating \d+ kernels \(loaded in [\d.]+ s\) for .*; head dims 64, group sizes 1, dtypes fp16/m);
-    expect(ok.stderr).toMatch(/^\[\d+\/\d+\] merge_states: 1 variant \([\d.]+ s\)$/m);
+    expect(ok.stderr).toMatch(/^\[\d+\/\d+\] gather_kv: 1 variant \([\d.]+ s\)$/m);
     writeFileSync(join(outDir, "kernels/my_kernel.cu"), "// the user's own\n");
     before = hashFolder(outDir);
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it("exits non-zero with the DSL error and leaves the output folder byte-identical", () => {
-    const original = readFileSync(join(root, "dsl/kernels/merge_states.ts"), "utf8");
-    writeFileSync(join(root, "dsl/kernels/merge_states.ts"), original.replace("const lane = laneId();", "const lane = laneIdx();"));
+    const original = readFileSync(join(root, "dsl/kernels/gather_kv.ts"), "utf8");
+    writeFileSync(join(root, "dsl/kernels/gather_kv.ts"), original.replace("const VEC = 16 / sizeof(c.dtype);", "const VEC = 16 / sizeOf(c.dtype);"));
     try {
       const failed = lim("--out", outDir);
       expect(failed.status).toBe(1);
-      expect(failed.stderr).toMatch(/dsl\/kernels\/merge_states\.ts:\d+:\d+: error: unknown primitive 'laneIdx'/);
+      expect(failed.stderr).toMatch(/dsl\/kernels\/gather_kv\.ts:\d+:\d+: error: unknown primitive 'sizeOf'/);
       expect(failed.stderr).toMatch(/\^~~~~~~/);
       expect(failed.stderr).toContain("nothing was written");
       expect(hashFolder(outDir)).toEqual(before);
     } finally {
-      writeFileSync(join(root, "dsl/kernels/merge_states.ts"), original);
+      writeFileSync(join(root, "dsl/kernels/gather_kv.ts"), original);
     }
   });
 

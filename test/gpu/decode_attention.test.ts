@@ -79,18 +79,30 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
     const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen, dtype };
     const wsBytes = native.decodeAttentionWorkspaceSize(sizes);
     const workspace = wsBytes > 0 ? alloc(wsBytes) : null;
-    if (workspace) workspace.fill(0xff);
-    native.decodeAttention({
-      ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
-      vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
-      cacheCapacity: N, softmaxScale: scale, workspace,
-    });
-    native.checkDeviceStatus();
-    const outBits = new Uint16Array(B * Hq * D);
-    outBuf.download(outBits);
-    const lse = new Float32Array(B * Hq);
-    lseBuf.download(lse);
-    return { out: relativeError(decode(dtype, outBits), ref.out), lse: relativeError(lse, ref.lse) };
+    if (workspace) workspace.fill(0); // zeroed once when allocated: the splits' arrival counters start at 0
+    const call = () =>
+      native.decodeAttention({
+        ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
+        vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
+        cacheCapacity: N, softmaxScale: scale, workspace,
+      });
+    const errors = () => {
+      native.checkDeviceStatus();
+      const outBits = new Uint16Array(B * Hq * D);
+      outBuf.download(outBits);
+      const lse = new Float32Array(B * Hq);
+      lseBuf.download(lse);
+      return { out: relativeError(decode(dtype, outBits), ref.out), lse: relativeError(lse, ref.lse) };
+    };
+    call();
+    const first = errors();
+    // Again as CUDA-graph replays on the same workspace, outputs poisoned: the in-kernel merge only happens
+    // if every launch left the arrival counters at 0.
+    outBuf.fill(0xff);
+    lseBuf.fill(0xff);
+    native.timeCalls(call, { repeats: 3, warmup: 1, flushBytes: 0 });
+    const replayed = errors();
+    return { out: Math.max(first.out, replayed.out), lse: Math.max(first.lse, replayed.lse) };
   } finally {
     for (const b of buffers) b.dispose();
   }
