@@ -126,86 +126,124 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (24 variants)
-extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info;
+// ---- decode_attention (34 variants)
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t64_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t64_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r1_s3_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
-    &lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info,
-    &lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info,
-    &lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info,
-    &lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info,
-    &lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info,
-    &lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info,
-    &lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info,
+    &lim_decode_attention__d64_g1_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g1_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16__t128_r1_s6_info,
+    &lim_decode_attention__d64_g4_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16__t128_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16__t64_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16__t64_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d256_g1_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g1_fp16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_fp16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16__t128_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16__t128_r1_s3_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 24;
+extern "C" const int lim_decode_attention_variant_count = 34;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
-    {&lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g2_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g2_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d64_g4_bf16__t128_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16__t128_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d64_g4_fp16__t128_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g2_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g2_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16__t256_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16__t256_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g4_bf16__t64_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16__t256_r1_s2_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g4_fp16__t256_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g4_fp16__t64_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_bf16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_fp16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_bf16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_fp16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16__t128_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r1_s2_info, 6144, 49152 },
+    {&lim_decode_attention__d256_g4_bf16__t128_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16__t128_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d256_g4_fp16__t128_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s3_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, int64_t rows) {
@@ -410,7 +448,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 24 },
+    {"decode_attention", lim_decode_attention_variants, 34 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 6 },
@@ -426,9 +464,9 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} follows the padding -1 that ends the list", "dsl/kernels/count_indices.ts:47"},
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:174"},
-    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:181"},
-    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:196"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:137"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:144"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:158"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},

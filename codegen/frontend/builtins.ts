@@ -87,6 +87,12 @@ export function launchRegisters(warps: number): number {
   return Math.min(255, Math.floor(16384 / (perScheduler * 32) / 8) * 8);
 }
 
+/** A 16-bit float type argument: a string constant (c.dtype) naming bf16 or fp16. */
+function halfType(ctx: Context, node: Node, e: Expr, what: string): "bf16" | "fp16" {
+  if (e.k !== "string" || (e.text !== "bf16" && e.text !== "fp16")) return ctx.fail("type-mismatch", node, `${what} element type must be a constant naming bf16 or fp16, got ${node.getText()}`, "pass c.dtype");
+  return e.text;
+}
+
 /** A barrier argument (bars[i]); returns the name of its array. */
 function barrierOf(ctx: Context, node: Node, e: Expr, what: string): string {
   if (e.type.kind !== "barrier") return ctx.fail("type-mismatch", node, `${what} must be one barrier (bars[i] of a barriers() array), got ${describe(e.type)}`, "declare const bars = barriers(n, arrivals) and pass bars[i]");
@@ -232,6 +238,42 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     arity(ctx, call, "asyncArrive", args, 1);
     ctx.barrierSignals.add(barrierOf(ctx, nodes[0], args[0], "asyncArrive() argument"));
     return { type: VOID, args };
+  },
+  mma: (ctx, call, args, nodes) => {
+    arity(ctx, call, "mma", args, 4);
+    const shape = (i: number, elem: string, n: number, what: string) => {
+      const t = args[i].type;
+      if (t.kind !== "regs" || t.dims.length !== 1 || t.dims[0] !== n || t.elem !== elem) {
+        ctx.fail("shape-mismatch", nodes[i], `mma() ${what} must be a register array ${elem}[${n}], got ${describe(t)}`, `declare it with regs("${elem}", [${n}]) (or index a larger one down to that row)`);
+      }
+    };
+    shape(0, "f32", 4, "accumulator");
+    shape(1, "u32", 4, "A fragment");
+    shape(2, "u32", 2, "B fragment");
+    halfType(ctx, nodes[3], args[3], "mma()");
+    return { type: VOID, args };
+  },
+  loadMatrix: (ctx, call, args, nodes) => {
+    arity(ctx, call, "loadMatrix", args, 3);
+    const t = args[0].type;
+    if (t.kind !== "regs" || t.dims.length !== 1 || t.elem !== "u32" || (t.dims[0] !== 2 && t.dims[0] !== 4)) {
+      ctx.fail("shape-mismatch", nodes[0], `loadMatrix() fills a register array u32[2] or u32[4] (one register per 8 x 8 matrix), got ${describe(t)}`, 'declare it with regs("u32", [4])');
+    }
+    const src = args[1].type;
+    if (src.kind !== "ref" || src.space !== "shared" || STORAGE_BYTES[src.elem] !== 2) ctx.fail("type-mismatch", nodes[1], `loadMatrix() reads 16-bit elements in shared memory, got ${describe(src)}`, "write sharedArray.ref(...) of a bf16 or fp16 array");
+    if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "loadMatrix()'s transpose flag must be a literal", "write true or false");
+    return { type: VOID, args };
+  },
+  pack2: (ctx, call, args, nodes) => {
+    arity(ctx, call, "pack2", args, 3);
+    halfType(ctx, nodes[2], args[2], "pack2()");
+    return { type: scalar("u32"), args: [coerce(ctx, nodes[0], args[0], "f32", "pack2() x"), coerce(ctx, nodes[1], args[1], "f32", "pack2() y"), args[2]] };
+  },
+  loadBits: (ctx, call, args, nodes) => {
+    arity(ctx, call, "loadBits", args, 1);
+    const t = args[0].type;
+    if (t.kind !== "ref" || STORAGE_BYTES[t.elem] !== 2) ctx.fail("type-mismatch", nodes[0], `loadBits() reads two 16-bit elements, got ${describe(t)}`, "pass tensor.ref(...) of a bf16 or fp16 tensor at an even index");
+    return { type: scalar("u32"), args };
   },
   arrive: (ctx, call, args, nodes) => {
     arity(ctx, call, "arrive", args, 1);

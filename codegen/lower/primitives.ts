@@ -12,6 +12,9 @@ const fn = (name: string): Lowering => (args) => `${name}(${args.join(", ")})`;
 const minMax = (which: "max" | "min"): Lowering => (args, exprs) =>
   exprs[0].type.kind === "scalar" && exprs[0].type.t === "f32" ? `f${which}f(${args.join(", ")})` : `${which}(${args.join(", ")})`;
 
+/** The CUDA type a 16-bit float type constant names. */
+const halfCType = (e: Expr): string => (e.k === "string" && e.text === "fp16" ? "__half" : "__nv_bfloat16");
+
 const cast = (ctype: string): Lowering => (args) => `static_cast<${ctype}>(${args[0]})`;
 
 export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
@@ -65,6 +68,10 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
     return typeof count === "number" ? `lim::bulk_copy<${count * size}>(${args[0]}, ${args[1]}, ${args[3]})` : `lim::bulk_copy(${args[0]}, ${args[1]}, (${args[2]}) * ${size}, ${args[3]})`;
   },
   asyncArrive: fn("lim::cp_async_arrive"),
+  mma: (args, exprs) => `lim::mma_16816<${halfCType(exprs[3])}>(${args.slice(0, 3).join(", ")})`,
+  loadMatrix: (args, exprs) => `lim::load_matrix<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
+  pack2: (args, exprs) => `lim::pack2<${halfCType(exprs[2])}>(${args[0]}, ${args[1]})`,
+  loadBits: fn("lim::load_bits"),
   arrive: fn("lim::barrier_arrive"),
   waitBarrier: fn("lim::barrier_wait"),
   isProducer: () => "lim::is_producer<s::threads>()",

@@ -3,59 +3,48 @@
 //
 // One block handles one (request, block of G query heads, split of the rows). The G query heads share a
 // KV head, so each K and V row is read from memory once for all of them; with one list per query head
-// (TidalDecode-style sparse attention) the G = 1 variants run one head per block. Inside the block, LANES
-// threads share a row (each holds s.pieces 16-byte pieces of it) and the block's row groups walk the
-// split's rows in a software pipeline of asynchronous copies. Every row group keeps its own
-// online-softmax state (running max, sum and weighted V); the states are merged in shared memory at the
-// end. With more than one split, each block writes a partial output and its base-2 log-sum-exp and counts
-// its arrival on the (request, head block)'s counter; the last block to arrive merges the splits, so a
-// decode is one launch, and puts the counter back to 0 for the next launch or CUDA-graph replay. (A
-// warp-specialised form, a producer warp moving tiles with bulk copies on mbarriers, measured 20-40%
-// slower on the H200: bench/NOTES.md section 9.) At a LessIsMore selection layer the kernel also writes every head's scaled logits
-// (natural units), which the selection kernels rank.
+// (TidalDecode-style sparse attention) the G = 1 variants run one head per block.
 //
-// Any head dim that is a multiple of 8 elements works: a row's LANES lanes sit in an aligned group of a
-// power of two lanes (D = 80: 10 of 16), the rest of the group holding zeros. When a thread cannot hold
-// the query and accumulator of all G heads (G > 8), the block's threads form parts that each take some of
-// the heads and read the same staged K/V rows.
+// The block is split into warp roles. A producer warp group copies the split's K and V rows, a tile at a time,
+// into a ring of s.stages shared-memory tiles with 16-byte asynchronous copies, each row's address a
+// function of (request, KV head, position) alone (index lists and any cache layout go through the same
+// copy); its copies complete on the stage's `full` barrier. The consumer warps wait for a tile, compute
+// on the tensor cores, and arrive on the stage's `empty` barrier, which lets the producer refill it.
+//
+// Each consumer warp takes 16-row slices of the tile. Scores S = Q K^T come from mma m16n8k16 with the G
+// query heads as the 16 rows of A (padded with zeros) and K rows, read with ldmatrix, as B; the online
+// softmax runs on the score fragments in registers (base 2); P V is a second mma with P's fragments as A
+// and V, read transposed, as B. Tiles rows are padded by 16 bytes so that ldmatrix's 8 rows fall in
+// different banks. The warps' states (running max, sum, output) are merged in shared memory at the end.
+//
+// With more than one split, each block writes a partial output and its base-2 log-sum-exp and counts its
+// arrival on the (request, head block)'s counter; the last block to arrive merges the splits, so a decode
+// is one launch, and puts the counter back to 0 for the next launch or CUDA-graph replay. At a LessIsMore
+// selection layer the kernel also writes every head's scaled logits (natural units), which the selection
+// kernels rank.
 //
 // List entries that are not a position below the sequence length, or not above the previous entry, are
 // skipped (never read) and reported through raise().
 
 import {
   DEFAULT_MATRIX,
-  allowDependentGrid, asyncCommit, asyncCopy, asyncWait, blockIdx, ceilDiv, defineKernel, dot, exp2, laneGroupSum, lastToArrive, loadVec, log2,
-  max, min, present, raise, range, regs, shared, sizeof, storeVec, syncthreads, threadIdx, unroll,
+  allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isProducer, laneGroupMax,
+  laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
+  producerWarps, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, warpId,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
-
-/** Query values (and as many accumulator values) one thread holds; the body's HELD. More would spill. */
-const HELD = 64;
-
-/**
- * The thread layout of a schedule, as the kernel body derives it (keep the two in step): the lanes that
- * share a row (16-byte pieces of 8 elements), their group padded to a power of two, and the parts the
- * block's heads are split into so that each thread holds at most HELD query values.
- */
-function layout(c: { readonly D: number; readonly G: number }, s: { readonly pieces: number }) {
-  const lanes = c.D / (8 * s.pieces);
-  const slot = 2 ** Math.ceil(Math.log2(Math.max(lanes, 1)));
-  const parts = Math.ceil((c.G * s.pieces * 8) / HELD);
-  return { lanes, slot, parts, heads: Math.ceil(c.G / parts) };
-}
 
 export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
-    summary: "decode attention over all tokens or an index list; G query heads share each K/V row; splits merged in the kernel",
+    summary: "decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel",
     constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes },
     schedule: {
-      // The tuning space: the run 2 sweep (bench/NOTES.md) never chose 64 threads, 8 rows or 5 stages.
-      threads: { tag: "t", values: [128, 256] },
-      rows: { tag: "r", values: [1, 2, 4] }, // rows each row group holds per pipeline stage
-      stages: { tag: "s", values: [2, 3, 4] }, // depth of the asynchronous-copy pipeline
-      pieces: { tag: "p", values: [1, 2] }, // 16-byte pieces of a row each thread holds
+      threads: { tag: "t", values: [64, 128, 256] }, // consumer threads (the producer warp comes on top)
+      rows: { tag: "r", values: [1, 2, 4] }, // 16-row slices each consumer warp takes per tile
+      stages: { tag: "s", values: [2, 3, 4, 6] }, // tiles in the shared-memory ring
     },
+    producerWarps: 4, // a warp group: one warp's address arithmetic cannot keep 16-byte copies coming fast enough
     grid: { x: "splits", y: "HB", z: "B" }, // y: blocks of G query heads (HB = ceil(Hq / G))
     limits: {
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
@@ -69,26 +58,17 @@ export const decodeAttention = defineKernel({
       tunedAt: [1024, 2048, 4096, 8192, 32768, 131072],
     },
   },
-  heuristic: (c) => {
-    // From the H100 sweep (bench/NOTES.md, run 2): 32 bytes per thread and a shallow pipeline of wide tiles
-    // for G <= 4; at G = 8 registers allow one piece, and four rows per stage keep the loads ahead.
-    if (c.G <= 4) return { threads: 256, rows: 2, stages: 2, pieces: 2 };
-    // Past 8 heads, 128 threads per part, each part scheduled as at G = 8 (two pieces only where one piece
-    // would need more than 32 lanes).
-    const pieces = c.D / 8 <= 32 ? 1 : 2;
-    return { threads: 128 * layout(c, { pieces }).parts, rows: 4, stages: 3, pieces };
-  },
+  // Four consumer warps of 16 rows (64-row tiles) and as many tiles in the ring, up to four, as 220 KB of
+  // shared memory hold: about 100 KB of K and V on the way per SM.
+  heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * (c.D + 8) * 2))) }),
   rules: [
-    (c, s) => (c.D % (8 * s.pieces) === 0 && c.D / (8 * s.pieces) <= 32 ? undefined : `D (${c.D}) must split into at most 32 lanes of ${s.pieces} 16-byte pieces`),
+    (c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 (the k of an mma)`),
     (c, s) => {
-      const { lanes, slot, parts } = layout(c, s);
-      const what = `${parts > 1 ? `${parts} parts of heads x ` : ""}${slot} lanes (the ${lanes} that share a K row${slot > lanes ? ", to a power of two" : ""})`;
-      return s.threads % (parts * slot) === 0 ? undefined : `threads (${s.threads}) must be a multiple of ${what}`;
+      // The ring of K and V tiles (padded rows) beside the cached list entries and the barriers.
+      const ring = 2 * s.stages * (s.threads / 32) * 16 * s.rows * (c.D + 8) * 2;
+      return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${(s.threads / 32) * 16 * s.rows} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
-    (c, s) => {
-      const { heads } = layout(c, s);
-      return s.rows * heads <= 32 ? undefined : `rows x heads per thread = ${s.rows * heads} scores per thread would not fit in registers (at most 32)`;
-    },
+    (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (the rows of an mma)`),
   ],
 });
 
@@ -113,21 +93,15 @@ export function decode_attention(
   splits: i32,
   chunk: i32,
 ): void {
-  const VEC = 16 / sizeof(c.dtype); // elements in one 16-byte piece
-  const PIECES = s.pieces;
-  const LANES = c.D / (VEC * PIECES); // threads that share one K/V row
-  // The row's lanes sit in an aligned group of SLOT lanes (a power of two, for the shuffle sum); the
-  // SLOT - LANES lanes past them hold no part of the row and add zeros.
-  const SLOT = LANES <= 1 ? 1 : LANES <= 2 ? 2 : LANES <= 4 ? 4 : LANES <= 8 ? 8 : LANES <= 16 ? 16 : 32;
-  // A thread holds the query and the accumulator of each of its heads, at most HELD values of each (more
-  // would spill): PARTS parts of the block take HEADS of the G heads each (the last may have fewer).
-  const HELD = 64;
-  const PARTS = ceilDiv(c.G * PIECES * VEC, HELD);
-  const HEADS = ceilDiv(c.G, PARTS);
-  const ALL = PARTS * HEADS == c.G; // every part has HEADS heads
-  const PART_THREADS = s.threads / PARTS;
-  const GROUPS = PART_THREADS / SLOT; // rows a part processes side by side
-  const TILE = GROUPS * s.rows; // rows per pipeline stage
+  const VEC = 8; // 16-bit elements in one 16-byte piece
+  const WARPS = s.threads / 32; // consumer warps
+  const SLICE = 16 * s.rows; // rows each consumer warp takes per tile
+  const TILE = WARPS * SLICE; // rows per tile (one stage of the ring)
+  const ROW = c.D + VEC; // a staged row and 16 bytes of padding: ldmatrix's 8 rows then hit different banks
+  const KSTEPS = c.D / 16; // k steps of the score mma
+  const NB = c.D / 8; // 8-wide column blocks of the output
+  const PIECES_PER_ROW = c.D / VEC;
+  const PRODUCERS = 32 * producerWarps(); // producer threads
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
@@ -136,15 +110,9 @@ export function decode_attention(
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
   const kvHead = qHead / groupSize;
   const split = blockIdx.x;
-  const inPart = PARTS == 1 ? threadIdx.x : threadIdx.x % PART_THREADS; // the thread's index in its part
-  const part = PARTS == 1 ? 0 : threadIdx.x / PART_THREADS;
-  const h0 = part * HEADS; // the part's first head, of the block's G
-  const lane = threadIdx.x % SLOT;
-  const group = inPart / SLOT;
-  const active = SLOT == LANES || lane < LANES; // the lane holds a part of the row
 
   // Everything the block reads before its first K/V row is loaded up front, before the checks, so that the
-  // loads overlap: one memory latency instead of a chain of four.
+  // loads overlap.
   const seqlen = seqlens.at(b);
   let list = 0;
   let count = 0;
@@ -152,23 +120,18 @@ export function decode_attention(
     list = indices.size("HI") == 1 ? 0 : qHead;
     count = counts.at(b, list);
   }
-  // A thread holds piece p of a row: dims p * LANES * VEC + lane * VEC + (0..VEC-1), so that each piece
-  // is one coalesced 16-byte-per-lane access across the row's lanes. Lanes past the row, and heads past
-  // G in the last part, hold zeros.
-  const qs = regs("f32", [HEADS, PIECES, VEC], 0.0);
-  for (const g of unroll(HEADS)) {
-    if (active && (ALL || h0 + g < c.G)) {
-      for (const p of unroll(PIECES)) loadVec(qs[g][p], q.ref(b, qHead + h0 + g, (p * LANES + lane) * VEC));
-    }
-  }
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
-  // j), kept in shared memory: the copy pipeline then never waits on an index load.
+  // j), kept in shared memory: the producer then never waits on an index load.
   const start = split * chunk;
   const listEntries = shared("i32", [c.LIST_ROWS + 1]);
   if (present(indices)) {
     const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
-    for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
+    for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
   }
+  // full[t]: stage t holds its tile (every producer lane's copies landed); empty[t]: every consumer warp is
+  // done with it. Their initialisation synchronises the block, which also publishes the list entries.
+  const full = barriers(s.stages, PRODUCERS);
+  const empty = barriers(s.stages, WARPS);
 
   if (seqlen < 1 || seqlen > maxSeqlen) {
     if (threadIdx.x == 0 && split == 0 && blockIdx.y == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, seqlen, maxSeqlen);
@@ -182,7 +145,6 @@ export function decode_attention(
       return;
     }
   }
-  if (present(indices)) syncthreads(); // the list entries are in shared memory
   const end = min(n, start + chunk);
   const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
   // The token position of row i: i itself, or the list's entry; -1 for an entry that must be skipped.
@@ -199,153 +161,205 @@ export function decode_attention(
     }
     return p;
   };
-  // Pre-scaled so that scores come out in base 2.
-  for (const g of unroll(HEADS)) for (const p of unroll(PIECES)) for (const e of unroll(VEC)) qs[g][p][e] = qs[g][p][e] * (scale * LOG2E);
 
-  const m = regs("f32", [HEADS], NO_SCORE);
-  const l = regs("f32", [HEADS], 0.0);
-  const acc = regs("f32", [HEADS, PIECES, VEC], 0.0);
-  {
-    // A thread reads back the 16-byte pieces at its own place `at` of a stage (the same place in every
-    // part). With one part it also copies exactly those, so waiting for its own copies is enough and the
-    // loop needs no block-wide barrier. With several, the parts share the copying and a barrier per tile
-    // publishes the copies and frees the stage that is refilled next. Lanes past the row copy nothing
-    // (zero-fill), so they read zeros.
-    const kStage = shared("dtype", [s.stages, s.rows, PIECES, PART_THREADS * VEC]);
-    const vStage = shared("dtype", [s.stages, s.rows, PIECES, PART_THREADS * VEC]);
-    const at = inPart * VEC;
-    const issue = (tile: i32) => {
-      const stage = tile % s.stages;
-      for (const r of unroll(s.rows)) {
-        const row = start + tile * TILE + r * GROUPS + group;
-        const pos = tile < tiles && row < end ? position(row) : -1;
-        const valid = pos >= 0 && active;
-        const src = valid ? pos : 0;
-        for (const p of unroll(PIECES)) {
-          // Of the K and V pieces of the tile, the x-th is copied by part x % PARTS.
-          const x = (r * PIECES + p) * 2;
-          if (PARTS == 1 || x % PARTS == part) asyncCopy(kStage.ref(stage, r, p, at), k.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
-          if (PARTS == 1 || (x + 1) % PARTS == part) asyncCopy(vStage.ref(stage, r, p, at), v.ref(b, kvHead, src, (p * LANES + lane) * VEC), VEC, valid);
-        }
-      }
-      asyncCommit();
-    };
-    for (const t of unroll(s.stages - 1)) issue(t);
-
+  if (isProducer()) {
+    // The ring of tiles, declared first in both branches so that both name the same bytes.
+    const kStage = shared("dtype", [s.stages, TILE, ROW]);
+    const vStage = shared("dtype", [s.stages, TILE, ROW]);
+    const x = threadIdx.x - s.threads; // this producer thread
     for (let tile = 0; tile < tiles; tile++) {
-      if (PARTS == 1) {
-        issue(tile + s.stages - 1);
-        asyncWait(s.stages - 1);
-      } else {
-        // This thread's copies of the tile have landed; after the barrier everyone's have, and every part
-        // is done with the stage of the previous tile, which issue() refills.
-        asyncWait(s.stages - 2);
-        syncthreads();
-        issue(tile + s.stages - 1);
-      }
       const stage = tile % s.stages;
+      if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
+      const first = start + tile * TILE;
+      // Piece y of the tile (row y / PIECES_PER_ROW) is copied by producer thread y % PRODUCERS, so that a
+      // warp's copies are consecutive 16-byte pieces of rows. Rows past the split and skipped entries are zero-filled: every
+      // row of the tile is written, and a zero V row adds nothing.
+      for (const j of range(0, ceilDiv(TILE * PIECES_PER_ROW, PRODUCERS), 1, 4)) {
+        const y = j * PRODUCERS + x;
+        const r = y / PIECES_PER_ROW;
+        const at = (y % PIECES_PER_ROW) * VEC;
+        if (r < TILE) {
+          const pos = first + r < end ? position(first + r) : -1;
+          const src = pos >= 0 ? pos : 0;
+          asyncCopy(kStage.ref(stage, r, at), k.ref(b, kvHead, src, at), VEC, pos >= 0);
+          asyncCopy(vStage.ref(stage, r, at), v.ref(b, kvHead, src, at), VEC, pos >= 0);
+        }
+      }
+      asyncArrive(full[stage]);
+    }
+    return;
+  } else {
+    const warp = warpId();
+    const lane = laneId();
+    const g0 = lane / 4; // the fragments' rows (heads) of this lane: g0 and g0 + 8
+    const col = 2 * (lane % 4); // and its first column in each 8-wide block
+    const hasLow = g0 < c.G;
+    const hasHigh = g0 + 8 < c.G;
 
-      const score = regs("f32", [s.rows, HEADS]);
-      const tileMax = regs("f32", [HEADS], -Infinity);
-      for (const r of unroll(s.rows)) {
-        const ks = regs("f32", [PIECES, VEC]);
-        for (const p of unroll(PIECES)) loadVec(ks[p], kStage.ref(stage, r, p, at));
-        const row = start + tile * TILE + r * GROUPS + group;
-        const pos = row < end ? position(row) : -1;
-        const inRange = pos >= 0;
-        for (const g of unroll(HEADS)) {
-          let partial: f32 = 0.0;
-          for (const p of unroll(PIECES)) partial = partial + dot(qs[g][p], ks[p]);
-          const full = laneGroupSum(partial, SLOT);
-          score[r][g] = inRange ? full : -Infinity;
-          tileMax[g] = max(tileMax[g], score[r][g]);
-          // Every lane of the row holds every head's score; lane g % LANES writes head g's.
-          if (present(logits) && inRange && lane == g % LANES && (ALL || h0 + g < c.G)) logits.store(full * LN2, b, qHead + h0 + g, pos);
-        }
+    // Q as the A fragments of the score mma, one per k step; heads past G are zero rows.
+    const qa = regs("u32", [KSTEPS, 4], 0);
+    for (const kk of unroll(KSTEPS)) {
+      if (hasLow) {
+        qa[kk][0] = loadBits(q.ref(b, qHead + g0, kk * 16 + col));
+        qa[kk][2] = loadBits(q.ref(b, qHead + g0, kk * 16 + col + 8));
       }
-      for (const g of unroll(HEADS)) {
-        const mNew = max(m[g], tileMax[g]);
-        const alpha = exp2(m[g] - mNew);
-        m[g] = mNew;
-        l[g] = l[g] * alpha;
-        for (const p of unroll(PIECES)) for (const e of unroll(VEC)) acc[g][p][e] = acc[g][p][e] * alpha;
-      }
-      for (const r of unroll(s.rows)) {
-        const vs = regs("f32", [PIECES, VEC]);
-        for (const p of unroll(PIECES)) loadVec(vs[p], vStage.ref(stage, r, p, at));
-        for (const g of unroll(HEADS)) {
-          const pr = exp2(score[r][g] - m[g]);
-          l[g] = l[g] + pr;
-          for (const p of unroll(PIECES)) for (const e of unroll(VEC)) acc[g][p][e] = acc[g][p][e] + pr * vs[p][e];
-        }
+      if (hasHigh) {
+        qa[kk][1] = loadBits(q.ref(b, qHead + g0 + 8, kk * 16 + col));
+        qa[kk][3] = loadBits(q.ref(b, qHead + g0 + 8, kk * 16 + col + 8));
       }
     }
-    asyncWait(0); // the copies issued past the last tile must land before the storage is reused
-  }
-  // Whatever follows in the stream may start launching now; it waits for this grid before reading.
-  allowDependentGrid();
-  syncthreads();
+    const scale2 = scale * LOG2E; // scores in base 2
 
-  // Merge the row groups' states: rescale each to the block-wide maximum and add.
-  const mAll = shared("f32", [GROUPS, c.G]);
-  const lAll = shared("f32", [GROUPS, c.G]);
-  const accAll = shared("f32", [GROUPS, c.G, c.D]);
-  for (const g of unroll(HEADS)) {
-    if (ALL || h0 + g < c.G) {
-      if (lane == 0) {
-        mAll[group][h0 + g] = m[g];
-        lAll[group][h0 + g] = l[g];
-      }
-      if (active) for (const p of unroll(PIECES)) storeVec(accAll.ref(group, h0 + g, (p * LANES + lane) * VEC), acc[g][p]);
-    }
-  }
-  syncthreads();
-  for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
-    const g = i / c.D;
-    const d = i % c.D;
-    let mMax: f32 = NO_SCORE;
-    for (const gr of unroll(GROUPS)) mMax = max(mMax, mAll[gr][g]);
-    let sum: f32 = 0.0;
-    let out: f32 = 0.0;
-    for (const gr of unroll(GROUPS)) {
-      const w = exp2(mAll[gr][g] - mMax);
-      sum = sum + lAll[gr][g] * w;
-      out = out + accAll[gr][g][d] * w;
-    }
-    const h = qHead + g;
-    const value = sum > 0.0 ? out / sum : 0.0;
-    const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
-    if (splits == 1) {
-      o.store(value, b, h, d);
-      if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
-    } else {
-      // Every split writes its partial, empty ones with lse -inf.
-      partialO.store(value, b, h, split, d);
-      if (d == 0) partialLse.store(lse2, b, h, split);
-    }
-  }
-  if (splits > 1) {
-    // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
-    // with w_s = 2^(lse_s - M), M the largest lse_s. The log-sum-exps are staged in shared memory.
-    if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
-      const lseAll = shared("f32", [c.G, c.MAX_SPLITS]);
-      for (let i = threadIdx.x; i < c.G * splits; i += s.threads) lseAll[i / splits][i % splits] = partialLse.at(b, qHead + i / splits, i % splits);
-      syncthreads();
-      for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
-        const g = i / c.D;
-        const d = i % c.D;
-        const h = qHead + g;
-        let mMax: f32 = NO_SCORE;
-        for (const sp of range(0, splits, 1, 4)) mMax = max(mMax, lseAll[g][sp]);
-        let sum: f32 = 0.0;
-        let out: f32 = 0.0;
-        for (const sp of range(0, splits, 1, 4)) {
-          const w = exp2(lseAll[g][sp] - mMax);
-          sum = sum + w;
-          out = out + w * partialO.at(b, h, sp, d);
+    const m = regs("f32", [2], NO_SCORE); // running max of rows g0 and g0 + 8
+    const l = regs("f32", [2], 0.0); // this lane's part of their running sums (its columns)
+    const acc = regs("f32", [NB, 4], 0.0);
+    {
+      const kStage = shared("dtype", [s.stages, TILE, ROW]);
+      const vStage = shared("dtype", [s.stages, TILE, ROW]);
+      for (let tile = 0; tile < tiles; tile++) {
+        const stage = tile % s.stages;
+        waitBarrier(full[stage], (tile / s.stages) % 2);
+        const base = warp * SLICE; // this warp's first row of the tile
+        const first = start + tile * TILE + base;
+
+        // Scores of the slice's rows: 2 blocks of 8 rows per 16-row part.
+        const score = regs("f32", [s.rows, 2, 4], 0.0);
+        for (const rp of unroll(s.rows)) {
+          for (const kk of unroll(KSTEPS)) {
+            // Matrices: rows 0-7 at k 0-7 and 8-15, rows 8-15 at k 0-7 and 8-15.
+            const kf = regs("u32", [4]);
+            loadMatrix(kf, kStage.ref(stage, base + rp * 16 + (lane / 16) * 8 + lane % 8, kk * 16 + ((lane / 8) % 2) * 8), false);
+            const b0 = regs("u32", [2]);
+            const b1 = regs("u32", [2]);
+            b0[0] = kf[0];
+            b0[1] = kf[1];
+            b1[0] = kf[2];
+            b1[1] = kf[3];
+            mma(score[rp][0], qa[kk], b0, c.dtype);
+            mma(score[rp][1], qa[kk], b1, c.dtype);
+          }
         }
-        o.store(sum > 0.0 ? out / sum : 0.0, b, h, d);
-        if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+        // Scale, mask rows past the split or skipped, write logits, and take this tile's maxima.
+        const tileMax = regs("f32", [2], -Infinity);
+        for (const rp of unroll(s.rows)) {
+          for (const j of unroll(2)) {
+            for (const e of unroll(2)) {
+              const row = first + rp * 16 + j * 8 + col + e;
+              const pos = row < end ? position(row) : -1;
+              for (const hi of unroll(2)) {
+                const value = score[rp][j][2 * hi + e] * scale2;
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -Infinity;
+                tileMax[hi] = max(tileMax[hi], score[rp][j][2 * hi + e]);
+                if (present(logits) && pos >= 0 && g0 + 8 * hi < c.G) logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);
+              }
+            }
+          }
+        }
+        const alpha = regs("f32", [2]);
+        for (const hi of unroll(2)) {
+          const mNew = max(m[hi], laneGroupMax(tileMax[hi], 4));
+          alpha[hi] = exp2(m[hi] - mNew);
+          m[hi] = mNew;
+          l[hi] = l[hi] * alpha[hi];
+        }
+        for (const nb of unroll(NB)) for (const e of unroll(4)) acc[nb][e] = acc[nb][e] * alpha[e / 2];
+        for (const rp of unroll(s.rows)) {
+          // P as the A fragment of the second mma: its 16 columns are the part's 16 rows.
+          const pa = regs("u32", [4]);
+          for (const j of unroll(2)) {
+            for (const hi of unroll(2)) {
+              const p0 = exp2(score[rp][j][2 * hi] - m[hi]);
+              const p1 = exp2(score[rp][j][2 * hi + 1] - m[hi]);
+              l[hi] = l[hi] + p0 + p1;
+              pa[2 * j + hi] = pack2(p0, p1, c.dtype);
+            }
+          }
+          for (const nb2 of unroll(NB / 2)) {
+            // Transposed matrices: rows 0-7 and 8-15 at dims nb2 * 16 + 0-7, then at dims + 8-15.
+            const vf = regs("u32", [4]);
+            loadMatrix(vf, vStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, nb2 * 16 + (lane / 16) * 8), true);
+            const b0 = regs("u32", [2]);
+            const b1 = regs("u32", [2]);
+            b0[0] = vf[0];
+            b0[1] = vf[1];
+            b1[0] = vf[2];
+            b1[1] = vf[3];
+            mma(acc[2 * nb2], pa, b0, c.dtype);
+            mma(acc[2 * nb2 + 1], pa, b1, c.dtype);
+          }
+        }
+        // The warp's reads of the stage are done: one arrival per consumer warp frees it.
+        syncWarp();
+        if (lane == 0) arrive(empty[stage]);
+      }
+    }
+    // Whatever follows in the stream may start launching now; it waits for this grid before reading.
+    allowDependentGrid();
+    syncthreads(); // every consumer is done with the ring, which the arrays below reuse
+
+    // Merge the warps' states: rescale each to the block-wide maximum and add.
+    const mAll = shared("f32", [WARPS, 16]);
+    const lAll = shared("f32", [WARPS, 16]);
+    const accAll = shared("f32", [WARPS, 16, c.D]);
+    for (const hi of unroll(2)) {
+      const total = laneGroupSum(l[hi], 4);
+      if (lane % 4 == 0) {
+        mAll[warp][g0 + 8 * hi] = m[hi];
+        lAll[warp][g0 + 8 * hi] = total;
+      }
+      for (const nb of unroll(NB)) {
+        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];
+        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];
+      }
+    }
+    syncthreads();
+    for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
+      const g = i / c.D;
+      const d = i % c.D;
+      let mMax: f32 = NO_SCORE;
+      for (const w of unroll(WARPS)) mMax = max(mMax, mAll[w][g]);
+      let sum: f32 = 0.0;
+      let out: f32 = 0.0;
+      for (const w of unroll(WARPS)) {
+        const wt = exp2(mAll[w][g] - mMax);
+        sum = sum + lAll[w][g] * wt;
+        out = out + accAll[w][g][d] * wt;
+      }
+      const h = qHead + g;
+      const value = sum > 0.0 ? out / sum : 0.0;
+      const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
+      if (splits == 1) {
+        o.store(value, b, h, d);
+        if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
+      } else {
+        // Every split writes its partial, empty ones with lse -inf.
+        partialO.store(value, b, h, split, d);
+        if (d == 0) partialLse.store(lse2, b, h, split);
+      }
+    }
+    if (splits > 1) {
+      // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
+      // with w_s = 2^(lse_s - M), M the largest lse_s. The log-sum-exps are staged in shared memory.
+      if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
+        const lseAll = shared("f32", [c.G, c.MAX_SPLITS]);
+        for (let i = threadIdx.x; i < c.G * splits; i += s.threads) lseAll[i / splits][i % splits] = partialLse.at(b, qHead + i / splits, i % splits);
+        syncthreads();
+        for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
+          const g = i / c.D;
+          const d = i % c.D;
+          const h = qHead + g;
+          let mMax: f32 = NO_SCORE;
+          for (const sp of range(0, splits, 1, 4)) mMax = max(mMax, lseAll[g][sp]);
+          let sum: f32 = 0.0;
+          let out: f32 = 0.0;
+          for (const sp of range(0, splits, 1, 4)) {
+            const w = exp2(lseAll[g][sp] - mMax);
+            sum = sum + w;
+            out = out + w * partialO.at(b, h, sp, d);
+          }
+          o.store(sum > 0.0 ? out / sum : 0.0, b, h, d);
+          if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+        }
       }
     }
   }

@@ -241,6 +241,35 @@ export function raise(message: string, ...values: i32[]): void {
   return gpuOnly("raise");
 }
 
+// ---- Tensor cores (warp-wide mma.sync, sm_80+) ------------------------------------------------------
+
+/**
+ * acc += A x B on the tensor cores for the whole warp (mma.sync m16n8k16, f32 accumulation): A is 16 x 16
+ * and B 16 x 8 of the 16-bit float type `elem` (a constant naming bf16 or fp16), each thread holding its
+ * fragment (A: 4 u32 of two elements each, B: 2, acc: 4 f32) in the PTX ISA's layout: thread t holds
+ * rows t / 4 and t / 4 + 8, columns 2 (t % 4) and 2 (t % 4) + 1 (+ 8) of each 8 x 8 piece. Every lane
+ * of the warp must call it.
+ */
+export function mma(acc: { [i: number]: number }, a: { [i: number]: number }, b: { [i: number]: number }, elem: string): void {
+  return gpuOnly("mma");
+}
+/**
+ * Loads 8 x 8 matrices of 16-bit elements from shared memory into fragments (ldmatrix), one u32 of dst per
+ * matrix (2 or 4): lane 8m + r gives the address of row r of matrix m (16 contiguous bytes, 16-byte aligned).
+ * `transpose` (a literal) loads each matrix transposed. Every lane of the warp must call it.
+ */
+export function loadMatrix(dst: { [i: number]: number }, src: Ref, transpose: boolean): void {
+  return gpuOnly("loadMatrix");
+}
+/** Two floats rounded to the 16-bit float type `elem` and packed into one u32 (x in the low half). */
+export function pack2(x: f32, y: f32, elem: string): u32 {
+  return gpuOnly("pack2");
+}
+/** The 4 bytes at a 4-byte-aligned location (two 16-bit elements), as they are. */
+export function loadBits(src: Ref): u32 {
+  return gpuOnly("loadBits");
+}
+
 // ---- Hopper's asynchronous machinery (sm_90): bulk copies, mbarriers, warp roles --------------------
 
 /**

@@ -160,8 +160,8 @@ const lim_variant_info* lim_find_count_indices(void);
 
 int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stream);
 
-/* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; splits merged in the kernel
- *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages, pieces) ---- */
+/* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
+ *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype); schedule knobs (threads, rows, stages) ---- */
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
 #define LIM_DECODE_ATTENTION_MAX_SPLITS 256 /* limits.MAX_SPLITS of dsl/kernels/decode_attention.ts */
 /* Where each constant of decode_attention sits in lim_variant_info.constants. */
@@ -201,30 +201,40 @@ extern const int lim_decode_attention_variant_count;
 /** The variant of decode_attention that serves these constants and rows (rows per block: max_seqlen, or max_count for index lists), or NULL when none was generated. */
 const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, int64_t rows);
 
-int lim_decode_attention__d64_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g1_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g1_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g2_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g2_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_fp16__t256_r2_s2_p2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g8_bf16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g8_fp16__t128_r4_s3_p1(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16__t64_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16__t64_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 
 /* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
  *      from dsl/kernels/gather_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */

@@ -215,6 +215,57 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+// ---- Tensor cores (sm_80+) -----------------------------------------------------------------------------
+
+/** acc += A x B, m16n8k16, 16-bit float inputs (T), f32 accumulation; fragments in the PTX ISA's layout. */
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  if constexpr (cuda::std::is_same_v<T, __half>) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+}
+
+/** ldmatrix: N (2 or 4) 8 x 8 matrices of 16-bit elements; lane 8m + r addresses row r of matrix m. */
+template <bool TRANSPOSE, int N, typename T>
+__device__ __forceinline__ void load_matrix(unsigned (&d)[N], const T* smem) {
+  static_assert(N == 2 || N == 4, "ldmatrix loads 2 or 4 matrices here");
+  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  if constexpr (N == 4 && TRANSPOSE) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];" : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]) : "r"(at));
+  } else if constexpr (N == 4) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];" : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]) : "r"(at));
+  } else if constexpr (TRANSPOSE) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];" : "=r"(d[0]), "=r"(d[1]) : "r"(at));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];" : "=r"(d[0]), "=r"(d[1]) : "r"(at));
+  }
+}
+
+/** Two floats as two 16-bit floats (round to nearest) in one u32, x in the low half. */
+template <typename T>
+__device__ __forceinline__ unsigned pack2(float x, float y) {
+  unsigned out;
+  if constexpr (cuda::std::is_same_v<T, __half>) {
+    const __half2 h = __floats2half2_rn(x, y);
+    out = *reinterpret_cast<const unsigned*>(&h);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+    out = *reinterpret_cast<const unsigned*>(&h);
+  }
+  return out;
+}
+
+/** The 4 bytes at p (two 16-bit elements), through the read-only cache for inputs. */
+template <typename T>
+__device__ __forceinline__ unsigned load_bits(T* p) {
+  using U = cuda::std::conditional_t<cuda::std::is_const_v<T>, const unsigned, unsigned>;
+  return load_elem(reinterpret_cast<U*>(p));
+}
+
 // ---- Bulk asynchronous copies, mbarriers and warp roles (sm_90) --------------------------------------
 
 /** Thread 0 initialises `count` mbarriers of `arrivals` arrivals each; every thread of the block must call it. */
