@@ -28,58 +28,58 @@ describe("lim generate", () => {
 
   it("names each variant by kernel, constants and schedule", () => {
     const names = plan.groups.flatMap((g) => g.variants.map((v) => v.name));
-    expect(names).toContain("decode_attention__d128_g4_bf16__t256_r2_s2_p2");
+    expect(names).toContain("decode_attention__d128_g4_bf16__t128_r1_s4");
     expect(names).toContain("gather_kv__d128_bf16__t256");
     for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
   });
 
   it("generates requested schedules and whole schedule spaces, the first one dispatched by default", async () => {
-    const chooser = requestedSchedules({ decode_attention: "t256_r2_s3_p2+t128_r4_s4_p1" }, parseScheduleTag, scheduleSpace);
+    const chooser = requestedSchedules({ decode_attention: "t256_r1_s3+t64_r2_s2" }, parseScheduleTag, scheduleSpace);
     const listed = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: chooser });
     expect(listed.groups[0].variants.map((v) => [v.name, v.scheduleOrigin])).toEqual([
-      ["decode_attention__d128_g4_bf16__t256_r2_s3_p2", "--schedules"],
-      ["decode_attention__d128_g4_bf16__t128_r4_s4_p1", "--schedules"],
+      ["decode_attention__d128_g4_bf16__t256_r1_s3", "--schedules"],
+      ["decode_attention__d128_g4_bf16__t64_r2_s2", "--schedules"],
     ]);
     const space = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: requestedSchedules({ decode_attention: "space" }, parseScheduleTag, scheduleSpace) });
     const names = space.groups[0].variants.map((v) => v.name);
-    expect(names[0]).toBe("decode_attention__d128_g4_bf16__t256_r2_s2_p2"); // the heuristic leads
+    expect(names[0]).toBe("decode_attention__d128_g4_bf16__t128_r1_s4"); // the heuristic leads
     expect(new Set(names).size).toBe(names.length);
-    // Candidates that break a rule or the shared-memory limit are left out: 256 threads x 4 rows x 4 stages x 2 pieces
-    // would need 256 KB of shared memory.
-    expect(names).not.toContain("decode_attention__d128_g4_bf16__t256_r4_s4_p2");
-    expect(names.length).toBeGreaterThan(30);
-    expect(() => parseScheduleTag(space.groups[0].spec, "t128_r4")).toThrow(/expected t<n>_r<n>_s<n>_p<n>/);
+    // Candidates that break a rule or the shared-memory limit are left out: 8 warps x 4 slices of 16 rows x 6
+    // stages would need 1.6 MB of shared memory.
+    expect(names).not.toContain("decode_attention__d128_g4_bf16__t256_r4_s6");
+    expect(names.length).toBeGreaterThan(15);
+    expect(() => parseScheduleTag(space.groups[0].spec, "t128_r4")).toThrow(/expected t<n>_r<n>_s<n>/);
   });
 
   it("records every variant in the manifest with its file, symbol and launch shape", () => {
     const manifest = JSON.parse(plan.files.get("manifest.json")!);
-    const v = manifest.variants.find((x: { name: string }) => x.name === "decode_attention__d128_g4_bf16__t256_r2_s2_p2");
+    const v = manifest.variants.find((x: { name: string }) => x.name === "decode_attention__d128_g4_bf16__t128_r1_s4");
     expect(v).toMatchObject({
       kernel: "decode_attention",
       constants: { D: 128, G: 4, dtype: "bf16" },
-      schedule: { threads: 256, rows: 2, stages: 2, pieces: 2 },
+      schedule: { threads: 128, rows: 1, stages: 4 },
       scheduleOrigin: "heuristic",
-      file: "kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu",
-      symbol: "lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2",
-      threads: 256,
-      // The list-entry cache (1025 entries, padded to 4224 bytes) and, after it, the row groups' merge (32 groups x
-      // 4 heads x 128 dims of f32, with their maxima and sums) which outgrows the pipeline's staging arrays.
-      sharedBytes: 4224 + 512 + 512 + 65536,
+      file: "kernels/decode_attention__d128_g4_bf16__t128_r1_s4.cu",
+      symbol: "lim_decode_attention__d128_g4_bf16__t128_r1_s4",
+      threads: 128 + 128, // the consumers and the producer warp group
+      // The list-entry cache (1025 entries, padded to 4224 bytes), two sets of 4 barriers (each padded to 128
+      // bytes), then the ring: 4 stages of 64 K rows and 64 V rows of 128 + 8 bf16 (padded against bank conflicts).
+      sharedBytes: 4224 + 128 + 128 + 2 * 4 * 64 * 136 * 2,
     });
-    expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu");
+    expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t128_r1_s4.cu");
     expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");
     expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, int64_t rows);");
   });
 
   it("tags lowered statements with their DSL line", () => {
-    const text = plan.files.get("kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu")!;
+    const text = plan.files.get("kernels/decode_attention__d128_g4_bf16__t128_r1_s4.cu")!;
     const src = readFileSync(join(PROJECT_ROOT, "dsl/kernels/decode_attention.ts"), "utf8").split("\n");
     const tagged = text.split("\n").filter((l) => /\/\/ dsl\/kernels\/decode_attention\.ts:\d+$/.test(l));
     expect(tagged.length).toBeGreaterThan(60);
     // The tag of the exp2 line points at the DSL line that calls exp2.
-    const line = tagged.find((l) => l.includes("const float pr = lim::fast_exp2("))!;
+    const line = tagged.find((l) => l.includes("const float p0 = lim::fast_exp2("))!;
     const n = Number(/:(\d+)$/.exec(line)![1]);
-    expect(src[n - 1]).toContain("const pr = exp2(");
+    expect(src[n - 1]).toContain("const p0 = exp2(");
   });
 
   it("writes only changed files and removes variants no longer generated, but not a user's file", () => {
@@ -89,7 +89,7 @@ describe("lim generate", () => {
     earlier.set("manifest.json", withVariantFile(plan.files.get("manifest.json")!, "kernels/old_variant.cu"));
     const first = writeGenerated(out, earlier);
     expect(first.every((r) => r.status === "written")).toBe(true);
-    const file = join(out, "kernels/decode_attention__d128_g4_bf16__t256_r2_s2_p2.cu");
+    const file = join(out, "kernels/decode_attention__d128_g4_bf16__t128_r1_s4.cu");
     const mtime = statSync(file).mtimeMs;
     writeFileSync(join(out, "kernels/my_kernel.cu"), "// the user's own\n");
     const second = writeGenerated(out, plan.files);
@@ -156,7 +156,7 @@ describe("a failed generation", () => {
       const failed = lim("--out", outDir);
       expect(failed.status).toBe(1);
       expect(failed.stderr).toMatch(/dsl\/kernels\/gather_kv\.ts:\d+:\d+: error: unknown primitive 'sizeOf'/);
-      expect(failed.stderr).toMatch(/\^~~~~~~/);
+      expect(failed.stderr).toMatch(/\^~~~~~/);
       expect(failed.stderr).toContain("nothing was written");
       expect(hashFolder(outDir)).toEqual(before);
     } finally {

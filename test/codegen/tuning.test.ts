@@ -36,7 +36,7 @@ function entry(range: readonly [number, number], best: string, overrides: Partia
     tuningKey(spec, constants, range),
     {
       kernel: "decode_attention", constants, bucket: { name: "rows", lo: range[0], hi: range[1] >= Number.MAX_SAFE_INTEGER ? null : range[1] },
-      shapes: ["B1", "B8"], source: digest, heuristic: "t256_r2_s2_p2", best, speedup: 1.1, tuned: "2026-11-22T00:00:00Z",
+      shapes: ["B1", "B8"], source: digest, heuristic: "t128_r1_s4", best, speedup: 1.1, tuned: "2026-11-22T00:00:00Z",
       candidates: [{ schedule: best, status: "ok", us: [10, 20] }], ...overrides,
     },
   ];
@@ -60,7 +60,7 @@ describe("tuning databases", () => {
 
   it("round-trips through an atomic write and rejects a broken file naming the field", () => {
     const path = join(dir, "db.json");
-    const db = database([entry([0, 1536], "t128_r1_s3_p1")]);
+    const db = database([entry([0, 1536], "t64_r1_s3")]);
     writeTuning(path, db);
     expect(readTuning(path)).toEqual(db);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
@@ -72,34 +72,34 @@ describe("tuning databases", () => {
 
   it("puts each bucket's tuned schedule in the dispatch table, merging neighbours that agree", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const db = database([entry(ranges[0], "t128_r1_s3_p1"), entry(ranges[1], "t128_r1_s3_p1"), entry(ranges[4], "t256_r4_s3_p1")]);
+    const db = database([entry(ranges[0], "t64_r1_s3"), entry(ranges[1], "t64_r1_s3"), entry(ranges[4], "t256_r1_s2")]);
     const tuned = tunedSchedules([{ path: "tuning/h100.json", db }], DEVICE);
     const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: tuned.choose });
     expect(tuned.warnings).toEqual([]);
     expect(tuned.used.size).toBe(3);
     expect(plan.groups[0].dispatch.map((d) => [d.variant.split("__")[2], d.bucket])).toEqual([
-      ["t128_r1_s3_p1", [0, 3072]],
-      ["t256_r2_s2_p2", [3072, 12288]],
-      ["t256_r4_s3_p1", [12288, 49152]],
-      ["t256_r2_s2_p2", [49152, Number.MAX_SAFE_INTEGER]],
+      ["t64_r1_s3", [0, 3072]],
+      ["t128_r1_s4", [3072, 12288]],
+      ["t256_r1_s2", [12288, 49152]],
+      ["t128_r1_s4", [49152, Number.MAX_SAFE_INTEGER]],
     ]);
     const table = plan.files.get("variants.cpp")!;
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t128_r1_s3_p1_info, 0, 3072 },");
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t256_r2_s2_p2_info, 49152, INT64_MAX },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t64_r1_s3_info, 0, 3072 },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t128_r1_s4_info, 49152, INT64_MAX },");
     expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype) && rows >= e->lo && rows < e->hi) return v;");
-    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16__t128_r1_s3_p1.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
+    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200"), named: true }], DEVICE);
-    const otherFound = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], "NVIDIA H200") }], DEVICE);
+    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200"), named: true }], DEVICE);
+    const otherFound = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200") }], DEVICE);
     expect(otherFound.warnings).toEqual([]); // a database of another GPU found in tuning/ is simply for that GPU
-    const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t128_r1_s3_p1")], DEVICE, "lim 0.0.9") }], DEVICE);
-    const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t128_r1_s3_p1", { source: "0123456789abcdef" })]) }], DEVICE);
+    const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t64_r1_s3")], DEVICE, "lim 0.0.9") }], DEVICE);
+    const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t64_r1_s3", { source: "0123456789abcdef" })]) }], DEVICE);
     for (const t of [other, old, stale]) {
       const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
-      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16__t256_r2_s2_p2"]);
+      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16__t128_r1_s4"]);
       expect(t.used.size).toBe(0);
     }
     expect(other.warnings).toEqual([`tuning/h200.json: measured on NVIDIA H200, not the target ${DEVICE}; ignored (pass --device "NVIDIA H200" to generate for it)`]);
