@@ -230,7 +230,7 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     if (warps % 4 !== 0) ctx.fail("schedule-limit", call, `setMaxRegisters() in the ${ctx.role === "producer" ? "producer" : "consumer"} role of ${warps} warps`, "registers are reallocated per warp group: give the role a multiple of 4 warps");
     ctx.roleRegisters[ctx.role] = count;
     // Below the registers the launch gives each thread, the role gives some back (dec); above, it takes more (inc).
-    const launched = launchRegisters(ctx.schedule.threads / 32 + ctx.producerWarps);
+    const launched = launchRegisters(ctx.launchThreads / 32);
     const direction: Expr = { k: "lit", type: scalar("bool"), level: "const", value: count > launched, pos: args[0].pos };
     return { type: VOID, args: [args[0], direction] };
   },

@@ -46,6 +46,10 @@ export class Context {
   readonly proven = new Set<string>();
   /** Warps the spec adds for a producer role; the role whose branch is being elaborated. */
   producerWarps = 0;
+  /** Threads per block at launch: the schedule's threads and the producer warps. */
+  get launchThreads(): number {
+    return this.schedule.threads + 32 * this.producerWarps;
+  }
   role: "all" | "producer" | "consumer" = "all";
   /** Whether the body branched on isProducer() (a kernel with producer warps must). */
   rolesSplit = false;

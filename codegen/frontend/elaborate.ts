@@ -18,7 +18,7 @@ export function checkSchedule(ctx: Context, src: KernelSource, constants: Consta
   for (const knob of Object.keys(src.definition.spec.schedule)) {
     if (!(knob in schedule)) ctx.fail("bad-spec", at, `schedule for ${name} lacks the knob '${knob}'`, "give every knob the spec declares a value");
   }
-  const threads = schedule.threads + 32 * (src.definition.spec.producerWarps ?? 0);
+  const threads = ctx.launchThreads;
   if (schedule.threads === undefined) ctx.fail("bad-spec", at, `${name} declares no 'threads' knob`, "every schedule says how many threads a block has");
   if (schedule.threads < 32 || threads > MAX_THREADS || threads % 32 !== 0) {
     const producers = threads > schedule.threads ? ` (with the ${threads - schedule.threads} producer threads, ${threads})` : "";
@@ -35,7 +35,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   // The body reads the kernel's limits as c.NAME too; they are no axis of the variant.
   const limits = spec.limits ?? {};
   const ctx = new Context(src.file, { ...limits, ...constants }, schedule);
-  ctx.producerWarps = spec.producerWarps ?? 0;
+  ctx.producerWarps = spec.producerWarps ?? 0; // before the schedule's checks, which count the producer warps
   checkSchedule(ctx, src, constants, schedule);
   const sig = readSignature(ctx, src.fn);
   const at = src.fn.getNameNode() ?? src.fn;
@@ -70,7 +70,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     sizes: sig.sizes,
     grid: spec.grid,
     launchGrid: { x: launchGrid[0], y: launchGrid[1], z: launchGrid[2] },
-    threads: schedule.threads + 32 * ctx.producerWarps,
+    threads: ctx.launchThreads,
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
     body,
@@ -90,7 +90,7 @@ function checkBarriersAndRoles(ctx: Context, at: Node): void {
   if (producer !== undefined || consumer !== undefined) {
     // Per scheduler (a quarter of the SM): its share of each role's warps at the role's count.
     const consumerWarps = ctx.schedule.threads / 32;
-    const launched = launchRegisters(consumerWarps + ctx.producerWarps);
+    const launched = launchRegisters(ctx.launchThreads / 32);
     const used = (consumerWarps / 4) * 32 * (consumer ?? launched) + (ctx.producerWarps / 4) * 32 * (producer ?? launched);
     if (used > 16384) {
       ctx.fail("schedule-limit", at, `setMaxRegisters(): ${consumer ?? launched} registers for ${consumerWarps} consumer warps and ${producer ?? launched} for ${ctx.producerWarps} producer warps need ${used * 4} of the SM's 65536`, "give the producer fewer registers (e.g. 40) or the consumers fewer");

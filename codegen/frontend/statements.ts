@@ -83,7 +83,6 @@ export class Statements {
   /** `if (isProducer()) { producer } else { consumers }`: each branch elaborated in its role. */
   private roleSplit(node: Node & { getExpression(): Expression; getThenStatement(): Statement; getElseStatement(): Statement | undefined }): Stmt {
     const ctx = this.ctx;
-    if (ctx.producerWarps === 0) ctx.fail("bad-spec", node.getExpression(), "isProducer() in a kernel without producer warps", "add producerWarps to the kernel's spec");
     if (ctx.role !== "all" || ctx.lambdaReturn) ctx.fail("unsupported-syntax", node, "roles are split once, in the kernel body", "branch on isProducer() at the top level of the body");
     const cond = this.ex.scalarOf(node.getExpression(), "bool", "if condition");
     ctx.rolesSplit = true;

@@ -79,7 +79,6 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
     const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen, dtype };
     const wsBytes = native.decodeAttentionWorkspaceSize(sizes);
     const workspace = wsBytes > 0 ? alloc(wsBytes) : null;
-    if (workspace) workspace.fill(0); // zeroed once when allocated: the splits' arrival counters start at 0
     const call = () =>
       native.decodeAttention({
         ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,

@@ -90,7 +90,6 @@ describe.skipIf(!gpu)("sparse attention on the GPU", () => {
         lse.fill(0xff);
         const ws = native.sparseAttentionWorkspaceSize({ ...base, perHead: perHeadLists });
         const workspace = ws > 0 ? alloc(ws) : null;
-        workspace?.fill(0); // zeroed once when allocated: the splits' arrival counters start at 0
         if (perHeadLists) {
           const counts = new Int32Array(perHead.flatMap((lists) => lists.map((l) => l.length)));
           native.sparseAttentionPerHead({ ...base, out, lse, workspace, indices: upload(alloc, headIdx), indicesStrideB: p.Hq * maxCount, indicesStrideH: maxCount, counts: upload(alloc, counts) });
