@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lim_ctypes import Lim  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from lessismore import Lim  # noqa: E402
 from timing import input_sets_for, reps_for, time_us  # noqa: E402
 
 HQ, HKV = 32, 8

@@ -9,7 +9,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lim_ctypes import Lim  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from lessismore import Lim  # noqa: E402
 
 B, HQ, N, K = 1, 32, 32768, 2048
 lim = Lim(os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))

@@ -275,11 +275,53 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
-  if (!(logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
+  if (!(batch == 1 || logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}}));
   const lim_select_lessismore_args a{ logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, counts, batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_select_lessismore_impl(a); });
+}
+
+extern "C" int lim_select_lessismore_local_keys(const float* logits, int64_t logits_stride_b, int64_t logits_stride_h, const int32_t* seqlens, uint32_t* keys, int64_t keys_stride_b, int32_t batch, int32_t num_q_heads, int32_t head_offset, int32_t total_q_heads, int32_t max_seqlen, int32_t budget, float recency_ratio, int32_t sinks, cudaStream_t stream) {
+  const char* fn = "lim_select_lessismore_local_keys";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, INT32_MAX, "this GPU's query heads (rows of logits per request)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_offset", head_offset, 0, INT32_MAX, "global index of this GPU's first query head"));
+  LIM_CHECK(lim_capi::size_in(fn, "total_q_heads", total_q_heads, 1, INT32_MAX, "query heads of the whole model, over all GPUs"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most cache_capacity)"));
+  LIM_CHECK(lim_capi::size_in(fn, "budget", budget, 1, INT32_MAX, "K, the tokens kept per request (at least sinks + 2)"));
+  LIM_CHECK(lim_capi::size_in(fn, "sinks", sinks, 0, INT32_MAX, "S >= 0 first tokens always kept (4 in the paper)"));
+  LIM_CHECK(lim_capi::pointer(fn, "logits", logits, 4, /*optional=*/false, "[batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens of each request, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "keys", keys, 4, /*optional=*/false, "output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks", "u32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
+  LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
+  LIM_CHECK(lim_capi::stride(fn, "keys_stride_b", keys_stride_b, 1, "keys"));
+  if (!(batch == 1 || logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
+  if (!(int64_t{head_offset} + num_q_heads <= total_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_offset (" + std::to_string(head_offset) + ") + num_q_heads (" + std::to_string(num_q_heads) + ") must be at most total_q_heads (" + std::to_string(total_q_heads) + "): this GPU's heads are part of the model's");
+  LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "keys", {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  const lim_select_lessismore_local_keys_args a{ logits, logits_stride_b, logits_stride_h, seqlens, keys, keys_stride_b, batch, num_q_heads, head_offset, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream };
+  return guarded(fn, [&] { return lim_select_lessismore_local_keys_impl(a); });
+}
+
+extern "C" int lim_select_lessismore_union(const uint32_t* keys, int64_t keys_stride_b, const int32_t* seqlens, int32_t* indices, int64_t indices_stride_b, int32_t* counts, int32_t batch, int32_t total_q_heads, int32_t max_seqlen, int32_t budget, float recency_ratio, int32_t sinks, cudaStream_t stream) {
+  const char* fn = "lim_select_lessismore_union";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "total_q_heads", total_q_heads, 1, INT32_MAX, "query heads of the whole model, over all GPUs"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most cache_capacity)"));
+  LIM_CHECK(lim_capi::size_in(fn, "budget", budget, 1, INT32_MAX, "K, the tokens kept per request (at least sinks + 2)"));
+  LIM_CHECK(lim_capi::size_in(fn, "sinks", sinks, 0, INT32_MAX, "S >= 0 first tokens always kept (4 in the paper)"));
+  LIM_CHECK(lim_capi::pointer(fn, "keys", keys, 4, /*optional=*/false, "[batch, >= max_seqlen] first-occurrence keys of all heads", "u32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens of each request, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= budget] output positions, ascending", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] output: positions written for each request", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "keys_stride_b", keys_stride_b, 1, "keys"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::no_overlap(fn, "keys", {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}}));
+  const lim_select_lessismore_union_args a{ keys, keys_stride_b, seqlens, indices, indices_stride_b, counts, batch, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream };
+  return guarded(fn, [&] { return lim_select_lessismore_union_impl(a); });
 }
 
 extern "C" int lim_select_lessismore_workspace_size(int32_t batch, int32_t num_q_heads, int32_t max_seqlen, int32_t budget, float recency_ratio, int32_t sinks, size_t* bytes) {
@@ -308,7 +350,7 @@ extern "C" int lim_select_per_head(const float* logits, int64_t logits_stride_b,
   LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_h", indices_stride_h, 1, "indices"));
-  if (!(logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
+  if (!(batch == 1 || logits_stride_b == logits_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": logits_stride_b (" + std::to_string(logits_stride_b) + ") must equal num_q_heads * logits_stride_h (" + std::to_string(logits_stride_h) + "): the heads of a request are consecutive rows");
   if (!(indices_stride_b == indices_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": indices_stride_b (" + std::to_string(indices_stride_b) + ") must equal num_q_heads * indices_stride_h (" + std::to_string(indices_stride_h) + "): the heads of a request are consecutive rows");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"budget", budget, "the contiguous budget dimension", 1}}));

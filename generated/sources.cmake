@@ -67,11 +67,11 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d128_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_bf16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_fp16__t32.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c16384.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i4_c16384.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t512_i8_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c32768.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i4_c16384.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384.cu

@@ -399,21 +399,21 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
 }
 
 // ---- topk (8 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c16384_info;
-extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
 extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
 extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c16384_info;
 extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c16384_info;
 extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info;
 extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_info;
 extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i8_c16384_info,
-    &lim_topk__k1024__t512_i8_c32768_info,
     &lim_topk__k1024__t512_i4_c16384_info,
+    &lim_topk__k1024__t512_i8_c32768_info,
     &lim_topk__k2048__t512_i8_c16384_info,
     &lim_topk__k2048__t1024_i4_c32768_info,
+    &lim_topk__k4096__t512_i8_c16384_info,
     &lim_topk__k4096__t512_i8_c32768_info,
     &lim_topk__k8192__t512_i4_c16384_info,
     &lim_topk__k8192__t512_i8_c16384_info,
@@ -422,12 +422,13 @@ extern "C" const int lim_topk_variant_count = 8;
 
 // Which variant serves which constants and range [lo, hi) of length (tokens per row (the longest)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i8_c16384_info, 0, 12288 },
+    {&lim_topk__k1024__t512_i4_c16384_info, 0, 12288 },
     {&lim_topk__k1024__t512_i8_c32768_info, 12288, 49152 },
     {&lim_topk__k1024__t512_i4_c16384_info, 49152, INT64_MAX },
     {&lim_topk__k2048__t512_i8_c16384_info, 0, 12288 },
     {&lim_topk__k2048__t1024_i4_c32768_info, 12288, INT64_MAX },
-    {&lim_topk__k4096__t512_i8_c32768_info, 0, INT64_MAX },
+    {&lim_topk__k4096__t512_i8_c16384_info, 0, 12288 },
+    {&lim_topk__k4096__t512_i8_c32768_info, 12288, INT64_MAX },
     {&lim_topk__k8192__t512_i4_c16384_info, 0, 12288 },
     {&lim_topk__k8192__t512_i8_c16384_info, 12288, INT64_MAX },
     {nullptr, 0, 0}};
@@ -471,6 +472,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:93"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:71"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:75"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 14;

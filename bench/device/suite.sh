@@ -3,6 +3,7 @@
 # node_modules), then the named sections, logging everything under $OUT.
 #
 #   bash bench/device/suite.sh build tests sample sanitize bench
+#   bash bench/device/suite.sh build tensor-parallel     (on nvidia-h200-x2)
 #
 # Prepare .carry here first with bench/device/pack.sh, and name .carry in the device tool's carry list.
 set -uo pipefail
@@ -74,6 +75,17 @@ for section in "$@"; do
         done
       done
       node -e 'const fs=require("fs");for(const f of fs.readdirSync(process.argv[1]).filter(f=>/^decode-.*json$/.test(f)).sort()){try{const r=JSON.parse(fs.readFileSync(process.argv[1]+"/"+f));for(const p of r.reports)console.log(f,p.policy,p.attentionUsPerStep.toFixed(1),"us",(p.speedupOverFull||0).toFixed(2)+"x",JSON.stringify(p.recall||[]),JSON.stringify(p.layerErrors||[]))}catch(e){console.log(f,"no result")}}' "$OUT"
+      ;;
+    tensor-parallel)
+      # On a machine of two or more GPUs: the tensor-parallel selection's rank test (100 random steps), the
+      # hand-sharded layer example and the benchmark, one process per GPU through NCCL. NVLink multicast stays
+      # off (the device tool's rule for shared hosts), also for the processes torch.distributed.run starts.
+      export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+      gpus=$(nvidia-smi -L | wc -l)
+      run="python3 -m torch.distributed.run --standalone --nproc-per-node $gpus"
+      $run python/tests/tensor_parallel_ranks.py --steps 100 2>&1 | tee "$OUT/tp-ranks.log" || status=1
+      $run python/examples/tensor_parallel_layer.py 2>&1 | tee "$OUT/tp-layer.log" || status=1
+      $run bench/tensor_parallel.py --out "$OUT" 2>&1 | tee "$OUT/tp-bench.log" || status=1
       ;;
     host-overhead)
       node --import tsx bench/host_overhead.ts 2>&1 | tee "$OUT/host-overhead.log" || status=1

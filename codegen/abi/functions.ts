@@ -84,8 +84,9 @@ const logitsIn: readonly AbiParam[] = [
   stride("logits_stride_h", "element stride between heads of logits (at least max_seqlen)"),
   tensor("seqlens", "i32", "in", "[batch] tokens of each request, the new one included", { shape: ["batch"] }),
 ];
+/** The kernels read logits as rows b * heads + h; one request's batch stride is never used (PyTorch may leave it at anything). */
 const headsConsecutive: Requirement = {
-  check: "logits_stride_b == logits_stride_h * num_q_heads",
+  check: "batch == 1 || logits_stride_b == logits_stride_h * num_q_heads",
   message: "logits_stride_b ({logits_stride_b}) must equal num_q_heads * logits_stride_h ({logits_stride_h}): the heads of a request are consecutive rows",
 };
 
@@ -95,6 +96,29 @@ const sharedLists: readonly AbiParam[] = [
   stride("indices_stride_b", "element stride between requests of indices"),
   tensor("counts", "i32", "in", "[batch] entries used in each list, in [1, max_count]", { shape: ["batch"] }),
 ];
+
+/** LessIsMore's budget and how it is split: the ranked middle, the recency window and the sinks. */
+const budgetSplit: readonly AbiParam[] = [
+  size("budget", "K, the tokens kept per request (at least sinks + 2)"),
+  { kind: "float", name: "recency_ratio", doc: "r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)" },
+  size("sinks", "S >= 0 first tokens always kept (4 in the paper)", 0),
+];
+
+/** LessIsMore's output: one ascending set per request and its size. */
+const setOut: readonly AbiParam[] = [
+  tensor("indices", "i32", "out", "[batch, >= budget] output positions, ascending", { shape: ["batch", "budget"], strides: ["indices_stride_b", "1"] }),
+  stride("indices_stride_b", "element stride between requests of indices (at least budget)"),
+  tensor("counts", "i32", "out", "[batch] output: positions written for each request", { shape: ["batch"] }),
+];
+
+/** The first-occurrence keys the two halves of a tensor-parallel selection exchange, [batch, max_seqlen] uint32. */
+function keysArray(access: "in" | "out", doc: string): AbiParam[] {
+  return [
+    tensor("keys", "u32", access, doc, { shape: ["batch", "max_seqlen"], strides: ["keys_stride_b", "1"] }),
+    stride("keys_stride_b", "element stride between requests of keys (at least max_seqlen)"),
+  ];
+}
+const totalQHeads = size("total_q_heads", "query heads of the whole model, over all GPUs");
 
 const core: readonly AbiFunction[] = [
   { name: "lim_version", returns: "const char*", doc: ["The library version, e.g. \"0.1.0\"."], params: [] },
@@ -267,19 +291,62 @@ const selection: readonly AbiFunction[] = [
     ],
     params: [
       ...logitsIn,
-      tensor("indices", "i32", "out", "[batch, >= budget] output positions, ascending", { shape: ["batch", "budget"], strides: ["indices_stride_b", "1"] }),
-      stride("indices_stride_b", "element stride between requests of indices (at least budget)"),
-      tensor("counts", "i32", "out", "[batch] output: positions written for each request", { shape: ["batch"] }),
+      ...setOut,
       batch,
       size("num_q_heads", "query heads that rank tokens"),
       maxSeqlen,
-      size("budget", "K, the tokens kept per request (at least sinks + 2)"),
-      { kind: "float", name: "recency_ratio", doc: "r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)" },
-      size("sinks", "S >= 0 first tokens always kept (4 in the paper)", 0),
+      ...budgetSplit,
       ...workspace("device scratch of lim_select_lessismore_workspace_size bytes (16-byte aligned)"),
       stream,
     ],
     requires: [headsConsecutive],
+  },
+  {
+    name: "lim_select_lessismore_local_keys",
+    doc: [
+      "The first half of lim_select_lessismore, for tensor parallelism (docs/tensor-parallel.md): this GPU's",
+      "num_q_heads query heads, global heads head_offset .. head_offset + num_q_heads - 1 of total_q_heads, rank",
+      "their candidates as lim_select_lessismore does, and keys[b, j] receives the smallest rank-major key",
+      "r * total_q_heads + h of any local pick (rank r, global head h) of token j, and 0x7f7f7f7f where no local",
+      "head picked it (above every key, and positive read as int32 or as uint32); every entry of keys[:, :max_seqlen]",
+      "is written. The element-wise minimum of all GPUs' key arrays (an all-reduce with MIN over int32 or uint32,",
+      "e.g. NCCL's) holds the keys of every head; lim_select_lessismore_union then gives every GPU the single-GPU",
+      "set. Needs no workspace.",
+    ],
+    params: [
+      ...logitsIn,
+      ...keysArray("out", "output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks"),
+      batch,
+      size("num_q_heads", "this GPU's query heads (rows of logits per request)"),
+      size("head_offset", "global index of this GPU's first query head", 0),
+      totalQHeads,
+      maxSeqlen,
+      ...budgetSplit,
+      stream,
+    ],
+    requires: [headsConsecutive, {
+      check: "int64_t{head_offset} + num_q_heads <= total_q_heads",
+      message: "head_offset ({head_offset}) + num_q_heads ({num_q_heads}) must be at most total_q_heads ({total_q_heads}): this GPU's heads are part of the model's",
+    }],
+  },
+  {
+    name: "lim_select_lessismore_union",
+    doc: [
+      "The second half of lim_select_lessismore: the set of every request from the first-occurrence keys of all",
+      "heads (the element-wise minimum of the GPUs' lim_select_lessismore_local_keys outputs). Writes what",
+      "lim_select_lessismore writes, identically on every GPU given the same keys. Sequence lengths outside",
+      "[1, max_seqlen] are reported by lim_check_device_status.",
+    ],
+    params: [
+      ...keysArray("in", "[batch, >= max_seqlen] first-occurrence keys of all heads"),
+      tensor("seqlens", "i32", "in", "[batch] tokens of each request, the new one included", { shape: ["batch"] }),
+      ...setOut,
+      batch,
+      totalQHeads,
+      maxSeqlen,
+      ...budgetSplit,
+      stream,
+    ],
   },
   {
     name: "lim_select_lessismore_workspace_size",

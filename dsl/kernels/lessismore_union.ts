@@ -2,7 +2,7 @@
 //
 // The per-head top-k has already left, for every token j, firstPick[j] = the smallest rank-major key
 // e = r * Hq + h of any pick (head h, rank r) of j, i.e. the key of j's first occurrence in the walk
-// rank 0 of every head, rank 1 of every head, ... (0xffffffff when no head picked j). The first `middle`
+// rank 0 of every head, rank 1 of every head, ... (any value >= middle * Hq when no head picked j). The first `middle`
 // distinct tokens of that walk are the tokens whose first-occurrence key is among the `middle` smallest.
 // So: mark each picked token's key in a bitmap over keys (shared memory), find the key of the
 // middle-th mark (the cut) by an ordered count, and write sinks + {j : firstPick[j] <= cut} + the recency

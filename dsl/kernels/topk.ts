@@ -8,7 +8,9 @@
 //
 // For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
 // lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
-// the key of its first occurrence in the rank-major walk (the union kernel reads only that).
+// the key of its first occurrence in the rank-major walk (the union kernel reads only that). h and heads
+// are the model's (global) head index and count: under tensor parallelism a GPU ranks only its own heads,
+// and an element-wise minimum of the GPUs' firstPick arrays gives the keys of all heads.
 
 import {
   DEFAULT_MATRIX,
@@ -50,9 +52,11 @@ export function topk(
   lengths: MaybeTensor<"i32", ["Q"]>, // tokens of each sequence; absent: every row has L
   outIdx: MaybeOut<"i32", ["R", "KO"]>,
   outVal: MaybeOut<"f32", ["R", "KO"]>,
-  firstPick: MaybeOut<"u32", ["Q", "L"]>, // rank mode: min over the sequence's rows of rank * rowsPerSeq + row % rowsPerSeq
+  firstPick: MaybeOut<"u32", ["Q", "L"]>, // rank mode: min over the sequence's rows of rank * keyHeads + keyHeadOffset + row % rowsPerSeq
   outCount: MaybeOut<"i32", ["R"]>,
   rowsPerSeq: i32, // rows that share one entry of `lengths` (e.g. the query heads of a request)
+  keyHeads: i32, // heads of the whole model in a rank-major key (rowsPerSeq on one GPU; more under tensor parallelism)
+  keyHeadOffset: i32, // global index of this GPU's first head (0 on one GPU)
   begin: i32, // candidates are positions [begin, length - tail)
   tail: i32,
   k: i32,
@@ -186,13 +190,13 @@ export function topk(
     }
     blockSortDescending(keys, pos);
     const seq = row / rowsPerSeq;
-    const pickKey = u32(row % rowsPerSeq); // + rank * rowsPerSeq
+    const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
     for (const e of unroll(SORTED)) {
       const i = threadIdx.x * SORTED + e;
       if (i < take) {
         if (present(outIdx)) outIdx.store(pos[e], row, i);
         if (present(outVal)) outVal.store(keyValue(keys[e]), row, i);
-        if (present(firstPick)) firstPick.atomicMin(u32(i * rowsPerSeq) + pickKey, seq, pos[e]);
+        if (present(firstPick)) firstPick.atomicMin(u32(i * keyHeads) + pickKey, seq, pos[e]);
       }
     }
   }

@@ -234,6 +234,48 @@ Napi::Value SelectLessismoreBinding(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SelectLessismoreLocalKeysBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "selectLessismoreLocalKeys";
+  const Napi::Object o = options(info, fn);
+  const float* const logits = static_cast<const float*>(buffer_arg(o, "logits", fn, false));
+  int64_t const logits_stride_b = int64_arg(o, "logitsStrideB", fn);
+  int64_t const logits_stride_h = int64_arg(o, "logitsStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  uint32_t* const keys = static_cast<uint32_t*>(buffer_arg(o, "keys", fn, false));
+  int64_t const keys_stride_b = int64_arg(o, "keysStrideB", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const head_offset = int_arg(o, "headOffset", fn);
+  int32_t const total_q_heads = int_arg(o, "totalQHeads", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const budget = int_arg(o, "budget", fn);
+  float const recency_ratio = static_cast<float>(number_arg(o, "recencyRatio", fn));
+  int32_t const sinks = int_arg(o, "sinks", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_select_lessismore_local_keys(logits, logits_stride_b, logits_stride_h, seqlens, keys, keys_stride_b, batch, num_q_heads, head_offset, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value SelectLessismoreUnionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "selectLessismoreUnion";
+  const Napi::Object o = options(info, fn);
+  const uint32_t* const keys = static_cast<const uint32_t*>(buffer_arg(o, "keys", fn, false));
+  int64_t const keys_stride_b = int64_arg(o, "keysStrideB", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t* const indices = static_cast<int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int32_t* const counts = static_cast<int32_t*>(buffer_arg(o, "counts", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const total_q_heads = int_arg(o, "totalQHeads", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const budget = int_arg(o, "budget", fn);
+  float const recency_ratio = static_cast<float>(number_arg(o, "recencyRatio", fn));
+  int32_t const sinks = int_arg(o, "sinks", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_select_lessismore_union(keys, keys_stride_b, seqlens, indices, indices_stride_b, counts, batch, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream));
+  return info.Env().Undefined();
+}
+
 Napi::Value SelectLessismoreWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
   const char* fn = "selectLessismoreWorkspaceSize";
   const Napi::Object o = options(info, fn);
@@ -406,6 +448,8 @@ void register_abi_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("sparseAttentionWorkspaceSize", Napi::Function::New(env, SparseAttentionWorkspaceSizeBinding));
   exports.Set("gatherKv", Napi::Function::New(env, GatherKvBinding));
   exports.Set("selectLessismore", Napi::Function::New(env, SelectLessismoreBinding));
+  exports.Set("selectLessismoreLocalKeys", Napi::Function::New(env, SelectLessismoreLocalKeysBinding));
+  exports.Set("selectLessismoreUnion", Napi::Function::New(env, SelectLessismoreUnionBinding));
   exports.Set("selectLessismoreWorkspaceSize", Napi::Function::New(env, SelectLessismoreWorkspaceSizeBinding));
   exports.Set("selectPerHead", Napi::Function::New(env, SelectPerHeadBinding));
   exports.Set("topk", Napi::Function::New(env, TopkBinding));

@@ -30,6 +30,8 @@ SIGNATURES = {
     "lim_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_select_lessismore": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_select_lessismore_local_keys": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_select_lessismore_union": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.c_int32, ctypes.c_void_p]),
     "lim_select_lessismore_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_select_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_topk": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
@@ -301,6 +303,44 @@ class LimLibrary:
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_select_lessismore(_pointer(logits), logits_stride_b, logits_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+
+    def select_lessismore_local_keys(self, *, logits, logits_stride_b, logits_stride_h, seqlens, keys, keys_stride_b, batch, num_q_heads, head_offset, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream=None):
+        """lim_select_lessismore_local_keys; arguments by keyword:
+        logits: [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)
+        logits_stride_b: element stride between requests of logits
+        logits_stride_h: element stride between heads of logits (at least max_seqlen)
+        seqlens: [batch] tokens of each request, the new one included
+        keys: output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks
+        keys_stride_b: element stride between requests of keys (at least max_seqlen)
+        batch: requests
+        num_q_heads: this GPU's query heads (rows of logits per request)
+        head_offset: global index of this GPU's first query head
+        total_q_heads: query heads of the whole model, over all GPUs
+        max_seqlen: an upper bound of seqlens (at most cache_capacity)
+        budget: K, the tokens kept per request (at least sinks + 2)
+        recency_ratio: r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)
+        sinks: S >= 0 first tokens always kept (4 in the paper)
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_select_lessismore_local_keys(_pointer(logits), logits_stride_b, logits_stride_h, _pointer(seqlens), _pointer(keys), keys_stride_b, batch, num_q_heads, head_offset, total_q_heads, max_seqlen, budget, recency_ratio, sinks, _pointer(stream)))
+
+    def select_lessismore_union(self, *, keys, keys_stride_b, seqlens, indices, indices_stride_b, counts, batch, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream=None):
+        """lim_select_lessismore_union; arguments by keyword:
+        keys: [batch, >= max_seqlen] first-occurrence keys of all heads
+        keys_stride_b: element stride between requests of keys (at least max_seqlen)
+        seqlens: [batch] tokens of each request, the new one included
+        indices: [batch, >= budget] output positions, ascending
+        indices_stride_b: element stride between requests of indices (at least budget)
+        counts: [batch] output: positions written for each request
+        batch: requests
+        total_q_heads: query heads of the whole model, over all GPUs
+        max_seqlen: an upper bound of seqlens (at most cache_capacity)
+        budget: K, the tokens kept per request (at least sinks + 2)
+        recency_ratio: r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)
+        sinks: S >= 0 first tokens always kept (4 in the paper)
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_select_lessismore_union(_pointer(keys), keys_stride_b, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), batch, total_q_heads, max_seqlen, budget, recency_ratio, sinks, _pointer(stream)))
 
     def select_lessismore_workspace_size(self, *, batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks):
         """lim_select_lessismore_workspace_size; arguments by keyword:

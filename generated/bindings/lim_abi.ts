@@ -326,6 +326,66 @@ export interface SelectLessismoreArgs<Buffer> {
   workspace?: Buffer | null;
 }
 
+/** Options of selectLessismoreLocalKeys (lim_select_lessismore_local_keys). */
+export interface SelectLessismoreLocalKeysArgs<Buffer> {
+  /** [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output) */
+  logits: Buffer;
+  /** element stride between requests of logits */
+  logitsStrideB: number;
+  /** element stride between heads of logits (at least max_seqlen) */
+  logitsStrideH: number;
+  /** [batch] tokens of each request, the new one included */
+  seqlens: Buffer;
+  /** output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks */
+  keys: Buffer;
+  /** element stride between requests of keys (at least max_seqlen) */
+  keysStrideB: number;
+  /** requests */
+  batch: number;
+  /** this GPU's query heads (rows of logits per request) */
+  numQHeads: number;
+  /** global index of this GPU's first query head */
+  headOffset: number;
+  /** query heads of the whole model, over all GPUs */
+  totalQHeads: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** K, the tokens kept per request (at least sinks + 2) */
+  budget: number;
+  /** r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper) */
+  recencyRatio: number;
+  /** S >= 0 first tokens always kept (4 in the paper) */
+  sinks: number;
+}
+
+/** Options of selectLessismoreUnion (lim_select_lessismore_union). */
+export interface SelectLessismoreUnionArgs<Buffer> {
+  /** [batch, >= max_seqlen] first-occurrence keys of all heads */
+  keys: Buffer;
+  /** element stride between requests of keys (at least max_seqlen) */
+  keysStrideB: number;
+  /** [batch] tokens of each request, the new one included */
+  seqlens: Buffer;
+  /** [batch, >= budget] output positions, ascending */
+  indices: Buffer;
+  /** element stride between requests of indices (at least budget) */
+  indicesStrideB: number;
+  /** [batch] output: positions written for each request */
+  counts: Buffer;
+  /** requests */
+  batch: number;
+  /** query heads of the whole model, over all GPUs */
+  totalQHeads: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** K, the tokens kept per request (at least sinks + 2) */
+  budget: number;
+  /** r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper) */
+  recencyRatio: number;
+  /** S >= 0 first tokens always kept (4 in the paper) */
+  sinks: number;
+}
+
 /** Options of selectLessismoreWorkspaceSize (lim_select_lessismore_workspace_size). */
 export interface SelectLessismoreWorkspaceSizeArgs<Buffer> {
   /** requests */
@@ -604,6 +664,24 @@ export interface LimAbiFunctions<Buffer> {
    * reported by lim_check_device_status.
    */
   selectLessismore(args: SelectLessismoreArgs<Buffer>): void;
+  /**
+   * The first half of lim_select_lessismore, for tensor parallelism (docs/tensor-parallel.md): this GPU's
+   * num_q_heads query heads, global heads head_offset .. head_offset + num_q_heads - 1 of total_q_heads, rank
+   * their candidates as lim_select_lessismore does, and keys[b, j] receives the smallest rank-major key
+   * r * total_q_heads + h of any local pick (rank r, global head h) of token j, and 0x7f7f7f7f where no local
+   * head picked it (above every key, and positive read as int32 or as uint32); every entry of keys[:, :max_seqlen]
+   * is written. The element-wise minimum of all GPUs' key arrays (an all-reduce with MIN over int32 or uint32,
+   * e.g. NCCL's) holds the keys of every head; lim_select_lessismore_union then gives every GPU the single-GPU
+   * set. Needs no workspace.
+   */
+  selectLessismoreLocalKeys(args: SelectLessismoreLocalKeysArgs<Buffer>): void;
+  /**
+   * The second half of lim_select_lessismore: the set of every request from the first-occurrence keys of all
+   * heads (the element-wise minimum of the GPUs' lim_select_lessismore_local_keys outputs). Writes what
+   * lim_select_lessismore writes, identically on every GPU given the same keys. Sequence lengths outside
+   * [1, max_seqlen] are reported by lim_check_device_status.
+   */
+  selectLessismoreUnion(args: SelectLessismoreUnionArgs<Buffer>): void;
   /**
    * Bytes of workspace lim_select_lessismore needs (also checks the budget, ratio and sinks).
    */

@@ -469,6 +469,86 @@ int lim_select_lessismore(
 );
 
 /**
+ * The first half of lim_select_lessismore, for tensor parallelism (docs/tensor-parallel.md): this GPU's
+ * num_q_heads query heads, global heads head_offset .. head_offset + num_q_heads - 1 of total_q_heads, rank
+ * their candidates as lim_select_lessismore does, and keys[b, j] receives the smallest rank-major key
+ * r * total_q_heads + h of any local pick (rank r, global head h) of token j, and 0x7f7f7f7f where no local
+ * head picked it (above every key, and positive read as int32 or as uint32); every entry of keys[:, :max_seqlen]
+ * is written. The element-wise minimum of all GPUs' key arrays (an all-reduce with MIN over int32 or uint32,
+ * e.g. NCCL's) holds the keys of every head; lim_select_lessismore_union then gives every GPU the single-GPU
+ * set. Needs no workspace.
+ *
+ * @param logits [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output)
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
+ * @param seqlens [batch] tokens of each request, the new one included
+ * @param keys output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks
+ * @param keys_stride_b element stride between requests of keys (at least max_seqlen)
+ * @param batch requests
+ * @param num_q_heads this GPU's query heads (rows of logits per request)
+ * @param head_offset global index of this GPU's first query head
+ * @param total_q_heads query heads of the whole model, over all GPUs
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param budget K, the tokens kept per request (at least sinks + 2)
+ * @param recency_ratio r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)
+ * @param sinks S >= 0 first tokens always kept (4 in the paper)
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_select_lessismore_local_keys(
+    const float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    const int32_t* seqlens,
+    uint32_t* keys,
+    int64_t keys_stride_b,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t head_offset,
+    int32_t total_q_heads,
+    int32_t max_seqlen,
+    int32_t budget,
+    float recency_ratio,
+    int32_t sinks,
+    cudaStream_t stream
+);
+
+/**
+ * The second half of lim_select_lessismore: the set of every request from the first-occurrence keys of all
+ * heads (the element-wise minimum of the GPUs' lim_select_lessismore_local_keys outputs). Writes what
+ * lim_select_lessismore writes, identically on every GPU given the same keys. Sequence lengths outside
+ * [1, max_seqlen] are reported by lim_check_device_status.
+ *
+ * @param keys [batch, >= max_seqlen] first-occurrence keys of all heads
+ * @param keys_stride_b element stride between requests of keys (at least max_seqlen)
+ * @param seqlens [batch] tokens of each request, the new one included
+ * @param indices [batch, >= budget] output positions, ascending
+ * @param indices_stride_b element stride between requests of indices (at least budget)
+ * @param counts [batch] output: positions written for each request
+ * @param batch requests
+ * @param total_q_heads query heads of the whole model, over all GPUs
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param budget K, the tokens kept per request (at least sinks + 2)
+ * @param recency_ratio r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper)
+ * @param sinks S >= 0 first tokens always kept (4 in the paper)
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_select_lessismore_union(
+    const uint32_t* keys,
+    int64_t keys_stride_b,
+    const int32_t* seqlens,
+    int32_t* indices,
+    int64_t indices_stride_b,
+    int32_t* counts,
+    int32_t batch,
+    int32_t total_q_heads,
+    int32_t max_seqlen,
+    int32_t budget,
+    float recency_ratio,
+    int32_t sinks,
+    cudaStream_t stream
+);
+
+/**
  * Bytes of workspace lim_select_lessismore needs (also checks the budget, ratio and sinks).
  *
  * @param batch requests

@@ -249,6 +249,46 @@ struct lim_select_lessismore_args {
 };
 int lim_select_lessismore_impl(const lim_select_lessismore_args& a);
 
+/** The arguments of lim_select_lessismore_local_keys, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_select_lessismore_local_keys_args {
+  static constexpr const char* function = "lim_select_lessismore_local_keys";
+  const float* logits; /* [batch, num_q_heads, >= max_seqlen] scaled logits of the selection layer (lim_decode_attention's logits output) */
+  int64_t logits_stride_b; /* element stride between requests of logits */
+  int64_t logits_stride_h; /* element stride between heads of logits (at least max_seqlen) */
+  const int32_t* seqlens; /* [batch] tokens of each request, the new one included */
+  uint32_t* keys; /* output: [batch, >= max_seqlen] each token's smallest rank-major key among this GPU's picks */
+  int64_t keys_stride_b; /* element stride between requests of keys (at least max_seqlen) */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* this GPU's query heads (rows of logits per request) */
+  int32_t head_offset; /* global index of this GPU's first query head */
+  int32_t total_q_heads; /* query heads of the whole model, over all GPUs */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  int32_t budget; /* K, the tokens kept per request (at least sinks + 2) */
+  float recency_ratio; /* r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper) */
+  int32_t sinks; /* S >= 0 first tokens always kept (4 in the paper) */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_select_lessismore_local_keys_impl(const lim_select_lessismore_local_keys_args& a);
+
+/** The arguments of lim_select_lessismore_union, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_select_lessismore_union_args {
+  static constexpr const char* function = "lim_select_lessismore_union";
+  const uint32_t* keys; /* [batch, >= max_seqlen] first-occurrence keys of all heads */
+  int64_t keys_stride_b; /* element stride between requests of keys (at least max_seqlen) */
+  const int32_t* seqlens; /* [batch] tokens of each request, the new one included */
+  int32_t* indices; /* [batch, >= budget] output positions, ascending */
+  int64_t indices_stride_b; /* element stride between requests of indices (at least budget) */
+  int32_t* counts; /* [batch] output: positions written for each request */
+  int32_t batch; /* requests */
+  int32_t total_q_heads; /* query heads of the whole model, over all GPUs */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  int32_t budget; /* K, the tokens kept per request (at least sinks + 2) */
+  float recency_ratio; /* r in [0, 1): the share of the budget given to the most recent tokens (0.25 in the paper) */
+  int32_t sinks; /* S >= 0 first tokens always kept (4 in the paper) */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_select_lessismore_union_impl(const lim_select_lessismore_union_args& a);
+
 /** The arguments of lim_select_lessismore_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_select_lessismore_workspace_size_args {
   static constexpr const char* function = "lim_select_lessismore_workspace_size";

@@ -374,6 +374,8 @@ typedef struct lim_topk_params {
   int32_t Q; /* run-time size */
   int32_t KO; /* run-time size */
   int32_t rowsPerSeq;
+  int32_t keyHeads;
+  int32_t keyHeadOffset;
   int32_t begin;
   int32_t tail;
   int32_t k;
@@ -387,11 +389,11 @@ extern const int lim_topk_variant_count;
 /** The variant of topk that serves these constants and length (tokens per row (the longest)), or NULL when none was generated. */
 const lim_variant_info* lim_find_topk(int32_t K, int64_t length);
 
-int lim_topk__k1024__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k1024__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t1024_i4_c32768(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);

@@ -36,180 +36,182 @@ __global__ void __launch_bounds__(512) topk__k8192__t512_i4_c16384_kernel(const 
   const lim::Tensor<unsigned, 2> firstPick(lim_p.firstPick);  // [Q, L]
   const lim::Tensor<int, 1> outCount(lim_p.outCount);  // [R]
   const int rowsPerSeq = lim_p.rowsPerSeq;
+  const int keyHeads = lim_p.keyHeads;
+  const int keyHeadOffset = lim_p.keyHeadOffset;
   const int begin = lim_p.begin;
   const int tail = lim_p.tail;
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:61
-  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:62
-  constexpr int SORTED = 16;                                                        // dsl/kernels/topk.ts:63
-  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:64
-  const int row = static_cast<int>(blockIdx.x);                                     // dsl/kernels/topk.ts:65
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:67
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:68
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:69
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:69
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:65
+  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:66
+  constexpr int SORTED = 16;                                                        // dsl/kernels/topk.ts:67
+  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:68
+  const int row = static_cast<int>(blockIdx.x);                                     // dsl/kernels/topk.ts:69
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:71
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:72
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:73
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:73
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:70
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:71
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:71
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:74
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:75
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:75
     }
-    return;                                                                         // dsl/kernels/topk.ts:72
+    return;                                                                         // dsl/kernels/topk.ts:76
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:74
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:75
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:76
-  auto& keyCache = *reinterpret_cast<unsigned (*)[16384]>(lim_smem + 0);  /* shared bytes 0..65535 */ // dsl/kernels/topk.ts:80
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:81
-    return j - lo < s::cache ? keyCache[j - lo] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:81
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:78
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:79
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:80
+  auto& keyCache = *reinterpret_cast<unsigned (*)[16384]>(lim_smem + 0);  /* shared bytes 0..65535 */ // dsl/kernels/topk.ts:84
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:85
+    return j - lo < s::cache ? keyCache[j - lo] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:85
   };
-  auto& hist = *reinterpret_cast<int (*)[2048]>(lim_smem + 65536);  /* shared bytes 65536..73727 */ // dsl/kernels/topk.ts:84
-  auto& found = *reinterpret_cast<int (*)[2]>(lim_smem + 73728);  /* shared bytes 73728..73735 */ // dsl/kernels/topk.ts:85
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:86
-  int remaining = take;                                                             // dsl/kernels/topk.ts:87
+  auto& hist = *reinterpret_cast<int (*)[2048]>(lim_smem + 65536);  /* shared bytes 65536..73727 */ // dsl/kernels/topk.ts:88
+  auto& found = *reinterpret_cast<int (*)[2]>(lim_smem + 73728);  /* shared bytes 73728..73735 */ // dsl/kernels/topk.ts:89
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:90
+  int remaining = take;                                                             // dsl/kernels/topk.ts:91
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:88
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:89
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:90
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:91
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:92
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:92
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:92
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:93
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:94
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:95
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:96
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:96
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:93
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:94
+    __syncthreads();                                                                // dsl/kernels/topk.ts:97
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:98
       #pragma unroll 8
-      for (int j = lo + static_cast<int>(threadIdx.x); j < hi; j += s::threads) {   // dsl/kernels/topk.ts:97
-        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:98
-        if (level == 0) {                                                           // dsl/kernels/topk.ts:99
-          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:100
-          if (j - lo < s::cache) {                                                  // dsl/kernels/topk.ts:101
-            keyCache[j - lo] = key;                                                 // dsl/kernels/topk.ts:101
+      for (int j = lo + static_cast<int>(threadIdx.x); j < hi; j += s::threads) {   // dsl/kernels/topk.ts:101
+        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:102
+        if (level == 0) {                                                           // dsl/kernels/topk.ts:103
+          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:104
+          if (j - lo < s::cache) {                                                  // dsl/kernels/topk.ts:105
+            keyCache[j - lo] = key;                                                 // dsl/kernels/topk.ts:105
           }
         } else {
-          key = keyAt(j);                                                           // dsl/kernels/topk.ts:103
+          key = keyAt(j);                                                           // dsl/kernels/topk.ts:107
         }
-        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:105
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:105
+        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:109
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:109
         }
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:108
-    int mine = 0;                                                                   // dsl/kernels/topk.ts:110
-    #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:111
-      mine += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];       // dsl/kernels/topk.ts:111
-    }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:112
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/topk.ts:113
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:114
+    __syncthreads();                                                                // dsl/kernels/topk.ts:112
+    int mine = 0;                                                                   // dsl/kernels/topk.ts:114
     #pragma unroll
     for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:115
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:116
-      const int count = hist[bin];                                                  // dsl/kernels/topk.ts:117
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:118
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:119
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:120
-      }
-      before += count;                                                              // dsl/kernels/topk.ts:122
+      mine += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];       // dsl/kernels/topk.ts:115
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:124
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:125
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:126
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:127
+    int scan[2];                                                                    // dsl/kernels/topk.ts:116
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/topk.ts:117
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:118
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:119
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:120
+      const int count = hist[bin];                                                  // dsl/kernels/topk.ts:121
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:122
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:123
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:124
+      }
+      before += count;                                                              // dsl/kernels/topk.ts:126
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:128
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:129
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:130
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:131
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:130
-  const int ties = remaining;                                                       // dsl/kernels/topk.ts:131
-  auto& selKey = *reinterpret_cast<unsigned (*)[8192]>(lim_smem + 73856);  /* shared bytes 73856..106623 */ // dsl/kernels/topk.ts:134
-  auto& selPos = *reinterpret_cast<int (*)[8192]>(lim_smem + 106624);  /* shared bytes 106624..139391 */ // dsl/kernels/topk.ts:135
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:136
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:137
-  for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:138
-    unsigned keys[4];                                                               // dsl/kernels/topk.ts:139
-    int above = 0;                                                                  // dsl/kernels/topk.ts:140
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:141
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:134
+  const int ties = remaining;                                                       // dsl/kernels/topk.ts:135
+  auto& selKey = *reinterpret_cast<unsigned (*)[8192]>(lim_smem + 73856);  /* shared bytes 73856..106623 */ // dsl/kernels/topk.ts:138
+  auto& selPos = *reinterpret_cast<int (*)[8192]>(lim_smem + 106624);  /* shared bytes 106624..139391 */ // dsl/kernels/topk.ts:139
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:140
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:141
+  for (int base = lo; base < hi; base += s::threads * PER) {                        // dsl/kernels/topk.ts:142
+    unsigned keys[4];                                                               // dsl/kernels/topk.ts:143
+    int above = 0;                                                                  // dsl/kernels/topk.ts:144
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:145
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:142
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:143
-      keys[e] = j < hi ? keyAt(j) : 0u;                                             // dsl/kernels/topk.ts:144
-      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:145
-        above += 1;                                                                 // dsl/kernels/topk.ts:145
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:146
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:147
+      keys[e] = j < hi ? keyAt(j) : 0u;                                             // dsl/kernels/topk.ts:148
+      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:149
+        above += 1;                                                                 // dsl/kernels/topk.ts:149
       }
-      if (j < hi && keys[e] == threshold) {                                         // dsl/kernels/topk.ts:146
-        equal += 1;                                                                 // dsl/kernels/topk.ts:146
+      if (j < hi && keys[e] == threshold) {                                         // dsl/kernels/topk.ts:150
+        equal += 1;                                                                 // dsl/kernels/topk.ts:150
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:149
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:150
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:151
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:152
+    int scan[2];                                                                    // dsl/kernels/topk.ts:153
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:154
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:155
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:156
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:153
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:154
-      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:155
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:156
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:157
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:158
-        a += 1;                                                                     // dsl/kernels/topk.ts:159
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:157
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:158
+      if (j < hi && keys[e] > threshold) {                                          // dsl/kernels/topk.ts:159
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:160
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:161
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:162
+        a += 1;                                                                     // dsl/kernels/topk.ts:163
       } else {
-        if (j < hi && keys[e] == threshold) {                                       // dsl/kernels/topk.ts:160
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:161
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:162
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:163
+        if (j < hi && keys[e] == threshold) {                                       // dsl/kernels/topk.ts:164
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:165
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:166
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:167
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:165
+          t += 1;                                                                   // dsl/kernels/topk.ts:169
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:168
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:169
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:172
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:173
   }
-  __syncthreads();                                                                  // dsl/kernels/topk.ts:171
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:173
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:174
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:175
-        outIdx.store(selPos[i], row, i);                                            // dsl/kernels/topk.ts:175
+  __syncthreads();                                                                  // dsl/kernels/topk.ts:175
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:177
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:178
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:179
+        outIdx.store(selPos[i], row, i);                                            // dsl/kernels/topk.ts:179
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:176
-        outVal.store(lim::key_value(selKey[i]), row, i);                            // dsl/kernels/topk.ts:176
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:180
+        outVal.store(lim::key_value(selKey[i]), row, i);                            // dsl/kernels/topk.ts:180
       }
     }
   } else {
-    unsigned keys[16];                                                              // dsl/kernels/topk.ts:180
-    int pos[16];                                                                    // dsl/kernels/topk.ts:181
+    unsigned keys[16];                                                              // dsl/kernels/topk.ts:184
+    int pos[16];                                                                    // dsl/kernels/topk.ts:185
     #pragma unroll
-    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:182
-      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:183
-      keys[e] = i < take ? selKey[i] : 0u;                                          // dsl/kernels/topk.ts:184
-      pos[e] = i < take ? selPos[i] : -1;                                           // dsl/kernels/topk.ts:185
+    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:186
+      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:187
+      keys[e] = i < take ? selKey[i] : 0u;                                          // dsl/kernels/topk.ts:188
+      pos[e] = i < take ? selPos[i] : -1;                                           // dsl/kernels/topk.ts:189
     }
-    lim::block_sort_descending<s::threads>(keys, pos);                              // dsl/kernels/topk.ts:187
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:188
-    const unsigned pickKey = static_cast<unsigned>(row % rowsPerSeq);               // dsl/kernels/topk.ts:189
+    lim::block_sort_descending<s::threads>(keys, pos);                              // dsl/kernels/topk.ts:191
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:192
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:193
     #pragma unroll
-    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:190
-      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:191
-      if (i < take) {                                                               // dsl/kernels/topk.ts:192
-        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:193
-          outIdx.store(pos[e], row, i);                                             // dsl/kernels/topk.ts:193
+    for (int e = 0; e < SORTED; ++e) {                                              // dsl/kernels/topk.ts:194
+      const int i = static_cast<int>(threadIdx.x) * SORTED + e;                     // dsl/kernels/topk.ts:195
+      if (i < take) {                                                               // dsl/kernels/topk.ts:196
+        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:197
+          outIdx.store(pos[e], row, i);                                             // dsl/kernels/topk.ts:197
         }
-        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:194
-          outVal.store(lim::key_value(keys[e]), row, i);                            // dsl/kernels/topk.ts:194
+        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:198
+          outVal.store(lim::key_value(keys[e]), row, i);                            // dsl/kernels/topk.ts:198
         }
-        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:195
-          firstPick.atomic_min(static_cast<unsigned>(i * rowsPerSeq) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:195
+        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:199
+          firstPick.atomic_min(static_cast<unsigned>(i * keyHeads) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:199
         }
       }
     }
   }
-  if (outIdx.present()) {                                                           // dsl/kernels/topk.ts:199
-    for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {    // dsl/kernels/topk.ts:199
-      outIdx.store(-1, row, i);                                                     // dsl/kernels/topk.ts:199
+  if (outIdx.present()) {                                                           // dsl/kernels/topk.ts:203
+    for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {    // dsl/kernels/topk.ts:203
+      outIdx.store(-1, row, i);                                                     // dsl/kernels/topk.ts:203
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                   // dsl/kernels/topk.ts:200
-    outCount.store(take, row);                                                      // dsl/kernels/topk.ts:200
+  if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                   // dsl/kernels/topk.ts:204
+    outCount.store(take, row);                                                      // dsl/kernels/topk.ts:204
   }
 }
 

@@ -40,8 +40,13 @@ int find_topk(const std::string& fn, int k, int length, const lim_variant_info**
   return LIM_OK;
 }
 
+/** LessIsMore's budget, checked, and its parts: the ranked middle and the recency window. */
+struct BudgetSplit {
+  int budget = 0, middle = 0, recent = 0, sinks = 0;
+};
+
 /** Budget, ratio and sinks checked; the ranked and recent parts of the budget. */
-int split_budget(const std::string& fn, int32_t budget, float recency_ratio, int32_t sinks, int* middle, int* recent) {
+int split_budget(const std::string& fn, int32_t budget, float recency_ratio, int32_t sinks, BudgetSplit* out) {
   if (budget < sinks + 2) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": budget " + std::to_string(budget) + " must be at least sinks + 2 = " + std::to_string(sinks + 2) +
                                                 " (the sinks, one ranked token and the current token)");
@@ -49,14 +54,15 @@ int split_budget(const std::string& fn, int32_t budget, float recency_ratio, int
   if (!(recency_ratio >= 0.0f && recency_ratio < 1.0f)) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": recency_ratio must be in [0, 1), got " + std::to_string(recency_ratio));
   }
-  *middle = static_cast<int>(std::floor(static_cast<double>(budget) * (1.0 - static_cast<double>(recency_ratio))));
-  *recent = budget - *middle - sinks;
-  if (*recent < 1) {
+  const int middle = static_cast<int>(std::floor(static_cast<double>(budget) * (1.0 - static_cast<double>(recency_ratio))));
+  const int recent = budget - middle - sinks;
+  if (recent < 1) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": budget " + std::to_string(budget) + " with recency_ratio " + std::to_string(recency_ratio) + " and " +
-                                                std::to_string(sinks) + " sinks leaves " + std::to_string(*recent) +
+                                                std::to_string(sinks) + " sinks leaves " + std::to_string(recent) +
                                                 " recent tokens; the current token must stay in the set: raise recency_ratio or lower sinks");
   }
-  if (*middle < 1) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": recency_ratio " + std::to_string(recency_ratio) + " leaves no ranked tokens in a budget of " + std::to_string(budget));
+  if (middle < 1) return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": recency_ratio " + std::to_string(recency_ratio) + " leaves no ranked tokens in a budget of " + std::to_string(budget));
+  *out = BudgetSplit{budget, middle, recent, sinks};
   return LIM_OK;
 }
 
@@ -68,11 +74,81 @@ std::size_t selection_workspace(int32_t batch, int32_t max_seqlen) {
 /** The rank-major keys the union kernel's shared-memory bitmap holds. */
 constexpr int64_t kUnionMaxKeys = int64_t{LIM_LESSISMORE_UNION_WORDS} * 32;
 
+/** The union holds middle x total_heads keys, or an error saying it cannot. */
+int check_union_keys(const std::string& fn, const BudgetSplit& split, int total_heads) {
+  if (static_cast<int64_t>(split.middle) * total_heads <= kUnionMaxKeys) return LIM_OK;
+  return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": middle (" + std::to_string(split.middle) + ") x query heads (" + std::to_string(total_heads) +
+                                              ") picks exceed the union's " + std::to_string(kUnionMaxKeys) + " rank-major keys");
+}
+
+/** Where one GPU's heads sit among the model's: rows of logits per request, the first one's global index, all heads. */
+struct HeadRange {
+  int count = 0, offset = 0, total = 0;
+};
+
+/**
+ * The first half of a selection: every key of [batch, max_seqlen] starts at 0x7f7f7f7f (no pick: above every
+ * key the union holds, and positive read as int32 too, so that engines may all-reduce the keys as int32),
+ * then each head's top `middle` candidates of [sinks, n - recent), ranked, lower their tokens' keys.
+ */
+int launch_local_keys(const char* function, const lim_variant_info* topk, const float* logits, int64_t logits_stride_h, const int32_t* seqlens, uint32_t* keys,
+                      int64_t keys_stride_b, int batch, HeadRange heads, int max_seqlen, const BudgetSplit& split, lim_device_status* status_word,
+                      cudaStream_t stream) {
+  const cudaError_t err = cudaMemset2DAsync(keys, static_cast<std::size_t>(keys_stride_b) * sizeof(uint32_t), 0x7f,
+                                            static_cast<std::size_t>(max_seqlen) * sizeof(uint32_t), static_cast<std::size_t>(batch), stream);
+  if (err != cudaSuccess) return cuda_fail(function, "cudaMemset2DAsync of the first-occurrence keys", err);
+  lim_topk_params t{};
+  t.values = tensor(logits, logits_stride_h, 1);  // rows b * heads + h (the wrapper checked the batch stride)
+  t.lengths = tensor(seqlens, 1);
+  t.firstPick = tensor(keys, keys_stride_b, 1);
+  t.R = batch * heads.count;
+  t.L = max_seqlen;
+  t.Q = batch;
+  t.KO = split.middle;
+  t.rowsPerSeq = heads.count;
+  t.keyHeads = heads.total;
+  t.keyHeadOffset = heads.offset;
+  t.begin = split.sinks;
+  t.tail = split.recent;
+  t.k = split.middle;
+  t.byPosition = 0;
+  t.status = status_word;
+  return launch(function, topk, &t, stream);
+}
+
+/** The second half: the set of each request from the keys of all heads. */
+int launch_union(const char* function, const lim_variant_info* merge, const uint32_t* keys, int64_t keys_stride_b, const int32_t* seqlens, int32_t* indices,
+                 int64_t indices_stride_b, int32_t* counts, int batch, int total_heads, int max_seqlen, const BudgetSplit& split,
+                 lim_device_status* status_word, cudaStream_t stream) {
+  lim_lessismore_union_params u{};
+  u.firstPick = tensor(keys, keys_stride_b, 1);
+  u.seqlens = tensor(seqlens, 1);
+  u.indices = tensor(indices, indices_stride_b, 1);
+  u.counts = tensor(counts, 1);
+  u.B = batch;
+  u.Nmax = max_seqlen;
+  u.KI = split.budget;
+  u.maxSeqlen = max_seqlen;
+  u.budget = split.budget;
+  u.middle = split.middle;
+  u.sinks = split.sinks;
+  u.recent = split.recent;
+  u.heads = total_heads;
+  u.status = status_word;
+  return launch(function, merge, &u, stream);
+}
+
+/** The union kernel, or an error saying it is missing. */
+int find_union(const char* function, const lim_variant_info** out) {
+  *out = lim_find_lessismore_union();
+  return *out != nullptr ? LIM_OK : no_variant(function, "lessismore_union (the kernel is missing)", "");
+}
+
 }  // namespace
 
 int lim_select_lessismore_workspace_size_impl(const lim_select_lessismore_workspace_size_args& a) {
-  int middle = 0, recent = 0;
-  const int status = split_budget(a.function, a.budget, a.recency_ratio, a.sinks, &middle, &recent);
+  BudgetSplit split;
+  const int status = split_budget(a.function, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK) return status;
   *a.bytes = selection_workspace(a.batch, a.max_seqlen);
   return ok();
@@ -80,17 +156,12 @@ int lim_select_lessismore_workspace_size_impl(const lim_select_lessismore_worksp
 
 int lim_select_lessismore_impl(const lim_select_lessismore_args& a) {
   const std::string fn = a.function;
-  int middle = 0, recent = 0;
-  int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &middle, &recent);
-  if (status != LIM_OK) return status;
-  if (static_cast<int64_t>(middle) * a.num_q_heads > kUnionMaxKeys) {
-    return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": middle (" + std::to_string(middle) + ") x num_q_heads (" + std::to_string(a.num_q_heads) +
-                                                ") picks exceed the union's " + std::to_string(kUnionMaxKeys) + " rank-major keys");
-  }
+  BudgetSplit split;
+  int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
+  if (status != LIM_OK || (status = check_union_keys(fn, split, a.num_q_heads)) != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, middle, a.max_seqlen, &topk)) != LIM_OK) return status;
-  const lim_variant_info* merge = lim_find_lessismore_union();
-  if (merge == nullptr) return no_variant(a.function, "lessismore_union (the kernel is missing)", "");
+  const lim_variant_info* merge = nullptr;
+  if ((status = find_topk(fn, split.middle, a.max_seqlen, &topk)) != LIM_OK || (status = find_union(a.function, &merge)) != LIM_OK) return status;
   const std::size_t needed = selection_workspace(a.batch, a.max_seqlen);
   if (a.workspace == nullptr || a.workspace_bytes < needed) {
     return fail(LIM_ERROR_WORKSPACE, fn + ": needs " + std::to_string(needed) + " bytes of 16-byte aligned workspace, got " + std::to_string(a.workspace_bytes) +
@@ -98,45 +169,39 @@ int lim_select_lessismore_impl(const lim_select_lessismore_args& a) {
   }
   lim_device_status* status_word = nullptr;
   if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
-  uint32_t* first_pick = static_cast<uint32_t*>(a.workspace);
+  uint32_t* keys = static_cast<uint32_t*>(a.workspace);
+  const HeadRange all{a.num_q_heads, 0, a.num_q_heads};
+  status = launch_local_keys(a.function, topk, a.logits, a.logits_stride_h, a.seqlens, keys, a.max_seqlen, a.batch, all, a.max_seqlen, split, status_word, a.stream);
+  if (status != LIM_OK) return status;
+  return finish(launch_union(a.function, merge, keys, a.max_seqlen, a.seqlens, a.indices, a.indices_stride_b, a.counts, a.batch, a.num_q_heads, a.max_seqlen, split,
+                             status_word, a.stream));
+}
 
-  // No token has been picked yet: every first-occurrence key starts at 0xffffffff.
-  const cudaError_t err = cudaMemsetAsync(first_pick, 0xff, static_cast<std::size_t>(a.batch) * a.max_seqlen * sizeof(uint32_t), a.stream);
-  if (err != cudaSuccess) return cuda_fail(a.function, "cudaMemsetAsync of the first-pick keys", err);
+int lim_select_lessismore_local_keys_impl(const lim_select_lessismore_local_keys_args& a) {
+  const std::string fn = a.function;
+  BudgetSplit split;
+  int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
+  if (status != LIM_OK || (status = check_union_keys(fn, split, a.total_q_heads)) != LIM_OK) return status;
+  const lim_variant_info* topk = nullptr;
+  if ((status = find_topk(fn, split.middle, a.max_seqlen, &topk)) != LIM_OK) return status;
+  lim_device_status* status_word = nullptr;
+  if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
+  const HeadRange mine{a.num_q_heads, a.head_offset, a.total_q_heads};
+  return finish(launch_local_keys(a.function, topk, a.logits, a.logits_stride_h, a.seqlens, a.keys, a.keys_stride_b, a.batch, mine, a.max_seqlen, split,
+                                  status_word, a.stream));
+}
 
-  // Each head's top `middle` candidates of [sinks, n - recent), ranked; each pick lowers its token's key.
-  lim_topk_params t{};
-  t.values = tensor(a.logits, a.logits_stride_h, 1);  // rows b * Hq + h (the wrapper checked the batch stride)
-  t.lengths = tensor(a.seqlens, 1);
-  t.firstPick = tensor(first_pick, a.max_seqlen, 1);
-  t.R = a.batch * a.num_q_heads;
-  t.L = a.max_seqlen;
-  t.Q = a.batch;
-  t.KO = middle;
-  t.rowsPerSeq = a.num_q_heads;
-  t.begin = a.sinks;
-  t.tail = recent;
-  t.k = middle;
-  t.byPosition = 0;
-  t.status = status_word;
-  if ((status = launch(a.function, topk, &t, a.stream)) != LIM_OK) return status;
-
-  lim_lessismore_union_params u{};
-  u.firstPick = tensor(first_pick, a.max_seqlen, 1);
-  u.seqlens = tensor(a.seqlens, 1);
-  u.indices = tensor(a.indices, a.indices_stride_b, 1);
-  u.counts = tensor(a.counts, 1);
-  u.B = a.batch;
-  u.Nmax = a.max_seqlen;
-  u.KI = a.budget;
-  u.maxSeqlen = a.max_seqlen;
-  u.budget = a.budget;
-  u.middle = middle;
-  u.sinks = a.sinks;
-  u.recent = recent;
-  u.heads = a.num_q_heads;
-  u.status = status_word;
-  return finish(launch(a.function, merge, &u, a.stream));
+int lim_select_lessismore_union_impl(const lim_select_lessismore_union_args& a) {
+  const std::string fn = a.function;
+  BudgetSplit split;
+  int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
+  if (status != LIM_OK || (status = check_union_keys(fn, split, a.total_q_heads)) != LIM_OK) return status;
+  const lim_variant_info* merge = nullptr;
+  if ((status = find_union(a.function, &merge)) != LIM_OK) return status;
+  lim_device_status* status_word = nullptr;
+  if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
+  return finish(launch_union(a.function, merge, a.keys, a.keys_stride_b, a.seqlens, a.indices, a.indices_stride_b, a.counts, a.batch, a.total_q_heads, a.max_seqlen,
+                             split, status_word, a.stream));
 }
 
 int lim_select_per_head_impl(const lim_select_per_head_args& a) {

@@ -67,6 +67,14 @@ int main() {
   CALL("logits too narrow", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, static_cast<float*>(mut(0x500000)), 8 * 60, 60, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
   CALL("null result", lim_decode_attention_workspace_size(1, 8, 2, 128, 64, LIM_DTYPE_BF16, nullptr));
   CALL("negative sinks", lim_select_lessismore_workspace_size(1, 8, 64, 32, 0.25f, -1, static_cast<size_t*>(mut(0x600000))));
+  // Tensor-parallel selection: 2 requests, 4 local heads of 8, rows of 64 logits, budget 32.
+  const float* z = static_cast<const float*>(at(0x700000));
+  uint32_t* keys = static_cast<uint32_t*>(mut(0x800000));
+  CALL("good local keys", lim_select_lessismore_local_keys(z, 256, 64, seq, keys, 64, 2, 4, 4, 8, 64, 32, 0.25f, 4, nullptr));
+  CALL("heads past the model", lim_select_lessismore_local_keys(z, 256, 64, seq, keys, 64, 2, 4, 6, 8, 64, 32, 0.25f, 4, nullptr));
+  CALL("keys too narrow", lim_select_lessismore_local_keys(z, 256, 64, seq, keys, 48, 2, 4, 4, 8, 64, 32, 0.25f, 4, nullptr));
+  CALL("good union", lim_select_lessismore_union(keys, 64, seq, static_cast<int32_t*>(mut(0x900000)), 32, static_cast<int32_t*>(mut(0xa00000)), 2, 8, 64, 32, 0.25f, 4, nullptr));
+  CALL("union without keys", lim_select_lessismore_union(nullptr, 64, seq, static_cast<int32_t*>(mut(0x900000)), 32, static_cast<int32_t*>(mut(0xa00000)), 2, 8, 64, 32, 0.25f, 4, nullptr));
   CALL("null kernel name", lim_use_variant(nullptr, nullptr));
   return 0;
 }
@@ -99,6 +107,8 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
   it("good calls reach the implementation", () => {
     expect(call("good topk")).toEqual({ status: 0, message: "" });
     expect(call("good decode")).toEqual({ status: 0, message: "" });
+    expect(call("good local keys")).toEqual({ status: 0, message: "" });
+    expect(call("good union")).toEqual({ status: 0, message: "" });
   });
 
   it.each([
@@ -113,6 +123,9 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["null result", /^lim_decode_attention_workspace_size: bytes is NULL/],
     ["negative sinks", /^lim_select_lessismore_workspace_size: sinks = -1 must be at least 0/],
     ["null kernel name", /^lim_use_variant: kernel is NULL/],
+    ["heads past the model", /^lim_select_lessismore_local_keys: head_offset \(6\) \+ num_q_heads \(4\) must be at most total_q_heads \(8\)/],
+    ["keys too narrow", /^lim_select_lessismore_local_keys: keys_stride_b = 48 makes elements of keys overlap: it must be at least 64/],
+    ["union without keys", /^lim_select_lessismore_union: keys is NULL/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);
     expect(r.status).toBe(1);

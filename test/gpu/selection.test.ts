@@ -117,6 +117,59 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
     }
   });
 
+  it.each([2, 4, 8])("tensor parallel over %i simulated GPUs: local keys merged by an element-wise minimum give the single-GPU set", (ranks) => {
+    const budget = budgets[0];
+    const next = rng(seed ^ (ranks * 977));
+    const Hq = 8;
+    const local = Hq / ranks;
+    const seqlens = [3 * budget + 77, budget + 1, 2 * budget, Math.max(1, budget - 5), 5 * budget + 3];
+    const B = seqlens.length;
+    const maxSeqlen = Math.max(...seqlens);
+    const sel = { budget, recencyRatio: 0.25, sinks: 4 };
+    const NO_PICK = 0x7f7f7f7f;
+    for (const levels of [undefined, 8]) {
+      const z = logits(next, B * Hq * maxSeqlen, levels);
+      withBuffers(native, (alloc) => {
+        const seqlensBuf = upload(alloc, new Int32Array(seqlens));
+        // What each GPU would hold: its own heads' logits rows, [B, local, maxSeqlen].
+        const merged = new Uint32Array(B * maxSeqlen).fill(0xffffffff);
+        for (let r = 0; r < ranks; r++) {
+          const mine = new Float32Array(B * local * maxSeqlen);
+          for (let b = 0; b < B; b++) mine.set(z.subarray((b * Hq + r * local) * maxSeqlen, (b * Hq + (r + 1) * local) * maxSeqlen), b * local * maxSeqlen);
+          const keys = alloc(B * maxSeqlen * 4);
+          keys.fill(0); // key 0 is a pick (rank 0 of head 0): an entry left unwritten changes the set
+          native.selectLessismoreLocalKeys({
+            logits: upload(alloc, mine), logitsStrideB: local * maxSeqlen, logitsStrideH: maxSeqlen, seqlens: seqlensBuf, keys, keysStrideB: maxSeqlen,
+            batch: B, numQHeads: local, headOffset: r * local, totalQHeads: Hq, maxSeqlen, ...sel,
+          });
+          native.checkDeviceStatus();
+          const got = new Uint32Array(B * maxSeqlen);
+          keys.download(got);
+          const strange = got.findIndex((key) => key !== NO_PICK && (key % Hq < r * local || key % Hq >= (r + 1) * local));
+          expect(strange, `rank ${r}: a key that is neither one of its heads' picks nor ${NO_PICK.toString(16)} ${note}`).toBe(-1);
+          for (let i = 0; i < got.length; i++) merged[i] = Math.min(merged[i], got[i]); // the MIN all-reduce
+        }
+        const indices = alloc(B * budget * 4);
+        const counts = alloc(B * 4);
+        indices.fill(0xff);
+        native.selectLessismoreUnion({
+          keys: upload(alloc, merged), keysStrideB: maxSeqlen, seqlens: seqlensBuf, indices, indicesStrideB: budget, counts, batch: B, totalQHeads: Hq, maxSeqlen, ...sel,
+        });
+        native.checkDeviceStatus();
+        const got = new Int32Array(B * budget);
+        const gotCounts = new Int32Array(B);
+        indices.download(got);
+        counts.download(gotCounts);
+        seqlens.forEach((n, b) => {
+          const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * maxSeqlen, (b * Hq + h) * maxSeqlen + n));
+          const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
+          expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
+          expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}, ${ranks} ranks, ${levels ? "ties" : "random"}) ${note}`).toEqual(want);
+        });
+      });
+    }
+  });
+
   it("TidalDecode per-head selection equals each head's own top-K, ascending", () => {
     const next = rng(seed ^ 0x5eed);
     const Hq = 4;

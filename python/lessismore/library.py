@@ -1,6 +1,6 @@
-"""liblim on PyTorch tensors for the benchmarks: shapes and strides read from the tensors, every call made
-by keyword through the generated ctypes binding (generated/bindings/lim_abi.py, one signature per C function
-of lim.h, every status checked), on PyTorch's current stream.
+"""liblim on PyTorch tensors: shapes and strides read from the tensors, every call made by keyword through the
+generated ctypes binding (generated/bindings/lim_abi.py, one signature per C function of lim.h, every status
+checked, failures raised as LimError with the library's message), on PyTorch's current stream.
 """
 
 import os
@@ -8,8 +8,12 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "generated", "bindings"))
-from lim_abi import LimLibrary  # noqa: E402
+REPOSITORY = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(REPOSITORY, "generated", "bindings"))
+from lim_abi import LimError, LimLibrary  # noqa: E402,F401  (LimError is re-exported)
+
+# Where `npm run build` (cmake-js) puts the library; LIM_LIBRARY overrides it.
+DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build", "liblim.so"))
 
 DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
@@ -24,7 +28,7 @@ def _scratch(nbytes):
 
 
 class Lim:
-    def __init__(self, path: str):
+    def __init__(self, path: str = DEFAULT_LIBRARY):
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} is missing: build it with `npm run build` (or cmake -S runtime -B build)")
         self.abi = LimLibrary(path)
@@ -93,6 +97,22 @@ class Lim:
             logits=logits, logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1), seqlens=seqlens,
             indices=indices, indices_stride_b=indices.stride(0), counts=counts, batch=logits.shape[0], num_q_heads=logits.shape[1],
             max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks, workspace=workspace, stream=_stream())
+
+    def select_lessismore_local_keys(self, logits, seqlens, keys, head_offset, total_q_heads, max_seqlen, budget, ratio, sinks):
+        """Tensor parallelism, first half: this GPU's heads' first-occurrence keys. logits float32 [B, local Hq,
+        >= max_seqlen] (this GPU's heads, global head_offset ..); keys int32 or uint32 [B, >= max_seqlen], all written."""
+        self.abi.select_lessismore_local_keys(
+            logits=logits, logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1), seqlens=seqlens, keys=keys,
+            keys_stride_b=keys.stride(0), batch=logits.shape[0], num_q_heads=logits.shape[1], head_offset=head_offset,
+            total_q_heads=total_q_heads, max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks, stream=_stream())
+
+    def select_lessismore_union(self, keys, seqlens, indices, counts, total_q_heads, max_seqlen, budget, ratio, sinks):
+        """Tensor parallelism, second half: the set from the keys of all heads (the element-wise minimum of every
+        GPU's local keys). keys [B, >= max_seqlen]; indices int32 [B, >= budget]; counts int32 [B]."""
+        self.abi.select_lessismore_union(
+            keys=keys, keys_stride_b=keys.stride(0), seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts,
+            batch=keys.shape[0], total_q_heads=total_q_heads, max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks,
+            stream=_stream())
 
     def topk(self, values, indices, out_values, k, order=0, lengths=None):
         """values float32 [rows, length]; indices int32 [rows, >= k]; out_values float32 like indices, or None."""

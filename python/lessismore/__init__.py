@@ -1,0 +1,6 @@
+"""LessIsMore's kernels (liblim) on PyTorch tensors: the C ABI through its generated ctypes binding."""
+
+from .library import DEFAULT_LIBRARY, Lim, LimError
+from .tensor_parallel import local_heads, select_lessismore_tensor_parallel
+
+__all__ = ["DEFAULT_LIBRARY", "Lim", "LimError", "local_heads", "select_lessismore_tensor_parallel"]
