@@ -176,7 +176,9 @@ export class Emitter {
         if (s.unroll === "full") this.line(depth, "#pragma unroll");
         else if (typeof s.unroll === "number") this.line(depth, `#pragma unroll ${s.unroll}`);
         const step = s.step.k === "lit" && s.step.value === 1 ? `++${s.v}` : `${s.v} += ${expr(s.step)}`;
-        this.line(depth, `for (int ${s.v} = ${expr(s.start)}; ${s.v} < ${expr(s.end)}; ${step}) {`, s.pos);
+        // The bound sits to the right of `<`: a comparison or a conditional there needs parentheses.
+        const end = precedence(s.end) <= PRECEDENCE["<"] ? `(${expr(s.end)})` : expr(s.end);
+        this.line(depth, `for (int ${s.v} = ${expr(s.start)}; ${s.v} < ${end}; ${step}) {`, s.pos);
         this.stmts(s.body, depth + 1);
         this.line(depth, "}");
         return;

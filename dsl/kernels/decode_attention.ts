@@ -166,24 +166,26 @@ export function decode_attention(
     // The ring of tiles, declared first in both branches so that both name the same bytes.
     const kStage = shared("dtype", [s.stages, TILE, ROW]);
     const vStage = shared("dtype", [s.stages, TILE, ROW]);
+    // Each producer thread copies one fixed 16-byte piece (column `at`) of every STEP-th row of a tile, from
+    // row `row0` on: the piece's column and the (request, KV head) part of its address stay the same for the
+    // whole split, so a copy costs a position and a multiply. Consecutive threads copy consecutive pieces of
+    // a row. (Recomputing each piece's row, column and whole address cost ~34 instructions per copy, and
+    // the producers' instruction issue limited the kernel: bench/NOTES.md section 11.)
     const x = threadIdx.x - s.threads; // this producer thread
+    const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the producers covers (integer division)
+    const at = (x % PIECES_PER_ROW) * VEC;
+    const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
     for (let tile = 0; tile < tiles; tile++) {
       const stage = tile % s.stages;
       if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
       const first = start + tile * TILE;
-      // Piece y of the tile (row y / PIECES_PER_ROW) is copied by producer thread y % PRODUCERS, so that a
-      // warp's copies are consecutive 16-byte pieces of rows. Rows past the split and skipped entries are zero-filled: every
-      // row of the tile is written, and a zero V row adds nothing.
-      for (const j of range(0, ceilDiv(TILE * PIECES_PER_ROW, PRODUCERS), 1, 4)) {
-        const y = j * PRODUCERS + x;
-        const r = y / PIECES_PER_ROW;
-        const at = (y % PIECES_PER_ROW) * VEC;
-        if (r < TILE) {
-          const pos = first + r < end ? position(first + r) : -1;
-          const src = pos >= 0 ? pos : 0;
-          asyncCopy(kStage.ref(stage, r, at), k.ref(b, kvHead, src, at), VEC, pos >= 0);
-          asyncCopy(vStage.ref(stage, r, at), v.ref(b, kvHead, src, at), VEC, pos >= 0);
-        }
+      // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
+      // V row adds nothing.
+      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+        const pos = first + r < end ? position(first + r) : -1;
+        const src = pos >= 0 ? pos : 0;
+        asyncCopy(kStage.ref(stage, r, at), k.ref(b, kvHead, src, at), VEC, pos >= 0);
+        asyncCopy(vStage.ref(stage, r, at), v.ref(b, kvHead, src, at), VEC, pos >= 0);
       }
       asyncArrive(full[stage]);
     }

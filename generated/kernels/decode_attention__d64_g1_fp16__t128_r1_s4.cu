@@ -119,222 +119,220 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g1_fp16__t128_r1_s4
   if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:165
     auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:167
     auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:168
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:169
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:170
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:171
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:172
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:172
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:174
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:175
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:176
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:177
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:178
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:179
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:180
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:180
       }
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:173
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:181
       #pragma unroll 4
-      for (int j = 0; j < 4; ++j) {                                                 // dsl/kernels/decode_attention.ts:177
-        const int y = j * PRODUCERS + x;                                            // dsl/kernels/decode_attention.ts:178
-        const int r = y / PIECES_PER_ROW;                                           // dsl/kernels/decode_attention.ts:179
-        const int at = y % PIECES_PER_ROW * VEC;                                    // dsl/kernels/decode_attention.ts:180
-        if (r < TILE) {                                                             // dsl/kernels/decode_attention.ts:181
-          const int pos = first + r < end ? position(first + r) : -1;               // dsl/kernels/decode_attention.ts:182
-          const int src = pos >= 0 ? pos : 0;                                       // dsl/kernels/decode_attention.ts:183
-          lim::cp_async<16>(&kStage[stage][r][at], k.ptr_at(b, kvHead, src, at), pos >= 0); // dsl/kernels/decode_attention.ts:184
-          lim::cp_async<16>(&vStage[stage][r][at], v.ptr_at(b, kvHead, src, at), pos >= 0); // dsl/kernels/decode_attention.ts:185
-        }
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:184
+        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:185
+        const int src = pos >= 0 ? pos : 0;                                         // dsl/kernels/decode_attention.ts:186
+        lim::cp_async<16>(&kStage[stage][r][at], k.ptr_at(b, kvHead, src, at), pos >= 0); // dsl/kernels/decode_attention.ts:187
+        lim::cp_async<16>(&vStage[stage][r][at], v.ptr_at(b, kvHead, src, at), pos >= 0); // dsl/kernels/decode_attention.ts:188
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:188
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:190
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:190
+    return;                                                                         // dsl/kernels/decode_attention.ts:192
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:192
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:193
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:194
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:195
-    const bool hasLow = g0 < c::G;                                                  // dsl/kernels/decode_attention.ts:196
-    const bool hasHigh = g0 + 8 < c::G;                                             // dsl/kernels/decode_attention.ts:197
-    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:200
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:194
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:195
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:196
+    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:197
+    const bool hasLow = g0 < c::G;                                                  // dsl/kernels/decode_attention.ts:198
+    const bool hasHigh = g0 + 8 < c::G;                                             // dsl/kernels/decode_attention.ts:199
+    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:202
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:201
-      if (hasLow) {                                                                 // dsl/kernels/decode_attention.ts:202
-        qa[kk][0] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col));         // dsl/kernels/decode_attention.ts:203
-        qa[kk][2] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:204
+    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:203
+      if (hasLow) {                                                                 // dsl/kernels/decode_attention.ts:204
+        qa[kk][0] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col));         // dsl/kernels/decode_attention.ts:205
+        qa[kk][2] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:206
       }
-      if (hasHigh) {                                                                // dsl/kernels/decode_attention.ts:206
-        qa[kk][1] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col));     // dsl/kernels/decode_attention.ts:207
-        qa[kk][3] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col + 8)); // dsl/kernels/decode_attention.ts:208
+      if (hasHigh) {                                                                // dsl/kernels/decode_attention.ts:208
+        qa[kk][1] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col));     // dsl/kernels/decode_attention.ts:209
+        qa[kk][3] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col + 8)); // dsl/kernels/decode_attention.ts:210
       }
     }
-    const float scale2 = scale * LOG2E;                                             // dsl/kernels/decode_attention.ts:211
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:213
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:214
-    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:215
-    {                                                                               // dsl/kernels/decode_attention.ts:216
-      auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:217
-      auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:218
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:219
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:220
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:221
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:222
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:223
-        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:226
+    const float scale2 = scale * LOG2E;                                             // dsl/kernels/decode_attention.ts:213
+    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:215
+    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:216
+    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:217
+    {                                                                               // dsl/kernels/decode_attention.ts:218
+      auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:219
+      auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:220
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:221
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:222
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:223
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:224
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:225
+        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:228
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:227
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:229
           #pragma unroll
-          for (int kk = 0; kk < KSTEPS; ++kk) {                                     // dsl/kernels/decode_attention.ts:228
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:230
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:231
-            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:232
-            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:233
-            b0[0] = kf[0];                                                          // dsl/kernels/decode_attention.ts:234
-            b0[1] = kf[1];                                                          // dsl/kernels/decode_attention.ts:235
-            b1[0] = kf[2];                                                          // dsl/kernels/decode_attention.ts:236
-            b1[1] = kf[3];                                                          // dsl/kernels/decode_attention.ts:237
-            lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                       // dsl/kernels/decode_attention.ts:238
-            lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                       // dsl/kernels/decode_attention.ts:239
+          for (int kk = 0; kk < KSTEPS; ++kk) {                                     // dsl/kernels/decode_attention.ts:230
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:232
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:233
+            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:234
+            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:235
+            b0[0] = kf[0];                                                          // dsl/kernels/decode_attention.ts:236
+            b0[1] = kf[1];                                                          // dsl/kernels/decode_attention.ts:237
+            b1[0] = kf[2];                                                          // dsl/kernels/decode_attention.ts:238
+            b1[1] = kf[3];                                                          // dsl/kernels/decode_attention.ts:239
+            lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                       // dsl/kernels/decode_attention.ts:240
+            lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                       // dsl/kernels/decode_attention.ts:241
           }
         }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:243
+        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:245
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:244
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:246
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:245
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:247
             #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:246
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:247
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:248
+            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:248
+              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:249
+              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:250
               #pragma unroll
-              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:249
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:250
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:251
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:252
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:253
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:253
+              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:251
+                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:252
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:253
+                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:254
+                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:255
+                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:255
                 }
               }
             }
           }
         }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:258
+        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:260
         #pragma unroll
-        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:259
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:260
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:261
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:262
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:263
+        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:261
+          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:262
+          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:263
+          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:264
+          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:265
         }
         #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:265
+        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:267
           #pragma unroll
-          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:265
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:265
+          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:267
+            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:267
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:266
-          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:268
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:268
+          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:270
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:269
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:271
             #pragma unroll
-            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:270
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:271
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:272
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:273
-              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:274
+            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:272
+              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:273
+              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:274
+              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:275
+              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:276
             }
           }
           #pragma unroll
-          for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                  // dsl/kernels/decode_attention.ts:277
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:279
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:280
-            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:281
-            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:282
-            b0[0] = vf[0];                                                          // dsl/kernels/decode_attention.ts:283
-            b0[1] = vf[1];                                                          // dsl/kernels/decode_attention.ts:284
-            b1[0] = vf[2];                                                          // dsl/kernels/decode_attention.ts:285
-            b1[1] = vf[3];                                                          // dsl/kernels/decode_attention.ts:286
-            lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                           // dsl/kernels/decode_attention.ts:287
-            lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                       // dsl/kernels/decode_attention.ts:288
+          for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                  // dsl/kernels/decode_attention.ts:279
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:281
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:282
+            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:283
+            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:284
+            b0[0] = vf[0];                                                          // dsl/kernels/decode_attention.ts:285
+            b0[1] = vf[1];                                                          // dsl/kernels/decode_attention.ts:286
+            b1[0] = vf[2];                                                          // dsl/kernels/decode_attention.ts:287
+            b1[1] = vf[3];                                                          // dsl/kernels/decode_attention.ts:288
+            lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                           // dsl/kernels/decode_attention.ts:289
+            lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                       // dsl/kernels/decode_attention.ts:290
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:292
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:293
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:293
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:294
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:295
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:295
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:297
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:298
-    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:301
-    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:302
-    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:303
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:299
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:300
+    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:303
+    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:304
+    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:305
     #pragma unroll
-    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:304
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:305
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:306
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:307
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:308
+    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:306
+      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:307
+      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:308
+        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:309
+        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:310
       }
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:310
-        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];                  // dsl/kernels/decode_attention.ts:311
-        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];          // dsl/kernels/decode_attention.ts:312
+      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:312
+        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];                  // dsl/kernels/decode_attention.ts:313
+        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];          // dsl/kernels/decode_attention.ts:314
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:315
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:316
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:317
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:318
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:319
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:317
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:318
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:319
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:320
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:321
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:320
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:320
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:322
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:322
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:321
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:322
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:323
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:324
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:323
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:324
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:325
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:326
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:325
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:326
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:327
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:328
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:328
-      const float value = sum > 0.0f ? out / sum : 0.0f;                            // dsl/kernels/decode_attention.ts:329
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:330
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:331
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:332
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:333
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:333
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:330
+      const float value = sum > 0.0f ? out / sum : 0.0f;                            // dsl/kernels/decode_attention.ts:331
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:332
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:333
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:334
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:335
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:335
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:336
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:337
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:337
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:338
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:339
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:339
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:340
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:343
-        auto& lseAll = *reinterpret_cast<float (*)[1][256]>(lim_smem + 21376);  /* shared bytes 21376..22399 */ // dsl/kernels/decode_attention.ts:344
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * splits; i += s::threads) { // dsl/kernels/decode_attention.ts:345
-          lseAll[i / splits][i % splits] = partialLse.load(b, qHead + i / splits, i % splits); // dsl/kernels/decode_attention.ts:345
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:342
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:345
+        auto& lseAll = *reinterpret_cast<float (*)[1][256]>(lim_smem + 21376);  /* shared bytes 21376..22399 */ // dsl/kernels/decode_attention.ts:346
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * splits; i += s::threads) { // dsl/kernels/decode_attention.ts:347
+          lseAll[i / splits][i % splits] = partialLse.load(b, qHead + i / splits, i % splits); // dsl/kernels/decode_attention.ts:347
         }
-        lim::sync_consumers<s::threads>();                                          // dsl/kernels/decode_attention.ts:346
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:347
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:348
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:349
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:350
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:351
+        lim::sync_consumers<s::threads>();                                          // dsl/kernels/decode_attention.ts:348
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:349
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:350
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:351
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:352
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:353
           #pragma unroll 4
-          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:352
-            mMax = fmaxf(mMax, lseAll[g][sp]);                                      // dsl/kernels/decode_attention.ts:352
+          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:354
+            mMax = fmaxf(mMax, lseAll[g][sp]);                                      // dsl/kernels/decode_attention.ts:354
           }
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:353
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:354
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:355
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:356
           #pragma unroll 4
-          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:355
-            const float w = lim::fast_exp2(lseAll[g][sp] - mMax);                   // dsl/kernels/decode_attention.ts:356
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:357
-            out = out + w * partialO.load(b, h, sp, d);                             // dsl/kernels/decode_attention.ts:358
+          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:357
+            const float w = lim::fast_exp2(lseAll[g][sp] - mMax);                   // dsl/kernels/decode_attention.ts:358
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:359
+            out = out + w * partialO.load(b, h, sp, d);                             // dsl/kernels/decode_attention.ts:360
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:360
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:361
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:361
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:362
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:363
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:363
           }
         }
       }

@@ -48,6 +48,16 @@ describe("lowering", () => {
     `);
   });
 
+  it("parenthesizes a loop bound that is a comparison or a conditional (it sits right of <)", () => {
+    expect(lowerTiny("  let total = 0;\n  const a = threadIdx.x;\n  for (const k of range(a, a < 8 ? 64 : 0, 8)) total += k;")).toMatchInlineSnapshot(`
+      "int total = 0;
+      const int a = static_cast<int>(threadIdx.x);
+      for (int k = a; k < (a < 8 ? 64 : 0); k += 8) {
+        total += k;
+      }"
+    `);
+  });
+
   it("parenthesizes by C precedence and converts 16-bit shared elements", () => {
     expect(lowerTiny('  const t = shared("bf16", [32]);\n  t[threadIdx.x] = scale * 2.0;\n  const a = (threadIdx.x + 1) * (threadIdx.x & 3);\n  const b: f32 = t[0] - (t[1] - 1.0);')).toMatchInlineSnapshot(`
       "auto& t = *reinterpret_cast<__nv_bfloat16 (*)[32]>(lim_smem + 0);  /* shared bytes 0..63 */

@@ -1,0 +1,34 @@
+"""Decode attention at one shape on random data, for profilers (Nsight Compute):
+
+    ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section WarpStateStats \
+        python3 bench/profile_decode.py [--batch 8] [--context 32768]
+
+Hq 32, Hkv 8, head dim 128, bf16; the default schedule of the library given (build/liblim.so by default).
+"""
+
+import argparse
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from lessismore import Lim  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--batch", type=int, default=8)
+ap.add_argument("--context", type=int, default=32768)
+args = ap.parse_args()
+B, HQ, HKV, D, N = args.batch, 32, 8, 128, args.context
+lim = Lim()
+q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16)
+k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
+v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
+seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+out = torch.empty_like(q)
+ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype)
+for _ in range(3):
+    lim.decode_attention(q, k, v, seqlens, out, None, N, 1 / math.sqrt(D), ws)
+lim.check_device_status()
+print("decoded", tuple(out.shape))
