@@ -1,9 +1,10 @@
 """Decode attention at one shape on random data, for profilers (Nsight Compute):
 
-    ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section WarpStateStats \
-        python3 bench/profile_decode.py [--batch 8] [--context 32768]
+    bash bench/device/suite.sh profile-decode     (ncu on this script; logs under $OUT)
 
-Hq 32, Hkv 8, head dim 128, bf16; the default schedule of the library given (build/liblim.so by default).
+    python3 bench/profile_decode.py [--batch 8] [--context 32768]
+
+Hq 32, Hkv 8, head dim 128, bf16, the schedule the library dispatches to (build/liblim.so, or $LIM_LIBRARY).
 """
 
 import argparse

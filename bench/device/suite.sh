@@ -65,6 +65,17 @@ for section in "$@"; do
         python3 bench/profile_selection.py > "$OUT/profile-selection.txt" 2>&1 || status=1
       grep -E "topk|union|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Memory Throughput|Compute \(SM\)" "$OUT/profile-selection.txt" | head -80
       ;;
+    profile-decode)
+      # Nsight Compute on one decode attention launch (B 8 and B 1, 32K, D 128, G 4, bf16): occupancy, issue
+      # and stall statistics, and every SASS instruction with its stall samples (sass-<B>.csv).
+      for batch in 8 1; do
+        ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy \
+          --section LaunchStats --section WarpStateStats --section SchedulerStats python3 bench/profile_decode.py --batch $batch > "$OUT/ncu-$batch.txt" 2>&1 || status=1
+        grep -E "Duration|DRAM Throughput|Registers Per|Grid Size|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" "$OUT/ncu-$batch.txt"
+        ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SourceCounters --page source --print-source sass --csv \
+          python3 bench/profile_decode.py --batch $batch > "$OUT/sass-$batch.csv" 2>&1 || status=1
+      done
+      ;;
     decode)
       # lim decode for qwen3-8b at 8K, 32K and 128K context, B 1 and 8, all three policies (B 8 at 128K
       # needs ~160 GB of caches: the runtime refuses it, saying so).
