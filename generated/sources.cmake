@@ -23,8 +23,12 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16__t256_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16__t256_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16__t128_r1_s4.cu
@@ -33,15 +37,19 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_fp16__t256.cu

@@ -126,7 +126,7 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (29 variants)
+// ---- decode_attention (37 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16__t128_r1_s4_info;
@@ -136,8 +136,12 @@ extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r1_s3_
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16__t256_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16__t128_r1_s4_info;
@@ -146,15 +150,19 @@ extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s2
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16__t128_r1_s3_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
@@ -167,8 +175,12 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g4_bf16__t256_r2_s2_info,
     &lim_decode_attention__d64_g4_fp16__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16__t256_r2_s2_info,
-    &lim_decode_attention__d64_g8_bf16__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_fp16__t256_r2_s3_info,
     &lim_decode_attention__d128_g1_bf16__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_fp16__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_bf16__t128_r1_s4_info,
@@ -177,18 +189,22 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d128_g4_bf16__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_bf16__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_fp16__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16__t256_r1_s2_info,
     &lim_decode_attention__d256_g1_bf16__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_fp16__t128_r1_s3_info,
     &lim_decode_attention__d256_g2_bf16__t128_r1_s3_info,
     &lim_decode_attention__d256_g2_fp16__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_bf16__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_bf16__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16__t128_r1_s3_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 29;
+extern "C" const int lim_decode_attention_variant_count = 37;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -201,8 +217,15 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g4_bf16__t256_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16__t256_r1_s3_info, 0, 12288 },
     {&lim_decode_attention__d64_g4_fp16__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16__t256_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_bf16__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16__t256_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16__t256_r1_s4_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g8_fp16__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_fp16__t256_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16__t128_r1_s4_info, 0, INT64_MAX },
@@ -215,16 +238,26 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d128_g4_fp16__t256_r1_s2_info, 0, 12288 },
     {&lim_decode_attention__d128_g4_fp16__t256_r1_s3_info, 12288, 49152 },
     {&lim_decode_attention__d128_g4_fp16__t256_r1_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_bf16__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_bf16__t256_r1_s2_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16__t256_r1_s2_info, 1536, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16__t128_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16__t128_r1_s2_info, 0, 6144 },
+    {&lim_decode_attention__d256_g8_bf16__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d256_g8_bf16__t128_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g8_fp16__t128_r1_s2_info, 49152, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, int64_t rows) {
@@ -430,7 +463,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"append_kv", lim_append_kv_variants, 6 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 29 },
+    {"decode_attention", lim_decode_attention_variants, 37 },
     {"gather_kv", lim_gather_kv_variants, 6 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 6 },

@@ -210,8 +210,12 @@ int lim_decode_attention__d64_g4_bf16__t256_r1_s3(const lim_decode_attention_par
 int lim_decode_attention__d64_g4_bf16__t256_r2_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16__t256_r2_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
@@ -220,15 +224,19 @@ int lim_decode_attention__d128_g4_bf16__t256_r1_s2(const lim_decode_attention_pa
 int lim_decode_attention__d128_g4_bf16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_bf16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_fp16__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_bf16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 
 /* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
