@@ -1,4 +1,7 @@
-"""LessIsMore's kernels (liblim) on PyTorch tensors: the C ABI through its generated ctypes binding."""
+"""LessIsMore's kernels (liblim) on PyTorch tensors: the C ABI through its generated ctypes binding.
+
+`import lessismore.ops` registers them as custom operators, torch.ops.lessismore.*.
+"""
 
 from .library import DEFAULT_LIBRARY, Lim, LimError
 from .tensor_parallel import local_heads, select_lessismore_tensor_parallel

@@ -18,6 +18,13 @@ DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build"
 DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
+def _kv_dtype(t) -> str:
+    """The C ABI's name of a query or cache tensor's dtype, or a TypeError naming what is accepted."""
+    if t.dtype not in DTYPES:
+        raise TypeError(f"queries and K/V caches must be torch.bfloat16 or torch.float16, got {t.dtype}")
+    return DTYPES[t.dtype]
+
+
 def _stream():
     return torch.cuda.current_stream().cuda_stream
 
@@ -49,7 +56,7 @@ class Lim:
             v_cache=v, v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2),
             seqlens=seqlens, out=out, out_stride_b=out.stride(0), out_stride_h=out.stride(1),
             batch=B, num_q_heads=Hq, num_kv_heads=k.shape[1], head_dim=D, cache_capacity=k.shape[2], max_seqlen=max_seqlen,
-            dtype=DTYPES[q.dtype], softmax_scale=scale, stream=_stream())
+            dtype=_kv_dtype(q), softmax_scale=scale, stream=_stream())
 
     def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype) -> torch.Tensor:
         return _scratch(self.abi.decode_attention_workspace_size(
@@ -65,16 +72,16 @@ class Lim:
         return _scratch(self.abi.sparse_attention_workspace_size(
             batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=DTYPES[dtype], per_head=per_head))
 
-    def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace):
-        """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B]."""
+    def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
+        """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B]; lse float32 [B, Hq] or None."""
         self.abi.sparse_attention(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), indices=indices, indices_stride_b=indices.stride(0),
-                                  counts=counts, max_count=indices.shape[1], workspace=workspace)
+                                  counts=counts, max_count=indices.shape[1], lse=lse, workspace=workspace)
 
-    def sparse_attention_per_head(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace):
-        """indices int32 [B, Hq, >= K] ascending per head, counts int32 [B, Hq]."""
+    def sparse_attention_per_head(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
+        """indices int32 [B, Hq, >= K] ascending per head, counts int32 [B, Hq]; lse float32 [B, Hq] or None."""
         self.abi.sparse_attention_per_head(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), indices=indices,
                                            indices_stride_b=indices.stride(0), indices_stride_h=indices.stride(1), counts=counts,
-                                           max_count=indices.shape[2], workspace=workspace)
+                                           max_count=indices.shape[2], lse=lse, workspace=workspace)
 
     def gather_kv(self, k, v, seqlens, indices, counts, out_k, out_v, max_seqlen):
         """Copies rows indices[b, :counts[b]] of k and v into out_k, out_v [B, Hkv, >= K, D]."""
@@ -85,7 +92,7 @@ class Lim:
             indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
             out_stride_b=out_k.stride(0), out_stride_h=out_k.stride(1), out_stride_n=out_k.stride(2),
             batch=B, num_kv_heads=Hkv, head_dim=D, cache_capacity=N, max_seqlen=max_seqlen, max_count=indices.shape[1],
-            dtype=DTYPES[k.dtype], stream=_stream())
+            dtype=_kv_dtype(k), stream=_stream())
 
     def select_lessismore_workspace(self, batch, hq, max_seqlen, budget, ratio, sinks) -> torch.Tensor:
         return _scratch(self.abi.select_lessismore_workspace_size(
@@ -113,6 +120,31 @@ class Lim:
             keys=keys, keys_stride_b=keys.stride(0), seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts,
             batch=keys.shape[0], total_q_heads=total_q_heads, max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks,
             stream=_stream())
+
+    def select_per_head(self, logits, seqlens, indices, counts, max_seqlen, budget):
+        """TidalDecode's per-head sets: logits float32 [B, Hq, >= max_seqlen]; indices int32 [B, Hq, >= budget]; counts int32 [B, Hq]."""
+        self.abi.select_per_head(
+            logits=logits, logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1), seqlens=seqlens, indices=indices,
+            indices_stride_b=indices.stride(0), indices_stride_h=indices.stride(1), counts=counts, batch=logits.shape[0],
+            num_q_heads=logits.shape[1], max_seqlen=max_seqlen, budget=budget, stream=_stream())
+
+    def attention_recall(self, logits, lse, indices, counts, recall):
+        """Attention recall of shared ([B, K] indices, [B] counts) or per-head ([B, Hq, K], [B, Hq]) sets; recall float32 [B, Hq]."""
+        per_head = indices.dim() == 3
+        self.abi.attention_recall(
+            logits=logits, logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1), logits_capacity=logits.shape[2], lse=lse,
+            indices=indices, indices_stride_b=indices.stride(0), indices_stride_s=indices.stride(1) if per_head else 0, counts=counts,
+            recall=recall, batch=logits.shape[0], num_q_heads=logits.shape[1], sets=indices.shape[1] if per_head else 1,
+            max_count=indices.shape[-1], stream=_stream())
+
+    def append_kv(self, k_cache, v_cache, k_new, v_new, seqlens):
+        """Writes k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches [B, Hkv, Nmax, D] (laid out alike)."""
+        B, Hkv, N, D = k_cache.shape
+        if v_cache.stride() != k_cache.stride():
+            raise ValueError(f"k_cache and v_cache must have the same strides, got {k_cache.stride()} and {v_cache.stride()}")
+        self.abi.append_kv(k_new=k_new, v_new=v_new, seqlens=seqlens, k_cache=k_cache, v_cache=v_cache, cache_stride_b=k_cache.stride(0),
+                           cache_stride_h=k_cache.stride(1), cache_stride_n=k_cache.stride(2), batch=B, num_kv_heads=Hkv, head_dim=D,
+                           cache_capacity=N, dtype=_kv_dtype(k_cache), stream=_stream())
 
     def topk(self, values, indices, out_values, k, order=0, lengths=None):
         """values float32 [rows, length]; indices int32 [rows, >= k]; out_values float32 like indices, or None."""

@@ -1,0 +1,196 @@
+"""liblim's kernels as PyTorch custom operators (torch.ops.lessismore.*).
+
+Each operator calls the C ABI on PyTorch's current stream, allocates its outputs with PyTorch's allocator,
+and has a fake (meta) implementation, so torch.compile(fullgraph=True) traces through it without a graph
+break, and CUDA graphs capture it. A bad argument raises LimError (a RuntimeError) with the library's
+message, which names the function and the argument.
+
+Workspaces: the attention operators share one zeroed workspace per device (the C ABI's rule: zero it once,
+every call leaves it ready for the next), and the selection operator one scratch buffer per device; both grow
+when a call needs more. Make one eager call of each shape before capturing a CUDA graph (so that no buffer
+grows inside the capture), and call the operators of one device from one stream at a time.
+"""
+
+import torch
+from torch import Tensor
+
+from .library import DEFAULT_LIBRARY, Lim, _kv_dtype
+
+_library = None
+_scratch: dict = {}
+
+
+def library() -> Lim:
+    """The process's liblim (build/liblim.so, or $LIM_LIBRARY), loaded on first use."""
+    global _library
+    if _library is None:
+        _library = Lim(DEFAULT_LIBRARY)
+    return _library
+
+
+def _workspace(kind: str, device: torch.device, nbytes: int) -> Tensor:
+    """The device's `kind` buffer, grown (zeroed) to at least nbytes."""
+    key = (kind, device)
+    buffer = _scratch.get(key)
+    if buffer is None or buffer.numel() < nbytes:
+        buffer = torch.zeros(max(nbytes, 16), dtype=torch.uint8, device=device)
+        _scratch[key] = buffer
+    return buffer
+
+
+def _attention_workspace(q: Tensor, k: Tensor, rows: int, kind: str) -> Tensor:
+    """The shared attention workspace, large enough for a call over `rows` rows ("full": tokens; "shared" or
+    "per_head": list entries)."""
+    abi = library().abi
+    B, hq, d = q.shape
+    sizes = dict(batch=B, num_q_heads=hq, num_kv_heads=k.shape[1], head_dim=d, dtype=_kv_dtype(q))
+    if kind == "full":
+        nbytes = abi.decode_attention_workspace_size(max_seqlen=rows, **sizes)
+    else:
+        nbytes = abi.sparse_attention_workspace_size(max_count=rows, per_head=1 if kind == "per_head" else 0, **sizes)
+    return _workspace("attention", q.device, nbytes)
+
+
+def _lse(q: Tensor) -> Tensor:
+    return q.new_empty((q.shape[0], q.shape[1]), dtype=torch.float32)
+
+
+# ---- attention
+
+
+@torch.library.custom_op("lessismore::decode_attention", mutates_args=())
+def decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, max_seqlen: int, scale: float) -> tuple[Tensor, Tensor]:
+    """Full decode attention. q [B, Hq, D]; caches [B, Hkv, Nmax, D]; seqlens int32 [B]. Returns (out [B, Hq, D], lse [B, Hq])."""
+    out, lse = torch.empty_like(q), _lse(q)
+    library().decode_attention(q, k_cache, v_cache, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, k_cache, max_seqlen, "full"))
+    return out, lse
+
+
+@decode_attention.register_fake
+def _(q, k_cache, v_cache, seqlens, max_seqlen, scale):
+    return torch.empty_like(q), _lse(q)
+
+
+@torch.library.custom_op("lessismore::decode_attention_with_logits", mutates_args=())
+def decode_attention_with_logits(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, max_seqlen: int,
+                                 scale: float) -> tuple[Tensor, Tensor, Tensor]:
+    """A selection layer's attention: also every head's scaled logits [B, Hq, max_seqlen] (natural units)."""
+    out, lse = torch.empty_like(q), _lse(q)
+    logits = q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
+    library().decode_attention(q, k_cache, v_cache, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, k_cache, max_seqlen, "full"),
+                               logits=logits)
+    return out, lse, logits
+
+
+@decode_attention_with_logits.register_fake
+def _(q, k_cache, v_cache, seqlens, max_seqlen, scale):
+    return torch.empty_like(q), _lse(q), q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
+
+
+@torch.library.custom_op("lessismore::sparse_attention", mutates_args=())
+def sparse_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, indices: Tensor, counts: Tensor, max_seqlen: int,
+                     scale: float) -> tuple[Tensor, Tensor]:
+    """Attention over one ascending index list per request (indices [B, K], counts [B]), shared by its heads."""
+    out, lse = torch.empty_like(q), _lse(q)
+    ws = _attention_workspace(q, k_cache, indices.shape[1], "shared")
+    library().sparse_attention(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    return out, lse
+
+
+@sparse_attention.register_fake
+def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
+    return torch.empty_like(q), _lse(q)
+
+
+@torch.library.custom_op("lessismore::sparse_attention_per_head", mutates_args=())
+def sparse_attention_per_head(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, indices: Tensor, counts: Tensor, max_seqlen: int,
+                              scale: float) -> tuple[Tensor, Tensor]:
+    """Attention over one ascending list per query head (indices [B, Hq, K], counts [B, Hq])."""
+    out, lse = torch.empty_like(q), _lse(q)
+    ws = _attention_workspace(q, k_cache, indices.shape[2], "per_head")
+    library().sparse_attention_per_head(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    return out, lse
+
+
+@sparse_attention_per_head.register_fake
+def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
+    return torch.empty_like(q), _lse(q)
+
+
+# ---- selection
+
+
+@torch.library.custom_op("lessismore::select_lessismore", mutates_args=())
+def select_lessismore(logits: Tensor, seqlens: Tensor, max_seqlen: int, budget: int, recency_ratio: float, sinks: int) -> tuple[Tensor, Tensor]:
+    """LessIsMore's shared set of each request: (indices [B, budget] ascending, counts [B])."""
+    lim = library()
+    B, hq = logits.shape[0], logits.shape[1]
+    indices = logits.new_empty((B, budget), dtype=torch.int32)
+    counts = logits.new_empty((B,), dtype=torch.int32)
+    nbytes = lim.abi.select_lessismore_workspace_size(batch=B, num_q_heads=hq, max_seqlen=max_seqlen, budget=budget, recency_ratio=recency_ratio, sinks=sinks)
+    lim.select_lessismore(logits, seqlens, indices, counts, max_seqlen, budget, recency_ratio, sinks, _workspace("selection", logits.device, nbytes))
+    return indices, counts
+
+
+@select_lessismore.register_fake
+def _(logits, seqlens, max_seqlen, budget, recency_ratio, sinks):
+    B = logits.shape[0]
+    return logits.new_empty((B, budget), dtype=torch.int32), logits.new_empty((B,), dtype=torch.int32)
+
+
+@torch.library.custom_op("lessismore::select_per_head", mutates_args=())
+def select_per_head(logits: Tensor, seqlens: Tensor, max_seqlen: int, budget: int) -> tuple[Tensor, Tensor]:
+    """TidalDecode's per-head sets: (indices [B, Hq, budget] ascending, -1 past the count; counts [B, Hq])."""
+    B, hq = logits.shape[0], logits.shape[1]
+    indices = logits.new_empty((B, hq, budget), dtype=torch.int32)
+    counts = logits.new_empty((B, hq), dtype=torch.int32)
+    library().select_per_head(logits, seqlens, indices, counts, max_seqlen, budget)
+    return indices, counts
+
+
+@select_per_head.register_fake
+def _(logits, seqlens, max_seqlen, budget):
+    B, hq = logits.shape[0], logits.shape[1]
+    return logits.new_empty((B, hq, budget), dtype=torch.int32), logits.new_empty((B, hq), dtype=torch.int32)
+
+
+@torch.library.custom_op("lessismore::topk", mutates_args=())
+def topk(values: Tensor, k: int, by_position: bool = False) -> tuple[Tensor, Tensor]:
+    """Exact top-k of each row of values [rows, length] (descending, ties to the lower position, NaN last):
+    (indices [rows, k], values [rows, k]) in rank order, or ascending positions with by_position."""
+    indices = values.new_empty((values.shape[0], k), dtype=torch.int32)
+    picked = values.new_empty((values.shape[0], k), dtype=torch.float32)
+    library().topk(values, indices, picked, k, order="position" if by_position else "rank")
+    return indices, picked
+
+
+@topk.register_fake
+def _(values, k, by_position=False):
+    return values.new_empty((values.shape[0], k), dtype=torch.int32), values.new_empty((values.shape[0], k), dtype=torch.float32)
+
+
+@torch.library.custom_op("lessismore::attention_recall", mutates_args=())
+def attention_recall(logits: Tensor, lse: Tensor, indices: Tensor, counts: Tensor) -> Tensor:
+    """The softmax mass each head's attention puts on a set: shared ([B, K]) or per-head ([B, Hq, K]) indices. [B, Hq]."""
+    recall = logits.new_empty((logits.shape[0], logits.shape[1]), dtype=torch.float32)
+    library().attention_recall(logits, lse, indices, counts, recall)
+    return recall
+
+
+@attention_recall.register_fake
+def _(logits, lse, indices, counts):
+    return logits.new_empty((logits.shape[0], logits.shape[1]), dtype=torch.float32)
+
+
+# ---- caches
+
+
+@torch.library.custom_op("lessismore::append_kv", mutates_args=("k_cache", "v_cache"))
+def append_kv(k_cache: Tensor, v_cache: Tensor, k_new: Tensor, v_new: Tensor, seqlens: Tensor) -> None:
+    """Writes the new token's k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches, in place."""
+    library().append_kv(k_cache, v_cache, k_new, v_new, seqlens)
+
+
+@append_kv.register_fake
+def _(k_cache, v_cache, k_new, v_new, seqlens):
+    return None
