@@ -49,8 +49,9 @@ def main():
     torch.manual_seed(0)
     lim_hf.register()
     config = tiny_config()
+    # One configuration object each: from_config records the attention implementation in it.
     sdpa = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16).cuda().eval()
-    ours = AutoModelForCausalLM.from_config(config, attn_implementation="lessismore", dtype=torch.bfloat16).cuda().eval()
+    ours = AutoModelForCausalLM.from_config(tiny_config(), attn_implementation="lessismore", dtype=torch.bfloat16).cuda().eval()
     ours.load_state_dict(sdpa.state_dict())
 
     prompt = torch.randint(0, config.vocab_size, (2, PROMPT), device="cuda")
