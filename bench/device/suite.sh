@@ -4,6 +4,7 @@
 #
 #   bash bench/device/suite.sh build tests sample sanitize bench
 #   bash bench/device/suite.sh build tensor-parallel     (on nvidia-h200-x2)
+#   bash bench/device/suite.sh build python              (the Python package's tests)
 #
 # Prepare .carry here first with bench/device/pack.sh, and name .carry in the device tool's carry list.
 set -uo pipefail
@@ -86,6 +87,12 @@ for section in "$@"; do
         done
       done
       node -e 'const fs=require("fs");for(const f of fs.readdirSync(process.argv[1]).filter(f=>/^decode-.*json$/.test(f)).sort()){try{const r=JSON.parse(fs.readFileSync(process.argv[1]+"/"+f));for(const p of r.reports)console.log(f,p.policy,p.attentionUsPerStep.toFixed(1),"us",(p.speedupOverFull||0).toFixed(2)+"x",JSON.stringify(p.recall||[]),JSON.stringify(p.layerErrors||[]))}catch(e){console.log(f,"no result")}}' "$OUT"
+      ;;
+    python)
+      # The Python package on one GPU: the custom operators (values, torch.compile, CUDA graphs, errors) and
+      # the transformers backend on a small random Qwen3.
+      python3 python/tests/custom_ops.py 2>&1 | tee "$OUT/custom-ops.log" || status=1
+      python3 python/tests/transformers_backend.py 2>&1 | grep -v "it/s" | tee "$OUT/transformers-backend.log" || status=1
       ;;
     tensor-parallel)
       # On a machine of two or more GPUs: the tensor-parallel selection's rank test (100 random steps), the
