@@ -94,6 +94,10 @@ for section in "$@"; do
       python3 python/tests/custom_ops.py 2>&1 | tee "$OUT/custom-ops.log" || status=1
       python3 python/tests/transformers_backend.py 2>&1 | grep -v "it/s" | tee "$OUT/transformers-backend.log" || status=1
       ;;
+    e2e)
+      # A Qwen3-8B-shaped transformers model decoding at 8K-128K, B 1 and 8: SDPA vs ours vs LessIsMore vs TidalDecode.
+      python3 bench/e2e_decode.py --out "$OUT" 2>&1 | grep -v "it/s" | tee "$OUT/e2e.log" || status=1
+      ;;
     tensor-parallel)
       # On a machine of two or more GPUs: the tensor-parallel selection's rank test (100 random steps), the
       # hand-sharded layer example and the benchmark, one process per GPU through NCCL. NVLink multicast stays
