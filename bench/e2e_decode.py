@@ -1,6 +1,6 @@
 """End-to-end decode of a Qwen3-8B-shaped model in transformers, every dense layer included, beside SDPA.
 
-    python3 bench/e2e_decode.py [--contexts 8192,32768,131072] [--batches 1,8] [--out bench/results]
+    python3 bench/e2e_decode.py [--lib build/liblim.so] [--quick] [--contexts 8192,32768,131072] [--batches 1,8] [--out bench/results]
 
 The model is built from its configuration with random weights (36 layers, 32 query and 8 KV heads, head dim
 128, hidden 4096, bf16; nothing downloaded). For each context N and batch B a StaticCache is filled with N
@@ -27,6 +27,7 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import lessismore.transformers_backend as lim_hf  # noqa: E402
+from lessismore import ops  # noqa: E402
 
 SELECTION_LAYERS = (2, 12)  # runtime/ts/config.ts, preset qwen3-8b
 BUDGET = 2048
@@ -156,10 +157,16 @@ def svg_plot(rows, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", help="the library to use (default: $LIM_LIBRARY or build/liblim.so)")
+    ap.add_argument("--quick", action="store_true", help="B 1 at 8K and 32K only")
     ap.add_argument("--contexts", default="8192,32768,131072")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
+    if args.quick:
+        args.contexts, args.batches = "8192,32768", "1"
+    if args.lib:
+        ops.use_library(args.lib)
     lim_hf.register()
     AttentionInterface.register("lim_noop", noop_attention)
     ALL_MASK_ATTENTION_FUNCTIONS.register("lim_noop", ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])

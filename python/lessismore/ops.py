@@ -21,11 +21,17 @@ _scratch: dict = {}
 
 
 def library() -> Lim:
-    """The process's liblim (build/liblim.so, or $LIM_LIBRARY), loaded on first use."""
+    """The process's liblim (build/liblim.so, or $LIM_LIBRARY, or what use_library chose), loaded on first use."""
     global _library
     if _library is None:
         _library = Lim(DEFAULT_LIBRARY)
     return _library
+
+
+def use_library(path: str) -> None:
+    """Makes the operators call the liblim at `path` (before the first call; the workspaces stay)."""
+    global _library
+    _library = Lim(path)
 
 
 def _workspace(kind: str, device: torch.device, nbytes: int) -> Tensor:

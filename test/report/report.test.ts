@@ -15,6 +15,10 @@ for (const prefix of ["decode_attention-", "sparse_attention-", "selection-"]) {
   copyFileSync(join(results, newest), join(dir, newest));
 }
 writeFileSync(join(dir, "copy_roofline-test.json"), JSON.stringify({ device: "NVIDIA H100 80GB HBM3", copy_TBps: 3.0, rows: [] }));
+// The end-to-end suite's committed H200 run.
+const e2eRun = join(results, "h200-2026-11-29d");
+const e2eFile = readdirSync(e2eRun).find((f) => f.startsWith("e2e_decode-") && f.endsWith(".json"))!;
+copyFileSync(join(e2eRun, e2eFile), join(dir, e2eFile));
 
 describe("lim bench report", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,6 +49,20 @@ describe("lim bench report", () => {
     const b1 = r.decode.find((d) => d.B === 1 && d.N === 32768 && d.D === 128)!;
     const line32k = md.split("\n").find((l) => l.startsWith("| full decode, B 1, N 32K"))!;
     expect(line32k).toContain(`${b1.ours_us.toFixed(1)} us`);
+  });
+
+  it("tabulates the end-to-end run and evaluates its targets", () => {
+    const md = reportMarkdown(r);
+    expect(r.endToEnd.length).toBeGreaterThan(3);
+    expect(md).toContain("## End to end: a Qwen3-8B-shaped transformers model");
+    const e = r.endToEnd.find((x) => x.B === 1 && x.N === 32768)!;
+    expect(md).toContain(`| 1 | 32K | ${e.sdpa_tokens_per_s.toFixed(0)} (${e.sdpa_backend}) | ${e.full_tokens_per_s.toFixed(0)} | ${e.lessismore_tokens_per_s.toFixed(0)} |`);
+    const overFull = e.full_ms / e.lessismore_ms;
+    const line = md.split("\n").find((l) => l.startsWith("| end to end, 32K, B 1: LessIsMore over our full attention"))!;
+    expect(line).toContain(`${overFull.toFixed(2)}x`);
+    expect(line.endsWith(overFull >= 1.3 ? "| yes |" : "| **no** |")).toBe(true);
+    // B 8 at 128K is not in that run: its target would say so rather than pass.
+    expect(r.endToEnd.find((x) => x.B === 8 && x.N === 131072)).toBeUndefined();
   });
 
   it("plots ours, PyTorch and the copy roofline per shape", () => {
