@@ -8,16 +8,15 @@ import { join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { PROJECT_ROOT, parseList, runAction } from "./common.js";
 
-const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean }>> = {
-  copy: { script: "bench/copy_roofline.py", usesLibrary: false },
-  decode: { script: "bench/decode_attention.py", usesLibrary: true },
-  sparse: { script: "bench/sparse_attention.py", usesLibrary: true },
-  selection: { script: "bench/selection.py", usesLibrary: true },
+/** Each suite's script, whether it takes --lib, and whether `lim bench` runs it without --suites. */
+const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean; byDefault: boolean }>> = {
+  copy: { script: "bench/copy_roofline.py", usesLibrary: false, byDefault: true },
+  decode: { script: "bench/decode_attention.py", usesLibrary: true, byDefault: true },
+  sparse: { script: "bench/sparse_attention.py", usesLibrary: true, byDefault: true },
+  selection: { script: "bench/selection.py", usesLibrary: true, byDefault: true },
   // A Qwen3-8B-shaped transformers model end to end (needs transformers and ~110 GB of GPU memory): only when named.
-  e2e: { script: "bench/e2e_decode.py", usesLibrary: true },
+  e2e: { script: "bench/e2e_decode.py", usesLibrary: true, byDefault: false },
 };
-/** What `lim bench` runs without --suites: the kernel benchmarks. */
-const KERNEL_SUITES = ["copy", "decode", "sparse", "selection"];
 
 interface BenchFlags {
   suites: string[];
@@ -41,7 +40,7 @@ export function registerBench(program: Command): void {
   program
     .command("bench")
     .description("benchmark the generated kernels beside PyTorch on this GPU; writes JSON, a markdown report and a bandwidth plot")
-    .option("--suites <list>", `suites to run: ${Object.keys(SUITES).join(", ")} (default: all but e2e)`, parseList("--suites", Object.keys(SUITES)), KERNEL_SUITES)
+    .option("--suites <list>", `suites to run: ${Object.keys(SUITES).join(", ")} (default: all but e2e)`, parseList("--suites", Object.keys(SUITES)), Object.keys(SUITES).filter((s) => SUITES[s].byDefault))
     .option("--quick", "smaller grids")
     .option("--lib <path>", "the library to benchmark", "build/liblim.so")
     .option("--out <dir>", "folder for this run's results (default: bench/results/run-<time>)")
