@@ -18,11 +18,15 @@ DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build"
 DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
+def _dtype_name(dtype) -> str:
+    """The C ABI's name of a query or cache dtype, or a TypeError naming what is accepted."""
+    if dtype not in DTYPES:
+        raise TypeError(f"queries and K/V caches must be torch.bfloat16 or torch.float16, got {dtype}")
+    return DTYPES[dtype]
+
+
 def _kv_dtype(t) -> str:
-    """The C ABI's name of a query or cache tensor's dtype, or a TypeError naming what is accepted."""
-    if t.dtype not in DTYPES:
-        raise TypeError(f"queries and K/V caches must be torch.bfloat16 or torch.float16, got {t.dtype}")
-    return DTYPES[t.dtype]
+    return _dtype_name(t.dtype)
 
 
 def _stream():
@@ -58,9 +62,12 @@ class Lim:
             batch=B, num_q_heads=Hq, num_kv_heads=k.shape[1], head_dim=D, cache_capacity=k.shape[2], max_seqlen=max_seqlen,
             dtype=_kv_dtype(q), softmax_scale=scale, stream=_stream())
 
+    def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype) -> int:
+        return self.abi.decode_attention_workspace_size(
+            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_seqlen=max_seqlen, dtype=_dtype_name(dtype))
+
     def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype) -> torch.Tensor:
-        return _scratch(self.abi.decode_attention_workspace_size(
-            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_seqlen=max_seqlen, dtype=DTYPES[dtype]))
+        return _scratch(self.decode_attention_workspace_bytes(batch, hq, hkv, d, max_seqlen, dtype))
 
     def decode_attention(self, q, k, v, seqlens, out, lse, max_seqlen, scale, workspace, logits=None):
         """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D]; seqlens int32 [B]; lse float32 [B, Hq] or None;
@@ -68,9 +75,12 @@ class Lim:
         strides = dict(logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1)) if logits is not None else {}
         self.abi.decode_attention(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), lse=lse, logits=logits, workspace=workspace, **strides)
 
+    def sparse_attention_workspace_bytes(self, batch, hq, hkv, d, max_count, dtype, per_head) -> int:
+        return self.abi.sparse_attention_workspace_size(
+            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=_dtype_name(dtype), per_head=per_head)
+
     def sparse_attention_workspace(self, batch, hq, hkv, d, max_count, dtype, per_head) -> torch.Tensor:
-        return _scratch(self.abi.sparse_attention_workspace_size(
-            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=DTYPES[dtype], per_head=per_head))
+        return _scratch(self.sparse_attention_workspace_bytes(batch, hq, hkv, d, max_count, dtype, per_head))
 
     def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
         """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B]; lse float32 [B, Hq] or None."""
@@ -94,9 +104,12 @@ class Lim:
             batch=B, num_kv_heads=Hkv, head_dim=D, cache_capacity=N, max_seqlen=max_seqlen, max_count=indices.shape[1],
             dtype=_kv_dtype(k), stream=_stream())
 
+    def select_lessismore_workspace_bytes(self, batch, hq, max_seqlen, budget, ratio, sinks) -> int:
+        return self.abi.select_lessismore_workspace_size(
+            batch=batch, num_q_heads=hq, max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks)
+
     def select_lessismore_workspace(self, batch, hq, max_seqlen, budget, ratio, sinks) -> torch.Tensor:
-        return _scratch(self.abi.select_lessismore_workspace_size(
-            batch=batch, num_q_heads=hq, max_seqlen=max_seqlen, budget=budget, recency_ratio=ratio, sinks=sinks))
+        return _scratch(self.select_lessismore_workspace_bytes(batch, hq, max_seqlen, budget, ratio, sinks))
 
     def select_lessismore(self, logits, seqlens, indices, counts, max_seqlen, budget, ratio, sinks, workspace):
         """logits float32 [B, Hq, >= max_seqlen]; indices int32 [B, >= budget]; counts int32 [B]."""

@@ -14,10 +14,10 @@ grows inside the capture), and call the operators of one device from one stream 
 import torch
 from torch import Tensor
 
-from .library import DEFAULT_LIBRARY, Lim, _kv_dtype
+from .library import DEFAULT_LIBRARY, Lim
 
 _library = None
-_scratch: dict = {}
+_buffers: dict = {}  # (kind, device) -> the workspace the operators of that kind share
 
 
 def library() -> Lim:
@@ -37,23 +37,22 @@ def use_library(path: str) -> None:
 def _workspace(kind: str, device: torch.device, nbytes: int) -> Tensor:
     """The device's `kind` buffer, grown (zeroed) to at least nbytes."""
     key = (kind, device)
-    buffer = _scratch.get(key)
+    buffer = _buffers.get(key)
     if buffer is None or buffer.numel() < nbytes:
         buffer = torch.zeros(max(nbytes, 16), dtype=torch.uint8, device=device)
-        _scratch[key] = buffer
+        _buffers[key] = buffer
     return buffer
 
 
 def _attention_workspace(q: Tensor, k: Tensor, rows: int, kind: str) -> Tensor:
     """The shared attention workspace, large enough for a call over `rows` rows ("full": tokens; "shared" or
     "per_head": list entries)."""
-    abi = library().abi
+    lim = library()
     B, hq, d = q.shape
-    sizes = dict(batch=B, num_q_heads=hq, num_kv_heads=k.shape[1], head_dim=d, dtype=_kv_dtype(q))
     if kind == "full":
-        nbytes = abi.decode_attention_workspace_size(max_seqlen=rows, **sizes)
+        nbytes = lim.decode_attention_workspace_bytes(B, hq, k.shape[1], d, rows, q.dtype)
     else:
-        nbytes = abi.sparse_attention_workspace_size(max_count=rows, per_head=1 if kind == "per_head" else 0, **sizes)
+        nbytes = lim.sparse_attention_workspace_bytes(B, hq, k.shape[1], d, rows, q.dtype, 1 if kind == "per_head" else 0)
     return _workspace("attention", q.device, nbytes)
 
 
@@ -133,7 +132,7 @@ def select_lessismore(logits: Tensor, seqlens: Tensor, max_seqlen: int, budget: 
     B, hq = logits.shape[0], logits.shape[1]
     indices = logits.new_empty((B, budget), dtype=torch.int32)
     counts = logits.new_empty((B,), dtype=torch.int32)
-    nbytes = lim.abi.select_lessismore_workspace_size(batch=B, num_q_heads=hq, max_seqlen=max_seqlen, budget=budget, recency_ratio=recency_ratio, sinks=sinks)
+    nbytes = lim.select_lessismore_workspace_bytes(B, hq, max_seqlen, budget, recency_ratio, sinks)
     lim.select_lessismore(logits, seqlens, indices, counts, max_seqlen, budget, recency_ratio, sinks, _workspace("selection", logits.device, nbytes))
     return indices, counts
 

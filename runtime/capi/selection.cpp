@@ -138,11 +138,8 @@ int launch_union(const char* function, const lim_variant_info* merge, const uint
   return launch(function, merge, &u, stream);
 }
 
-/** The union kernel, or an error saying it is missing. */
-int find_union(const char* function, const lim_variant_info** out) {
-  *out = lim_find_lessismore_union();
-  return *out != nullptr ? LIM_OK : no_variant(function, "lessismore_union (the kernel is missing)", "");
-}
+/** What no_variant says when the union kernel was not generated. */
+constexpr const char* kUnionMissing = "lessismore_union (the kernel is missing)";
 
 }  // namespace
 
@@ -160,8 +157,9 @@ int lim_select_lessismore_impl(const lim_select_lessismore_args& a) {
   int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.num_q_heads)) != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
-  const lim_variant_info* merge = nullptr;
-  if ((status = find_topk(fn, split.middle, a.max_seqlen, &topk)) != LIM_OK || (status = find_union(a.function, &merge)) != LIM_OK) return status;
+  if ((status = find_topk(fn, split.middle, a.max_seqlen, &topk)) != LIM_OK) return status;
+  const lim_variant_info* merge = lim_find_lessismore_union();
+  if (merge == nullptr) return no_variant(a.function, kUnionMissing, "");
   const std::size_t needed = selection_workspace(a.batch, a.max_seqlen);
   if (a.workspace == nullptr || a.workspace_bytes < needed) {
     return fail(LIM_ERROR_WORKSPACE, fn + ": needs " + std::to_string(needed) + " bytes of 16-byte aligned workspace, got " + std::to_string(a.workspace_bytes) +
@@ -196,10 +194,9 @@ int lim_select_lessismore_union_impl(const lim_select_lessismore_union_args& a) 
   BudgetSplit split;
   int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.total_q_heads)) != LIM_OK) return status;
-  const lim_variant_info* merge = nullptr;
-  if ((status = find_union(a.function, &merge)) != LIM_OK) return status;
+  const lim_variant_info* merge = lim_find_lessismore_union();
   lim_device_status* status_word = nullptr;
-  if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
+  if ((status = prepare_launch(a.function, merge, kUnionMissing, "", &status_word)) != LIM_OK) return status;
   return finish(launch_union(a.function, merge, a.keys, a.keys_stride_b, a.seqlens, a.indices, a.indices_stride_b, a.counts, a.batch, a.total_q_heads, a.max_seqlen,
                              split, status_word, a.stream));
 }
