@@ -1,13 +1,15 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
-    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full]
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1]
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
 (Hkv 8 and 4) and bf16 and fp16. PyTorch: scaled_dot_product_attention with enable_gqa=True on
 the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and V over time) and our
 speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: bench/timing.py (CUDA-graph
-replays, inputs rotated past the L2).
+replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (NHD pages of each
+given size in shuffled order, through lim_paged_decode_attention) and print each one's time over the
+contiguous time.
 """
 
 import argparse
@@ -23,7 +25,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from lessismore import Lim  # noqa: E402
+from lessismore import Lim, PagedKV  # noqa: E402
 from timing import input_sets_for, reps_for, time_us  # noqa: E402
 
 HQ, HKV = 32, 8
@@ -82,6 +84,38 @@ class Case:
         us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
         return us, rel, method
 
+    def paged(self, page: int):
+        """The input sets' K and V copied into NHD pages of `page` positions in shuffled order, one pool per set."""
+        per = -(-self.N // page)
+        sets = []
+        for q, k, v in self.inputs:
+            table = torch.randperm(self.B * per, device="cuda").view(self.B, per).int()
+            pools = []
+            for x in (k, v):
+                pages = torch.zeros(self.B, self.hkv, per * page, self.D, dtype=x.dtype, device="cuda")
+                pages[:, :, : self.N] = x
+                pool = torch.empty(self.B * per, page, self.hkv, self.D, dtype=x.dtype, device="cuda")
+                pool[table.flatten().long()] = pages.view(self.B, self.hkv, per, page, self.D).permute(0, 2, 3, 1, 4).reshape(self.B * per, page, self.hkv, self.D)
+                del pages
+                pools.append(pool)
+            sets.append((q, PagedKV(pools[0], pools[1], table, "NHD")))
+        return sets
+
+    def ours_paged(self, lim: Lim, page: int):
+        """As ours(), over paged caches of `page` positions: (us, relative error, timing method)."""
+        sets = self.paged(page)
+        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype, paged=True)
+        q, cache = sets[0]
+        self.out.fill_(float("nan"))
+        lim.decode_attention(q, cache, None, self.seqlens, self.out, None, self.N, self.scale, ws)
+        lim.check_device_status()
+        rel = ((self.out.float() - self.reference).norm() / self.reference.norm()).item()
+        calls = [lambda q=q, c=c: lim.decode_attention(q, c, None, self.seqlens, self.out, None, self.N, self.scale, ws) for q, c in sets]
+        us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
+        del sets, calls
+        torch.cuda.empty_cache()
+        return us, rel, method
+
     def sdpa(self, backend):
         def call(q, k, v):
             with sdpa_kernel(backend):
@@ -90,10 +124,14 @@ class Case:
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 
-def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str):
+def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=()):
     case = Case(B, N, D, hkv=hkv, dtype=DTYPES[dtype])
     row = {"B": B, "N": N, "D": D, "G": HQ // hkv, "dtype": dtype, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
     row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
+    for page in pages:
+        us, rel, method = case.ours_paged(lim, page)
+        row[f"paged{page}_us"], row[f"paged{page}_rel_err_vs_sdpa"], row[f"paged{page}_timing"] = us, rel, method
+        row[f"paged{page}_over_contiguous"] = us / row["ours_us"]
     for name, backend in BACKENDS.items():
         try:
             row[f"{name}_us"], row[f"{name}_timing"] = case.sdpa(backend)
@@ -114,6 +152,7 @@ def main():
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
     ap.add_argument("--quick", action="store_true", help="a smaller grid")
     ap.add_argument("--full", action="store_true", help="head dims 64/128/256, group sizes 4 and 8, bf16 and fp16 on every B and N")
+    ap.add_argument("--pages", default="", help="comma-separated page sizes to time paged caches at too, e.g. 16,1")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
 
@@ -122,7 +161,7 @@ def main():
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
     for B, N, D, hkv, dtype in grid(args.quick, args.full):
-        row = run_shape(lim, B, N, D, hkv, dtype)
+        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p])
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -133,6 +172,13 @@ def main():
         print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['dtype']:>5} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['ours_TBps']:>6.2f} "
               f"{fmt(r.get('flash_us'))} {fmt(r.get('cudnn_us'))} {r['speedup'] or 0:>7.2f}x {r['rel_err_vs_sdpa']:>8.1e}  "
               f"{r['ours_timing']}/{r.get('flash_timing', '-')}/{r.get('cudnn_timing', '-')}")
+    pages = [int(p) for p in args.pages.split(",") if p]
+    if pages:
+        print()
+        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'contiguous us':>13} " + " ".join(f"{f'paged{p} us':>10} {'/contig':>7} {'err':>8}" for p in pages))
+        for r in rows:
+            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['ours_us']:>13.1f} " +
+                  " ".join(f"{r[f'paged{p}_us']:>10.1f} {r[f'paged{p}_over_contiguous']:>7.3f} {r[f'paged{p}_rel_err_vs_sdpa']:>8.1e}" for p in pages))
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -3,7 +3,8 @@
 // attention recall at the selection layers and the output error at sampled sparse layers.
 
 import type { Command } from "commander";
-import { DEFAULT_RUN, parseModel, parseRun, preset, PRESETS, type ModelConfig, type RunConfig } from "../runtime/ts/config.js";
+import { InvalidArgumentError } from "commander";
+import { cacheLayoutName, DEFAULT_RUN, parseCacheLayout, parseModel, parseRun, preset, PRESETS, type ModelConfig, type RunConfig } from "../runtime/ts/config.js";
 import { loadNative } from "../runtime/ts/native.js";
 import { DecodeRuntime, POLICIES, type Policy } from "../runtime/ts/runtime.js";
 import { readSavedCaches } from "../runtime/ts/safetensors.js";
@@ -19,6 +20,7 @@ interface DecodeFlags {
   batch: number;
   policy: Policy[];
   seed: number;
+  cache: number;
   load?: string;
   json?: boolean;
 }
@@ -81,7 +83,7 @@ function measureSaved(rt: DecodeRuntime, policies: readonly Policy[]): PolicyRep
 function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data: string): string {
   const lines = [
     `${model.name}: ${model.layers} layers, ${model.qHeads}/${model.kvHeads} heads, head dim ${model.headDim}, ${model.dtype}; ` +
-      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); data: ${data}`,
+      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); ${cacheLayoutName(run.pageSize)} caches; data: ${data}`,
     "",
     `${"policy".padEnd(12)} ${"attention us/step".padStart(18)} ${"tokens/s".padStart(10)} ${"vs full".padStart(8)}  recall at selection layers (mean / min)   output error at sampled layers`,
   ];
@@ -96,6 +98,14 @@ function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data
   return lines.join("\n");
 }
 
+function parseCacheOption(text: string): number {
+  try {
+    return parseCacheLayout(text);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--cache: /, ""));
+  }
+}
+
 export function registerDecode(program: Command): void {
   program
     .command("decode")
@@ -106,6 +116,7 @@ export function registerDecode(program: Command): void {
     .option("--budget <n>", "LessIsMore's token budget K", parseInteger("--budget"), DEFAULT_RUN.budget)
     .option("--batch <n>", "requests decoded together", parseInteger("--batch"), DEFAULT_RUN.batch)
     .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
+    .option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)", parseCacheOption, 0)
     .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
     .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
     .option("--json", "print the results as JSON")
@@ -115,6 +126,7 @@ export function registerDecode(program: Command): void {
         const addon = loadNative();
         addon.deviceInfo(); // fails clearly without a GPU, a driver, or a matching compute capability
         if (flags.load) {
+          if (flags.cache !== 0) throw new Error("--load uploads the saved caches into contiguous caches; leave --cache out");
           const saved = readSavedCaches(flags.load, model);
           const run = parseRun({ ...DEFAULT_RUN, batch: saved.batch, context: saved.context, steps: 0, budget: flags.budget, seed: flags.seed });
           const rt = DecodeRuntime.create(addon, model, run, false);
@@ -127,7 +139,7 @@ export function registerDecode(program: Command): void {
           }
           return 0;
         }
-        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed });
+        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed, pageSize: flags.cache });
         if (run.steps < 1) throw new Error("--steps must be at least 1 with synthetic data");
         const rt = DecodeRuntime.create(addon, model, run, true);
         try {

@@ -10,6 +10,7 @@ import { PROJECT_ROOT, parseList, parseNumbers, runAction } from "./common.js";
 interface GenerateFlags {
   schedules?: Record<string, string>;
   budgets?: number[];
+  caches?: string[];
   headDims?: number[];
   groupSizes?: number[];
   dtypes?: string[];
@@ -51,6 +52,7 @@ export function registerGenerate(program: Command): void {
     .option("--group-sizes <list>", "GQA group sizes Hq/Hkv, e.g. 1,2,4,8 (default: each kernel's list)", parseNumbers("--group-sizes"))
     .option("--dtypes <list>", "element types: bf16, fp16 (default: both)", parseList("--dtypes", DTYPES))
     .option("--budgets <list>", "token budgets the selection kernels size their buffers for, e.g. 1024,2048,4096,8192", parseNumbers("--budgets"))
+    .option("--caches <list>", "K/V cache layouts: contiguous, paged (default: both)", parseList("--caches", SUPPORTED_MATRIX.caches))
     .option("--kernels <list>", "only these kernels (default: all in dsl/kernels)", parseList("--kernels"))
     .option(
       "--schedules <list>",
@@ -74,7 +76,7 @@ export function registerGenerate(program: Command): void {
         const { readTuning } = await import("../codegen/tuning/database.js");
         const { tunedSchedules } = await import("../codegen/tuning/chooser.js");
         const outDir = resolve(flags.out);
-        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets };
+        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, caches: flags.caches };
         validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);

@@ -56,7 +56,9 @@ export function registerTune(program: Command): void {
         const result = await runSweep({
           root: PROJECT_ROOT,
           kernels: flags.kernels,
-          matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets },
+          matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets,
+            // The sweep times through the contiguous functions; paged variants take those schedules (codegen/tuning/chooser.ts).
+            caches: ["contiguous"] },
           db: flags.db && resolve(flags.db),
           retune: flags.retune ?? false,
           jobs: flags.jobs,

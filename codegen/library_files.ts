@@ -9,7 +9,7 @@ import { ABI_FUNCTIONS } from "./abi/functions.js";
 import { ctypeOf, returnCType, returnsStatus, validateFunction, type AbiFunction } from "./abi/params.js";
 import type { KernelIR } from "./frontend/ir.js";
 import { paramFields } from "./lower/kernel_file.js";
-import { DTYPE_CODES } from "./names.js";
+import { CACHE_LAYOUT_CODES, DTYPE_CODES, wordConstant } from "./names.js";
 import { render, verbatim } from "./templates.js";
 import type { Matrix } from "./variants.js";
 import { ABI_VERSION, TOOLKIT_VERSION } from "./version.js";
@@ -45,7 +45,7 @@ const MAX_CONSTANTS = 4;
 const MAX_KNOBS = 6;
 
 function findParams(spec: KernelSpec): string {
-  const params = Object.entries(spec.constants).map(([k, values]) => (typeof values[0] === "string" ? `lim_dtype ${k}` : `int32_t ${k}`));
+  const params = Object.entries(spec.constants).map(([k, values]) => (typeof values[0] === "string" ? `${wordConstant(values[0]).cType} ${k}` : `int32_t ${k}`));
   if (spec.bucket) params.push(`int64_t ${spec.bucket.name}`);
   return params.length ? params.join(", ") : "void";
 }
@@ -105,12 +105,13 @@ function abiFiles(root: string): Map<string, string> {
   for (const fn of ABI_FUNCTIONS) validateFunction(fn);
   const functions = ABI_FUNCTIONS.map(abiContext);
   const dtypes = Object.entries(DTYPE_CODES).map(([name, value]) => ({ name, value, upper: name.toUpperCase() }));
+  const layouts = Object.entries(CACHE_LAYOUT_CODES).map(([name, value]) => ({ name, value, upper: name.toUpperCase() }));
   const enums = ABI_FUNCTIONS.flatMap((fn) =>
     fn.params.flatMap((p) => (p.kind === "enum" ? [{ function: fn.name, name: p.name, doc: p.doc, values: Object.values(p.values) }] : [])),
   );
   const bound = boundFunctions(ABI_FUNCTIONS);
   const files = new Map<string, string>();
-  files.set("include/lim.h", render(root, "abi/lim.h.hbs", { generator: GENERATOR, version: TOOLKIT_VERSION, abiVersion: ABI_VERSION, dtypes, enums, functions }));
+  files.set("include/lim.h", render(root, "abi/lim.h.hbs", { generator: GENERATOR, version: TOOLKIT_VERSION, abiVersion: ABI_VERSION, dtypes, layouts, enums, functions }));
   files.set("include/lim_abi_impl.h", render(root, "abi/lim_abi_impl.h.hbs", { generator: GENERATOR, functions }));
   files.set("include/lim_abi_checks.h", verbatim(root, "abi/lim_abi_checks.h"));
   files.set("abi.cpp", render(root, "abi/abi.cpp.hbs", { generator: GENERATOR, functions }));

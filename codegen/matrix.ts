@@ -9,6 +9,7 @@ const AXIS_WORDS: Readonly<Record<MatrixAxis, { flag: string; one: string; many:
   groupSizes: { flag: "--group-sizes", one: "group size", many: "group sizes" },
   dtypes: { flag: "--dtypes", one: "dtype", many: "dtypes" },
   budgets: { flag: "--budgets", one: "budget", many: "budgets" },
+  caches: { flag: "--caches", one: "cache layout", many: "cache layouts" },
 };
 
 /** Edit distance, to name the supported word closest to a mistyped one. */

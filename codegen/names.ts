@@ -27,3 +27,29 @@ export function variantName(spec: KernelSpec, constants: Constants, schedule: Sc
 
 /** Element types as the C ABI numbers them (lim_dtype). */
 export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1, f32: 2, i32: 3, u32: 4 };
+
+/**
+ * K/V cache layouts as the C ABI numbers them (lim_cache_layout): where row (request, head, position) of a
+ * cache lies. contiguous: [B, H, N, D] with strides; paged: page block_table[b][position / page_size] of a
+ * pool of pages (codegen/frontend/signature.ts reads a tensor's layout; templates/device/lim_device.cuh
+ * addresses it).
+ */
+export const CACHE_LAYOUT_CODES: Readonly<Record<string, number>> = { contiguous: 0, paged: 1 };
+
+/** A word-valued kernel constant (a dtype or a cache layout): its C type and numbering. */
+export interface WordConstant {
+  readonly cType: "lim_dtype" | "lim_cache_layout";
+  readonly codes: Readonly<Record<string, number>>;
+}
+
+/** Which kind of word a string constant's values are, named by its first value. */
+export function wordConstant(value: string): WordConstant {
+  if (value in CACHE_LAYOUT_CODES) return { cType: "lim_cache_layout", codes: CACHE_LAYOUT_CODES };
+  if (value in DTYPE_CODES) return { cType: "lim_dtype", codes: DTYPE_CODES };
+  throw new Error(`a kernel constant takes the value '${value}', which is neither a dtype (${Object.keys(DTYPE_CODES).join(", ")}) nor a cache layout (${Object.keys(CACHE_LAYOUT_CODES).join(", ")})`);
+}
+
+/** The number the C side stores for a constant's value (dtypes and layouts by their codes). */
+export function constantCode(value: number | string): number {
+  return typeof value === "number" ? value : wordConstant(value).codes[value];
+}

@@ -11,9 +11,10 @@ export interface Matrix {
   readonly groupSizes?: readonly number[];
   readonly dtypes?: readonly string[];
   readonly budgets?: readonly number[];
+  readonly caches?: readonly string[];
 }
 
-export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype", budgets: "K" };
+export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype", budgets: "K", caches: "cache" };
 
 export interface PlannedVariant {
   readonly source: KernelSource;

@@ -138,7 +138,7 @@ extern "C" int lim_sparse_attention(const void* q, int64_t q_stride_b, int64_t q
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
@@ -180,7 +180,7 @@ extern "C" int lim_sparse_attention_per_head(const void* q, int64_t q_stride_b, 
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, num_q_heads, >= max_count] ascending positions per head", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch, num_q_heads] entries used in each list, contiguous", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
@@ -475,5 +475,300 @@ extern "C" int lim_synthesize_step(void* q, void* k_new, void* v_new, const int3
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   const lim_synthesize_step_args a{ q, k_new, v_new, seqlens, batch, num_q_heads, num_kv_heads, head_dim, dtype, seed, layer, stream };
   return guarded(fn, [&] { return lim_synthesize_step_impl(a); });
+}
+
+extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  const char* fn = "lim_paged_decode_attention";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
+  LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "logits", logits, 4, /*optional=*/true, "optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_page", v_stride_page, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_slot", v_stride_slot, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
+  if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
+  if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
+  LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  return guarded(fn, [&] { return lim_paged_decode_attention_impl(a); });
+}
+
+extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  const char* fn = "lim_paged_sparse_attention";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
+  LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_page", v_stride_page, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_slot", v_stride_slot, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
+  LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  return guarded(fn, [&] { return lim_paged_sparse_attention_impl(a); });
+}
+
+extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  const char* fn = "lim_paged_sparse_attention_per_head";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
+  LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, num_q_heads, >= max_count] ascending positions per head", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_page", v_stride_page, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_slot", v_stride_slot, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_h", indices_stride_h, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
+  LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  return guarded(fn, [&] { return lim_paged_sparse_attention_per_head_impl(a); });
+}
+
+extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, cudaStream_t stream) {
+  const char* fn = "lim_paged_gather_kv";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list and of the compact buffers"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_k", out_k, 16, /*optional=*/false, "compact keys [batch, num_kv_heads, >= max_count, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_v", out_v, 16, /*optional=*/false, "compact values, laid out like out_k", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 8, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_page", v_stride_page, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_slot", v_stride_slot, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 8, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream };
+  return guarded(fn, [&] { return lim_paged_gather_kv_impl(a); });
+}
+
+extern "C" int lim_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, cudaStream_t stream) {
+  const char* fn = "lim_paged_append_kv";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_new", k_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's keys, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_new", v_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's values, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each cache, the new one included", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream };
+  return guarded(fn, [&] { return lim_paged_append_kv_impl(a); });
+}
+
+extern "C" int lim_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
+  const char* fn = "lim_paged_synthesize_kv";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "layer", layer, 0, INT32_MAX, "the layer (part of every element's hash)"));
+  LIM_CHECK(lim_capi::size_in(fn, "recent_window", recent_window, 0, INT32_MAX, "the last recent_window tokens of each prompt are recent tokens"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream };
+  return guarded(fn, [&] { return lim_paged_synthesize_kv_impl(a); });
+}
+
+extern "C" int lim_paged_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype dtype, size_t* bytes) {
+  const char* fn = "lim_paged_decode_attention_workspace_size";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "upper bound of seqlens"));
+  LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  const lim_paged_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, bytes };
+  return guarded(fn, [&] { return lim_paged_decode_attention_workspace_size_impl(a); });
+}
+
+extern "C" int lim_paged_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count, lim_dtype dtype, int32_t per_head, size_t* bytes) {
+  const char* fn = "lim_paged_sparse_attention_workspace_size";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list"));
+  LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  LIM_CHECK(lim_capi::one_of(fn, "per_head", per_head, {0, 1}, "0 or 1"));
+  if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  const lim_paged_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, bytes };
+  return guarded(fn, [&] { return lim_paged_sparse_attention_workspace_size_impl(a); });
+}
+
+extern "C" int lim_write_kv_slots(const void* k_new, const void* v_new, int64_t new_stride_t, int64_t new_stride_h, const int32_t* slot_mapping, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t num_tokens, int32_t num_kv_heads, int32_t head_dim, int32_t num_pages, int32_t page_size, lim_dtype dtype, cudaStream_t stream) {
+  const char* fn = "lim_write_kv_slots";
+  LIM_CHECK(lim_capi::size_in(fn, "num_tokens", num_tokens, 1, 65535, "new tokens"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_new", k_new, 16, /*optional=*/false, "[num_tokens, num_kv_heads, head_dim] new keys", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_new", v_new, 16, /*optional=*/false, "[num_tokens, num_kv_heads, head_dim] new values, laid out like k_new", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "slot_mapping", slot_mapping, 4, /*optional=*/false, "[num_tokens] each token's slot, page * page_size + offset; -1 skips it", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "value pool, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::stride(fn, "new_stride_t", new_stride_t, 8, "k_new and v_new"));
+  LIM_CHECK(lim_capi::stride(fn, "new_stride_h", new_stride_h, 8, "k_new and v_new"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 8, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, dtype, stream };
+  return guarded(fn, [&] { return lim_write_kv_slots_impl(a); });
 }
 

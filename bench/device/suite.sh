@@ -94,6 +94,15 @@ for section in "$@"; do
       python3 python/tests/custom_ops.py 2>&1 | tee "$OUT/custom-ops.log" || status=1
       python3 python/tests/transformers_backend.py 2>&1 | grep -v "it/s" | tee "$OUT/transformers-backend.log" || status=1
       ;;
+    paged)
+      # Paged caches: every paged function against float64 (NHD and HND, pages of 1, 16, 64, lists padded with -1,
+      # bad tables, a CUDA graph replayed over changed tables), then paged beside contiguous and SDPA timings.
+      python3 python/tests/paged_caches.py 2>&1 | tee "$OUT/paged-caches.log" || status=1
+      python3 bench/decode_attention.py --quick --pages 16,1 --out "$OUT" 2>&1 | tee "$OUT/paged-bench.log" || status=1
+      for cache in contiguous paged16; do
+        node bin/lim decode --cache $cache --steps 32 --policy full,lessismore 2>&1 | tee -a "$OUT/paged-decode.log" || status=1
+      done
+      ;;
     e2e)
       # A Qwen3-8B-shaped transformers model decoding at 8K-128K, B 1 and 8: SDPA vs ours vs LessIsMore vs TidalDecode.
       python3 bench/e2e_decode.py --out "$OUT" 2>&1 | grep -v "it/s" | tee "$OUT/e2e.log" || status=1

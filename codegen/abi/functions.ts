@@ -5,6 +5,7 @@
 // ctypes binding (generated/bindings/). Each argument declares its role (codegen/abi/params.ts); the
 // checks and the bindings follow from the roles.
 
+import { pagedFunctions } from "./paged_functions.js";
 import type { AbiFunction, AbiParam, Element, Requirement, TensorParam } from "./params.js";
 
 // ---- argument builders: short to read, one line per argument
@@ -96,6 +97,12 @@ const sharedLists: readonly AbiParam[] = [
   stride("indices_stride_b", "element stride between requests of indices"),
   tensor("counts", "i32", "in", "[batch] entries used in each list, in [1, max_count]", { shape: ["batch"] }),
 ];
+
+/** An attention function's lists: counts may be left out for lists padded with -1 (the engines' convention). */
+const LIST_PADDING = "; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped";
+const attentionLists: readonly AbiParam[] = sharedLists.map((p) =>
+  p.name === "counts" ? { ...(p as TensorParam), doc: `${p.doc}${LIST_PADDING}`, optional: true } : p,
+);
 
 /** LessIsMore's budget and how it is split: the ranked middle, the recency window and the sinks. */
 const budgetSplit: readonly AbiParam[] = [
@@ -202,7 +209,7 @@ const attention: readonly AbiFunction[] = [
     ],
     params: [
       ...attentionInputs,
-      ...sharedLists,
+      ...attentionLists,
       ...attentionOutputs,
       ...attentionSizes,
       size("max_count", "capacity of each list (the budget K)"),
@@ -226,7 +233,7 @@ const attention: readonly AbiFunction[] = [
       }),
       stride("indices_stride_b", "element stride between requests of indices"),
       stride("indices_stride_h", "element stride between heads of indices"),
-      tensor("counts", "i32", "in", "[batch, num_q_heads] entries used in each list, contiguous", { shape: ["batch", "num_q_heads"] }),
+      tensor("counts", "i32", "in", `[batch, num_q_heads] entries used in each list, contiguous${LIST_PADDING}`, { shape: ["batch", "num_q_heads"], optional: true }),
       ...attentionOutputs,
       ...attentionSizes,
       size("max_count", "capacity of each list (the budget K)"),
@@ -501,7 +508,7 @@ const cacheFunctions: readonly AbiFunction[] = [
   {
     name: "lim_synthesize_kv",
     doc: [
-      "Fills positions [0, seqlens[b]) of one layer's contiguous K and V caches with structured synthetic data",
+      "Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data",
       "(attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function",
       "of (seed, layer, position). For benchmarks and tests without model weights.",
     ],
@@ -539,4 +546,6 @@ const cacheFunctions: readonly AbiFunction[] = [
   },
 ];
 
-export const ABI_FUNCTIONS: readonly AbiFunction[] = [...core, ...attention, ...selection, ...lists, ...cacheFunctions];
+const contiguous: readonly AbiFunction[] = [...core, ...attention, ...selection, ...lists, ...cacheFunctions];
+
+export const ABI_FUNCTIONS: readonly AbiFunction[] = [...contiguous, ...pagedFunctions(contiguous)];

@@ -402,6 +402,20 @@ export class Expressions {
         if (typeof d === "number") return { k: "lit", type: scalar("i32"), level: "const", value: d, pos };
         return { k: "named", cname: `lim_p.${d}`, type: scalar("i32"), level: "runtime", pos };
       }
+      case "page":
+      case "pageRef": {
+        // A cache tensor's two addressing steps: page(request, position) is the page holding the row (a
+        // paged cache's block table entry, -1 when the table names no page of the pool there; a contiguous
+        // cache is one page per request), and pageRef(page, head, position, d) the element's location in
+        // it. A kernel that reads a row for K and V looks its page up once.
+        const want = name === "page" ? ["request", "position"] : ["page", "head", "position", "element"];
+        if (param.layout === undefined || argNodes.length !== want.length) {
+          ctx.fail("type-mismatch", node, `${name}() takes (${want.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${want.join(", ")})`);
+        }
+        const args = argNodes.map((a, i) => this.scalarOf(a, "i32", `${want[i]} of ${param.name}.${name}()`));
+        if (name === "page") return { k: "call", fn: "tensor.page", args: [obj, ...args], type: scalar("i32"), level: "runtime", pos };
+        return { k: "call", fn: "tensor.pageRef", args: [obj, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
+      }
       case "store":
       case "atomicAdd":
       case "atomicMin": {
@@ -415,7 +429,7 @@ export class Expressions {
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
       }
       default:
-        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin");
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; cache tensors page and pageRef");
     }
   }
 

@@ -26,8 +26,17 @@ export interface TensorParam {
   /** The dims as written, for documentation (e.g. "D" rather than 128). */
   readonly dimNames: readonly string[];
   readonly access: TensorAccess;
+  /**
+   * Where a row lies (a cache tensor [B, H, N, D] declared with a layout constant, e.g.
+   * Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">): "contiguous" with strides, or "paged" through a
+   * block table (lim_paged_tensor). Undefined for a tensor without one (contiguous).
+   */
+  readonly layout?: CacheLayout;
   readonly pos: SourcePos;
 }
+
+export type CacheLayout = "contiguous" | "paged";
+export const CACHE_LAYOUTS: readonly CacheLayout[] = ["contiguous", "paged"];
 
 export interface ScalarParam {
   readonly kind: "scalar";

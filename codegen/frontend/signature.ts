@@ -4,7 +4,7 @@
 import { Node, type FunctionDeclaration, type TypeNode } from "ts-morph";
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
-import type { Param, ScalarType, StorageType, TensorAccess } from "./ir.js";
+import { CACHE_LAYOUTS, type CacheLayout, type Param, type ScalarType, type StorageType, type TensorAccess } from "./ir.js";
 
 const ACCESS: Readonly<Record<string, TensorAccess>> = { Tensor: "in", MaybeTensor: "maybe-in", Out: "out", MaybeOut: "maybe-out" };
 const SCALARS: Readonly<Record<string, ScalarType>> = { f32: "f32", i32: "i32", u32: "u32" };
@@ -24,6 +24,17 @@ function literalText(node: TypeNode): string | number | undefined {
   if (Node.isStringLiteral(lit)) return lit.getLiteralValue();
   if (Node.isNumericLiteral(lit)) return lit.getLiteralValue();
   return undefined;
+}
+
+/** A cache tensor's layout: its third type argument names a constant whose value is a layout. */
+function readLayout(ctx: Context, name: string, node: TypeNode, rank: number): CacheLayout {
+  const constant = literalText(node);
+  const value = typeof constant === "string" ? ctx.constants[constant] : undefined;
+  if (typeof value !== "string" || !(CACHE_LAYOUTS as readonly string[]).includes(value)) {
+    return ctx.fail("bad-spec", node, `the layout of '${name}' must name a constant whose value is ${CACHE_LAYOUTS.map((l) => `"${l}"`).join(" or ")}`, 'e.g. constants: { cache: ["contiguous", "paged"] } and Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">');
+  }
+  if (rank !== 4) ctx.fail("bad-spec", node, `'${name}' has a layout but ${rank} dimensions; a cache tensor has four`, "declare it as [requests, heads, positions, head dim]");
+  return value as CacheLayout;
 }
 
 export function readSignature(ctx: Context, fn: FunctionDeclaration): Signature {
@@ -48,7 +59,7 @@ export function readSignature(ctx: Context, fn: FunctionDeclaration): Signature 
       ctx.fail("bad-spec", typeNode!, `parameter '${name}' has type ${typeNode!.getText()}, which a kernel cannot take`, "declare Tensor<elem, [dims]>, MaybeTensor<...>, Out<...>, MaybeOut<...>, f32, i32 or u32");
     }
     const ref = typeNode as Node & { getTypeName(): Node; getTypeArguments(): TypeNode[] };
-    const [elemNode, dimsNode] = ref.getTypeArguments();
+    const [elemNode, dimsNode, layoutNode] = ref.getTypeArguments();
     const elemText = elemNode ? literalText(elemNode) : undefined;
     const elem = typeof elemText === "string" && typeof ctx.constants[elemText] === "string" ? (ctx.constants[elemText] as string) : elemText;
     if (typeof elem !== "string" || !STORAGE.has(elem)) {
@@ -68,7 +79,8 @@ export function readSignature(ctx: Context, fn: FunctionDeclaration): Signature 
       if (!sizes.includes(v as string)) sizes.push(v as string);
       return v as string;
     });
-    params.push({ kind: "tensor", name, elem: elem as StorageType, dims, dimNames, access: ACCESS[ref.getTypeName().getText()], pos });
+    const layout = layoutNode ? { layout: readLayout(ctx, name, layoutNode, dims.length) } : {};
+    params.push({ kind: "tensor", name, elem: elem as StorageType, dims, dimNames, access: ACCESS[ref.getTypeName().getText()], ...layout, pos });
   }
   // An i32 scalar named like a size is that size; any other scalar must not collide with one.
   for (const p of params) {

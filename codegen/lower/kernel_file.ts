@@ -2,7 +2,7 @@
 // body, and the launch entry points, rendered through templates/kernel/variant.cu.hbs.
 
 import { isWritable, type KernelIR, type Param } from "../frontend/ir.js";
-import { DTYPE_CODES } from "../names.js";
+import { constantCode, wordConstant } from "../names.js";
 import { render } from "../templates.js";
 import { CTYPE, Emitter, storageCType } from "./emit.js";
 
@@ -18,7 +18,9 @@ export function paramFields(ir: KernelIR): string[] {
     if (p.kind === "tensor") {
       const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem;
       const role = { in: "input", out: "output", "maybe-in": "optional input (data may be NULL)", "maybe-out": "optional output (data may be NULL)" }[p.access];
-      fields.push(`lim_tensor ${p.name}; /* ${role}, ${elem} [${p.dimNames.join(", ")}] */`);
+      // A cache tensor's field is the same for every layout (all variants of a kernel share the block).
+      const type = p.layout ? "lim_cache_tensor" : "lim_tensor";
+      fields.push(`${type} ${p.name}; /* ${role}, ${elem} [${p.dimNames.join(", ")}]${p.layout ? ", a K/V cache in the variant's layout" : ""} */`);
     }
   }
   for (const size of ir.sizes) fields.push(`int32_t ${size}; /* run-time size */`);
@@ -33,7 +35,9 @@ function binding(p: Param): string {
   if (p.kind === "scalar") return `const ${CTYPE[p.type]} ${p.name} = lim_p.${p.name};`;
   const elem = storageCType(p.elem);
   const t = isWritable(p.access) ? elem : `const ${elem}`;
-  return `const lim::Tensor<${t}, ${p.dims.length}> ${p.name}(lim_p.${p.name});  // [${p.dimNames.join(", ")}]`;
+  if (p.layout === "paged") return `const lim::PagedTensor<${t}> ${p.name}(lim_p.${p.name});  // [${p.dimNames.join(", ")}] through a block table`;
+  const arg = p.layout === "contiguous" ? `lim_p.${p.name}.rows` : `lim_p.${p.name}`;
+  return `const lim::Tensor<${t}, ${p.dims.length}> ${p.name}(${arg});  // [${p.dimNames.join(", ")}]`;
 }
 
 export function renderVariant(
@@ -51,7 +55,11 @@ export function renderVariant(
   for (const f of ir.functions) functions.deviceFunction(f);
   const constantLines = [
     ...Object.entries(ir.constants).map(([k, v]) =>
-      typeof v === "number" ? `static constexpr int ${k} = ${v};` : `using ${k} = ${storageCType(v as never)};  // ${v}`,
+      typeof v === "number"
+        ? `static constexpr int ${k} = ${v};`
+        : wordConstant(v).cType === "lim_dtype"
+          ? `using ${k} = ${storageCType(v as never)};  // ${v}`
+          : `static constexpr int ${k} = ${constantCode(v)};  // ${v} (lim_cache_layout)`,
     ),
     ...Object.entries(ir.limits).map(([k, v]) => `static constexpr int ${k} = ${v};  // a limit of the kernel (lim_variants.h: LIM_${ir.name.toUpperCase()}_${k})`),
   ];
@@ -80,7 +88,7 @@ export function renderVariant(
     gridX: ir.launchGrid.x,
     gridY: ir.launchGrid.y,
     gridZ: ir.launchGrid.z,
-    constantValues: Object.values(ir.constants).map((v) => (typeof v === "number" ? v : DTYPE_CODES[v])).join(", "),
+    constantValues: Object.values(ir.constants).map(constantCode).join(", "),
     scheduleValues: knobOrder.map((k) => ir.schedule[k]).join(", "),
   });
   return { name: variant, text };

@@ -83,6 +83,8 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
   lastConsumersToArrive: fn("lim::last_to_arrive<s::threads>"),
   present: (args) => `${args[0]}.present()`,
   raise: (args) => `lim::raise(lim_p.status, lim_raise_base + ${args[0]}, ${args.slice(1).join(", ")})`,
+  "tensor.page": (args) => `${args[0]}.page(${args.slice(1).join(", ")})`,
+  "tensor.pageRef": (args) => `${args[0]}.page_ref(${args.slice(1).join(", ")})`,
   "tensor.store": (args) => `${args[0]}.store(${args.slice(1).join(", ")})`,
   "tensor.atomicAdd": (args) => `${args[0]}.atomic_add(${args.slice(1).join(", ")})`,
   "tensor.atomicMin": (args) => `${args[0]}.atomic_min(${args.slice(1).join(", ")})`,

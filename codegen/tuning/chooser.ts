@@ -63,8 +63,11 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     const spec = source.definition.spec;
     const digest = kernelDigest(source.fn);
     const [fallback] = heuristicSchedule(source, constants);
+    // A paged variant differs from the contiguous one only in its rows' addresses, and the sweep times
+    // through the contiguous functions: it takes the contiguous variant's measured schedule.
+    const measured = constants.cache === "paged" ? { ...constants, cache: "contiguous" } : constants;
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
-      const key = tuningKey(spec, constants, range);
+      const key = tuningKey(spec, measured, range);
       for (const { path, db } of dbs) {
         const entry = db.entries[key];
         if (!entry) continue;

@@ -12,7 +12,7 @@ export const appendKv = defineKernel({
   spec: {
     name: "append_kv",
     summary: "writes one new token's key and value per request at position seqlens[b] - 1 of its cache",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
     schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "Hkv", y: "B" },
   },
@@ -26,8 +26,8 @@ export function append_kv(
   kNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
   vNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
   seqlens: Tensor<"i32", ["B"]>,
-  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
-  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged: the position goes through the block table
+  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const b = blockIdx.y;
@@ -38,9 +38,14 @@ export function append_kv(
     if (lane == 0 && h == 0) raise("seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", b, position + 1, k.size("Nmax"));
     return;
   }
+  const page = k.page(b, position);
+  if (page < 0) {
+    if (lane == 0 && h == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, position);
+    return;
+  }
   if (lane * VEC < c.D) {
-    copyVec(k.ref(b, h, position, lane * VEC), kNew.ref(b, h, lane * VEC), VEC);
-    copyVec(v.ref(b, h, position, lane * VEC), vNew.ref(b, h, lane * VEC), VEC);
+    copyVec(k.pageRef(page, h, position, lane * VEC), kNew.ref(b, h, lane * VEC), VEC);
+    copyVec(v.pageRef(page, h, position, lane * VEC), vNew.ref(b, h, lane * VEC), VEC);
   }
 }
 
@@ -67,5 +72,45 @@ export function advance_seqlens(
     const n = seqlens.at(b);
     if (n + 1 > capacity) raise("seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", b, n, capacity);
     else seqlens.store(n + 1, b);
+  }
+}
+
+export const writeKvSlots = defineKernel({
+  spec: {
+    name: "write_kv_slots",
+    summary: "writes new tokens' keys and values into a paged cache at the slots an engine mapped them to (page * page_size + offset; -1 skips a token)",
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    schedule: { threads: { tag: "t", values: [32, 64] } },
+    grid: { x: "Hkv", y: "T" },
+  },
+  heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }),
+  rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
+});
+
+// vLLM's cache write (reshape_and_cache): the engine has already chosen each token's slot, so the pools are
+// plain tensors [pages, page_size, Hkv, D] (NHD or HND in the strides) and no block table is read.
+export function write_kv_slots(
+  c: ConstantsOf<typeof writeKvSlots.spec>,
+  s: ScheduleOf<typeof writeKvSlots.spec>,
+  kNew: Tensor<"dtype", ["T", "Hkv", "D"]>,
+  vNew: Tensor<"dtype", ["T", "Hkv", "D"]>,
+  slots: Tensor<"i32", ["T"]>,
+  k: Out<"dtype", ["P", "PS", "Hkv", "D"]>,
+  v: Out<"dtype", ["P", "PS", "Hkv", "D"]>,
+): void {
+  const VEC = 16 / sizeof(c.dtype);
+  const t = blockIdx.y;
+  const h = blockIdx.x;
+  const lane = threadIdx.x;
+  const slot = slots.at(t);
+  if (slot == -1) return; // a padding token
+  const page = slot / k.size("PS");
+  if (slot < 0 || page >= k.size("P")) {
+    if (lane == 0 && h == 0) raise("slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", t, slot, k.size("P"), k.size("PS"));
+    return;
+  }
+  if (lane * VEC < c.D) {
+    copyVec(k.ref(page, slot % k.size("PS"), h, lane * VEC), kNew.ref(t, h, lane * VEC), VEC);
+    copyVec(v.ref(page, slot % k.size("PS"), h, lane * VEC), vNew.ref(t, h, lane * VEC), VEC);
   }
 }

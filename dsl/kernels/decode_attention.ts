@@ -38,7 +38,7 @@ export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
     summary: "decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel",
-    constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes },
+    constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
     schedule: {
       threads: { tag: "t", values: [64, 128, 256] }, // consumer threads (the producer warp comes on top)
       rows: { tag: "r", values: [1, 2, 4] }, // 16-row slices each consumer warp takes per tile
@@ -76,11 +76,11 @@ export function decode_attention(
   c: ConstantsOf<typeof decodeAttention.spec>,
   s: ScheduleOf<typeof decodeAttention.spec>,
   q: Tensor<"dtype", ["B", "Hq", "D"]>,
-  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
-  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged through a block table (positions stay logical)
+  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
   seqlens: Tensor<"i32", ["B"]>,
   indices: MaybeTensor<"i32", ["B", "HI", "KI"]>, // sparse attention: ascending positions, one list per request (HI = 1) or per query head (HI = Hq)
-  counts: MaybeTensor<"i32", ["B", "HI"]>, // entries used in each list
+  counts: MaybeTensor<"i32", ["B", "HI"]>, // entries used in each list; absent: the lists run to KI, -1 entries (the engines' padding) skipped
   o: Out<"dtype", ["B", "Hq", "D"]>,
   lse: MaybeOut<"f32", ["B", "Hq"]>,
   logits: MaybeOut<"f32", ["B", "Hq", "NL"]>, // selection layers: the scaled logits q.k * scale of every head and token
@@ -116,9 +116,9 @@ export function decode_attention(
   const seqlen = seqlens.at(b);
   let list = 0;
   let count = 0;
-  if (present(indices) && present(counts)) {
+  if (present(indices)) {
     list = indices.size("HI") == 1 ? 0 : qHead;
-    count = counts.at(b, list);
+    if (present(counts)) count = counts.at(b, list);
   }
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the producer then never waits on an index load.
@@ -138,11 +138,14 @@ export function decode_attention(
     return;
   }
   let n = seqlen; // rows this block attends over: tokens, or entries of its list
-  if (present(indices) && present(counts)) {
-    n = count;
-    if (n < 1 || n > indices.size("KI")) {
-      if (threadIdx.x == 0 && split == 0) raise("counts[{0}][{1}] = {2} is outside [1, {3}]", b, list, n, indices.size("KI"));
-      return;
+  if (present(indices)) {
+    n = indices.size("KI");
+    if (present(counts)) {
+      n = count;
+      if (n < 1 || n > indices.size("KI")) {
+        if (threadIdx.x == 0 && split == 0) raise("counts[{0}][{1}] = {2} is outside [1, {3}]", b, list, n, indices.size("KI"));
+        return;
+      }
     }
   }
   const end = min(n, start + chunk);
@@ -154,7 +157,9 @@ export function decode_attention(
       const j = i - start;
       p = j < c.LIST_ROWS ? listEntries[j + 1] : indices.at(b, list, i);
       const previous = j < c.LIST_ROWS ? listEntries[j] : indices.at(b, list, i - 1); // i > j >= LIST_ROWS here
-      if (p < 0 || p >= seqlen || p <= previous) {
+      if (p == -1 && !present(counts)) {
+        p = -1; // padding of a list without a count
+      } else if (p < 0 || p >= seqlen || p <= previous) {
         raise("indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", b, list, i, p);
         p = -1;
       }
@@ -167,8 +172,8 @@ export function decode_attention(
     const kStage = shared("dtype", [s.stages, TILE, ROW]);
     const vStage = shared("dtype", [s.stages, TILE, ROW]);
     // Each producer thread copies one fixed 16-byte piece (column `at`) of every STEP-th row of a tile, from
-    // row `row0` on: the piece's column and the (request, KV head) part of its address stay the same for the
-    // whole split, so a copy costs a position and a multiply. Consecutive threads copy consecutive pieces of
+    // row `row0` on: the piece's column and the KV head's part of its address stay the same for the whole
+    // split, so a copy costs a page, a position and a multiply. Consecutive threads copy consecutive pieces of
     // a row. (Recomputing each piece's row, column and whole address cost ~34 instructions per copy, and
     // the producers' instruction issue limited the kernel: bench/NOTES.md section 11.)
     const x = threadIdx.x - s.threads; // this producer thread
@@ -180,14 +185,22 @@ export function decode_attention(
       if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
       const first = start + tile * TILE;
       // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
-      // V row adds nothing.
+      // V row adds nothing. A row's page is looked up once for K and V: a paged cache's block table entry,
+      // -1 where the table names no page of the pool (the row is zero-filled too, never read, and reported
+      // after the tile); the request itself for a contiguous cache, the same for the whole split, so that
+      // its part of the address stays out of the loop.
+      let unheld = -1;
       for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
         const pos = first + r < end ? position(first + r) : -1;
-        const src = pos >= 0 ? pos : 0;
-        asyncCopy(kStage.ref(stage, r, at), k.ref(b, kvHead, src, at), VEC, pos >= 0);
-        asyncCopy(vStage.ref(stage, r, at), v.ref(b, kvHead, src, at), VEC, pos >= 0);
+        const page = k.page(b, max(pos, 0));
+        const held = pos >= 0 && page >= 0;
+        unheld = pos >= 0 && page < 0 ? pos : unheld;
+        const src = held ? pos : 0;
+        asyncCopy(kStage.ref(stage, r, at), k.pageRef(page, kvHead, src, at), VEC, held);
+        asyncCopy(vStage.ref(stage, r, at), v.pageRef(page, kvHead, src, at), VEC, held);
       }
       asyncArrive(full[stage]);
+      if (unheld >= 0 && at == 0 && blockIdx.y == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, unheld);
     }
     return;
   } else {

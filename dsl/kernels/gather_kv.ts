@@ -13,7 +13,7 @@ export const gatherKv = defineKernel({
   spec: {
     name: "gather_kv",
     summary: "copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448, 512] } },
     grid: { x: "ceilDiv(KO, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS list rows
@@ -27,8 +27,8 @@ export const gatherKv = defineKernel({
 export function gather_kv(
   c: ConstantsOf<typeof gatherKv.spec>,
   s: ScheduleOf<typeof gatherKv.spec>,
-  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
-  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
   seqlens: Tensor<"i32", ["B"]>,
   indices: Tensor<"i32", ["B", "KI"]>,
   counts: Tensor<"i32", ["B"]>,
@@ -56,8 +56,13 @@ export function gather_kv(
     if (p < 0 || p >= seqlen || p <= previous) {
       if (lane == 0 && kvHead == 0) raise("indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", b, i, p);
     } else {
-      copyVec(outK.ref(b, kvHead, i, lane * VEC), k.ref(b, kvHead, p, lane * VEC), VEC);
-      copyVec(outV.ref(b, kvHead, i, lane * VEC), v.ref(b, kvHead, p, lane * VEC), VEC);
+      const page = k.page(b, p);
+      if (page < 0) {
+        if (lane == 0 && kvHead == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, p);
+      } else {
+        copyVec(outK.ref(b, kvHead, i, lane * VEC), k.pageRef(page, kvHead, p, lane * VEC), VEC);
+        copyVec(outV.ref(b, kvHead, i, lane * VEC), v.pageRef(page, kvHead, p, lane * VEC), VEC);
+      }
     }
   }
 }

@@ -60,7 +60,7 @@ export const synthesizeKv = defineKernel({
   spec: {
     name: "synthesize_kv",
     summary: "fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448] } },
     grid: { x: "ceilDiv(Nmax, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS positions
@@ -73,8 +73,8 @@ export const synthesizeKv = defineKernel({
 export function synthesize_kv(
   c: ConstantsOf<typeof synthesizeKv.spec>,
   s: ScheduleOf<typeof synthesizeKv.spec>,
-  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
-  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"]>,
+  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
   seqlens: Tensor<"i32", ["B"]>,
   seed: u32,
   layer: i32,
@@ -94,6 +94,11 @@ export function synthesize_kv(
     return;
   }
   if (j >= n) return;
+  const page = k.page(b, j);
+  if (page < 0) {
+    if (lane == 0 && h == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, j);
+    return;
+  }
   const invSqrtD = 1.0 / sqrt(f32(c.D));
   const l = u32(layer);
   const head = u32(b * k.size("Hkv") + h);
@@ -118,8 +123,8 @@ export function synthesize_kv(
     kv[e] = amplitude * direction + 0.1 * gaussian(hash4(rowHash, 0x6b, d, l));
     vv[e] = gaussian(hash4(rowHash, 0x76, d, l));
   }
-  storeVec(k.ref(b, h, j, lane * VEC), kv);
-  storeVec(v.ref(b, h, j, lane * VEC), vv);
+  storeVec(k.pageRef(page, h, j, lane * VEC), kv);
+  storeVec(v.pageRef(page, h, j, lane * VEC), vv);
 }
 
 export const synthesizeStep = defineKernel({

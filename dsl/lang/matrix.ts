@@ -2,7 +2,7 @@
 // ask for. Kernels take their default constant lists from here; codegen/matrix.ts checks requests against it.
 
 /** One axis of the generation matrix. */
-export type MatrixAxis = "headDims" | "groupSizes" | "dtypes" | "budgets";
+export type MatrixAxis = "headDims" | "groupSizes" | "dtypes" | "budgets" | "caches";
 
 /** Values of each axis. */
 export interface MatrixValues {
@@ -10,6 +10,8 @@ export interface MatrixValues {
   readonly groupSizes: readonly number[];
   readonly dtypes: readonly string[];
   readonly budgets: readonly number[];
+  /** K/V cache layouts (codegen/names.ts CACHE_LAYOUT_CODES): contiguous [B, H, N, D], or paged through a block table. */
+  readonly caches: readonly string[];
 }
 
 /**
@@ -21,6 +23,7 @@ export const DEFAULT_MATRIX: MatrixValues = {
   groupSizes: [1, 2, 4, 8],
   dtypes: ["bf16", "fp16"],
   budgets: [1024, 2048, 4096, 8192],
+  caches: ["contiguous", "paged"],
 };
 
 /**
@@ -33,4 +36,5 @@ export const SUPPORTED_MATRIX: MatrixValues = {
   groupSizes: Array.from({ length: 16 }, (_, i) => i + 1),
   dtypes: ["bf16", "fp16"],
   budgets: [1024, 2048, 4096, 8192],
+  caches: ["contiguous", "paged"],
 };

@@ -25,14 +25,28 @@ export interface Ref<E extends Elem = Elem> {
  * A run-time tensor argument in device memory, read-only. Dims name compile-time constants (e.g. "D"),
  * run-time sizes (e.g. "B", "Nmax") or are numbers. Every dimension but the last is addressed through a
  * run-time element stride; the last is contiguous so that rows can be read with 16-byte vector loads.
+ *
+ * A KV cache [B, H, N, D] may name a layout constant as its third argument (Tensor<"dtype", ["B", "Hkv",
+ * "Nmax", "D"], "cache"> with constants { cache: ["contiguous", "paged"] }): its rows are then addressed
+ * through that layout (a paged cache through its block table) while the kernel indexes logical positions.
  */
-export interface Tensor<E extends Elem, Dims extends readonly (string | number)[]> {
+export interface Tensor<E extends Elem, Dims extends readonly (string | number)[], Layout extends string = never> {
+  /** The layout constant's name, for a cache tensor (type-level only). */
+  readonly __layout?: Layout;
   /** Reads one element (bf16/fp16 are converted to f32). */
   at(...index: IndexOf<Dims>): number;
   /** The location of one element, for vector loads and asynchronous copies. */
   ref(...index: IndexOf<Dims>): Ref<E>;
   /** The run-time size of a named dimension. */
   size(dim: Extract<Dims[number], string>): i32;
+  /**
+   * A cache tensor only: the page holding (request, position): a paged cache's block table entry, or -1 where
+   * the table names no page of the pool (never read such a row; report it with raise()); a contiguous cache
+   * is one page per request (the request itself).
+   */
+  page(request: i32, position: i32): i32;
+  /** A cache tensor only: the location of element d of (head, position) in `page` (from page(); not -1). */
+  pageRef(page: i32, head: i32, position: i32, d: i32): Ref<E>;
 }
 
 /** An input the caller may omit (a null pointer); test it with present() before use. */
@@ -41,7 +55,7 @@ export interface MaybeTensor<E extends Elem, Dims extends readonly (string | num
 }
 
 /** A tensor the kernel writes. */
-export interface Out<E extends Elem, Dims extends readonly (string | number)[]> extends Tensor<E, Dims> {
+export interface Out<E extends Elem, Dims extends readonly (string | number)[], Layout extends string = never> extends Tensor<E, Dims, Layout> {
   /** Writes one element (converted to the storage type). */
   store(value: number, ...index: IndexOf<Dims>): void;
   /** Atomically adds to one element and returns the old value. */

@@ -104,7 +104,7 @@ Napi::Value SparseAttentionBinding(const Napi::CallbackInfo& info) {
   const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
   const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
   int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
-  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
   void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
   int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
   int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
@@ -143,7 +143,7 @@ Napi::Value SparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
   int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
   int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
-  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
   void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
   int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
   int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
@@ -435,6 +435,272 @@ Napi::Value SynthesizeStepBinding(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedDecodeAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  float* const logits = static_cast<float*>(buffer_arg(o, "logits", fn, true));
+  int64_t const logits_stride_b = optional_int64(o, "logitsStrideB", fn, 0);
+  int64_t const logits_stride_h = optional_int64(o, "logitsStrideH", fn, 0);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedSparseAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedSparseAttentionPerHead";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedGatherKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedGatherKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out_k = static_cast<void*>(buffer_arg(o, "outK", fn, false));
+  void* const out_v = static_cast<void*>(buffer_arg(o, "outV", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  int64_t const out_stride_n = int64_arg(o, "outStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedAppendKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedAppendKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedSynthesizeKv";
+  const Napi::Object o = options(info, fn);
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  uint32_t const seed = uint32_arg(o, "seed", fn);
+  int32_t const layer = int_arg(o, "layer", fn);
+  int32_t const recent_window = int_arg(o, "recentWindow", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value PagedDecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedDecodeAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value PagedSparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "pagedSparseAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  int32_t const per_head = flag_arg(o, "perHead", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "writeKvSlots";
+  const Napi::Object o = options(info, fn);
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  int64_t const new_stride_t = int64_arg(o, "newStrideT", fn);
+  int64_t const new_stride_h = int64_arg(o, "newStrideH", fn);
+  const int32_t* const slot_mapping = static_cast<const int32_t*>(buffer_arg(o, "slotMapping", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int32_t const num_tokens = int_arg(o, "numTokens", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, dtype, stream));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_abi_functions(Napi::Env env, Napi::Object exports) {
@@ -459,6 +725,15 @@ void register_abi_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("appendKv", Napi::Function::New(env, AppendKvBinding));
   exports.Set("synthesizeKv", Napi::Function::New(env, SynthesizeKvBinding));
   exports.Set("synthesizeStep", Napi::Function::New(env, SynthesizeStepBinding));
+  exports.Set("pagedDecodeAttention", Napi::Function::New(env, PagedDecodeAttentionBinding));
+  exports.Set("pagedSparseAttention", Napi::Function::New(env, PagedSparseAttentionBinding));
+  exports.Set("pagedSparseAttentionPerHead", Napi::Function::New(env, PagedSparseAttentionPerHeadBinding));
+  exports.Set("pagedGatherKv", Napi::Function::New(env, PagedGatherKvBinding));
+  exports.Set("pagedAppendKv", Napi::Function::New(env, PagedAppendKvBinding));
+  exports.Set("pagedSynthesizeKv", Napi::Function::New(env, PagedSynthesizeKvBinding));
+  exports.Set("pagedDecodeAttentionWorkspaceSize", Napi::Function::New(env, PagedDecodeAttentionWorkspaceSizeBinding));
+  exports.Set("pagedSparseAttentionWorkspaceSize", Napi::Function::New(env, PagedSparseAttentionWorkspaceSizeBinding));
+  exports.Set("writeKvSlots", Napi::Function::New(env, WriteKvSlotsBinding));
 }
 
 }  // namespace lim_addon

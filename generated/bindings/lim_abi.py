@@ -10,7 +10,7 @@ lim_last_error()'s message, which names the function and the argument.
 
 import ctypes
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 DTYPES = { "bf16": 0, "fp16": 1, "f32": 2, "i32": 3, "u32": 4 }
 
@@ -41,6 +41,15 @@ SIGNATURES = {
     "lim_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_synthesize_step": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_paged_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
 }
 
 
@@ -169,7 +178,7 @@ class LimLibrary:
         self._check(self.lib.lim_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(dtype), ctypes.byref(bytes)))
         return bytes.value
 
-    def sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_sparse_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -185,7 +194,7 @@ class LimLibrary:
         seqlens: [batch] tokens in each request's cache, the new one included
         indices: [batch, >= max_count] ascending positions
         indices_stride_b: element stride between requests of indices
-        counts: [batch] entries used in each list, in [1, max_count]
+        counts: [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
         out: output [batch, num_q_heads, head_dim], same dtype as q
         out_stride_b: element stride between requests of out
         out_stride_h: element stride between heads of out
@@ -204,7 +213,7 @@ class LimLibrary:
         """
         self._check(self.lib.lim_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_sparse_attention_per_head; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -221,7 +230,7 @@ class LimLibrary:
         indices: [batch, num_q_heads, >= max_count] ascending positions per head
         indices_stride_b: element stride between requests of indices
         indices_stride_h: element stride between heads of indices
-        counts: [batch, num_q_heads] entries used in each list, contiguous
+        counts: [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
         out: output [batch, num_q_heads, head_dim], same dtype as q
         out_stride_b: element stride between requests of out
         out_stride_h: element stride between heads of out
@@ -483,4 +492,251 @@ class LimLibrary:
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_synthesize_step(_pointer(q), _pointer(k_new), _pointer(v_new), _pointer(seqlens), batch, num_q_heads, num_kv_heads, head_dim, _dtype(dtype), seed, layer, _pointer(stream)))
+
+    def paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+        """lim_paged_decode_attention; arguments by keyword:
+        q: queries [batch, num_q_heads, head_dim]
+        q_stride_b: element stride between requests of q
+        q_stride_h: element stride between heads of q
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        k_stride_page: element stride between pages of k_cache
+        k_stride_slot: element stride between the positions of a page of k_cache
+        k_stride_h: element stride between heads of k_cache
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_stride_page: element stride between pages of v_cache
+        v_stride_slot: element stride between the positions of a page of v_cache
+        v_stride_h: element stride between heads of v_cache
+        seqlens: [batch] tokens in each request's cache, the new one included
+        out: output [batch, num_q_heads, head_dim], same dtype as q
+        out_stride_b: element stride between requests of out
+        out_stride_h: element stride between heads of out
+        lse: optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+        logits: optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip
+        logits_stride_b: element stride between requests of logits
+        logits_stride_h: element stride between heads of logits (at least max_seqlen)
+        batch: requests
+        num_q_heads: query heads
+        num_kv_heads: KV heads (divides num_q_heads)
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        max_seqlen: an upper bound of seqlens (at most max_pages_per_seq * page_size)
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
+        workspace: device scratch of lim_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+
+    def paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+        """lim_paged_sparse_attention; arguments by keyword:
+        q: queries [batch, num_q_heads, head_dim]
+        q_stride_b: element stride between requests of q
+        q_stride_h: element stride between heads of q
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        k_stride_page: element stride between pages of k_cache
+        k_stride_slot: element stride between the positions of a page of k_cache
+        k_stride_h: element stride between heads of k_cache
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_stride_page: element stride between pages of v_cache
+        v_stride_slot: element stride between the positions of a page of v_cache
+        v_stride_h: element stride between heads of v_cache
+        seqlens: [batch] tokens in each request's cache, the new one included
+        indices: [batch, >= max_count] ascending positions
+        indices_stride_b: element stride between requests of indices
+        counts: [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+        out: output [batch, num_q_heads, head_dim], same dtype as q
+        out_stride_b: element stride between requests of out
+        out_stride_h: element stride between heads of out
+        lse: optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+        batch: requests
+        num_q_heads: query heads
+        num_kv_heads: KV heads (divides num_q_heads)
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        max_seqlen: an upper bound of seqlens (at most max_pages_per_seq * page_size)
+        max_count: capacity of each list (the budget K)
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
+        workspace: device scratch of lim_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+
+    def paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+        """lim_paged_sparse_attention_per_head; arguments by keyword:
+        q: queries [batch, num_q_heads, head_dim]
+        q_stride_b: element stride between requests of q
+        q_stride_h: element stride between heads of q
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        k_stride_page: element stride between pages of k_cache
+        k_stride_slot: element stride between the positions of a page of k_cache
+        k_stride_h: element stride between heads of k_cache
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_stride_page: element stride between pages of v_cache
+        v_stride_slot: element stride between the positions of a page of v_cache
+        v_stride_h: element stride between heads of v_cache
+        seqlens: [batch] tokens in each request's cache, the new one included
+        indices: [batch, num_q_heads, >= max_count] ascending positions per head
+        indices_stride_b: element stride between requests of indices
+        indices_stride_h: element stride between heads of indices
+        counts: [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+        out: output [batch, num_q_heads, head_dim], same dtype as q
+        out_stride_b: element stride between requests of out
+        out_stride_h: element stride between heads of out
+        lse: optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+        batch: requests
+        num_q_heads: query heads
+        num_kv_heads: KV heads (divides num_q_heads)
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        max_seqlen: an upper bound of seqlens (at most max_pages_per_seq * page_size)
+        max_count: capacity of each list (the budget K)
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
+        workspace: device scratch of lim_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+
+    def paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream=None):
+        """lim_paged_gather_kv; arguments by keyword:
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        k_stride_page: element stride between pages of k_cache
+        k_stride_slot: element stride between the positions of a page of k_cache
+        k_stride_h: element stride between heads of k_cache
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_stride_page: element stride between pages of v_cache
+        v_stride_slot: element stride between the positions of a page of v_cache
+        v_stride_h: element stride between heads of v_cache
+        seqlens: [batch] tokens in each request's cache
+        indices: [batch, >= max_count] ascending positions
+        indices_stride_b: element stride between requests of indices
+        counts: [batch] entries used in each list, in [1, max_count]
+        out_k: compact keys [batch, num_kv_heads, >= max_count, head_dim]
+        out_v: compact values, laid out like out_k
+        out_stride_b: element stride between requests of out_k and out_v
+        out_stride_h: element stride between heads of out_k and out_v
+        out_stride_n: element stride between rows of out_k and out_v
+        batch: requests
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        max_seqlen: an upper bound of seqlens (at most max_pages_per_seq * page_size)
+        max_count: capacity of each list and of the compact buffers
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), _pointer(stream)))
+
+    def paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream=None):
+        """lim_paged_append_kv; arguments by keyword:
+        k_new: [batch, num_kv_heads, head_dim] the new token's keys, contiguous
+        v_new: [batch, num_kv_heads, head_dim] the new token's values, contiguous
+        seqlens: [batch] tokens in each cache, the new one included
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_cache: values, laid out like k_cache
+        cache_stride_page: element stride between pages of both pools
+        cache_stride_slot: element stride between the positions of a page of both pools
+        cache_stride_h: element stride between heads of both pools
+        batch: requests
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _dtype(dtype), _pointer(stream)))
+
+    def paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream=None):
+        """lim_paged_synthesize_kv; arguments by keyword:
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_cache: values, laid out like k_cache
+        cache_stride_page: element stride between pages of both pools
+        cache_stride_slot: element stride between the positions of a page of both pools
+        cache_stride_h: element stride between heads of both pools
+        seqlens: [batch] positions to fill per request
+        batch: requests
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+        block_table_stride: element stride between requests of block_table
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        seed: the data's seed
+        layer: the layer (part of every element's hash)
+        recent_window: the last recent_window tokens of each prompt are recent tokens
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
+
+    def paged_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype):
+        """lim_paged_decode_attention_workspace_size; arguments by keyword:
+        batch: requests
+        num_q_heads: query heads
+        num_kv_heads: KV heads (divides num_q_heads)
+        head_dim: head dimension
+        max_seqlen: upper bound of seqlens
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        """
+        bytes = ctypes.c_size_t(0)
+        self._check(self.lib.lim_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(dtype), ctypes.byref(bytes)))
+        return bytes.value
+
+    def paged_sparse_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head):
+        """lim_paged_sparse_attention_workspace_size; arguments by keyword:
+        batch: requests
+        num_q_heads: query heads
+        num_kv_heads: KV heads (divides num_q_heads)
+        head_dim: head dimension
+        max_count: capacity of each list
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        per_head: 0: one list per request; 1: one per query head
+        """
+        bytes = ctypes.c_size_t(0)
+        self._check(self.lib.lim_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, _dtype(dtype), int(bool(per_head)), ctypes.byref(bytes)))
+        return bytes.value
+
+    def write_kv_slots(self, *, k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, dtype, stream=None):
+        """lim_write_kv_slots; arguments by keyword:
+        k_new: [num_tokens, num_kv_heads, head_dim] new keys
+        v_new: [num_tokens, num_kv_heads, head_dim] new values, laid out like k_new
+        new_stride_t: element stride between tokens of k_new and v_new
+        new_stride_h: element stride between heads of k_new and v_new
+        slot_mapping: [num_tokens] each token's slot, page * page_size + offset; -1 skips it
+        k_cache: key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
+        v_cache: value pool, laid out like k_cache
+        cache_stride_page: element stride between pages of both pools
+        cache_stride_slot: element stride between the positions of a page of both pools
+        cache_stride_h: element stride between heads of both pools
+        num_tokens: new tokens
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        num_pages: pages in each pool
+        page_size: positions per page
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_write_kv_slots(_pointer(k_new), _pointer(v_new), new_stride_t, new_stride_h, _pointer(slot_mapping), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, _dtype(dtype), _pointer(stream)))
 

@@ -4,6 +4,7 @@
 """
 
 from .library import DEFAULT_LIBRARY, Lim, LimError
+from .paged import PagedKV
 from .tensor_parallel import local_heads, select_lessismore_tensor_parallel
 
-__all__ = ["DEFAULT_LIBRARY", "Lim", "LimError", "local_heads", "select_lessismore_tensor_parallel"]
+__all__ = ["DEFAULT_LIBRARY", "Lim", "LimError", "PagedKV", "local_heads", "select_lessismore_tensor_parallel"]

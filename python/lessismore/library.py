@@ -12,6 +12,8 @@ REPOSITORY = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__fil
 sys.path.insert(0, os.path.join(REPOSITORY, "generated", "bindings"))
 from lim_abi import LimError, LimLibrary  # noqa: E402,F401  (LimError is re-exported)
 
+from .paged import PagedKV  # noqa: E402
+
 # Where `npm run build` (cmake-js) puts the library; LIM_LIBRARY overrides it.
 DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build", "liblim.so"))
 
@@ -27,6 +29,15 @@ def _dtype_name(dtype) -> str:
 
 def _kv_dtype(t) -> str:
     return _dtype_name(t.dtype)
+
+
+def _caches(k, v):
+    """A PagedKV given as k (v None), or the contiguous pair (k, v)."""
+    if isinstance(k, PagedKV):
+        if v is not None:
+            raise ValueError("with a PagedKV as k, pass v=None: the PagedKV holds both pools")
+        return k
+    return (k, v)
 
 
 def _stream():
@@ -51,58 +62,69 @@ class Lim:
         return self.abi.version()
 
     @staticmethod
-    def _attention(q, k, v, seqlens, out, max_seqlen, scale):
-        """The keywords every attention function takes, from q, out [B, Hq, D] and k, v [B, Hkv, Nmax, D]."""
+    def _attention(q, caches, seqlens, out, max_seqlen, scale):
+        """The keywords every attention function takes, from q, out [B, Hq, D] and the caches: (k, v) [B, Hkv, Nmax, D]
+        or a PagedKV; and the prefix of the function that takes them ("" or "paged_")."""
         B, Hq, D = q.shape
-        return dict(
-            q=q, q_stride_b=q.stride(0), q_stride_h=q.stride(1),
-            k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2),
-            v_cache=v, v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2),
-            seqlens=seqlens, out=out, out_stride_b=out.stride(0), out_stride_h=out.stride(1),
-            batch=B, num_q_heads=Hq, num_kv_heads=k.shape[1], head_dim=D, cache_capacity=k.shape[2], max_seqlen=max_seqlen,
-            dtype=_kv_dtype(q), softmax_scale=scale, stream=_stream())
+        common = dict(q=q, q_stride_b=q.stride(0), q_stride_h=q.stride(1), seqlens=seqlens, out=out, out_stride_b=out.stride(0),
+                      out_stride_h=out.stride(1), batch=B, num_q_heads=Hq, head_dim=D, max_seqlen=max_seqlen, dtype=_kv_dtype(q),
+                      softmax_scale=scale, stream=_stream())
+        if isinstance(caches, PagedKV):
+            return "paged_", dict(common, **caches.keywords(), num_kv_heads=caches.num_kv_heads)
+        k, v = caches
+        return "", dict(common, k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2),
+                        v_cache=v, v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2),
+                        num_kv_heads=k.shape[1], cache_capacity=k.shape[2])
 
-    def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype) -> int:
-        return self.abi.decode_attention_workspace_size(
-            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_seqlen=max_seqlen, dtype=_dtype_name(dtype))
+    def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False) -> int:
+        """Bytes of workspace decode_attention needs; paged=True for a PagedKV cache."""
+        query = self.abi.paged_decode_attention_workspace_size if paged else self.abi.decode_attention_workspace_size
+        return query(batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_seqlen=max_seqlen, dtype=_dtype_name(dtype))
 
-    def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype) -> torch.Tensor:
-        return _scratch(self.decode_attention_workspace_bytes(batch, hq, hkv, d, max_seqlen, dtype))
+    def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False) -> torch.Tensor:
+        return _scratch(self.decode_attention_workspace_bytes(batch, hq, hkv, d, max_seqlen, dtype, paged))
 
     def decode_attention(self, q, k, v, seqlens, out, lse, max_seqlen, scale, workspace, logits=None):
-        """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D]; seqlens int32 [B]; lse float32 [B, Hq] or None;
-        logits float32 [B, Hq, >= max_seqlen] or None (selection layers)."""
+        """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D], or k a PagedKV and v None; seqlens int32 [B]; lse float32 [B, Hq]
+        or None; logits float32 [B, Hq, >= max_seqlen] or None (selection layers)."""
+        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
         strides = dict(logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1)) if logits is not None else {}
-        self.abi.decode_attention(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), lse=lse, logits=logits, workspace=workspace, **strides)
+        getattr(self.abi, prefix + "decode_attention")(**keywords, lse=lse, logits=logits, workspace=workspace, **strides)
 
-    def sparse_attention_workspace_bytes(self, batch, hq, hkv, d, max_count, dtype, per_head) -> int:
-        return self.abi.sparse_attention_workspace_size(
-            batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=_dtype_name(dtype), per_head=per_head)
+    def sparse_attention_workspace_bytes(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False) -> int:
+        query = self.abi.paged_sparse_attention_workspace_size if paged else self.abi.sparse_attention_workspace_size
+        return query(batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=_dtype_name(dtype), per_head=per_head)
 
-    def sparse_attention_workspace(self, batch, hq, hkv, d, max_count, dtype, per_head) -> torch.Tensor:
-        return _scratch(self.sparse_attention_workspace_bytes(batch, hq, hkv, d, max_count, dtype, per_head))
+    def sparse_attention_workspace(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False) -> torch.Tensor:
+        return _scratch(self.sparse_attention_workspace_bytes(batch, hq, hkv, d, max_count, dtype, per_head, paged))
 
     def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
-        """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B]; lse float32 [B, Hq] or None."""
-        self.abi.sparse_attention(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), indices=indices, indices_stride_b=indices.stride(0),
-                                  counts=counts, max_count=indices.shape[1], lse=lse, workspace=workspace)
+        """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B], or None for lists padded with -1;
+        k, v as for decode_attention; lse float32 [B, Hq] or None."""
+        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
+        getattr(self.abi, prefix + "sparse_attention")(**keywords, indices=indices, indices_stride_b=indices.stride(0), counts=counts,
+                                                       max_count=indices.shape[1], lse=lse, workspace=workspace)
 
     def sparse_attention_per_head(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
-        """indices int32 [B, Hq, >= K] ascending per head, counts int32 [B, Hq]; lse float32 [B, Hq] or None."""
-        self.abi.sparse_attention_per_head(**self._attention(q, k, v, seqlens, out, max_seqlen, scale), indices=indices,
-                                           indices_stride_b=indices.stride(0), indices_stride_h=indices.stride(1), counts=counts,
-                                           max_count=indices.shape[2], lse=lse, workspace=workspace)
+        """indices int32 [B, Hq, >= K] ascending per head, counts int32 [B, Hq] or None (lists padded with -1); lse float32 [B, Hq] or None."""
+        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
+        getattr(self.abi, prefix + "sparse_attention_per_head")(**keywords, indices=indices, indices_stride_b=indices.stride(0),
+                                                                indices_stride_h=indices.stride(1), counts=counts, max_count=indices.shape[2],
+                                                                lse=lse, workspace=workspace)
 
     def gather_kv(self, k, v, seqlens, indices, counts, out_k, out_v, max_seqlen):
-        """Copies rows indices[b, :counts[b]] of k and v into out_k, out_v [B, Hkv, >= K, D]."""
-        B, Hkv, N, D = k.shape
-        self.abi.gather_kv(
-            k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2),
-            v_cache=v, v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2), seqlens=seqlens,
-            indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
-            out_stride_b=out_k.stride(0), out_stride_h=out_k.stride(1), out_stride_n=out_k.stride(2),
-            batch=B, num_kv_heads=Hkv, head_dim=D, cache_capacity=N, max_seqlen=max_seqlen, max_count=indices.shape[1],
-            dtype=_kv_dtype(k), stream=_stream())
+        """Copies rows indices[b, :counts[b]] of k and v ([B, Hkv, Nmax, D], or k a PagedKV and v None) into out_k, out_v [B, Hkv, >= K, D]."""
+        caches = _caches(k, v)
+        if isinstance(caches, PagedKV):
+            prefix, cache_keywords = "paged_", caches.keywords()
+        else:
+            prefix, cache_keywords = "", dict(k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2), v_cache=v,
+                                              v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2), cache_capacity=k.shape[2])
+        getattr(self.abi, prefix + "gather_kv")(
+            **cache_keywords, seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
+            out_stride_b=out_k.stride(0), out_stride_h=out_k.stride(1), out_stride_n=out_k.stride(2), batch=out_k.shape[0],
+            num_kv_heads=out_k.shape[1], head_dim=out_k.shape[3], max_seqlen=max_seqlen, max_count=indices.shape[1], dtype=_kv_dtype(out_k),
+            stream=_stream())
 
     def select_lessismore_workspace_bytes(self, batch, hq, max_seqlen, budget, ratio, sinks) -> int:
         return self.abi.select_lessismore_workspace_size(
@@ -151,13 +173,28 @@ class Lim:
             max_count=indices.shape[-1], stream=_stream())
 
     def append_kv(self, k_cache, v_cache, k_new, v_new, seqlens):
-        """Writes k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches [B, Hkv, Nmax, D] (laid out alike)."""
-        B, Hkv, N, D = k_cache.shape
+        """Writes k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches [B, Hkv, Nmax, D] (laid out alike),
+        or through the block table of a PagedKV (k_cache; v_cache None)."""
+        B, Hkv, D = k_new.shape
+        common = dict(k_new=k_new, v_new=v_new, seqlens=seqlens, batch=B, num_kv_heads=Hkv, head_dim=D, dtype=_kv_dtype(k_new), stream=_stream())
+        caches = _caches(k_cache, v_cache)
+        if isinstance(caches, PagedKV):
+            self.abi.paged_append_kv(**common, **caches.shared_stride_keywords())
+            return
         if v_cache.stride() != k_cache.stride():
             raise ValueError(f"k_cache and v_cache must have the same strides, got {k_cache.stride()} and {v_cache.stride()}")
-        self.abi.append_kv(k_new=k_new, v_new=v_new, seqlens=seqlens, k_cache=k_cache, v_cache=v_cache, cache_stride_b=k_cache.stride(0),
-                           cache_stride_h=k_cache.stride(1), cache_stride_n=k_cache.stride(2), batch=B, num_kv_heads=Hkv, head_dim=D,
-                           cache_capacity=N, dtype=_kv_dtype(k_cache), stream=_stream())
+        self.abi.append_kv(**common, k_cache=k_cache, v_cache=v_cache, cache_stride_b=k_cache.stride(0), cache_stride_h=k_cache.stride(1),
+                           cache_stride_n=k_cache.stride(2), cache_capacity=k_cache.shape[2])
+
+    def write_kv_slots(self, k_new, v_new, slot_mapping, cache):
+        """vLLM's cache write: k_new, v_new [T, Hkv, D] to slots slot_mapping int32 [T] (page * page_size + offset;
+        -1 skips) of a PagedKV's pools. No block table is read."""
+        T, Hkv, D = k_new.shape
+        if cache.k.stride() != cache.v.stride() or k_new.stride() != v_new.stride():
+            raise ValueError("k and v pools, and k_new and v_new, must each have the same strides")
+        self.abi.write_kv_slots(k_new=k_new, v_new=v_new, new_stride_t=k_new.stride(0), new_stride_h=k_new.stride(1), slot_mapping=slot_mapping,
+                                k_cache=cache.k, v_cache=cache.v, **cache.pool_strides(cache.k, "cache"), num_tokens=T, num_kv_heads=Hkv,
+                                head_dim=D, num_pages=cache.k.shape[0], page_size=cache.page_size, dtype=_kv_dtype(k_new), stream=_stream())
 
     def topk(self, values, indices, out_values, k, order=0, lengths=None):
         """values float32 [rows, length]; indices int32 [rows, >= k]; out_values float32 like indices, or None."""

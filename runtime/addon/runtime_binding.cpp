@@ -34,6 +34,7 @@ lim_runtime::Config config_arg(const Napi::Object& o) {
   c.sinks = int_arg(o, "sinks", fn);
   c.seed = static_cast<uint32_t>(number_arg(o, "seed", fn));
   c.synthetic = require(o, "synthetic", fn).ToBoolean();
+  c.page_size = static_cast<int>(optional_int64(o, "pageSize", fn, 0));
   return c;
 }
 

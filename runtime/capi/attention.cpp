@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "caches.h"
 #include "internal.h"
 
 using namespace lim_capi;
@@ -59,18 +60,19 @@ struct Plan {
 
 /** Finds the variants and plans the split over `max_rows` rows per block (the arguments are checked by the wrapper). */
 int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-              Rows rows, Plan* plan) {
+              lim_cache_layout layout, Rows rows, Plan* plan) {
   const bool per_head = rows == Rows::ListPerHead;
   const int group = num_q_heads / num_kv_heads;
   plan->heads_per_block = per_head ? 1 : group;
   plan->head_blocks = num_q_heads / plan->heads_per_block;
-  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), max_rows);
+  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), layout, max_rows);
   if (plan->attention == nullptr) {
     return no_variant(fn.c_str(),
                       "head_dim=" + std::to_string(head_dim) + ", " + std::to_string(plan->heads_per_block) + " query heads per block (num_q_heads " +
                           std::to_string(num_q_heads) + " / num_kv_heads " + std::to_string(num_kv_heads) + (per_head ? ", one list per head" : "") +
-                          "), dtype " + dtype_name(dtype),
-                      "--head-dims " + std::to_string(head_dim) + " --group-sizes " + std::to_string(plan->heads_per_block) + " --dtypes " + dtype_name(dtype));
+                          "), dtype " + dtype_name(dtype) + ", " + layout_name(layout) + " caches",
+                      "--head-dims " + std::to_string(head_dim) + " --group-sizes " + std::to_string(plan->heads_per_block) + " --dtypes " + dtype_name(dtype) +
+                          " --caches " + layout_name(layout));
   }
   int status = ensure_device(fn.c_str());
   if (status != LIM_OK) return status;
@@ -106,8 +108,9 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   const std::string fn = a.function;
   int status = LIM_OK;
   Plan plan;
+  const Caches caches = caches_of(a);
   const int32_t max_rows = rows.kind == Rows::All ? a.max_seqlen : rows.max_count;
-  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, rows.kind, &plan)) != LIM_OK) {
+  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, caches.layout, rows.kind, &plan)) != LIM_OK) {
     return status;
   }
   if (a.workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && a.workspace == nullptr)) {
@@ -126,8 +129,8 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   float* partial_lse = split ? reinterpret_cast<float*>(workspace + kCounterBytes + plan.partial_o_bytes) : nullptr;
   lim_decode_attention_params p{};
   p.q = tensor(a.q, a.q_stride_b, a.q_stride_h, 1);
-  p.k = tensor(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
-  p.v = tensor(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n, 1);
+  p.k = caches.k;
+  p.v = caches.v;
   p.seqlens = tensor(a.seqlens, 1);
   p.indices = tensor(rows.indices, rows.indices_stride_b, rows.indices_stride_h, 1);
   p.counts = tensor(rows.counts, lists, 1);
@@ -141,7 +144,7 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.Hq = a.num_q_heads;
   p.Hkv = a.num_kv_heads;
   p.HB = plan.head_blocks;
-  p.Nmax = a.cache_capacity;
+  p.Nmax = caches.capacity;
   p.HI = lists;
   p.KI = rows.kind == Rows::All ? 1 : rows.max_count;
   p.NL = a.max_seqlen;
@@ -155,9 +158,9 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
 }
 
 int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-                   Rows rows, size_t* bytes) {
+                   lim_cache_layout layout, Rows rows, size_t* bytes) {
   Plan plan;
-  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, rows, &plan);
+  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, layout, rows, &plan);
   if (status != LIM_OK) return status;
   *bytes = plan.workspace_bytes;
   return ok();
@@ -165,35 +168,56 @@ int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, in
 
 }  // namespace
 
-int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, Rows::All, a.bytes);
+/** The workspace queries of the contiguous and the paged attention functions (their variants may differ in occupancy). */
+template <typename Args>
+int full_workspace(const Args& a, lim_cache_layout layout) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, layout, Rows::All, a.bytes);
 }
-
-int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype,
+template <typename Args>
+int sparse_workspace(const Args& a, lim_cache_layout layout) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype, layout,
                         a.per_head != 0 ? Rows::ListPerHead : Rows::SharedList, a.bytes);
 }
 
-int lim_decode_attention_impl(const lim_decode_attention_args& a) {
+int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_paged_decode_attention_workspace_size_impl(const lim_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED); }
+int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_paged_sparse_attention_workspace_size_impl(const lim_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED); }
+
+/** Full attention with the optional selection logits, over either layout. */
+template <typename Args>
+int full_attention(const Args& a) {
   return run(a, RowSource{Rows::All}, LogitsOut{a.logits, a.logits_stride_b, a.logits_stride_h});
 }
-
-int lim_sparse_attention_impl(const lim_sparse_attention_args& a) {
+/** Sparse attention over one list per request, over either layout. */
+template <typename Args>
+int shared_list_attention(const Args& a) {
   return run(a, RowSource{Rows::SharedList, a.indices, a.indices_stride_b, 0, a.counts, a.max_count}, LogitsOut{});
 }
-
-int lim_sparse_attention_per_head_impl(const lim_sparse_attention_per_head_args& a) {
+/** Sparse attention over one list per query head, over either layout. */
+template <typename Args>
+int per_head_list_attention(const Args& a) {
   return run(a, RowSource{Rows::ListPerHead, a.indices, a.indices_stride_b, a.indices_stride_h, a.counts, a.max_count}, LogitsOut{});
 }
 
-int lim_gather_kv_impl(const lim_gather_kv_args& a) {
-  const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype);
+int lim_decode_attention_impl(const lim_decode_attention_args& a) { return full_attention(a); }
+int lim_paged_decode_attention_impl(const lim_paged_decode_attention_args& a) { return full_attention(a); }
+int lim_sparse_attention_impl(const lim_sparse_attention_args& a) { return shared_list_attention(a); }
+int lim_paged_sparse_attention_impl(const lim_paged_sparse_attention_args& a) { return shared_list_attention(a); }
+int lim_sparse_attention_per_head_impl(const lim_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
+int lim_paged_sparse_attention_per_head_impl(const lim_paged_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
+
+/** The gather of selected rows into compact buffers, from either layout. */
+template <typename Args>
+int gather(const Args& a) {
+  const Caches caches = caches_of(a);
+  const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype, caches.layout);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
   if (status != LIM_OK) return status;
   lim_gather_kv_params p{};
-  p.k = tensor(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n, 1);
-  p.v = tensor(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n, 1);
+  p.k = caches.k;
+  p.v = caches.v;
   p.seqlens = tensor(a.seqlens, 1);
   p.indices = tensor(a.indices, a.indices_stride_b, 1);
   p.counts = tensor(a.counts, 1);
@@ -201,10 +225,13 @@ int lim_gather_kv_impl(const lim_gather_kv_args& a) {
   p.outV = tensor(a.out_v, a.out_stride_b, a.out_stride_h, a.out_stride_n, 1);
   p.B = a.batch;
   p.Hkv = a.num_kv_heads;
-  p.Nmax = a.cache_capacity;
+  p.Nmax = caches.capacity;
   p.KI = a.max_count;
   p.KO = a.max_count;
   p.maxSeqlen = a.max_seqlen;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
+
+int lim_gather_kv_impl(const lim_gather_kv_args& a) { return gather(a); }
+int lim_paged_gather_kv_impl(const lim_paged_gather_kv_args& a) { return gather(a); }

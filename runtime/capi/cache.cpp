@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "caches.h"
 #include "internal.h"
 
 using namespace lim_capi;
@@ -23,43 +24,79 @@ int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
   return finish(launch(a.function, v, &p, a.stream));
 }
 
-int lim_append_kv_impl(const lim_append_kv_args& a) {
-  const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype);
+/** The new token's K and V at position seqlens[b] - 1, in either layout. */
+template <typename Args>
+int append(const Args& a) {
+  const Caches caches = shared_stride_caches(a);
+  const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype, caches.layout);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
   if (status != LIM_OK) return status;
   lim_append_kv_params p{};
   p.kNew = tensor(a.k_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
   p.vNew = tensor(a.v_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
   p.seqlens = tensor(a.seqlens, 1);
-  p.k = tensor(a.k_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n, 1);
-  p.v = tensor(a.v_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n, 1);
+  p.k = caches.k;
+  p.v = caches.v;
   p.B = a.batch;
   p.Hkv = a.num_kv_heads;
-  p.Nmax = a.cache_capacity;
+  p.Nmax = caches.capacity;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
 
-int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) {
-  const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype);
+int lim_append_kv_impl(const lim_append_kv_args& a) { return append(a); }
+int lim_paged_append_kv_impl(const lim_paged_append_kv_args& a) { return append(a); }
+
+int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a) {
+  const lim_variant_info* v = lim_find_write_kv_slots(a.head_dim, a.dtype);
   lim_device_status* status_word = nullptr;
   const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
   if (status != LIM_OK) return status;
-  const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
+  lim_write_kv_slots_params p{};
+  p.kNew = tensor(a.k_new, a.new_stride_t, a.new_stride_h, 1);
+  p.vNew = tensor(a.v_new, a.new_stride_t, a.new_stride_h, 1);
+  p.slots = tensor(a.slot_mapping, 1);
+  p.k = tensor(a.k_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, 1);
+  p.v = tensor(a.v_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, 1);
+  p.T = a.num_tokens;
+  p.Hkv = a.num_kv_heads;
+  p.P = a.num_pages;
+  p.PS = a.page_size;
+  p.status = status_word;
+  return finish(launch(a.function, v, &p, a.stream));
+}
+
+/** Synthetic K and V at positions [0, seqlens[b]), in either layout. Contiguous caches are packed (no strides). */
+template <typename Args>
+int synthesize(const Args& a) {
+  Caches caches;
+  if constexpr (is_paged<Args>::value) {
+    caches = shared_stride_caches(a);
+  } else {
+    const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
+    caches = Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, sb, sh, sn), contiguous_cache(a.v_cache, sb, sh, sn), a.cache_capacity};
+  }
+  const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype, caches.layout);
+  lim_device_status* status_word = nullptr;
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
+  if (status != LIM_OK) return status;
   lim_synthesize_kv_params p{};
-  p.k = tensor(a.k_cache, sb, sh, sn, 1);
-  p.v = tensor(a.v_cache, sb, sh, sn, 1);
+  p.k = caches.k;
+  p.v = caches.v;
   p.seqlens = tensor(a.seqlens, 1);
   p.B = a.batch;
   p.Hkv = a.num_kv_heads;
-  p.Nmax = a.cache_capacity;
+  p.Nmax = caches.capacity;
   p.seed = a.seed;
   p.layer = a.layer;
   p.recentWindow = a.recent_window;
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
+
+int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) { return synthesize(a); }
+int lim_paged_synthesize_kv_impl(const lim_paged_synthesize_kv_args& a) { return synthesize(a); }
 
 int lim_synthesize_step_impl(const lim_synthesize_step_args& a) {
   const lim_variant_info* v = lim_find_synthesize_step(a.head_dim, a.dtype);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
+#include <random>
 
 namespace lim_runtime {
 
@@ -55,10 +57,16 @@ int DeviceArray::allocate(std::size_t bytes, std::string* error) {
   return LIM_OK;
 }
 
+/** Positions of one request's cache: the capacity, rounded up to whole pages when paged. */
+static std::size_t cache_positions(const Config& c) {
+  return c.page_size > 0 ? (static_cast<std::size_t>(c.capacity) + c.page_size - 1) / c.page_size * c.page_size : c.capacity;
+}
+
 std::size_t DecodeRuntime::device_bytes(const Config& c) {
   const std::size_t e = 2;  // bf16 / fp16
   const std::size_t L = c.layers, B = c.batch, S = c.selection_layers.size();
-  std::size_t total = 2 * L * B * c.kv_heads * static_cast<std::size_t>(c.capacity) * c.head_dim * e;  // caches
+  std::size_t total = 2 * L * B * c.kv_heads * cache_positions(c) * c.head_dim * e;  // caches
+  if (c.page_size > 0) total += B * cache_positions(c) / c.page_size * 4;  // block table
   total += L * B * (2 * c.q_heads + 2 * c.kv_heads) * c.head_dim * e + B * c.q_heads * c.head_dim * e;  // q, out, new k/v, full_out
   total += S * B * c.q_heads * (1 + static_cast<std::size_t>(c.capacity)) * 4;                         // lse, logits
   total += S * B * (static_cast<std::size_t>(c.budget) + 1) * (1 + c.q_heads) * 4;                     // index sets, counts
@@ -114,7 +122,21 @@ int DecodeRuntime::allocate(std::string* error) {
   CUDA_CALL(cudaEventCreate(&stop_));
 
   const std::size_t e = 2, L = c.layers, B = c.batch, S = c.selection_layers.size();
-  cache_elems_ = B * c.kv_heads * static_cast<std::size_t>(c.capacity) * c.head_dim;
+  cache_elems_ = B * c.kv_heads * cache_positions(c) * c.head_dim;
+  if (paged()) {
+    if ((c.page_size & (c.page_size - 1)) != 0) {
+      *error = "page size " + std::to_string(c.page_size) + " is not a power of two";
+      return LIM_ERROR_INVALID_ARGUMENT;
+    }
+    // Every request's pages in a shuffled order of the pool, as an engine's allocator leaves them.
+    pages_per_seq_ = static_cast<int>(cache_positions(c) / c.page_size);
+    std::vector<int32_t> table(B * pages_per_seq_);
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937(c.seed));
+    int status = block_table_.allocate(table.size() * 4, error);
+    if (status != LIM_OK) return status;
+    CUDA_CALL(cudaMemcpy(block_table_.get(), table.data(), table.size() * 4, cudaMemcpyHostToDevice));
+  }
   int status = LIM_OK;
   for (auto [array, bytes] : std::initializer_list<std::pair<DeviceArray*, std::size_t>>{
            {&k_cache_, L * cache_elems_ * e}, {&v_cache_, L * cache_elems_ * e},
@@ -132,14 +154,103 @@ int DecodeRuntime::allocate(std::string* error) {
   if ((status = reset(error)) != LIM_OK) return status;
   if (c.synthetic) {
     for (int l = 0; l < c.layers; ++l) {
-      LIM_CALL(lim_synthesize_kv(static_cast<char*>(k_cache_.get()) + l * cache_elems_ * e, static_cast<char*>(v_cache_.get()) + l * cache_elems_ * e,
-                                 static_cast<const int32_t*>(seqlens_.get()), c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, c.seed, l,
-                                 kRecentWindow, stream_));
+      if ((status = synthesize(l, error)) != LIM_OK) return status;
     }
     LIM_CALL(lim_check_device_status(stream_));
   }
   return LIM_OK;
 }
+
+// ---- The calls that read or write a layer's caches ------------------------------------------------------
+// Contiguous caches are [batch, kv_heads, capacity, head_dim]; paged ones a pool [pages, page_size, kv_heads,
+// head_dim] (NHD, vLLM's layout) read through block_table_.
+
+DecodeRuntime::LayerCaches DecodeRuntime::layer_caches(int layer) const {
+  const Config& c = config_;
+  char* k = static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * 2;
+  char* v = static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * 2;
+  if (paged()) return {k, v, static_cast<int64_t>(c.page_size) * c.kv_heads * c.head_dim, static_cast<int64_t>(c.kv_heads) * c.head_dim, c.head_dim};
+  return {k, v, static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim, static_cast<int64_t>(c.capacity) * c.head_dim, c.head_dim};
+}
+
+int DecodeRuntime::attention(int layer, const void* q, void* out, float* lse, float* logits, std::string* error) {
+  const Config& c = config_;
+  const LayerCaches kv = layer_caches(layer);
+  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
+  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
+  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim, qh = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const int64_t lb = static_cast<int64_t>(c.q_heads) * c.capacity, lh = c.capacity;
+  if (paged()) {
+    LIM_CALL(lim_paged_decode_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, out, qb, qh, lse, logits, lb, lh,
+                                        c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
+                                        pages_per_seq_, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
+  } else {
+    LIM_CALL(lim_decode_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, out, qb, qh, lse, logits, lb, lh, c.batch,
+                                  c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(),
+                                  stream_));
+  }
+  return LIM_OK;
+}
+
+int DecodeRuntime::sparse_attention(int layer, const void* q, void* out, const int32_t* set, const int32_t* counts, bool per_head, std::string* error) {
+  const Config& c = config_;
+  const LayerCaches kv = layer_caches(layer);
+  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
+  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
+  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim, qh = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const int64_t set_b = per_head ? static_cast<int64_t>(c.q_heads) * c.budget : c.budget;
+  const DeviceArray& ws = per_head ? head_ws_ : sparse_ws_;
+  if (paged() && per_head) {
+    LIM_CALL(lim_paged_sparse_attention_per_head(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, c.budget, counts,
+                                                 out, qb, qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_,
+                                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, scale, ws.get(),
+                                                 ws.bytes(), stream_));
+  } else if (paged()) {
+    LIM_CALL(lim_paged_sparse_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, counts, out, qb, qh,
+                                        nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_, c.batch * pages_per_seq_,
+                                        c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, scale, ws.get(), ws.bytes(), stream_));
+  } else if (per_head) {
+    LIM_CALL(lim_sparse_attention_per_head(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, c.budget, counts, out,
+                                           qb, qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype,
+                                           scale, ws.get(), ws.bytes(), stream_));
+  } else {
+    LIM_CALL(lim_sparse_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, counts, out, qb, qh, nullptr,
+                                  c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype, scale, ws.get(), ws.bytes(),
+                                  stream_));
+  }
+  return LIM_OK;
+}
+
+int DecodeRuntime::append(int layer, const void* k_new, const void* v_new, std::string* error) {
+  const Config& c = config_;
+  const LayerCaches kv = layer_caches(layer);
+  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
+  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
+  if (paged()) {
+    LIM_CALL(lim_paged_append_kv(k_new, v_new, seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, table, pages_per_seq_,
+                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, stream_));
+  } else {
+    LIM_CALL(lim_append_kv(k_new, v_new, seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, stream_));
+  }
+  return LIM_OK;
+}
+
+int DecodeRuntime::synthesize(int layer, std::string* error) {
+  const Config& c = config_;
+  const LayerCaches kv = layer_caches(layer);
+  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
+  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
+  if (paged()) {
+    LIM_CALL(lim_paged_synthesize_kv(kv.k, kv.v, kv.s0, kv.s1, kv.s2, seqlens, c.batch, c.kv_heads, c.head_dim, table, pages_per_seq_,
+                                     c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, c.seed, layer, kRecentWindow, stream_));
+  } else {
+    LIM_CALL(lim_synthesize_kv(kv.k, kv.v, seqlens, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, c.seed, layer, kRecentWindow, stream_));
+  }
+  return LIM_OK;
+}
+
 
 int DecodeRuntime::reset(std::string* error) {
   std::vector<int32_t> lengths(config_.batch, config_.context);
@@ -151,19 +262,15 @@ int DecodeRuntime::reset(std::string* error) {
 int DecodeRuntime::record_attention(Policy policy, std::string* error) {
   const Config& c = config_;
   const std::size_t e = 2, B = c.batch;
-  const int64_t sb = static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim, sh = static_cast<int64_t>(c.capacity) * c.head_dim, sn = c.head_dim;
-  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim, qh = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim;
   const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
+  int status = LIM_OK;
   for (int l = 0; l < c.layers; ++l) {
-    const char* kc = static_cast<const char*>(k_cache_.get()) + l * cache_elems_ * e;
-    const char* vc = static_cast<const char*>(v_cache_.get()) + l * cache_elems_ * e;
     const char* q = static_cast<const char*>(q_.get()) + l * B * qb * e;
     char* out = static_cast<char*>(out_.get()) + l * B * qb * e;
     const int s = latest_selection(l);
     if (policy == Policy::Full || s < 0) {
-      LIM_CALL(lim_decode_attention(q, qb, qh, kc, sb, sh, sn, vc, sb, sh, sn, seqlens, out, qb, qh, nullptr, nullptr, 0, 0, c.batch, c.q_heads,
-                                    c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
+      if ((status = attention(l, q, out, nullptr, nullptr, error)) != LIM_OK) return status;
       continue;
     }
     int32_t* shared_set = static_cast<int32_t*>(shared_set_.get()) + s * B * c.budget;
@@ -175,8 +282,7 @@ int DecodeRuntime::record_attention(Policy policy, std::string* error) {
       float* lse = static_cast<float*>(lse_.get()) + s * B * c.q_heads;
       float* logits = static_cast<float*>(logits_.get()) + s * B * c.q_heads * static_cast<std::size_t>(c.capacity);
       const int64_t lb = static_cast<int64_t>(c.q_heads) * c.capacity, lh = c.capacity;
-      LIM_CALL(lim_decode_attention(q, qb, qh, kc, sb, sh, sn, vc, sb, sh, sn, seqlens, out, qb, qh, lse, logits, lb, lh, c.batch, c.q_heads,
-                                    c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
+      if ((status = attention(l, q, out, lse, logits, error)) != LIM_OK) return status;
       if (policy == Policy::LessIsMore) {
         LIM_CALL(lim_select_lessismore(logits, lb, lh, seqlens, shared_set, c.budget, shared_counts, c.batch, c.q_heads, c.capacity, c.budget,
                                        c.recency_ratio, c.sinks, select_ws_.get(), select_ws_.bytes(), stream_));
@@ -185,13 +291,9 @@ int DecodeRuntime::record_attention(Policy policy, std::string* error) {
                                      c.q_heads, c.capacity, c.budget, stream_));
       }
     } else if (policy == Policy::LessIsMore) {
-      LIM_CALL(lim_sparse_attention(q, qb, qh, kc, sb, sh, sn, vc, sb, sh, sn, seqlens, shared_set, c.budget, shared_counts, out, qb, qh, nullptr,
-                                    c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype, scale, sparse_ws_.get(),
-                                    sparse_ws_.bytes(), stream_));
+      if ((status = sparse_attention(l, q, out, shared_set, shared_counts, false, error)) != LIM_OK) return status;
     } else {
-      LIM_CALL(lim_sparse_attention_per_head(q, qb, qh, kc, sb, sh, sn, vc, sb, sh, sn, seqlens, head_set, static_cast<int64_t>(c.q_heads) * c.budget,
-                                             c.budget, head_counts, out, qb, qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity,
-                                             c.capacity, c.budget, c.dtype, scale, head_ws_.get(), head_ws_.bytes(), stream_));
+      if ((status = sparse_attention(l, q, out, head_set, head_counts, true, error)) != LIM_OK) return status;
     }
   }
   return LIM_OK;
@@ -207,9 +309,8 @@ int DecodeRuntime::record_step(Policy policy, std::string* error) {
     char* k_new = static_cast<char*>(k_new_.get()) + l * B * c.kv_heads * c.head_dim * e;
     char* v_new = static_cast<char*>(v_new_.get()) + l * B * c.kv_heads * c.head_dim * e;
     LIM_CALL(lim_synthesize_step(q, k_new, v_new, seqlens, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.dtype, c.seed, l, stream_));
-    LIM_CALL(lim_append_kv(k_new, v_new, seqlens, static_cast<char*>(k_cache_.get()) + l * cache_elems_ * e,
-                           static_cast<char*>(v_cache_.get()) + l * cache_elems_ * e, static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim,
-                           static_cast<int64_t>(c.capacity) * c.head_dim, c.head_dim, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, stream_));
+    const int status = append(l, k_new, v_new, error);
+    if (status != LIM_OK) return status;
   }
   // External records: inside a capture a plain record only orders work; these become timing nodes.
   CUDA_CALL(cudaEventRecordWithFlags(start_, stream_, cudaEventRecordExternal));
@@ -289,14 +390,9 @@ int DecodeRuntime::full_output(int layer, std::vector<uint16_t>* out, std::strin
     return LIM_ERROR_INVALID_ARGUMENT;
   }
   const std::size_t e = 2, B = c.batch;
-  const int64_t sb = static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim, sh = static_cast<int64_t>(c.capacity) * c.head_dim;
   const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim;
-  LIM_CALL(lim_decode_attention(static_cast<const char*>(q_.get()) + layer * B * qb * e, qb, c.head_dim,
-                                static_cast<const char*>(k_cache_.get()) + layer * cache_elems_ * e, sb, sh, c.head_dim,
-                                static_cast<const char*>(v_cache_.get()) + layer * cache_elems_ * e, sb, sh, c.head_dim,
-                                static_cast<const int32_t*>(seqlens_.get()), full_out_.get(), qb, c.head_dim, nullptr, nullptr, 0, 0, c.batch,
-                                c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
-                                attention_ws_.get(), attention_ws_.bytes(), stream_));
+  const int status = attention(layer, static_cast<const char*>(q_.get()) + layer * B * qb * e, full_out_.get(), nullptr, nullptr, error);
+  if (status != LIM_OK) return status;
   return read(full_out_.get(), B * qb, out, error);
 }
 
@@ -319,9 +415,14 @@ int DecodeRuntime::read_layer(Buffer which, int layer, std::vector<uint16_t>* ou
     case Buffer::Query: return read(static_cast<char*>(q_.get()) + layer * q_elems * e, q_elems, out, error);
     case Buffer::Output: return read(static_cast<char*>(out_.get()) + layer * q_elems * e, q_elems, out, error);
     case Buffer::NewKey: return read(static_cast<char*>(k_new_.get()) + layer * kv_elems * e, kv_elems, out, error);
-    case Buffer::KeyCache: return read(static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
-    case Buffer::ValueCache: return read(static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
+    case Buffer::KeyCache:
+      if (paged()) break;
+      return read(static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
+    case Buffer::ValueCache:
+      if (paged()) break;
+      return read(static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
   }
+  if (error) *error = "the caches of a paged runtime are pools of shuffled pages, not [batch, kv_heads, capacity, head_dim]: read them from a contiguous runtime";
   return LIM_ERROR_INVALID_ARGUMENT;
 }
 
@@ -336,6 +437,10 @@ int DecodeRuntime::upload_layer(int layer, const void* k, const void* v, const v
   const Config& c = config_;
   if (layer < 0 || layer >= c.layers) {
     if (error) *error = "layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.layers) + ")";
+    return LIM_ERROR_INVALID_ARGUMENT;
+  }
+  if (paged()) {
+    if (error) *error = "uploaded caches go into contiguous caches; create the runtime without a page size";
     return LIM_ERROR_INVALID_ARGUMENT;
   }
   const std::size_t e = 2, B = c.batch;

@@ -27,6 +27,7 @@ struct Config {
   int sinks;
   uint32_t seed;
   bool synthetic;  // fill the caches with lim_synthesize_kv (else the caller uploads them)
+  int page_size = 0;  // 0: contiguous caches; else paged NHD caches of this many positions per page, pages shuffled
 };
 
 /** Device memory owned by the runtime; freed with it. */
@@ -102,12 +103,28 @@ class DecodeRuntime {
   bool is_selection(int layer) const;
   int latest_selection(int layer) const;  // index into selection_layers, or -1
 
+  // The calls that read or write a layer's caches, through the contiguous or the paged functions.
+  bool paged() const { return config_.page_size > 0; }
+  /** One layer's caches and their strides: contiguous (request, head, position) or paged (page, position in a page, head). */
+  struct LayerCaches {
+    char* k;
+    char* v;
+    int64_t s0, s1, s2;
+  };
+  LayerCaches layer_caches(int layer) const;
+  int attention(int layer, const void* q, void* out, float* lse, float* logits, std::string* error);
+  int sparse_attention(int layer, const void* q, void* out, const int32_t* set, const int32_t* counts, bool per_head, std::string* error);
+  int append(int layer, const void* k_new, const void* v_new, std::string* error);
+  int synthesize(int layer, std::string* error);
+
   Config config_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   cudaGraphExec_t graphs_[3] = {nullptr, nullptr, nullptr};
   std::size_t cache_elems_ = 0;  // per layer, per cache
-  DeviceArray k_cache_, v_cache_;  // [layers, batch, kv_heads, capacity, head_dim]
+  DeviceArray k_cache_, v_cache_;  // [layers, batch, kv_heads, capacity, head_dim], or per layer a pool [pages, page_size, kv_heads, head_dim]
+  DeviceArray block_table_;        // paged: [batch, pages_per_seq], the same for every layer (as engines keep it)
+  int pages_per_seq_ = 0;
   DeviceArray q_, k_new_, v_new_, out_, full_out_;  // per layer: [layers, batch, heads, head_dim]
   DeviceArray seqlens_;
   DeviceArray lse_, logits_;  // per selection layer: [batch, q_heads], [batch, q_heads, capacity]

@@ -32,8 +32,11 @@ export const RunConfig = z
     recencyRatio: z.number().min(0).lt(1, { message: "recencyRatio must be below 1 (the ranked part would be empty)" }),
     sinks: z.number().int().min(0),
     seed: z.number().int().min(0).max(0xffffffff),
+    /** 0: contiguous caches [batch, kv_heads, capacity, head_dim]; else paged caches of this many positions per page (NHD, pages shuffled). */
+    pageSize: z.number().int().min(0).max(1 << 20).default(0),
   })
   .superRefine((r, ctx) => {
+    if ((r.pageSize & (r.pageSize - 1)) !== 0) ctx.addIssue({ code: "custom", path: ["pageSize"], message: `pageSize (${r.pageSize}) must be 0 (contiguous caches) or a power of two` });
     if (r.budget < r.sinks + 2) ctx.addIssue({ code: "custom", path: ["budget"], message: `budget (${r.budget}) must be at least sinks + 2 = ${r.sinks + 2}` });
     const middle = Math.floor(r.budget * (1 - r.recencyRatio));
     const recent = r.budget - middle - r.sinks;
@@ -48,7 +51,19 @@ export const PRESETS: Readonly<Record<string, ModelConfig>> = {
   "llama-3.1-8b": { name: "llama-3.1-8b", layers: 32, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 13] },
 };
 
-export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1 };
+export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1, pageSize: 0 };
+
+/** A cache layout as the command line names it: "contiguous", or "paged<N>" for pages of N positions; its page size (0: contiguous). */
+export function parseCacheLayout(text: string): number {
+  if (text === "contiguous") return 0;
+  const m = /^paged(\d+)$/.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n >= 1 && (n & (n - 1)) === 0)) throw new Error(`--cache: '${text}' is not a cache layout; use contiguous or paged<N> with N a power of two (paged16, paged1)`);
+  return n;
+}
+
+/** The command-line name of a page size. */
+export const cacheLayoutName = (pageSize: number): string => (pageSize > 0 ? `paged${pageSize}` : "contiguous");
 
 /** Formats zod's issues as "field: message" lines. */
 function describe(error: z.ZodError, what: string): string {

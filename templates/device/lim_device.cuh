@@ -65,6 +65,10 @@ struct Tensor {
 
   __device__ __forceinline__ bool present() const { return arg.data != nullptr; }
 
+  /** A contiguous cache [B, H, N, D] is one page per request (see PagedTensor). */
+  __device__ __forceinline__ int page(int b, int) const { return b; }
+  __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const { return ptr_at(page, h, position, d); }
+
   template <typename... I>
   __device__ __forceinline__ T* ptr_at(I... i) const {
     static_assert(sizeof...(I) == R, "one index per dimension");
@@ -101,6 +105,47 @@ struct Tensor {
   template <typename V, typename... I>
   __device__ __forceinline__ V atomic_min(V v, I... i) const {
     return atomicMin(ptr_at(i...), v);
+  }
+};
+
+/**
+ * A paged K or V cache seen as [B, H, N, D] by logical position (a lim_cache_tensor argument of a paged
+ * variant): position n of request b lies in page block_table[b][n >> page_shift], at slot n & (page_size - 1)
+ * of that page. page() is -1 where the table names no page of the pool (an entry outside [0, num_pages), or a
+ * position past the table's width): the kernels report it and never read the row. page_ref() and ptr_at()
+ * fall back to page 0 for a page outside the pool, so that even an unchecked read stays inside it.
+ */
+template <typename T>
+struct PagedTensor {
+  const lim_cache_tensor& arg;
+
+  __device__ __forceinline__ explicit PagedTensor(const lim_cache_tensor& a) : arg(a) {}
+
+  __device__ __forceinline__ bool present() const { return arg.rows.data != nullptr; }
+
+  __device__ __forceinline__ int page(int b, int position) const {
+    const unsigned column = static_cast<unsigned>(position) >> arg.page_shift;
+    if (position < 0 || column >= static_cast<unsigned>(arg.table_width)) return -1;
+    const int entry = __ldg(arg.block_table + b * arg.block_table_stride + column);
+    return static_cast<unsigned>(entry) < static_cast<unsigned>(arg.num_pages) ? entry : -1;
+  }
+
+  __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const {
+    const int64_t p = static_cast<unsigned>(page) < static_cast<unsigned>(arg.num_pages) ? page : 0;
+    const int64_t slot = position & ((1 << arg.page_shift) - 1);
+    return static_cast<T*>(arg.rows.data) + p * arg.rows.stride[0] + slot * arg.rows.stride[1] + h * arg.rows.stride[2] + d;
+  }
+
+  __device__ __forceinline__ T* ptr_at(int b, int h, int position, int d) const { return page_ref(page(b, position), h, position, d); }
+
+  template <typename... I>
+  __device__ __forceinline__ auto load(I... i) const {
+    return to_value(load_elem(ptr_at(i...)));
+  }
+
+  template <typename V, typename... I>
+  __device__ __forceinline__ void store(V v, I... i) const {
+    *ptr_at(i...) = convert<T>(v);
   }
 };
 

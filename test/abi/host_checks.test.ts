@@ -76,6 +76,16 @@ int main() {
   CALL("good union", lim_select_lessismore_union(keys, 64, seq, static_cast<int32_t*>(mut(0x900000)), 32, static_cast<int32_t*>(mut(0xa00000)), 2, 8, 64, 32, 0.25f, 4, nullptr));
   CALL("union without keys", lim_select_lessismore_union(nullptr, 64, seq, static_cast<int32_t*>(mut(0x900000)), 32, static_cast<int32_t*>(mut(0xa00000)), 2, 8, 64, 32, 0.25f, 4, nullptr));
   CALL("null kernel name", lim_use_variant(nullptr, nullptr));
+  // Paged caches: pools of 64 pages of 16 positions, 2 KV heads of 128 (NHD strides 4096, 256, 128), block table [2, 4].
+  const int32_t* table = static_cast<const int32_t*>(at(0xb00000));
+  CALL("good paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("good HND paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 2048, at(0x300000), 4096, 128, 2048, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("page size 12", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 3072, 256, 128, at(0x300000), 3072, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 12, 4, 48, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("longer than the pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 100, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("overlapping pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("null block table", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, nullptr, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("good slot write", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, table, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
+  CALL("slot write without slots", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, nullptr, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   return 0;
 }
 `;
@@ -109,6 +119,9 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     expect(call("good decode")).toEqual({ status: 0, message: "" });
     expect(call("good local keys")).toEqual({ status: 0, message: "" });
     expect(call("good union")).toEqual({ status: 0, message: "" });
+    expect(call("good paged decode")).toEqual({ status: 0, message: "" });
+    expect(call("good HND paged decode")).toEqual({ status: 0, message: "" });
+    expect(call("good slot write")).toEqual({ status: 0, message: "" });
   });
 
   it.each([
@@ -126,6 +139,11 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["heads past the model", /^lim_select_lessismore_local_keys: head_offset \(6\) \+ num_q_heads \(4\) must be at most total_q_heads \(8\)/],
     ["keys too narrow", /^lim_select_lessismore_local_keys: keys_stride_b = 48 makes elements of keys overlap: it must be at least 64/],
     ["union without keys", /^lim_select_lessismore_union: keys is NULL/],
+    ["page size 12", /^lim_paged_decode_attention: page_size \(12\) must be a power of two$/],
+    ["longer than the pages", /^lim_paged_decode_attention: max_seqlen \(100\) must be at most max_pages_per_seq \(4\) \* page_size \(16\)$/],
+    ["overlapping pages", /^lim_paged_decode_attention: k_stride_h = 128 makes elements of k_cache overlap: it must be at least 2048/],
+    ["null block table", /^lim_paged_decode_attention: block_table is NULL/],
+    ["slot write without slots", /^lim_write_kv_slots: slot_mapping is NULL/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);
     expect(r.status).toBe(1);

@@ -29,7 +29,10 @@ describe("every supported shape", () => {
       const spec = source.definition.spec;
       const group = plan.groups.find((g) => g.spec.name === spec.name);
       const variants = group?.variants ?? [];
-      const expected = (dependsOn(source, "D") ? SUPPORTED_MATRIX.headDims.length : 1) * (dependsOn(source, "G") ? SUPPORTED_MATRIX.groupSizes.length : 1);
+      const expected =
+        (dependsOn(source, "D") ? SUPPORTED_MATRIX.headDims.length : 1) *
+        (dependsOn(source, "G") ? SUPPORTED_MATRIX.groupSizes.length : 1) *
+        (dependsOn(source, "cache") ? SUPPORTED_MATRIX.caches.length : 1);
       expect(variants.length, spec.name).toBe(expected);
       for (const v of variants) {
         expect(v.scheduleOrigin).toBe("heuristic");
@@ -63,7 +66,7 @@ describe("the generation matrix", () => {
         if (values !== undefined) expect(values, `${source.definition.spec.name}.${constant}`).toEqual(DEFAULT_MATRIX[axis]);
       }
     }
-    expect(DEFAULT_MATRIX).toEqual({ headDims: [64, 128, 256], groupSizes: [1, 2, 4, 8], dtypes: ["bf16", "fp16"], budgets: [1024, 2048, 4096, 8192] });
+    expect(DEFAULT_MATRIX).toEqual({ headDims: [64, 128, 256], groupSizes: [1, 2, 4, 8], dtypes: ["bf16", "fp16"], budgets: [1024, 2048, 4096, 8192], caches: ["contiguous", "paged"] });
     for (const axis of Object.keys(DEFAULT_MATRIX) as (keyof typeof DEFAULT_MATRIX)[]) {
       expect(DEFAULT_MATRIX[axis].every((v: number | string) => (SUPPORTED_MATRIX[axis] as readonly (number | string)[]).includes(v)), axis).toBe(true);
     }

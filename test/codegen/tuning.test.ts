@@ -17,8 +17,8 @@ import { bucketRanges } from "../../codegen/variants.js";
 import { TOOLKIT_VERSION } from "../../codegen/version.js";
 
 const DEVICE = "NVIDIA H100 80GB HBM3";
-const constants = { D: 128, G: 4, dtype: "bf16" };
-const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"] };
+const constants = { D: 128, G: 4, dtype: "bf16", cache: "contiguous" };
+const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"], caches: ["contiguous"] };
 
 let attention: KernelSource;
 let digest: string;
@@ -54,8 +54,8 @@ describe("tuning databases", () => {
   it("names keys by kernel, constants and bucket", () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     expect(ranges[0]).toEqual([0, 1536]);
-    expect(tuningKey(attention.definition.spec, constants, ranges[1])).toBe("decode_attention__d128_g4_bf16@rows1536-3072");
-    expect(tuningKey(attention.definition.spec, constants, ranges.at(-1)!)).toBe("decode_attention__d128_g4_bf16@rows49152-");
+    expect(tuningKey(attention.definition.spec, constants, ranges[1])).toBe("decode_attention__d128_g4_bf16_contiguous@rows1536-3072");
+    expect(tuningKey(attention.definition.spec, constants, ranges.at(-1)!)).toBe("decode_attention__d128_g4_bf16_contiguous@rows49152-");
   });
 
   it("round-trips through an atomic write and rejects a broken file naming the field", () => {
@@ -84,10 +84,10 @@ describe("tuning databases", () => {
       ["t128_r1_s4", [49152, Number.MAX_SAFE_INTEGER]],
     ]);
     const table = plan.files.get("variants.cpp")!;
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t64_r1_s3_info, 0, 3072 },");
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16__t128_r1_s4_info, 49152, INT64_MAX },");
-    expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype) && rows >= e->lo && rows < e->hi) return v;");
-    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t64_r1_s3_info, 0, 3072 },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 49152, INT64_MAX },");
+    expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache) && rows >= e->lo && rows < e->hi) return v;");
+    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
@@ -99,11 +99,11 @@ describe("tuning databases", () => {
     const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t64_r1_s3", { source: "0123456789abcdef" })]) }], DEVICE);
     for (const t of [other, old, stale]) {
       const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
-      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16__t128_r1_s4"]);
+      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16_contiguous__t128_r1_s4"]);
       expect(t.used.size).toBe(0);
     }
     expect(other.warnings).toEqual([`tuning/h200.json: measured on NVIDIA H200, not the target ${DEVICE}; ignored (pass --device "NVIDIA H200" to generate for it)`]);
     expect(old.warnings[0]).toMatch(/tuning\/old\.json: tuned with lim 0\.0\.9, this is lim .*; ignored \(run `lim tune` again\)/);
-    expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
+    expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16_contiguous@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
   });
 });

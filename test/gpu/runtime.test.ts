@@ -37,6 +37,33 @@ describe.skipIf(!gpu)("decode runtime on the GPU", () => {
     }
   });
 
+  it("paged caches (pages of 16 and of 1, shuffled) give every policy the outputs of contiguous caches", () => {
+    const outputs = (pageSize: number) => {
+      const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, pageSize }));
+      try {
+        return (["full", "lessismore", "tidaldecode"] as const).map((policy) => {
+          rt.reset();
+          for (let s = 0; s < 3; s++) rt.step(policy);
+          return Array.from({ length: model.layers }, (_, l) => decode("bf16", rt.read("output", l)));
+        });
+      } finally {
+        rt.dispose();
+      }
+    };
+    const contiguous = outputs(0);
+    for (const pageSize of [16, 1]) {
+      outputs(pageSize).forEach((perLayer, p) =>
+        perLayer.forEach((out, l) => expect(relativeError(out, contiguous[p][l]), `page ${pageSize}, policy ${p}, layer ${l}`).toBeLessThan(1e-3)),
+      );
+    }
+    const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, pageSize: 16 }));
+    try {
+      expect(() => rt.read("keyCache", 0)).toThrow(/the caches of a paged runtime are pools of shuffled pages/);
+    } finally {
+      rt.dispose();
+    }
+  });
+
   it("LessIsMore with a budget that keeps every token equals full attention, with recall 1", () => {
     const everything = parseRun({ ...run, budget: run.context + run.steps });
     const rt = DecodeRuntime.create(addon, model, everything);

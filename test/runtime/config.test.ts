@@ -1,7 +1,7 @@
 // Model and run configurations: the presets, and errors that name the field and what it must be.
 
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RUN, parseModel, parseRun, preset, PRESETS } from "../../runtime/ts/config.js";
+import { cacheLayoutName, DEFAULT_RUN, parseCacheLayout, parseModel, parseRun, preset, PRESETS } from "../../runtime/ts/config.js";
 import { sampledSparseLayers } from "../../cli/decode_command.js";
 
 describe("presets", () => {
@@ -36,7 +36,16 @@ describe("invalid configurations", () => {
     ["a recency ratio of 1", { recencyRatio: 1 }, /run.recencyRatio: recencyRatio must be below 1/],
     ["an empty batch", { batch: 0 }, /run.batch/],
     ["an empty prompt", { context: 0 }, /run.context: context must be at least 1 token/],
+    ["a page size that is not a power of two", { pageSize: 12 }, /run.pageSize: pageSize \(12\) must be 0 \(contiguous caches\) or a power of two/],
   ])("run: %s", (_label, change, message) => {
     expect(() => parseRun({ ...DEFAULT_RUN, ...change })).toThrow(message);
+  });
+  it("reads cache layouts as the command line names them", () => {
+    expect([parseCacheLayout("contiguous"), parseCacheLayout("paged16"), parseCacheLayout("paged1")]).toEqual([0, 16, 1]);
+    expect(cacheLayoutName(16)).toBe("paged16");
+    expect(cacheLayoutName(0)).toBe("contiguous");
+    for (const bad of ["paged12", "paged", "paged0", "pages16"]) {
+      expect(() => parseCacheLayout(bad), bad).toThrow(/is not a cache layout; use contiguous or paged<N> with N a power of two/);
+    }
   });
 });

@@ -1,0 +1,79 @@
+"""Paged K/V caches as the engines keep them: a pool of pages per cache and a block table per batch.
+
+A ``PagedKV`` names the two pools, the block table and how a page is laid out, and turns them into the
+arguments of the C ABI's paged functions (lim_paged_*). Nothing is copied: the kernels read the engine's
+own tensors.
+
+    vLLM (FlashAttention backend): key_cache, value_cache [num_blocks, block_size, num_kv_heads, head_size]
+        -> PagedKV(key_cache, value_cache, block_table, layout="NHD")
+    FlashInfer HND pages [num_pages, num_kv_heads, page_size, head_dim] -> layout="HND"
+    SGLang token pool [size, num_kv_heads, head_dim] -> PagedKV(k[:, None], v[:, None], req_to_token rows, "NHD")
+        (pages of one token; the block table is req_to_token indexed by the batch's request rows)
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+LAYOUTS = ("NHD", "HND")
+
+
+@dataclass(frozen=True)
+class PagedKV:
+    """k, v: pools of pages, NHD [pages, page_size, heads, head_dim] or HND [pages, heads, page_size, head_dim];
+    block_table: int32 [batch, max_pages_per_seq], position n of request b in page block_table[b, n // page_size]."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+    block_table: torch.Tensor
+    layout: str = "NHD"
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.k.dim() != 4 or self.k.shape != self.v.shape:
+            raise ValueError(f"k and v must be 4-D pools of one shape, got {tuple(self.k.shape)} and {tuple(self.v.shape)}")
+        if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2:
+            raise ValueError(f"block_table must be int32 [batch, max_pages_per_seq], got {self.block_table.dtype} {tuple(self.block_table.shape)}")
+
+    @property
+    def _slot(self) -> int:
+        return 1 if self.layout == "NHD" else 2
+
+    @property
+    def _head(self) -> int:
+        return 2 if self.layout == "NHD" else 1
+
+    @property
+    def page_size(self) -> int:
+        return self.k.shape[self._slot]
+
+    @property
+    def num_kv_heads(self) -> int:
+        return self.k.shape[self._head]
+
+    @property
+    def head_dim(self) -> int:
+        return self.k.shape[3]
+
+    @property
+    def capacity(self) -> int:
+        """Positions one request can hold."""
+        return self.block_table.shape[1] * self.page_size
+
+    def pool_strides(self, t: torch.Tensor, prefix: str) -> dict:
+        return {f"{prefix}_stride_page": t.stride(0), f"{prefix}_stride_slot": t.stride(self._slot), f"{prefix}_stride_h": t.stride(self._head)}
+
+    def table_keywords(self) -> dict:
+        return dict(block_table=self.block_table, block_table_stride=self.block_table.stride(0), num_pages=self.k.shape[0],
+                    page_size=self.page_size, max_pages_per_seq=self.block_table.shape[1])
+
+    def keywords(self) -> dict:
+        """The cache arguments of the paged attention and gather functions (k_cache, its strides, v_cache, ..., the table)."""
+        return dict(k_cache=self.k, **self.pool_strides(self.k, "k"), v_cache=self.v, **self.pool_strides(self.v, "v"), **self.table_keywords())
+
+    def shared_stride_keywords(self) -> dict:
+        """The cache arguments of the functions whose two pools share strides (append, synthesize)."""
+        if self.k.stride() != self.v.stride():
+            raise ValueError(f"k and v must have the same strides here, got {self.k.stride()} and {self.v.stride()}")
+        return dict(k_cache=self.k, v_cache=self.v, **self.pool_strides(self.k, "cache"), **self.table_keywords())

@@ -1,0 +1,285 @@
+"""Paged K/V caches on one GPU: every paged function against float64 references and the contiguous functions,
+pages in shuffled order (NHD and HND, page sizes 1, 16 and 64, the pool's other pages poisoned with NaN), lists
+padded with -1, vLLM's slot write, bad block tables and slots reported through the device status, host-side
+argument errors, and one CUDA graph replayed after lengths, block tables and lists changed in place.
+
+    python3 python/tests/paged_caches.py        (LIM_TEST_SEED=n repeats a run)
+
+Exits non-zero naming the first check that fails.
+"""
+
+import math
+import os
+import random
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lessismore import Lim, LimError, PagedKV  # noqa: E402
+
+SEED = int(os.environ.get("LIM_TEST_SEED", random.randrange(1 << 30)))
+torch.manual_seed(SEED)
+print(f"LIM_TEST_SEED={SEED}", flush=True)
+lim = Lim()
+HKV, G, D = 2, 4, 128
+HQ = HKV * G
+SCALE = 1 / math.sqrt(D)
+TOLERANCE = {torch.bfloat16: 1e-2, torch.float16: 5e-3}
+
+
+def check(ok: bool, what: str):
+    if not ok:
+        sys.exit(f"FAILED: {what} (LIM_TEST_SEED={SEED})")
+    print(f"ok: {what}", flush=True)
+
+
+def expect_error(call, pattern: str, what: str):
+    try:
+        call()
+    except LimError as e:
+        check(pattern in str(e), f"{what}: {e}")
+        return
+    check(False, f"{what}: no error")
+
+
+def relative_error(got, ref):
+    return ((got.double() - ref).norm() / ref.norm()).item()
+
+
+def reference(q, k, v, seqlens, rows=None):
+    """float64 attention over each request's tokens, or over rows(b, h): (out, lse, logits of all tokens)."""
+    B = q.shape[0]
+    out = torch.zeros(q.shape, dtype=torch.float64, device="cuda")
+    lse = torch.zeros(q.shape[:2], dtype=torch.float64, device="cuda")
+    logits = torch.zeros(B, HQ, k.shape[2], dtype=torch.float64, device="cuda")
+    for b, n in enumerate(seqlens):
+        for h in range(HQ):
+            s_all = k[b, h // G, :n].double() @ q[b, h].double() * SCALE
+            logits[b, h, :n] = s_all
+            sel = torch.arange(n, device="cuda") if rows is None else torch.as_tensor(rows(b, h), device="cuda")
+            s = s_all[sel]
+            lse[b, h] = torch.logsumexp(s, 0)
+            out[b, h] = torch.softmax(s, 0) @ v[b, h // G, sel].double()
+    return out, lse, logits
+
+
+def paged_copy(k, v, page, layout, spare=5, poison=float("nan")):
+    """k, v [B, Hkv, N, D] copied into pools of pages in shuffled order (and spare pages of poison): a PagedKV."""
+    B, H, N, Dh = k.shape
+    per = -(-N // page)
+    num_pages = B * per + spare
+    table = torch.randperm(num_pages, device="cuda")[: B * per].view(B, per).int()
+
+    def pool(x):
+        padded = torch.zeros(B, H, per * page, Dh, dtype=x.dtype, device="cuda")
+        padded[:, :, :N] = x
+        pages = padded.view(B, H, per, page, Dh)
+        pages = pages.permute(0, 2, 3, 1, 4) if layout == "NHD" else pages.permute(0, 2, 1, 3, 4)  # [B, per, page, H, D] or [B, per, H, page, D]
+        shape = (num_pages, page, H, Dh) if layout == "NHD" else (num_pages, H, page, Dh)
+        p = torch.full(shape, poison, dtype=x.dtype, device="cuda")
+        p[table.flatten().long()] = pages.reshape(B * per, *shape[1:])
+        return p
+
+    return PagedKV(pool(k), pool(v), table, layout)
+
+
+def problem(dtype, seqlens, capacity):
+    B = len(seqlens)
+    q = torch.randn(B, HQ, D, dtype=dtype, device="cuda")
+    k = torch.randn(B, HKV, capacity, D, dtype=dtype, device="cuda")
+    v = torch.randn(B, HKV, capacity, D, dtype=dtype, device="cuda")
+    return q, k, v, torch.tensor(seqlens, dtype=torch.int32, device="cuda")
+
+
+def full_attention(q, caches, seqlens, max_seqlen, logits=False):
+    paged = isinstance(caches[0], PagedKV)
+    out = torch.full_like(q, float("nan"))
+    lse = torch.full(q.shape[:2], float("nan"), device="cuda")
+    lg = torch.full((q.shape[0], HQ, max_seqlen), float("nan"), device="cuda") if logits else None
+    ws = lim.decode_attention_workspace(q.shape[0], HQ, HKV, D, max_seqlen, q.dtype, paged=paged)
+    lim.decode_attention(q, caches[0], caches[1], seqlens, out, lse, max_seqlen, SCALE, ws, logits=lg)
+    lim.check_device_status()
+    return out, lse, lg
+
+
+def test_full_attention():
+    seqlens = [5000, 1, 2600, 17]
+    for dtype in (torch.bfloat16, torch.float16):
+        q, k, v, sl = problem(dtype, seqlens, 5000)
+        ref_out, ref_lse, ref_logits = reference(q, k, v, seqlens)
+        for layout in ("NHD", "HND"):
+            for page in (16, 1, 64):
+                if dtype == torch.float16 and (layout, page) != ("NHD", 16):
+                    continue  # fp16 once; the layouts and page sizes in bf16
+                cache = paged_copy(k, v, page, layout)
+                out, lse, logits = full_attention(q, (cache, None), sl, 5000, logits=page == 16)
+                what = f"full attention, {layout} pages of {page}, {dtype}"
+                check(relative_error(out, ref_out) < TOLERANCE[dtype], f"{what}: output within {TOLERANCE[dtype]} of float64")
+                check(relative_error(lse, ref_lse) < 1e-4, f"{what}: lse")
+                if logits is not None:
+                    rows = [(b, n) for b, n in enumerate(seqlens)]
+                    err = max(relative_error(logits[b, :, :n], ref_logits[b, :, :n]) for b, n in rows)
+                    check(err < 1e-4, f"{what}: selection logits of every token")
+        contiguous, _, _ = full_attention(q, (k, v), sl, 5000)
+        paged, _, _ = full_attention(q, (paged_copy(k, v, 16, "NHD"), None), sl, 5000)
+        check(relative_error(paged, contiguous.double()) < 2e-3, f"paged and contiguous caches agree ({dtype})")
+
+
+def test_sparse_attention():
+    seqlens = [4000, 300, 2048]
+    q, k, v, sl = problem(torch.bfloat16, seqlens, 4000)
+    max_count = 1024
+    lists = [sorted(random.sample(range(n), min(n, c))) for n, c in zip(seqlens, (1024, 299, 1))]
+    indices = torch.full((len(seqlens), max_count), -1, dtype=torch.int32, device="cuda")
+    for b, rows in enumerate(lists):
+        indices[b, : len(rows)] = torch.tensor(rows, dtype=torch.int32)
+    counts = torch.tensor([len(r) for r in lists], dtype=torch.int32, device="cuda")
+    ref_out, ref_lse, _ = reference(q, k, v, seqlens, lambda b, h: lists[b])
+    for layout, page in (("NHD", 16), ("HND", 32), ("NHD", 1)):
+        cache = paged_copy(k, v, page, layout)
+        for with_counts in (True, False):
+            out = torch.full_like(q, float("nan"))
+            lse = torch.full(q.shape[:2], float("nan"), device="cuda")
+            ws = lim.sparse_attention_workspace(len(seqlens), HQ, HKV, D, max_count, q.dtype, 0, paged=True)
+            lim.sparse_attention(q, cache, None, sl, indices, counts if with_counts else None, out, 4000, SCALE, ws, lse=lse)
+            lim.check_device_status()
+            what = f"sparse attention over shared lists, {layout} pages of {page}, " + ("with counts" if with_counts else "lists padded with -1, no counts")
+            check(relative_error(out, ref_out) < 1e-2 and relative_error(lse, ref_lse) < 1e-4, what)
+    # One list per query head.
+    per_head = [[sorted(random.sample(range(n), random.randint(1, min(n, max_count)))) for _ in range(HQ)] for n in seqlens]
+    idx = torch.full((len(seqlens), HQ, max_count), -1, dtype=torch.int32, device="cuda")
+    for b in range(len(seqlens)):
+        for h in range(HQ):
+            idx[b, h, : len(per_head[b][h])] = torch.tensor(per_head[b][h], dtype=torch.int32)
+    cnt = torch.tensor([[len(x) for x in r] for r in per_head], dtype=torch.int32, device="cuda")
+    ref_out, _, _ = reference(q, k, v, seqlens, lambda b, h: per_head[b][h])
+    cache = paged_copy(k, v, 16, "HND")
+    for with_counts in (True, False):
+        out = torch.full_like(q, float("nan"))
+        ws = lim.sparse_attention_workspace(len(seqlens), HQ, HKV, D, max_count, q.dtype, 1, paged=True)
+        lim.sparse_attention_per_head(q, cache, None, sl, idx, cnt if with_counts else None, out, 4000, SCALE, ws)
+        lim.check_device_status()
+        check(relative_error(out, ref_out) < 1e-2, "sparse attention over per-head lists, HND pages of 16" + ("" if with_counts else ", lists padded with -1"))
+    return q, k, v, sl, lists, indices, counts
+
+
+def test_gather_append_write():
+    seqlens = [3000, 77]
+    q, k, v, sl = problem(torch.bfloat16, seqlens, 3000)
+    cache = paged_copy(k, v, 16, "NHD")
+    lists = [sorted(random.sample(range(n), 64)) for n in seqlens]
+    indices = torch.tensor(lists, dtype=torch.int32, device="cuda")
+    counts = torch.full((2,), 64, dtype=torch.int32, device="cuda")
+    out_k = torch.zeros(2, HKV, 64, D, dtype=k.dtype, device="cuda")
+    out_v = torch.zeros_like(out_k)
+    lim.gather_kv(cache, None, sl, indices, counts, out_k, out_v, 3000)
+    lim.check_device_status()
+    want_k = torch.stack([k[b][:, lists[b]] for b in range(2)])
+    want_v = torch.stack([v[b][:, lists[b]] for b in range(2)])
+    check(torch.equal(out_k, want_k) and torch.equal(out_v, want_v), "gather from pages copies exactly the listed rows")
+
+    # Append the token at position seqlens[b] - 1 through the block table, then read it back from its page.
+    k_new = torch.randn(2, HKV, D, dtype=k.dtype, device="cuda")
+    v_new = torch.randn_like(k_new)
+    grown = torch.tensor([3000, 78], dtype=torch.int32, device="cuda")
+    lim.append_kv(cache, None, k_new, v_new, grown)
+    lim.check_device_status()
+    ok = True
+    for b, n in enumerate([3000, 78]):
+        page, slot = cache.block_table[b, (n - 1) // 16].item(), (n - 1) % 16
+        ok &= torch.equal(cache.k[page, slot], k_new[b]) and torch.equal(cache.v[page, slot], v_new[b])
+    check(ok, "append writes the new token into its page through the block table")
+
+    # vLLM's slot write: tokens to chosen slots, -1 skipped.
+    slots = torch.tensor([5, -1, 16 * 7 + 3, 16 * 40 + 15], dtype=torch.int32, device="cuda")
+    t_k = torch.randn(4, HKV, D, dtype=k.dtype, device="cuda")
+    t_v = torch.randn_like(t_k)
+    before = cache.k.clone()
+    lim.write_kv_slots(t_k, t_v, slots, cache)
+    lim.check_device_status()
+    expected = before.clone()
+    for t, s in enumerate(slots.tolist()):
+        if s >= 0:
+            expected[s // 16, s % 16] = t_k[t]
+    check(torch.equal(cache.k.nan_to_num(7.0), expected.nan_to_num(7.0)), "slot writes land at page slot // 16, position slot % 16, and -1 writes nothing")
+
+
+def test_bad_input():
+    seqlens = [100, 40]
+    q, k, v, sl = problem(torch.bfloat16, seqlens, 128)
+    cache = paged_copy(k, v, 16, "NHD")
+    bad = cache.block_table.clone()
+    bad[1, 1] = cache.k.shape[0] + 3
+    broken = PagedKV(cache.k, cache.v, bad, "NHD")
+    out = torch.empty_like(q)
+    ws = lim.decode_attention_workspace(2, HQ, HKV, D, 128, q.dtype, paged=True)
+    lim.decode_attention(q, broken, None, sl, out, None, 128, SCALE, ws)
+    expect_error(lim.check_device_status, "block table of request 1 names no page of the pool for position", "a block table entry past the pool is reported")
+    bad[1, 1] = -1
+    lim.decode_attention(q, broken, None, sl, out, None, 128, SCALE, ws)
+    expect_error(lim.check_device_status, "names no page of the pool", "an unallocated (-1) page is reported")
+    # The same call on good tables still works afterwards (the context survived).
+    out2, _, _ = full_attention(q, (cache, None), sl, 128)
+    check(relative_error(out2, reference(q, k, v, seqlens)[0]) < 1e-2, "after the reports, the next call is correct")
+
+    slots = torch.tensor([cache.k.shape[0] * 16 + 1], dtype=torch.int32, device="cuda")
+    new = torch.randn(1, HKV, D, dtype=k.dtype, device="cuda")
+    lim.write_kv_slots(new, new, slots, cache)
+    expect_error(lim.check_device_status, "slot_mapping[0] =", "a slot past the pool is reported")
+
+    narrow = PagedKV(cache.k, cache.v, cache.block_table[:, :2], "NHD")  # room for 32 positions
+    expect_error(lambda: lim.decode_attention(q, narrow, None, sl, out, None, 128, SCALE, ws), "must be at most max_pages_per_seq (2) * page_size (16)",
+                 "max_seqlen beyond the block table's pages is refused on the host")
+    odd = PagedKV(torch.zeros(8, 12, HKV, D, dtype=k.dtype, device="cuda"), torch.zeros(8, 12, HKV, D, dtype=k.dtype, device="cuda"),
+                  cache.block_table[:, :1].contiguous(), "NHD")
+    expect_error(lambda: lim.decode_attention(q, odd, None, torch.ones(2, dtype=torch.int32, device="cuda"), out, None, 12, SCALE, ws),
+                 "page_size (12) must be a power of two", "a page size that is not a power of two is refused")
+
+
+def test_graph_replay():
+    """Capture once; change lengths, block tables and lists in place; replay; compare."""
+    B, capacity, max_count = 2, 2048, 256
+    q, k, v, sl = problem(torch.bfloat16, [2048, 1000], capacity)
+    cache = paged_copy(k, v, 16, "NHD", spare=64)
+    indices = torch.full((B, max_count), -1, dtype=torch.int32, device="cuda")
+    out_full = torch.empty_like(q)
+    out_sparse = torch.empty_like(q)
+    ws_full = lim.decode_attention_workspace(B, HQ, HKV, D, capacity, q.dtype, paged=True)
+    ws_sparse = lim.sparse_attention_workspace(B, HQ, HKV, D, max_count, q.dtype, 0, paged=True)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(stream):
+        lim.decode_attention(q, cache, None, sl, out_full, None, capacity, SCALE, ws_full)  # warm-up outside capture
+        with torch.cuda.graph(graph, stream=stream):
+            lim.decode_attention(q, cache, None, sl, out_full, None, capacity, SCALE, ws_full)
+            lim.sparse_attention(q, cache, None, sl, indices, None, out_sparse, capacity, SCALE, ws_sparse)
+    torch.cuda.current_stream().wait_stream(stream)
+    for step in range(3):
+        seqlens = [random.randint(1, capacity), random.randint(1, capacity)]
+        sl.copy_(torch.tensor(seqlens, dtype=torch.int32))
+        # Move every request to new pages (a fresh shuffle) and write the table in place.
+        fresh = paged_copy(k, v, 16, "NHD", spare=64)
+        cache.k.copy_(fresh.k)
+        cache.v.copy_(fresh.v)
+        cache.block_table.copy_(fresh.block_table)
+        lists = [sorted(random.sample(range(n), min(n, random.randint(1, max_count)))) for n in seqlens]
+        indices.fill_(-1)
+        for b, rows in enumerate(lists):
+            indices[b, : len(rows)] = torch.tensor(rows, dtype=torch.int32)
+        graph.replay()
+        torch.cuda.synchronize()
+        lim.check_device_status()
+        ref_full = reference(q, k, v, seqlens)[0]
+        ref_sparse = reference(q, k, v, seqlens, lambda b, h: lists[b])[0]
+        check(relative_error(out_full, ref_full) < 1e-2 and relative_error(out_sparse, ref_sparse) < 1e-2,
+              f"graph replay {step}: new lengths {seqlens}, new block tables and lists, both outputs right")
+
+
+test_full_attention()
+test_sparse_attention()
+test_gather_append_write()
+test_bad_input()
+test_graph_replay()
+print("paged caches: all checks passed")

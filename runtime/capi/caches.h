@@ -1,0 +1,106 @@
+// The K/V cache arguments of the C ABI functions as the kernels take them (lim_cache_tensor, in the
+// layout of the variant they launch): the contiguous functions' [batch, heads, capacity, head_dim] with
+// strides, or the paged functions' pools of pages and block table.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "internal.h"
+
+namespace lim_capi {
+
+/** Both caches of a call, the layout whose variant reads them, and the positions a request can hold (Nmax). */
+struct Caches {
+  lim_cache_layout layout;
+  lim_cache_tensor k;
+  lim_cache_tensor v;
+  int32_t capacity;
+};
+
+/** A contiguous cache [batch, heads, capacity, head_dim] with its strides. */
+inline lim_cache_tensor contiguous_cache(const void* data, int64_t stride_b, int64_t stride_h, int64_t stride_n) {
+  lim_cache_tensor t{};
+  t.rows = tensor(data, stride_b, stride_h, stride_n, 1);
+  return t;
+}
+
+/** The block table of a paged call: where each request's pages are, and how big pages and pool are. */
+struct BlockTable {
+  const int32_t* table;
+  int64_t stride;
+  int32_t num_pages;
+  int32_t page_size;  // a power of two (the generated wrapper checks it)
+  int32_t width;      // pages per request
+};
+
+/** A pool of pages with its strides (page, position in the page, head) read through a block table. */
+inline lim_cache_tensor paged_cache(const void* data, int64_t stride_page, int64_t stride_slot, int64_t stride_h, const BlockTable& t) {
+  lim_cache_tensor c{};
+  c.rows = tensor(data, stride_page, stride_slot, stride_h, 1);
+  c.block_table = t.table;
+  c.block_table_stride = t.stride;
+  int shift = 0;
+  while ((1 << shift) < t.page_size) ++shift;
+  c.page_shift = shift;
+  c.num_pages = t.num_pages;
+  c.table_width = t.width;
+  return c;
+}
+
+/** The block table arguments every paged function takes under the same names. */
+template <typename A>
+BlockTable block_table(const A& a) {
+  return BlockTable{a.block_table, a.block_table_stride, a.num_pages, a.page_size, a.max_pages_per_seq};
+}
+
+/** Positions one request of a paged cache can hold. */
+inline int32_t paged_capacity(const BlockTable& t) {
+  const int64_t n = static_cast<int64_t>(t.width) * t.page_size;
+  return n > INT32_MAX ? INT32_MAX : static_cast<int32_t>(n);
+}
+
+/** Whether a function's arguments are a paged call's (they name a block table). */
+template <typename A, typename = void>
+struct is_paged : std::false_type {};
+template <typename A>
+struct is_paged<A, std::void_t<decltype(&A::block_table)>> : std::true_type {};
+
+/** The caches of a function that takes k_cache and v_cache with their own strides: contiguous or paged. */
+template <typename A>
+Caches caches_of(const A& a) {
+  if constexpr (is_paged<A>::value) {
+    const BlockTable t = block_table(a);
+    return Caches{LIM_CACHE_PAGED, paged_cache(a.k_cache, a.k_stride_page, a.k_stride_slot, a.k_stride_h, t),
+                  paged_cache(a.v_cache, a.v_stride_page, a.v_stride_slot, a.v_stride_h, t), paged_capacity(t)};
+  } else {
+    return Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n),
+                  contiguous_cache(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n), a.cache_capacity};
+  }
+}
+
+/** The caches of a function whose two caches share strides (cache_stride_*): contiguous or paged. */
+template <typename A>
+Caches shared_stride_caches(const A& a) {
+  if constexpr (is_paged<A>::value) {
+    const BlockTable t = block_table(a);
+    return Caches{LIM_CACHE_PAGED, paged_cache(a.k_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, t),
+                  paged_cache(a.v_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, t), paged_capacity(t)};
+  } else {
+    return Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n),
+                  contiguous_cache(a.v_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n), a.cache_capacity};
+  }
+}
+
+/** The name of a layout for messages and for lim generate's --caches. */
+inline const char* layout_name(lim_cache_layout layout) { return layout == LIM_CACHE_PAGED ? "paged" : "contiguous"; }
+
+/** A kernel over (head dim, dtype, cache layout), for no_variant: what is missing, and the lim generate flags that make it. */
+inline std::string cache_shape(int32_t head_dim, int dtype, lim_cache_layout layout) {
+  return head_dim_shape(head_dim, dtype) + ", " + layout_name(layout) + " caches";
+}
+inline std::string cache_flags(int32_t head_dim, int dtype, lim_cache_layout layout) {
+  return head_dim_flags(head_dim, dtype) + " --caches " + layout_name(layout);
+}
+
+}  // namespace lim_capi
