@@ -11,10 +11,13 @@ when a call needs more. Make one eager call of each shape before capturing a CUD
 grows inside the capture), and call the operators of one device from one stream at a time.
 """
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
 from .library import DEFAULT_LIBRARY, Lim
+from .paged import PagedKV
 
 _library = None
 _buffers: dict = {}  # (kind, device) -> the workspace the operators of that kind share
@@ -44,15 +47,17 @@ def _workspace(kind: str, device: torch.device, nbytes: int) -> Tensor:
     return buffer
 
 
-def _attention_workspace(q: Tensor, k: Tensor, rows: int, kind: str) -> Tensor:
+def _attention_workspace(q: Tensor, k, rows: int, kind: str) -> Tensor:
     """The shared attention workspace, large enough for a call over `rows` rows ("full": tokens; "shared" or
-    "per_head": list entries)."""
+    "per_head": list entries); k is the contiguous key cache [B, Hkv, Nmax, D] or a PagedKV."""
     lim = library()
     B, hq, d = q.shape
+    paged = isinstance(k, PagedKV)
+    hkv = k.num_kv_heads if paged else k.shape[1]
     if kind == "full":
-        nbytes = lim.decode_attention_workspace_bytes(B, hq, k.shape[1], d, rows, q.dtype)
+        nbytes = lim.decode_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, paged=paged)
     else:
-        nbytes = lim.sparse_attention_workspace_bytes(B, hq, k.shape[1], d, rows, q.dtype, 1 if kind == "per_head" else 0)
+        nbytes = lim.sparse_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, 1 if kind == "per_head" else 0, paged=paged)
     return _workspace("attention", q.device, nbytes)
 
 
@@ -120,6 +125,69 @@ def sparse_attention_per_head(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqle
 @sparse_attention_per_head.register_fake
 def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
     return torch.empty_like(q), _lse(q)
+
+
+# ---- attention over paged caches: the pools [pages, page_size, Hkv, D] ("NHD") or [pages, Hkv, page_size, D]
+# ("HND") and the block table int32 [B, max_pages_per_seq], as the engines keep them (see PagedKV)
+
+
+@torch.library.custom_op("lessismore::paged_decode_attention", mutates_args=())
+def paged_decode_attention(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, max_seqlen: int, scale: float,
+                           layout: str = "NHD") -> tuple[Tensor, Tensor]:
+    """decode_attention over paged caches."""
+    cache = PagedKV(k_pages, v_pages, block_table, layout)
+    out, lse = torch.empty_like(q), _lse(q)
+    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"))
+    return out, lse
+
+
+@paged_decode_attention.register_fake
+def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD"):
+    return torch.empty_like(q), _lse(q)
+
+
+@torch.library.custom_op("lessismore::paged_decode_attention_with_logits", mutates_args=())
+def paged_decode_attention_with_logits(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, max_seqlen: int,
+                                       scale: float, layout: str = "NHD") -> tuple[Tensor, Tensor, Tensor]:
+    """decode_attention_with_logits over paged caches."""
+    cache = PagedKV(k_pages, v_pages, block_table, layout)
+    out, lse = torch.empty_like(q), _lse(q)
+    logits = q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
+    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"), logits=logits)
+    return out, lse, logits
+
+
+@paged_decode_attention_with_logits.register_fake
+def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD"):
+    return torch.empty_like(q), _lse(q), q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
+
+
+@torch.library.custom_op("lessismore::paged_sparse_attention", mutates_args=())
+def paged_sparse_attention(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, indices: Tensor,
+                           counts: Optional[Tensor], max_seqlen: int, scale: float, layout: str = "NHD") -> tuple[Tensor, Tensor]:
+    """sparse_attention over paged caches; counts None for lists padded with -1."""
+    cache = PagedKV(k_pages, v_pages, block_table, layout)
+    out, lse = torch.empty_like(q), _lse(q)
+    ws = _attention_workspace(q, cache, indices.shape[1], "shared")
+    library().sparse_attention(q, cache, None, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    return out, lse
+
+
+@paged_sparse_attention.register_fake
+def _(q, k_pages, v_pages, block_table, seqlens, indices, counts, max_seqlen, scale, layout="NHD"):
+    return torch.empty_like(q), _lse(q)
+
+
+@torch.library.custom_op("lessismore::write_kv_slots", mutates_args=("k_pages", "v_pages"))
+def write_kv_slots(k_new: Tensor, v_new: Tensor, slot_mapping: Tensor, k_pages: Tensor, v_pages: Tensor, layout: str = "NHD") -> None:
+    """vLLM's cache write: k_new, v_new [T, Hkv, D] to slots slot_mapping int32 [T] (page * page_size + offset; -1 skips) of the pools, in place."""
+    no_table = torch.empty((1, 1), dtype=torch.int32, device=k_pages.device)  # the slot write reads no block table
+    library().write_kv_slots(k_new, v_new, slot_mapping, PagedKV(k_pages, v_pages, no_table, layout))
+
+
+@write_kv_slots.register_fake
+def _(k_new, v_new, slot_mapping, k_pages, v_pages, layout="NHD"):
+    return None
 
 
 # ---- selection

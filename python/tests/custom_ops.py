@@ -119,8 +119,54 @@ def main():
         graph.replay()
     torch.cuda.synchronize()
     check(torch.equal(captured, eager), "a captured CUDA graph replays to the eager output (three replays)")
+    paged_ops(q, k, v, seqlens, out, lse, logits, indices, counts, sparse)
     ops.library().check_device_status()
     print("custom operators: every check passed")
+
+
+def paged_ops(q, k, v, seqlens, out, lse, logits, indices, counts, sparse):
+    """The paged operators on the same data in pages of 16 (shuffled): the contiguous operators' results."""
+    page = 16
+    per = -(-NMAX // page)
+    table = torch.randperm(B * per, device=q.device).view(B, per).int()
+
+    def pool(x):
+        padded = torch.zeros(B, HKV, per * page, D, dtype=x.dtype, device=x.device)
+        padded[:, :, :NMAX] = x
+        p = torch.empty(B * per, page, HKV, D, dtype=x.dtype, device=x.device)
+        p[table.flatten().long()] = padded.view(B, HKV, per, page, D).permute(0, 2, 3, 1, 4).reshape(B * per, page, HKV, D)
+        return p
+
+    kp, vp = pool(k), pool(v)
+    pout, plse = L.paged_decode_attention(q, kp, vp, table, seqlens, NMAX, SCALE)
+    check(close(pout, out.double(), 1e-2) and close(plse, lse.double(), 1e-4), "paged_decode_attention gives decode_attention's output")
+    _, _, plogits = L.paged_decode_attention_with_logits(q, kp, vp, table, seqlens, NMAX, SCALE)
+    valid = torch.cat([plogits[b, :, :n].flatten() - logits[b, :, :n].flatten() for b, n in enumerate(SEQLENS)]).abs().max().item()
+    check(valid < 1e-3, "paged_decode_attention_with_logits gives the same logits")
+    psparse, _ = L.paged_sparse_attention(q, kp, vp, table, seqlens, indices, counts, NMAX, SCALE)
+    padded = indices.clone()
+    for b in range(B):
+        padded[b, counts[b]:] = -1
+    pnocount, _ = L.paged_sparse_attention(q, kp, vp, table, seqlens, padded, None, NMAX, SCALE)
+    check(close(psparse, sparse.double(), 1e-2) and close(pnocount, sparse.double(), 1e-2),
+          "paged_sparse_attention gives sparse_attention's output, with counts and with lists padded with -1")
+
+    new_k = torch.randn(2, HKV, D, device=q.device, dtype=q.dtype)
+    slots = torch.tensor([3, 16 * 5 + 2], dtype=torch.int32, device=q.device)
+    kp2, vp2 = kp.clone(), vp.clone()
+    L.write_kv_slots(new_k, new_k, slots, kp2, vp2)
+    check(torch.equal(kp2[0, 3], new_k[0]) and torch.equal(vp2[5, 2], new_k[1]), "write_kv_slots writes the pools in place")
+
+    def step(q, kp, vp, table, seqlens):
+        _, _, z = L.paged_decode_attention_with_logits(q, kp, vp, table, seqlens, NMAX, SCALE)
+        idx, cnt = L.select_lessismore(z, seqlens, NMAX, BUDGET, RATIO, SINKS)
+        o, _ = L.paged_sparse_attention(q, kp, vp, table, seqlens, idx, cnt, NMAX, SCALE)
+        return o
+
+    eager = step(q, kp, vp, table, seqlens)
+    torch._dynamo.reset()
+    check(torch.equal(torch.compile(step, fullgraph=True)(q, kp, vp, table, seqlens), eager),
+          "a paged LessIsMore step under torch.compile(fullgraph=True) keeps one graph and the same output")
 
 
 if __name__ == "__main__":

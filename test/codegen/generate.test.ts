@@ -74,6 +74,16 @@ describe("lim generate", () => {
     expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, int64_t rows);");
   });
 
+  it("gives every variant of a kernel one parameter block, each cache tensor read through its variant's layout", () => {
+    const params = plan.files.get("include/lim_variants.h")!;
+    expect(params).toContain("lim_cache_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */");
+    const paged = plan.files.get("kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s4.cu")!;
+    expect(paged).toContain("const lim::PagedTensor<const __nv_bfloat16> k(lim_p.k);  // [B, Hkv, Nmax, D] through a block table");
+    expect(paged).toContain("static constexpr int cache = 1;  // paged (lim_cache_layout)");
+    const contiguous = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu")!;
+    expect(contiguous).toContain("const lim::Tensor<const __nv_bfloat16, 4> k(lim_p.k.rows);  // [B, Hkv, Nmax, D]");
+  });
+
   it("tags lowered statements with their DSL line", () => {
     const text = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu")!;
     const src = readFileSync(join(PROJECT_ROOT, "dsl/kernels/decode_attention.ts"), "utf8").split("\n");

@@ -90,6 +90,14 @@ describe("tuning databases", () => {
     expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
+  it("gives a paged variant the schedule measured for its contiguous twin", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const tuned = tunedSchedules([{ path: "tuning/h100.json", db: database([entry(ranges[4], "t256_r1_s2")]) }], DEVICE);
+    const plan = await planGeneration({ root: PROJECT_ROOT, matrix: { ...matrix, caches: ["paged"] }, kernels: ["decode_attention"], choose: tuned.choose });
+    expect(plan.groups[0].variants.map((v) => v.name)).toContain("decode_attention__d128_g4_bf16_paged__t256_r1_s2");
+    expect(tuned.warnings).toEqual([]);
+  });
+
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200"), named: true }], DEVICE);

@@ -1,0 +1,56 @@
+// Cache layouts in the front end: a cache tensor names a layout constant, page() and pageRef() address its
+// rows (a block-table lookup for a paged variant, the request's own rows for a contiguous one), and the
+// mistakes a kernel author can make are refused naming the parameter.
+
+import { describe, expect, it } from "vitest";
+import { DslError } from "../../codegen/frontend/diagnostics.js";
+import { Emitter } from "../../codegen/lower/emit.js";
+import { compileTiny } from "../helpers/tiny_kernel.js";
+
+const CACHE = 'k: Tensor<"dtype", ["B", "H", "N", "D"], "cache">, y: Out<"dtype", ["B", "H", "N", "D"], "cache">';
+const BODY = "  const p = k.page(blockIdx.x, 5);\n  if (p >= 0) copyVec(y.pageRef(p, 0, 5, 0), k.pageRef(p, 0, 5, 0), 8);";
+
+function lowered(cache: string): { text: string; layouts: (string | undefined)[] } {
+  const ir = compileTiny(BODY, { params: CACHE, constants: { D: 128, dtype: "bf16", cache } });
+  const e = new Emitter();
+  e.stmts(ir.body, 0);
+  return { text: e.text(), layouts: ir.params.map((p) => (p.kind === "tensor" ? p.layout : undefined)) };
+}
+
+function errorOf(body: string, params: string, cache = "paged"): DslError {
+  try {
+    compileTiny(body, { params, constants: { D: 128, dtype: "bf16", cache } });
+  } catch (e) {
+    if (e instanceof DslError) return e;
+    throw e;
+  }
+  throw new Error("expected a DslError");
+}
+
+describe("cache layouts", () => {
+  it("reads each cache tensor's layout from its constant, and lowers page() and pageRef() for either", () => {
+    for (const cache of ["paged", "contiguous"]) {
+      const { text, layouts } = lowered(cache);
+      expect(layouts).toEqual([cache, cache]);
+      expect(text).toContain("const int p = k.page(static_cast<int>(blockIdx.x), 5);");
+      expect(text).toContain("y.page_ref(p, 0, 5, 0)");
+    }
+  });
+
+  it("refuses a layout naming a constant that is no layout", () => {
+    const e = errorOf("  return;", 'k: Tensor<"dtype", ["B", "H", "N", "D"], "dtype">');
+    expect(e.kind).toBe("bad-spec");
+    expect(e.summary).toMatch(/the layout of 'k' must name a constant whose value is "contiguous" or "paged"/);
+  });
+
+  it("refuses a layout on a tensor that is not [requests, heads, positions, head dim]", () => {
+    const e = errorOf("  return;", 'k: Tensor<"dtype", ["B", "D"], "cache">');
+    expect(e.summary).toMatch(/'k' has a layout but 2 dimensions; a cache tensor has four/);
+  });
+
+  it("refuses page() on a tensor without a layout", () => {
+    const e = errorOf("  const p = x.page(0, 1);", 'x: Tensor<"dtype", ["B", "H", "N", "D"]>');
+    expect(e.kind).toBe("type-mismatch");
+    expect(e.summary).toMatch(/page\(\) takes \(request, position\) of a cache tensor \(one declared with a layout\)/);
+  });
+});
