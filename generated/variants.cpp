@@ -711,10 +711,10 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
 extern "C" const int lim_kernel_table_count = 11;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
-    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:73"},
-    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:38"},
-    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:43"},
-    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:109"},
+    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:77"},
+    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:42"},
+    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:47"},
+    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:113"},
     {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},

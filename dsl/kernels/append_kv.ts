@@ -8,6 +8,10 @@ import {
   type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
 
+/** One thread per 16-byte piece of a row, in whole warps: one warp up to D 256 (append and slot write alike). */
+const threadsPerRow = (D: number): number => 32 * Math.ceil(D / 8 / 32);
+const coversRow = (D: number, threads: number): string | undefined => (D / 8 <= threads ? undefined : `threads (${threads}) must cover the ${D / 8} lanes of a row`);
+
 export const appendKv = defineKernel({
   spec: {
     name: "append_kv",
@@ -16,8 +20,8 @@ export const appendKv = defineKernel({
     schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "Hkv", y: "B" },
   },
-  heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }), // the warps that cover a row's lanes: one up to D 256
-  rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
+  heuristic: (c) => ({ threads: threadsPerRow(c.D) }),
+  rules: [(c, s) => coversRow(c.D, s.threads)],
 });
 
 export function append_kv(
@@ -83,8 +87,8 @@ export const writeKvSlots = defineKernel({
     schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "Hkv", y: "T" },
   },
-  heuristic: (c) => ({ threads: 32 * Math.ceil(c.D / 8 / 32) }),
-  rules: [(c, s) => (c.D / 8 <= s.threads ? undefined : `threads (${s.threads}) must cover the ${c.D / 8} lanes of a row`)],
+  heuristic: (c) => ({ threads: threadsPerRow(c.D) }),
+  rules: [(c, s) => coversRow(c.D, s.threads)],
 });
 
 // vLLM's cache write (reshape_and_cache): the engine has already chosen each token's slot, so the pools are

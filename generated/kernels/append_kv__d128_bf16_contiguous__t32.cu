@@ -34,27 +34,27 @@ __global__ void __launch_bounds__(32) append_kv__d128_bf16_contiguous__t32_kerne
   const lim::Tensor<__nv_bfloat16, 4> k(lim_p.k.rows);  // [B, Hkv, Nmax, D]
   const lim::Tensor<__nv_bfloat16, 4> v(lim_p.v.rows);  // [B, Hkv, Nmax, D]
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:32
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:33
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:34
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:35
-  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:36
-  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:37
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:38
-      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:38
+  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:36
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:37
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:38
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:39
+  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:40
+  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:41
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:42
+      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:42
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:39
+    return;                                                                         // dsl/kernels/append_kv.ts:43
   }
-  const int page = k.page(b, position);                                             // dsl/kernels/append_kv.ts:41
-  if (page < 0) {                                                                   // dsl/kernels/append_kv.ts:42
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:43
-      lim::raise(lim_p.status, lim_raise_base + 1, b, position, 0, 0);              // dsl/kernels/append_kv.ts:43
+  const int page = k.page(b, position);                                             // dsl/kernels/append_kv.ts:45
+  if (page < 0) {                                                                   // dsl/kernels/append_kv.ts:46
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:47
+      lim::raise(lim_p.status, lim_raise_base + 1, b, position, 0, 0);              // dsl/kernels/append_kv.ts:47
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:44
+    return;                                                                         // dsl/kernels/append_kv.ts:48
   }
-  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:46
-    lim::copy16(k.page_ref(page, h, position, lane * VEC), kNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:47
-    lim::copy16(v.page_ref(page, h, position, lane * VEC), vNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:48
+  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:50
+    lim::copy16(k.page_ref(page, h, position, lane * VEC), kNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:51
+    lim::copy16(v.page_ref(page, h, position, lane * VEC), vNew.ptr_at(b, h, lane * VEC)); // dsl/kernels/append_kv.ts:52
   }
 }
 

@@ -33,24 +33,24 @@ __global__ void __launch_bounds__(32) write_kv_slots__d64_bf16__t32_kernel(const
   const lim::Tensor<__nv_bfloat16, 4> k(lim_p.k);  // [P, PS, Hkv, D]
   const lim::Tensor<__nv_bfloat16, 4> v(lim_p.v);  // [P, PS, Hkv, D]
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:101
-  const int t = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:102
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:103
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:104
-  const int slot = slots.load(t);                                                   // dsl/kernels/append_kv.ts:105
-  if (slot == -1) {                                                                 // dsl/kernels/append_kv.ts:106
-    return;                                                                         // dsl/kernels/append_kv.ts:106
-  }
-  const int page = slot / lim_p.PS;                                                 // dsl/kernels/append_kv.ts:107
-  if (slot < 0 || page >= lim_p.P) {                                                // dsl/kernels/append_kv.ts:108
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:109
-      lim::raise(lim_p.status, lim_raise_base + 0, t, slot, lim_p.P, lim_p.PS);     // dsl/kernels/append_kv.ts:109
-    }
+  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:105
+  const int t = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:106
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:107
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:108
+  const int slot = slots.load(t);                                                   // dsl/kernels/append_kv.ts:109
+  if (slot == -1) {                                                                 // dsl/kernels/append_kv.ts:110
     return;                                                                         // dsl/kernels/append_kv.ts:110
   }
-  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:112
-    lim::copy16(k.ptr_at(page, slot % lim_p.PS, h, lane * VEC), kNew.ptr_at(t, h, lane * VEC)); // dsl/kernels/append_kv.ts:113
-    lim::copy16(v.ptr_at(page, slot % lim_p.PS, h, lane * VEC), vNew.ptr_at(t, h, lane * VEC)); // dsl/kernels/append_kv.ts:114
+  const int page = slot / lim_p.PS;                                                 // dsl/kernels/append_kv.ts:111
+  if (slot < 0 || page >= lim_p.P) {                                                // dsl/kernels/append_kv.ts:112
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:113
+      lim::raise(lim_p.status, lim_raise_base + 0, t, slot, lim_p.P, lim_p.PS);     // dsl/kernels/append_kv.ts:113
+    }
+    return;                                                                         // dsl/kernels/append_kv.ts:114
+  }
+  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:116
+    lim::copy16(k.ptr_at(page, slot % lim_p.PS, h, lane * VEC), kNew.ptr_at(t, h, lane * VEC)); // dsl/kernels/append_kv.ts:117
+    lim::copy16(v.ptr_at(page, slot % lim_p.PS, h, lane * VEC), vNew.ptr_at(t, h, lane * VEC)); // dsl/kernels/append_kv.ts:118
   }
 }
 

@@ -167,27 +167,31 @@ int DecodeRuntime::allocate(std::string* error) {
 
 DecodeRuntime::LayerCaches DecodeRuntime::layer_caches(int layer) const {
   const Config& c = config_;
-  char* k = static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * 2;
-  char* v = static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * 2;
-  if (paged()) return {k, v, static_cast<int64_t>(c.page_size) * c.kv_heads * c.head_dim, static_cast<int64_t>(c.kv_heads) * c.head_dim, c.head_dim};
-  return {k, v, static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim, static_cast<int64_t>(c.capacity) * c.head_dim, c.head_dim};
+  LayerCaches kv;
+  kv.k = static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * 2;
+  kv.v = static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * 2;
+  kv.s0 = paged() ? static_cast<int64_t>(c.page_size) * c.kv_heads * c.head_dim : static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim;
+  kv.s1 = paged() ? static_cast<int64_t>(c.kv_heads) * c.head_dim : static_cast<int64_t>(c.capacity) * c.head_dim;
+  kv.s2 = c.head_dim;
+  kv.table = static_cast<const int32_t*>(block_table_.get());
+  kv.seqlens = static_cast<const int32_t*>(seqlens_.get());
+  kv.qb = static_cast<int64_t>(c.q_heads) * c.head_dim;
+  kv.qh = c.head_dim;
+  kv.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  return kv;
 }
 
 int DecodeRuntime::attention(int layer, const void* q, void* out, float* lse, float* logits, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
-  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
-  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
-  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim, qh = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int64_t lb = static_cast<int64_t>(c.q_heads) * c.capacity, lh = c.capacity;
   if (paged()) {
-    LIM_CALL(lim_paged_decode_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, out, qb, qh, lse, logits, lb, lh,
-                                        c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
-                                        pages_per_seq_, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
+    LIM_CALL(lim_paged_decode_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse, logits, lb, lh,
+                                        c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
+                                        pages_per_seq_, c.capacity, c.dtype, kv.scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
   } else {
-    LIM_CALL(lim_decode_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, out, qb, qh, lse, logits, lb, lh, c.batch,
-                                  c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, scale, attention_ws_.get(), attention_ws_.bytes(),
+    LIM_CALL(lim_decode_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse, logits, lb, lh, c.batch,
+                                  c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, kv.scale, attention_ws_.get(), attention_ws_.bytes(),
                                   stream_));
   }
   return LIM_OK;
@@ -196,28 +200,24 @@ int DecodeRuntime::attention(int layer, const void* q, void* out, float* lse, fl
 int DecodeRuntime::sparse_attention(int layer, const void* q, void* out, const int32_t* set, const int32_t* counts, bool per_head, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
-  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
-  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
-  const int64_t qb = static_cast<int64_t>(c.q_heads) * c.head_dim, qh = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int64_t set_b = per_head ? static_cast<int64_t>(c.q_heads) * c.budget : c.budget;
   const DeviceArray& ws = per_head ? head_ws_ : sparse_ws_;
   if (paged() && per_head) {
-    LIM_CALL(lim_paged_sparse_attention_per_head(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, c.budget, counts,
-                                                 out, qb, qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_,
-                                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, scale, ws.get(),
+    LIM_CALL(lim_paged_sparse_attention_per_head(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, c.budget, counts,
+                                                 out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
+                                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, kv.scale, ws.get(),
                                                  ws.bytes(), stream_));
   } else if (paged()) {
-    LIM_CALL(lim_paged_sparse_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, counts, out, qb, qh,
-                                        nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, table, pages_per_seq_, c.batch * pages_per_seq_,
-                                        c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, scale, ws.get(), ws.bytes(), stream_));
+    LIM_CALL(lim_paged_sparse_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out, kv.qb, kv.qh,
+                                        nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_,
+                                        c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, kv.scale, ws.get(), ws.bytes(), stream_));
   } else if (per_head) {
-    LIM_CALL(lim_sparse_attention_per_head(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, c.budget, counts, out,
-                                           qb, qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype,
-                                           scale, ws.get(), ws.bytes(), stream_));
+    LIM_CALL(lim_sparse_attention_per_head(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, c.budget, counts, out,
+                                           kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype,
+                                           kv.scale, ws.get(), ws.bytes(), stream_));
   } else {
-    LIM_CALL(lim_sparse_attention(q, qb, qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, seqlens, set, set_b, counts, out, qb, qh, nullptr,
-                                  c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype, scale, ws.get(), ws.bytes(),
+    LIM_CALL(lim_sparse_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out, kv.qb, kv.qh, nullptr,
+                                  c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype, kv.scale, ws.get(), ws.bytes(),
                                   stream_));
   }
   return LIM_OK;
@@ -226,13 +226,11 @@ int DecodeRuntime::sparse_attention(int layer, const void* q, void* out, const i
 int DecodeRuntime::append(int layer, const void* k_new, const void* v_new, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
-  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
-  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
   if (paged()) {
-    LIM_CALL(lim_paged_append_kv(k_new, v_new, seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, table, pages_per_seq_,
+    LIM_CALL(lim_paged_append_kv(k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
                                  c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, stream_));
   } else {
-    LIM_CALL(lim_append_kv(k_new, v_new, seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, stream_));
+    LIM_CALL(lim_append_kv(k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, stream_));
   }
   return LIM_OK;
 }
@@ -240,13 +238,11 @@ int DecodeRuntime::append(int layer, const void* k_new, const void* v_new, std::
 int DecodeRuntime::synthesize(int layer, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
-  const int32_t* table = static_cast<const int32_t*>(block_table_.get());
-  const int32_t* seqlens = static_cast<const int32_t*>(seqlens_.get());
   if (paged()) {
-    LIM_CALL(lim_paged_synthesize_kv(kv.k, kv.v, kv.s0, kv.s1, kv.s2, seqlens, c.batch, c.kv_heads, c.head_dim, table, pages_per_seq_,
+    LIM_CALL(lim_paged_synthesize_kv(kv.k, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
                                      c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, c.seed, layer, kRecentWindow, stream_));
   } else {
-    LIM_CALL(lim_synthesize_kv(kv.k, kv.v, seqlens, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, c.seed, layer, kRecentWindow, stream_));
+    LIM_CALL(lim_synthesize_kv(kv.k, kv.v, kv.seqlens, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, c.seed, layer, kRecentWindow, stream_));
   }
   return LIM_OK;
 }

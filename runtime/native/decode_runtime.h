@@ -105,11 +105,18 @@ class DecodeRuntime {
 
   // The calls that read or write a layer's caches, through the contiguous or the paged functions.
   bool paged() const { return config_.page_size > 0; }
-  /** One layer's caches and their strides: contiguous (request, head, position) or paged (page, position in a page, head). */
+  /**
+   * What every call on one layer's caches passes: the caches and their strides, contiguous (request, head,
+   * position) or paged (page, position in a page, head), the block table, the lengths and the queries' strides.
+   */
   struct LayerCaches {
     char* k;
     char* v;
     int64_t s0, s1, s2;
+    const int32_t* table;
+    const int32_t* seqlens;
+    int64_t qb, qh;
+    float scale;
   };
   LayerCaches layer_caches(int layer) const;
   int attention(int layer, const void* q, void* out, float* lse, float* logits, std::string* error);
