@@ -13,8 +13,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from timing import time_us  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from lessismore.timing import time_us  # noqa: E402
 
 
 def main():

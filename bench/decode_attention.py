@@ -6,7 +6,7 @@ Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
 (Hkv 8 and 4) and bf16 and fp16. PyTorch: scaled_dot_product_attention with enable_gqa=True on
 the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and V over time) and our
-speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: bench/timing.py (CUDA-graph
+speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: python/lessismore/timing.py (CUDA-graph
 replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (NHD pages of each
 given size in shuffled order, through lim_paged_decode_attention) and print each one's time over the
 contiguous time.
@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim, PagedKV  # noqa: E402
-from timing import input_sets_for, reps_for, time_us  # noqa: E402
+from lessismore.timing import input_sets_for, reps_for, time_us  # noqa: E402
 
 HQ, HKV = 32, 8
 BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}

@@ -6,7 +6,7 @@ Selection layer (our attention with logits + lim_select_lessismore) against our 
 against the PyTorch eager pipeline (SDPA for the layer's output, matmul logits, torch.topk per head, the
 rank-major union with scatter_reduce, sinks and the recency window), at B in {1, 8}, N in {8K, 32K, 128K},
 K in {1024, 2048, 4096}; Hq 32, Hkv 8, head dim 128, bf16, r 0.25, S 4. Then per-head top-k (lim_topk) against
-torch.topk. Timing: bench/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+torch.topk. Timing: python/lessismore/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
 """
 
 import argparse
@@ -20,10 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim  # noqa: E402
-from timing import time_us  # noqa: E402
+from lessismore.timing import time_us  # noqa: E402
 
 HQ, HKV, D, R, S = 32, 8, 128, 0.25, 4
 

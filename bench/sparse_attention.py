@@ -6,7 +6,7 @@ For B in {1, 8, 32}, N in {32K, 128K}, K in {1024, 2048, 4096, 8192} (Hq 32, Hkv
 ascending sets): our fused shared-set sparse attention (lim_sparse_attention), our gather + dense attention
 (lim_gather_kv then lim_decode_attention over the compact rows), PyTorch's gather + SDPA, and, at the same K,
 our per-head sparse attention (lim_sparse_attention_per_head, one list per query head: the TidalDecode
-baseline). Timing: bench/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+baseline). Timing: python/lessismore/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
 """
 
 import argparse
@@ -20,10 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim  # noqa: E402
-from timing import time_us  # noqa: E402
+from lessismore.timing import time_us  # noqa: E402
 
 HQ, HKV, D = 32, 8, 128
 G = HQ // HKV

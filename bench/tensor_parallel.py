@@ -6,7 +6,7 @@ B 1 and 8, N 32K and 128K, K 2048, Hq 32 (Qwen3-8B's heads, split evenly over th
 selection layer: the single-GPU selection over all heads (lim_select_lessismore on one GPU), and on every rank
 the local keys of its heads, the MIN all-reduce of the key array (NCCL through torch.distributed) and the union.
 The target is all-reduce + union within 15 us beyond the single-GPU selection at B 1, 32K. Timing:
-bench/timing.py (CUDA-graph replays, the collective captured too); each measurement starts behind a barrier.
+python/lessismore/timing.py (CUDA-graph replays, the collective captured too); each measurement starts behind a barrier.
 Rank 0 prints the table and writes JSON under --out.
 """
 
@@ -19,10 +19,9 @@ import sys
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim, local_heads, select_lessismore_tensor_parallel  # noqa: E402
-from timing import time_us  # noqa: E402
+from lessismore.timing import time_us  # noqa: E402
 
 HQ, BUDGET, RATIO, SINKS = 32, 2048, 0.25, 4
 

@@ -748,7 +748,7 @@ extern "C" int lim_paged_sparse_attention_workspace_size(int32_t batch, int32_t 
 
 extern "C" int lim_write_kv_slots(const void* k_new, const void* v_new, int64_t new_stride_t, int64_t new_stride_h, const int32_t* slot_mapping, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t num_tokens, int32_t num_kv_heads, int32_t head_dim, int32_t num_pages, int32_t page_size, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_write_kv_slots";
-  LIM_CHECK(lim_capi::size_in(fn, "num_tokens", num_tokens, 1, 65535, "new tokens"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_tokens", num_tokens, 1, INT32_MAX, "new tokens (the entries of slot_mapping)"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));

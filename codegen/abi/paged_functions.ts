@@ -114,7 +114,7 @@ const writeKvSlots: AbiFunction = {
     { kind: "stride", name: "cache_stride_page", doc: "element stride between pages of both pools" },
     { kind: "stride", name: "cache_stride_slot", doc: "element stride between the positions of a page of both pools" },
     { kind: "stride", name: "cache_stride_h", doc: "element stride between heads of both pools" },
-    { kind: "size", name: "num_tokens", doc: "new tokens", min: 1, max: 65535 },
+    { kind: "size", name: "num_tokens", doc: "new tokens (the entries of slot_mapping)", min: 1 },
     { kind: "size", name: "num_kv_heads", doc: "KV heads", min: 1, max: 65535 },
     { kind: "size", name: "head_dim", doc: "head dimension", min: 1 },
     { kind: "size", name: "num_pages", doc: "pages in each pool", min: 1 },

@@ -85,7 +85,7 @@ export const writeKvSlots = defineKernel({
     summary: "writes new tokens' keys and values into a paged cache at the slots an engine mapped them to (page * page_size + offset; -1 skips a token)",
     constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
     schedule: { threads: { tag: "t", values: [32, 64] } },
-    grid: { x: "Hkv", y: "T" },
+    grid: { x: "T", y: "Hkv" }, // tokens along x: a prefill's slot mapping can hold more than 65535
   },
   heuristic: (c) => ({ threads: threadsPerRow(c.D) }),
   rules: [(c, s) => coversRow(c.D, s.threads)],
@@ -103,8 +103,8 @@ export function write_kv_slots(
   v: Out<"dtype", ["P", "PS", "Hkv", "D"]>,
 ): void {
   const VEC = 16 / sizeof(c.dtype);
-  const t = blockIdx.y;
-  const h = blockIdx.x;
+  const t = blockIdx.x;
+  const h = blockIdx.y;
   const lane = threadIdx.x;
   const slot = slots.at(t);
   if (slot == -1) return; // a padding token

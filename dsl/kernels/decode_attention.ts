@@ -187,8 +187,10 @@ export function decode_attention(
       // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
       // V row adds nothing. A row's page is looked up once for K and V: a paged cache's block table entry,
       // -1 where the table names no page of the pool (the row is zero-filled too, never read, and reported
-      // after the tile); the request itself for a contiguous cache, the same for the whole split, so that
-      // its part of the address stays out of the loop.
+      // after the tile; the consumers do not know it, so it enters the softmax with score 0: the output of
+      // a call with a bad table is not meaningful, and the device status says why); the request itself for
+      // a contiguous cache, the same for the whole split, so that its part of the address stays out of the
+      // loop.
       let unheld = -1;
       for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
         const pos = first + r < end ? position(first + r) : -1;
@@ -200,7 +202,8 @@ export function decode_attention(
         asyncCopy(vStage.ref(stage, r, at), v.pageRef(page, kvHead, src, at), VEC, held);
       }
       asyncArrive(full[stage]);
-      if (unheld >= 0 && at == 0 && blockIdx.y == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, unheld);
+      // Every head block reports (with per-head lists each reads its own positions); the first report is kept.
+      if (unheld >= 0 && at == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, unheld);
     }
     return;
   } else {

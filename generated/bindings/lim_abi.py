@@ -730,7 +730,7 @@ class LimLibrary:
         cache_stride_page: element stride between pages of both pools
         cache_stride_slot: element stride between the positions of a page of both pools
         cache_stride_h: element stride between heads of both pools
-        num_tokens: new tokens
+        num_tokens: new tokens (the entries of slot_mapping)
         num_kv_heads: KV heads
         head_dim: head dimension
         num_pages: pages in each pool

@@ -1000,7 +1000,7 @@ export interface WriteKvSlotsArgs<Buffer> {
   cacheStrideSlot: number;
   /** element stride between heads of both pools */
   cacheStrideH: number;
-  /** new tokens */
+  /** new tokens (the entries of slot_mapping) */
   numTokens: number;
   /** KV heads */
   numKvHeads: number;

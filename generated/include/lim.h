@@ -1310,7 +1310,7 @@ int lim_paged_sparse_attention_workspace_size(
  * @param cache_stride_page element stride between pages of both pools
  * @param cache_stride_slot element stride between the positions of a page of both pools
  * @param cache_stride_h element stride between heads of both pools
- * @param num_tokens new tokens
+ * @param num_tokens new tokens (the entries of slot_mapping)
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
  * @param num_pages pages in each pool

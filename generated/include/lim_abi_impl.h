@@ -686,7 +686,7 @@ struct lim_write_kv_slots_args {
   int64_t cache_stride_page; /* element stride between pages of both pools */
   int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
   int64_t cache_stride_h; /* element stride between heads of both pools */
-  int32_t num_tokens; /* new tokens */
+  int32_t num_tokens; /* new tokens (the entries of slot_mapping) */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
   int32_t num_pages; /* pages in each pool */

@@ -139,217 +139,217 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g2_bf16_contiguous_
         lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:185
       }
       const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:186
-      int unheld = -1;                                                              // dsl/kernels/decode_attention.ts:192
+      int unheld = -1;                                                              // dsl/kernels/decode_attention.ts:194
       #pragma unroll 4
-      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:193
-        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:194
-        const int page = k.page(b, max(pos, 0));                                    // dsl/kernels/decode_attention.ts:195
-        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:196
-        unheld = pos >= 0 && page < 0 ? pos : unheld;                               // dsl/kernels/decode_attention.ts:197
-        const int src = held ? pos : 0;                                             // dsl/kernels/decode_attention.ts:198
-        lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:199
-        lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:200
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:195
+        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:196
+        const int page = k.page(b, max(pos, 0));                                    // dsl/kernels/decode_attention.ts:197
+        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:198
+        unheld = pos >= 0 && page < 0 ? pos : unheld;                               // dsl/kernels/decode_attention.ts:199
+        const int src = held ? pos : 0;                                             // dsl/kernels/decode_attention.ts:200
+        lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:201
+        lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:202
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:202
-      if (unheld >= 0 && at == 0 && static_cast<int>(blockIdx.y) == 0) {            // dsl/kernels/decode_attention.ts:203
-        lim::raise(lim_p.status, lim_raise_base + 3, b, unheld, 0, 0);              // dsl/kernels/decode_attention.ts:203
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:204
+      if (unheld >= 0 && at == 0) {                                                 // dsl/kernels/decode_attention.ts:206
+        lim::raise(lim_p.status, lim_raise_base + 3, b, unheld, 0, 0);              // dsl/kernels/decode_attention.ts:206
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:205
+    return;                                                                         // dsl/kernels/decode_attention.ts:208
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:207
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:208
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:209
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:210
-    const bool hasLow = g0 < c::G;                                                  // dsl/kernels/decode_attention.ts:211
-    const bool hasHigh = g0 + 8 < c::G;                                             // dsl/kernels/decode_attention.ts:212
-    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:215
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:210
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:211
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:212
+    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:213
+    const bool hasLow = g0 < c::G;                                                  // dsl/kernels/decode_attention.ts:214
+    const bool hasHigh = g0 + 8 < c::G;                                             // dsl/kernels/decode_attention.ts:215
+    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:218
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:216
-      if (hasLow) {                                                                 // dsl/kernels/decode_attention.ts:217
-        qa[kk][0] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col));         // dsl/kernels/decode_attention.ts:218
-        qa[kk][2] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:219
+    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:219
+      if (hasLow) {                                                                 // dsl/kernels/decode_attention.ts:220
+        qa[kk][0] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col));         // dsl/kernels/decode_attention.ts:221
+        qa[kk][2] = lim::load_bits(q.ptr_at(b, qHead + g0, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:222
       }
-      if (hasHigh) {                                                                // dsl/kernels/decode_attention.ts:221
-        qa[kk][1] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col));     // dsl/kernels/decode_attention.ts:222
-        qa[kk][3] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col + 8)); // dsl/kernels/decode_attention.ts:223
+      if (hasHigh) {                                                                // dsl/kernels/decode_attention.ts:224
+        qa[kk][1] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col));     // dsl/kernels/decode_attention.ts:225
+        qa[kk][3] = lim::load_bits(q.ptr_at(b, qHead + g0 + 8, kk * 16 + col + 8)); // dsl/kernels/decode_attention.ts:226
       }
     }
-    const float scale2 = scale * LOG2E;                                             // dsl/kernels/decode_attention.ts:226
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:228
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:229
-    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:230
-    {                                                                               // dsl/kernels/decode_attention.ts:231
-      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:232
-      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:233
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:234
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:235
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:236
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:237
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:238
-        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:241
+    const float scale2 = scale * LOG2E;                                             // dsl/kernels/decode_attention.ts:229
+    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:231
+    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:232
+    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:233
+    {                                                                               // dsl/kernels/decode_attention.ts:234
+      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:235
+      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:236
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:237
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:238
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:239
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:240
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:241
+        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:244
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:242
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:245
           #pragma unroll
-          for (int kk = 0; kk < KSTEPS; ++kk) {                                     // dsl/kernels/decode_attention.ts:243
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:245
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:246
-            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:247
-            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:248
-            b0[0] = kf[0];                                                          // dsl/kernels/decode_attention.ts:249
-            b0[1] = kf[1];                                                          // dsl/kernels/decode_attention.ts:250
-            b1[0] = kf[2];                                                          // dsl/kernels/decode_attention.ts:251
-            b1[1] = kf[3];                                                          // dsl/kernels/decode_attention.ts:252
-            lim::mma_16816<__nv_bfloat16>(score[rp][0], qa[kk], b0);                // dsl/kernels/decode_attention.ts:253
-            lim::mma_16816<__nv_bfloat16>(score[rp][1], qa[kk], b1);                // dsl/kernels/decode_attention.ts:254
+          for (int kk = 0; kk < KSTEPS; ++kk) {                                     // dsl/kernels/decode_attention.ts:246
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:248
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:249
+            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:250
+            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:251
+            b0[0] = kf[0];                                                          // dsl/kernels/decode_attention.ts:252
+            b0[1] = kf[1];                                                          // dsl/kernels/decode_attention.ts:253
+            b1[0] = kf[2];                                                          // dsl/kernels/decode_attention.ts:254
+            b1[1] = kf[3];                                                          // dsl/kernels/decode_attention.ts:255
+            lim::mma_16816<__nv_bfloat16>(score[rp][0], qa[kk], b0);                // dsl/kernels/decode_attention.ts:256
+            lim::mma_16816<__nv_bfloat16>(score[rp][1], qa[kk], b1);                // dsl/kernels/decode_attention.ts:257
           }
         }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:258
+        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:261
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:259
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:262
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:260
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:263
             #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:261
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:262
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:263
+            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:264
+              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:265
+              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:266
               #pragma unroll
-              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:264
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:265
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:266
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:267
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:268
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:268
+              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:267
+                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:268
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:269
+                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:270
+                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:271
+                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:271
                 }
               }
             }
           }
         }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:273
+        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:276
         #pragma unroll
-        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:274
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:275
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:276
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:277
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:278
+        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:277
+          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:278
+          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:279
+          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:280
+          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:281
         }
         #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:280
+        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:283
           #pragma unroll
-          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:280
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:280
+          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:283
+            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:283
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:281
-          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:283
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:284
+          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:286
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:284
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:287
             #pragma unroll
-            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:285
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:286
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:287
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:288
-              pa[2 * j + hi] = lim::pack2<__nv_bfloat16>(p0, p1);                   // dsl/kernels/decode_attention.ts:289
+            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:288
+              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:289
+              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:290
+              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:291
+              pa[2 * j + hi] = lim::pack2<__nv_bfloat16>(p0, p1);                   // dsl/kernels/decode_attention.ts:292
             }
           }
           #pragma unroll
-          for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                  // dsl/kernels/decode_attention.ts:292
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:294
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:295
-            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:296
-            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:297
-            b0[0] = vf[0];                                                          // dsl/kernels/decode_attention.ts:298
-            b0[1] = vf[1];                                                          // dsl/kernels/decode_attention.ts:299
-            b1[0] = vf[2];                                                          // dsl/kernels/decode_attention.ts:300
-            b1[1] = vf[3];                                                          // dsl/kernels/decode_attention.ts:301
-            lim::mma_16816<__nv_bfloat16>(acc[2 * nb2], pa, b0);                    // dsl/kernels/decode_attention.ts:302
-            lim::mma_16816<__nv_bfloat16>(acc[2 * nb2 + 1], pa, b1);                // dsl/kernels/decode_attention.ts:303
+          for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                  // dsl/kernels/decode_attention.ts:295
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:297
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:298
+            unsigned b0[2];                                                         // dsl/kernels/decode_attention.ts:299
+            unsigned b1[2];                                                         // dsl/kernels/decode_attention.ts:300
+            b0[0] = vf[0];                                                          // dsl/kernels/decode_attention.ts:301
+            b0[1] = vf[1];                                                          // dsl/kernels/decode_attention.ts:302
+            b1[0] = vf[2];                                                          // dsl/kernels/decode_attention.ts:303
+            b1[1] = vf[3];                                                          // dsl/kernels/decode_attention.ts:304
+            lim::mma_16816<__nv_bfloat16>(acc[2 * nb2], pa, b0);                    // dsl/kernels/decode_attention.ts:305
+            lim::mma_16816<__nv_bfloat16>(acc[2 * nb2 + 1], pa, b1);                // dsl/kernels/decode_attention.ts:306
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:307
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:308
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:308
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:310
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:311
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:311
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:312
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:313
-    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:316
-    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:317
-    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:318
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:315
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:316
+    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:319
+    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:320
+    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:321
     #pragma unroll
-    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:319
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:320
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:321
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:322
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:323
+    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:322
+      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:323
+      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:324
+        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:325
+        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:326
       }
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:325
-        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];                  // dsl/kernels/decode_attention.ts:326
-        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];          // dsl/kernels/decode_attention.ts:327
+      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:328
+        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];                  // dsl/kernels/decode_attention.ts:329
+        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];          // dsl/kernels/decode_attention.ts:330
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:330
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:331
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:332
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:333
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:334
-      #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:335
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:335
-      }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:336
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:337
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:333
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:334
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:335
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:336
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:337
       #pragma unroll
       for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:338
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:339
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:340
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:341
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:338
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:343
-      const float value = sum > 0.0f ? out / sum : 0.0f;                            // dsl/kernels/decode_attention.ts:344
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:345
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:346
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:347
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:348
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:348
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:339
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:340
+      #pragma unroll
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:341
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:342
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:343
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:344
+      }
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:346
+      const float value = sum > 0.0f ? out / sum : 0.0f;                            // dsl/kernels/decode_attention.ts:347
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:348
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:349
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:350
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:351
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:351
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:351
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:352
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:352
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:354
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:355
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:355
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:355
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:358
-        auto& lseAll = *reinterpret_cast<float (*)[2][256]>(lim_smem + 21376);  /* shared bytes 21376..23423 */ // dsl/kernels/decode_attention.ts:359
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * splits; i += s::threads) { // dsl/kernels/decode_attention.ts:360
-          lseAll[i / splits][i % splits] = partialLse.load(b, qHead + i / splits, i % splits); // dsl/kernels/decode_attention.ts:360
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:358
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:361
+        auto& lseAll = *reinterpret_cast<float (*)[2][256]>(lim_smem + 21376);  /* shared bytes 21376..23423 */ // dsl/kernels/decode_attention.ts:362
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * splits; i += s::threads) { // dsl/kernels/decode_attention.ts:363
+          lseAll[i / splits][i % splits] = partialLse.load(b, qHead + i / splits, i % splits); // dsl/kernels/decode_attention.ts:363
         }
-        lim::sync_consumers<s::threads>();                                          // dsl/kernels/decode_attention.ts:361
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:362
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:363
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:364
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:365
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:366
-          #pragma unroll 4
-          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:367
-            mMax = fmaxf(mMax, lseAll[g][sp]);                                      // dsl/kernels/decode_attention.ts:367
-          }
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:368
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:369
+        lim::sync_consumers<s::threads>();                                          // dsl/kernels/decode_attention.ts:364
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:365
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:366
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:367
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:368
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:369
           #pragma unroll 4
           for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:370
-            const float w = lim::fast_exp2(lseAll[g][sp] - mMax);                   // dsl/kernels/decode_attention.ts:371
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:372
-            out = out + w * partialO.load(b, h, sp, d);                             // dsl/kernels/decode_attention.ts:373
+            mMax = fmaxf(mMax, lseAll[g][sp]);                                      // dsl/kernels/decode_attention.ts:370
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:375
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:376
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:376
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:371
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:372
+          #pragma unroll 4
+          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:373
+            const float w = lim::fast_exp2(lseAll[g][sp] - mMax);                   // dsl/kernels/decode_attention.ts:374
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:375
+            out = out + w * partialO.load(b, h, sp, d);                             // dsl/kernels/decode_attention.ts:376
+          }
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:378
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:379
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:379
           }
         }
       }

@@ -4,7 +4,7 @@
 // Kernel    write_kv_slots: writes new tokens' keys and values into a paged cache at the slots an engine mapped them to (page * page_size + offset; -1 skips a token)
 // Constants D=128 dtype=bf16
 // Schedule  threads=32 (heuristic)
-// Launch    grid (Hkv, T, 1), 32 threads, 0 bytes of dynamic shared memory
+// Launch    grid (T, Hkv, 1), 32 threads, 0 bytes of dynamic shared memory
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -34,8 +34,8 @@ __global__ void __launch_bounds__(32) write_kv_slots__d128_bf16__t32_kernel(cons
   const lim::Tensor<__nv_bfloat16, 4> v(lim_p.v);  // [P, PS, Hkv, D]
 
   constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:105
-  const int t = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:106
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:107
+  const int t = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:106
+  const int h = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:107
   const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:108
   const int slot = slots.load(t);                                                   // dsl/kernels/append_kv.ts:109
   if (slot == -1) {                                                                 // dsl/kernels/append_kv.ts:110
@@ -59,7 +59,7 @@ lim::SharedMemoryOptIn write_kv_slots__d128_bf16__t32_opt_in;
 }  // namespace
 
 extern "C" int lim_write_kv_slots__d128_bf16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream) {
-  return lim::launch(write_kv_slots__d128_bf16__t32_kernel, *p, dim3(p->Hkv, p->T, 1), 32, 0, stream,
+  return lim::launch(write_kv_slots__d128_bf16__t32_kernel, *p, dim3(p->T, p->Hkv, 1), 32, 0, stream,
                      write_kv_slots__d128_bf16__t32_opt_in, /*overlaps_preceding_kernel=*/false);
 }
 

@@ -70,6 +70,7 @@ class Lim:
                       out_stride_h=out.stride(1), batch=B, num_q_heads=Hq, head_dim=D, max_seqlen=max_seqlen, dtype=_kv_dtype(q),
                       softmax_scale=scale, stream=_stream())
         if isinstance(caches, PagedKV):
+            caches.require_dtype(q.dtype, "q")
             return "paged_", dict(common, **caches.keywords(), num_kv_heads=caches.num_kv_heads)
         k, v = caches
         return "", dict(common, k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2),
@@ -116,6 +117,7 @@ class Lim:
         """Copies rows indices[b, :counts[b]] of k and v ([B, Hkv, Nmax, D], or k a PagedKV and v None) into out_k, out_v [B, Hkv, >= K, D]."""
         caches = _caches(k, v)
         if isinstance(caches, PagedKV):
+            caches.require_dtype(out_k.dtype, "out_k")
             prefix, cache_keywords = "paged_", caches.keywords()
         else:
             prefix, cache_keywords = "", dict(k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2), v_cache=v,
@@ -179,6 +181,7 @@ class Lim:
         common = dict(k_new=k_new, v_new=v_new, seqlens=seqlens, batch=B, num_kv_heads=Hkv, head_dim=D, dtype=_kv_dtype(k_new), stream=_stream())
         caches = _caches(k_cache, v_cache)
         if isinstance(caches, PagedKV):
+            caches.require_dtype(k_new.dtype, "k_new")
             self.abi.paged_append_kv(**common, **caches.shared_stride_keywords())
             return
         if v_cache.stride() != k_cache.stride():
@@ -189,7 +192,15 @@ class Lim:
     def write_kv_slots(self, k_new, v_new, slot_mapping, cache):
         """vLLM's cache write: k_new, v_new [T, Hkv, D] to slots slot_mapping int32 [T] (page * page_size + offset;
         -1 skips) of a PagedKV's pools. No block table is read."""
-        T, Hkv, D = k_new.shape
+        # vLLM pads the new keys for CUDA graphs: the slot mapping says how many tokens there are.
+        T = slot_mapping.shape[0]
+        _, Hkv, D = k_new.shape
+        if slot_mapping.dtype != torch.int32 or slot_mapping.dim() != 1 or slot_mapping.stride(0) != 1:
+            raise TypeError(f"slot_mapping must be a contiguous int32 [num_tokens] tensor, got {slot_mapping.dtype} "
+                            f"{tuple(slot_mapping.shape)} (vLLM's is int64: pass slot_mapping.to(torch.int32))")
+        if k_new.shape[0] < T or v_new.shape != k_new.shape:
+            raise ValueError(f"k_new and v_new [>= num_tokens, Hkv, D] must hold the {T} tokens of slot_mapping, got {tuple(k_new.shape)} and {tuple(v_new.shape)}")
+        cache.require_dtype(k_new.dtype, "k_new")
         if cache.k.stride() != cache.v.stride() or k_new.stride() != v_new.stride():
             raise ValueError("k and v pools, and k_new and v_new, must each have the same strides")
         self.abi.write_kv_slots(k_new=k_new, v_new=v_new, new_stride_t=k_new.stride(0), new_stride_h=k_new.stride(1), slot_mapping=slot_mapping,

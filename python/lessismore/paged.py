@@ -33,8 +33,13 @@ class PagedKV:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.k.dim() != 4 or self.k.shape != self.v.shape:
             raise ValueError(f"k and v must be 4-D pools of one shape, got {tuple(self.k.shape)} and {tuple(self.v.shape)}")
-        if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2:
-            raise ValueError(f"block_table must be int32 [batch, max_pages_per_seq], got {self.block_table.dtype} {tuple(self.block_table.shape)}")
+        if self.k.dtype != self.v.dtype or self.k.dtype not in (torch.bfloat16, torch.float16):
+            raise TypeError(f"k and v pools must both be torch.bfloat16 or both torch.float16, got {self.k.dtype} and {self.v.dtype}")
+        if self.k.stride(3) != 1 or self.v.stride(3) != 1:
+            raise ValueError("the head dimension of the k and v pools must be contiguous (stride 1)")
+        if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2 or self.block_table.stride(1) != 1:
+            raise ValueError(f"block_table must be int32 [batch, max_pages_per_seq] with contiguous rows, got {self.block_table.dtype} "
+                             f"{tuple(self.block_table.shape)} strides {self.block_table.stride()}")
 
     @property
     def _slot(self) -> int:
@@ -67,6 +72,11 @@ class PagedKV:
     def table_keywords(self) -> dict:
         return dict(block_table=self.block_table, block_table_stride=self.block_table.stride(0), num_pages=self.k.shape[0],
                     page_size=self.page_size, max_pages_per_seq=self.block_table.shape[1])
+
+    def require_dtype(self, dtype, what: str) -> None:
+        """The pools hold `what`'s dtype (the kernels read both with one element size)."""
+        if self.k.dtype != dtype:
+            raise TypeError(f"{what} is {dtype} but the cache pools are {self.k.dtype}: they must match")
 
     def keywords(self) -> dict:
         """The cache arguments of the paged attention and gather functions (k_cache, its strides, v_cache, ..., the table)."""

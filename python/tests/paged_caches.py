@@ -219,6 +219,14 @@ def test_bad_input():
     bad[1, 1] = -1
     lim.decode_attention(q, broken, None, sl, out, None, 128, SCALE, ws)
     expect_error(lim.check_device_status, "names no page of the pool", "an unallocated (-1) page is reported")
+    # One list per query head: every head block reads its own positions, and each reports a missing page.
+    only_late = torch.full((2, HQ, 4), -1, dtype=torch.int32, device="cuda")
+    only_late[:, :, 0] = 0
+    only_late[1, HQ - 1, 1] = 20  # only the last head of request 1 reads position 20 (the page broken above)
+    ws_heads = lim.sparse_attention_workspace(2, HQ, HKV, D, 4, q.dtype, 1, paged=True)
+    lim.sparse_attention_per_head(q, broken, None, sl, only_late, None, out, 128, SCALE, ws_heads)
+    expect_error(lim.check_device_status, "block table of request 1 names no page of the pool for position 20",
+                 "a missing page read only by the last head's list is reported")
     # The same call on good tables still works afterwards (the context survived).
     out2, _, _ = full_attention(q, (cache, None), sl, 128)
     check(relative_error(out2, reference(q, k, v, seqlens)[0]) < 1e-2, "after the reports, the next call is correct")
@@ -228,6 +236,16 @@ def test_bad_input():
     lim.write_kv_slots(new, new, slots, cache)
     expect_error(lim.check_device_status, "slot_mapping[0] =", "a slot past the pool is reported")
 
+    try:
+        lim.write_kv_slots(new, new, slots.long(), cache)
+        check(False, "an int64 slot mapping is refused")
+    except TypeError as e:
+        check("slot_mapping must be a contiguous int32" in str(e), f"an int64 slot mapping (vLLM's) is refused, saying how to convert it: {e}")
+    try:
+        lim.decode_attention(q.half(), cache, None, sl, out.half(), None, 128, SCALE, ws)
+        check(False, "fp16 queries over bf16 pools are refused")
+    except TypeError as e:
+        check("must match" in str(e), f"queries and pools of different dtypes are refused: {e}")
     narrow = PagedKV(cache.k, cache.v, cache.block_table[:, :2], "NHD")  # room for 32 positions
     expect_error(lambda: lim.decode_attention(q, narrow, None, sl, out, None, 128, SCALE, ws), "must be at most max_pages_per_seq (2) * page_size (16)",
                  "max_seqlen beyond the block table's pages is refused on the host")

@@ -105,9 +105,12 @@ int DecodeRuntime::allocate(std::string* error) {
   const Config& c = config_;
   // Workspace sizes come from the library (they depend on the device), so ask before checking memory.
   std::size_t attention_ws = 0, sparse_ws = 0, head_ws = 0, select_ws = 0;
-  LIM_CALL(lim_decode_attention_workspace_size(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.dtype, &attention_ws));
-  LIM_CALL(lim_sparse_attention_workspace_size(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 0, &sparse_ws));
-  LIM_CALL(lim_sparse_attention_workspace_size(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 1, &head_ws));
+  // The paged variants' plans may differ (their occupancy): ask the queries of the layout the runtime calls.
+  const auto full_ws = paged() ? lim_paged_decode_attention_workspace_size : lim_decode_attention_workspace_size;
+  const auto list_ws = paged() ? lim_paged_sparse_attention_workspace_size : lim_sparse_attention_workspace_size;
+  LIM_CALL(full_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.dtype, &attention_ws));
+  LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 0, &sparse_ws));
+  LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 1, &head_ws));
   LIM_CALL(lim_select_lessismore_workspace_size(c.batch, c.q_heads, c.capacity, c.budget, c.recency_ratio, c.sinks, &select_ws));
   const std::size_t needed = device_bytes(c) + attention_ws + sparse_ws + head_ws + select_ws;
   std::size_t free_bytes = 0, total_bytes = 0;
