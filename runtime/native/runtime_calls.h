@@ -1,0 +1,34 @@
+// What the decode runtime's source files share: the checked-call macros (a failure returns its status and
+// leaves the message in *error) and the synthetic prompts' recency window. Private to runtime/native.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "lim.h"
+
+namespace lim_runtime {
+
+constexpr int kRecentWindow = 64;  // synthetic prompts end in this many recent tokens (dsl/kernels/synthetic.ts)
+
+}  // namespace lim_runtime
+
+/** Runs a C ABI call; on failure records lim_last_error() and returns its status. */
+#define LIM_CALL(call)                             \
+  do {                                             \
+    const int status_ = (call);                    \
+    if (status_ != LIM_OK) {                       \
+      if (error) *error = lim_last_error();        \
+      return status_;                              \
+    }                                              \
+  } while (0)
+
+#define CUDA_CALL(call)                                                                       \
+  do {                                                                                        \
+    const cudaError_t err_ = (call);                                                          \
+    if (err_ != cudaSuccess) {                                                                \
+      if (error) *error = std::string(#call) + " failed: " + cudaGetErrorName(err_);          \
+      return LIM_ERROR_CUDA;                                                                  \
+    }                                                                                         \
+  } while (0)
