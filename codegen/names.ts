@@ -3,6 +3,7 @@
 // symbol's suffix (lim_<name>) and the tuning key.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
+import { SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import type { Constants, Schedule } from "./types.js";
 
 /** Numeric constants read as lower-case name + value (d128, g4); string constants as their value (bf16). */
@@ -34,7 +35,7 @@ export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1,
  * pool of pages (codegen/frontend/signature.ts reads a tensor's layout; templates/device/lim_device.cuh
  * addresses it).
  */
-export const CACHE_LAYOUT_CODES: Readonly<Record<string, number>> = { contiguous: 0, paged: 1 };
+export const CACHE_LAYOUT_CODES: Readonly<Record<string, number>> = Object.fromEntries(SUPPORTED_MATRIX.caches.map((layout, code) => [layout, code]));
 
 /** A word-valued kernel constant (a dtype or a cache layout): its C type and numbering. */
 export interface WordConstant {

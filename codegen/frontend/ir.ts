@@ -29,14 +29,14 @@ export interface TensorParam {
   /**
    * Where a row lies (a cache tensor [B, H, N, D] declared with a layout constant, e.g.
    * Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">): "contiguous" with strides, or "paged" through a
-   * block table (lim_paged_tensor). Undefined for a tensor without one (contiguous).
+   * block table (its C field is then a lim_cache_tensor). Undefined for a tensor without one.
    */
   readonly layout?: CacheLayout;
   readonly pos: SourcePos;
 }
 
+/** A cache layout: one of SUPPORTED_MATRIX.caches (dsl/lang/matrix.ts), numbered in that order for C (codegen/names.ts). */
 export type CacheLayout = "contiguous" | "paged";
-export const CACHE_LAYOUTS: readonly CacheLayout[] = ["contiguous", "paged"];
 
 export interface ScalarParam {
   readonly kind: "scalar";

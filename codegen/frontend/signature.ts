@@ -4,7 +4,8 @@
 import { Node, type FunctionDeclaration, type TypeNode } from "ts-morph";
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
-import { CACHE_LAYOUTS, type CacheLayout, type Param, type ScalarType, type StorageType, type TensorAccess } from "./ir.js";
+import { SUPPORTED_MATRIX } from "../../dsl/lang/matrix.js";
+import type { CacheLayout, Param, ScalarType, StorageType, TensorAccess } from "./ir.js";
 
 const ACCESS: Readonly<Record<string, TensorAccess>> = { Tensor: "in", MaybeTensor: "maybe-in", Out: "out", MaybeOut: "maybe-out" };
 const SCALARS: Readonly<Record<string, ScalarType>> = { f32: "f32", i32: "i32", u32: "u32" };
@@ -30,8 +31,8 @@ function literalText(node: TypeNode): string | number | undefined {
 function readLayout(ctx: Context, name: string, node: TypeNode, rank: number): CacheLayout {
   const constant = literalText(node);
   const value = typeof constant === "string" ? ctx.constants[constant] : undefined;
-  if (typeof value !== "string" || !(CACHE_LAYOUTS as readonly string[]).includes(value)) {
-    return ctx.fail("bad-spec", node, `the layout of '${name}' must name a constant whose value is ${CACHE_LAYOUTS.map((l) => `"${l}"`).join(" or ")}`, 'e.g. constants: { cache: ["contiguous", "paged"] } and Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">');
+  if (typeof value !== "string" || !SUPPORTED_MATRIX.caches.includes(value)) {
+    return ctx.fail("bad-spec", node, `the layout of '${name}' must name a constant whose value is ${SUPPORTED_MATRIX.caches.map((l) => `"${l}"`).join(" or ")}`, 'e.g. constants: { cache: ["contiguous", "paged"] } and Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">');
   }
   if (rank !== 4) ctx.fail("bad-spec", node, `'${name}' has a layout but ${rank} dimensions; a cache tensor has four`, "declare it as [requests, heads, positions, head dim]");
   return value as CacheLayout;

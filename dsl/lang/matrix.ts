@@ -10,7 +10,10 @@ export interface MatrixValues {
   readonly groupSizes: readonly number[];
   readonly dtypes: readonly string[];
   readonly budgets: readonly number[];
-  /** K/V cache layouts (codegen/names.ts CACHE_LAYOUT_CODES): contiguous [B, H, N, D], or paged through a block table. */
+  /**
+   * K/V cache layouts: contiguous [B, H, N, D], or paged through a block table. SUPPORTED_MATRIX's order is
+   * their C numbering (lim_cache_layout, codegen/names.ts).
+   */
   readonly caches: readonly string[];
 }
 
