@@ -111,6 +111,11 @@ const blockWide = (name: string, rule: Rule, consumers?: string): Rule => (ctx, 
   return ctx.role === "consumer" ? { ...result, fn: consumers } : result;
 };
 
+/** Cluster primitives need the spec's cluster knob (a kernel launched without clusters has no peers). */
+function needsCluster(ctx: Context, call: Node, name: string): void {
+  if (ctx.clusterBlocks === 0) ctx.fail("bad-spec", call, `${name}() in a kernel without thread-block clusters`, 'name a cluster knob in the spec: cluster: "cluster" with schedule: { cluster: { tag: "c", values: [1, 2, 4, 8] } }');
+}
+
 /** An atomic on a location: the value takes the element's register type; returns the old value. */
 const atomicOn = (name: "atomicAdd" | "atomicMin" | "atomicOr"): Rule => (ctx, call, args, nodes) => {
   arity(ctx, call, name, args, 2);
@@ -201,6 +206,24 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     return { type: VOID, args };
   }),
   syncthreads: blockWide("syncthreads", noArgs("syncthreads", VOID), "syncConsumers"),
+  clusterRank: (ctx, call, args) => {
+    needsCluster(ctx, call, "clusterRank");
+    return noArgs("clusterRank", scalar("i32"))(ctx, call, args, []);
+  },
+  // Every thread of every block of the cluster meets it: never inside one role's branch.
+  clusterSync: (ctx, call, args, nodes) => {
+    needsCluster(ctx, call, "clusterSync");
+    return blockWide("clusterSync", noArgs("clusterSync", VOID))(ctx, call, args, nodes);
+  },
+  peer: (ctx, call, args, nodes) => {
+    needsCluster(ctx, call, "peer");
+    arity(ctx, call, "peer", args, 2);
+    const t = args[0].type;
+    if (t.kind !== "shared" || args[0].k !== "named") {
+      ctx.fail("type-mismatch", nodes[0], `peer() takes a shared array by name, got ${describe(t)}`, 'declare it with shared(...) and pass it: peer(histogram, rank)[i]');
+    }
+    return { type: t, args: [args[0], coerce(ctx, nodes[1], args[1], "i32", "peer() rank")] };
+  },
   syncWarp: noArgs("syncWarp", VOID),
   isProducer: (ctx, call, args) => {
     if (ctx.producerWarps === 0) ctx.fail("bad-spec", call, "isProducer() in a kernel without producer warps", "add producerWarps to the kernel's spec");

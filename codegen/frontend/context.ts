@@ -46,6 +46,8 @@ export class Context {
   readonly proven = new Set<string>();
   /** Warps the spec adds for a producer role; the role whose branch is being elaborated. */
   producerWarps = 0;
+  /** Blocks of a thread-block cluster (the spec's cluster knob), or 0 for a kernel without clusters. */
+  clusterBlocks = 0;
   /** Threads per block at launch: the schedule's threads and the producer warps. */
   get launchThreads(): number {
     return this.schedule.threads + 32 * this.producerWarps;

@@ -36,6 +36,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   const limits = spec.limits ?? {};
   const ctx = new Context(src.file, { ...limits, ...constants }, schedule);
   ctx.producerWarps = spec.producerWarps ?? 0; // before the schedule's checks, which count the producer warps
+  ctx.clusterBlocks = spec.cluster ? schedule[spec.cluster] : 0;
   checkSchedule(ctx, src, constants, schedule);
   const sig = readSignature(ctx, src.fn);
   const at = src.fn.getNameNode() ?? src.fn;
@@ -72,6 +73,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     launchGrid: { x: launchGrid[0], y: launchGrid[1], z: launchGrid[2] },
     threads: ctx.launchThreads,
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
+    clusterBlocks: Math.max(1, ctx.clusterBlocks),
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
     body,
     functions: [...ctx.deviceFunctions.values()].filter((f) => f !== "in progress"),

@@ -377,7 +377,9 @@ export class Expressions {
       const t = obj.type;
       if (argNodes.length !== t.dims.length) ctx.fail("shape-mismatch", node, `${objNode.getText()} has ${t.dims.length} dimensions, .ref() got ${argNodes.length} indices`, "use one index per dimension");
       const indices = argNodes.map((a) => this.scalarOf(a, "i32", "shared-array index"));
-      return { k: "sharedRef", base: obj, indices, type: { kind: "ref", space: "shared", elem: t.elem }, level: "runtime", pos };
+      // A peer block's array (distributed shared memory) takes loads, stores and atomics, not copies.
+      const space = obj.k === "call" && obj.fn === "peer" ? "peer" : "shared";
+      return { k: "sharedRef", base: obj, indices, type: { kind: "ref", space, elem: t.elem }, level: "runtime", pos };
     }
     if (obj.type.kind !== "tensor") {
       return ctx.fail("unknown-primitive", node, `${describe(obj.type)} has no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; shared arrays have ref");

@@ -53,7 +53,7 @@ export type Type =
   | { readonly kind: "regs"; readonly elem: ScalarType; readonly dims: readonly number[] }
   | { readonly kind: "shared"; readonly elem: StorageType; readonly dims: readonly number[] }
   | { readonly kind: "tensor"; readonly param: TensorParam }
-  | { readonly kind: "ref"; readonly space: "global" | "shared"; readonly elem: StorageType }
+  | { readonly kind: "ref"; readonly space: "global" | "shared" | "peer"; readonly elem: StorageType } // peer: another block's shared memory
   | { readonly kind: "lambda"; readonly params: readonly ScalarType[]; readonly ret: ScalarType | "void" }
   | { readonly kind: "barriers"; readonly name: string; readonly count: number } // barriers(): an array of mbarriers
   | { readonly kind: "barrier"; readonly name: string } // one of them, named by its array
@@ -161,6 +161,8 @@ export interface KernelIR {
   readonly threads: number;
   /** Launched as a programmatic dependent of the preceding kernel (see KernelSpec). */
   readonly overlapsPrecedingKernel: boolean;
+  /** Blocks of a thread-block cluster along grid x (KernelSpec.cluster); 1: no clusters. */
+  readonly clusterBlocks: number;
   readonly sharedBytes: number;
   readonly body: readonly Stmt[];
   /** File-level functions the body calls, in dependency order (lowered as __device__ functions). */

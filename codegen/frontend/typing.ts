@@ -17,7 +17,7 @@ export function describe(t: Type): string {
     case "tensor":
       return `tensor ${t.param.name}: ${t.param.elem}[${t.param.dimNames.join(", ")}]`;
     case "ref":
-      return `${t.space} location of ${t.elem}`;
+      return `${t.space === "peer" ? "peer block's shared" : t.space} location of ${t.elem}`;
     case "barriers":
       return `barrier array ${t.name}[${t.count}]`;
     case "barrier":

@@ -81,6 +81,7 @@ export function renderVariant(
     raiseBase,
     raiseSites: ir.raises.length,
     overlaps: ir.overlapsPrecedingKernel,
+    cluster: ir.clusterBlocks > 1 ? ir.clusterBlocks : undefined,
     paramsType: `lim_${ir.name}_params`,
     bindings: ir.params.map(binding),
     body: emitter.text(),

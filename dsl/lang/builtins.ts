@@ -188,6 +188,28 @@ export function syncthreads(): void {
   return gpuOnly("syncthreads");
 }
 
+// ---- Thread-block clusters (a kernel whose spec names a cluster knob) -------------------------------
+
+/** This block's rank in its cluster: 0 to the cluster's blocks - 1 (consecutive blocks along grid x). */
+export function clusterRank(): i32 {
+  return gpuOnly("clusterRank");
+}
+/**
+ * Barrier of every thread of every block of the cluster (release, then acquire): shared-memory writes before
+ * it, to the block's own arrays or a peer's, are visible to every thread of the cluster after it. Call it
+ * before reading what peers wrote, and before a block exits while peers may still touch its shared memory.
+ */
+export function clusterSync(): void {
+  return gpuOnly("clusterSync");
+}
+/**
+ * The shared array `array` of the cluster's block `rank` (distributed shared memory): index it to read or
+ * write an element, or take .ref(...) for atomics. Not a target of asyncCopy or bulkCopy.
+ */
+export function peer<A>(array: A, rank: i32): A {
+  return gpuOnly("peer");
+}
+
 // ---- Memory ---------------------------------------------------------------------------------------
 
 /** Loads dst's length of contiguous elements starting at src into registers (16-byte loads where aligned). */

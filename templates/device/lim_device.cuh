@@ -385,6 +385,32 @@ __device__ __forceinline__ bool is_producer() { return threadIdx.x >= CONSUMERS;
 template <int CONSUMERS>
 __device__ __forceinline__ void sync_consumers() { asm volatile("bar.sync 1, %0;" ::"n"(CONSUMERS) : "memory"); }
 
+// ---- Thread-block clusters --------------------------------------------------------------------------
+
+/** This block's rank in its cluster (%cluster_ctarank). */
+__device__ __forceinline__ int cluster_rank() {
+  unsigned rank;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+  return static_cast<int>(rank);
+}
+
+/** Every thread of every block of the cluster: arrive (release), then wait (acquire). */
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+/**
+ * The same shared array in the cluster's block `rank` (distributed shared memory): mapa turns this block's
+ * shared address into the peer's, as a generic address that loads, stores and atomics take.
+ */
+template <typename A>
+__device__ __forceinline__ A& peer(A& local, int rank) {
+  const unsigned long long own = reinterpret_cast<unsigned long long>(&local);
+  unsigned long long theirs;
+  asm volatile("mapa.u64 %0, %1, %2;" : "=l"(theirs) : "l"(own), "r"(rank));
+  return *reinterpret_cast<A*>(theirs);
+}
+
 /**
  * Counts the block's arrival at a counter that `total` blocks share; true in the last block, which then
  * sees every write the others made before they arrived, and which returns the counter to 0 for the next
@@ -543,8 +569,9 @@ inline cudaError_t opt_in(void (*kernel)(Params), int shared_bytes, SharedMemory
  */
 template <typename Params>
 inline int launch(void (*kernel)(Params), const Params& p, dim3 grid, int threads, int shared_bytes,
-                  cudaStream_t stream, SharedMemoryOptIn& opt, bool overlaps_preceding_kernel) {
+                  cudaStream_t stream, SharedMemoryOptIn& opt, bool overlaps_preceding_kernel, int cluster_blocks = 1) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return static_cast<int>(cudaErrorInvalidValue);
+  if (grid.x % cluster_blocks != 0) return static_cast<int>(cudaErrorInvalidClusterSize);  // whole clusters along x
   if (grid.y > 65535 || grid.z > 65535) return static_cast<int>(cudaErrorInvalidConfiguration);
   cudaError_t err = opt_in(kernel, shared_bytes, opt);
   if (err != cudaSuccess) return static_cast<int>(err);
