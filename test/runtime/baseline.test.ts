@@ -1,7 +1,11 @@
 // lim decode's full-attention baseline: speed-ups are over the faster of our full attention and PyTorch's
 // fastest SDPA backend (timed in the same run), never over a slower one; without PyTorch, over ours, saying why.
+// And its --cache flag's bad values, refused before the GPU is touched.
 
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../cli/common.js";
 import { applyBaseline, type PolicyReport } from "../../cli/decode_command.js";
 import { parseRun, preset } from "../../runtime/ts/config.js";
 
@@ -34,5 +38,13 @@ describe("the full-attention baseline of lim decode", () => {
     );
     expect(r).toHaveLength(2);
     expect(applyBaseline(reports().slice(1), model, run, undefined)).toMatch(/no full-attention run/);
+  });
+});
+
+describe("lim decode --cache", () => {
+  it("refuses a layout that is not contiguous or paged<power of two>, before touching the GPU", () => {
+    const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), ["decode", "--cache", "paged12"], { encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/option '--cache <layout>' argument 'paged12' is invalid\. 'paged12' is not a cache layout; use contiguous or paged<N> with N a power of two/);
   });
 });
