@@ -49,3 +49,27 @@ describe("the ABI description", () => {
     expect(() => argumentChecks({ ...good, requires: [{ check: "true", message: "{nothing}" }] })).toThrow(/names \{nothing\}, which is no argument/);
   });
 });
+
+describe("the paged functions derived from the contiguous ones", () => {
+  const byName = new Map(ABI_FUNCTIONS.map((f) => [f.name, f]));
+  const paged = ABI_FUNCTIONS.filter((f) => f.name.startsWith("lim_paged_") && !f.name.endsWith("_workspace_size"));
+
+  it("exist for every function that takes a cache", () => {
+    const withCaches = ABI_FUNCTIONS.filter((f) => !f.name.startsWith("lim_paged_") && f.params.some((p) => p.name === "cache_capacity"));
+    expect(withCaches.map((f) => f.name).sort()).toEqual(paged.map((f) => f.name.replace("lim_paged_", "lim_")).sort());
+  });
+
+  it.each(paged.map((f) => [f.name, f] as const))("%s takes the contiguous arguments, with pools and a block table for the caches", (name, fn) => {
+    const contiguous = byName.get(name.replace("lim_paged_", "lim_"))!;
+    const names = fn.params.map((p) => p.name);
+    expect(names).not.toContain("cache_capacity");
+    for (const n of ["block_table", "block_table_stride", "num_pages", "page_size", "max_pages_per_seq"]) expect(names, n).toContain(n);
+    // Everything else the contiguous function takes, in the same order, except the caches' strides.
+    const kept = contiguous.params.map((p) => p.name).filter((n) => n !== "cache_capacity" && !/^(k|v|cache)_stride_[bhn]$/.test(n));
+    expect(names.filter((n) => kept.includes(n))).toEqual(kept);
+    for (const cache of fn.params.filter((p) => p.kind === "tensor" && (p.name === "k_cache" || p.name === "v_cache"))) {
+      expect(cache.kind === "tensor" && cache.shape).toEqual(["num_pages", "page_size", "num_kv_heads", "head_dim"]);
+    }
+    expect(fn.requires?.map((r) => r.check)).toContain("(page_size & (page_size - 1)) == 0");
+  });
+});
