@@ -25,13 +25,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim, PagedKV  # noqa: E402
+from lessismore.baseline import BACKENDS, DTYPES  # noqa: E402  (the SDPA backends and dtype names lim decode's baseline uses)
 from lessismore.timing import input_sets_for, reps_for, time_us  # noqa: E402
 
 HQ, HKV = 32, 8
-BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION}
-
-
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def grid(quick: bool, full: bool):

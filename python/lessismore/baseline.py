@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .library import DTYPES as DTYPE_NAMES
 from .timing import input_sets_for, reps_for, time_us
 
 BACKENDS = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION}
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}  # "bf16" -> torch.bfloat16, as lim decode names them
 
 
 def sdpa_decode_us(batch: int, q_heads: int, kv_heads: int, length: int, head_dim: int, dtype: str) -> dict:

@@ -34,13 +34,24 @@ def _kv_dtype(t) -> str:
     return _dtype_name(t.dtype)
 
 
-def _caches(k, v):
-    """A PagedKV given as k (v None), or the contiguous pair (k, v)."""
-    if isinstance(k, PagedKV):
-        if v is not None:
-            raise ValueError("with a PagedKV as k, pass v=None: the PagedKV holds both pools")
-        return k
-    return (k, v)
+def _paged(k, v, dtype, what: str):
+    """The PagedKV given as k (v None), its pools checked to hold `what`'s dtype; None for contiguous caches k, v."""
+    if not isinstance(k, PagedKV):
+        return None
+    if v is not None:
+        raise ValueError("with a PagedKV as k, pass v=None: the PagedKV holds both pools")
+    k.require_dtype(dtype, what)
+    return k
+
+
+def _cache_keywords(k, v, dtype, what: str):
+    """The function prefix ("" or "paged_") and the cache arguments of a call over contiguous caches k, v
+    [B, Hkv, Nmax, D], or a PagedKV given as k (v None) whose pools must hold `what`'s dtype."""
+    paged = _paged(k, v, dtype, what)
+    if paged is not None:
+        return "paged_", dict(paged.keywords(), num_kv_heads=paged.num_kv_heads)
+    return "", dict(k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2), v_cache=v, v_stride_b=v.stride(0),
+                    v_stride_h=v.stride(1), v_stride_n=v.stride(2), num_kv_heads=k.shape[1], cache_capacity=k.shape[2])
 
 
 def _stream():
@@ -65,20 +76,14 @@ class Lim:
         return self.abi.version()
 
     @staticmethod
-    def _attention(q, caches, seqlens, out, max_seqlen, scale):
-        """The keywords every attention function takes, from q, out [B, Hq, D] and the caches: (k, v) [B, Hkv, Nmax, D]
-        or a PagedKV; and the prefix of the function that takes them ("" or "paged_")."""
+    def _attention(q, k, v, seqlens, out, max_seqlen, scale):
+        """The keywords every attention function takes, from q, out [B, Hq, D] and the caches (see _cache_keywords),
+        and the prefix of the function that takes them ("" or "paged_")."""
         B, Hq, D = q.shape
-        common = dict(q=q, q_stride_b=q.stride(0), q_stride_h=q.stride(1), seqlens=seqlens, out=out, out_stride_b=out.stride(0),
-                      out_stride_h=out.stride(1), batch=B, num_q_heads=Hq, head_dim=D, max_seqlen=max_seqlen, dtype=_kv_dtype(q),
-                      softmax_scale=scale, stream=_stream())
-        if isinstance(caches, PagedKV):
-            caches.require_dtype(q.dtype, "q")
-            return "paged_", dict(common, **caches.keywords(), num_kv_heads=caches.num_kv_heads)
-        k, v = caches
-        return "", dict(common, k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2),
-                        v_cache=v, v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2),
-                        num_kv_heads=k.shape[1], cache_capacity=k.shape[2])
+        prefix, caches = _cache_keywords(k, v, q.dtype, "q")
+        return prefix, dict(caches, q=q, q_stride_b=q.stride(0), q_stride_h=q.stride(1), seqlens=seqlens, out=out, out_stride_b=out.stride(0),
+                            out_stride_h=out.stride(1), batch=B, num_q_heads=Hq, head_dim=D, max_seqlen=max_seqlen, dtype=_kv_dtype(q),
+                            softmax_scale=scale, stream=_stream())
 
     def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False) -> int:
         """Bytes of workspace decode_attention needs; paged=True for a PagedKV cache."""
@@ -91,7 +96,7 @@ class Lim:
     def decode_attention(self, q, k, v, seqlens, out, lse, max_seqlen, scale, workspace, logits=None):
         """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D], or k a PagedKV and v None; seqlens int32 [B]; lse float32 [B, Hq]
         or None; logits float32 [B, Hq, >= max_seqlen] or None (selection layers)."""
-        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
+        prefix, keywords = self._attention(q, k, v, seqlens, out, max_seqlen, scale)
         strides = dict(logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1)) if logits is not None else {}
         getattr(self.abi, prefix + "decode_attention")(**keywords, lse=lse, logits=logits, workspace=workspace, **strides)
 
@@ -105,31 +110,24 @@ class Lim:
     def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
         """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B], or None for lists padded with -1;
         k, v as for decode_attention; lse float32 [B, Hq] or None."""
-        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
+        prefix, keywords = self._attention(q, k, v, seqlens, out, max_seqlen, scale)
         getattr(self.abi, prefix + "sparse_attention")(**keywords, indices=indices, indices_stride_b=indices.stride(0), counts=counts,
                                                        max_count=indices.shape[1], lse=lse, workspace=workspace)
 
     def sparse_attention_per_head(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None):
         """indices int32 [B, Hq, >= K] ascending per head, counts int32 [B, Hq] or None (lists padded with -1); lse float32 [B, Hq] or None."""
-        prefix, keywords = self._attention(q, _caches(k, v), seqlens, out, max_seqlen, scale)
+        prefix, keywords = self._attention(q, k, v, seqlens, out, max_seqlen, scale)
         getattr(self.abi, prefix + "sparse_attention_per_head")(**keywords, indices=indices, indices_stride_b=indices.stride(0),
                                                                 indices_stride_h=indices.stride(1), counts=counts, max_count=indices.shape[2],
                                                                 lse=lse, workspace=workspace)
 
     def gather_kv(self, k, v, seqlens, indices, counts, out_k, out_v, max_seqlen):
         """Copies rows indices[b, :counts[b]] of k and v ([B, Hkv, Nmax, D], or k a PagedKV and v None) into out_k, out_v [B, Hkv, >= K, D]."""
-        caches = _caches(k, v)
-        if isinstance(caches, PagedKV):
-            caches.require_dtype(out_k.dtype, "out_k")
-            prefix, cache_keywords = "paged_", caches.keywords()
-        else:
-            prefix, cache_keywords = "", dict(k_cache=k, k_stride_b=k.stride(0), k_stride_h=k.stride(1), k_stride_n=k.stride(2), v_cache=v,
-                                              v_stride_b=v.stride(0), v_stride_h=v.stride(1), v_stride_n=v.stride(2), cache_capacity=k.shape[2])
+        prefix, caches = _cache_keywords(k, v, out_k.dtype, "out_k")
         getattr(self.abi, prefix + "gather_kv")(
-            **cache_keywords, seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
+            **caches, seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
             out_stride_b=out_k.stride(0), out_stride_h=out_k.stride(1), out_stride_n=out_k.stride(2), batch=out_k.shape[0],
-            num_kv_heads=out_k.shape[1], head_dim=out_k.shape[3], max_seqlen=max_seqlen, max_count=indices.shape[1], dtype=_kv_dtype(out_k),
-            stream=_stream())
+            head_dim=out_k.shape[3], max_seqlen=max_seqlen, max_count=indices.shape[1], dtype=_kv_dtype(out_k), stream=_stream())
 
     def select_lessismore_workspace_bytes(self, batch, hq, max_seqlen, budget, ratio, sinks) -> int:
         return self.abi.select_lessismore_workspace_size(
@@ -182,10 +180,9 @@ class Lim:
         or through the block table of a PagedKV (k_cache; v_cache None)."""
         B, Hkv, D = k_new.shape
         common = dict(k_new=k_new, v_new=v_new, seqlens=seqlens, batch=B, num_kv_heads=Hkv, head_dim=D, dtype=_kv_dtype(k_new), stream=_stream())
-        caches = _caches(k_cache, v_cache)
-        if isinstance(caches, PagedKV):
-            caches.require_dtype(k_new.dtype, "k_new")
-            self.abi.paged_append_kv(**common, **caches.shared_stride_keywords())
+        paged = _paged(k_cache, v_cache, k_new.dtype, "k_new")
+        if paged is not None:
+            self.abi.paged_append_kv(**common, **paged.shared_stride_keywords())
             return
         if v_cache.stride() != k_cache.stride():
             raise ValueError(f"k_cache and v_cache must have the same strides, got {k_cache.stride()} and {v_cache.stride()}")
