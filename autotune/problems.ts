@@ -4,6 +4,7 @@
 // candidate; each candidate gets its own workspace, since the split plan depends on the variant.
 
 import type { Constants } from "../codegen/types.js";
+import { roundToE4M3 } from "../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
@@ -87,6 +88,23 @@ function spreadPositions(next: () => number, n: number, count: number): Int32Arr
   return out;
 }
 
+/**
+ * The attention functions a decode_attention variant serves: over caches in the dtype, or over FP8 caches
+ * (kv e4m3; scales left at 1) through the lim_fp8_* twins, which take the same arguments and the scales.
+ */
+function attentionCalls(native: NativeAddon, c: Constants) {
+  if (c.kv !== "e4m3") return { full: native.decodeAttention, fullWorkspace: native.decodeAttentionWorkspaceSize, sparse: native.sparseAttention, sparseWorkspace: native.sparseAttentionWorkspaceSize, cacheBytes: 2 };
+  const scales = { kScale: null, vScale: null, scaleHeads: 1 };
+  type Args = Parameters<NativeAddon["decodeAttention"]>[0] & Parameters<NativeAddon["sparseAttention"]>[0];
+  return {
+    full: (a: Args) => native.fp8DecodeAttention({ ...a, ...scales }),
+    fullWorkspace: native.fp8DecodeAttentionWorkspaceSize,
+    sparse: (a: Args) => native.fp8SparseAttention({ ...a, ...scales }),
+    sparseWorkspace: native.fp8SparseAttentionWorkspaceSize,
+    cacheBytes: 1,
+  };
+}
+
 function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProblem {
   const checks = new Buffers(native);
   // Ragged, not a multiple of any tile, long enough to split; then a sparse list per request over the same cache.
@@ -96,12 +114,13 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
   const N = 3001;
   const LIST = 500;
   const checkCase = memo((tag) => {
-    const [D, G, dtype] = JSON.parse(tag) as [number, number, HalfType];
+    const [D, G, dtype, kv] = JSON.parse(tag) as [number, number, HalfType, string];
     const next = rng(seed);
     const Hq = Hkv * G;
     const q = roundTo(dtype, uniform(next, B * Hq * D));
-    const k = roundTo(dtype, uniform(next, B * Hkv * N * D));
-    const v = roundTo(dtype, uniform(next, B * Hkv * N * D));
+    const cache = (values: Float64Array) => (kv === "e4m3" ? roundToE4M3(values) : roundTo(dtype, values));
+    const k = cache(uniform(next, B * Hkv * N * D));
+    const v = cache(uniform(next, B * Hkv * N * D));
     const scale = 1 / Math.sqrt(D);
     const problem = {
       batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens, scale,
@@ -124,7 +143,8 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
   return {
     check(c) {
       const dtype = c.dtype as HalfType;
-      const { args, workspace, wantFull, wantSparse } = checkCase(JSON.stringify([c.D, c.G, dtype]));
+      const { args, workspace, wantFull, wantSparse } = checkCase(JSON.stringify([c.D, c.G, dtype, c.kv]));
+      const calls = attentionCalls(native, c);
       const got = new Uint16Array(wantFull.length);
       const run = (launch: () => void) => {
         args.out.fill(0xff); // NaN: an element the variant misses fails the check
@@ -133,8 +153,8 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
         args.out.download(got);
         return decode(dtype, got);
       };
-      const full = relativeError(run(() => native.decodeAttention({ ...args, workspace: workspace(native.decodeAttentionWorkspaceSize(args)) })), wantFull);
-      const sparse = relativeError(run(() => native.sparseAttention({ ...args, workspace: workspace(native.sparseAttentionWorkspaceSize({ ...args, perHead: false })) })), wantSparse);
+      const full = relativeError(run(() => calls.full({ ...args, workspace: workspace(calls.fullWorkspace(args)) })), wantFull);
+      const sparse = relativeError(run(() => calls.sparse({ ...args, workspace: workspace(calls.sparseWorkspace({ ...args, perHead: false })) })), wantSparse);
       const error = Number.isNaN(full) || Number.isNaN(sparse) ? NaN : Math.max(full, sparse);
       return { error, tolerance: HALF_TOLERANCE[dtype], what: `relative error (full ${full.toExponential(2)}, sparse ${sparse.toExponential(2)})` };
     },
@@ -146,6 +166,7 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
       const Hkv = Hq / (c.G as number);
       const sparse = rows <= LONGEST_LIST;
       const N = sparse ? SPARSE_CACHE : rows;
+      const calls = attentionCalls(native, c);
       const buffers = new Buffers(native);
       const shapes = [1, 8].map((batch): TimedShape => {
         let made: ReturnType<typeof makeInputs> | undefined;
@@ -153,15 +174,15 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
           const next = rng(seed ^ batch);
           const constant = (bytes: number) => {
             const b = buffers.make(bytes);
-            b.fill(0x3c); // a finite value in both half types: attention's time does not depend on the data
+            b.fill(0x3c); // a finite value in both half types and in E4M3: attention's time does not depend on the data
             return b;
           };
           const lists = new Int32Array(batch * rows);
           if (sparse) for (let b = 0; b < batch; b++) lists.set(spreadPositions(next, N, rows), b * rows);
           return {
             q: constant(batch * Hq * D * 2), qStrideB: Hq * D, qStrideH: D,
-            kCache: constant(batch * Hkv * N * D * 2), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
-            vCache: constant(batch * Hkv * N * D * 2), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
+            kCache: constant(batch * Hkv * N * D * calls.cacheBytes), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
+            vCache: constant(batch * Hkv * N * D * calls.cacheBytes), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
             seqlens: buffers.holding(new Int32Array(batch).fill(N)), out: buffers.make(batch * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse: null,
             batch, numQHeads: Hq, numKvHeads: Hkv, headDim: D, cacheCapacity: N, maxSeqlen: N, dtype, softmaxScale: 1 / Math.sqrt(D),
             indices: buffers.holding(lists), indicesStrideB: rows, counts: buffers.holding(new Int32Array(batch).fill(rows)), maxCount: rows,
@@ -174,11 +195,11 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
             made ??= makeInputs();
             const { workspace, ...a } = made;
             if (sparse) {
-              const ws = workspace(native.sparseAttentionWorkspaceSize({ ...a, perHead: false }));
-              return () => native.sparseAttention({ ...a, workspace: ws });
+              const ws = workspace(calls.sparseWorkspace({ ...a, perHead: false }));
+              return () => calls.sparse({ ...a, workspace: ws });
             }
-            const ws = workspace(native.decodeAttentionWorkspaceSize(a));
-            return () => native.decodeAttention({ ...a, workspace: ws });
+            const ws = workspace(calls.fullWorkspace(a));
+            return () => calls.full({ ...a, workspace: ws });
           },
         };
       });

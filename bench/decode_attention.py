@@ -1,6 +1,6 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
-    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1]
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1] [--fp8]
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
@@ -9,7 +9,8 @@ the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and
 speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: python/lessismore/timing.py (CUDA-graph
 replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (NHD pages of each
 given size in shuffled order, through lim_paged_decode_attention) and print each one's time over the
-contiguous time.
+contiguous time. --fp8: also time the same K and V quantised to FP8 (E4M3, one scale per tensor: amax / 448)
+through lim_fp8_decode_attention, and print its speed-up over our bf16 time and over the best SDPA backend (bf16).
 """
 
 import argparse
@@ -31,8 +32,13 @@ from lessismore.timing import input_sets_for, reps_for, time_us  # noqa: E402
 HQ, HKV = 32, 8
 
 
-def grid(quick: bool, full: bool):
-    """(B, N, D, Hkv, dtype) of every shape to time."""
+def grid(quick: bool, full: bool, batches=None, lengths=None):
+    """(B, N, D, Hkv, dtype) of every shape to time; batches and lengths replace the grid's (head dim 128 only)."""
+    if batches or lengths:
+        for b in batches or [1, 8]:
+            for n in lengths or [32768]:
+                yield b, n, 128, HKV, "bf16"
+        return
     batches, lengths = ([1, 8], [4096, 32768]) if quick else ([1, 8, 32], [4096, 16384, 32768, 131072])
     heads = [(64, 128, 256), (HKV, HQ // 8), ("bf16", "fp16")] if full else [(128,), (HKV,), ("bf16",)]
     for dtype in heads[2]:
@@ -82,20 +88,7 @@ class Case:
 
     def paged(self, page: int):
         """The input sets' K and V copied into NHD pages of `page` positions in shuffled order, one pool per set."""
-        per = -(-self.N // page)
-        sets = []
-        for q, k, v in self.inputs:
-            table = torch.randperm(self.B * per, device="cuda").view(self.B, per).int()
-            pools = []
-            for x in (k, v):
-                pages = torch.zeros(self.B, self.hkv, per * page, self.D, dtype=x.dtype, device="cuda")
-                pages[:, :, : self.N] = x
-                pool = torch.empty(self.B * per, page, self.hkv, self.D, dtype=x.dtype, device="cuda")
-                pool[table.flatten().long()] = pages.view(self.B, self.hkv, per, page, self.D).permute(0, 2, 3, 1, 4).reshape(self.B * per, page, self.hkv, self.D)
-                del pages
-                pools.append(pool)
-            sets.append((q, PagedKV(pools[0], pools[1], table, "NHD")))
-        return sets
+        return [(q, PagedKV.from_contiguous(k, v, page)) for q, k, v in self.inputs]
 
     def ours_paged(self, lim: Lim, page: int):
         """As ours(), over paged caches of `page` positions: (us, relative error, timing method)."""
@@ -112,6 +105,26 @@ class Case:
         torch.cuda.empty_cache()
         return us, rel, method
 
+    def ours_fp8(self, lim: Lim):
+        """As ours(), over the input sets' K and V quantised to FP8 with a per-tensor scale (amax / 448): (us, relative
+        error against SDPA on the 16-bit caches, quantisation included, timing method)."""
+        sets = []
+        for q, k, v in self.inputs:
+            scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (k, v)]
+            sets.append((q, *((x / s).to(torch.float8_e4m3fn) for x, s in zip((k, v), scales)), *scales))
+        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype, fp8=True)
+        q, k8, v8, ks, vs = sets[0]
+        self.out.fill_(float("nan"))
+        lim.decode_attention(q, k8, v8, self.seqlens, self.out, None, self.N, self.scale, ws, k_scale=ks, v_scale=vs)
+        lim.check_device_status()
+        rel = ((self.out.float() - self.reference).norm() / self.reference.norm()).item()
+        calls = [lambda q=q, k=k, v=v, ks=ks, vs=vs: lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws, k_scale=ks, v_scale=vs)
+                 for q, k, v, ks, vs in sets]
+        us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2 / 2.5e6))
+        del sets, calls
+        torch.cuda.empty_cache()
+        return us, rel, method
+
     def sdpa(self, backend):
         def call(q, k, v):
             with sdpa_kernel(backend):
@@ -120,7 +133,7 @@ class Case:
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 
-def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=()):
+def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), fp8=False):
     case = Case(B, N, D, hkv=hkv, dtype=DTYPES[dtype])
     row = {"B": B, "N": N, "D": D, "G": HQ // hkv, "dtype": dtype, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
     row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
@@ -128,6 +141,8 @@ def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=()):
         us, rel, method = case.ours_paged(lim, page)
         row[f"paged{page}_us"], row[f"paged{page}_rel_err_vs_sdpa"], row[f"paged{page}_timing"] = us, rel, method
         row[f"paged{page}_over_contiguous"] = us / row["ours_us"]
+    if fp8:
+        row["fp8_us"], row["fp8_rel_err_vs_sdpa"], row["fp8_timing"] = case.ours_fp8(lim)
     for name, backend in BACKENDS.items():
         try:
             row[f"{name}_us"], row[f"{name}_timing"] = case.sdpa(backend)
@@ -138,6 +153,10 @@ def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=()):
     row["sdpa_best_us"] = min(sdpa_times) if sdpa_times else None
     row["ours_TBps"] = case.kv_bytes / row["ours_us"] / 1e6
     row["speedup"] = row["sdpa_best_us"] / row["ours_us"] if row["sdpa_best_us"] else None
+    if fp8:
+        row["fp8_TBps"] = case.kv_bytes / 2 / row["fp8_us"] / 1e6
+        row["fp8_over_ours"] = row["ours_us"] / row["fp8_us"]
+        row["fp8_speedup"] = row["sdpa_best_us"] / row["fp8_us"] if row["sdpa_best_us"] else None
     del case
     torch.cuda.empty_cache()
     return row
@@ -149,6 +168,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a smaller grid")
     ap.add_argument("--full", action="store_true", help="head dims 64/128/256, group sizes 4 and 8, bf16 and fp16 on every B and N")
     ap.add_argument("--pages", default="", help="comma-separated page sizes to time paged caches at too, e.g. 16,1")
+    ap.add_argument("--fp8", action="store_true", help="also time FP8 (E4M3) caches of the same data")
+    ap.add_argument("--batches", default="", help="comma-separated batch sizes instead of the grid's (head dim 128, bf16)")
+    ap.add_argument("--lengths", default="", help="comma-separated sequence lengths instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
 
@@ -156,8 +178,9 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
-    for B, N, D, hkv, dtype in grid(args.quick, args.full):
-        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p])
+    numbers = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+    for B, N, D, hkv, dtype in grid(args.quick, args.full, numbers(args.batches), numbers(args.lengths)):
+        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], fp8=args.fp8)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -175,6 +198,13 @@ def main():
         for r in rows:
             print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['ours_us']:>13.1f} " +
                   " ".join(f"{r[f'paged{p}_us']:>10.1f} {r[f'paged{p}_over_contiguous']:>7.3f} {r[f'paged{p}_rel_err_vs_sdpa']:>8.1e}" for p in pages))
+
+    if args.fp8:
+        print()
+        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'K+V MB':>8} {'bf16 us':>9} {'fp8 us':>9} {'fp8 TB/s':>8} {'fp8/ours':>8} {'fp8/SDPA':>8} {'err':>8}")
+        for r in rows:
+            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['fp8_us']:>9.1f} {r['fp8_TBps']:>8.2f} "
+                  f"{r['fp8_over_ours']:>7.2f}x {r['fp8_speedup'] or 0:>7.2f}x {r['fp8_rel_err_vs_sdpa']:>8.1e}")
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -22,6 +22,7 @@ interface DecodeFlags {
   policy: Policy[];
   seed: number;
   cache: number;
+  kvDtype: "auto" | "fp8";
   load?: string;
   json?: boolean;
   sdpa: boolean;
@@ -109,7 +110,7 @@ function measureSaved(rt: DecodeRuntime, policies: readonly Policy[]): PolicyRep
 function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data: string, baseline?: string): string {
   const lines = [
     `${model.name}: ${model.layers} layers, ${model.qHeads}/${model.kvHeads} heads, head dim ${model.headDim}, ${model.dtype}; ` +
-      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); ${cacheLayoutName(run.pageSize)} caches; data: ${data}`,
+      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); ${cacheLayoutName(run.pageSize)}${run.kvDtype === "fp8" ? " FP8" : ""} caches; data: ${data}`,
     "",
     ...(baseline ? [baseline] : []),
     "",
@@ -124,6 +125,11 @@ function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data
     lines.push(`${r.policy.padEnd(19)} ${us.padStart(11)} ${tps.padStart(10)} ${speed.padStart(8)}  ${recall.padEnd(40)} ${errors}`);
   }
   return lines.join("\n");
+}
+
+function parseKvDtype(text: string): "auto" | "fp8" {
+  if (text === "auto" || text === "fp8") return text;
+  throw new InvalidArgumentError(`'${text}' is not a KV cache dtype; use auto (the model's dtype) or fp8 (E4M3)`);
 }
 
 function parseCacheOption(text: string): number {
@@ -145,6 +151,7 @@ export function registerDecode(program: Command): void {
     .option("--batch <n>", "requests decoded together", parseInteger("--batch"), DEFAULT_RUN.batch)
     .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
     .option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)", parseCacheOption, 0)
+    .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype) or fp8 (E4M3, half the bytes)", parseKvDtype, "auto")
     .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
     .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
     .option("--no-sdpa", "do not time PyTorch's SDPA for the full-attention baseline (it runs python3 with PyTorch when present)")
@@ -155,7 +162,7 @@ export function registerDecode(program: Command): void {
         const addon = loadNative();
         addon.deviceInfo(); // fails clearly without a GPU, a driver, or a matching compute capability
         if (flags.load) {
-          if (flags.cache !== 0) throw new Error("--load uploads the saved caches into contiguous caches; leave --cache out");
+          if (flags.cache !== 0 || flags.kvDtype !== "auto") throw new Error("--load uploads the saved caches into contiguous caches in the model's dtype; leave --cache and --kv-dtype out");
           const saved = readSavedCaches(flags.load, model);
           const run = parseRun({ ...DEFAULT_RUN, batch: saved.batch, context: saved.context, steps: 0, budget: flags.budget, seed: flags.seed });
           const rt = DecodeRuntime.create(addon, model, run, false);
@@ -168,7 +175,7 @@ export function registerDecode(program: Command): void {
           }
           return 0;
         }
-        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed, pageSize: flags.cache });
+        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed, pageSize: flags.cache, kvDtype: flags.kvDtype });
         if (run.steps < 1) throw new Error("--steps must be at least 1 with synthetic data");
         const rt = DecodeRuntime.create(addon, model, run, true);
         let reports: PolicyReport[];

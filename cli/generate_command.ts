@@ -11,6 +11,7 @@ interface GenerateFlags {
   schedules?: Record<string, string>;
   budgets?: number[];
   caches?: string[];
+  kvDtypes?: string[];
   headDims?: number[];
   groupSizes?: number[];
   dtypes?: string[];
@@ -53,6 +54,7 @@ export function registerGenerate(program: Command): void {
     .option("--dtypes <list>", "element types: bf16, fp16 (default: both)", parseList("--dtypes", DTYPES))
     .option("--budgets <list>", "token budgets the selection kernels size their buffers for, e.g. 1024,2048,4096,8192", parseNumbers("--budgets"))
     .option("--caches <list>", "K/V cache layouts: contiguous, paged (default: both)", parseList("--caches", SUPPORTED_MATRIX.caches))
+    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3 (FP8 with scales) (default: both)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes))
     .option("--kernels <list>", "only these kernels (default: all in dsl/kernels)", parseList("--kernels"))
     .option(
       "--schedules <list>",
@@ -76,7 +78,7 @@ export function registerGenerate(program: Command): void {
         const { readTuning } = await import("../codegen/tuning/database.js");
         const { tunedSchedules } = await import("../codegen/tuning/chooser.js");
         const outDir = resolve(flags.out);
-        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, caches: flags.caches };
+        const matrix = { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, caches: flags.caches, kvDtypes: flags.kvDtypes };
         validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);

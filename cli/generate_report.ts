@@ -17,7 +17,7 @@ export interface GenerateSettings {
   readonly schedules?: Readonly<Record<string, string>>;
 }
 
-const AXIS_WORDS: Readonly<Record<keyof Matrix, string>> = { headDims: "head dims", groupSizes: "group sizes", dtypes: "dtypes", budgets: "budgets", caches: "caches" };
+const AXIS_WORDS: Readonly<Record<keyof Matrix, string>> = { headDims: "head dims", groupSizes: "group sizes", dtypes: "dtypes", budgets: "budgets", caches: "caches", kvDtypes: "K/V dtypes" };
 
 function settingsLine(s: GenerateSettings, e: Extract<PlanEvent, { kind: "loaded" }>): string {
   const axes = (Object.entries(MATRIX_CONSTANTS) as [keyof Matrix, string][]).map(([axis, constant]) => {

@@ -13,6 +13,7 @@ interface TuneFlags {
   headDims: number[];
   groupSizes: number[];
   dtypes: string[];
+  kvDtypes: string[];
   budgets: number[];
   db?: string;
   retune?: boolean;
@@ -38,6 +39,7 @@ export function registerTune(program: Command): void {
     .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [...DEFAULT_MATRIX.headDims])
     .option("--group-sizes <list>", "GQA group sizes (default: the presets' 4)", parseNumbers("--group-sizes"), [4])
     .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])
+    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3 (FP8)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes), [...DEFAULT_MATRIX.kvDtypes])
     .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [...DEFAULT_MATRIX.budgets])
     .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
     .option("--retune", "measure keys that are already in the database again")
@@ -57,8 +59,9 @@ export function registerTune(program: Command): void {
           root: PROJECT_ROOT,
           kernels: flags.kernels,
           matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets,
-            // The sweep times through the contiguous functions; paged variants take those schedules (codegen/tuning/chooser.ts).
-            caches: ["contiguous"] },
+            // The sweep times through the contiguous functions (lim_fp8_* for FP8 caches); paged variants take
+            // those schedules (codegen/tuning/chooser.ts).
+            caches: ["contiguous"], kvDtypes: flags.kvDtypes },
           db: flags.db && resolve(flags.db),
           retune: flags.retune ?? false,
           jobs: flags.jobs,

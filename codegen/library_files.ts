@@ -41,7 +41,7 @@ export interface KernelGroup {
 }
 
 export const GENERATOR = `lim ${TOOLKIT_VERSION}`;
-const MAX_CONSTANTS = 4;
+const MAX_CONSTANTS = 6;
 const MAX_KNOBS = 6;
 
 function findParams(spec: KernelSpec): string {

@@ -10,6 +10,7 @@ const AXIS_WORDS: Readonly<Record<MatrixAxis, { flag: string; one: string; many:
   dtypes: { flag: "--dtypes", one: "dtype", many: "dtypes" },
   budgets: { flag: "--budgets", one: "budget", many: "budgets" },
   caches: { flag: "--caches", one: "cache layout", many: "cache layouts" },
+  kvDtypes: { flag: "--kv-dtypes", one: "K/V cache dtype", many: "K/V cache dtypes" },
 };
 
 /** Edit distance, to name the supported word closest to a mistyped one. */

@@ -6,9 +6,17 @@ import type { KernelSpec } from "../dsl/lang/kernel.js";
 import { SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import type { Constants, Schedule } from "./types.js";
 
-/** Numeric constants read as lower-case name + value (d128, g4); string constants as their value (bf16). */
+/** The constant a kernel names its K/V caches' element type with, and the value meaning "the model's dtype". */
+export const KV_CONSTANT = "kv";
+export const AUTO_KV = "auto";
+
+/**
+ * Numeric constants read as lower-case name + value (d128, g4); string constants as their value (bf16). A
+ * K/V dtype equal to the dtype ("auto") is left out: such variants keep the names they had before FP8.
+ */
 export function constantsTag(spec: KernelSpec, constants: Constants): string {
   return Object.keys(spec.constants)
+    .filter((k) => !(k === KV_CONSTANT && constants[k] === constants.dtype))
     .map((k) => (typeof constants[k] === "number" ? `${k.toLowerCase()}${constants[k]}` : String(constants[k])))
     .join("_");
 }
@@ -27,7 +35,7 @@ export function variantName(spec: KernelSpec, constants: Constants, schedule: Sc
 }
 
 /** Element types as the C ABI numbers them (lim_dtype). */
-export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1, f32: 2, i32: 3, u32: 4 };
+export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1, f32: 2, i32: 3, u32: 4, e4m3: 5 };
 
 /**
  * K/V cache layouts as the C ABI numbers them (lim_cache_layout): where row (request, head, position) of a
@@ -46,7 +54,7 @@ export interface WordConstant {
 /** Which kind of word a string constant's values are, named by its first value. */
 export function wordConstant(value: string): WordConstant {
   if (value in CACHE_LAYOUT_CODES) return { cType: "lim_cache_layout", codes: CACHE_LAYOUT_CODES };
-  if (value in DTYPE_CODES) return { cType: "lim_dtype", codes: DTYPE_CODES };
+  if (value in DTYPE_CODES || value === AUTO_KV) return { cType: "lim_dtype", codes: DTYPE_CODES };
   throw new Error(`a kernel constant takes the value '${value}', which is neither a dtype (${Object.keys(DTYPE_CODES).join(", ")}) nor a cache layout (${Object.keys(CACHE_LAYOUT_CODES).join(", ")})`);
 }
 

@@ -3,6 +3,7 @@
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
 import { runHeuristic } from "./frontend/kernel_code.js";
+import { AUTO_KV, KV_CONSTANT } from "./names.js";
 import type { Constants, KernelSource, Schedule } from "./types.js";
 
 /** The user-facing axes of the generation matrix, and the kernel constant each one sets. */
@@ -12,9 +13,10 @@ export interface Matrix {
   readonly dtypes?: readonly string[];
   readonly budgets?: readonly number[];
   readonly caches?: readonly string[];
+  readonly kvDtypes?: readonly string[];
 }
 
-export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype", budgets: "K", caches: "cache" };
+export const MATRIX_CONSTANTS: Readonly<Record<keyof Matrix, string>> = { headDims: "D", groupSizes: "G", dtypes: "dtype", budgets: "K", caches: "cache", kvDtypes: "kv" };
 
 export interface PlannedVariant {
   readonly source: KernelSource;
@@ -58,14 +60,19 @@ function valuesFor(spec: KernelSpec, key: string, matrix: Matrix): readonly (num
   return spec.constants[key];
 }
 
-/** All constant combinations of a kernel, in a stable order (the spec's key order, values as listed). */
+/**
+ * All constant combinations of a kernel, in a stable order (the spec's key order, values as listed). A K/V
+ * dtype of "auto" becomes the combination's dtype (a kernel then sees c.kv == c.dtype); a list holding
+ * both "auto" and the dtype itself gives that variant once.
+ */
 export function constantCombinations(spec: KernelSpec, matrix: Matrix): Constants[] {
   let combos: Record<string, number | string>[] = [{}];
   for (const key of Object.keys(spec.constants)) {
     const values = valuesFor(spec, key, matrix);
     combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
   }
-  return combos;
+  const resolved = combos.map((c) => (c[KV_CONSTANT] === AUTO_KV ? { ...c, [KV_CONSTANT]: c.dtype } : c));
+  return resolved.filter((c, i) => resolved.findIndex((d) => JSON.stringify(d) === JSON.stringify(c)) === i);
 }
 
 /** One schedule for a variant and where it came from ("heuristic", "--schedules", a tuning entry). */

@@ -7,107 +7,227 @@ set(LIM_GENERATED_INCLUDE_DIR ${CMAKE_CURRENT_LIST_DIR}/include)
 set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/advance_seqlens__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_bf16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_bf16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_bf16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_bf16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_fp16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_fp16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_fp16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d64_fp16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_bf16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_bf16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_bf16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_bf16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_fp16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_fp16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_fp16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d128_fp16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_bf16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16_contiguous__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16_contiguous_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16_paged__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/append_kv__d256_fp16_paged_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d64_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d64_bf16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d64_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d64_fp16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d128_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d128_bf16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d128_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d128_fp16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_bf16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_bf16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_fp16__t32.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_fp16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/attention_recall__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/count_indices__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_bf16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_paged__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16_contiguous__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16_paged__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_fp16_contiguous__t256.cu
@@ -122,17 +242,29 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_fp16_paged__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t1024_i8.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_fp16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_bf16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_fp16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_fp16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_fp16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d128_fp16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_bf16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_bf16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_bf16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_bf16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_fp16_contiguous__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_fp16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_fp16_paged__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d256_fp16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d64_bf16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d64_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d128_bf16__t32.cu

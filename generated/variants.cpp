@@ -39,98 +39,152 @@ extern "C" const lim_variant_info* lim_find_advance_seqlens(void) {
   return nullptr;
 }
 
-// ---- append_kv (12 variants)
+// ---- append_kv (24 variants)
 extern "C" const lim_variant_info lim_append_kv__d64_bf16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d64_bf16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d64_bf16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d64_bf16_paged_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d64_fp16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d64_fp16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d64_fp16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d64_fp16_paged_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d128_bf16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d128_bf16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d128_bf16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d128_bf16_paged_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d128_fp16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d128_fp16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d128_fp16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d128_fp16_paged_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d256_bf16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d256_bf16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d256_bf16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d256_bf16_paged_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d256_fp16_contiguous__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d256_fp16_contiguous_e4m3__t32_info;
 extern "C" const lim_variant_info lim_append_kv__d256_fp16_paged__t32_info;
+extern "C" const lim_variant_info lim_append_kv__d256_fp16_paged_e4m3__t32_info;
 
 extern "C" const lim_variant_info* const lim_append_kv_variants[] = {
     &lim_append_kv__d64_bf16_contiguous__t32_info,
+    &lim_append_kv__d64_bf16_contiguous_e4m3__t32_info,
     &lim_append_kv__d64_bf16_paged__t32_info,
+    &lim_append_kv__d64_bf16_paged_e4m3__t32_info,
     &lim_append_kv__d64_fp16_contiguous__t32_info,
+    &lim_append_kv__d64_fp16_contiguous_e4m3__t32_info,
     &lim_append_kv__d64_fp16_paged__t32_info,
+    &lim_append_kv__d64_fp16_paged_e4m3__t32_info,
     &lim_append_kv__d128_bf16_contiguous__t32_info,
+    &lim_append_kv__d128_bf16_contiguous_e4m3__t32_info,
     &lim_append_kv__d128_bf16_paged__t32_info,
+    &lim_append_kv__d128_bf16_paged_e4m3__t32_info,
     &lim_append_kv__d128_fp16_contiguous__t32_info,
+    &lim_append_kv__d128_fp16_contiguous_e4m3__t32_info,
     &lim_append_kv__d128_fp16_paged__t32_info,
+    &lim_append_kv__d128_fp16_paged_e4m3__t32_info,
     &lim_append_kv__d256_bf16_contiguous__t32_info,
+    &lim_append_kv__d256_bf16_contiguous_e4m3__t32_info,
     &lim_append_kv__d256_bf16_paged__t32_info,
+    &lim_append_kv__d256_bf16_paged_e4m3__t32_info,
     &lim_append_kv__d256_fp16_contiguous__t32_info,
+    &lim_append_kv__d256_fp16_contiguous_e4m3__t32_info,
     &lim_append_kv__d256_fp16_paged__t32_info,
+    &lim_append_kv__d256_fp16_paged_e4m3__t32_info,
     nullptr};
-extern "C" const int lim_append_kv_variant_count = 12;
+extern "C" const int lim_append_kv_variant_count = 24;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_append_kv_dispatch[] = {
     {&lim_append_kv__d64_bf16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d64_bf16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d64_bf16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d64_bf16_paged_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d64_fp16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d64_fp16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d64_fp16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d64_fp16_paged_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d128_bf16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d128_bf16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d128_bf16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d128_bf16_paged_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d128_fp16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d128_fp16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d128_fp16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d128_fp16_paged_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d256_bf16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d256_bf16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d256_bf16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d256_bf16_paged_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d256_fp16_contiguous__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d256_fp16_contiguous_e4m3__t32_info, 0, INT64_MAX },
     {&lim_append_kv__d256_fp16_paged__t32_info, 0, INT64_MAX },
+    {&lim_append_kv__d256_fp16_paged_e4m3__t32_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_append_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache) {
+extern "C" const lim_variant_info* lim_find_append_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("append_kv");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache)) return v;
+  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv)) return v;
   for (const lim_dispatch_entry* e = lim_append_kv_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache) return v;
+    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv) return v;
   }
   return nullptr;
 }
 
-// ---- write_kv_slots (6 variants)
+// ---- write_kv_slots (12 variants)
 extern "C" const lim_variant_info lim_write_kv_slots__d64_bf16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d64_bf16_e4m3__t32_info;
 extern "C" const lim_variant_info lim_write_kv_slots__d64_fp16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d64_fp16_e4m3__t32_info;
 extern "C" const lim_variant_info lim_write_kv_slots__d128_bf16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d128_bf16_e4m3__t32_info;
 extern "C" const lim_variant_info lim_write_kv_slots__d128_fp16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d128_fp16_e4m3__t32_info;
 extern "C" const lim_variant_info lim_write_kv_slots__d256_bf16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d256_bf16_e4m3__t32_info;
 extern "C" const lim_variant_info lim_write_kv_slots__d256_fp16__t32_info;
+extern "C" const lim_variant_info lim_write_kv_slots__d256_fp16_e4m3__t32_info;
 
 extern "C" const lim_variant_info* const lim_write_kv_slots_variants[] = {
     &lim_write_kv_slots__d64_bf16__t32_info,
+    &lim_write_kv_slots__d64_bf16_e4m3__t32_info,
     &lim_write_kv_slots__d64_fp16__t32_info,
+    &lim_write_kv_slots__d64_fp16_e4m3__t32_info,
     &lim_write_kv_slots__d128_bf16__t32_info,
+    &lim_write_kv_slots__d128_bf16_e4m3__t32_info,
     &lim_write_kv_slots__d128_fp16__t32_info,
+    &lim_write_kv_slots__d128_fp16_e4m3__t32_info,
     &lim_write_kv_slots__d256_bf16__t32_info,
+    &lim_write_kv_slots__d256_bf16_e4m3__t32_info,
     &lim_write_kv_slots__d256_fp16__t32_info,
+    &lim_write_kv_slots__d256_fp16_e4m3__t32_info,
     nullptr};
-extern "C" const int lim_write_kv_slots_variant_count = 6;
+extern "C" const int lim_write_kv_slots_variant_count = 12;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_write_kv_slots_dispatch[] = {
     {&lim_write_kv_slots__d64_bf16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d64_bf16_e4m3__t32_info, 0, INT64_MAX },
     {&lim_write_kv_slots__d64_fp16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d64_fp16_e4m3__t32_info, 0, INT64_MAX },
     {&lim_write_kv_slots__d128_bf16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d128_bf16_e4m3__t32_info, 0, INT64_MAX },
     {&lim_write_kv_slots__d128_fp16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d128_fp16_e4m3__t32_info, 0, INT64_MAX },
     {&lim_write_kv_slots__d256_bf16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d256_bf16_e4m3__t32_info, 0, INT64_MAX },
     {&lim_write_kv_slots__d256_fp16__t32_info, 0, INT64_MAX },
+    {&lim_write_kv_slots__d256_fp16_e4m3__t32_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_write_kv_slots(int32_t D, lim_dtype dtype) {
+extern "C" const lim_variant_info* lim_find_write_kv_slots(int32_t D, lim_dtype dtype, lim_dtype kv) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("write_kv_slots");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype)) return v;
+  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)kv)) return v;
   for (const lim_dispatch_entry* e = lim_write_kv_slots_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype) return v;
+    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)kv) return v;
   }
   return nullptr;
 }
@@ -183,287 +237,621 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (82 variants)
+// ---- decode_attention (184 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g1_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g1_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g1_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g1_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g1_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g1_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g1_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g1_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6_info,
     &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info,
     &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g1_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s3_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g1_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g1_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g1_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g1_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g1_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info,
-    &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6_info,
     &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6_info,
     &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6_info,
     &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6_info,
     &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s6_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s6_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 82;
+extern "C" const int lim_decode_attention_variant_count = 184;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g1_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g1_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g1_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g2_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g2_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 3072, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 3072, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s6_info, 0, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s6_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s6_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 1536, 3072 },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 3072, 49152 },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s6_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 1536, 3072 },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 3072, 49152 },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g1_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g2_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g2_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 12288, 49152 },
     {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 12288, 49152 },
     {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s3_info, 6144, INT64_MAX },
     {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 12288, 49152 },
     {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 6144, INT64_MAX },
     {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 12288, 49152 },
     {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 0, 6144 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s4_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 0, 6144 },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s4_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s6_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g1_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 3072, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 3072, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 1536, 6144 },
-    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 1536, 6144 },
-    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6_info, 1536, 6144 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6_info, 1536, 6144 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s6_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, int64_t rows) {
+extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("decode_attention");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache)) return v;
+  if (v != nullptr && (v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache && v->constants[4] == (int32_t)kv)) return v;
   for (const lim_dispatch_entry* e = lim_decode_attention_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache) && rows >= e->lo && rows < e->hi) return v;
+    if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache && v->constants[4] == (int32_t)kv) && rows >= e->lo && rows < e->hi) return v;
   }
   return nullptr;
 }
@@ -549,59 +937,95 @@ extern "C" const lim_variant_info* lim_find_lessismore_union(void) {
   return nullptr;
 }
 
-// ---- synthesize_kv (12 variants)
+// ---- synthesize_kv (24 variants)
 extern "C" const lim_variant_info lim_synthesize_kv__d64_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d64_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d64_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d64_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d64_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d64_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d64_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d64_fp16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d128_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d128_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d128_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d128_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d128_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d128_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d128_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d128_fp16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d256_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d256_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d256_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d256_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d256_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d256_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_synthesize_kv__d256_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_synthesize_kv__d256_fp16_paged_e4m3__t256_info;
 
 extern "C" const lim_variant_info* const lim_synthesize_kv_variants[] = {
     &lim_synthesize_kv__d64_bf16_contiguous__t256_info,
+    &lim_synthesize_kv__d64_bf16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d64_bf16_paged__t256_info,
+    &lim_synthesize_kv__d64_bf16_paged_e4m3__t256_info,
     &lim_synthesize_kv__d64_fp16_contiguous__t256_info,
+    &lim_synthesize_kv__d64_fp16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d64_fp16_paged__t256_info,
+    &lim_synthesize_kv__d64_fp16_paged_e4m3__t256_info,
     &lim_synthesize_kv__d128_bf16_contiguous__t256_info,
+    &lim_synthesize_kv__d128_bf16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d128_bf16_paged__t256_info,
+    &lim_synthesize_kv__d128_bf16_paged_e4m3__t256_info,
     &lim_synthesize_kv__d128_fp16_contiguous__t256_info,
+    &lim_synthesize_kv__d128_fp16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d128_fp16_paged__t256_info,
+    &lim_synthesize_kv__d128_fp16_paged_e4m3__t256_info,
     &lim_synthesize_kv__d256_bf16_contiguous__t256_info,
+    &lim_synthesize_kv__d256_bf16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d256_bf16_paged__t256_info,
+    &lim_synthesize_kv__d256_bf16_paged_e4m3__t256_info,
     &lim_synthesize_kv__d256_fp16_contiguous__t256_info,
+    &lim_synthesize_kv__d256_fp16_contiguous_e4m3__t256_info,
     &lim_synthesize_kv__d256_fp16_paged__t256_info,
+    &lim_synthesize_kv__d256_fp16_paged_e4m3__t256_info,
     nullptr};
-extern "C" const int lim_synthesize_kv_variant_count = 12;
+extern "C" const int lim_synthesize_kv_variant_count = 24;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_synthesize_kv_dispatch[] = {
     {&lim_synthesize_kv__d64_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d64_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d64_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d64_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d64_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d64_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d64_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d64_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d128_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d128_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d128_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d128_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d128_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d128_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d128_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d128_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d256_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d256_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d256_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d256_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d256_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d256_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_synthesize_kv__d256_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_synthesize_kv__d256_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_synthesize_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache) {
+extern "C" const lim_variant_info* lim_find_synthesize_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("synthesize_kv");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache)) return v;
+  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv)) return v;
   for (const lim_dispatch_entry* e = lim_synthesize_kv_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache) return v;
+    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv) return v;
   }
   return nullptr;
 }
@@ -693,38 +1117,38 @@ extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length) {
 
 extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"advance_seqlens", lim_advance_seqlens_variants, 1 },
-    {"append_kv", lim_append_kv_variants, 12 },
-    {"write_kv_slots", lim_write_kv_slots_variants, 6 },
+    {"append_kv", lim_append_kv_variants, 24 },
+    {"write_kv_slots", lim_write_kv_slots_variants, 12 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 82 },
+    {"decode_attention", lim_decode_attention_variants, 184 },
     {"gather_kv", lim_gather_kv_variants, 12 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
-    {"synthesize_kv", lim_synthesize_kv_variants, 12 },
+    {"synthesize_kv", lim_synthesize_kv_variants, 24 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
     {"topk", lim_topk_variants, 8 },
     {nullptr, nullptr, 0}};
 extern "C" const int lim_kernel_table_count = 11;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
-    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:77"},
-    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:42"},
-    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:47"},
-    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:113"},
+    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:96"},
+    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:47"},
+    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:52"},
+    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:134"},
     {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} follows the padding -1 that ends the list", "dsl/kernels/count_indices.ts:47"},
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:137"},
-    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:146"},
-    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:163"},
-    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:206"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:156"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:165"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:182"},
+    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:225"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:61"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
-    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:93"},
-    {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:99"},
+    {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
+    {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:75"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 19;

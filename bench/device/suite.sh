@@ -103,6 +103,15 @@ for section in "$@"; do
         node bin/lim decode --cache $cache --steps 32 --policy full,lessismore 2>&1 | tee -a "$OUT/paged-decode.log" || status=1
       done
       ;;
+    fp8)
+      # FP8 caches: every lim_fp8_* function against float64 of the dequantised caches (scales per tensor and per
+      # KV head, saturation, paged, lists, writes bit for bit), then FP8 beside bf16 and SDPA, then lim decode on FP8 caches.
+      python3 python/tests/fp8_caches.py 2>&1 | tee "$OUT/fp8-caches.log" || status=1
+      python3 bench/decode_attention.py --quick --fp8 --out "$OUT" 2>&1 | tee "$OUT/fp8-bench.log" || status=1
+      for cache in contiguous paged16; do
+        node bin/lim decode --cache $cache --kv-dtype fp8 --steps 32 --policy full,lessismore 2>&1 | tee -a "$OUT/fp8-decode.log" || status=1
+      done
+      ;;
     e2e)
       # A Qwen3-8B-shaped transformers model decoding at 8K-128K, B 1 and 8: SDPA vs ours vs LessIsMore vs TidalDecode.
       python3 bench/e2e_decode.py --out "$OUT" 2>&1 | grep -v "it/s" | tee "$OUT/e2e.log" || status=1

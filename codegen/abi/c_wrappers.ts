@@ -4,7 +4,7 @@
 // their alignment, strides, enumerations, the relations between arguments (a head count that does not
 // divide is reported as such, not as the overlap it would cause), and last the layouts of strided tensors.
 
-import { ELEMENT_ALIGNMENT, KV_STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam } from "./params.js";
+import { ALIGNMENT_REASON, ELEMENT_ALIGNMENT, STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam } from "./params.js";
 
 const text = (s: string) => JSON.stringify(s);
 const check = (call: string) => `LIM_CHECK(lim_capi::${call});`;
@@ -16,8 +16,7 @@ function sizeCheck(p: AbiParam): string[] {
 
 function pointerCheck(p: AbiParam): string[] {
   if (p.kind === "tensor") {
-    const why = p.element === "kv" ? "bf16/fp16 rows are read and written 16 bytes at a time" : `${p.element} elements are 4 bytes`;
-    return [check(`pointer(fn, ${text(p.name)}, ${p.name}, ${ELEMENT_ALIGNMENT[p.element]}, /*optional=*/${p.optional ? "true" : "false"}, ${text(p.doc)}, ${text(why)})`)];
+    return [check(`pointer(fn, ${text(p.name)}, ${p.name}, ${ELEMENT_ALIGNMENT[p.element]}, /*optional=*/${p.optional ? "true" : "false"}, ${text(p.doc)}, ${text(ALIGNMENT_REASON[p.element])})`)];
   }
   if (p.kind === "workspace") return [check(`pointer(fn, ${text(p.name)}, ${p.name}, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors")`)];
   if (p.kind === "result") return [check(`pointer(fn, ${text(p.name)}, ${p.name}, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t")`)];
@@ -28,8 +27,8 @@ function pointerCheck(p: AbiParam): string[] {
 function strideCheck(fn: AbiFunction): string[] {
   const lines: string[] = [];
   for (const [stride, owners] of strideOwners(fn)) {
-    const kv = owners.some((o) => o.element === "kv");
-    const call = check(`stride(fn, ${text(stride)}, ${stride}, ${kv ? KV_STRIDE_MULTIPLE : 1}, ${text(owners.map((o) => o.name).join(" and "))})`);
+    const multiple = Math.max(...owners.map((o) => STRIDE_MULTIPLE[o.element]));
+    const call = check(`stride(fn, ${text(stride)}, ${stride}, ${multiple}, ${text(owners.map((o) => o.name).join(" and "))})`);
     const optional = owners.every((o) => o.optional);
     lines.push(optional ? `if (${owners.map((o) => `${o.name} != nullptr`).join(" || ")}) ${call}` : call);
   }

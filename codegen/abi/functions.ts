@@ -5,6 +5,7 @@
 // ctypes binding (generated/bindings/). Each argument declares its role (codegen/abi/params.ts); the
 // checks and the bindings follow from the roles.
 
+import { fp8Functions } from "./fp8_functions.js";
 import { pagedFunctions } from "./paged_functions.js";
 import type { AbiFunction, AbiParam, Element, Requirement, TensorParam } from "./params.js";
 
@@ -548,4 +549,6 @@ const cacheFunctions: readonly AbiFunction[] = [
 
 const contiguous: readonly AbiFunction[] = [...core, ...attention, ...selection, ...lists, ...cacheFunctions];
 
-export const ABI_FUNCTIONS: readonly AbiFunction[] = [...contiguous, ...pagedFunctions(contiguous)];
+const sixteenBit: readonly AbiFunction[] = [...contiguous, ...pagedFunctions(contiguous)];
+
+export const ABI_FUNCTIONS: readonly AbiFunction[] = [...sixteenBit, ...fp8Functions(sixteenBit)];

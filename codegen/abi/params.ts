@@ -3,8 +3,11 @@
 // which strides belong to which tensor, how a binding reads the argument (a device buffer, a number, a
 // dtype name, a flag), and the checks of the generated C wrapper.
 
-/** Element types of tensor arguments. "kv" is the function's dtype (bf16 or fp16), read 16 bytes at a time. */
-export type Element = "kv" | "f32" | "i32" | "u32";
+/**
+ * Element types of tensor arguments. "kv" is the function's dtype (bf16 or fp16) and "e4m3" an FP8 cache's
+ * byte, both read 16 bytes at a time.
+ */
+export type Element = "kv" | "e4m3" | "f32" | "i32" | "u32";
 
 /**
  * A device array. shape names each dimension by a size argument (or a number), and strides names the
@@ -118,13 +121,22 @@ export interface AbiFunction {
   readonly requires?: readonly Requirement[];
 }
 
-const ELEMENT_CTYPES: Readonly<Record<Element, string>> = { kv: "void", f32: "float", i32: "int32_t", u32: "uint32_t" };
+const ELEMENT_CTYPES: Readonly<Record<Element, string>> = { kv: "void", e4m3: "void", f32: "float", i32: "int32_t", u32: "uint32_t" };
 
-/** Bytes a pointer to these elements must be aligned to: "kv" rows are read and written 16 bytes at a time. */
-export const ELEMENT_ALIGNMENT: Readonly<Record<Element, number>> = { kv: 16, f32: 4, i32: 4, u32: 4 };
+/** Bytes a pointer to these elements must be aligned to: "kv" and "e4m3" rows are read and written 16 bytes at a time. */
+export const ELEMENT_ALIGNMENT: Readonly<Record<Element, number>> = { kv: 16, e4m3: 16, f32: 4, i32: 4, u32: 4 };
 
-/** Strides of "kv" tensors are multiples of this many elements, so that every row starts 16-byte aligned. */
-export const KV_STRIDE_MULTIPLE = 8;
+/** Strides are multiples of this many elements: 16 bytes for rows read 16 bytes at a time, so that every row starts aligned. */
+export const STRIDE_MULTIPLE: Readonly<Record<Element, number>> = { kv: 8, e4m3: 16, f32: 1, i32: 1, u32: 1 };
+
+/** Why a pointer to these elements must be aligned, for the wrapper's message. */
+export const ALIGNMENT_REASON: Readonly<Record<Element, string>> = {
+  kv: "bf16/fp16 rows are read and written 16 bytes at a time",
+  e4m3: "FP8 rows are read and written 16 bytes at a time",
+  f32: "f32 elements are 4 bytes",
+  i32: "i32 elements are 4 bytes",
+  u32: "u32 elements are 4 bytes",
+};
 
 /** The C type of an argument. */
 export function ctypeOf(p: AbiParam): string {

@@ -283,9 +283,19 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
       ctx.fail("shape-mismatch", nodes[0], `loadMatrix() fills a register array u32[2] or u32[4] (one register per 8 x 8 matrix), got ${describe(t)}`, 'declare it with regs("u32", [4])');
     }
     const src = args[1].type;
-    if (src.kind !== "ref" || src.space !== "shared" || STORAGE_BYTES[src.elem] !== 2) ctx.fail("type-mismatch", nodes[1], `loadMatrix() reads 16-bit elements in shared memory, got ${describe(src)}`, "write sharedArray.ref(...) of a bf16 or fp16 array");
+    // 8-bit elements (FP8 rows) are read as pairs: each 16-bit element of the matrix is two of them.
+    if (src.kind !== "ref" || src.space !== "shared" || STORAGE_BYTES[src.elem] > 2) ctx.fail("type-mismatch", nodes[1], `loadMatrix() reads 16-bit elements (or pairs of 8-bit ones) in shared memory, got ${describe(src)}`, "write sharedArray.ref(...) of a bf16, fp16 or e4m3 array");
     if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "loadMatrix()'s transpose flag must be a literal", "write true or false");
     return { type: VOID, args };
+  },
+  widenE4M3: (ctx, call, args, nodes) => {
+    arity(ctx, call, "widenE4M3", args, 3);
+    const t = args[0].type;
+    if (t.kind !== "regs" || t.dims.length !== 1 || t.elem !== "u32" || t.dims[0] !== 2) {
+      ctx.fail("shape-mismatch", nodes[0], `widenE4M3() fills a register array u32[2] (two fp16 pairs), got ${describe(t)}`, 'declare it with regs("u32", [2])');
+    }
+    if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "widenE4M3()'s transposed flag must be a literal", "write true or false");
+    return { type: VOID, args: [args[0], coerce(ctx, nodes[1], args[1], "u32", "widenE4M3() word"), args[2]] };
   },
   pack2: (ctx, call, args, nodes) => {
     arity(ctx, call, "pack2", args, 3);

@@ -13,6 +13,7 @@ export type Sym =
   | { readonly s: "barriers"; readonly cname: string; readonly count: number }
   | { readonly s: "tensor"; readonly param: TensorParam }
   | { readonly s: "lambda"; readonly cname: string; readonly params: readonly ScalarType[]; readonly ret: ScalarType | "void" }
+  | { readonly s: "word"; readonly text: string } // a compile-time word (const MMA = fp8 ? "fp16" : c.dtype)
   | { readonly s: "constants" }
   | { readonly s: "schedule" };
 

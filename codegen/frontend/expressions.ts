@@ -5,7 +5,7 @@ import { BUILTIN_OBJECTS, BUILTINS, SPECIAL_FORMS } from "./builtins.js";
 import { Context, type Sym } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import { Statements } from "./statements.js";
-import { isOptional, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Stmt, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
+import { isNarrowFloat, isOptional, isStorageType, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Stmt, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
 import { coerce, describe, foldBinary, isScalar, maxLevel, unify, valueTypeOf } from "./typing.js";
 
 const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
@@ -14,8 +14,6 @@ const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
   "===": "==", "!==": "!=", "==": "==", "!=": "!=",
   "&&": "&&", "||": "||", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>",
 };
-
-const STORAGE_TYPES = new Set<string>(["bf16", "fp16", "f32", "i32", "u32"]);
 
 export class Expressions {
   constructor(private readonly ctx: Context) {}
@@ -91,6 +89,8 @@ export class Expressions {
         return { k: "named", cname: sym.cname, type: { kind: "barriers", name: sym.cname, count: sym.count }, level: "runtime", pos };
       case "tensor":
         return { k: "named", cname: sym.param.name, type: { kind: "tensor", param: sym.param }, level: "runtime", pos };
+      case "word":
+        return { k: "string", type: { kind: "string" }, level: "const", text: sym.text, pos };
       case "lambda":
         return this.ctx.fail("type-mismatch", node, `'${sym.cname}' is a function: call it`, `write ${sym.cname}(...)`);
       default:
@@ -257,6 +257,11 @@ export class Expressions {
     const c = this.scalarOf(node.getCondition(), "bool", "condition of '?:'");
     const a = this.expr(node.getWhenTrue());
     const b = this.expr(node.getWhenFalse());
+    // A compile-time choice between words (c.kv == "e4m3" ? "fp16" : c.dtype) is the chosen word.
+    if (a.k === "string" && b.k === "string") {
+      if (typeof c.value !== "boolean") ctx.fail("not-compile-time", node.getCondition(), "a choice between words needs a compile-time condition", "compare constants, e.g. c.kv == \"e4m3\"");
+      return c.value ? a : b;
+    }
     const t = unify(ctx, node, a, b, "?:");
     // Two literal branches stay a literal choice whose type the context decides (const m: u32 = c ? 1 : 2).
     const literal = a.type.kind === "intlit" && b.type.kind === "intlit";
@@ -279,8 +284,8 @@ export class Expressions {
       const e = this.expr(node);
       if (e.k === "string") text = e.text;
     }
-    if (text === undefined || !STORAGE_TYPES.has(text)) {
-      return ctx.fail("type-mismatch", node, `${what} must name an element type, got ${node.getText()}`, `use one of bf16, fp16, f32, i32, u32, or a constant holding one (e.g. "dtype")`);
+    if (text === undefined || !isStorageType(text)) {
+      return ctx.fail("type-mismatch", node, `${what} must name an element type, got ${node.getText()}`, `use one of ${Object.keys(STORAGE_BYTES).join(", ")}, or a constant holding one (e.g. "dtype")`);
     }
     return text as StorageType;
   }
@@ -425,7 +430,7 @@ export class Expressions {
         if (argNodes.length < 1) ctx.fail("type-mismatch", node, `${name}() takes a value and then the indices`, `e.g. ${param.name}.${name}(v, i, j)`);
         const value = this.scalarOf(argNodes[0], valueTypeOf(param.elem), `value written to '${param.name}'`);
         const indices = this.tensorIndices(node, param, argNodes.slice(1));
-        if (name !== "store" && (param.elem === "bf16" || param.elem === "fp16")) ctx.fail("type-mismatch", node, `${name}() on ${param.elem} is not supported`, "use an f32, i32 or u32 tensor for atomics");
+        if (name !== "store" && isNarrowFloat(param.elem)) ctx.fail("type-mismatch", node, `${name}() on ${param.elem} is not supported`, "use an f32, i32 or u32 tensor for atomics");
         if (name === "atomicMin" && param.elem === "f32") ctx.fail("type-mismatch", node, "atomicMin() on f32 is not supported by the hardware", "use an i32 or u32 tensor (e.g. order-preserving keys)");
         const type = name === "store" ? ({ kind: "void" } as const) : scalar(valueTypeOf(param.elem));
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };

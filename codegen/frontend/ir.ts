@@ -4,9 +4,16 @@
 import type { SourcePos } from "./diagnostics.js";
 
 export type ScalarType = "i32" | "u32" | "f32" | "bool";
-export type StorageType = "bf16" | "fp16" | "f32" | "i32" | "u32";
+export type StorageType = "bf16" | "fp16" | "e4m3" | "f32" | "i32" | "u32";
 
-export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, f32: 4, i32: 4, u32: 4 };
+/** Bytes of each storage element; its keys are the storage types a kernel may name. e4m3: FP8 (OCP E4M3). */
+export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, e4m3: 1, f32: 4, i32: 4, u32: 4 };
+
+/** Whether a storage name is one. */
+export const isStorageType = (name: string): name is StorageType => name in STORAGE_BYTES;
+
+/** Floats narrower than f32 (bf16, fp16, e4m3): converted to f32 when read, rounded (FP8 saturating) when written. */
+export const isNarrowFloat = (t: StorageType): boolean => t === "bf16" || t === "fp16" || t === "e4m3";
 
 /** How much of a value is known before run time. Register arrays accept only "const" and "unrolled" indices. */
 export type Level = "const" | "unrolled" | "runtime";
@@ -129,6 +136,7 @@ export type Stmt =
   | (StmtBase & { readonly k: "break" })
   | (StmtBase & { readonly k: "continue" })
   | (StmtBase & { readonly k: "block"; readonly body: readonly Stmt[] })
+  | (StmtBase & { readonly k: "word"; readonly name: string; readonly text: string }) // a compile-time word: a comment in the CUDA
   | (StmtBase & {
       readonly k: "lambda";
       readonly name: string;

@@ -5,11 +5,10 @@ import { Node, type FunctionDeclaration, type TypeNode } from "ts-morph";
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import { SUPPORTED_MATRIX } from "../../dsl/lang/matrix.js";
-import type { CacheLayout, Param, ScalarType, StorageType, TensorAccess } from "./ir.js";
+import { isStorageType, STORAGE_BYTES, type CacheLayout, type Param, type ScalarType, type StorageType, type TensorAccess } from "./ir.js";
 
 const ACCESS: Readonly<Record<string, TensorAccess>> = { Tensor: "in", MaybeTensor: "maybe-in", Out: "out", MaybeOut: "maybe-out" };
 const SCALARS: Readonly<Record<string, ScalarType>> = { f32: "f32", i32: "i32", u32: "u32" };
-const STORAGE = new Set(["bf16", "fp16", "f32", "i32", "u32"]);
 
 export interface Signature {
   readonly constantsName: string;
@@ -63,8 +62,8 @@ export function readSignature(ctx: Context, fn: FunctionDeclaration): Signature 
     const [elemNode, dimsNode, layoutNode] = ref.getTypeArguments();
     const elemText = elemNode ? literalText(elemNode) : undefined;
     const elem = typeof elemText === "string" && typeof ctx.constants[elemText] === "string" ? (ctx.constants[elemText] as string) : elemText;
-    if (typeof elem !== "string" || !STORAGE.has(elem)) {
-      ctx.fail("bad-spec", elemNode ?? typeNode!, `element type of '${name}' must be "bf16", "fp16", "f32", "i32", "u32" or a constant naming one`, 'e.g. Tensor<"dtype", ["B", "D"]>');
+    if (typeof elem !== "string" || !isStorageType(elem)) {
+      ctx.fail("bad-spec", elemNode ?? typeNode!, `element type of '${name}' must be ${Object.keys(STORAGE_BYTES).map((t) => `"${t}"`).join(", ")} or a constant naming one`, 'e.g. Tensor<"dtype", ["B", "D"]>');
     }
     if (!dimsNode || !Node.isTupleTypeNode(dimsNode) || dimsNode.getElements().length === 0) {
       return ctx.fail("bad-spec", dimsNode ?? typeNode!, `dimensions of '${name}' must be a tuple of names and numbers`, 'e.g. ["B", "Hq", "D"]');

@@ -5,7 +5,7 @@ import { Node, SyntaxKind, VariableDeclarationKind, type Block, type Expression,
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import { Expressions } from "./expressions.js";
-import { STORAGE_BYTES, type AssignOp, type Expr, type Level, type ScalarType, type Stmt } from "./ir.js";
+import { isNarrowFloat, STORAGE_BYTES, type AssignOp, type Expr, type Level, type ScalarType, type Stmt } from "./ir.js";
 import { coerce, describe, unify } from "./typing.js";
 
 const SCALAR_ANNOTATIONS: Readonly<Record<string, ScalarType>> = { f32: "f32", i32: "i32", u32: "u32", bool: "bool", boolean: "bool" };
@@ -133,6 +133,12 @@ export class Statements {
       return { k: "decl", name, t: t!, init: zeroOf(t!, pos), mutable: true, pos };
     }
     const raw = this.ex.expr(init);
+    if (raw.k === "string") {
+      // A word (an element type such as c.dtype) is known at compile time: the name stands for it, no C variable.
+      if (!isConst || annotation !== undefined) ctx.fail("unsupported-syntax", d, `'${name}' holds a word: declare it with const and no type`, `write const ${name} = ...`);
+      ctx.define(d, name, { s: "word", text: raw.text });
+      return { k: "word", name, text: raw.text, pos };
+    }
     if (raw.type.kind !== "scalar" && raw.type.kind !== "intlit") {
       ctx.fail("type-mismatch", init, `'${name}' can hold a scalar only, got ${describe(raw.type)}`, raw.type.kind === "ref" ? "pass locations directly to the primitive that uses them" : "declare arrays with regs(...) or shared(...)");
     }
@@ -289,7 +295,7 @@ export class Statements {
       if (op !== "=") {
         unify(ctx, e, target, raw, op);
         const base = target.k === "index" ? target.base.type : undefined;
-        if (base?.kind === "shared" && (base.elem === "bf16" || base.elem === "fp16")) {
+        if (base?.kind === "shared" && isNarrowFloat(base.elem)) {
           ctx.fail("type-mismatch", e, `'${op}' on a ${base.elem} shared element would round twice`, "accumulate in an f32 array and store once with =");
         }
       }

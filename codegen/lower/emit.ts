@@ -2,14 +2,14 @@
 // the DSL position it came from.
 
 import type { SourcePos } from "../frontend/diagnostics.js";
-import { STORAGE_BYTES, type BinaryOp, type Expr, type ScalarType, type Stmt, type StorageType } from "../frontend/ir.js";
+import { isNarrowFloat, STORAGE_BYTES, type BinaryOp, type Expr, type ScalarType, type Stmt, type StorageType } from "../frontend/ir.js";
 import { PRIMITIVE_LOWERING } from "./primitives.js";
 
 export const CTYPE: Readonly<Record<ScalarType, string>> = { i32: "int", u32: "unsigned", f32: "float", bool: "bool" };
 
 /** CUDA type of a storage element; a constant's value resolves to its name (c::dtype) when it is one. */
 export function storageCType(elem: StorageType): string {
-  return { bf16: "__nv_bfloat16", fp16: "__half", f32: "float", i32: "int", u32: "unsigned" }[elem];
+  return { bf16: "__nv_bfloat16", fp16: "__half", e4m3: "__nv_fp8_e4m3", f32: "float", i32: "int", u32: "unsigned" }[elem];
 }
 
 const PRECEDENCE: Readonly<Record<BinaryOp, number>> = {
@@ -78,8 +78,8 @@ export function expr(e: Expr): string {
     case "index": {
       const text = `${expr(e.base)}${e.indices.map((i) => `[${expr(i)}]`).join("")}`;
       const base = e.base.type;
-      // 16-bit shared elements are converted to f32 when read, like tensor elements.
-      if (base.kind === "shared" && (base.elem === "bf16" || base.elem === "fp16") && e.type.kind === "scalar") return `lim::to_f32(${text})`;
+      // Narrow float shared elements are converted to f32 when read, like tensor elements.
+      if (base.kind === "shared" && isNarrowFloat(base.elem) && e.type.kind === "scalar") return `lim::to_f32(${text})`;
       return text;
     }
     case "sharedRef":
@@ -150,8 +150,8 @@ export class Emitter {
         return;
       case "assign": {
         const t = s.target;
-        if (t.k === "index" && t.base.type.kind === "shared" && (t.base.type.elem === "bf16" || t.base.type.elem === "fp16")) {
-          // Writes to 16-bit shared elements convert from f32; compound assignment was refused earlier.
+        if (t.k === "index" && t.base.type.kind === "shared" && isNarrowFloat(t.base.type.elem)) {
+          // Writes to narrow float shared elements convert from f32; compound assignment was refused earlier.
           const place = `${expr(t.base)}${t.indices.map((i) => `[${expr(i)}]`).join("")}`;
           this.line(depth, `${place} = lim::convert<${storageCType(t.base.type.elem)}>(${expr(s.value)});`, s.pos);
           return;
@@ -194,6 +194,9 @@ export class Emitter {
       case "break":
       case "continue":
         this.line(depth, `${s.k};`, s.pos);
+        return;
+      case "word":
+        this.line(depth, `/* ${s.name} = ${s.text} */`, s.pos);
         return;
       case "block":
         this.line(depth, "{", s.pos);

@@ -16,7 +16,7 @@ export function paramFields(ir: KernelIR): string[] {
   const fields: string[] = [];
   for (const p of ir.params) {
     if (p.kind === "tensor") {
-      const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem;
+      const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem === "e4m3" ? "bf16/fp16/e4m3" : p.elem;
       const role = { in: "input", out: "output", "maybe-in": "optional input (data may be NULL)", "maybe-out": "optional output (data may be NULL)" }[p.access];
       // A cache tensor's field is the same for every layout (all variants of a kernel share the block).
       const type = p.layout ? "lim_cache_tensor" : "lim_tensor";

@@ -73,6 +73,7 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
   asyncArrive: fn("lim::cp_async_arrive"),
   mma: (args, exprs) => `lim::mma_16816<${halfCType(exprs[3])}>(${args.slice(0, 3).join(", ")})`,
   loadMatrix: (args, exprs) => `lim::load_matrix<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
+  widenE4M3: (args, exprs) => `lim::widen_e4m3<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
   pack2: (args, exprs) => `lim::pack2<${halfCType(exprs[2])}>(${args[0]}, ${args[1]})`,
   loadBits: fn("lim::load_bits"),
   arrive: fn("lim::barrier_arrive"),

@@ -1,11 +1,14 @@
 // The KV cache as a decode step changes it: advance_seqlens counts the new token (seqlens[b] += 1), and
 // append_kv writes its key and value at position seqlens[b] - 1 of every KV head. Engines call these
 // between their projections and attention; the decode runtime does too.
+//
+// An FP8 cache (kv = e4m3) stores each element divided by its scale (per tensor, or per KV head), rounded
+// to nearest and saturated at +-448, the largest finite E4M3 (NaN stays NaN): what attention multiplies back.
 
 import {
   DEFAULT_MATRIX,
-  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx,
-  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
+  blockIdx, defineKernel, loadVec, present, raise, regs, sizeof, storeVec, threadIdx, unroll,
+  type ConstantsOf, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
 /** One thread per 16-byte piece of a row, in whole warps: one warp up to D 256 (append and slot write alike). */
@@ -16,7 +19,7 @@ export const appendKv = defineKernel({
   spec: {
     name: "append_kv",
     summary: "writes one new token's key and value per request at position seqlens[b] - 1 of its cache",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches, kv: DEFAULT_MATRIX.kvDtypes },
     schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "Hkv", y: "B" },
   },
@@ -30,8 +33,10 @@ export function append_kv(
   kNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
   vNew: Tensor<"dtype", ["B", "Hkv", "D"]>,
   seqlens: Tensor<"i32", ["B"]>,
-  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged: the position goes through the block table
-  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  k: Out<"kv", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged: the position goes through the block table
+  v: Out<"kv", ["B", "Hkv", "Nmax", "D"], "cache">,
+  kScale: MaybeTensor<"f32", ["KS"]>, // FP8 caches: one scale, or one per KV head (KS = Hkv); absent: 1
+  vScale: MaybeTensor<"f32", ["KS"]>,
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const b = blockIdx.y;
@@ -48,8 +53,22 @@ export function append_kv(
     return;
   }
   if (lane * VEC < c.D) {
-    copyVec(k.pageRef(page, h, position, lane * VEC), kNew.ref(b, h, lane * VEC), VEC);
-    copyVec(v.pageRef(page, h, position, lane * VEC), vNew.ref(b, h, lane * VEC), VEC);
+    // The lane's elements divided by the cache's scale (FP8: then rounded and saturated by the store; a
+    // 16-bit cache has no scale and gets the row exactly).
+    const kRow = regs("f32", [VEC]);
+    const vRow = regs("f32", [VEC]);
+    loadVec(kRow, kNew.ref(b, h, lane * VEC));
+    loadVec(vRow, vNew.ref(b, h, lane * VEC));
+    let kDiv: f32 = 1.0;
+    let vDiv: f32 = 1.0;
+    if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
+    if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+    for (const e of unroll(VEC)) {
+      kRow[e] = kRow[e] / kDiv;
+      vRow[e] = vRow[e] / vDiv;
+    }
+    storeVec(k.pageRef(page, h, position, lane * VEC), kRow);
+    storeVec(v.pageRef(page, h, position, lane * VEC), vRow);
   }
 }
 
@@ -83,7 +102,7 @@ export const writeKvSlots = defineKernel({
   spec: {
     name: "write_kv_slots",
     summary: "writes new tokens' keys and values into a paged cache at the slots an engine mapped them to (page * page_size + offset; -1 skips a token)",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, kv: DEFAULT_MATRIX.kvDtypes },
     schedule: { threads: { tag: "t", values: [32, 64] } },
     grid: { x: "T", y: "Hkv" }, // tokens along x: a prefill's slot mapping can hold more than 65535
   },
@@ -99,8 +118,10 @@ export function write_kv_slots(
   kNew: Tensor<"dtype", ["T", "Hkv", "D"]>,
   vNew: Tensor<"dtype", ["T", "Hkv", "D"]>,
   slots: Tensor<"i32", ["T"]>,
-  k: Out<"dtype", ["P", "PS", "Hkv", "D"]>,
-  v: Out<"dtype", ["P", "PS", "Hkv", "D"]>,
+  k: Out<"kv", ["P", "PS", "Hkv", "D"]>,
+  v: Out<"kv", ["P", "PS", "Hkv", "D"]>,
+  kScale: MaybeTensor<"f32", ["KS"]>, // FP8 pools: one scale, or one per KV head (KS = Hkv); absent: 1
+  vScale: MaybeTensor<"f32", ["KS"]>,
 ): void {
   const VEC = 16 / sizeof(c.dtype);
   const t = blockIdx.x;
@@ -114,7 +135,20 @@ export function write_kv_slots(
     return;
   }
   if (lane * VEC < c.D) {
-    copyVec(k.ref(page, slot % k.size("PS"), h, lane * VEC), kNew.ref(t, h, lane * VEC), VEC);
-    copyVec(v.ref(page, slot % k.size("PS"), h, lane * VEC), vNew.ref(t, h, lane * VEC), VEC);
+    // As append_kv: divided by the pool's scale, then rounded (FP8: saturated) by the store.
+    const kRow = regs("f32", [VEC]);
+    const vRow = regs("f32", [VEC]);
+    loadVec(kRow, kNew.ref(t, h, lane * VEC));
+    loadVec(vRow, vNew.ref(t, h, lane * VEC));
+    let kDiv: f32 = 1.0;
+    let vDiv: f32 = 1.0;
+    if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
+    if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+    for (const e of unroll(VEC)) {
+      kRow[e] = kRow[e] / kDiv;
+      vRow[e] = vRow[e] / vDiv;
+    }
+    storeVec(k.ref(page, slot % k.size("PS"), h, lane * VEC), kRow);
+    storeVec(v.ref(page, slot % k.size("PS"), h, lane * VEC), vRow);
   }
 }

@@ -25,12 +25,21 @@
 //
 // List entries that are not a position below the sequence length, or not above the previous entry, are
 // skipped (never read) and reported through raise().
+//
+// FP8 caches (kv = e4m3): the ring holds the FP8 rows as they are (half the bytes of 16-bit ones), and
+// both mmas run in fp16, into which every E4M3 value widens exactly. ldmatrix reads FP8 rows as 16-bit
+// pairs, so a K register holds 4 consecutive dims of one row: the score mma's k index is permuted within
+// each 16 dims (k 2t, 2t+1 -> dims 4t, 4t+1; k 2t+8, 2t+9 -> dims 4t+2, 4t+3) and Q's fragments are loaded
+// in the same order, which leaves q.k unchanged. V is read transposed as pairs: a register holds dims
+// (2g, 2g+1) of two rows; one byte permute makes dim 2g of both rows the B fragment of one mma and dim
+// 2g+1 that of another, so each 16 dims of the output come from an even and an odd mma. The scales fold
+// in: k_scale into the score scale (logits come from the FP8 keys), v_scale into the output.
 
 import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, warpId,
+  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, warpId, widenE4M3,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -38,7 +47,7 @@ export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
     summary: "decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel",
-    constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
+    constants: { D: DEFAULT_MATRIX.headDims, G: DEFAULT_MATRIX.groupSizes, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches, kv: DEFAULT_MATRIX.kvDtypes },
     schedule: {
       threads: { tag: "t", values: [64, 128, 256] }, // consumer threads (the producer warp comes on top)
       rows: { tag: "r", values: [1, 2, 4] }, // 16-row slices each consumer warp takes per tile
@@ -60,24 +69,32 @@ export const decodeAttention = defineKernel({
   },
   // Four consumer warps of 16 rows (64-row tiles) and as many tiles in the ring, up to four, as 220 KB of
   // shared memory hold: about 100 KB of K and V on the way per SM.
-  heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * (c.D + 8) * 2))) }),
+  heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * stagedRowBytes(c)))) }),
   rules: [
     (c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 (the k of an mma)`),
+    (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `D (${c.D}) must be a multiple of 32 for FP8 caches (an ldmatrix of FP8 rows covers 32 dims)`),
     (c, s) => {
       // The ring of K and V tiles (padded rows) beside the cached list entries and the barriers.
-      const ring = 2 * s.stages * (s.threads / 32) * 16 * s.rows * (c.D + 8) * 2;
+      const ring = 2 * s.stages * (s.threads / 32) * 16 * s.rows * stagedRowBytes(c);
       return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${(s.threads / 32) * 16 * s.rows} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (the rows of an mma)`),
   ],
 });
 
+/** Bytes of one staged K or V row: D elements of the cache's type and 16 bytes of padding. */
+function stagedRowBytes(c: { D: number; kv: string }): number {
+  return c.D * (c.kv === "e4m3" ? 1 : 2) + 16;
+}
+
 export function decode_attention(
   c: ConstantsOf<typeof decodeAttention.spec>,
   s: ScheduleOf<typeof decodeAttention.spec>,
   q: Tensor<"dtype", ["B", "Hq", "D"]>,
-  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged through a block table (positions stay logical)
-  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  k: Tensor<"kv", ["B", "Hkv", "Nmax", "D"], "cache">, // contiguous, or paged through a block table (positions stay logical); dtype or FP8
+  v: Tensor<"kv", ["B", "Hkv", "Nmax", "D"], "cache">,
+  kScale: MaybeTensor<"f32", ["KS"]>, // FP8 caches: the keys' scale, one (per tensor) or one per KV head (KS = Hkv); absent: 1
+  vScale: MaybeTensor<"f32", ["KS"]>,
   seqlens: Tensor<"i32", ["B"]>,
   indices: MaybeTensor<"i32", ["B", "HI", "KI"]>, // sparse attention: ascending positions, one list per request (HI = 1) or per query head (HI = Hq)
   counts: MaybeTensor<"i32", ["B", "HI"]>, // entries used in each list; absent: the lists run to KI, -1 entries (the engines' padding) skipped
@@ -93,7 +110,9 @@ export function decode_attention(
   splits: i32,
   chunk: i32,
 ): void {
-  const VEC = 8; // 16-bit elements in one 16-byte piece
+  const FP8 = c.kv == "e4m3";
+  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype; // the mmas' input type: FP8 rows widen exactly to fp16
+  const VEC = 16 / sizeof(c.kv); // cache elements in one 16-byte piece
   const WARPS = s.threads / 32; // consumer warps
   const SLICE = 16 * s.rows; // rows each consumer warp takes per tile
   const TILE = WARPS * SLICE; // rows per tile (one stage of the ring)
@@ -169,8 +188,8 @@ export function decode_attention(
 
   if (isProducer()) {
     // The ring of tiles, declared first in both branches so that both name the same bytes.
-    const kStage = shared("dtype", [s.stages, TILE, ROW]);
-    const vStage = shared("dtype", [s.stages, TILE, ROW]);
+    const kStage = shared("kv", [s.stages, TILE, ROW]);
+    const vStage = shared("kv", [s.stages, TILE, ROW]);
     // Each producer thread copies one fixed 16-byte piece (column `at`) of every STEP-th row of a tile, from
     // row `row0` on: the piece's column and the KV head's part of its address stay the same for the whole
     // split, so a copy costs a page, a position and a multiply. Consecutive threads copy consecutive pieces of
@@ -211,29 +230,37 @@ export function decode_attention(
     const lane = laneId();
     const g0 = lane / 4; // the fragments' rows (heads) of this lane: g0 and g0 + 8
     const col = 2 * (lane % 4); // and its first column in each 8-wide block
-    const hasLow = g0 < c.G;
-    const hasHigh = g0 + 8 < c.G;
 
-    // Q as the A fragments of the score mma, one per k step; heads past G are zero rows.
+    // Q as the A fragments of the score mma, one per k step; heads past G are zero rows. Over an FP8 cache
+    // each lane's four dims of a k step are 4t..4t+3 (the permuted k order), in fp16.
     const qa = regs("u32", [KSTEPS, 4], 0);
     for (const kk of unroll(KSTEPS)) {
-      if (hasLow) {
-        qa[kk][0] = loadBits(q.ref(b, qHead + g0, kk * 16 + col));
-        qa[kk][2] = loadBits(q.ref(b, qHead + g0, kk * 16 + col + 8));
-      }
-      if (hasHigh) {
-        qa[kk][1] = loadBits(q.ref(b, qHead + g0 + 8, kk * 16 + col));
-        qa[kk][3] = loadBits(q.ref(b, qHead + g0 + 8, kk * 16 + col + 8));
+      for (const hi of unroll(2)) {
+        if (g0 + 8 * hi < c.G) {
+          const h = qHead + g0 + 8 * hi;
+          if (FP8) {
+            const d = kk * 16 + 2 * col;
+            qa[kk][hi] = pack2(q.at(b, h, d), q.at(b, h, d + 1), MMA);
+            qa[kk][2 + hi] = pack2(q.at(b, h, d + 2), q.at(b, h, d + 3), MMA);
+          } else {
+            qa[kk][hi] = loadBits(q.ref(b, h, kk * 16 + col));
+            qa[kk][2 + hi] = loadBits(q.ref(b, h, kk * 16 + col + 8));
+          }
+        }
       }
     }
-    const scale2 = scale * LOG2E; // scores in base 2
+    // Scores in base 2; the keys' scale of an FP8 cache folds in, the values' scales the output.
+    let scale2 = scale * LOG2E;
+    let outScale: f32 = 1.0;
+    if (present(kScale)) scale2 = scale2 * kScale.at(kScale.size("KS") == 1 ? 0 : kvHead);
+    if (present(vScale)) outScale = vScale.at(vScale.size("KS") == 1 ? 0 : kvHead);
 
     const m = regs("f32", [2], NO_SCORE); // running max of rows g0 and g0 + 8
     const l = regs("f32", [2], 0.0); // this lane's part of their running sums (its columns)
     const acc = regs("f32", [NB, 4], 0.0);
     {
-      const kStage = shared("dtype", [s.stages, TILE, ROW]);
-      const vStage = shared("dtype", [s.stages, TILE, ROW]);
+      const kStage = shared("kv", [s.stages, TILE, ROW]);
+      const vStage = shared("kv", [s.stages, TILE, ROW]);
       for (let tile = 0; tile < tiles; tile++) {
         const stage = tile % s.stages;
         waitBarrier(full[stage], (tile / s.stages) % 2);
@@ -243,18 +270,37 @@ export function decode_attention(
         // Scores of the slice's rows: 2 blocks of 8 rows per 16-row part.
         const score = regs("f32", [s.rows, 2, 4], 0.0);
         for (const rp of unroll(s.rows)) {
-          for (const kk of unroll(KSTEPS)) {
-            // Matrices: rows 0-7 at k 0-7 and 8-15, rows 8-15 at k 0-7 and 8-15.
-            const kf = regs("u32", [4]);
-            loadMatrix(kf, kStage.ref(stage, base + rp * 16 + (lane / 16) * 8 + lane % 8, kk * 16 + ((lane / 8) % 2) * 8), false);
-            const b0 = regs("u32", [2]);
-            const b1 = regs("u32", [2]);
-            b0[0] = kf[0];
-            b0[1] = kf[1];
-            b1[0] = kf[2];
-            b1[1] = kf[3];
-            mma(score[rp][0], qa[kk], b0, c.dtype);
-            mma(score[rp][1], qa[kk], b1, c.dtype);
+          if (FP8) {
+            // Even and odd k steps accumulate apart (two mma chains per block of rows, half as long), then add.
+            const part = regs("f32", [2, 2, 4], 0.0);
+            for (const k2 of unroll(KSTEPS / 2)) {
+              // Matrices of FP8 pairs: rows 0-7 and 8-15 at dims k2 * 32 + 0-15, then at + 16-31: a register
+              // holds dims 4t..4t+3 of one row, the permuted k order of one k step.
+              const kf = regs("u32", [4]);
+              loadMatrix(kf, kStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, k2 * 32 + (lane / 16) * 16), false);
+              for (const half of unroll(2)) {
+                for (const j of unroll(2)) {
+                  const bf = regs("u32", [2]);
+                  widenE4M3(bf, kf[2 * half + j], false);
+                  mma(part[j][half], qa[2 * k2 + half], bf, MMA);
+                }
+              }
+            }
+            for (const j of unroll(2)) for (const e of unroll(4)) score[rp][j][e] = part[j][0][e] + part[j][1][e];
+          } else {
+            for (const kk of unroll(KSTEPS)) {
+              // Matrices: rows 0-7 at k 0-7 and 8-15, rows 8-15 at k 0-7 and 8-15.
+              const kf = regs("u32", [4]);
+              loadMatrix(kf, kStage.ref(stage, base + rp * 16 + (lane / 16) * 8 + lane % 8, kk * 16 + ((lane / 8) % 2) * 8), false);
+              const b0 = regs("u32", [2]);
+              const b1 = regs("u32", [2]);
+              b0[0] = kf[0];
+              b0[1] = kf[1];
+              b1[0] = kf[2];
+              b1[1] = kf[3];
+              mma(score[rp][0], qa[kk], b0, MMA);
+              mma(score[rp][1], qa[kk], b1, MMA);
+            }
           }
         }
         // Scale, mask rows past the split or skipped, write logits, and take this tile's maxima.
@@ -289,10 +335,31 @@ export function decode_attention(
               const p0 = exp2(score[rp][j][2 * hi] - m[hi]);
               const p1 = exp2(score[rp][j][2 * hi + 1] - m[hi]);
               l[hi] = l[hi] + p0 + p1;
-              pa[2 * j + hi] = pack2(p0, p1, c.dtype);
+              pa[2 * j + hi] = pack2(p0, p1, MMA);
             }
           }
-          for (const nb2 of unroll(NB / 2)) {
+          if (FP8) {
+            for (const c2 of unroll(c.D / 32)) {
+              // Transposed matrices of FP8 pairs: rows 0-7 and 8-15 at dims c2 * 32 + 0-15, then at + 16-31. A
+              // register holds dims (2g, 2g+1) of rows 2t and 2t + 1: dim 2g feeds the even mma of the 16 dims,
+              // dim 2g + 1 the odd one (acc[2 * (2 * c2 + half) + parity]).
+              const vf = regs("u32", [4]);
+              loadMatrix(vf, vStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, c2 * 32 + (lane / 16) * 16), true);
+              for (const half of unroll(2)) {
+                const low = regs("u32", [2]); // rows 0-7: dims 2g and 2g + 1
+                const high = regs("u32", [2]); // rows 8-15
+                widenE4M3(low, vf[2 * half], true);
+                widenE4M3(high, vf[2 * half + 1], true);
+                for (const parity of unroll(2)) {
+                  const bf = regs("u32", [2]);
+                  bf[0] = low[parity];
+                  bf[1] = high[parity];
+                  mma(acc[2 * (2 * c2 + half) + parity], pa, bf, MMA);
+                }
+              }
+            }
+          } else {
+            for (const nb2 of unroll(NB / 2)) {
             // Transposed matrices: rows 0-7 and 8-15 at dims nb2 * 16 + 0-7, then at dims + 8-15.
             const vf = regs("u32", [4]);
             loadMatrix(vf, vStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, nb2 * 16 + (lane / 16) * 8), true);
@@ -302,8 +369,9 @@ export function decode_attention(
             b0[1] = vf[1];
             b1[0] = vf[2];
             b1[1] = vf[3];
-            mma(acc[2 * nb2], pa, b0, c.dtype);
-            mma(acc[2 * nb2 + 1], pa, b1, c.dtype);
+            mma(acc[2 * nb2], pa, b0, MMA);
+            mma(acc[2 * nb2 + 1], pa, b1, MMA);
+            }
           }
         }
         // The warp's reads of the stage are done: one arrival per consumer warp frees it.
@@ -326,8 +394,11 @@ export function decode_attention(
         lAll[warp][g0 + 8 * hi] = total;
       }
       for (const nb of unroll(NB)) {
-        accAll[warp][g0 + 8 * hi][nb * 8 + col] = acc[nb][2 * hi];
-        accAll[warp][g0 + 8 * hi][nb * 8 + col + 1] = acc[nb][2 * hi + 1];
+        for (const e of unroll(2)) {
+          // Column col + e of output block nb; over an FP8 cache, blocks alternate even and odd dims.
+          const d = FP8 ? (nb / 2) * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e;
+          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];
+        }
       }
     }
     syncthreads();
@@ -344,7 +415,7 @@ export function decode_attention(
         out = out + accAll[w][g][d] * wt;
       }
       const h = qHead + g;
-      const value = sum > 0.0 ? out / sum : 0.0;
+      const value = sum > 0.0 ? (out / sum) * outScale : 0.0;
       const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
       if (splits == 1) {
         o.store(value, b, h, d);

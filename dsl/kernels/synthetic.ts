@@ -25,8 +25,8 @@
 
 import {
   DEFAULT_MATRIX,
-  blockIdx, defineKernel, f32, raise, regs, sizeof, sqrt, storeVec, threadIdx, threadsForRows, u32, unroll,
-  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
+  blockIdx, defineKernel, f32, present, raise, regs, sizeof, sqrt, storeVec, threadIdx, threadsForRows, u32, unroll,
+  type ConstantsOf, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type i32,
 } from "../lang/index.js";
 
 /** lowbias32: a 32-bit integer hash with good avalanche. */
@@ -60,7 +60,7 @@ export const synthesizeKv = defineKernel({
   spec: {
     name: "synthesize_kv",
     summary: "fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches, kv: DEFAULT_MATRIX.kvDtypes },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448] } },
     grid: { x: "ceilDiv(Nmax, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS positions
@@ -73,8 +73,10 @@ export const synthesizeKv = defineKernel({
 export function synthesize_kv(
   c: ConstantsOf<typeof synthesizeKv.spec>,
   s: ScheduleOf<typeof synthesizeKv.spec>,
-  k: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
-  v: Out<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  k: Out<"kv", ["B", "Hkv", "Nmax", "D"], "cache">,
+  v: Out<"kv", ["B", "Hkv", "Nmax", "D"], "cache">,
+  kScale: MaybeTensor<"f32", ["KS"]>, // FP8 caches: the elements are stored divided by these (as append_kv does)
+  vScale: MaybeTensor<"f32", ["KS"]>,
   seqlens: Tensor<"i32", ["B"]>,
   seed: u32,
   layer: i32,
@@ -122,6 +124,14 @@ export function synthesize_kv(
     }
     kv[e] = amplitude * direction + 0.1 * gaussian(hash4(rowHash, 0x6b, d, l));
     vv[e] = gaussian(hash4(rowHash, 0x76, d, l));
+  }
+  let kDiv: f32 = 1.0;
+  let vDiv: f32 = 1.0;
+  if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
+  if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+  for (const e of unroll(VEC)) {
+    kv[e] = kv[e] / kDiv;
+    vv[e] = vv[e] / vDiv;
   }
   storeVec(k.pageRef(page, h, j, lane * VEC), kv);
   storeVec(v.pageRef(page, h, j, lane * VEC), vv);

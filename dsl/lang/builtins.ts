@@ -283,6 +283,15 @@ export function mma(acc: { [i: number]: number }, a: { [i: number]: number }, b:
 export function loadMatrix(dst: { [i: number]: number }, src: Ref, transpose: boolean): void {
   return gpuOnly("loadMatrix");
 }
+/**
+ * Four E4M3 (FP8) bytes, a register loadMatrix() read from FP8 rows, widened exactly to two fp16 pairs for
+ * an fp16 mma: dst[0] = bytes (0, 1) and dst[1] = bytes (2, 3); with `transposed` (a literal; for a
+ * transposed read, whose register holds two bytes of one row, then two of the next) dst[0] = bytes (0, 2)
+ * and dst[1] = bytes (1, 3), the same column of two rows each.
+ */
+export function widenE4M3(dst: { [i: number]: number }, word: u32, transposed: boolean): void {
+  return gpuOnly("widenE4M3");
+}
 /** Two floats rounded to the 16-bit float type `elem` and packed into one u32 (x in the low half). */
 export function pack2(x: f32, y: f32, elem: string): u32 {
   return gpuOnly("pack2");

@@ -2,7 +2,7 @@
 // ask for. Kernels take their default constant lists from here; codegen/matrix.ts checks requests against it.
 
 /** One axis of the generation matrix. */
-export type MatrixAxis = "headDims" | "groupSizes" | "dtypes" | "budgets" | "caches";
+export type MatrixAxis = "headDims" | "groupSizes" | "dtypes" | "budgets" | "caches" | "kvDtypes";
 
 /** Values of each axis. */
 export interface MatrixValues {
@@ -15,6 +15,12 @@ export interface MatrixValues {
    * their C numbering (lim_cache_layout, codegen/names.ts).
    */
   readonly caches: readonly string[];
+  /**
+   * Element types of the K/V caches: "auto" (the model's dtype, as vLLM's kv_cache_dtype says it) or "e4m3"
+   * (FP8 E4M3 with a per-tensor or per-KV-head scale). A kernel's `kv` constant takes them; "auto" resolves
+   * to its `dtype` (codegen/variants.ts) and is left out of variant names.
+   */
+  readonly kvDtypes: readonly string[];
 }
 
 /**
@@ -27,6 +33,7 @@ export const DEFAULT_MATRIX: MatrixValues = {
   dtypes: ["bf16", "fp16"],
   budgets: [1024, 2048, 4096, 8192],
   caches: ["contiguous", "paged"],
+  kvDtypes: ["auto", "e4m3"],
 };
 
 /**
@@ -40,4 +47,5 @@ export const SUPPORTED_MATRIX: MatrixValues = {
   dtypes: ["bf16", "fp16"],
   budgets: [1024, 2048, 4096, 8192],
   caches: ["contiguous", "paged"],
+  kvDtypes: ["auto", "e4m3"],
 };

@@ -4,8 +4,8 @@
 
 import type { i32 } from "./builtins.js";
 
-/** Element types that live in device memory. bf16 and fp16 are converted to f32 when loaded. */
-export type StorageType = "bf16" | "fp16" | "f32" | "i32" | "u32";
+/** Element types that live in device memory. bf16, fp16 and e4m3 (FP8) are converted to f32 when loaded. */
+export type StorageType = "bf16" | "fp16" | "e4m3" | "f32" | "i32" | "u32";
 
 /**
  * The element type of a tensor, a shared array or a register array: a storage type, or the name of a

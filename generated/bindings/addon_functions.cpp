@@ -701,6 +701,452 @@ Napi::Value WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Fp8DecodeAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8DecodeAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  float* const logits = static_cast<float*>(buffer_arg(o, "logits", fn, true));
+  int64_t const logits_stride_b = optional_int64(o, "logitsStrideB", fn, 0);
+  int64_t const logits_stride_h = optional_int64(o, "logitsStrideH", fn, 0);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8SparseAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8SparseAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8SparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8SparseAttentionPerHead";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8AppendKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8AppendKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_b = int64_arg(o, "cacheStrideB", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int64_t const cache_stride_n = int64_arg(o, "cacheStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8SynthesizeKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8SynthesizeKv";
+  const Napi::Object o = options(info, fn);
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  uint32_t const seed = uint32_arg(o, "seed", fn);
+  int32_t const layer = int_arg(o, "layer", fn);
+  int32_t const recent_window = int_arg(o, "recentWindow", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_synthesize_kv(k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedDecodeAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  float* const logits = static_cast<float*>(buffer_arg(o, "logits", fn, true));
+  int64_t const logits_stride_b = optional_int64(o, "logitsStrideB", fn, 0);
+  int64_t const logits_stride_h = optional_int64(o, "logitsStrideH", fn, 0);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedSparseAttention";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedSparseAttentionPerHead";
+  const Napi::Object o = options(info, fn);
+  const void* const q = static_cast<const void*>(buffer_arg(o, "q", fn, false));
+  int64_t const q_stride_b = int64_arg(o, "qStrideB", fn);
+  int64_t const q_stride_h = int64_arg(o, "qStrideH", fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  int64_t const indices_stride_h = int64_arg(o, "indicesStrideH", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, true));
+  void* const out = static_cast<void*>(buffer_arg(o, "out", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  float* const lse = static_cast<float*>(buffer_arg(o, "lse", fn, true));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
+  void* const workspace = buffer_arg(o, "workspace", fn, true);
+  size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedAppendKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedAppendKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedSynthesizeKv";
+  const Napi::Object o = options(info, fn);
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  uint32_t const seed = uint32_arg(o, "seed", fn);
+  int32_t const layer = int_arg(o, "layer", fn);
+  int32_t const recent_window = int_arg(o, "recentWindow", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8WriteKvSlots";
+  const Napi::Object o = options(info, fn);
+  const void* const k_new = static_cast<const void*>(buffer_arg(o, "kNew", fn, false));
+  const void* const v_new = static_cast<const void*>(buffer_arg(o, "vNew", fn, false));
+  int64_t const new_stride_t = int64_arg(o, "newStrideT", fn);
+  int64_t const new_stride_h = int64_arg(o, "newStrideH", fn);
+  const int32_t* const slot_mapping = static_cast<const int32_t*>(buffer_arg(o, "slotMapping", fn, false));
+  void* const k_cache = static_cast<void*>(buffer_arg(o, "kCache", fn, false));
+  void* const v_cache = static_cast<void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const cache_stride_page = int64_arg(o, "cacheStridePage", fn);
+  int64_t const cache_stride_slot = int64_arg(o, "cacheStrideSlot", fn);
+  int64_t const cache_stride_h = int64_arg(o, "cacheStrideH", fn);
+  int32_t const num_tokens = int_arg(o, "numTokens", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8DecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8DecodeAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_fp8_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value Fp8SparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8SparseAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  int32_t const per_head = flag_arg(o, "perHead", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_fp8_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value Fp8PagedDecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedDecodeAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_fp8_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value Fp8PagedSparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedSparseAttentionWorkspaceSize";
+  const Napi::Object o = options(info, fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  int32_t const per_head = flag_arg(o, "perHead", fn);
+  size_t bytes = 0;
+  check(info.Env(), lim_fp8_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
 }  // namespace
 
 void register_abi_functions(Napi::Env env, Napi::Object exports) {
@@ -734,6 +1180,21 @@ void register_abi_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("pagedDecodeAttentionWorkspaceSize", Napi::Function::New(env, PagedDecodeAttentionWorkspaceSizeBinding));
   exports.Set("pagedSparseAttentionWorkspaceSize", Napi::Function::New(env, PagedSparseAttentionWorkspaceSizeBinding));
   exports.Set("writeKvSlots", Napi::Function::New(env, WriteKvSlotsBinding));
+  exports.Set("fp8DecodeAttention", Napi::Function::New(env, Fp8DecodeAttentionBinding));
+  exports.Set("fp8SparseAttention", Napi::Function::New(env, Fp8SparseAttentionBinding));
+  exports.Set("fp8SparseAttentionPerHead", Napi::Function::New(env, Fp8SparseAttentionPerHeadBinding));
+  exports.Set("fp8AppendKv", Napi::Function::New(env, Fp8AppendKvBinding));
+  exports.Set("fp8SynthesizeKv", Napi::Function::New(env, Fp8SynthesizeKvBinding));
+  exports.Set("fp8PagedDecodeAttention", Napi::Function::New(env, Fp8PagedDecodeAttentionBinding));
+  exports.Set("fp8PagedSparseAttention", Napi::Function::New(env, Fp8PagedSparseAttentionBinding));
+  exports.Set("fp8PagedSparseAttentionPerHead", Napi::Function::New(env, Fp8PagedSparseAttentionPerHeadBinding));
+  exports.Set("fp8PagedAppendKv", Napi::Function::New(env, Fp8PagedAppendKvBinding));
+  exports.Set("fp8PagedSynthesizeKv", Napi::Function::New(env, Fp8PagedSynthesizeKvBinding));
+  exports.Set("fp8WriteKvSlots", Napi::Function::New(env, Fp8WriteKvSlotsBinding));
+  exports.Set("fp8DecodeAttentionWorkspaceSize", Napi::Function::New(env, Fp8DecodeAttentionWorkspaceSizeBinding));
+  exports.Set("fp8SparseAttentionWorkspaceSize", Napi::Function::New(env, Fp8SparseAttentionWorkspaceSizeBinding));
+  exports.Set("fp8PagedDecodeAttentionWorkspaceSize", Napi::Function::New(env, Fp8PagedDecodeAttentionWorkspaceSizeBinding));
+  exports.Set("fp8PagedSparseAttentionWorkspaceSize", Napi::Function::New(env, Fp8PagedSparseAttentionWorkspaceSizeBinding));
 }
 
 }  // namespace lim_addon

@@ -1014,6 +1014,706 @@ export interface WriteKvSlotsArgs<Buffer> {
   dtype: "bf16" | "fp16";
 }
 
+/** Options of fp8DecodeAttention (lim_fp8_decode_attention). */
+export interface Fp8DecodeAttentionArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  kCache: Buffer;
+  /** element stride between requests of k_cache */
+  kStrideB: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** element stride between tokens of k_cache */
+  kStrideN: number;
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  vCache: Buffer;
+  /** element stride between requests of v_cache */
+  vStrideB: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** element stride between tokens of v_cache */
+  vStrideN: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip */
+  logits?: Buffer | null;
+  /** element stride between requests of logits */
+  logitsStrideB?: number;
+  /** element stride between heads of logits (at least max_seqlen) */
+  logitsStrideH?: number;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold per request and head (Nmax) */
+  cacheCapacity: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8SparseAttention (lim_fp8_sparse_attention). */
+export interface Fp8SparseAttentionArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  kCache: Buffer;
+  /** element stride between requests of k_cache */
+  kStrideB: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** element stride between tokens of k_cache */
+  kStrideN: number;
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  vCache: Buffer;
+  /** element stride between requests of v_cache */
+  vStrideB: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** element stride between tokens of v_cache */
+  vStrideN: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** [batch, >= max_count] ascending positions */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  counts?: Buffer | null;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold per request and head (Nmax) */
+  cacheCapacity: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** capacity of each list (the budget K) */
+  maxCount: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8SparseAttentionPerHead (lim_fp8_sparse_attention_per_head). */
+export interface Fp8SparseAttentionPerHeadArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  kCache: Buffer;
+  /** element stride between requests of k_cache */
+  kStrideB: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** element stride between tokens of k_cache */
+  kStrideN: number;
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  vCache: Buffer;
+  /** element stride between requests of v_cache */
+  vStrideB: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** element stride between tokens of v_cache */
+  vStrideN: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** [batch, num_q_heads, >= max_count] ascending positions per head */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** element stride between heads of indices */
+  indicesStrideH: number;
+  /** [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  counts?: Buffer | null;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold per request and head (Nmax) */
+  cacheCapacity: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** capacity of each list (the budget K) */
+  maxCount: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8AppendKv (lim_fp8_append_kv). */
+export interface Fp8AppendKvArgs<Buffer> {
+  /** [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
+  kNew: Buffer;
+  /** [batch, num_kv_heads, head_dim] the new token's values, contiguous */
+  vNew: Buffer;
+  /** [batch] tokens in each cache, the new one included */
+  seqlens: Buffer;
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  kCache: Buffer;
+  /** values, laid out like k_cache, E4M3 */
+  vCache: Buffer;
+  /** element stride between requests of both caches */
+  cacheStrideB: number;
+  /** element stride between heads of both caches */
+  cacheStrideH: number;
+  /** element stride between tokens of both caches */
+  cacheStrideN: number;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold */
+  cacheCapacity: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8SynthesizeKv (lim_fp8_synthesize_kv). */
+export interface Fp8SynthesizeKvArgs<Buffer> {
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3 */
+  kCache: Buffer;
+  /** values, laid out like k_cache, E4M3 */
+  vCache: Buffer;
+  /** [batch] positions to fill per request */
+  seqlens: Buffer;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold */
+  cacheCapacity: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** the data's seed */
+  seed: number;
+  /** the layer (part of every element's hash) */
+  layer: number;
+  /** the last recent_window tokens of each prompt are recent tokens */
+  recentWindow: number;
+}
+
+/** Options of fp8PagedDecodeAttention (lim_fp8_paged_decode_attention). */
+export interface Fp8PagedDecodeAttentionArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** element stride between pages of k_cache */
+  kStridePage: number;
+  /** element stride between the positions of a page of k_cache */
+  kStrideSlot: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of v_cache */
+  vStridePage: number;
+  /** element stride between the positions of a page of v_cache */
+  vStrideSlot: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip */
+  logits?: Buffer | null;
+  /** element stride between requests of logits */
+  logitsStrideB?: number;
+  /** element stride between heads of logits (at least max_seqlen) */
+  logitsStrideH?: number;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  blockTable: Buffer;
+  /** element stride between requests of block_table */
+  blockTableStride: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  maxSeqlen: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8PagedSparseAttention (lim_fp8_paged_sparse_attention). */
+export interface Fp8PagedSparseAttentionArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** element stride between pages of k_cache */
+  kStridePage: number;
+  /** element stride between the positions of a page of k_cache */
+  kStrideSlot: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of v_cache */
+  vStridePage: number;
+  /** element stride between the positions of a page of v_cache */
+  vStrideSlot: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** [batch, >= max_count] ascending positions */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  counts?: Buffer | null;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  blockTable: Buffer;
+  /** element stride between requests of block_table */
+  blockTableStride: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  maxSeqlen: number;
+  /** capacity of each list (the budget K) */
+  maxCount: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8PagedSparseAttentionPerHead (lim_fp8_paged_sparse_attention_per_head). */
+export interface Fp8PagedSparseAttentionPerHeadArgs<Buffer> {
+  /** queries [batch, num_q_heads, head_dim] */
+  q: Buffer;
+  /** element stride between requests of q */
+  qStrideB: number;
+  /** element stride between heads of q */
+  qStrideH: number;
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** element stride between pages of k_cache */
+  kStridePage: number;
+  /** element stride between the positions of a page of k_cache */
+  kStrideSlot: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of v_cache */
+  vStridePage: number;
+  /** element stride between the positions of a page of v_cache */
+  vStrideSlot: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** [batch] tokens in each request's cache, the new one included */
+  seqlens: Buffer;
+  /** [batch, num_q_heads, >= max_count] ascending positions per head */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** element stride between heads of indices */
+  indicesStrideH: number;
+  /** [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  counts?: Buffer | null;
+  /** output [batch, num_q_heads, head_dim], same dtype as q */
+  out: Buffer;
+  /** element stride between requests of out */
+  outStrideB: number;
+  /** element stride between heads of out */
+  outStrideH: number;
+  /** optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  lse?: Buffer | null;
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  blockTable: Buffer;
+  /** element stride between requests of block_table */
+  blockTableStride: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  maxSeqlen: number;
+  /** capacity of each list (the budget K) */
+  maxCount: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** scale of q . k, usually 1/sqrt(head_dim) */
+  softmaxScale: number;
+  /** device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  workspace?: Buffer | null;
+}
+
+/** Options of fp8PagedAppendKv (lim_fp8_paged_append_kv). */
+export interface Fp8PagedAppendKvArgs<Buffer> {
+  /** [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
+  kNew: Buffer;
+  /** [batch, num_kv_heads, head_dim] the new token's values, contiguous */
+  vNew: Buffer;
+  /** [batch] tokens in each cache, the new one included */
+  seqlens: Buffer;
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** values, laid out like k_cache, E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of both pools */
+  cacheStridePage: number;
+  /** element stride between the positions of a page of both pools */
+  cacheStrideSlot: number;
+  /** element stride between heads of both pools */
+  cacheStrideH: number;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  blockTable: Buffer;
+  /** element stride between requests of block_table */
+  blockTableStride: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8PagedSynthesizeKv (lim_fp8_paged_synthesize_kv). */
+export interface Fp8PagedSynthesizeKvArgs<Buffer> {
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** values, laid out like k_cache, E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of both pools */
+  cacheStridePage: number;
+  /** element stride between the positions of a page of both pools */
+  cacheStrideSlot: number;
+  /** element stride between heads of both pools */
+  cacheStrideH: number;
+  /** [batch] positions to fill per request */
+  seqlens: Buffer;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  blockTable: Buffer;
+  /** element stride between requests of block_table */
+  blockTableStride: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+  /** the data's seed */
+  seed: number;
+  /** the layer (part of every element's hash) */
+  layer: number;
+  /** the last recent_window tokens of each prompt are recent tokens */
+  recentWindow: number;
+}
+
+/** Options of fp8WriteKvSlots (lim_fp8_write_kv_slots). */
+export interface Fp8WriteKvSlotsArgs<Buffer> {
+  /** [num_tokens, num_kv_heads, head_dim] new keys */
+  kNew: Buffer;
+  /** [num_tokens, num_kv_heads, head_dim] new values, laid out like k_new */
+  vNew: Buffer;
+  /** element stride between tokens of k_new and v_new */
+  newStrideT: number;
+  /** element stride between heads of k_new and v_new */
+  newStrideH: number;
+  /** [num_tokens] each token's slot, page * page_size + offset; -1 skips it */
+  slotMapping: Buffer;
+  /** key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** value pool, laid out like k_cache, E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of both pools */
+  cacheStridePage: number;
+  /** element stride between the positions of a page of both pools */
+  cacheStrideSlot: number;
+  /** element stride between heads of both pools */
+  cacheStrideH: number;
+  /** new tokens (the entries of slot_mapping) */
+  numTokens: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page */
+  pageSize: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8DecodeAttentionWorkspaceSize (lim_fp8_decode_attention_workspace_size). */
+export interface Fp8DecodeAttentionWorkspaceSizeArgs<Buffer> {
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** upper bound of seqlens */
+  maxSeqlen: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8SparseAttentionWorkspaceSize (lim_fp8_sparse_attention_workspace_size). */
+export interface Fp8SparseAttentionWorkspaceSizeArgs<Buffer> {
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** capacity of each list */
+  maxCount: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  dtype: "bf16" | "fp16";
+  /** 0: one list per request; 1: one per query head */
+  perHead: boolean;
+}
+
+/** Options of fp8PagedDecodeAttentionWorkspaceSize (lim_fp8_paged_decode_attention_workspace_size). */
+export interface Fp8PagedDecodeAttentionWorkspaceSizeArgs<Buffer> {
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** upper bound of seqlens */
+  maxSeqlen: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8PagedSparseAttentionWorkspaceSize (lim_fp8_paged_sparse_attention_workspace_size). */
+export interface Fp8PagedSparseAttentionWorkspaceSizeArgs<Buffer> {
+  /** requests */
+  batch: number;
+  /** query heads */
+  numQHeads: number;
+  /** KV heads (divides num_q_heads) */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** capacity of each list */
+  maxCount: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  dtype: "bf16" | "fp16";
+  /** 0: one list per request; 1: one per query head */
+  perHead: boolean;
+}
+
 /** Every binding of a C function of lim.h. */
 export interface LimAbiFunctions<Buffer> {
   /**
@@ -1232,4 +1932,150 @@ export interface LimAbiFunctions<Buffer> {
    * and reported by lim_check_device_status.
    */
   writeKvSlots(args: WriteKvSlotsArgs<Buffer>): void;
+  /**
+   * Full decode attention: for each request b and query head h, softmax(scale * q[b,h] . K[b, h/G, :n]) V[b, h/G, :n]
+   * with n = seqlens[b] and G = num_q_heads / num_kv_heads. Accumulates in fp32; the G query heads of a KV head
+   * share each K/V row read. Long sequences are split across thread blocks (planned from max_seqlen and the
+   * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
+   * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
+   * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8DecodeAttention(args: Fp8DecodeAttentionArgs<Buffer>): void;
+  /**
+   * LessIsMore's sparse attention over a shared token set: each request attends over the positions of its
+   * own ascending index list (lim_select_lessismore's output), the same list for all its query heads, so
+   * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
+   * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
+   * previous one is skipped and reported by lim_check_device_status, never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8SparseAttention(args: Fp8SparseAttentionArgs<Buffer>): void;
+  /**
+   * TidalDecode-style sparse attention: every query head attends over its own ascending index list
+   * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
+   * skipped and reported as for lim_fp8_sparse_attention.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8SparseAttentionPerHead(args: Fp8SparseAttentionPerHeadArgs<Buffer>): void;
+  /**
+   * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
+   * Positions outside the cache are skipped and reported by lim_check_device_status.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8AppendKv(args: Fp8AppendKvArgs<Buffer>): void;
+  /**
+   * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
+   * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
+   * of (seed, layer, position). For benchmarks and tests without model weights.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8SynthesizeKv(args: Fp8SynthesizeKvArgs<Buffer>): void;
+  /**
+   * Full decode attention: for each request b and query head h, softmax(scale * q[b,h] . K[b, h/G, :n]) V[b, h/G, :n]
+   * with n = seqlens[b] and G = num_q_heads / num_kv_heads. Accumulates in fp32; the G query heads of a KV head
+   * share each K/V row read. Long sequences are split across thread blocks (planned from max_seqlen and the
+   * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
+   * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
+   * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedDecodeAttention(args: Fp8PagedDecodeAttentionArgs<Buffer>): void;
+  /**
+   * LessIsMore's sparse attention over a shared token set: each request attends over the positions of its
+   * own ascending index list (lim_select_lessismore's output), the same list for all its query heads, so
+   * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
+   * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
+   * previous one is skipped and reported by lim_check_device_status, never read.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedSparseAttention(args: Fp8PagedSparseAttentionArgs<Buffer>): void;
+  /**
+   * TidalDecode-style sparse attention: every query head attends over its own ascending index list
+   * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
+   * skipped and reported as for lim_fp8_sparse_attention.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedSparseAttentionPerHead(args: Fp8PagedSparseAttentionPerHeadArgs<Buffer>): void;
+  /**
+   * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
+   * Positions outside the cache are skipped and reported by lim_check_device_status.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedAppendKv(args: Fp8PagedAppendKvArgs<Buffer>): void;
+  /**
+   * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
+   * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
+   * of (seed, layer, position). For benchmarks and tests without model weights.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedSynthesizeKv(args: Fp8PagedSynthesizeKvArgs<Buffer>): void;
+  /**
+   * Writes new tokens' keys and values into paged pools at the slots an engine mapped them to, as vLLM's cache
+   * write does: token t goes to page slot_mapping[t] / page_size, position slot_mapping[t] % page_size of that
+   * page, for every KV head. A slot of -1 (padding) is skipped; any other slot outside the pools is skipped
+   * and reported by lim_check_device_status.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8WriteKvSlots(args: Fp8WriteKvSlotsArgs<Buffer>): void;
+  /**
+   * Bytes of workspace lim_fp8_decode_attention needs for these sizes on the current device (0 when the sequence
+   * is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.
+   */
+  fp8DecodeAttentionWorkspaceSize(args: Fp8DecodeAttentionWorkspaceSizeArgs<Buffer>): number;
+  /**
+   * Bytes of workspace lim_fp8_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs.
+   */
+  fp8SparseAttentionWorkspaceSize(args: Fp8SparseAttentionWorkspaceSizeArgs<Buffer>): number;
+  /**
+   * Bytes of workspace lim_fp8_paged_decode_attention needs for these sizes on the current device (0 when the sequence
+   * is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.
+   */
+  fp8PagedDecodeAttentionWorkspaceSize(args: Fp8PagedDecodeAttentionWorkspaceSizeArgs<Buffer>): number;
+  /**
+   * Bytes of workspace lim_fp8_paged_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs.
+   */
+  fp8PagedSparseAttentionWorkspaceSize(args: Fp8PagedSparseAttentionWorkspaceSizeArgs<Buffer>): number;
 }

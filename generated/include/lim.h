@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define LIM_VERSION "0.1.0"
-#define LIM_ABI_VERSION 2
+#define LIM_ABI_VERSION 3
 
 enum {
   LIM_OK = 0,
@@ -40,6 +40,7 @@ typedef enum lim_dtype {
   LIM_DTYPE_F32 = 2, /* f32 */
   LIM_DTYPE_I32 = 3, /* i32 */
   LIM_DTYPE_U32 = 4, /* u32 */
+  LIM_DTYPE_E4M3 = 5, /* e4m3 */
 } lim_dtype;
 
 /** Layouts of K/V caches: where the row of (request, head, position) lies. */
@@ -1336,6 +1337,879 @@ int lim_write_kv_slots(
     int32_t page_size,
     lim_dtype dtype,
     cudaStream_t stream
+);
+
+/**
+ * Full decode attention: for each request b and query head h, softmax(scale * q[b,h] . K[b, h/G, :n]) V[b, h/G, :n]
+ * with n = seqlens[b] and G = num_q_heads / num_kv_heads. Accumulates in fp32; the G query heads of a KV head
+ * share each K/V row read. Long sequences are split across thread blocks (planned from max_seqlen and the
+ * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
+ * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
+ * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param logits optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_decode_attention(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * LessIsMore's sparse attention over a shared token set: each request attends over the positions of its
+ * own ascending index list (lim_select_lessismore's output), the same list for all its query heads, so
+ * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
+ * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
+ * previous one is skipped and reported by lim_check_device_status, never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param max_count capacity of each list (the budget K)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_sparse_attention(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * TidalDecode-style sparse attention: every query head attends over its own ascending index list
+ * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
+ * skipped and reported as for lim_fp8_sparse_attention.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param indices [batch, num_q_heads, >= max_count] ascending positions per head
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_h element stride between heads of indices
+ * @param counts [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param max_count capacity of each list (the budget K)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_sparse_attention_per_head(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_h,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
+ * Positions outside the cache are skipped and reported by lim_check_device_status.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
+ * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
+ * @param seqlens [batch] tokens in each cache, the new one included
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_cache values, laid out like k_cache, E4M3
+ * @param cache_stride_b element stride between requests of both caches
+ * @param cache_stride_h element stride between heads of both caches
+ * @param cache_stride_n element stride between tokens of both caches
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_append_kv(
+    const void* k_new,
+    const void* v_new,
+    const int32_t* seqlens,
+    void* k_cache,
+    void* v_cache,
+    int64_t cache_stride_b,
+    int64_t cache_stride_h,
+    int64_t cache_stride_n,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
+ * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
+ * of (seed, layer, position). For benchmarks and tests without model weights.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3
+ * @param v_cache values, laid out like k_cache, E4M3
+ * @param seqlens [batch] positions to fill per request
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param seed the data's seed
+ * @param layer the layer (part of every element's hash)
+ * @param recent_window the last recent_window tokens of each prompt are recent tokens
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_synthesize_kv(
+    void* k_cache,
+    void* v_cache,
+    const int32_t* seqlens,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    uint32_t seed,
+    int32_t layer,
+    int32_t recent_window,
+    cudaStream_t stream
+);
+
+/**
+ * Full decode attention: for each request b and query head h, softmax(scale * q[b,h] . K[b, h/G, :n]) V[b, h/G, :n]
+ * with n = seqlens[b] and G = num_q_heads / num_kv_heads. Accumulates in fp32; the G query heads of a KV head
+ * share each K/V row read. Long sequences are split across thread blocks (planned from max_seqlen and the
+ * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
+ * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
+ * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+ * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_stride_page element stride between pages of k_cache
+ * @param k_stride_slot element stride between the positions of a page of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_stride_page element stride between pages of v_cache
+ * @param v_stride_slot element stride between the positions of a page of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param logits optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip
+ * @param logits_stride_b element stride between requests of logits
+ * @param logits_stride_h element stride between heads of logits (at least max_seqlen)
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+ * @param block_table_stride element stride between requests of block_table
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param max_seqlen an upper bound of seqlens (at most max_pages_per_seq * page_size)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_decode_attention(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_page,
+    int64_t k_stride_slot,
+    int64_t k_stride_h,
+    const void* v_cache,
+    int64_t v_stride_page,
+    int64_t v_stride_slot,
+    int64_t v_stride_h,
+    const int32_t* seqlens,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    float* logits,
+    int64_t logits_stride_b,
+    int64_t logits_stride_h,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    int32_t max_seqlen,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * LessIsMore's sparse attention over a shared token set: each request attends over the positions of its
+ * own ascending index list (lim_select_lessismore's output), the same list for all its query heads, so
+ * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
+ * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
+ * previous one is skipped and reported by lim_check_device_status, never read.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+ * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_stride_page element stride between pages of k_cache
+ * @param k_stride_slot element stride between the positions of a page of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_stride_page element stride between pages of v_cache
+ * @param v_stride_slot element stride between the positions of a page of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+ * @param block_table_stride element stride between requests of block_table
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param max_seqlen an upper bound of seqlens (at most max_pages_per_seq * page_size)
+ * @param max_count capacity of each list (the budget K)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_sparse_attention(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_page,
+    int64_t k_stride_slot,
+    int64_t k_stride_h,
+    const void* v_cache,
+    int64_t v_stride_page,
+    int64_t v_stride_slot,
+    int64_t v_stride_h,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    int32_t max_seqlen,
+    int32_t max_count,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * TidalDecode-style sparse attention: every query head attends over its own ascending index list
+ * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
+ * skipped and reported as for lim_fp8_sparse_attention.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+ * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param q queries [batch, num_q_heads, head_dim]
+ * @param q_stride_b element stride between requests of q
+ * @param q_stride_h element stride between heads of q
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_stride_page element stride between pages of k_cache
+ * @param k_stride_slot element stride between the positions of a page of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_stride_page element stride between pages of v_cache
+ * @param v_stride_slot element stride between the positions of a page of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param seqlens [batch] tokens in each request's cache, the new one included
+ * @param indices [batch, num_q_heads, >= max_count] ascending positions per head
+ * @param indices_stride_b element stride between requests of indices
+ * @param indices_stride_h element stride between heads of indices
+ * @param counts [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped
+ * @param out output [batch, num_q_heads, head_dim], same dtype as q
+ * @param out_stride_b element stride between requests of out
+ * @param out_stride_h element stride between heads of out
+ * @param lse optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+ * @param block_table_stride element stride between requests of block_table
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param max_seqlen an upper bound of seqlens (at most max_pages_per_seq * page_size)
+ * @param max_count capacity of each list (the budget K)
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
+ * @param workspace device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
+ * @param workspace_bytes size of workspace in bytes
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_sparse_attention_per_head(
+    const void* q,
+    int64_t q_stride_b,
+    int64_t q_stride_h,
+    const void* k_cache,
+    int64_t k_stride_page,
+    int64_t k_stride_slot,
+    int64_t k_stride_h,
+    const void* v_cache,
+    int64_t v_stride_page,
+    int64_t v_stride_slot,
+    int64_t v_stride_h,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    int64_t indices_stride_h,
+    const int32_t* counts,
+    void* out,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    float* lse,
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    int32_t max_seqlen,
+    int32_t max_count,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    float softmax_scale,
+    void* workspace,
+    size_t workspace_bytes,
+    cudaStream_t stream
+);
+
+/**
+ * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
+ * Positions outside the cache are skipped and reported by lim_check_device_status.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+ * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
+ * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
+ * @param seqlens [batch] tokens in each cache, the new one included
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values, laid out like k_cache, E4M3
+ * @param cache_stride_page element stride between pages of both pools
+ * @param cache_stride_slot element stride between the positions of a page of both pools
+ * @param cache_stride_h element stride between heads of both pools
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+ * @param block_table_stride element stride between requests of block_table
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_append_kv(
+    const void* k_new,
+    const void* v_new,
+    const int32_t* seqlens,
+    void* k_cache,
+    void* v_cache,
+    int64_t cache_stride_page,
+    int64_t cache_stride_slot,
+    int64_t cache_stride_h,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
+ * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
+ * of (seed, layer, position). For benchmarks and tests without model weights.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
+ * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values, laid out like k_cache, E4M3
+ * @param cache_stride_page element stride between pages of both pools
+ * @param cache_stride_slot element stride between the positions of a page of both pools
+ * @param cache_stride_h element stride between heads of both pools
+ * @param seqlens [batch] positions to fill per request
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
+ * @param block_table_stride element stride between requests of block_table
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param seed the data's seed
+ * @param layer the layer (part of every element's hash)
+ * @param recent_window the last recent_window tokens of each prompt are recent tokens
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_synthesize_kv(
+    void* k_cache,
+    void* v_cache,
+    int64_t cache_stride_page,
+    int64_t cache_stride_slot,
+    int64_t cache_stride_h,
+    const int32_t* seqlens,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    uint32_t seed,
+    int32_t layer,
+    int32_t recent_window,
+    cudaStream_t stream
+);
+
+/**
+ * Writes new tokens' keys and values into paged pools at the slots an engine mapped them to, as vLLM's cache
+ * write does: token t goes to page slot_mapping[t] / page_size, position slot_mapping[t] % page_size of that
+ * page, for every KV head. A slot of -1 (padding) is skipped; any other slot outside the pools is skipped
+ * and reported by lim_check_device_status.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_new [num_tokens, num_kv_heads, head_dim] new keys
+ * @param v_new [num_tokens, num_kv_heads, head_dim] new values, laid out like k_new
+ * @param new_stride_t element stride between tokens of k_new and v_new
+ * @param new_stride_h element stride between heads of k_new and v_new
+ * @param slot_mapping [num_tokens] each token's slot, page * page_size + offset; -1 skips it
+ * @param k_cache key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache value pool, laid out like k_cache, E4M3
+ * @param cache_stride_page element stride between pages of both pools
+ * @param cache_stride_slot element stride between the positions of a page of both pools
+ * @param cache_stride_h element stride between heads of both pools
+ * @param num_tokens new tokens (the entries of slot_mapping)
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param num_pages pages in each pool
+ * @param page_size positions per page
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_write_kv_slots(
+    const void* k_new,
+    const void* v_new,
+    int64_t new_stride_t,
+    int64_t new_stride_h,
+    const int32_t* slot_mapping,
+    void* k_cache,
+    void* v_cache,
+    int64_t cache_stride_page,
+    int64_t cache_stride_slot,
+    int64_t cache_stride_h,
+    int32_t num_tokens,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t num_pages,
+    int32_t page_size,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Bytes of workspace lim_fp8_decode_attention needs for these sizes on the current device (0 when the sequence
+ * is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param max_seqlen upper bound of seqlens
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param bytes receives the size in bytes
+ */
+int lim_fp8_decode_attention_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t max_seqlen,
+    lim_dtype dtype,
+    size_t* bytes
+);
+
+/**
+ * Bytes of workspace lim_fp8_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs.
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param max_count capacity of each list
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param per_head 0: one list per request; 1: one per query head
+ * @param bytes receives the size in bytes
+ */
+int lim_fp8_sparse_attention_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t max_count,
+    lim_dtype dtype,
+    int32_t per_head,
+    size_t* bytes
+);
+
+/**
+ * Bytes of workspace lim_fp8_paged_decode_attention needs for these sizes on the current device (0 when the sequence
+ * is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param max_seqlen upper bound of seqlens
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param bytes receives the size in bytes
+ */
+int lim_fp8_paged_decode_attention_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t max_seqlen,
+    lim_dtype dtype,
+    size_t* bytes
+);
+
+/**
+ * Bytes of workspace lim_fp8_paged_sparse_attention (per_head = 0) or lim_sparse_attention_per_head (per_head = 1) needs.
+ *
+ * @param batch requests
+ * @param num_q_heads query heads
+ * @param num_kv_heads KV heads (divides num_q_heads)
+ * @param head_dim head dimension
+ * @param max_count capacity of each list
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
+ * @param per_head 0: one list per request; 1: one per query head
+ * @param bytes receives the size in bytes
+ */
+int lim_fp8_paged_sparse_attention_workspace_size(
+    int32_t batch,
+    int32_t num_q_heads,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t max_count,
+    lim_dtype dtype,
+    int32_t per_head,
+    size_t* bytes
 );
 
 #ifdef __cplusplus

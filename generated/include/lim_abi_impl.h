@@ -696,3 +696,434 @@ struct lim_write_kv_slots_args {
 };
 int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a);
 
+/** The arguments of lim_fp8_decode_attention, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_decode_attention_args {
+  static constexpr const char* function = "lim_fp8_decode_attention";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t k_stride_b; /* element stride between requests of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  int64_t k_stride_n; /* element stride between tokens of k_cache */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t v_stride_b; /* element stride between requests of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  int64_t v_stride_n; /* element stride between tokens of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  float* logits; /* optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip */
+  int64_t logits_stride_b; /* element stride between requests of logits */
+  int64_t logits_stride_h; /* element stride between heads of logits (at least max_seqlen) */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold per request and head (Nmax) */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_decode_attention_impl(const lim_fp8_decode_attention_args& a);
+
+/** The arguments of lim_fp8_sparse_attention, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_sparse_attention_args {
+  static constexpr const char* function = "lim_fp8_sparse_attention";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t k_stride_b; /* element stride between requests of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  int64_t k_stride_n; /* element stride between tokens of k_cache */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t v_stride_b; /* element stride between requests of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  int64_t v_stride_n; /* element stride between tokens of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  const int32_t* indices; /* [batch, >= max_count] ascending positions */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  const int32_t* counts; /* [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold per request and head (Nmax) */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  int32_t max_count; /* capacity of each list (the budget K) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_sparse_attention_impl(const lim_fp8_sparse_attention_args& a);
+
+/** The arguments of lim_fp8_sparse_attention_per_head, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_sparse_attention_per_head_args {
+  static constexpr const char* function = "lim_fp8_sparse_attention_per_head";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t k_stride_b; /* element stride between requests of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  int64_t k_stride_n; /* element stride between tokens of k_cache */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t v_stride_b; /* element stride between requests of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  int64_t v_stride_n; /* element stride between tokens of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  const int32_t* indices; /* [batch, num_q_heads, >= max_count] ascending positions per head */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  int64_t indices_stride_h; /* element stride between heads of indices */
+  const int32_t* counts; /* [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold per request and head (Nmax) */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  int32_t max_count; /* capacity of each list (the budget K) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_sparse_attention_per_head_impl(const lim_fp8_sparse_attention_per_head_args& a);
+
+/** The arguments of lim_fp8_append_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_append_kv_args {
+  static constexpr const char* function = "lim_fp8_append_kv";
+  const void* k_new; /* [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
+  const void* v_new; /* [batch, num_kv_heads, head_dim] the new token's values, contiguous */
+  const int32_t* seqlens; /* [batch] tokens in each cache, the new one included */
+  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  int64_t cache_stride_b; /* element stride between requests of both caches */
+  int64_t cache_stride_h; /* element stride between heads of both caches */
+  int64_t cache_stride_n; /* element stride between tokens of both caches */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_append_kv_impl(const lim_fp8_append_kv_args& a);
+
+/** The arguments of lim_fp8_synthesize_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_synthesize_kv_args {
+  static constexpr const char* function = "lim_fp8_synthesize_kv";
+  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3 */
+  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  const int32_t* seqlens; /* [batch] positions to fill per request */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  uint32_t seed; /* the data's seed */
+  int32_t layer; /* the layer (part of every element's hash) */
+  int32_t recent_window; /* the last recent_window tokens of each prompt are recent tokens */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_synthesize_kv_impl(const lim_fp8_synthesize_kv_args& a);
+
+/** The arguments of lim_fp8_paged_decode_attention, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_decode_attention_args {
+  static constexpr const char* function = "lim_fp8_paged_decode_attention";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t k_stride_page; /* element stride between pages of k_cache */
+  int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t v_stride_page; /* element stride between pages of v_cache */
+  int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  float* logits; /* optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip */
+  int64_t logits_stride_b; /* element stride between requests of logits */
+  int64_t logits_stride_h; /* element stride between heads of logits (at least max_seqlen) */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  int64_t block_table_stride; /* element stride between requests of block_table */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_decode_attention_impl(const lim_fp8_paged_decode_attention_args& a);
+
+/** The arguments of lim_fp8_paged_sparse_attention, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_sparse_attention_args {
+  static constexpr const char* function = "lim_fp8_paged_sparse_attention";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t k_stride_page; /* element stride between pages of k_cache */
+  int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t v_stride_page; /* element stride between pages of v_cache */
+  int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  const int32_t* indices; /* [batch, >= max_count] ascending positions */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  const int32_t* counts; /* [batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  int64_t block_table_stride; /* element stride between requests of block_table */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  int32_t max_count; /* capacity of each list (the budget K) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_sparse_attention_impl(const lim_fp8_paged_sparse_attention_args& a);
+
+/** The arguments of lim_fp8_paged_sparse_attention_per_head, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_sparse_attention_per_head_args {
+  static constexpr const char* function = "lim_fp8_paged_sparse_attention_per_head";
+  const void* q; /* queries [batch, num_q_heads, head_dim] */
+  int64_t q_stride_b; /* element stride between requests of q */
+  int64_t q_stride_h; /* element stride between heads of q */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t k_stride_page; /* element stride between pages of k_cache */
+  int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t v_stride_page; /* element stride between pages of v_cache */
+  int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache, the new one included */
+  const int32_t* indices; /* [batch, num_q_heads, >= max_count] ascending positions per head */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  int64_t indices_stride_h; /* element stride between heads of indices */
+  const int32_t* counts; /* [batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped */
+  void* out; /* output [batch, num_q_heads, head_dim], same dtype as q */
+  int64_t out_stride_b; /* element stride between requests of out */
+  int64_t out_stride_h; /* element stride between heads of out */
+  float* lse; /* optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip */
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  int64_t block_table_stride; /* element stride between requests of block_table */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  int32_t max_count; /* capacity of each list (the budget K) */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
+  void* workspace; /* device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
+  size_t workspace_bytes; /* size of workspace in bytes */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_sparse_attention_per_head_impl(const lim_fp8_paged_sparse_attention_per_head_args& a);
+
+/** The arguments of lim_fp8_paged_append_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_append_kv_args {
+  static constexpr const char* function = "lim_fp8_paged_append_kv";
+  const void* k_new; /* [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
+  const void* v_new; /* [batch, num_kv_heads, head_dim] the new token's values, contiguous */
+  const int32_t* seqlens; /* [batch] tokens in each cache, the new one included */
+  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  int64_t cache_stride_page; /* element stride between pages of both pools */
+  int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
+  int64_t cache_stride_h; /* element stride between heads of both pools */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  int64_t block_table_stride; /* element stride between requests of block_table */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_append_kv_impl(const lim_fp8_paged_append_kv_args& a);
+
+/** The arguments of lim_fp8_paged_synthesize_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_synthesize_kv_args {
+  static constexpr const char* function = "lim_fp8_paged_synthesize_kv";
+  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  int64_t cache_stride_page; /* element stride between pages of both pools */
+  int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
+  int64_t cache_stride_h; /* element stride between heads of both pools */
+  const int32_t* seqlens; /* [batch] positions to fill per request */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  int64_t block_table_stride; /* element stride between requests of block_table */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  uint32_t seed; /* the data's seed */
+  int32_t layer; /* the layer (part of every element's hash) */
+  int32_t recent_window; /* the last recent_window tokens of each prompt are recent tokens */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_synthesize_kv_impl(const lim_fp8_paged_synthesize_kv_args& a);
+
+/** The arguments of lim_fp8_write_kv_slots, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_write_kv_slots_args {
+  static constexpr const char* function = "lim_fp8_write_kv_slots";
+  const void* k_new; /* [num_tokens, num_kv_heads, head_dim] new keys */
+  const void* v_new; /* [num_tokens, num_kv_heads, head_dim] new values, laid out like k_new */
+  int64_t new_stride_t; /* element stride between tokens of k_new and v_new */
+  int64_t new_stride_h; /* element stride between heads of k_new and v_new */
+  const int32_t* slot_mapping; /* [num_tokens] each token's slot, page * page_size + offset; -1 skips it */
+  void* k_cache; /* key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  void* v_cache; /* value pool, laid out like k_cache, E4M3 */
+  int64_t cache_stride_page; /* element stride between pages of both pools */
+  int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
+  int64_t cache_stride_h; /* element stride between heads of both pools */
+  int32_t num_tokens; /* new tokens (the entries of slot_mapping) */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_write_kv_slots_impl(const lim_fp8_write_kv_slots_args& a);
+
+/** The arguments of lim_fp8_decode_attention_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_decode_attention_workspace_size_args {
+  static constexpr const char* function = "lim_fp8_decode_attention_workspace_size";
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t max_seqlen; /* upper bound of seqlens */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  size_t* bytes; /* receives the size in bytes */
+};
+int lim_fp8_decode_attention_workspace_size_impl(const lim_fp8_decode_attention_workspace_size_args& a);
+
+/** The arguments of lim_fp8_sparse_attention_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_sparse_attention_workspace_size_args {
+  static constexpr const char* function = "lim_fp8_sparse_attention_workspace_size";
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t max_count; /* capacity of each list */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  int32_t per_head; /* 0: one list per request; 1: one per query head */
+  size_t* bytes; /* receives the size in bytes */
+};
+int lim_fp8_sparse_attention_workspace_size_impl(const lim_fp8_sparse_attention_workspace_size_args& a);
+
+/** The arguments of lim_fp8_paged_decode_attention_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_decode_attention_workspace_size_args {
+  static constexpr const char* function = "lim_fp8_paged_decode_attention_workspace_size";
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t max_seqlen; /* upper bound of seqlens */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  size_t* bytes; /* receives the size in bytes */
+};
+int lim_fp8_paged_decode_attention_workspace_size_impl(const lim_fp8_paged_decode_attention_workspace_size_args& a);
+
+/** The arguments of lim_fp8_paged_sparse_attention_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_sparse_attention_workspace_size_args {
+  static constexpr const char* function = "lim_fp8_paged_sparse_attention_workspace_size";
+  int32_t batch; /* requests */
+  int32_t num_q_heads; /* query heads */
+  int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
+  int32_t head_dim; /* head dimension */
+  int32_t max_count; /* capacity of each list */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
+  int32_t per_head; /* 0: one list per request; 1: one per query head */
+  size_t* bytes; /* receives the size in bytes */
+};
+int lim_fp8_paged_sparse_attention_workspace_size_impl(const lim_fp8_paged_sparse_attention_workspace_size_args& a);
+

@@ -4,6 +4,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -22,19 +23,29 @@ namespace lim {
 __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f32(__nv_fp8_e4m3 x) { return static_cast<float>(x); }
 __device__ __forceinline__ int to_value(int x) { return x; }
 __device__ __forceinline__ unsigned to_value(unsigned x) { return x; }
 __device__ __forceinline__ float to_value(float x) { return x; }
 __device__ __forceinline__ float to_value(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_value(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_value(__nv_fp8_e4m3 x) { return static_cast<float>(x); }
 
-/** A register value (f32, i32, u32) converted to a storage type, rounding to nearest for 16-bit floats. */
+/**
+ * A register value (f32, i32, u32) converted to a storage type, rounding to nearest for 16-bit floats. FP8
+ * E4M3 rounds to nearest and saturates: a value beyond +-448 (the largest finite E4M3) becomes +-448, as
+ * vLLM's and PyTorch's FP8 cache writes do; NaN stays NaN.
+ */
 template <typename T, typename V>
 __device__ __forceinline__ T convert(V v) {
   if constexpr (cuda::std::is_same_v<T, __nv_bfloat16>) {
     return __float2bfloat16_rn(static_cast<float>(v));
   } else if constexpr (cuda::std::is_same_v<T, __half>) {
     return __float2half_rn(static_cast<float>(v));
+  } else if constexpr (cuda::std::is_same_v<T, __nv_fp8_e4m3>) {
+    __nv_fp8_e4m3 out;
+    out.__x = __nv_cvt_float_to_fp8(static_cast<float>(v), __NV_SATFINITE, __NV_E4M3);
+    return out;
   } else {
     return static_cast<T>(v);
   }
@@ -43,7 +54,11 @@ __device__ __forceinline__ T convert(V v) {
 /** Loads through the read-only data cache for inputs (const T), plainly otherwise (device or shared memory). */
 template <typename T>
 __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
-  if constexpr (cuda::std::is_const_v<T>) {
+  if constexpr (cuda::std::is_same_v<T, const __nv_fp8_e4m3>) {
+    __nv_fp8_e4m3 out;  // __ldg has no FP8 overload: read the byte
+    out.__x = __ldg(reinterpret_cast<const unsigned char*>(p));
+    return out;
+  } else if constexpr (cuda::std::is_const_v<T>) {
     return __ldg(p);
   } else {
     return *p;
@@ -288,6 +303,17 @@ __device__ __forceinline__ void load_matrix(unsigned (&d)[N], const T* smem) {
   } else {
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];" : "=r"(d[0]), "=r"(d[1]) : "r"(at));
   }
+}
+
+/**
+ * Four E4M3 bytes as two fp16 pairs (exact: every E4M3 value is an fp16), for an fp16 mma over an FP8 cache.
+ * Plain: d[0] = bytes (0, 1), d[1] = bytes (2, 3). TRANSPOSED (a register of ldmatrix .trans over FP8 rows:
+ * bytes 0-1 of one row, then 2-3 of the next): d[0] = bytes (0, 2), d[1] = bytes (1, 3), one byte permute.
+ */
+template <bool TRANSPOSED>
+__device__ __forceinline__ void widen_e4m3(unsigned (&d)[2], unsigned w) {
+  const unsigned pairs = TRANSPOSED ? __byte_perm(w, 0u, 0x3120) : w;
+  asm("{\n.reg .b16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.rn.f16x2.e4m3x2 %0, lo;\ncvt.rn.f16x2.e4m3x2 %1, hi;\n}" : "=r"(d[0]), "=r"(d[1]) : "r"(pairs));
 }
 
 /** Two floats as two 16-bit floats (round to nearest) in one u32, x in the low half. */

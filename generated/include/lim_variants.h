@@ -53,7 +53,7 @@ typedef struct lim_device_status {
 typedef struct lim_variant_info {
   const char* name;
   const char* kernel;
-  int32_t constants[4]; /* word constants as their lim_dtype or lim_cache_layout values */
+  int32_t constants[6]; /* word constants as their lim_dtype or lim_cache_layout values */
   int32_t schedule[6];
   int32_t threads;
   int32_t shared_bytes;
@@ -106,18 +106,21 @@ const lim_variant_info* lim_find_advance_seqlens(void);
 int lim_advance_seqlens__t128(const lim_advance_seqlens_params* p, cudaStream_t stream);
 
 /* ---- append_kv: writes one new token's key and value per request at position seqlens[b] - 1 of its cache
- *      from dsl/kernels/append_kv.ts; constants (D, dtype, cache); schedule knobs (threads) ---- */
+ *      from dsl/kernels/append_kv.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */
 /* Where each constant of append_kv sits in lim_variant_info.constants. */
-enum { LIM_APPEND_KV_CONSTANT_D = 0, LIM_APPEND_KV_CONSTANT_DTYPE = 1, LIM_APPEND_KV_CONSTANT_CACHE = 2 };
+enum { LIM_APPEND_KV_CONSTANT_D = 0, LIM_APPEND_KV_CONSTANT_DTYPE = 1, LIM_APPEND_KV_CONSTANT_CACHE = 2, LIM_APPEND_KV_CONSTANT_KV = 3 };
 typedef struct lim_append_kv_params {
   lim_tensor kNew; /* input, bf16/fp16 [B, Hkv, D] */
   lim_tensor vNew; /* input, bf16/fp16 [B, Hkv, D] */
   lim_tensor seqlens; /* input, i32 [B] */
   lim_cache_tensor k; /* output, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
   lim_cache_tensor v; /* output, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
+  lim_tensor kScale; /* optional input (data may be NULL), f32 [KS] */
+  lim_tensor vScale; /* optional input (data may be NULL), f32 [KS] */
   int32_t B; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t Nmax; /* run-time size */
+  int32_t KS; /* run-time size */
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_append_kv_params;
 
@@ -125,35 +128,50 @@ extern const lim_variant_info* const lim_append_kv_variants[];
 extern const int lim_append_kv_variant_count;
 
 /** The variant of append_kv that serves these constants, or NULL when none was generated. */
-const lim_variant_info* lim_find_append_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache);
+const lim_variant_info* lim_find_append_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv);
 
 int lim_append_kv__d64_bf16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d64_bf16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d64_bf16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d64_bf16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d64_fp16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d64_fp16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d64_fp16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d64_fp16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d128_bf16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_bf16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d128_bf16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_bf16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d128_fp16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_fp16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d128_fp16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d128_fp16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d256_bf16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_bf16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d256_bf16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_bf16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d256_fp16_contiguous__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_fp16_contiguous_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 int lim_append_kv__d256_fp16_paged__t32(const lim_append_kv_params* p, cudaStream_t stream);
+int lim_append_kv__d256_fp16_paged_e4m3__t32(const lim_append_kv_params* p, cudaStream_t stream);
 
 /* ---- write_kv_slots: writes new tokens' keys and values into a paged cache at the slots an engine mapped them to (page * page_size + offset; -1 skips a token)
- *      from dsl/kernels/append_kv.ts; constants (D, dtype); schedule knobs (threads) ---- */
+ *      from dsl/kernels/append_kv.ts; constants (D, dtype, kv); schedule knobs (threads) ---- */
 /* Where each constant of write_kv_slots sits in lim_variant_info.constants. */
-enum { LIM_WRITE_KV_SLOTS_CONSTANT_D = 0, LIM_WRITE_KV_SLOTS_CONSTANT_DTYPE = 1 };
+enum { LIM_WRITE_KV_SLOTS_CONSTANT_D = 0, LIM_WRITE_KV_SLOTS_CONSTANT_DTYPE = 1, LIM_WRITE_KV_SLOTS_CONSTANT_KV = 2 };
 typedef struct lim_write_kv_slots_params {
   lim_tensor kNew; /* input, bf16/fp16 [T, Hkv, D] */
   lim_tensor vNew; /* input, bf16/fp16 [T, Hkv, D] */
   lim_tensor slots; /* input, i32 [T] */
   lim_tensor k; /* output, bf16/fp16 [P, PS, Hkv, D] */
   lim_tensor v; /* output, bf16/fp16 [P, PS, Hkv, D] */
+  lim_tensor kScale; /* optional input (data may be NULL), f32 [KS] */
+  lim_tensor vScale; /* optional input (data may be NULL), f32 [KS] */
   int32_t T; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t P; /* run-time size */
   int32_t PS; /* run-time size */
+  int32_t KS; /* run-time size */
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_write_kv_slots_params;
 
@@ -161,14 +179,20 @@ extern const lim_variant_info* const lim_write_kv_slots_variants[];
 extern const int lim_write_kv_slots_variant_count;
 
 /** The variant of write_kv_slots that serves these constants, or NULL when none was generated. */
-const lim_variant_info* lim_find_write_kv_slots(int32_t D, lim_dtype dtype);
+const lim_variant_info* lim_find_write_kv_slots(int32_t D, lim_dtype dtype, lim_dtype kv);
 
 int lim_write_kv_slots__d64_bf16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d64_bf16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 int lim_write_kv_slots__d64_fp16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d64_fp16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 int lim_write_kv_slots__d128_bf16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d128_bf16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 int lim_write_kv_slots__d128_fp16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d128_fp16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 int lim_write_kv_slots__d256_bf16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d256_bf16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 int lim_write_kv_slots__d256_fp16__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
+int lim_write_kv_slots__d256_fp16_e4m3__t32(const lim_write_kv_slots_params* p, cudaStream_t stream);
 
 /* ---- attention_recall: softmax mass each head puts on an index set (shared or per head), from the logits and the log-sum-exp
  *      from dsl/kernels/attention_recall.ts; constants (); schedule knobs (threads) ---- */
@@ -214,15 +238,17 @@ const lim_variant_info* lim_find_count_indices(void);
 int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stream);
 
 /* ---- decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
- *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype, cache); schedule knobs (threads, rows, stages) ---- */
+ *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype, cache, kv); schedule knobs (threads, rows, stages) ---- */
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
 #define LIM_DECODE_ATTENTION_MAX_SPLITS 256 /* limits.MAX_SPLITS of dsl/kernels/decode_attention.ts */
 /* Where each constant of decode_attention sits in lim_variant_info.constants. */
-enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2, LIM_DECODE_ATTENTION_CONSTANT_CACHE = 3 };
+enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2, LIM_DECODE_ATTENTION_CONSTANT_CACHE = 3, LIM_DECODE_ATTENTION_CONSTANT_KV = 4 };
 typedef struct lim_decode_attention_params {
   lim_tensor q; /* input, bf16/fp16 [B, Hq, D] */
   lim_cache_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
   lim_cache_tensor v; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
+  lim_tensor kScale; /* optional input (data may be NULL), f32 [KS] */
+  lim_tensor vScale; /* optional input (data may be NULL), f32 [KS] */
   lim_tensor seqlens; /* input, i32 [B] */
   lim_tensor indices; /* optional input (data may be NULL), i32 [B, HI, KI] */
   lim_tensor counts; /* optional input (data may be NULL), i32 [B, HI] */
@@ -236,6 +262,7 @@ typedef struct lim_decode_attention_params {
   int32_t Hq; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t Nmax; /* run-time size */
+  int32_t KS; /* run-time size */
   int32_t HI; /* run-time size */
   int32_t KI; /* run-time size */
   int32_t NL; /* run-time size */
@@ -252,90 +279,192 @@ extern const lim_variant_info* const lim_decode_attention_variants[];
 extern const int lim_decode_attention_variant_count;
 
 /** The variant of decode_attention that serves these constants and rows (rows per block: max_seqlen, or max_count for index lists), or NULL when none was generated. */
-const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, int64_t rows);
+const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows);
 
 int lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g1_fp16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g1_fp16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g1_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_bf16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_fp16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_paged__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_paged__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d64_g8_fp16_paged__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g1_fp16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g1_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_bf16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_fp16_contiguous__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g4_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g1_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g1_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_bf16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
-int lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s6(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2(const lim_decode_attention_params* p, cudaStream_t stream);
 int lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3(const lim_decode_attention_params* p, cudaStream_t stream);
+int lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 
 /* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
  *      from dsl/kernels/gather_kv.ts; constants (D, dtype, cache); schedule knobs (threads) ---- */
@@ -406,16 +535,19 @@ const lim_variant_info* lim_find_lessismore_union(void);
 int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream);
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
- *      from dsl/kernels/synthetic.ts; constants (D, dtype, cache); schedule knobs (threads) ---- */
+ *      from dsl/kernels/synthetic.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */
 /* Where each constant of synthesize_kv sits in lim_variant_info.constants. */
-enum { LIM_SYNTHESIZE_KV_CONSTANT_D = 0, LIM_SYNTHESIZE_KV_CONSTANT_DTYPE = 1, LIM_SYNTHESIZE_KV_CONSTANT_CACHE = 2 };
+enum { LIM_SYNTHESIZE_KV_CONSTANT_D = 0, LIM_SYNTHESIZE_KV_CONSTANT_DTYPE = 1, LIM_SYNTHESIZE_KV_CONSTANT_CACHE = 2, LIM_SYNTHESIZE_KV_CONSTANT_KV = 3 };
 typedef struct lim_synthesize_kv_params {
   lim_cache_tensor k; /* output, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
   lim_cache_tensor v; /* output, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
+  lim_tensor kScale; /* optional input (data may be NULL), f32 [KS] */
+  lim_tensor vScale; /* optional input (data may be NULL), f32 [KS] */
   lim_tensor seqlens; /* input, i32 [B] */
   int32_t B; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t Nmax; /* run-time size */
+  int32_t KS; /* run-time size */
   uint32_t seed;
   int32_t layer;
   int32_t recentWindow;
@@ -426,20 +558,32 @@ extern const lim_variant_info* const lim_synthesize_kv_variants[];
 extern const int lim_synthesize_kv_variant_count;
 
 /** The variant of synthesize_kv that serves these constants, or NULL when none was generated. */
-const lim_variant_info* lim_find_synthesize_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache);
+const lim_variant_info* lim_find_synthesize_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv);
 
 int lim_synthesize_kv__d64_bf16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d64_bf16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d64_bf16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d64_bf16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d64_fp16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d64_fp16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d64_fp16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d64_fp16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d128_bf16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_bf16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d128_bf16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_bf16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d128_fp16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_fp16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d128_fp16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d128_fp16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d256_bf16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_bf16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d256_bf16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_bf16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d256_fp16_contiguous__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_fp16_contiguous_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 int lim_synthesize_kv__d256_fp16_paged__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
+int lim_synthesize_kv__d256_fp16_paged_e4m3__t256(const lim_synthesize_kv_params* p, cudaStream_t stream);
 
 /* ---- synthesize_step: one decode step of synthetic data for one layer: every head's query, and the new token's key and value
  *      from dsl/kernels/synthetic.ts; constants (D, dtype); schedule knobs (threads) ---- */

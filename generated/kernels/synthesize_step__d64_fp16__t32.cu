@@ -55,48 +55,48 @@ __global__ void __launch_bounds__(32) synthesize_step__d64_fp16__t32_kernel(cons
   const unsigned seed = lim_p.seed;
   const int layer = lim_p.layer;
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:152
-  constexpr int LANES = 8;                                                          // dsl/kernels/synthetic.ts:153
-  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:154
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:155
-  const int x = static_cast<int>(blockIdx.x);                                       // dsl/kernels/synthetic.ts:156
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/synthetic.ts:157
-  if (lane >= LANES) {                                                              // dsl/kernels/synthetic.ts:158
-    return;                                                                         // dsl/kernels/synthetic.ts:158
+  constexpr int VEC = 8;                                                            // dsl/kernels/synthetic.ts:162
+  constexpr int LANES = 8;                                                          // dsl/kernels/synthetic.ts:163
+  constexpr int TOPICS = 4;                                                         // dsl/kernels/synthetic.ts:164
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/synthetic.ts:165
+  const int x = static_cast<int>(blockIdx.x);                                       // dsl/kernels/synthetic.ts:166
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/synthetic.ts:167
+  if (lane >= LANES) {                                                              // dsl/kernels/synthetic.ts:168
+    return;                                                                         // dsl/kernels/synthetic.ts:168
   }
-  const int Hq = lim_p.Hq;                                                          // dsl/kernels/synthetic.ts:159
-  const int Hkv = lim_p.Hkv;                                                        // dsl/kernels/synthetic.ts:160
-  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:161
-  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:162
-  const int j = seqlens.load(b) - 1;                                                // dsl/kernels/synthetic.ts:163
-  float out[8];                                                                     // dsl/kernels/synthetic.ts:164
-  if (x < Hq) {                                                                     // dsl/kernels/synthetic.ts:165
-    const unsigned kvHead = static_cast<unsigned>(b * Hkv + x / (Hq / Hkv));        // dsl/kernels/synthetic.ts:167
-    const unsigned qHash = hash4(seed ^ 2654435769u, 0u, static_cast<unsigned>(b * Hq + x), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:168
-    unsigned topic = hash4(seed ^ 24301u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:169
-    if (qHash % 4u == 0u) {                                                         // dsl/kernels/synthetic.ts:170
-      topic = (topic + 1u + (qHash >> 4u) % 3u) % 4u;                               // dsl/kernels/synthetic.ts:170
+  const int Hq = lim_p.Hq;                                                          // dsl/kernels/synthetic.ts:169
+  const int Hkv = lim_p.Hkv;                                                        // dsl/kernels/synthetic.ts:170
+  const float invSqrtD = 1.0f / sqrtf(static_cast<float>(c::D));                    // dsl/kernels/synthetic.ts:171
+  const unsigned l = static_cast<unsigned>(layer);                                  // dsl/kernels/synthetic.ts:172
+  const int j = seqlens.load(b) - 1;                                                // dsl/kernels/synthetic.ts:173
+  float out[8];                                                                     // dsl/kernels/synthetic.ts:174
+  if (x < Hq) {                                                                     // dsl/kernels/synthetic.ts:175
+    const unsigned kvHead = static_cast<unsigned>(b * Hkv + x / (Hq / Hkv));        // dsl/kernels/synthetic.ts:177
+    const unsigned qHash = hash4(seed ^ 2654435769u, 0u, static_cast<unsigned>(b * Hq + x), static_cast<unsigned>(j)); // dsl/kernels/synthetic.ts:178
+    unsigned topic = hash4(seed ^ 24301u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:179
+    if (qHash % 4u == 0u) {                                                         // dsl/kernels/synthetic.ts:180
+      topic = (topic + 1u + (qHash >> 4u) % 3u) % 4u;                               // dsl/kernels/synthetic.ts:180
     }
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:171
-      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:172
-      out[e] = 40.0f * topicComponent(seed, l, kvHead, topic, d, invSqrtD) + 0.5f * gaussian(hash4(qHash, 113u, d, l)); // dsl/kernels/synthetic.ts:173
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:181
+      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:182
+      out[e] = 40.0f * topicComponent(seed, l, kvHead, topic, d, invSqrtD) + 0.5f * gaussian(hash4(qHash, 113u, d, l)); // dsl/kernels/synthetic.ts:183
     }
-    lim::store_vec(q.ptr_at(b, x, lane * VEC), out);                                // dsl/kernels/synthetic.ts:175
+    lim::store_vec(q.ptr_at(b, x, lane * VEC), out);                                // dsl/kernels/synthetic.ts:185
   } else {
-    const int h = x - Hq;                                                           // dsl/kernels/synthetic.ts:178
-    const unsigned head = static_cast<unsigned>(b * Hkv + h);                       // dsl/kernels/synthetic.ts:179
-    const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));        // dsl/kernels/synthetic.ts:180
-    const unsigned topic = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:181
-    float vv[8];                                                                    // dsl/kernels/synthetic.ts:182
+    const int h = x - Hq;                                                           // dsl/kernels/synthetic.ts:188
+    const unsigned head = static_cast<unsigned>(b * Hkv + h);                       // dsl/kernels/synthetic.ts:189
+    const unsigned rowHash = hash4(seed, l, head, static_cast<unsigned>(j));        // dsl/kernels/synthetic.ts:190
+    const unsigned topic = hash4(seed ^ 28867u, 0u, static_cast<unsigned>(b), static_cast<unsigned>(j)) % 4u; // dsl/kernels/synthetic.ts:191
+    float vv[8];                                                                    // dsl/kernels/synthetic.ts:192
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:183
-      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:184
-      out[e] = 1.7f * topicComponent(seed, l, head, topic, d, invSqrtD) + 0.1f * gaussian(hash4(rowHash, 107u, d, l)); // dsl/kernels/synthetic.ts:185
-      vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                 // dsl/kernels/synthetic.ts:186
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/synthetic.ts:193
+      const unsigned d = static_cast<unsigned>(lane * VEC + e);                     // dsl/kernels/synthetic.ts:194
+      out[e] = 1.7f * topicComponent(seed, l, head, topic, d, invSqrtD) + 0.1f * gaussian(hash4(rowHash, 107u, d, l)); // dsl/kernels/synthetic.ts:195
+      vv[e] = gaussian(hash4(rowHash, 118u, d, l));                                 // dsl/kernels/synthetic.ts:196
     }
-    lim::store_vec(kNew.ptr_at(b, h, lane * VEC), out);                             // dsl/kernels/synthetic.ts:188
-    lim::store_vec(vNew.ptr_at(b, h, lane * VEC), vv);                              // dsl/kernels/synthetic.ts:189
+    lim::store_vec(kNew.ptr_at(b, h, lane * VEC), out);                             // dsl/kernels/synthetic.ts:198
+    lim::store_vec(vNew.ptr_at(b, h, lane * VEC), vv);                              // dsl/kernels/synthetic.ts:199
   }
 }
 

@@ -5,6 +5,10 @@ and has a fake (meta) implementation, so torch.compile(fullgraph=True) traces th
 break, and CUDA graphs capture it. A bad argument raises LimError (a RuntimeError) with the library's
 message, which names the function and the argument.
 
+FP8 caches (torch.float8_e4m3fn): every attention and cache operator takes them, with optional k_scale and v_scale
+(float32 CUDA tensors of 1 or Hkv entries, vLLM's per-tensor scales; None for 1): the real values are the stored ones
+times the scale; writes divide by it, round to nearest and saturate at +-448.
+
 Workspaces: the attention operators share one zeroed workspace per device (the C ABI's rule: zero it once,
 every call leaves it ready for the next), and the selection operator one scratch buffer per device; both grow
 when a call needs more. Make one eager call of each shape before capturing a CUDA graph (so that no buffer
@@ -16,7 +20,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .library import DEFAULT_LIBRARY, Lim
+from .library import DEFAULT_LIBRARY, FP8, Lim
 from .paged import PagedKV
 
 _library = None
@@ -49,15 +53,16 @@ def _workspace(kind: str, device: torch.device, nbytes: int) -> Tensor:
 
 def _attention_workspace(q: Tensor, k, rows: int, kind: str) -> Tensor:
     """The shared attention workspace, large enough for a call over `rows` rows ("full": tokens; "shared" or
-    "per_head": list entries); k is the contiguous key cache [B, Hkv, Nmax, D] or a PagedKV."""
+    "per_head": list entries); k is the contiguous key cache [B, Hkv, Nmax, D] or a PagedKV, 16-bit or FP8."""
     lim = library()
     B, hq, d = q.shape
     paged = isinstance(k, PagedKV)
     hkv = k.num_kv_heads if paged else k.shape[1]
+    fp8 = (k.k if paged else k).dtype == FP8
     if kind == "full":
-        nbytes = lim.decode_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, paged=paged)
+        nbytes = lim.decode_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, paged=paged, fp8=fp8)
     else:
-        nbytes = lim.sparse_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, 1 if kind == "per_head" else 0, paged=paged)
+        nbytes = lim.sparse_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, 1 if kind == "per_head" else 0, paged=paged, fp8=fp8)
     return _workspace("attention", q.device, nbytes)
 
 
@@ -69,61 +74,64 @@ def _lse(q: Tensor) -> Tensor:
 
 
 @torch.library.custom_op("lessismore::decode_attention", mutates_args=())
-def decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, max_seqlen: int, scale: float) -> tuple[Tensor, Tensor]:
+def decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, max_seqlen: int, scale: float,
+    k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """Full decode attention. q [B, Hq, D]; caches [B, Hkv, Nmax, D]; seqlens int32 [B]. Returns (out [B, Hq, D], lse [B, Hq])."""
     out, lse = torch.empty_like(q), _lse(q)
-    library().decode_attention(q, k_cache, v_cache, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, k_cache, max_seqlen, "full"))
+    library().decode_attention(q, k_cache, v_cache, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, k_cache, max_seqlen, "full"),
+                               k_scale=k_scale, v_scale=v_scale)
     return out, lse
 
 
 @decode_attention.register_fake
-def _(q, k_cache, v_cache, seqlens, max_seqlen, scale):
+def _(q, k_cache, v_cache, seqlens, max_seqlen, scale, k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q)
 
 
 @torch.library.custom_op("lessismore::decode_attention_with_logits", mutates_args=())
 def decode_attention_with_logits(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, max_seqlen: int,
-                                 scale: float) -> tuple[Tensor, Tensor, Tensor]:
+                                 scale: float, k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
     """A selection layer's attention: also every head's scaled logits [B, Hq, max_seqlen] (natural units)."""
     out, lse = torch.empty_like(q), _lse(q)
     logits = q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
     library().decode_attention(q, k_cache, v_cache, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, k_cache, max_seqlen, "full"),
-                               logits=logits)
+                               logits=logits, k_scale=k_scale, v_scale=v_scale)
     return out, lse, logits
 
 
 @decode_attention_with_logits.register_fake
-def _(q, k_cache, v_cache, seqlens, max_seqlen, scale):
+def _(q, k_cache, v_cache, seqlens, max_seqlen, scale, k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q), q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
 
 
 @torch.library.custom_op("lessismore::sparse_attention", mutates_args=())
 def sparse_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, indices: Tensor, counts: Tensor, max_seqlen: int,
-                     scale: float) -> tuple[Tensor, Tensor]:
+                     scale: float, k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """Attention over one ascending index list per request (indices [B, K], counts [B]), shared by its heads."""
     out, lse = torch.empty_like(q), _lse(q)
     ws = _attention_workspace(q, k_cache, indices.shape[1], "shared")
-    library().sparse_attention(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    library().sparse_attention(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse, k_scale=k_scale, v_scale=v_scale)
     return out, lse
 
 
 @sparse_attention.register_fake
-def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
+def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale, k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q)
 
 
 @torch.library.custom_op("lessismore::sparse_attention_per_head", mutates_args=())
 def sparse_attention_per_head(q: Tensor, k_cache: Tensor, v_cache: Tensor, seqlens: Tensor, indices: Tensor, counts: Tensor, max_seqlen: int,
-                              scale: float) -> tuple[Tensor, Tensor]:
+                              scale: float, k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """Attention over one ascending list per query head (indices [B, Hq, K], counts [B, Hq])."""
     out, lse = torch.empty_like(q), _lse(q)
     ws = _attention_workspace(q, k_cache, indices.shape[2], "per_head")
-    library().sparse_attention_per_head(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    library().sparse_attention_per_head(q, k_cache, v_cache, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse,
+                                        k_scale=k_scale, v_scale=v_scale)
     return out, lse
 
 
 @sparse_attention_per_head.register_fake
-def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
+def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale, k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q)
 
 
@@ -133,60 +141,65 @@ def _(q, k_cache, v_cache, seqlens, indices, counts, max_seqlen, scale):
 
 @torch.library.custom_op("lessismore::paged_decode_attention", mutates_args=())
 def paged_decode_attention(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, max_seqlen: int, scale: float,
-                           layout: str = "NHD") -> tuple[Tensor, Tensor]:
+                           layout: str = "NHD", k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """decode_attention over paged caches."""
     cache = PagedKV(k_pages, v_pages, block_table, layout)
     out, lse = torch.empty_like(q), _lse(q)
-    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"))
+    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"),
+                               k_scale=k_scale, v_scale=v_scale)
     return out, lse
 
 
 @paged_decode_attention.register_fake
-def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD"):
+def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD", k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q)
 
 
 @torch.library.custom_op("lessismore::paged_decode_attention_with_logits", mutates_args=())
 def paged_decode_attention_with_logits(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, max_seqlen: int,
-                                       scale: float, layout: str = "NHD") -> tuple[Tensor, Tensor, Tensor]:
+                                       scale: float, layout: str = "NHD",
+                                           k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
     """decode_attention_with_logits over paged caches."""
     cache = PagedKV(k_pages, v_pages, block_table, layout)
     out, lse = torch.empty_like(q), _lse(q)
     logits = q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
-    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"), logits=logits)
+    library().decode_attention(q, cache, None, seqlens, out, lse, max_seqlen, scale, _attention_workspace(q, cache, max_seqlen, "full"),
+                               logits=logits, k_scale=k_scale, v_scale=v_scale)
     return out, lse, logits
 
 
 @paged_decode_attention_with_logits.register_fake
-def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD"):
+def _(q, k_pages, v_pages, block_table, seqlens, max_seqlen, scale, layout="NHD", k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q), q.new_empty((q.shape[0], q.shape[1], max_seqlen), dtype=torch.float32)
 
 
 @torch.library.custom_op("lessismore::paged_sparse_attention", mutates_args=())
 def paged_sparse_attention(q: Tensor, k_pages: Tensor, v_pages: Tensor, block_table: Tensor, seqlens: Tensor, indices: Tensor,
-                           counts: Optional[Tensor], max_seqlen: int, scale: float, layout: str = "NHD") -> tuple[Tensor, Tensor]:
+                           counts: Optional[Tensor], max_seqlen: int, scale: float, layout: str = "NHD",
+                               k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """sparse_attention over paged caches; counts None for lists padded with -1."""
     cache = PagedKV(k_pages, v_pages, block_table, layout)
     out, lse = torch.empty_like(q), _lse(q)
     ws = _attention_workspace(q, cache, indices.shape[1], "shared")
-    library().sparse_attention(q, cache, None, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse)
+    library().sparse_attention(q, cache, None, seqlens, indices, counts, out, max_seqlen, scale, ws, lse=lse, k_scale=k_scale, v_scale=v_scale)
     return out, lse
 
 
 @paged_sparse_attention.register_fake
-def _(q, k_pages, v_pages, block_table, seqlens, indices, counts, max_seqlen, scale, layout="NHD"):
+def _(q, k_pages, v_pages, block_table, seqlens, indices, counts, max_seqlen, scale, layout="NHD", k_scale=None, v_scale=None):
     return torch.empty_like(q), _lse(q)
 
 
 @torch.library.custom_op("lessismore::write_kv_slots", mutates_args=("k_pages", "v_pages"))
-def write_kv_slots(k_new: Tensor, v_new: Tensor, slot_mapping: Tensor, k_pages: Tensor, v_pages: Tensor, layout: str = "NHD") -> None:
+def write_kv_slots(k_new: Tensor, v_new: Tensor, slot_mapping: Tensor, k_pages: Tensor, v_pages: Tensor, layout: str = "NHD",
+                   k_scale: Optional[Tensor] = None, v_scale: Optional[Tensor] = None) -> None:
     """vLLM's cache write: k_new, v_new [T, Hkv, D] to slots slot_mapping int32 [T] (page * page_size + offset; -1 skips) of the pools, in place."""
     no_table = torch.empty((1, 1), dtype=torch.int32, device=k_pages.device)  # the slot write reads no block table
-    library().write_kv_slots(k_new, v_new, slot_mapping, PagedKV(k_pages, v_pages, no_table, layout))
+    library().write_kv_slots(k_new, v_new, slot_mapping, PagedKV(k_pages, v_pages, no_table, layout), k_scale=k_scale, v_scale=v_scale)
 
 
 @write_kv_slots.register_fake
-def _(k_new, v_new, slot_mapping, k_pages, v_pages, layout="NHD"):
+def _(k_new, v_new, slot_mapping, k_pages, v_pages, layout="NHD", k_scale=None, v_scale=None):
     return None
 
 
@@ -259,11 +272,12 @@ def _(logits, lse, indices, counts):
 
 
 @torch.library.custom_op("lessismore::append_kv", mutates_args=("k_cache", "v_cache"))
-def append_kv(k_cache: Tensor, v_cache: Tensor, k_new: Tensor, v_new: Tensor, seqlens: Tensor) -> None:
+def append_kv(k_cache: Tensor, v_cache: Tensor, k_new: Tensor, v_new: Tensor, seqlens: Tensor, k_scale: Optional[Tensor] = None,
+              v_scale: Optional[Tensor] = None) -> None:
     """Writes the new token's k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches, in place."""
-    library().append_kv(k_cache, v_cache, k_new, v_new, seqlens)
+    library().append_kv(k_cache, v_cache, k_new, v_new, seqlens, k_scale=k_scale, v_scale=v_scale)
 
 
 @append_kv.register_fake
-def _(k_cache, v_cache, k_new, v_new, seqlens):
+def _(k_cache, v_cache, k_new, v_new, seqlens, k_scale=None, v_scale=None):
     return None

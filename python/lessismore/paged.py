@@ -33,8 +33,8 @@ class PagedKV:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.k.dim() != 4 or self.k.shape != self.v.shape:
             raise ValueError(f"k and v must be 4-D pools of one shape, got {tuple(self.k.shape)} and {tuple(self.v.shape)}")
-        if self.k.dtype != self.v.dtype or self.k.dtype not in (torch.bfloat16, torch.float16):
-            raise TypeError(f"k and v pools must both be torch.bfloat16 or both torch.float16, got {self.k.dtype} and {self.v.dtype}")
+        if self.k.dtype != self.v.dtype or self.k.dtype not in (torch.bfloat16, torch.float16, torch.float8_e4m3fn):
+            raise TypeError(f"k and v pools must both be torch.bfloat16, torch.float16 or torch.float8_e4m3fn (FP8), got {self.k.dtype} and {self.v.dtype}")
         if self.k.stride(3) != 1 or self.v.stride(3) != 1:
             raise ValueError("the head dimension of the k and v pools must be contiguous (stride 1)")
         if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2 or self.block_table.stride(1) != 1:
@@ -73,14 +73,34 @@ class PagedKV:
         return dict(block_table=self.block_table, block_table_stride=self.block_table.stride(0), num_pages=self.k.shape[0],
                     page_size=self.page_size, max_pages_per_seq=self.block_table.shape[1])
 
-    def require_dtype(self, dtype, what: str) -> None:
-        """The pools hold `what`'s dtype (the kernels read both with one element size)."""
-        if self.k.dtype != dtype:
-            raise TypeError(f"{what} is {dtype} but the cache pools are {self.k.dtype}: they must match")
-
     def keywords(self) -> dict:
         """The cache arguments of the paged attention and gather functions (k_cache, its strides, v_cache, ..., the table)."""
         return dict(k_cache=self.k, **self.pool_strides(self.k, "k"), v_cache=self.v, **self.pool_strides(self.v, "v"), **self.table_keywords())
+
+    @staticmethod
+    def from_contiguous(k: torch.Tensor, v: torch.Tensor, page_size: int, layout: str = "NHD", spare_pages: int = 0, fill: float = 0.0) -> "PagedKV":
+        """Contiguous caches k, v [B, Hkv, N, D] copied into pools of pages of page_size positions, each request's pages
+        in a random order of the pool (as an engine's allocator leaves them), and spare_pages more pages of `fill` (NaN
+        finds a kernel that reads a page the table does not name). For tests, benchmarks and moving a cache over."""
+        B, H, N, D = k.shape
+        per = -(-N // page_size)
+        num_pages = B * per + spare_pages
+        table = torch.randperm(num_pages, device=k.device)[: B * per].view(B, per).int()
+
+        def pool(x):
+            # Bytes are moved as bytes: FP8 tensors lack some of the indexing kernels.
+            raw = x.view(torch.uint8) if x.element_size() == 1 else x
+            padded = torch.zeros(B, H, per * page_size, D, dtype=raw.dtype, device=x.device)
+            padded[:, :, :N] = raw
+            pages = padded.view(B, H, per, page_size, D)
+            pages = pages.permute(0, 2, 3, 1, 4) if layout == "NHD" else pages.permute(0, 2, 1, 3, 4)
+            shape = (num_pages, page_size, H, D) if layout == "NHD" else (num_pages, H, page_size, D)
+            filler = torch.tensor([fill], dtype=torch.float32).to(x.dtype).view(raw.dtype).item()
+            p = torch.full(shape, filler, dtype=raw.dtype, device=x.device)
+            p[table.flatten().long()] = pages.reshape(B * per, *shape[1:])
+            return p.view(x.dtype)
+
+        return PagedKV(pool(k), pool(v), table, layout)
 
     def shared_stride_keywords(self) -> dict:
         """The cache arguments of the functions whose two pools share strides (append, synthesize)."""

@@ -13,7 +13,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lessismore import LimError, ops  # noqa: E402,F401  (importing ops registers torch.ops.lessismore)
+from lessismore import LimError, PagedKV, ops  # noqa: E402,F401  (importing ops registers torch.ops.lessismore)
 
 L = torch.ops.lessismore
 B, HQ, HKV, D, NMAX = 3, 8, 2, 128, 5000
@@ -126,18 +126,8 @@ def main():
 
 def paged_ops(q, k, v, seqlens, out, lse, logits, indices, counts, sparse):
     """The paged operators on the same data in pages of 16 (shuffled): the contiguous operators' results."""
-    page = 16
-    per = -(-NMAX // page)
-    table = torch.randperm(B * per, device=q.device).view(B, per).int()
-
-    def pool(x):
-        padded = torch.zeros(B, HKV, per * page, D, dtype=x.dtype, device=x.device)
-        padded[:, :, :NMAX] = x
-        p = torch.empty(B * per, page, HKV, D, dtype=x.dtype, device=x.device)
-        p[table.flatten().long()] = padded.view(B, HKV, per, page, D).permute(0, 2, 3, 1, 4).reshape(B * per, page, HKV, D)
-        return p
-
-    kp, vp = pool(k), pool(v)
+    cache = PagedKV.from_contiguous(k, v, 16)
+    kp, vp, table = cache.k, cache.v, cache.block_table
     pout, plse = L.paged_decode_attention(q, kp, vp, table, seqlens, NMAX, SCALE)
     check(close(pout, out.double(), 1e-2) and close(plse, lse.double(), 1e-4), "paged_decode_attention gives decode_attention's output")
     _, _, plogits = L.paged_decode_attention_with_logits(q, kp, vp, table, seqlens, NMAX, SCALE)

@@ -64,24 +64,9 @@ def reference(q, k, v, seqlens, rows=None):
     return out, lse, logits
 
 
-def paged_copy(k, v, page, layout, spare=5, poison=float("nan")):
-    """k, v [B, Hkv, N, D] copied into pools of pages in shuffled order (and spare pages of poison): a PagedKV."""
-    B, H, N, Dh = k.shape
-    per = -(-N // page)
-    num_pages = B * per + spare
-    table = torch.randperm(num_pages, device="cuda")[: B * per].view(B, per).int()
-
-    def pool(x):
-        padded = torch.zeros(B, H, per * page, Dh, dtype=x.dtype, device="cuda")
-        padded[:, :, :N] = x
-        pages = padded.view(B, H, per, page, Dh)
-        pages = pages.permute(0, 2, 3, 1, 4) if layout == "NHD" else pages.permute(0, 2, 1, 3, 4)  # [B, per, page, H, D] or [B, per, H, page, D]
-        shape = (num_pages, page, H, Dh) if layout == "NHD" else (num_pages, H, page, Dh)
-        p = torch.full(shape, poison, dtype=x.dtype, device="cuda")
-        p[table.flatten().long()] = pages.reshape(B * per, *shape[1:])
-        return p
-
-    return PagedKV(pool(k), pool(v), table, layout)
+def paged_copy(k, v, page, layout, spare=5):
+    """k, v [B, Hkv, N, D] in pools of pages in shuffled order, with spare pages of NaN that no table names."""
+    return PagedKV.from_contiguous(k, v, page, layout, spare_pages=spare, fill=float("nan"))
 
 
 def problem(dtype, seqlens, capacity):

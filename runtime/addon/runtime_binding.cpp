@@ -35,6 +35,7 @@ lim_runtime::Config config_arg(const Napi::Object& o) {
   c.seed = static_cast<uint32_t>(number_arg(o, "seed", fn));
   c.synthetic = require(o, "synthetic", fn).ToBoolean();
   c.page_size = static_cast<int>(optional_int64(o, "pageSize", fn, 0));
+  c.kv_fp8 = o.Has("kvFp8") && o.Get("kvFp8").ToBoolean();
   return c;
 }
 

@@ -60,19 +60,20 @@ struct Plan {
 
 /** Finds the variants and plans the split over `max_rows` rows per block (the arguments are checked by the wrapper). */
 int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-              lim_cache_layout layout, Rows rows, Plan* plan) {
+              lim_cache_layout layout, int kv, Rows rows, Plan* plan) {
   const bool per_head = rows == Rows::ListPerHead;
   const int group = num_q_heads / num_kv_heads;
   plan->heads_per_block = per_head ? 1 : group;
   plan->head_blocks = num_q_heads / plan->heads_per_block;
-  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), layout, max_rows);
+  plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), layout, static_cast<lim_dtype>(kv), max_rows);
   if (plan->attention == nullptr) {
+    const bool fp8 = kv != dtype;
     return no_variant(fn.c_str(),
                       "head_dim=" + std::to_string(head_dim) + ", " + std::to_string(plan->heads_per_block) + " query heads per block (num_q_heads " +
                           std::to_string(num_q_heads) + " / num_kv_heads " + std::to_string(num_kv_heads) + (per_head ? ", one list per head" : "") +
-                          "), dtype " + dtype_name(dtype) + ", " + layout_name(layout) + " caches",
+                          "), dtype " + dtype_name(dtype) + ", " + layout_name(layout) + (fp8 ? std::string(" FP8 (") + dtype_name(kv) + ")" : std::string()) + " caches",
                       "--head-dims " + std::to_string(head_dim) + " --group-sizes " + std::to_string(plan->heads_per_block) + " --dtypes " + dtype_name(dtype) +
-                          " --caches " + layout_name(layout));
+                          " --caches " + layout_name(layout) + " --kv-dtypes " + (fp8 ? dtype_name(kv) : "auto"));
   }
   int status = ensure_device(fn.c_str());
   if (status != LIM_OK) return status;
@@ -110,7 +111,7 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   Plan plan;
   const Caches caches = caches_of(a);
   const int32_t max_rows = rows.kind == Rows::All ? a.max_seqlen : rows.max_count;
-  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, caches.layout, rows.kind, &plan)) != LIM_OK) {
+  if ((status = make_plan(fn, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, max_rows, a.dtype, caches.layout, caches.elements.kv, rows.kind, &plan)) != LIM_OK) {
     return status;
   }
   if (a.workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && a.workspace == nullptr)) {
@@ -131,6 +132,9 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.q = tensor(a.q, a.q_stride_b, a.q_stride_h, 1);
   p.k = caches.k;
   p.v = caches.v;
+  p.kScale = caches.elements.k_scale;
+  p.vScale = caches.elements.v_scale;
+  p.KS = caches.elements.scale_heads;
   p.seqlens = tensor(a.seqlens, 1);
   p.indices = tensor(rows.indices, rows.indices_stride_b, rows.indices_stride_h, 1);
   p.counts = tensor(rows.counts, lists, 1);
@@ -158,9 +162,9 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
 }
 
 int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_rows, int dtype,
-                   lim_cache_layout layout, Rows rows, size_t* bytes) {
+                   lim_cache_layout layout, int kv, Rows rows, size_t* bytes) {
   Plan plan;
-  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, layout, rows, &plan);
+  const int status = make_plan(fn, batch, num_q_heads, num_kv_heads, head_dim, max_rows, dtype, layout, kv, rows, &plan);
   if (status != LIM_OK) return status;
   *bytes = plan.workspace_bytes;
   return ok();
@@ -168,21 +172,29 @@ int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, in
 
 }  // namespace
 
-/** The workspace queries of the contiguous and the paged attention functions (their variants may differ in occupancy). */
+/**
+ * The workspace queries of the attention functions for each layout and cache dtype (their variants may
+ * differ in occupancy). fp8: the caches are E4M3 (lim_fp8_*), otherwise in the dtype.
+ */
 template <typename Args>
-int full_workspace(const Args& a, lim_cache_layout layout) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, layout, Rows::All, a.bytes);
+int full_workspace(const Args& a, lim_cache_layout layout, bool fp8) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, layout, fp8 ? LIM_DTYPE_E4M3 : a.dtype, Rows::All,
+                        a.bytes);
 }
 template <typename Args>
-int sparse_workspace(const Args& a, lim_cache_layout layout) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype, layout,
+int sparse_workspace(const Args& a, lim_cache_layout layout, bool fp8) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype, layout, fp8 ? LIM_DTYPE_E4M3 : a.dtype,
                         a.per_head != 0 ? Rows::ListPerHead : Rows::SharedList, a.bytes);
 }
 
-int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS); }
-int lim_paged_decode_attention_workspace_size_impl(const lim_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED); }
-int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS); }
-int lim_paged_sparse_attention_workspace_size_impl(const lim_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED); }
+int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS, false); }
+int lim_paged_decode_attention_workspace_size_impl(const lim_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED, false); }
+int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS, false); }
+int lim_paged_sparse_attention_workspace_size_impl(const lim_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED, false); }
+int lim_fp8_decode_attention_workspace_size_impl(const lim_fp8_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS, true); }
+int lim_fp8_paged_decode_attention_workspace_size_impl(const lim_fp8_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED, true); }
+int lim_fp8_sparse_attention_workspace_size_impl(const lim_fp8_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS, true); }
+int lim_fp8_paged_sparse_attention_workspace_size_impl(const lim_fp8_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED, true); }
 
 /** Full attention with the optional selection logits, over either layout. */
 template <typename Args>
@@ -206,6 +218,12 @@ int lim_sparse_attention_impl(const lim_sparse_attention_args& a) { return share
 int lim_paged_sparse_attention_impl(const lim_paged_sparse_attention_args& a) { return shared_list_attention(a); }
 int lim_sparse_attention_per_head_impl(const lim_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
 int lim_paged_sparse_attention_per_head_impl(const lim_paged_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
+int lim_fp8_decode_attention_impl(const lim_fp8_decode_attention_args& a) { return full_attention(a); }
+int lim_fp8_paged_decode_attention_impl(const lim_fp8_paged_decode_attention_args& a) { return full_attention(a); }
+int lim_fp8_sparse_attention_impl(const lim_fp8_sparse_attention_args& a) { return shared_list_attention(a); }
+int lim_fp8_paged_sparse_attention_impl(const lim_fp8_paged_sparse_attention_args& a) { return shared_list_attention(a); }
+int lim_fp8_sparse_attention_per_head_impl(const lim_fp8_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
+int lim_fp8_paged_sparse_attention_per_head_impl(const lim_fp8_paged_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
 
 /** The gather of selected rows into compact buffers, from either layout. */
 template <typename Args>
@@ -213,7 +231,7 @@ int gather(const Args& a) {
   const Caches caches = caches_of(a);
   const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype, caches.layout);
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches), cache_flags(a.head_dim, a.dtype, caches), &status_word);
   if (status != LIM_OK) return status;
   lim_gather_kv_params p{};
   p.k = caches.k;

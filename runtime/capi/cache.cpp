@@ -28,9 +28,9 @@ int lim_advance_seqlens_impl(const lim_advance_seqlens_args& a) {
 template <typename Args>
 int append(const Args& a) {
   const Caches caches = shared_stride_caches(a);
-  const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype, caches.layout);
+  const lim_variant_info* v = lim_find_append_kv(a.head_dim, a.dtype, caches.layout, static_cast<lim_dtype>(caches.elements.kv));
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches), cache_flags(a.head_dim, a.dtype, caches), &status_word);
   if (status != LIM_OK) return status;
   lim_append_kv_params p{};
   p.kNew = tensor(a.k_new, static_cast<int64_t>(a.num_kv_heads) * a.head_dim, a.head_dim, 1);
@@ -38,6 +38,9 @@ int append(const Args& a) {
   p.seqlens = tensor(a.seqlens, 1);
   p.k = caches.k;
   p.v = caches.v;
+  p.kScale = caches.elements.k_scale;
+  p.vScale = caches.elements.v_scale;
+  p.KS = caches.elements.scale_heads;
   p.B = a.batch;
   p.Hkv = a.num_kv_heads;
   p.Nmax = caches.capacity;
@@ -47,11 +50,18 @@ int append(const Args& a) {
 
 int lim_append_kv_impl(const lim_append_kv_args& a) { return append(a); }
 int lim_paged_append_kv_impl(const lim_paged_append_kv_args& a) { return append(a); }
+int lim_fp8_append_kv_impl(const lim_fp8_append_kv_args& a) { return append(a); }
+int lim_fp8_paged_append_kv_impl(const lim_fp8_paged_append_kv_args& a) { return append(a); }
 
-int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a) {
-  const lim_variant_info* v = lim_find_write_kv_slots(a.head_dim, a.dtype);
+/** New tokens into the slots an engine mapped them to, in the dtype or FP8. */
+template <typename Args>
+int write_slots(const Args& a) {
+  const CacheElements elements = cache_elements(a);
+  const lim_variant_info* v = lim_find_write_kv_slots(a.head_dim, a.dtype, static_cast<lim_dtype>(elements.kv));
+  const bool fp8 = elements.kv != a.dtype;
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype), head_dim_flags(a.head_dim, a.dtype), &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype) + (fp8 ? ", FP8 pools" : ""),
+                                    head_dim_flags(a.head_dim, a.dtype) + " --kv-dtypes " + (fp8 ? dtype_name(elements.kv) : "auto"), &status_word);
   if (status != LIM_OK) return status;
   lim_write_kv_slots_params p{};
   p.kNew = tensor(a.k_new, a.new_stride_t, a.new_stride_h, 1);
@@ -59,6 +69,9 @@ int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a) {
   p.slots = tensor(a.slot_mapping, 1);
   p.k = tensor(a.k_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, 1);
   p.v = tensor(a.v_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, 1);
+  p.kScale = elements.k_scale;
+  p.vScale = elements.v_scale;
+  p.KS = elements.scale_heads;
   p.T = a.num_tokens;
   p.Hkv = a.num_kv_heads;
   p.P = a.num_pages;
@@ -66,6 +79,9 @@ int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a) {
   p.status = status_word;
   return finish(launch(a.function, v, &p, a.stream));
 }
+
+int lim_write_kv_slots_impl(const lim_write_kv_slots_args& a) { return write_slots(a); }
+int lim_fp8_write_kv_slots_impl(const lim_fp8_write_kv_slots_args& a) { return write_slots(a); }
 
 /** Synthetic K and V at positions [0, seqlens[b]), in either layout. Contiguous caches are packed (no strides). */
 template <typename Args>
@@ -75,15 +91,18 @@ int synthesize(const Args& a) {
     caches = shared_stride_caches(a);
   } else {
     const int64_t sn = a.head_dim, sh = static_cast<int64_t>(a.cache_capacity) * a.head_dim, sb = sh * a.num_kv_heads;
-    caches = Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, sb, sh, sn), contiguous_cache(a.v_cache, sb, sh, sn), a.cache_capacity};
+    caches = Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, sb, sh, sn), contiguous_cache(a.v_cache, sb, sh, sn), a.cache_capacity, cache_elements(a)};
   }
-  const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype, caches.layout);
+  const lim_variant_info* v = lim_find_synthesize_kv(a.head_dim, a.dtype, caches.layout, static_cast<lim_dtype>(caches.elements.kv));
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches.layout), cache_flags(a.head_dim, a.dtype, caches.layout), &status_word);
+  const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches), cache_flags(a.head_dim, a.dtype, caches), &status_word);
   if (status != LIM_OK) return status;
   lim_synthesize_kv_params p{};
   p.k = caches.k;
   p.v = caches.v;
+  p.kScale = caches.elements.k_scale;
+  p.vScale = caches.elements.v_scale;
+  p.KS = caches.elements.scale_heads;
   p.seqlens = tensor(a.seqlens, 1);
   p.B = a.batch;
   p.Hkv = a.num_kv_heads;
@@ -97,6 +116,8 @@ int synthesize(const Args& a) {
 
 int lim_synthesize_kv_impl(const lim_synthesize_kv_args& a) { return synthesize(a); }
 int lim_paged_synthesize_kv_impl(const lim_paged_synthesize_kv_args& a) { return synthesize(a); }
+int lim_fp8_synthesize_kv_impl(const lim_fp8_synthesize_kv_args& a) { return synthesize(a); }
+int lim_fp8_paged_synthesize_kv_impl(const lim_fp8_paged_synthesize_kv_args& a) { return synthesize(a); }
 
 int lim_synthesize_step_impl(const lim_synthesize_step_args& a) {
   const lim_variant_info* v = lim_find_synthesize_step(a.head_dim, a.dtype);

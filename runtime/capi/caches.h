@@ -1,6 +1,7 @@
 // The K/V cache arguments of the C ABI functions as the kernels take them (lim_cache_tensor, in the
 // layout of the variant they launch): the contiguous functions' [batch, heads, capacity, head_dim] with
-// strides, or the paged functions' pools of pages and block table.
+// strides, or the paged functions' pools of pages and block table; in the model's dtype, or in FP8 with
+// the scales the lim_fp8_* functions take.
 #pragma once
 
 #include <cstdint>
@@ -10,12 +11,37 @@
 
 namespace lim_capi {
 
-/** Both caches of a call, the layout whose variant reads them, and the positions a request can hold (Nmax). */
+/** The caches' element type (a lim_dtype) and, for FP8, their scales [scale_heads] (NULL data: 1). */
+struct CacheElements {
+  int kv;
+  lim_tensor k_scale;
+  lim_tensor v_scale;
+  int32_t scale_heads;
+};
+
+/** Whether a function's arguments are an FP8 call's (they name the keys' scale). */
+template <typename A, typename = void>
+struct is_fp8 : std::false_type {};
+template <typename A>
+struct is_fp8<A, std::void_t<decltype(&A::k_scale)>> : std::true_type {};
+
+/** The element type of a call's caches: FP8 for the lim_fp8_* functions, the dtype otherwise. */
+template <typename A>
+CacheElements cache_elements(const A& a) {
+  if constexpr (is_fp8<A>::value) {
+    return CacheElements{LIM_DTYPE_E4M3, tensor(a.k_scale, 1), tensor(a.v_scale, 1), a.scale_heads};
+  } else {
+    return CacheElements{a.dtype, tensor(nullptr, 1), tensor(nullptr, 1), 0};
+  }
+}
+
+/** Both caches of a call, the layout whose variant reads them, the positions a request can hold (Nmax) and their elements. */
 struct Caches {
   lim_cache_layout layout;
   lim_cache_tensor k;
   lim_cache_tensor v;
   int32_t capacity;
+  CacheElements elements;
 };
 
 /** A contiguous cache [batch, heads, capacity, head_dim] with its strides. */
@@ -72,10 +98,10 @@ Caches caches_of(const A& a) {
   if constexpr (is_paged<A>::value) {
     const BlockTable t = block_table(a);
     return Caches{LIM_CACHE_PAGED, paged_cache(a.k_cache, a.k_stride_page, a.k_stride_slot, a.k_stride_h, t),
-                  paged_cache(a.v_cache, a.v_stride_page, a.v_stride_slot, a.v_stride_h, t), paged_capacity(t)};
+                  paged_cache(a.v_cache, a.v_stride_page, a.v_stride_slot, a.v_stride_h, t), paged_capacity(t), cache_elements(a)};
   } else {
     return Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, a.k_stride_b, a.k_stride_h, a.k_stride_n),
-                  contiguous_cache(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n), a.cache_capacity};
+                  contiguous_cache(a.v_cache, a.v_stride_b, a.v_stride_h, a.v_stride_n), a.cache_capacity, cache_elements(a)};
   }
 }
 
@@ -85,22 +111,24 @@ Caches shared_stride_caches(const A& a) {
   if constexpr (is_paged<A>::value) {
     const BlockTable t = block_table(a);
     return Caches{LIM_CACHE_PAGED, paged_cache(a.k_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, t),
-                  paged_cache(a.v_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, t), paged_capacity(t)};
+                  paged_cache(a.v_cache, a.cache_stride_page, a.cache_stride_slot, a.cache_stride_h, t), paged_capacity(t), cache_elements(a)};
   } else {
     return Caches{LIM_CACHE_CONTIGUOUS, contiguous_cache(a.k_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n),
-                  contiguous_cache(a.v_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n), a.cache_capacity};
+                  contiguous_cache(a.v_cache, a.cache_stride_b, a.cache_stride_h, a.cache_stride_n), a.cache_capacity, cache_elements(a)};
   }
 }
 
 /** The name of a layout for messages and for lim generate's --caches. */
 inline const char* layout_name(lim_cache_layout layout) { return layout == LIM_CACHE_PAGED ? "paged" : "contiguous"; }
 
-/** A kernel over (head dim, dtype, cache layout), for no_variant: what is missing, and the lim generate flags that make it. */
-inline std::string cache_shape(int32_t head_dim, int dtype, lim_cache_layout layout) {
-  return head_dim_shape(head_dim, dtype) + ", " + layout_name(layout) + " caches";
+/** A kernel over (head dim, dtype, caches), for no_variant: what is missing, and the lim generate flags that make it. */
+inline std::string cache_shape(int32_t head_dim, int dtype, const Caches& caches) {
+  const bool fp8 = caches.elements.kv != dtype;
+  return head_dim_shape(head_dim, dtype) + ", " + layout_name(caches.layout) + (fp8 ? " FP8 (" + std::string(dtype_name(caches.elements.kv)) + ")" : std::string()) + " caches";
 }
-inline std::string cache_flags(int32_t head_dim, int dtype, lim_cache_layout layout) {
-  return head_dim_flags(head_dim, dtype) + " --caches " + layout_name(layout);
+inline std::string cache_flags(int32_t head_dim, int dtype, const Caches& caches) {
+  const bool fp8 = caches.elements.kv != dtype;
+  return head_dim_flags(head_dim, dtype) + " --caches " + layout_name(caches.layout) + " --kv-dtypes " + (fp8 ? dtype_name(caches.elements.kv) : "auto");
 }
 
 }  // namespace lim_capi

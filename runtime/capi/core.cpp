@@ -159,6 +159,7 @@ const char* dtype_name(int dtype) {
     case LIM_DTYPE_F32: return "f32";
     case LIM_DTYPE_I32: return "i32";
     case LIM_DTYPE_U32: return "u32";
+    case LIM_DTYPE_E4M3: return "e4m3";
     default: return "unknown";
   }
 }

@@ -45,7 +45,7 @@ static std::size_t cache_positions(const Config& c) {
 std::size_t DecodeRuntime::device_bytes(const Config& c) {
   const std::size_t e = 2;  // bf16 / fp16
   const std::size_t L = c.layers, B = c.batch, S = c.selection_layers.size();
-  std::size_t total = 2 * L * B * c.kv_heads * cache_positions(c) * c.head_dim * e;  // caches
+  std::size_t total = 2 * L * B * c.kv_heads * cache_positions(c) * c.head_dim * cache_element_bytes(c);  // caches
   if (c.page_size > 0) total += B * cache_positions(c) / c.page_size * 4;  // block table
   total += L * B * (2 * c.q_heads + 2 * c.kv_heads) * c.head_dim * e + B * c.q_heads * c.head_dim * e;  // q, out, new k/v, full_out
   total += S * B * c.q_heads * (1 + static_cast<std::size_t>(c.capacity)) * 4;                         // lse, logits
@@ -86,8 +86,11 @@ int DecodeRuntime::allocate(std::string* error) {
   // Workspace sizes come from the library (they depend on the device), so ask before checking memory.
   std::size_t attention_ws = 0, sparse_ws = 0, head_ws = 0, select_ws = 0;
   // The paged variants' plans may differ (their occupancy): ask the queries of the layout the runtime calls.
-  const auto full_ws = paged() ? lim_paged_decode_attention_workspace_size : lim_decode_attention_workspace_size;
-  const auto list_ws = paged() ? lim_paged_sparse_attention_workspace_size : lim_sparse_attention_workspace_size;
+  // The plan of the variants that will run: per layout and cache dtype.
+  const auto full_ws = fp8() ? (paged() ? lim_fp8_paged_decode_attention_workspace_size : lim_fp8_decode_attention_workspace_size)
+                             : (paged() ? lim_paged_decode_attention_workspace_size : lim_decode_attention_workspace_size);
+  const auto list_ws = fp8() ? (paged() ? lim_fp8_paged_sparse_attention_workspace_size : lim_fp8_sparse_attention_workspace_size)
+                             : (paged() ? lim_paged_sparse_attention_workspace_size : lim_sparse_attention_workspace_size);
   LIM_CALL(full_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.dtype, &attention_ws));
   LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 0, &sparse_ws));
   LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 1, &head_ws));
@@ -122,7 +125,7 @@ int DecodeRuntime::allocate(std::string* error) {
   }
   int status = LIM_OK;
   for (auto [array, bytes] : std::initializer_list<std::pair<DeviceArray*, std::size_t>>{
-           {&k_cache_, L * cache_elems_ * e}, {&v_cache_, L * cache_elems_ * e},
+           {&k_cache_, L * cache_elems_ * cache_element_bytes(c)}, {&v_cache_, L * cache_elems_ * cache_element_bytes(c)},
            {&q_, L * B * c.q_heads * c.head_dim * e}, {&out_, L * B * c.q_heads * c.head_dim * e},
            {&k_new_, L * B * c.kv_heads * c.head_dim * e}, {&v_new_, L * B * c.kv_heads * c.head_dim * e},
            {&full_out_, B * c.q_heads * c.head_dim * e}, {&seqlens_, B * 4},
@@ -308,13 +311,16 @@ int DecodeRuntime::read_layer(Buffer which, int layer, std::vector<uint16_t>* ou
     case Buffer::Output: return read(static_cast<char*>(out_.get()) + layer * q_elems * e, q_elems, out, error);
     case Buffer::NewKey: return read(static_cast<char*>(k_new_.get()) + layer * kv_elems * e, kv_elems, out, error);
     case Buffer::KeyCache:
-      if (paged()) break;
+      if (paged() || fp8()) break;
       return read(static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
     case Buffer::ValueCache:
-      if (paged()) break;
+      if (paged() || fp8()) break;
       return read(static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * e, cache_elems_, out, error);
   }
-  if (error) *error = "the caches of a paged runtime are pools of shuffled pages, not [batch, kv_heads, capacity, head_dim]: read them from a contiguous runtime";
+  if (error) {
+    *error = fp8() ? "the caches of an FP8 runtime hold bytes, not 16-bit elements: read them from a runtime with caches in the dtype"
+                   : "the caches of a paged runtime are pools of shuffled pages, not [batch, kv_heads, capacity, head_dim]: read them from a contiguous runtime";
+  }
   return LIM_ERROR_INVALID_ARGUMENT;
 }
 
@@ -331,8 +337,8 @@ int DecodeRuntime::upload_layer(int layer, const void* k, const void* v, const v
     if (error) *error = "layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.layers) + ")";
     return LIM_ERROR_INVALID_ARGUMENT;
   }
-  if (paged()) {
-    if (error) *error = "uploaded caches go into contiguous caches; create the runtime without a page size";
+  if (paged() || fp8()) {
+    if (error) *error = "uploaded caches go into contiguous caches in the dtype; create the runtime without a page size or FP8";
     return LIM_ERROR_INVALID_ARGUMENT;
   }
   const std::size_t e = 2, B = c.batch;

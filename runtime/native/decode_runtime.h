@@ -28,7 +28,11 @@ struct Config {
   uint32_t seed;
   bool synthetic;  // fill the caches with lim_synthesize_kv (else the caller uploads them)
   int page_size = 0;  // 0: contiguous caches; else paged NHD caches of this many positions per page, pages shuffled
+  bool kv_fp8 = false;  // FP8 (E4M3) caches, scale 1, instead of caches in dtype
 };
+
+/** Bytes of one cache element: 1 for FP8 caches, 2 for bf16 / fp16. */
+inline std::size_t cache_element_bytes(const Config& c) { return c.kv_fp8 ? 1 : 2; }
 
 /** Device memory owned by the runtime; freed with it. */
 class DeviceArray {
@@ -103,8 +107,9 @@ class DecodeRuntime {
   bool is_selection(int layer) const;
   int latest_selection(int layer) const;  // index into selection_layers, or -1
 
-  // The calls that read or write a layer's caches, through the contiguous or the paged functions.
+  // The calls that read or write a layer's caches, through the contiguous or the paged functions (FP8: their lim_fp8_* twins).
   bool paged() const { return config_.page_size > 0; }
+  bool fp8() const { return config_.kv_fp8; }
   /**
    * What every call on one layer's caches passes: the caches and their strides, contiguous (request, head,
    * position) or paged (page, position in a page, head), the block table, the lengths and the queries' strides.

@@ -1,6 +1,7 @@
 // The decode runtime's calls on one layer's caches, through the contiguous or the paged functions of the
 // C ABI: contiguous caches are [batch, kv_heads, capacity, head_dim]; paged ones a pool [pages, page_size,
-// kv_heads, head_dim] (NHD, vLLM's layout) read through the runtime's block table.
+// kv_heads, head_dim] (NHD, vLLM's layout) read through the runtime's block table. FP8 caches go through
+// the lim_fp8_* twins (LIM_KV_CALL), which take the same arguments and the caches' scales before the dtype.
 
 #include <cmath>
 
@@ -12,8 +13,8 @@ namespace lim_runtime {
 DecodeRuntime::LayerCaches DecodeRuntime::layer_caches(int layer) const {
   const Config& c = config_;
   LayerCaches kv;
-  kv.k = static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * 2;
-  kv.v = static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * 2;
+  kv.k = static_cast<char*>(k_cache_.get()) + layer * cache_elems_ * cache_element_bytes(c);
+  kv.v = static_cast<char*>(v_cache_.get()) + layer * cache_elems_ * cache_element_bytes(c);
   kv.s0 = paged() ? static_cast<int64_t>(c.page_size) * c.kv_heads * c.head_dim : static_cast<int64_t>(c.kv_heads) * c.capacity * c.head_dim;
   kv.s1 = paged() ? static_cast<int64_t>(c.kv_heads) * c.head_dim : static_cast<int64_t>(c.capacity) * c.head_dim;
   kv.s2 = c.head_dim;
@@ -30,13 +31,14 @@ int DecodeRuntime::attention(int layer, const void* q, void* out, float* lse, fl
   const LayerCaches kv = layer_caches(layer);
   const int64_t lb = static_cast<int64_t>(c.q_heads) * c.capacity, lh = c.capacity;
   if (paged()) {
-    LIM_CALL(lim_paged_decode_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse, logits, lb, lh,
-                                        c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
-                                        pages_per_seq_, c.capacity, c.dtype, kv.scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
+    LIM_KV_CALL(paged_decode_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse,
+                    logits, lb, lh, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
+                    pages_per_seq_, c.capacity),
+                (kv.scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
   } else {
-    LIM_CALL(lim_decode_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse, logits, lb, lh, c.batch,
-                                  c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.dtype, kv.scale, attention_ws_.get(), attention_ws_.bytes(),
-                                  stream_));
+    LIM_KV_CALL(decode_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse, logits,
+                    lb, lh, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity),
+                (kv.scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
   }
   return LIM_OK;
 }
@@ -47,22 +49,23 @@ int DecodeRuntime::sparse_attention(int layer, const void* q, void* out, const i
   const int64_t set_b = per_head ? static_cast<int64_t>(c.q_heads) * c.budget : c.budget;
   const DeviceArray& ws = per_head ? head_ws_ : sparse_ws_;
   if (paged() && per_head) {
-    LIM_CALL(lim_paged_sparse_attention_per_head(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, c.budget, counts,
-                                                 out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
-                                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, kv.scale, ws.get(),
-                                                 ws.bytes(), stream_));
+    LIM_KV_CALL(paged_sparse_attention_per_head, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b,
+                    c.budget, counts, out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
+                    c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget),
+                (kv.scale, ws.get(), ws.bytes(), stream_));
   } else if (paged()) {
-    LIM_CALL(lim_paged_sparse_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out, kv.qb, kv.qh,
-                                        nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_,
-                                        c.page_size, pages_per_seq_, c.capacity, c.budget, c.dtype, kv.scale, ws.get(), ws.bytes(), stream_));
+    LIM_KV_CALL(paged_sparse_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out,
+                    kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_,
+                    c.page_size, pages_per_seq_, c.capacity, c.budget),
+                (kv.scale, ws.get(), ws.bytes(), stream_));
   } else if (per_head) {
-    LIM_CALL(lim_sparse_attention_per_head(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, c.budget, counts, out,
-                                           kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype,
-                                           kv.scale, ws.get(), ws.bytes(), stream_));
+    LIM_KV_CALL(sparse_attention_per_head, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, c.budget,
+                    counts, out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget),
+                (kv.scale, ws.get(), ws.bytes(), stream_));
   } else {
-    LIM_CALL(lim_sparse_attention(q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out, kv.qb, kv.qh, nullptr,
-                                  c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget, c.dtype, kv.scale, ws.get(), ws.bytes(),
-                                  stream_));
+    LIM_KV_CALL(sparse_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out, kv.qb,
+                    kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.capacity, c.budget),
+                (kv.scale, ws.get(), ws.bytes(), stream_));
   }
   return LIM_OK;
 }
@@ -71,10 +74,12 @@ int DecodeRuntime::append(int layer, const void* k_new, const void* v_new, std::
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
   if (paged()) {
-    LIM_CALL(lim_paged_append_kv(k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
-                                 c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, stream_));
+    LIM_KV_CALL(paged_append_kv, (k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, kv.table,
+                    pages_per_seq_, c.batch * pages_per_seq_, c.page_size, pages_per_seq_),
+                (stream_));
   } else {
-    LIM_CALL(lim_append_kv(k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, stream_));
+    LIM_KV_CALL(append_kv, (k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity),
+                (stream_));
   }
   return LIM_OK;
 }
@@ -83,10 +88,12 @@ int DecodeRuntime::synthesize(int layer, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
   if (paged()) {
-    LIM_CALL(lim_paged_synthesize_kv(kv.k, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
-                                     c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.dtype, c.seed, layer, kRecentWindow, stream_));
+    LIM_KV_CALL(paged_synthesize_kv, (kv.k, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
+                    c.batch * pages_per_seq_, c.page_size, pages_per_seq_),
+                (c.seed, layer, kRecentWindow, stream_));
   } else {
-    LIM_CALL(lim_synthesize_kv(kv.k, kv.v, kv.seqlens, c.batch, c.kv_heads, c.head_dim, c.capacity, c.dtype, c.seed, layer, kRecentWindow, stream_));
+    LIM_KV_CALL(synthesize_kv, (kv.k, kv.v, kv.seqlens, c.batch, c.kv_heads, c.head_dim, c.capacity),
+                (c.seed, layer, kRecentWindow, stream_));
   }
   return LIM_OK;
 }

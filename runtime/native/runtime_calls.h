@@ -24,6 +24,16 @@ constexpr int kRecentWindow = 64;  // synthetic prompts end in this many recent 
     }                                              \
   } while (0)
 
+/**
+ * Calls lim_<fn> on the runtime's caches, or lim_fp8_<fn> when they are FP8 (its caches' scales NULL:
+ * the runtime's FP8 caches hold the values themselves, scale 1). `before` and `after` are the arguments
+ * around the dtype, in parentheses; used in DecodeRuntime's members (c is the config).
+ */
+#define LIM_UNPAREN(...) __VA_ARGS__
+#define LIM_KV_CALL(fn, before, after)                                                                                         \
+  LIM_CALL(fp8() ? lim_fp8_##fn(LIM_UNPAREN before, nullptr, nullptr, 1, c.dtype, LIM_UNPAREN after)                         \
+                 : lim_##fn(LIM_UNPAREN before, c.dtype, LIM_UNPAREN after))
+
 #define CUDA_CALL(call)                                                                       \
   do {                                                                                        \
     const cudaError_t err_ = (call);                                                          \

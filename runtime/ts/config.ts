@@ -34,6 +34,8 @@ export const RunConfig = z
     seed: z.number().int().min(0).max(0xffffffff),
     /** 0: contiguous caches [batch, kv_heads, capacity, head_dim]; else paged caches of this many positions per page (NHD, pages shuffled). */
     pageSize: z.number().int().min(0).max(1 << 20).default(0),
+    /** K/V cache element type: "auto" (the model's dtype) or "fp8" (E4M3, scale 1; lim_fp8_* functions). */
+    kvDtype: z.enum(["auto", "fp8"]).default("auto"),
   })
   .superRefine((r, ctx) => {
     if ((r.pageSize & (r.pageSize - 1)) !== 0) ctx.addIssue({ code: "custom", path: ["pageSize"], message: `pageSize (${r.pageSize}) must be 0 (contiguous caches) or a power of two` });
@@ -51,7 +53,7 @@ export const PRESETS: Readonly<Record<string, ModelConfig>> = {
   "llama-3.1-8b": { name: "llama-3.1-8b", layers: 32, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 13] },
 };
 
-export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1, pageSize: 0 };
+export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1, pageSize: 0, kvDtype: "auto" };
 
 /** A cache layout as the command line names it: "contiguous", or "paged<N>" for pages of N positions; its page size (0: contiguous). */
 export function parseCacheLayout(text: string): number {

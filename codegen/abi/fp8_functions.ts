@@ -1,0 +1,68 @@
+// The FP8 versions of the cache functions, derived from the contiguous and paged ones so that every
+// argument they share is described once: the K/V caches (or pools) hold E4M3 bytes, and each function
+// takes the caches' scales (vLLM's k_scale and v_scale: one per tensor, or one per KV head) as device
+// arrays, so that a CUDA graph keeps reading the engine's current scales. q, new tokens and outputs stay in
+// the model's dtype. Attention widens the FP8 rows to fp16 in registers (dsl/kernels/decode_attention.ts);
+// writes divide by the scale, round to nearest and saturate at +-448.
+
+import type { AbiFunction, AbiParam, Requirement, TensorParam } from "./params.js";
+
+const FP8_DOC = [
+  "FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are",
+  "the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)",
+  "or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.",
+];
+
+/** The scales of an FP8 function's caches, put before its dtype. */
+const scales: readonly AbiParam[] = [
+  { kind: "tensor", name: "k_scale", element: "f32", access: "in", doc: "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", shape: ["scale_heads"], optional: true },
+  { kind: "tensor", name: "v_scale", element: "f32", access: "in", doc: "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", shape: ["scale_heads"], optional: true },
+  { kind: "size", name: "scale_heads", doc: "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)", min: 1, max: 65535 },
+];
+
+const scalesPerTensorOrHead: Requirement = {
+  check: "scale_heads == 1 || scale_heads == num_kv_heads",
+  message: "scale_heads ({scale_heads}) must be 1 (one scale per tensor) or num_kv_heads ({num_kv_heads}) (one per KV head)",
+};
+
+const isCache = (p: AbiParam): p is TensorParam => p.kind === "tensor" && (p.name === "k_cache" || p.name === "v_cache");
+
+/** Text naming the 16-bit functions and their workspace queries, naming the FP8 ones instead. */
+const fp8Names = (text: string): string => text.replace(/\blim_((?:paged_)?(?:decode_attention|sparse_attention)(?:_workspace_size)?)\b/g, "lim_fp8_$1");
+
+/** The FP8 version of a cache function: E4M3 caches and their scales. */
+function fp8(fn: AbiFunction): AbiFunction {
+  if (!fn.params.some(isCache)) throw new Error(`codegen/abi/fp8_functions.ts: ${fn.name} takes no k_cache or v_cache`);
+  const params = fn.params.flatMap((p): AbiParam[] => {
+    if (isCache(p)) return [{ ...p, element: "e4m3", doc: `${p.doc}, E4M3` }];
+    if (p.kind === "dtype") return [...scales, { ...p, doc: `${p.doc}: the dtype of every tensor but the FP8 caches` }];
+    if (p.kind === "workspace") return [{ ...p, doc: fp8Names(p.doc) }];
+    return [p];
+  });
+  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: [...fn.doc.map(fp8Names), ...FP8_DOC], params, requires: [...(fn.requires ?? []), scalesPerTensorOrHead] };
+}
+
+/** The FP8 workspace-size query of an attention function: same arguments, the FP8 variant's plan. */
+function fp8Workspace(fn: AbiFunction): AbiFunction {
+  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: fn.doc.map(fp8Names) };
+}
+
+const FP8 = [
+  "lim_decode_attention", "lim_sparse_attention", "lim_sparse_attention_per_head", "lim_append_kv", "lim_synthesize_kv",
+  "lim_paged_decode_attention", "lim_paged_sparse_attention", "lim_paged_sparse_attention_per_head", "lim_paged_append_kv", "lim_paged_synthesize_kv",
+  "lim_write_kv_slots",
+];
+const FP8_WORKSPACE = [
+  "lim_decode_attention_workspace_size", "lim_sparse_attention_workspace_size",
+  "lim_paged_decode_attention_workspace_size", "lim_paged_sparse_attention_workspace_size",
+];
+
+/** The FP8 functions, after the 16-bit ones (contiguous and paged) they derive from. */
+export function fp8Functions(functions: readonly AbiFunction[]): AbiFunction[] {
+  const find = (name: string) => {
+    const fn = functions.find((f) => f.name === name);
+    if (!fn) throw new Error(`codegen/abi/fp8_functions.ts: no function ${name} to derive an FP8 version from`);
+    return fn;
+  };
+  return [...FP8.map((n) => fp8(find(n))), ...FP8_WORKSPACE.map((n) => fp8Workspace(find(n)))];
+}

@@ -1,0 +1,92 @@
+// FP8 caches in the front end and in the generation plan: a cache tensor of the `kv` constant's type (e4m3
+// bytes, or the dtype for "auto"), words chosen at compile time (the mmas' input type), ldmatrix over FP8
+// rows, their widening to fp16 pairs, the conversions of loads and stores, and variant names that leave
+// "auto" out.
+
+import { describe, expect, it } from "vitest";
+import { DslError } from "../../codegen/frontend/diagnostics.js";
+import { Emitter } from "../../codegen/lower/emit.js";
+import { constantsTag } from "../../codegen/names.js";
+import { constantCombinations } from "../../codegen/variants.js";
+import { defineKernel } from "../../dsl/lang/kernel.js";
+import { compileTiny } from "../helpers/tiny_kernel.js";
+
+const PARAMS = 'k: Tensor<"kv", ["B", "N", "D"]>, y: Out<"kv", ["B", "D"]>';
+const BODY = `  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype;
+  const tile = shared("kv", [16, 32]);
+  const raw = regs("u32", [4], 0);
+  const wide = regs("u32", [2], 0);
+  loadMatrix(raw, tile.ref(laneId() % 16, (laneId() / 16) * 16), true);
+  widenE4M3(wide, raw[0], true);
+  const acc = regs("f32", [4], 0.0);
+  const a = regs("u32", [4], 0);
+  mma(acc, a, wide, MMA);
+  y.store(k.at(blockIdx.x, 0, threadIdx.x) + acc[0], blockIdx.x, threadIdx.x);`;
+
+function lowered(kv: string, body = BODY): string {
+  const ir = compileTiny(body, { params: PARAMS, constants: { D: 128, dtype: "bf16", kv } });
+  const e = new Emitter();
+  e.stmts(ir.body, 0);
+  return e.text();
+}
+
+function errorOf(body: string, kv = "e4m3"): DslError {
+  try {
+    lowered(kv, body);
+  } catch (e) {
+    if (e instanceof DslError) return e;
+    throw e;
+  }
+  throw new Error("expected a DslError");
+}
+
+describe("FP8 caches in kernels", () => {
+  it("read FP8 rows with ldmatrix, widen them to fp16 pairs and multiply in fp16", () => {
+    const text = lowered("e4m3");
+    expect(text).toContain("/* MMA = fp16 */");
+    expect(text).toContain("lim::load_matrix<true>(raw, &tile[lim::lane_id() % 16][lim::lane_id() / 16 * 16]);");
+    expect(text).toContain("lim::widen_e4m3<true>(wide, raw[0]);");
+    expect(text).toContain("lim::mma_16816<__half>(acc, a, wide);");
+    expect(text).toContain("__nv_fp8_e4m3 (*)[16][32]"); // the shared tile holds bytes
+  });
+
+  it("choose the dtype's own mma when the caches are in the dtype", () => {
+    const text = lowered("bf16");
+    expect(text).toContain("/* MMA = bf16 */");
+    expect(text).toContain("lim::mma_16816<__nv_bfloat16>(acc, a, wide);");
+  });
+
+  it.each([
+    ["a word chosen at run time", BODY.replace('c.kv == "e4m3" ? "fp16"', 'blockIdx.x == 0 ? "fp16"'), /a choice between words needs a compile-time condition/],
+    ["a word held in a let", BODY.replace("const MMA =", "let MMA ="), /'MMA' holds a word: declare it with const and no type/],
+    ["widening into 4 registers", BODY.replace('const wide = regs("u32", [2], 0);', 'const wide = regs("u32", [4], 0);'), /widenE4M3\(\) fills a register array u32\[2\]/],
+    ["a run-time transposed flag", BODY.replace("widenE4M3(wide, raw[0], true)", "widenE4M3(wide, raw[0], blockIdx.x == 0)"), /widenE4M3\(\)'s transposed flag must be a literal/],
+    ["ldmatrix over f32", BODY.replace('shared("kv", [16, 32])', 'shared("f32", [16, 32])'), /loadMatrix\(\) reads 16-bit elements \(or pairs of 8-bit ones\)/],
+  ])("refuse %s", (_label, body, message) => {
+    expect(errorOf(body).message).toMatch(message);
+  });
+});
+
+describe("FP8 variants in the generation plan", () => {
+  const spec = defineKernel({
+    spec: {
+      name: "k", summary: "a kernel over caches", constants: { D: [128], dtype: ["bf16", "fp16"], kv: ["auto", "e4m3"] },
+      schedule: { threads: { tag: "t", values: [128] } }, grid: { x: "B" },
+    },
+    heuristic: () => ({ threads: 128 }),
+    rules: [],
+  }).spec;
+
+  it("resolve auto to each dtype and keep it out of the names, which stay those of the 16-bit variants", () => {
+    const combos = constantCombinations(spec, {});
+    expect(combos).toEqual([
+      { D: 128, dtype: "bf16", kv: "bf16" }, { D: 128, dtype: "bf16", kv: "e4m3" },
+      { D: 128, dtype: "fp16", kv: "fp16" }, { D: 128, dtype: "fp16", kv: "e4m3" },
+    ]);
+    expect(combos.map((c) => constantsTag(spec, c))).toEqual(["d128_bf16", "d128_bf16_e4m3", "d128_fp16", "d128_fp16_e4m3"]);
+  });
+
+  it("give a variant once when the request names both auto and the dtype", () => {
+    expect(constantCombinations(spec, { dtypes: ["bf16"], kvDtypes: ["auto", "bf16"] })).toEqual([{ D: 128, dtype: "bf16", kv: "bf16" }]);
+  });
+});
