@@ -1,9 +1,13 @@
-// Every generated decode-attention variant against the float64 reference: fresh random inputs, outputs
-// poisoned with NaN before each run, N = 1, lengths that are no multiple of any tile, ragged batches up to
-// B = 32, padded strides, split and unsplit sequences. Then the argument and device-input errors.
+// Every generated decode-attention variant over contiguous caches, in the dtype and in FP8 (through the
+// lim_fp8_* functions: the reference takes the E4M3 values the caches hold), against the float64 reference:
+// fresh random inputs, outputs poisoned with NaN before each run, N = 1, lengths that are no multiple of any
+// tile, ragged batches up to B = 32, padded strides, split and unsplit sequences. Then the argument and
+// device-input errors. (lim_use_variant only serves calls whose constants match, so a paged variant can only
+// be reached through the paged functions: python/tests/paged_caches.py runs those.)
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { roundToE4M3 } from "../../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
@@ -15,11 +19,11 @@ import { attentionRecall } from "../../reference/lessismore.js";
 interface Variant {
   kernel: string;
   name: string;
-  constants: { D: number; G: number; dtype: HalfType };
+  constants: { D: number; G: number; dtype: HalfType; cache: string; kv: string };
 }
 
 const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json", import.meta.url), "utf8")) as { variants: Variant[] };
-const variants = manifest.variants.filter((v) => v.kernel === "decode_attention");
+const variants = manifest.variants.filter((v) => v.kernel === "decode_attention" && v.constants.cache === "contiguous");
 const TOLERANCE: Record<HalfType, number> = { bf16: 1e-2, fp16: 5e-3 };
 
 interface Case {
@@ -27,27 +31,30 @@ interface Case {
   numKvHeads: number;
   seqlens: number[];
   capacity: number;
-  /** Extra elements between rows/heads, to exercise strides (multiples of 8). */
+  /** Extra elements between rows/heads, to exercise strides (multiples of 8; twice as many FP8 elements). */
   pad: number;
 }
 
 /** Runs one case on one variant and returns the relative errors of out and lse. */
 function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out: number; lse: number } {
-  const { D, G, dtype } = v.constants;
+  const { D, G, dtype, kv } = v.constants;
+  const fp8 = kv === "e4m3";
+  const pad = fp8 ? 2 * c.pad : c.pad; // 16 bytes either way: every row stays 16-byte aligned
   const next = rng(seed);
   const B = c.seqlens.length;
   const Hkv = c.numKvHeads;
   const Hq = Hkv * G;
   const N = c.capacity;
   // Strided layouts: q [B, Hq, D] with head stride D + pad; caches [B, Hkv, N, D] with token stride D + pad.
-  const qStrideH = D + c.pad;
+  const qStrideH = D + pad;
   const qStrideB = Hq * qStrideH;
-  const kStrideN = D + c.pad;
-  const kStrideH = N * kStrideN + c.pad;
+  const kStrideN = D + pad;
+  const kStrideH = N * kStrideN + pad;
   const kStrideB = Hkv * kStrideH;
   const q = roundTo(dtype, uniform(next, B * qStrideB));
-  const k = roundTo(dtype, uniform(next, B * kStrideB));
-  const vv = roundTo(dtype, uniform(next, B * kStrideB));
+  const cache = (values: Float64Array) => (fp8 ? roundToE4M3(values) : roundTo(dtype, values));
+  const k = cache(uniform(next, B * kStrideB));
+  const vv = cache(uniform(next, B * kStrideB));
   const scale = 1 / Math.sqrt(D);
   const ref = decodeAttentionReference({
     batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens: c.seqlens, scale,
@@ -77,14 +84,14 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
     lseBuf.fill(0xff);
     const maxSeqlen = Math.max(...c.seqlens);
     const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen, dtype };
-    const wsBytes = native.decodeAttentionWorkspaceSize(sizes);
+    const wsBytes = fp8 ? native.fp8DecodeAttentionWorkspaceSize(sizes) : native.decodeAttentionWorkspaceSize(sizes);
     const workspace = wsBytes > 0 ? alloc(wsBytes) : null;
-    const call = () =>
-      native.decodeAttention({
-        ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
-        vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
-        cacheCapacity: N, softmaxScale: scale, workspace,
-      });
+    const args = {
+      ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
+      vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
+      cacheCapacity: N, softmaxScale: scale, workspace,
+    };
+    const call = fp8 ? () => native.fp8DecodeAttention({ ...args, kScale: null, vScale: null, scaleHeads: 1 }) : () => native.decodeAttention(args);
     const errors = () => {
       native.checkDeviceStatus();
       const outBits = new Uint16Array(B * Hq * D);
@@ -136,7 +143,7 @@ describe.skipIf(!gpu)("decode_attention on the GPU", () => {
   });
 
   it("writes the selection layer's logits and a log-sum-exp that make the full set's recall 1", () => {
-    const v = variants.find((x) => x.constants.D === 128 && x.constants.G === 4 && x.constants.dtype === "bf16")!;
+    const v = variants.find((x) => x.constants.D === 128 && x.constants.G === 4 && x.constants.dtype === "bf16" && x.constants.kv === "bf16")!;
     const next = rng(seed ^ 0x10917);
     const seqlens = [5000, 777];
     const B = 2, Hkv = 2, G = 4, Hq = 8, D = 128, N = 5008;

@@ -14,10 +14,14 @@ import { decodeAttentionReference, relativeError } from "../../reference/attenti
 
 interface Variant {
   kernel: string;
-  constants: { D: number; G: number; dtype: HalfType };
+  constants: { D: number; G: number; dtype: HalfType; cache: string; kv: string };
 }
 const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json", import.meta.url), "utf8")) as { variants: Variant[] };
-const attention = manifest.variants.filter((v) => v.kernel === "decode_attention").map((v) => v.constants);
+// One entry per (D, G, dtype) over contiguous caches in the dtype, the ones the functions here call.
+const attention = manifest.variants
+  .filter((v) => v.kernel === "decode_attention" && v.constants.cache === "contiguous" && v.constants.kv === v.constants.dtype)
+  .map((v) => v.constants)
+  .filter((c, i, all) => all.findIndex((d) => d.D === c.D && d.G === c.G && d.dtype === c.dtype) === i);
 const TOLERANCE: Record<HalfType, number> = { bf16: 1e-2, fp16: 5e-3 };
 
 /** An ascending list of `count` distinct positions below n. */
