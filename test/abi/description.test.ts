@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { argumentChecks } from "../../codegen/abi/c_wrappers.js";
 import { ABI_FUNCTIONS } from "../../codegen/abi/functions.js";
-import { validateFunction, type AbiFunction } from "../../codegen/abi/params.js";
+import { validateFunction, type AbiFunction, type TensorParam } from "../../codegen/abi/params.js";
 
 const good: AbiFunction = {
   name: "lim_example",
@@ -55,7 +55,7 @@ describe("the paged functions derived from the contiguous ones", () => {
   const paged = ABI_FUNCTIONS.filter((f) => f.name.startsWith("lim_paged_") && !f.name.endsWith("_workspace_size"));
 
   it("exist for every function that takes a cache", () => {
-    const withCaches = ABI_FUNCTIONS.filter((f) => !f.name.startsWith("lim_paged_") && f.params.some((p) => p.name === "cache_capacity"));
+    const withCaches = ABI_FUNCTIONS.filter((f) => /^lim_(?!paged_|fp8_)/.test(f.name) && f.params.some((p) => p.name === "cache_capacity"));
     expect(withCaches.map((f) => f.name).sort()).toEqual(paged.map((f) => f.name.replace("lim_paged_", "lim_")).sort());
   });
 
@@ -71,5 +71,33 @@ describe("the paged functions derived from the contiguous ones", () => {
       expect(cache.kind === "tensor" && cache.shape).toEqual(["num_pages", "page_size", "num_kv_heads", "head_dim"]);
     }
     expect(fn.requires?.map((r) => r.check)).toContain("(page_size & (page_size - 1)) == 0");
+  });
+});
+
+describe("the FP8 functions derived from the contiguous and paged ones", () => {
+  const byName = new Map(ABI_FUNCTIONS.map((f) => [f.name, f]));
+  const fp8 = ABI_FUNCTIONS.filter((f) => f.name.startsWith("lim_fp8_") && !f.name.endsWith("_workspace_size"));
+  const isCache = (name: string) => name === "k_cache" || name === "v_cache";
+
+  it("exist for every function that reads or writes caches, but the gather (which copies caches in the dtype)", () => {
+    const withCaches = ABI_FUNCTIONS.filter((f) => !f.name.startsWith("lim_fp8_") && !f.name.includes("gather_kv") && f.params.some((p) => isCache(p.name)));
+    expect(fp8.map((f) => f.name.replace("lim_fp8_", "lim_")).sort()).toEqual(withCaches.map((f) => f.name).sort());
+    for (const f of ABI_FUNCTIONS.filter((f) => /_attention_workspace_size$/.test(f.name) && !f.name.startsWith("lim_fp8_"))) {
+      expect(byName.has(f.name.replace("lim_", "lim_fp8_")), `${f.name}'s FP8 twin`).toBe(true);
+    }
+  });
+
+  it.each(fp8.map((f) => [f.name, f] as const))("%s takes its twin's arguments, E4M3 caches and their scales before the dtype", (name, fn) => {
+    const twin = byName.get(name.replace("lim_fp8_", "lim_"))!;
+    const names = fn.params.map((p) => p.name);
+    const dtype = twin.params.findIndex((p) => p.kind === "dtype");
+    expect(names).toEqual([...twin.params.slice(0, dtype).map((p) => p.name), "k_scale", "v_scale", "scale_heads", ...twin.params.slice(dtype).map((p) => p.name)]);
+    for (const p of fn.params.filter((p) => isCache(p.name))) expect(p.kind === "tensor" && p.element).toBe("e4m3");
+    expect(fn.requires?.map((r) => r.check)).toContain("scale_heads == 1 || scale_heads == num_kv_heads");
+    // FP8 rows are 16 elements per 16 bytes: the wrapper asks their strides for multiples of 16.
+    const checks = argumentChecks(fn).join("\n");
+    const cache = fn.params.find((p): p is TensorParam => p.kind === "tensor" && isCache(p.name) && p.strides !== undefined);
+    const cacheStride = cache?.strides?.find((s) => s !== "1");
+    if (cacheStride) expect(checks).toContain(`stride(fn, "${cacheStride}", ${cacheStride}, 16,`);
   });
 });

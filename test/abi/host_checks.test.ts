@@ -86,6 +86,11 @@ int main() {
   CALL("null block table", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, nullptr, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
   CALL("good slot write", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, table, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   CALL("slot write without slots", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, nullptr, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
+  // FP8 caches: rows of 128 bytes (strides in elements, multiples of 16), one scale per tensor or per KV head.
+  const float* scale = static_cast<const float*>(at(0xe00000));
+  CALL("good fp8 decode", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("fp8 rows 8 elements apart", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 136, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("three scales for two heads", lim_fp8_append_kv(at(0xc00000), at(0xd00000), seq, mut(0x200000), mut(0x300000), 16384, 8192, 128, 2, 2, 128, 64, scale, scale, 3, LIM_DTYPE_BF16, nullptr));
   return 0;
 }
 `;
@@ -122,6 +127,7 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     expect(call("good paged decode")).toEqual({ status: 0, message: "" });
     expect(call("good HND paged decode")).toEqual({ status: 0, message: "" });
     expect(call("good slot write")).toEqual({ status: 0, message: "" });
+    expect(call("good fp8 decode")).toEqual({ status: 0, message: "" });
   });
 
   it.each([
@@ -144,6 +150,8 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["overlapping pages", /^lim_paged_decode_attention: k_stride_h = 128 makes elements of k_cache overlap: it must be at least 2048/],
     ["null block table", /^lim_paged_decode_attention: block_table is NULL/],
     ["slot write without slots", /^lim_write_kv_slots: slot_mapping is NULL/],
+    ["fp8 rows 8 elements apart", /^lim_fp8_decode_attention: k_stride_n = 136 must be a non-negative multiple of 16 elements/],
+    ["three scales for two heads", /^lim_fp8_append_kv: scale_heads \(3\) must be 1 \(one scale per tensor\) or num_kv_heads \(2\) \(one per KV head\)$/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);
     expect(r.status).toBe(1);
