@@ -16,7 +16,7 @@ import {
   openTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
 } from "../codegen/tuning/database.js";
 import { kernelDigest } from "../codegen/tuning/digest.js";
-import { bucketRanges, constantCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
+import { bucketRanges, supportedCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
 import { TOOLKIT_VERSION } from "../codegen/version.js";
 import { writeGenerated } from "../codegen/write.js";
 import { ADDON_PATH, loadNative, type DeviceInfo, type TimingOptions } from "../runtime/ts/native.js";
@@ -95,7 +95,7 @@ export function pendingKeys(sources: readonly KernelSource[], opts: SweepOptions
   return sources.flatMap((source) => {
     const spec = source.definition.spec;
     const digest = kernelDigest(source.fn);
-    return constantCombinations(spec, opts.matrix).flatMap((constants) =>
+    return supportedCombinations(source, opts.matrix).flatMap((constants) =>
       bucketRanges(spec)
         .map(({ range, tunedAt }) => ({ key: tuningKey(spec, constants, range), kernel: spec.name, constants, tunedAt, source, range, digest }))
         .filter((k) => opts.retune || db.entries[k.key]?.source !== digest),

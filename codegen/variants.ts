@@ -75,6 +75,12 @@ export function constantCombinations(spec: KernelSpec, matrix: Matrix): Constant
   return resolved.filter((c, i) => resolved.findIndex((d) => JSON.stringify(d) === JSON.stringify(c)) === i);
 }
 
+/** The combinations of a kernel's constants it has variants for (its `unsupported` leaves some out). */
+export function supportedCombinations(source: KernelSource, matrix: Matrix): Constants[] {
+  const unsupported = source.definition.unsupported;
+  return constantCombinations(source.definition.spec, matrix).filter((c) => unsupported?.(c as never) === undefined);
+}
+
 /** One schedule for a variant and where it came from ("heuristic", "--schedules", a tuning entry). */
 export interface ScheduleChoice {
   readonly schedule: Schedule;
@@ -97,7 +103,7 @@ export const heuristicSchedule: ScheduleChooser = (source, constants) => [
 
 export function planVariants(sources: readonly KernelSource[], matrix: Matrix, choose: ScheduleChooser): PlannedVariant[] {
   return sources.flatMap((source) =>
-    constantCombinations(source.definition.spec, matrix).flatMap((constants) =>
+    supportedCombinations(source, matrix).flatMap((constants) =>
       choose(source, constants).map(({ schedule, origin, optional, bucket }) => ({
         source, constants, schedule, scheduleOrigin: origin, optional: optional ?? false, bucket: bucket ?? ANY_BUCKET,
       })),

@@ -808,6 +808,7 @@ extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -854,6 +855,7 @@ extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -901,6 +903,7 @@ extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -996,6 +999,7 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -1048,6 +1052,7 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -1101,6 +1106,7 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
@@ -1213,6 +1219,7 @@ extern "C" int lim_fp8_decode_attention_workspace_size(int32_t batch, int32_t nu
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   const lim_fp8_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, bytes };
   return guarded(fn, [&] { return lim_fp8_decode_attention_workspace_size_impl(a); });
 }
@@ -1228,6 +1235,7 @@ extern "C" int lim_fp8_sparse_attention_workspace_size(int32_t batch, int32_t nu
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   LIM_CHECK(lim_capi::one_of(fn, "per_head", per_head, {0, 1}, "0 or 1"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   const lim_fp8_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, bytes };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_workspace_size_impl(a); });
 }
@@ -1242,6 +1250,7 @@ extern "C" int lim_fp8_paged_decode_attention_workspace_size(int32_t batch, int3
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   const lim_fp8_paged_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, bytes };
   return guarded(fn, [&] { return lim_fp8_paged_decode_attention_workspace_size_impl(a); });
 }
@@ -1257,6 +1266,7 @@ extern "C" int lim_fp8_paged_sparse_attention_workspace_size(int32_t batch, int3
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   LIM_CHECK(lim_capi::one_of(fn, "per_head", per_head, {0, 1}, "0 or 1"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
   const lim_fp8_paged_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, bytes };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_workspace_size_impl(a); });
 }

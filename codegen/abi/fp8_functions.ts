@@ -25,6 +25,9 @@ const scalesPerTensorOrHead: Requirement = {
   message: "scale_heads ({scale_heads}) must be 1 (one scale per tensor) or num_kv_heads ({num_kv_heads}) (one per KV head)",
 };
 
+/** FP8 attention reads rows 32 dims at a time (dsl/kernels/decode_attention.ts generates no other variant). */
+const headDimTiles: Requirement = { check: "head_dim % 32 == 0", message: "head_dim ({head_dim}) must be a multiple of 32 for FP8 caches" };
+
 const isCache = (p: AbiParam): p is TensorParam => p.kind === "tensor" && (p.name === "k_cache" || p.name === "v_cache");
 
 /** Text naming the 16-bit functions and their workspace queries, naming the FP8 ones instead. */
@@ -39,12 +42,13 @@ function fp8(fn: AbiFunction): AbiFunction {
     if (p.kind === "workspace") return [{ ...p, doc: fp8Names(p.doc) }];
     return [p];
   });
-  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: [...fn.doc.map(fp8Names), ...FP8_DOC], params, requires: [...(fn.requires ?? []), scalesPerTensorOrHead] };
+  const attention = fn.name.includes("attention") ? [headDimTiles] : [];
+  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: [...fn.doc.map(fp8Names), ...FP8_DOC], params, requires: [...(fn.requires ?? []), scalesPerTensorOrHead, ...attention] };
 }
 
 /** The FP8 workspace-size query of an attention function: same arguments, the FP8 variant's plan. */
 function fp8Workspace(fn: AbiFunction): AbiFunction {
-  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: fn.doc.map(fp8Names) };
+  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: fn.doc.map(fp8Names), requires: [...(fn.requires ?? []), headDimTiles] };
 }
 
 const FP8 = [

@@ -72,7 +72,6 @@ export const decodeAttention = defineKernel({
   heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * stagedRowBytes(c)))) }),
   rules: [
     (c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 (the k of an mma)`),
-    (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `D (${c.D}) must be a multiple of 32 for FP8 caches (an ldmatrix of FP8 rows covers 32 dims)`),
     (c, s) => {
       // The ring of K and V tiles (padded rows) beside the cached list entries and the barriers.
       const ring = 2 * s.stages * (s.threads / 32) * 16 * s.rows * stagedRowBytes(c);
@@ -80,6 +79,8 @@ export const decodeAttention = defineKernel({
     },
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (the rows of an mma)`),
   ],
+  // An ldmatrix of FP8 rows covers 32 dims: head dims 80, 112 get FP8-free variants only.
+  unsupported: (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
 });
 
 /** Bytes of one staged K or V row: D elements of the cache's type and 16 bytes of padding. */

@@ -89,6 +89,11 @@ export interface KernelDefinition<S extends KernelSpec = KernelSpec> {
   readonly heuristic: (c: ConstantsOf<S>) => ScheduleOf<S>;
   /** Checked before anything is lowered or compiled; each returns the rule it breaks, if any. */
   readonly rules: readonly ((c: ConstantsOf<S>, s: ScheduleOf<S>) => RuleResult)[];
+  /**
+   * The constant combinations the kernel has no variant for, with the reason (e.g. FP8 caches at a head dim its
+   * fragments cannot tile): the generation matrix and the tuner leave them out instead of failing.
+   */
+  readonly unsupported?: (c: ConstantsOf<S>) => RuleResult;
 }
 
 /** Declares a kernel; `const` keeps the literal value lists for ConstantsOf. */

@@ -67,13 +67,12 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   plan->head_blocks = num_q_heads / plan->heads_per_block;
   plan->attention = lim_find_decode_attention(head_dim, plan->heads_per_block, static_cast<lim_dtype>(dtype), layout, static_cast<lim_dtype>(kv), max_rows);
   if (plan->attention == nullptr) {
-    const bool fp8 = kv != dtype;
     return no_variant(fn.c_str(),
                       "head_dim=" + std::to_string(head_dim) + ", " + std::to_string(plan->heads_per_block) + " query heads per block (num_q_heads " +
                           std::to_string(num_q_heads) + " / num_kv_heads " + std::to_string(num_kv_heads) + (per_head ? ", one list per head" : "") +
-                          "), dtype " + dtype_name(dtype) + ", " + layout_name(layout) + (fp8 ? std::string(" FP8 (") + dtype_name(kv) + ")" : std::string()) + " caches",
+                          "), dtype " + dtype_name(dtype) + ", " + layout_name(layout) + kv_words(dtype, kv) + " caches",
                       "--head-dims " + std::to_string(head_dim) + " --group-sizes " + std::to_string(plan->heads_per_block) + " --dtypes " + dtype_name(dtype) +
-                          " --caches " + layout_name(layout) + " --kv-dtypes " + (fp8 ? dtype_name(kv) : "auto"));
+                          " --caches " + layout_name(layout) + kv_flag(dtype, kv));
   }
   int status = ensure_device(fn.c_str());
   if (status != LIM_OK) return status;

@@ -58,10 +58,9 @@ template <typename Args>
 int write_slots(const Args& a) {
   const CacheElements elements = cache_elements(a);
   const lim_variant_info* v = lim_find_write_kv_slots(a.head_dim, a.dtype, static_cast<lim_dtype>(elements.kv));
-  const bool fp8 = elements.kv != a.dtype;
   lim_device_status* status_word = nullptr;
-  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype) + (fp8 ? ", FP8 pools" : ""),
-                                    head_dim_flags(a.head_dim, a.dtype) + " --kv-dtypes " + (fp8 ? dtype_name(elements.kv) : "auto"), &status_word);
+  const int status = prepare_launch(a.function, v, head_dim_shape(a.head_dim, a.dtype) + kv_words(a.dtype, elements.kv),
+                                    head_dim_flags(a.head_dim, a.dtype) + kv_flag(a.dtype, elements.kv), &status_word);
   if (status != LIM_OK) return status;
   lim_write_kv_slots_params p{};
   p.kNew = tensor(a.k_new, a.new_stride_t, a.new_stride_h, 1);

@@ -121,14 +121,16 @@ Caches shared_stride_caches(const A& a) {
 /** The name of a layout for messages and for lim generate's --caches. */
 inline const char* layout_name(lim_cache_layout layout) { return layout == LIM_CACHE_PAGED ? "paged" : "contiguous"; }
 
+/** The caches' element type for no_variant: " FP8 (e4m3)" or nothing, and the lim generate flag that makes it. */
+inline std::string kv_words(int dtype, int kv) { return kv != dtype ? std::string(" FP8 (") + dtype_name(kv) + ")" : std::string(); }
+inline std::string kv_flag(int dtype, int kv) { return std::string(" --kv-dtypes ") + (kv != dtype ? dtype_name(kv) : "auto"); }
+
 /** A kernel over (head dim, dtype, caches), for no_variant: what is missing, and the lim generate flags that make it. */
 inline std::string cache_shape(int32_t head_dim, int dtype, const Caches& caches) {
-  const bool fp8 = caches.elements.kv != dtype;
-  return head_dim_shape(head_dim, dtype) + ", " + layout_name(caches.layout) + (fp8 ? " FP8 (" + std::string(dtype_name(caches.elements.kv)) + ")" : std::string()) + " caches";
+  return head_dim_shape(head_dim, dtype) + ", " + layout_name(caches.layout) + kv_words(dtype, caches.elements.kv) + " caches";
 }
 inline std::string cache_flags(int32_t head_dim, int dtype, const Caches& caches) {
-  const bool fp8 = caches.elements.kv != dtype;
-  return head_dim_flags(head_dim, dtype) + " --caches " + layout_name(caches.layout) + " --kv-dtypes " + (fp8 ? dtype_name(caches.elements.kv) : "auto");
+  return head_dim_flags(head_dim, dtype) + " --caches " + layout_name(caches.layout) + kv_flag(dtype, caches.elements.kv);
 }
 
 }  // namespace lim_capi
