@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { DslError } from "../../codegen/frontend/diagnostics.js";
 import { Emitter } from "../../codegen/lower/emit.js";
 import { constantsTag } from "../../codegen/names.js";
-import { constantCombinations } from "../../codegen/variants.js";
+import { PROJECT_ROOT } from "../../cli/common.js";
+import { loadKernels } from "../../codegen/frontend/load.js";
+import { constantCombinations, supportedCombinations } from "../../codegen/variants.js";
 import { defineKernel } from "../../dsl/lang/kernel.js";
 import { compileTiny } from "../helpers/tiny_kernel.js";
 
@@ -88,5 +90,13 @@ describe("FP8 variants in the generation plan", () => {
 
   it("give a variant once when the request names both auto and the dtype", () => {
     expect(constantCombinations(spec, { dtypes: ["bf16"], kvDtypes: ["auto", "bf16"] })).toEqual([{ D: 128, dtype: "bf16", kv: "bf16" }]);
+  });
+});
+
+describe("combinations a kernel has no variant for", () => {
+  it("leave FP8 decode attention out at head dims that are no multiple of 32, and keep it at the others", async () => {
+    const [source] = await loadKernels(PROJECT_ROOT, ["decode_attention"]);
+    const plan = supportedCombinations(source, { headDims: [80, 96], groupSizes: [4], dtypes: ["bf16"], caches: ["contiguous"] });
+    expect(plan.map((c) => `${c.D} ${c.kv}`)).toEqual(["80 bf16", "96 bf16", "96 e4m3"]);
   });
 });
