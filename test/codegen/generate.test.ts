@@ -31,6 +31,9 @@ describe("lim generate", () => {
     expect(names).toContain("decode_attention__d128_g4_bf16_contiguous__t128_r1_s4");
     expect(names).toContain("gather_kv__d128_bf16_contiguous__t256");
     expect(names).toContain("decode_attention__d128_g4_bf16_paged__t128_r1_s4"); // both cache layouts by default
+    expect(names).toContain("decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4"); // and FP8 caches
+    expect(names).toContain("gather_kv__d128_bf16_contiguous__t256");
+    expect(names.filter((n) => n.startsWith("gather_kv") && n.includes("e4m3"))).toEqual([]); // the gather copies caches in the dtype only
     for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
   });
 
@@ -40,8 +43,12 @@ describe("lim generate", () => {
     expect(listed.groups[0].variants.map((v) => [v.name, v.scheduleOrigin])).toEqual([
       ["decode_attention__d128_g4_bf16_contiguous__t256_r1_s3", "--schedules"],
       ["decode_attention__d128_g4_bf16_contiguous__t64_r2_s2", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t64_r2_s2", "--schedules"],
       ["decode_attention__d128_g4_bf16_paged__t256_r1_s3", "--schedules"],
       ["decode_attention__d128_g4_bf16_paged__t64_r2_s2", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged_e4m3__t64_r2_s2", "--schedules"],
     ]);
     const space = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: requestedSchedules({ decode_attention: "space" }, parseScheduleTag, scheduleSpace) });
     const names = space.groups[0].variants.map((v) => v.name);
@@ -71,7 +78,7 @@ describe("lim generate", () => {
     });
     expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu");
     expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");
-    expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, int64_t rows);");
+    expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows);");
   });
 
   it("gives every variant of a kernel one parameter block, each cache tensor read through its variant's layout", () => {

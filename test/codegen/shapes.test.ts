@@ -29,8 +29,10 @@ describe("every supported shape", () => {
       const spec = source.definition.spec;
       const group = plan.groups.find((g) => g.spec.name === spec.name);
       const variants = group?.variants ?? [];
+      // Caches in the dtype and in FP8, except FP8 attention at head dims that are no multiple of 32 (80, 112).
+      const kvDtypes = (D: number) => (!dependsOn(source, "kv") ? 1 : spec.name === "decode_attention" && D % 32 !== 0 ? 1 : 2);
       const expected =
-        (dependsOn(source, "D") ? SUPPORTED_MATRIX.headDims.length : 1) *
+        (dependsOn(source, "D") ? SUPPORTED_MATRIX.headDims.reduce((n, D) => n + kvDtypes(D), 0) : kvDtypes(128)) *
         (dependsOn(source, "G") ? SUPPORTED_MATRIX.groupSizes.length : 1) *
         (dependsOn(source, "cache") ? SUPPORTED_MATRIX.caches.length : 1);
       expect(variants.length, spec.name).toBe(expected);
@@ -66,7 +68,7 @@ describe("the generation matrix", () => {
         if (values !== undefined) expect(values, `${source.definition.spec.name}.${constant}`).toEqual(DEFAULT_MATRIX[axis]);
       }
     }
-    expect(DEFAULT_MATRIX).toEqual({ headDims: [64, 128, 256], groupSizes: [1, 2, 4, 8], dtypes: ["bf16", "fp16"], budgets: [1024, 2048, 4096, 8192], caches: ["contiguous", "paged"] });
+    expect(DEFAULT_MATRIX).toEqual({ headDims: [64, 128, 256], groupSizes: [1, 2, 4, 8], dtypes: ["bf16", "fp16"], budgets: [1024, 2048, 4096, 8192], caches: ["contiguous", "paged"], kvDtypes: ["auto", "e4m3"] });
     for (const axis of Object.keys(DEFAULT_MATRIX) as (keyof typeof DEFAULT_MATRIX)[]) {
       expect(DEFAULT_MATRIX[axis].every((v: number | string) => (SUPPORTED_MATRIX[axis] as readonly (number | string)[]).includes(v)), axis).toBe(true);
     }

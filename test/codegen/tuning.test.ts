@@ -17,8 +17,8 @@ import { bucketRanges } from "../../codegen/variants.js";
 import { TOOLKIT_VERSION } from "../../codegen/version.js";
 
 const DEVICE = "NVIDIA H100 80GB HBM3";
-const constants = { D: 128, G: 4, dtype: "bf16", cache: "contiguous" };
-const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"], caches: ["contiguous"] };
+const constants = { D: 128, G: 4, dtype: "bf16", cache: "contiguous", kv: "bf16" };
+const matrix = { headDims: [128], groupSizes: [4], dtypes: ["bf16"], caches: ["contiguous"], kvDtypes: ["auto"] };
 
 let attention: KernelSource;
 let digest: string;
@@ -86,7 +86,7 @@ describe("tuning databases", () => {
     const table = plan.files.get("variants.cpp")!;
     expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t64_r1_s3_info, 0, 3072 },");
     expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 49152, INT64_MAX },");
-    expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache) && rows >= e->lo && rows < e->hi) return v;");
+    expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache && v->constants[4] == (int32_t)kv) && rows >= e->lo && rows < e->hi) return v;");
     expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
