@@ -235,11 +235,13 @@ function topkProblem(native: NativeAddon, seed: number): TuningProblem {
       return { error: wrong, tolerance: 0, what: `positions out of rank order (of ${ROWS * k})` };
     },
 
-    shapes(c, length) {
+    // A bucket of row counts is timed on short, mid-length and long rows (fewer lengths for the largest
+    // counts, whose long rows would take most of the sweep).
+    shapes(c, rows) {
       const k = c.K as number;
       const buffers = new Buffers(native);
-      const shapes = [1, 8].map((batch): TimedShape => {
-        const rows = batch * TIMED_Q_HEADS;
+      const lengths = rows <= 256 ? [8192, 32768, 131072] : [8192, 32768];
+      const shapes = lengths.map((length): TimedShape => {
         let made: { values: DeviceBuffer; indices: DeviceBuffer } | undefined;
         return {
           label: `${rows} rows of ${length}`,

@@ -1,12 +1,15 @@
 """LessIsMore selection on the GPU beside PyTorch, in one process.
 
-    python3 bench/selection.py [--lib build/liblim.so] [--quick]
+    python3 bench/selection.py [--lib build/liblim.so] [--quick] [--topk-only] [--topk-variants]
 
 Selection layer (our attention with logits + lim_select_lessismore) against our own full attention and
 against the PyTorch eager pipeline (SDPA for the layer's output, matmul logits, torch.topk per head, the
 rank-major union with scatter_reduce, sinks and the recency window), at B in {1, 8}, N in {8K, 32K, 128K},
 K in {1024, 2048, 4096}; Hq 32, Hkv 8, head dim 128, bf16, r 0.25, S 4. Then per-head top-k (lim_topk) against
-torch.topk. Timing: python/lessismore/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+torch.topk (--topk-only: only that), and with --topk-variants every generated top-k variant of the dispatched
+budget on each shape (to compare schedules, e.g. cluster sizes, built with `lim generate --schedules topk=...`);
+every timed variant's lists are first checked equal to the default's. Timing: python/lessismore/timing.py
+(CUDA-graph replays). Writes JSON under bench/results/.
 """
 
 import argparse
@@ -88,18 +91,40 @@ def bench_selection(lim, B, N, budget):
     return row
 
 
-def bench_topk(lim, rows, length, k):
+def bench_topk(lim, rows, length, k, variants=()):
     gen = torch.Generator(device="cuda").manual_seed(rows + length + k)
     sets = [torch.randn(rows, length, device="cuda", generator=gen) for _ in range(8)]
     idx = torch.empty(rows, k, device="cuda", dtype=torch.int32)
     vals = torch.empty(rows, k, device="cuda", dtype=torch.float32)
     lim.topk(sets[0], idx, vals, k)
     ref = torch.topk(sets[0], k, dim=-1)
+    want = idx.clone()
     row = {"rows": rows, "length": length, "k": k, "values_match_torch": bool(torch.equal(vals, ref.values))}
     row["ours_us"], _ = time_us([lambda x=x: lim.topk(x, idx, vals, k) for x in sets], reps=40)
     row["torch_us"], _ = time_us([lambda x=x: torch.topk(x, k, dim=-1) for x in sets], reps=40)
     row["speedup"] = row["torch_us"] / row["ours_us"]
+    row["variants"] = {}
+    for name in variants:
+        lim.use_variant("topk", name)
+        try:
+            idx.fill_(-7)
+            lim.topk(sets[0], idx, vals, k)
+            if not torch.equal(idx, want):
+                raise SystemExit(f"{name}: top-k lists differ from the default variant's on {rows} x {length}, k {k}")
+            row["variants"][name], _ = time_us([lambda x=x: lim.topk(x, idx, vals, k) for x in sets], reps=40)
+        except RuntimeError as error:  # a schedule this shape cannot launch (e.g. too much shared memory): say so, time the rest
+            row["variants"][name] = f"failed: {error}"
+        finally:
+            lim.use_variant("topk", None)
     return row
+
+
+def topk_variants_of(k):
+    """The generated top-k variants of the budget a k dispatches to (the smallest budget >= k)."""
+    manifest = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "generated", "manifest.json")))
+    topk = [v for v in manifest["variants"] if v["kernel"] == "topk"]
+    budget = min(v["constants"]["K"] for v in topk if v["constants"]["K"] >= k)
+    return sorted(v["name"] for v in topk if v["constants"]["K"] == budget)
 
 
 def main():
@@ -107,19 +132,22 @@ def main():
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--topk-only", action="store_true", help="only the per-head top-k against torch.topk")
+    ap.add_argument("--topk-variants", action="store_true", help="also time every generated top-k variant of each shape's budget")
     args = ap.parse_args()
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
-    for B in ([1] if args.quick else [1, 8]):
+    for B in ([] if args.topk_only else [1] if args.quick else [1, 8]):
         for N in ([32768] if args.quick else [8192, 32768, 131072]):
             for budget in ([2048] if args.quick else [1024, 2048, 4096]):
                 r = bench_selection(lim, B, N, budget)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 torch.cuda.empty_cache()
-    topk_rows = [bench_topk(lim, r, n, k) for r, n, k in [(32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024)]]
+    topk_shapes = [(32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024), (32, 262144, 8192), (8, 131072, 2048)]
+    topk_rows = [bench_topk(lim, r, n, k, topk_variants_of(k) if args.topk_variants else ()) for r, n, k in topk_shapes]
     for r in topk_rows:
         print(json.dumps(r), flush=True)
 
@@ -130,6 +158,8 @@ def main():
     print(f"\n{'rows':>5} {'length':>7} {'k':>5} {'lim_topk us':>12} {'torch.topk us':>14} {'speedup':>8}  values equal")
     for r in topk_rows:
         print(f"{r['rows']:>5} {r['length']:>7} {r['k']:>5} {r['ours_us']:>12.1f} {r['torch_us']:>14.1f} {r['speedup']:>7.1f}x  {r['values_match_torch']}")
+        for name, us in r["variants"].items():
+            print(f"{'':>19} {name}: {us if isinstance(us, str) else f'{us:.1f} us'}")
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = os.path.join(args.out, f"selection-{props.name.replace(' ', '_')}-{stamp}.json")

@@ -1070,47 +1070,46 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
 }
 
 // ---- topk (8 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_info;
-extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c16384_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c16384_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_b2_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_b1_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i4_c32768_b2_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c8192_b1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i8_c16384_b2_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c32768_b1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t1024_i4_c16384_b2_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b1_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i4_c16384_info,
-    &lim_topk__k1024__t512_i8_c32768_info,
-    &lim_topk__k2048__t512_i8_c16384_info,
-    &lim_topk__k2048__t1024_i4_c32768_info,
-    &lim_topk__k4096__t512_i8_c16384_info,
-    &lim_topk__k4096__t512_i8_c32768_info,
-    &lim_topk__k8192__t512_i4_c16384_info,
-    &lim_topk__k8192__t512_i8_c16384_info,
+    &lim_topk__k1024__t512_i8_c32768_b2_info,
+    &lim_topk__k1024__t512_i4_c16384_b1_info,
+    &lim_topk__k2048__t512_i4_c32768_b2_info,
+    &lim_topk__k2048__t512_i8_c8192_b1_info,
+    &lim_topk__k4096__t1024_i8_c16384_b2_info,
+    &lim_topk__k4096__t1024_i4_c32768_b1_info,
+    &lim_topk__k8192__t1024_i4_c16384_b2_info,
+    &lim_topk__k8192__t512_i8_c16384_b1_info,
     nullptr};
 extern "C" const int lim_topk_variant_count = 8;
 
-// Which variant serves which constants and range [lo, hi) of length (tokens per row (the longest)), tried in order.
+// Which variant serves which constants and range [lo, hi) of rows (rows ranked in one call (requests x query heads)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i4_c16384_info, 0, 12288 },
-    {&lim_topk__k1024__t512_i8_c32768_info, 12288, 49152 },
-    {&lim_topk__k1024__t512_i4_c16384_info, 49152, INT64_MAX },
-    {&lim_topk__k2048__t512_i8_c16384_info, 0, 12288 },
-    {&lim_topk__k2048__t1024_i4_c32768_info, 12288, INT64_MAX },
-    {&lim_topk__k4096__t512_i8_c16384_info, 0, 12288 },
-    {&lim_topk__k4096__t512_i8_c32768_info, 12288, INT64_MAX },
-    {&lim_topk__k8192__t512_i4_c16384_info, 0, 12288 },
-    {&lim_topk__k8192__t512_i8_c16384_info, 12288, INT64_MAX },
+    {&lim_topk__k1024__t512_i8_c32768_b2_info, 0, 64 },
+    {&lim_topk__k1024__t512_i4_c16384_b1_info, 64, INT64_MAX },
+    {&lim_topk__k2048__t512_i4_c32768_b2_info, 0, 64 },
+    {&lim_topk__k2048__t512_i8_c8192_b1_info, 64, INT64_MAX },
+    {&lim_topk__k4096__t1024_i8_c16384_b2_info, 0, 64 },
+    {&lim_topk__k4096__t1024_i4_c32768_b1_info, 64, INT64_MAX },
+    {&lim_topk__k8192__t1024_i4_c16384_b2_info, 0, 512 },
+    {&lim_topk__k8192__t512_i8_c16384_b1_info, 512, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length) {
+extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t rows) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("topk");
   if (v != nullptr && (v->constants[0] == K)) return v;
   for (const lim_dispatch_entry* e = lim_topk_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if ((v->constants[0] == K) && length >= e->lo && length < e->hi) return v;
+    if ((v->constants[0] == K) && rows >= e->lo && rows < e->hi) return v;
   }
   return nullptr;
 }
@@ -1149,6 +1148,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:75"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:96"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 19;

@@ -175,6 +175,10 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
   atomicAdd: atomicOn("atomicAdd"),
   atomicMin: atomicOn("atomicMin"),
   atomicOr: atomicOn("atomicOr"),
+  bitWidth: (ctx, call, args, nodes) => {
+    arity(ctx, call, "bitWidth", args, 1);
+    return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "bitWidth() argument")] };
+  },
   popcount: (ctx, call, args, nodes) => {
     arity(ctx, call, "popcount", args, 1);
     return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "popcount() argument")] };
@@ -196,14 +200,16 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "f32", "blockSum() value")] };
   }),
   blockSortDescending: blockWide("blockSortDescending", (ctx, call, args, nodes) => {
-    arity(ctx, call, "blockSortDescending", args, 2);
+    if (args.length !== 2 && args.length !== 3) {
+      ctx.fail("type-mismatch", call, `blockSortDescending() takes keys, values and optionally the bits to sort on, got ${args.length} arguments`, "see dsl/lang/builtins.ts for blockSortDescending's signature");
+    }
     const n = registerLength(ctx, nodes[0], args[0], "blockSortDescending() keys");
     const m = registerLength(ctx, nodes[1], args[1], "blockSortDescending() values");
     if (n !== m) ctx.fail("shape-mismatch", call, `blockSortDescending() has ${n} keys and ${m} values per thread`, "give every key a value");
     if ((args[0].type as { elem: string }).elem !== "u32" || (args[1].type as { elem: string }).elem !== "i32") {
       ctx.fail("type-mismatch", call, "blockSortDescending() sorts u32 keys carrying i32 values", 'declare regs("u32", [n]) and regs("i32", [n])');
     }
-    return { type: VOID, args };
+    return { type: VOID, args: args.length === 3 ? [args[0], args[1], coerce(ctx, nodes[2], args[2], "i32", "blockSortDescending() bits")] : args };
   }),
   syncthreads: blockWide("syncthreads", noArgs("syncthreads", VOID), "syncConsumers"),
   clusterRank: (ctx, call, args) => {

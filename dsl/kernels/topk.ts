@@ -1,10 +1,17 @@
 // Top-k of each row, exactly: descending by value, ties to the lower position, NaN below every number.
 //
-// One block per row. A radix select finds the k-th largest key T (floats mapped to order-preserving
-// unsigned keys) digit by digit: three histogram passes over the row (11, 11 and 10 bits), each counting
-// only the keys whose higher digits match those found so far. A last pass compacts the selection in
-// position order: every key above T, and the first `ties` keys equal to T. In rank order the compacted
-// items are then sorted by key, largest first; the sort is stable, so equal keys stay in position order.
+// A cluster of s.cluster blocks per row (Hopper thread-block clusters), each owning one contiguous slice
+// of the row, so that a few rows still fill the GPU. A radix select finds the k-th largest key T (floats
+// mapped to order-preserving unsigned keys) digit by digit: three histogram passes (11, 11 and 10 bits),
+// each block counting the keys of its slice whose higher digits match those found so far; through
+// distributed shared memory each block sums its share of the bins over the cluster and hands the sums to
+// every block, so that all find the same digit. A
+// last pass compacts each slice in position order: every key above T, and of the keys equal to T the
+// first `ties` of the row (the slices before this one took theirs first, counted from their last
+// histograms). The slices' counts place them one after the other, so position order needs no more; in
+// rank order the cluster's first block gathers the items and sorts them by key, largest first, on the
+// bits in which they can differ; the sort is stable, so equal keys stay in position order. Every step is ordered, so the picks are the
+// same on every run whatever order the blocks finish in.
 //
 // For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
 // lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
@@ -14,8 +21,8 @@
 
 import {
   DEFAULT_MATRIX,
-  atomicAdd, blockExclusiveSum, blockIdx, blockSortDescending, defineKernel, i32, keyValue, max, min, orderedKey, present, raise,
-  range, regs, shared, syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
+  atomicAdd, bitWidth, blockExclusiveSum, blockIdx, blockSortDescending, clusterRank, clusterSync, defineKernel, i32, keyValue, max, min, orderedKey, present, raise,
+  peer, range, regs, shared, syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor,
 } from "../lang/index.js";
 
@@ -26,22 +33,28 @@ export const topkKernel = defineKernel({
     constants: { K: DEFAULT_MATRIX.budgets }, // the largest k a variant serves (its sort buffer)
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
-      items: { tag: "i", values: [4, 8, 16] }, // consecutive elements per thread in the compaction pass
-      cache: { tag: "c", values: [16384, 32768] }, // keys of a row kept in shared memory after the first pass
+      items: { tag: "i", values: [4, 8] }, // consecutive elements per thread in the compaction pass
+      cache: { tag: "c", values: [8192, 16384, 32768] }, // keys of a block's slice kept in shared memory after the first pass
+      cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per row, each on its own SM
     },
-    grid: { x: "R" },
-    // Whether a row fits the key cache decides the best schedule: short, mid-length and long rows apart.
-    bucket: { name: "length", doc: "tokens per row (the longest)", bounds: [12288, 49152], tunedAt: [8192, 32768, 131072] },
+    cluster: "cluster",
+    grid: { x: "R * s.cluster" },
+    // How many rows share the GPU decides the cluster size (measured, bench/NOTES.md section 16): the 32
+    // rows of one request leave SMs idle unless each row takes several, 256 rows fill it with one each.
+    bucket: { name: "rows", doc: "rows ranked in one call (requests x query heads)", bounds: [64, 512], tunedAt: [32, 256, 1024] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
   },
-  // 1024 threads leave 64 registers each, which spills at some budgets; 512 threads do not, and the
-  // kernel is bound by instruction issue rather than by threads in flight. K 8192's larger buffers leave
-  // room for 16K cached keys.
-  heuristic: (c) => ({ threads: 512, items: 8, cache: c.K <= 4096 ? 32768 : 16384 }),
+  // Measured on the H200 (bench/NOTES.md section 16): clusters of 4 with 8K cached keys per block came
+  // within 7% of the best schedule for 32 rows of 32K and within 1.7x of it on every other shape
+  // measured; 512 threads keep two blocks on an SM. The tuning database picks per row length.
+  heuristic: () => ({ threads: 512, items: 4, cache: 8192, cluster: 4 }),
   rules: [
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
     (c, s) => (c.K / s.threads <= 16 ? undefined : `K / threads = ${c.K / s.threads} sorted items per thread (at most 16)`),
     (_c, s) => (2048 % s.threads === 0 ? undefined : `threads (${s.threads}) must divide the 2048 histogram bins`),
+    // The key cache, four histograms and the picks (K x 8 bytes, and about K x 4.5 more in the sort's
+    // own storage, which the front end does not count) must fit the 227 KB of shared memory of a block.
+    (c, s) => (s.cache * 4 + 32768 + c.K * 13 <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s sort needs more than a block's 227 KB of shared memory`),
   ],
 });
 
@@ -66,88 +79,122 @@ export function topk(
   const PER_BIN = BINS / s.threads;
   const SORTED = c.K / s.threads;
   const PER = s.items;
-  const row = blockIdx.x;
+  const CLUSTER = s.cluster;
+  const row = blockIdx.x / CLUSTER;
+  const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of the row
+  // Shared memory every block of the cluster may still read, declared first so that no later array shares it.
+  const hist = shared("i32", [2 * BINS]); // two histograms: a level's counts stay readable while the next level counts
+  const total = shared("i32", [CLUSTER > 1 ? 2 * BINS : 1]); // the cluster's sums of the histograms, likewise two
+  const placed = shared("i32", [1]); // items this block selected, read by the blocks after it
+  const selKey = shared("u32", [c.K]); // the block's selection; in rank order the first block gathers the row's here
+  const selPos = shared("i32", [c.K]);
 
   waitForPrecedingGrid();
   let n = values.size("L");
   if (present(lengths)) n = lengths.at(row / rowsPerSeq);
   if (n < 0 || n > values.size("L")) {
-    if (threadIdx.x == 0) raise("length {1} of row {0} is outside [0, {2}]", row, n, values.size("L"));
-    return;
+    if (threadIdx.x == 0 && rank == 0) raise("length {1} of row {0} is outside [0, {2}]", row, n, values.size("L"));
+    return; // the whole cluster: its blocks read the same length
   }
   const lo = begin;
   const hi = max(n - tail, lo);
   const take = min(k, hi - lo);
+  const span = (hi - lo + CLUSTER - 1) / CLUSTER;
+  const mine = min(lo + rank * span, hi); // this block's slice [mine, mineEnd)
+  const mineEnd = min(mine + span, hi);
 
-  // The first pass keeps the row's first s.cache keys in shared memory; later passes read them there
+  // The first pass keeps the slice's first s.cache keys in shared memory; later passes read them there
   // instead of loading and converting the floats again.
   const keyCache = shared("u32", [s.cache]);
-  const keyAt = (j: i32): u32 => (j - lo < s.cache ? keyCache[j - lo] : orderedKey(values.at(row, j)));
+  const keyAt = (j: i32): u32 => (j - mine < s.cache ? keyCache[j - mine] : orderedKey(values.at(row, j)));
 
   // Radix select of the take-th largest key: digits of 11, 11 and 10 bits, most significant first.
-  const hist = shared("i32", [BINS]);
-  const found = shared("i32", [2]);
+  const found = shared("i32", [3]);
   let prefix: u32 = 0; // the digits found so far, in place
   let remaining = take; // how many keys that match `prefix` are still to be taken
+  let lastBin = 0; // the last digit's bin: the count of keys equal to T, per block
+  let topBin = 0; // the first digit of the row's largest key
   for (const level of unroll(3)) {
     const shift = level == 0 ? 21 : level == 1 ? 10 : 0;
     const decided = shift + (level == 2 ? 10 : 11); // bits at and above this one are already known
     const mask: u32 = level == 2 ? 0x3ff : 0x7ff;
-    for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
+    // Level l counts into histogram l % 2: the peers read the other one until the cluster barrier below.
+    const h = (level % 2) * BINS;
+    for (let i = threadIdx.x; i < BINS; i += s.threads) hist[h + i] = 0;
     syncthreads();
     if (remaining > 0) {
       // Unrolled so that eight loads are in flight per thread: the row comes from L2, and one load at a
       // time would leave the loop waiting on its latency (measured: 39 us for 32 rows of 32K).
-      for (const j of range(lo + threadIdx.x, hi, s.threads, 8)) {
+      for (const j of range(mine + threadIdx.x, mineEnd, s.threads, 8)) {
         let key: u32 = 0;
         if (level == 0) {
           key = orderedKey(values.at(row, j));
-          if (j - lo < s.cache) keyCache[j - lo] = key;
+          if (j - mine < s.cache) keyCache[j - mine] = key;
         } else {
           key = keyAt(j);
         }
-        if (level == 0 || key >> decided == prefix >> decided) atomicAdd(hist.ref(i32((key >> shift) & mask)), 1);
+        if (level == 0 || key >> decided == prefix >> decided) atomicAdd(hist.ref(h + i32((key >> shift) & mask)), 1);
       }
     }
-    syncthreads();
+    // The row's counts: in a cluster each block sums its share of the bins over the cluster's histograms
+    // (each read once, in whole lines) and hands the sums to every block.
+    if (CLUSTER > 1) {
+      clusterSync();
+      const share = BINS / CLUSTER;
+      for (let i = threadIdx.x; i < share; i += s.threads) {
+        const bin = h + rank * share + i;
+        let sum = 0;
+        for (const r of unroll(CLUSTER)) sum += peer(hist, r)[bin];
+        for (const r of unroll(CLUSTER)) peer(total, r)[bin] = sum;
+      }
+      clusterSync();
+    } else {
+      syncthreads();
+    }
+    const countOf = (bin: i32): i32 => (CLUSTER > 1 ? total[h + bin] : hist[h + bin]);
     // The bin where the count of larger keys reaches `remaining`; each thread scans PER_BIN bins from the top.
-    let mine = 0;
-    for (const q of unroll(PER_BIN)) mine += hist[BINS - 1 - (threadIdx.x * PER_BIN + q)];
+    let mineCount = 0;
+    for (const q of unroll(PER_BIN)) mineCount += countOf(BINS - 1 - (threadIdx.x * PER_BIN + q));
     const scan = regs("i32", [2]);
-    blockExclusiveSum(mine, scan);
+    blockExclusiveSum(mineCount, scan);
     let before = scan[0];
     for (const q of unroll(PER_BIN)) {
       const bin = BINS - 1 - (threadIdx.x * PER_BIN + q);
-      const count = hist[bin];
+      const count = countOf(bin);
       if (remaining > 0 && before < remaining && before + count >= remaining) {
         found[0] = bin;
         found[1] = remaining - before;
       }
+      if (level == 0 && before == 0 && count > 0) found[2] = bin; // the largest key's first digit
       before += count;
     }
     syncthreads();
+    if (level == 0) topBin = found[2];
     if (remaining > 0) {
       prefix = prefix | (u32(found[0]) << shift);
       remaining = found[1];
+      lastBin = found[0];
     }
   }
   const threshold = prefix; // the take-th largest key
-  const ties = remaining; // keys equal to it that are taken, lowest positions first
+  // Keys equal to T that this slice may take: the row takes `remaining`, lowest positions first, and the
+  // slices before this one hold tiesBefore of them (their last histograms count their keys equal to T).
+  let tiesBefore = 0;
+  for (const r of unroll(CLUSTER)) if (r < rank) tiesBefore += peer(hist, r)[lastBin]; // level 2 counted into histogram 0
+  const ties = max(remaining - tiesBefore, 0);
 
   // Ordered compaction: item j goes to slot (keys above T before j) + min(ties before j, `ties`).
-  const selKey = shared("u32", [c.K]);
-  const selPos = shared("i32", [c.K]);
   let runAbove = 0;
   let runTies = 0;
-  for (let base = lo; base < hi; base += s.threads * PER) {
+  for (let base = mine; base < mineEnd; base += s.threads * PER) {
     const keys = regs("u32", [PER]);
     let above = 0;
     let equal = 0;
     for (const e of unroll(PER)) {
       const j = base + threadIdx.x * PER + e;
-      keys[e] = j < hi ? keyAt(j) : 0;
-      if (j < hi && keys[e] > threshold) above += 1;
-      if (j < hi && keys[e] == threshold) equal += 1;
+      keys[e] = j < mineEnd ? keyAt(j) : 0;
+      if (j < mineEnd && keys[e] > threshold) above += 1;
+      if (j < mineEnd && keys[e] == threshold) equal += 1;
     }
     // Both counts in one scan: per tile each is below 65536 (threads x items <= 16384).
     const scan = regs("i32", [2]);
@@ -156,12 +203,12 @@ export function topk(
     let t = runTies + (scan[0] % 65536);
     for (const e of unroll(PER)) {
       const j = base + threadIdx.x * PER + e;
-      if (j < hi && keys[e] > threshold) {
+      if (j < mineEnd && keys[e] > threshold) {
         const slot = a + min(t, ties);
         selKey[slot] = keys[e];
         selPos[slot] = j;
         a += 1;
-      } else if (j < hi && keys[e] == threshold) {
+      } else if (j < mineEnd && keys[e] == threshold) {
         if (t < ties) {
           selKey[a + t] = keys[e];
           selPos[a + t] = j;
@@ -172,34 +219,62 @@ export function topk(
     runAbove += scan[1] / 65536;
     runTies += scan[1] % 65536;
   }
-  syncthreads();
+  const count = runAbove + min(runTies, ties); // this slice's picks, in position order
+  // The slices' picks follow each other: this one's start after those of the slices before it.
+  let first = 0;
+  if (CLUSTER > 1) {
+    if (threadIdx.x == 0) placed[0] = count;
+    clusterSync();
+    for (const r of unroll(CLUSTER)) if (r < rank) first += peer(placed, r)[0];
+  } else {
+    syncthreads();
+  }
 
   if (byPosition != 0) {
-    for (let i = threadIdx.x; i < take; i += s.threads) {
-      if (present(outIdx)) outIdx.store(selPos[i], row, i);
-      if (present(outVal)) outVal.store(keyValue(selKey[i]), row, i);
+    for (let i = threadIdx.x; i < count; i += s.threads) {
+      if (present(outIdx)) outIdx.store(selPos[i], row, first + i);
+      if (present(outVal)) outVal.store(keyValue(selKey[i]), row, first + i);
     }
   } else {
-    // Items past `take` get key 0 and sort after every real key (NaN's key is 0 too, but it comes earlier).
-    const keys = regs("u32", [SORTED]);
-    const pos = regs("i32", [SORTED]);
-    for (const e of unroll(SORTED)) {
-      const i = threadIdx.x * SORTED + e;
-      keys[e] = i < take ? selKey[i] : 0;
-      pos[e] = i < take ? selPos[i] : -1;
+    // The first block of the cluster gathers the row's picks in position order, then sorts them.
+    if (CLUSTER > 1) {
+      if (rank > 0) {
+        for (let i = threadIdx.x; i < count; i += s.threads) {
+          peer(selKey, 0)[first + i] = selKey[i];
+          peer(selPos, 0)[first + i] = selPos[i];
+        }
+      }
+      clusterSync();
     }
-    blockSortDescending(keys, pos);
-    const seq = row / rowsPerSeq;
-    const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
-    for (const e of unroll(SORTED)) {
-      const i = threadIdx.x * SORTED + e;
-      if (i < take) {
-        if (present(outIdx)) outIdx.store(pos[e], row, i);
-        if (present(outVal)) outVal.store(keyValue(keys[e]), row, i);
-        if (present(firstPick)) firstPick.atomicMin(u32(i * keyHeads) + pickKey, seq, pos[e]);
+    if (rank == 0) {
+      // The picks are sorted less T: every one lies in [T, the largest key], so only the bits of that
+      // spread differ (a radix pass per 4 of them). Items past `take` get 0 and sort after every real
+      // pick (T's ties are 0 too, but come earlier, and the sort is stable).
+      const spread = ((u32(topBin) << 21) | 0x1fffff) - threshold;
+      const keys = regs("u32", [SORTED]);
+      const pos = regs("i32", [SORTED]);
+      for (const e of unroll(SORTED)) {
+        const i = threadIdx.x * SORTED + e;
+        keys[e] = i < take ? selKey[i] - threshold : 0;
+        pos[e] = i < take ? selPos[i] : -1;
+      }
+      blockSortDescending(keys, pos, bitWidth(spread));
+      const seq = row / rowsPerSeq;
+      const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
+      for (const e of unroll(SORTED)) {
+        const i = threadIdx.x * SORTED + e;
+        if (i < take) {
+          if (present(outIdx)) outIdx.store(pos[e], row, i);
+          if (present(outVal)) outVal.store(keyValue(keys[e] + threshold), row, i);
+          if (present(firstPick)) firstPick.atomicMin(u32(i * keyHeads) + pickKey, seq, pos[e]);
+        }
       }
     }
   }
-  if (present(outIdx)) for (let i = take + threadIdx.x; i < k; i += s.threads) outIdx.store(-1, row, i);
-  if (threadIdx.x == 0 && present(outCount)) outCount.store(take, row);
+  if (rank == 0) {
+    if (present(outIdx)) for (let i = take + threadIdx.x; i < k; i += s.threads) outIdx.store(-1, row, i);
+    if (threadIdx.x == 0 && present(outCount)) outCount.store(take, row);
+  }
+  // In position order the peers read this block's `placed` and last histogram until their own barrier above.
+  if (CLUSTER > 1 && byPosition != 0) clusterSync();
 }

@@ -122,6 +122,10 @@ export function keyValue(key: u32): f32 {
 export function popcount(x: u32): i32 {
   return gpuOnly("popcount");
 }
+/** Bits needed to write x: 0 for 0, else 1 + the position of its highest set bit. */
+export function bitWidth(x: u32): i32 {
+  return gpuOnly("bitWidth");
+}
 /** Position (0 = least significant) of the n-th set bit of x, counting from 0; -1 when x has fewer. */
 export function nthSetBit(x: u32, n: i32): i32 {
   return gpuOnly("nthSetBit");
@@ -167,9 +171,10 @@ export function blockSum(value: f32): f32 {
 /**
  * Stable sort of the block's keys, largest first, carrying the values along (CUB BlockRadixSort). Each
  * thread holds `keys.length` consecutive items (blocked arrangement) before and after; equal keys keep
- * their order.
+ * their order. With `bits`, only the keys' low `bits` bits are compared (the caller knows the higher ones
+ * are equal in every key): a radix pass per 4 bits, so fewer bits sort faster.
  */
-export function blockSortDescending(keys: { [i: number]: number }, values: { [i: number]: number }): void {
+export function blockSortDescending(keys: { [i: number]: number }, values: { [i: number]: number }, bits?: i32): void {
   return gpuOnly("blockSortDescending");
 }
 /**

@@ -541,11 +541,12 @@ __device__ __forceinline__ float block_sum(float value) {
   return out;
 }
 
+/** Sorts by the keys' low `bits` bits (the caller knows the rest are equal): one radix pass per 4 bits. */
 template <int THREADS, int ITEMS>
-__device__ __forceinline__ void block_sort_descending(unsigned (&keys)[ITEMS], int (&values)[ITEMS]) {
+__device__ __forceinline__ void block_sort_descending(unsigned (&keys)[ITEMS], int (&values)[ITEMS], int bits = 32) {
   using Sort = cub::BlockRadixSort<unsigned, THREADS, ITEMS, int>;
   __shared__ typename Sort::TempStorage storage;
-  Sort(storage).SortDescending(keys, values);
+  Sort(storage).SortDescending(keys, values, 0, bits);
   __syncthreads();
 }
 

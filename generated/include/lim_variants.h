@@ -616,7 +616,7 @@ int lim_synthesize_step__d256_bf16__t32(const lim_synthesize_step_params* p, cud
 int lim_synthesize_step__d256_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
 
 /* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
- *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache) ---- */
+ *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache, cluster) ---- */
 /* Where each constant of topk sits in lim_variant_info.constants. */
 enum { LIM_TOPK_CONSTANT_K = 0 };
 typedef struct lim_topk_params {
@@ -643,17 +643,17 @@ typedef struct lim_topk_params {
 extern const lim_variant_info* const lim_topk_variants[];
 extern const int lim_topk_variant_count;
 
-/** The variant of topk that serves these constants and length (tokens per row (the longest)), or NULL when none was generated. */
-const lim_variant_info* lim_find_topk(int32_t K, int64_t length);
+/** The variant of topk that serves these constants and rows (rows ranked in one call (requests x query heads)), or NULL when none was generated. */
+const lim_variant_info* lim_find_topk(int32_t K, int64_t rows);
 
-int lim_topk__k1024__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c32768(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i4_c16384(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8_c16384(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i8_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i8_c8192_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i8_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t1024_i4_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,7 @@ describe("lim tune", () => {
     const matrix = { ...options.matrix, budgets: [2048] };
     const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
     const all = pendingKeys(sources, { ...options, matrix }, empty).map((k) => k.key);
-    expect(all).toEqual(["topk__k2048@length0-12288", "topk__k2048@length12288-49152", "topk__k2048@length49152-"]);
+    expect(all).toEqual(["topk__k2048@rows0-64", "topk__k2048@rows64-512", "topk__k2048@rows512-"]);
     const tuned = { source: digest } as TuningDatabase["entries"][string];
     const db = { ...empty, entries: { [all[0]]: tuned, [all[1]]: { ...tuned, source: "edited-since" } } };
     expect(pendingKeys(sources, { ...options, matrix }, db).map((k) => k.key)).toEqual(all.slice(1));

@@ -39,8 +39,8 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
     const next = rng(seed + K);
     native.useVariant({ kernel: "topk", variant: name }); // whatever bucket the length falls in
     onTestFinished(() => native.useVariant({ kernel: "topk", variant: null }));
-    // Longer than the variant's key cache: the rows that do not fit take the uncached path.
-    const length = Math.max(3 * K + 17, v.schedule.cache + 1001);
+    // Longer than the variant's key caches (one per block of a row's cluster): the keys that do not fit take the uncached path.
+    const length = Math.max(3 * K + 17, v.schedule.cluster * v.schedule.cache + 1001);
     const rows = 6;
     const k = K - 3;
     const values = new Float32Array(rows * length);
@@ -78,6 +78,14 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
             if (Number.isNaN(row[j])) expect(v).toBeNaN();
             else expect(v).toBe(row[j] === 0 ? 0 : row[j]);
           });
+        }
+        // Deterministic: the blocks of a row's cluster finish in any order, and ties cross their slices.
+        const first = Array.from(gotIdx);
+        for (let run = 0; run < 20; run++) {
+          indices.fill(0x7f);
+          native.topk({ values: valuesBuf, valuesStride: length, lengths: lengthsBuf, indices, indicesStride: k, outValues, rows, length, k, order });
+          indices.download(gotIdx);
+          expect(Array.from(gotIdx), `run ${run + 2} of the same ${order}-order top-k ${note}`).toEqual(first);
         }
       }
     });
