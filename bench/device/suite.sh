@@ -64,7 +64,8 @@ for section in "$@"; do
     sanitize)
       # A reduced suite (batch context head_dim Hq Hkv budget), each run with 3 CUDA-graph replays of the
       # attention (the split counters must come back to 0): a split ragged batch with a real selection,
-      # an unsplit batch where every request keeps all tokens, G = 1, and head dim 256 with budget 1024.
+      # an unsplit batch where every request keeps all tokens, G = 1, and head dim 256 with budget 1024. The
+      # last two rank 8 and 16 rows, which the tuned top-k runs in thread-block clusters (racecheck covers them).
       for tool in memcheck racecheck synccheck; do
         for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024"; do
           echo "--- $tool: lim_example $shape"
