@@ -1,7 +1,8 @@
 // The selection kernels against the literal specification (reference/lessismore.ts), compared as
-// exact index lists: top-k for every budget variant (ties, NaN and infinities included), LessIsMore's
-// shared set and TidalDecode's per-head sets on ragged batches, attention recall, the selection layer's
-// logits, and the argument errors.
+// exact index lists: top-k for every generated variant (ties, NaN and infinities included, 20 repeated runs
+// for determinism), LessIsMore's shared set and TidalDecode's per-head sets on ragged batches, attention
+// recall, the selection layer's logits, and the argument errors. `bench/device/suite.sh topk-schedules`
+// generates several top-k schedules per budget (every cluster size) and runs this file over all of them.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
