@@ -311,6 +311,8 @@ export async function runSweep(opts: SweepOptions): Promise<{ db: string; rows: 
       return;
     }
     db.entries[e.key] = entry;
+    // Entries of this kernel keyed by a bucket measure it no longer has can never be used again.
+    for (const [key, old] of Object.entries(db.entries)) if (old.kernel === entry.kernel && old.bucket?.name !== entry.bucket?.name) delete db.entries[key];
     db.metadata.updated = new Date().toISOString();
     writeTuning(dbPath, db);
     const us = (s: string) => entry.candidates.find((c) => c.schedule === s)?.us ?? [];

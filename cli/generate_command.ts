@@ -93,7 +93,7 @@ export function registerGenerate(program: Command): void {
           schedules: flags.schedules,
         });
         const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: flags.kernels, choose, scheduled: flags.schedules && Object.keys(flags.schedules), onProgress });
-        for (const w of new Set(tuned.warnings)) console.error(`warning: ${w}`);
+        for (const w of new Set([...tuned.warnings, ...tuned.retiredBuckets()])) console.error(`warning: ${w}`);
         if (tunings.length) console.error(`tuned schedules for ${tuned.used.size} (kernel, constants, bucket) keys; heuristics elsewhere`);
         const variantFiles = plan.groups.flatMap((g) => g.variants.map((v) => v.file));
         if (flags.check) return printChecked(compareGenerated(outDir, plan.files), flags.out, variantFiles.length, plan.files.size);

@@ -24,6 +24,11 @@ export interface TunedChooser {
   readonly warnings: string[];
   /** Keys whose tuned schedule was used. */
   readonly used: Set<string>;
+  /**
+   * After choosing: the databases' entries of the kernels chosen for that are keyed by a shape bucket the
+   * kernel no longer has (its spec now buckets by another measure), one warning per database and kernel.
+   */
+  readonly retiredBuckets: () => string[];
 }
 
 /** The databases that may serve `device`; the others are named in `warnings`. */
@@ -59,8 +64,10 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
   const warnings: string[] = [];
   const used = new Set<string>();
   const dbs = usable(tunings, device, warnings);
+  const bucketOf = new Map<string, string | undefined>(); // kernels chosen for -> the measure they bucket by
   const choose: ScheduleChooser = (source: KernelSource, constants) => {
     const spec = source.definition.spec;
+    bucketOf.set(spec.name, spec.bucket?.name);
     const digest = kernelDigest(source.fn);
     const [fallback] = heuristicSchedule(source, constants);
     // A paged variant differs from the contiguous one only in its rows' addresses, and the sweep times
@@ -93,5 +100,15 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     });
     return mergeAdjacent(choices);
   };
-  return { choose, warnings, used };
+  const retiredBuckets = (): string[] =>
+    dbs.flatMap(({ path, db }) =>
+      [...bucketOf].flatMap(([kernel, measure]) => {
+        const retired = Object.values(db.entries).filter((e) => e.kernel === kernel && e.bucket?.name !== measure);
+        if (retired.length === 0) return [];
+        const names = [...new Set(retired.map((e) => e.bucket?.name ?? "no bucket"))].join(", ");
+        const now = measure ? `it buckets by ${measure} now` : "it has no shape buckets now";
+        return [`${path}: ${retired.length} ${kernel} entries are keyed by ${names}, which ${kernel} no longer buckets by (${now}); unused (run \`lim tune --kernels ${kernel}\` again)`];
+      }),
+    );
+  return { choose, warnings, used, retiredBuckets };
 }

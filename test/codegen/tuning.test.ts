@@ -114,4 +114,19 @@ describe("tuning databases", () => {
     expect(old.warnings[0]).toMatch(/tuning\/old\.json: tuned with lim 0\.0\.9, this is lim .*; ignored \(run `lim tune` again\)/);
     expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16_contiguous@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
   });
+
+  it("names entries keyed by a bucket measure the kernel no longer has, once per database and kernel", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const retired = (lo: number): [string, TuningEntry] => [
+      `decode_attention__d128_g4_bf16_contiguous@length${lo}-`,
+      { ...entry(ranges[0], "t64_r1_s3")[1], bucket: { name: "length", lo, hi: null } },
+    ];
+    const t = tunedSchedules([{ path: "tuning/h100.json", db: database([entry(ranges[0], "t64_r1_s3"), retired(0), retired(8192)]) }], DEVICE);
+    expect(t.retiredBuckets()).toEqual([]); // nothing chosen yet: no kernel to speak of
+    await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
+    expect(t.used.size).toBe(1); // the current bucket's entry still serves
+    expect(t.retiredBuckets()).toEqual([
+      "tuning/h100.json: 2 decode_attention entries are keyed by length, which decode_attention no longer buckets by (it buckets by rows now); unused (run `lim tune --kernels decode_attention` again)",
+    ]);
+  });
 });
