@@ -5,13 +5,13 @@
 // mapped to order-preserving unsigned keys) digit by digit: three histogram passes (11, 11 and 10 bits),
 // each block counting the keys of its slice whose higher digits match those found so far; through
 // distributed shared memory each block sums its share of the bins over the cluster and hands the sums to
-// every block, so that all find the same digit. A
-// last pass compacts each slice in position order: every key above T, and of the keys equal to T the
-// first `ties` of the row (the slices before this one took theirs first, counted from their last
-// histograms). The slices' counts place them one after the other, so position order needs no more; in
-// rank order the cluster's first block gathers the items and sorts them by key, largest first, on the
-// bits in which they can differ; the sort is stable, so equal keys stay in position order. Every step is ordered, so the picks are the
-// same on every run whatever order the blocks finish in.
+// every block, so that all find the same digit. A last pass compacts each slice in position order: every
+// key above T, and of the keys equal to T the first `ties` of the row (the slices before this one took
+// theirs first, counted from their last histograms). The slices' counts place them one after the other,
+// so position order needs no more; in rank order the cluster's first block gathers the items and sorts
+// them by key, largest first, on the bits in which they can differ; the sort is stable, so equal keys
+// stay in position order. Every step is ordered, so the picks are the same on every run whatever order
+// the blocks finish in.
 //
 // For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
 // lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
@@ -46,7 +46,7 @@ export const topkKernel = defineKernel({
   },
   // Measured on the H200 (bench/NOTES.md section 16): clusters of 4 with 8K cached keys per block came
   // within 7% of the best schedule for 32 rows of 32K and within 1.7x of it on every other shape
-  // measured; 512 threads keep two blocks on an SM. The tuning database picks per row length.
+  // measured; 512 threads keep two blocks on an SM. The tuning database picks per number of rows.
   heuristic: () => ({ threads: 512, items: 4, cache: 8192, cluster: 4 }),
   rules: [
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
