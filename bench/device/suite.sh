@@ -16,6 +16,13 @@ fi
 [ -d node_modules ] || tar -xJf .carry/node_modules.tar.xz
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw,memory.used --format=csv | tee "$OUT/gpu.txt"
 
+# Generates every top-k schedule of TOPK_SCHEDULES (the first is dispatched by default) beside the default
+# kernels and builds them, logging to $1; fails, saying why, when a schedule is refused or the build breaks.
+build_topk_schedules() {
+  node bin/lim generate --schedules "topk=${TOPK_SCHEDULES:-t512_i4_c8192_b4+t512_i4_c16384_b1+t512_i4_c16384_b2+t512_i4_c8192_b8}" > "$1" 2>&1 &&
+    bash bench/device/build.sh generated build >> "$1" 2>&1 || { tail -5 "$1"; return 1; }
+}
+
 status=0
 for section in "$@"; do
   echo "=== $section"
@@ -36,22 +43,19 @@ for section in "$@"; do
       # Top-k schedules side by side (cluster sizes, threads, key caches): generated with every schedule of
       # TOPK_SCHEDULES, built, put through the selection tests, then each timed on the benchmark's shapes.
       # It replaces generated/ and build/ of this copy: run it last.
-      node bin/lim generate --schedules "topk=${TOPK_SCHEDULES:-t512_i4_c8192_b4+t512_i4_c16384_b1+t512_i4_c16384_b2+t512_i4_c8192_b8}" > "$OUT/topk-schedules.log" 2>&1 || { tail -5 "$OUT/topk-schedules.log"; exit 1; }
-      bash bench/device/build.sh generated build >> "$OUT/topk-schedules.log" 2>&1 || { status=1; tail -20 "$OUT/topk-schedules.log"; }
+      build_topk_schedules "$OUT/topk-schedules.log" || exit 1
       node node_modules/vitest/vitest.mjs run test/gpu/selection.test.ts 2>&1 | tee "$OUT/topk-tests.log" | grep -E "✓|×|FAIL|Tests|passed|failed" | tail -40 || status=1
       python3 bench/selection.py --topk-only --topk-variants --out "$OUT" 2>&1 | tee "$OUT/topk-bench.log" || status=1
       ;;
     profile-topk)
-      # The top-k schedules of TOPK_SCHEDULES: each timed in rank and position order, then
-      # Nsight Compute's launch, occupancy (clusters included), throughput and stall statistics per variant.
-      schedules=${TOPK_SCHEDULES:-t512_i4_c8192_b4+t512_i4_c16384_b1+t512_i4_c16384_b2+t512_i4_c8192_b8}
-      node bin/lim generate --schedules "topk=$schedules" > "$OUT/profile-topk.log" 2>&1 || { tail -5 "$OUT/profile-topk.log"; exit 1; }
-      bash bench/device/build.sh generated build >> "$OUT/profile-topk.log" 2>&1 || { status=1; tail -20 "$OUT/profile-topk.log"; }
-      variants=$(python3 -c "import json; print(' '.join(v['name'] for v in json.load(open('generated/manifest.json'))['variants'] if v['kernel'] == 'topk' and v['constants']['K'] == ${TOPK_K:-2048}))")
-      for v in $variants; do
-        python3 bench/profile_topk.py --variant "$v" --k "${TOPK_K:-2048}" --time 2>&1 | tee -a "$OUT/profile-topk.log" || status=1
+      # The top-k schedules of TOPK_SCHEDULES for budget TOPK_K (2048): each timed in rank and position order,
+      # then Nsight Compute's launch, occupancy (clusters included), throughput and stall statistics per variant.
+      build_topk_schedules "$OUT/profile-topk.log" || exit 1
+      k=${TOPK_K:-2048}
+      for v in $(cd bench && python3 -c "from selection import topk_variants_of; print(' '.join(topk_variants_of($k)))"); do
+        python3 bench/profile_topk.py --variant "$v" --k "$k" --time 2>&1 | tee -a "$OUT/profile-topk.log" || status=1
         ncu --kernel-name regex:topk --launch-skip 3 --launch-count 1 --section SpeedOfLight --section LaunchStats --section Occupancy \
-          --section WarpStateStats python3 bench/profile_topk.py --variant "$v" --k "${TOPK_K:-2048}" > "$OUT/ncu-$v.txt" 2>&1 || status=1
+          --section WarpStateStats python3 bench/profile_topk.py --variant "$v" --k "$k" > "$OUT/ncu-$v.txt" 2>&1 || status=1
         grep -E "Duration|Cluster|Achieved Occupancy|Theoretical Occupancy|Block Limit|Compute \(SM\) Throughput|Warp Cycles Per Issued" "$OUT/ncu-$v.txt" | sed "s/^/$v /"
       done
       ;;
