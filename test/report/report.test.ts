@@ -42,6 +42,10 @@ describe("lim bench report", () => {
     const line = md.split("\n").find((l) => l.startsWith("| top-k, 32 rows x 32K"))!;
     expect(line).toContain(`${topk.ours_us.toFixed(1)} us`);
     expect(line.endsWith(topk.ours_us <= 12 ? "| yes |" : "| **no** |")).toBe(true);
+    const wide = r.topk.find((t) => t.rows === 256 && t.length === 32768 && t.k === 2048)!;
+    const wideLine = md.split("\n").find((l) => l.startsWith("| top-k, 256 rows x 32K"))!;
+    expect(wideLine).toContain(`${wide.ours_us.toFixed(1)} us`);
+    expect(wideLine.endsWith(wide.ours_us <= 45 ? "| yes |" : "| **no** |")).toBe(true);
     const big = r.decode.filter((d) => d.kv_MB > 1000).map((d) => d.ours_TBps);
     const bandwidth = md.split("\n").find((l) => l.startsWith("| full decode, K+V > 1 GB"))!;
     expect(bandwidth).toContain(`${Math.min(...big).toFixed(2)} TB/s (worst)`);
