@@ -1,9 +1,10 @@
 // The digest a tuning entry is stored with: it covers what a tuned schedule's validity and speed depend
-// on, the text of the kernel's function (its signature and body) and of the file-level functions that body
-// calls, and nothing else. Comments elsewhere in the file, the spec, the rules and the heuristic can change
-// without making measured schedules stale (the chooser still checks a tuned schedule against the rules).
+// on, the code of the kernel's function (its signature and body) and of the file-level functions that body
+// calls, and nothing else. Comments (inside the functions too), layout, the spec, the rules and the
+// heuristic can change without making measured schedules stale (the chooser still checks a tuned schedule
+// against the rules): the functions are printed without comments, in the printer's own layout.
 
-import type { CallExpression, FunctionDeclaration } from "ts-morph";
+import { ts, type CallExpression, type FunctionDeclaration } from "ts-morph";
 import { sourceDigest } from "./database.js";
 
 /** The file-level functions `fn` calls, directly or through each other, in the order first called. */
@@ -24,7 +25,9 @@ function calledFunctions(fn: FunctionDeclaration): FunctionDeclaration[] {
   return found;
 }
 
-/** The digest of a kernel as tuned: its function's text and that of the functions it calls. */
+/** The digest of a kernel as tuned: its function's code and that of the functions it calls. */
 export function kernelDigest(fn: FunctionDeclaration): string {
-  return sourceDigest([fn, ...calledFunctions(fn)].map((f) => f.getText()).join("\n"));
+  const printer = ts.createPrinter({ removeComments: true });
+  const file = fn.getSourceFile().compilerNode;
+  return sourceDigest([fn, ...calledFunctions(fn)].map((f) => printer.printNode(ts.EmitHint.Unspecified, f.compilerNode, file)).join("\n"));
 }

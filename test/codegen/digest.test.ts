@@ -1,5 +1,6 @@
-// The tuning digest covers a kernel's code only: its function and the file-level functions it calls. Edits
-// elsewhere in the file (comments, spec, rules, heuristic) leave tuned schedules current.
+// The tuning digest covers a kernel's code only: its function and the file-level functions it calls, without
+// comments or layout. Edits elsewhere in the file (comments, spec, rules, heuristic) and comments or layout
+// inside the functions leave tuned schedules current.
 
 import { Project } from "ts-morph";
 import { expect, it } from "vitest";
@@ -32,6 +33,10 @@ it("changes with the kernel's body and the functions it calls, not with the rest
   expect(digestOf(file({ rule: '() => "no"' }))).toBe(base);
   expect(digestOf(file({}).replace("export function other(): void {}", "export function other(): void { return; }"))).toBe(base);
   expect(digestOf(file({}).replace("return 0;", "return 1;"))).toBe(base); // a function the kernel does not call
+  expect(digestOf(file({ body: "y /* doubled later */" }))).toBe(base); // a comment inside the body
+  const relaid = file({}).replace("const v = helper(y);", "// the helper's value\n  const v   =   helper( y );");
+  expect(relaid).not.toBe(file({}));
+  expect(digestOf(relaid)).toBe(base); // and the layout
   expect(digestOf(file({ body: "y * 2" }))).not.toBe(base);
   expect(digestOf(file({ helper: "x + 2" }))).not.toBe(base);
 });
