@@ -83,7 +83,7 @@ export function topk(
   const row = blockIdx.x / CLUSTER;
   const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of the row
   // Shared memory every block of the cluster may still read, declared first so that no later array shares it.
-  const hist = shared("i32", [2 * BINS]); // two histograms: a level's counts stay readable while the next level counts
+  const hist = shared("i32", [2 * BINS]); // the block's counts, two histograms (see the level loop)
   const total = shared("i32", [CLUSTER > 1 ? 2 * BINS : 1]); // the cluster's sums of the histograms, likewise two
   const placed = shared("i32", [1]); // items this block selected, read by the blocks after it
   const selKey = shared("u32", [c.K]); // the block's selection; in rank order the first block gathers the row's here
@@ -118,7 +118,9 @@ export function topk(
     const shift = level == 0 ? 21 : level == 1 ? 10 : 0;
     const decided = shift + (level == 2 ? 10 : 11); // bits at and above this one are already known
     const mask: u32 = level == 2 ? 0x3ff : 0x7ff;
-    // Level l counts into histogram l % 2: the peers read the other one until the cluster barrier below.
+    // Level l counts into histogram l % 2. One would do: each level's two cluster barriers already keep the
+    // peers' reads of a level before the next level's counts (bench/NOTES.md section 16); the second costs
+    // 16 KB of shared memory and goes when the kernel is next retuned.
     const h = (level % 2) * BINS;
     for (let i = threadIdx.x; i < BINS; i += s.threads) hist[h + i] = 0;
     syncthreads();

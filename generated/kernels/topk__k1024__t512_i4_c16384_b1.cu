@@ -87,209 +87,209 @@ __global__ void __launch_bounds__(512) topk__k1024__t512_i4_c16384_b1_kernel(con
     const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:118
     const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:119
     const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:120
-    const int h = level % 2 * BINS;                                                 // dsl/kernels/topk.ts:122
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:123
-      hist[h + i] = 0;                                                              // dsl/kernels/topk.ts:123
+    const int h = level % 2 * BINS;                                                 // dsl/kernels/topk.ts:124
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:125
+      hist[h + i] = 0;                                                              // dsl/kernels/topk.ts:125
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:124
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:125
+    __syncthreads();                                                                // dsl/kernels/topk.ts:126
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:127
       #pragma unroll 8
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:128
-        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:129
-        if (level == 0) {                                                           // dsl/kernels/topk.ts:130
-          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:131
-          if (j - mine < s::cache) {                                                // dsl/kernels/topk.ts:132
-            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:132
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:130
+        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:131
+        if (level == 0) {                                                           // dsl/kernels/topk.ts:132
+          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:133
+          if (j - mine < s::cache) {                                                // dsl/kernels/topk.ts:134
+            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:134
           }
         } else {
-          key = keyAt(j);                                                           // dsl/kernels/topk.ts:134
+          key = keyAt(j);                                                           // dsl/kernels/topk.ts:136
         }
-        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:136
-          atomicAdd(&hist[h + static_cast<int>((key >> shift) & mask)], 1);         // dsl/kernels/topk.ts:136
+        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:138
+          atomicAdd(&hist[h + static_cast<int>((key >> shift) & mask)], 1);         // dsl/kernels/topk.ts:138
         }
       }
     }
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:141
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:142
-      constexpr int share = 2048;                                                   // dsl/kernels/topk.ts:143
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:144
-        const int bin = h + rank * share + i;                                       // dsl/kernels/topk.ts:145
-        int sum = 0;                                                                // dsl/kernels/topk.ts:146
+    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:143
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:144
+      constexpr int share = 2048;                                                   // dsl/kernels/topk.ts:145
+      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:146
+        const int bin = h + rank * share + i;                                       // dsl/kernels/topk.ts:147
+        int sum = 0;                                                                // dsl/kernels/topk.ts:148
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:147
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:147
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:149
+          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:149
         }
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:148
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:148
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:150
+          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:150
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:150
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:152
     } else {
-      __syncthreads();                                                              // dsl/kernels/topk.ts:152
+      __syncthreads();                                                              // dsl/kernels/topk.ts:154
     }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:154
-      return CLUSTER > 1 ? total[h + bin] : hist[h + bin];                          // dsl/kernels/topk.ts:154
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:156
+      return CLUSTER > 1 ? total[h + bin] : hist[h + bin];                          // dsl/kernels/topk.ts:156
     };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:156
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:158
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:157
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:157
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:159
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:159
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:158
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:159
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:160
+    int scan[2];                                                                    // dsl/kernels/topk.ts:160
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:161
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:162
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:161
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:162
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:163
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:164
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:165
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:166
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:163
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:164
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:165
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:166
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:167
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:168
       }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:168
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:168
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:170
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:170
       }
-      before += count;                                                              // dsl/kernels/topk.ts:169
+      before += count;                                                              // dsl/kernels/topk.ts:171
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:171
-    if (level == 0) {                                                               // dsl/kernels/topk.ts:172
-      topBin = found[2];                                                            // dsl/kernels/topk.ts:172
+    __syncthreads();                                                                // dsl/kernels/topk.ts:173
+    if (level == 0) {                                                               // dsl/kernels/topk.ts:174
+      topBin = found[2];                                                            // dsl/kernels/topk.ts:174
     }
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:173
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:174
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:175
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:176
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:175
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:176
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:177
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:178
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:179
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:182
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:181
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:184
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:183
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:183
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:183
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:185
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:185
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:185
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:184
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:187
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:188
-  for (int base = mine; base < mineEnd; base += s::threads * PER) {                 // dsl/kernels/topk.ts:189
-    unsigned keys[4];                                                               // dsl/kernels/topk.ts:190
-    int above = 0;                                                                  // dsl/kernels/topk.ts:191
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:192
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:186
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:189
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:190
+  for (int base = mine; base < mineEnd; base += s::threads * PER) {                 // dsl/kernels/topk.ts:191
+    unsigned keys[4];                                                               // dsl/kernels/topk.ts:192
+    int above = 0;                                                                  // dsl/kernels/topk.ts:193
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:194
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:193
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:194
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:195
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:196
-        above += 1;                                                                 // dsl/kernels/topk.ts:196
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:195
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:196
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:197
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:198
+        above += 1;                                                                 // dsl/kernels/topk.ts:198
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:197
-        equal += 1;                                                                 // dsl/kernels/topk.ts:197
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:199
+        equal += 1;                                                                 // dsl/kernels/topk.ts:199
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:200
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:201
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:202
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:203
+    int scan[2];                                                                    // dsl/kernels/topk.ts:202
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:203
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:204
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:205
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:204
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:205
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:206
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:207
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:208
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:209
-        a += 1;                                                                     // dsl/kernels/topk.ts:210
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:206
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:207
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:208
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:209
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:210
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:211
+        a += 1;                                                                     // dsl/kernels/topk.ts:212
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:211
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:212
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:213
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:214
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:213
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:214
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:215
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:216
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:216
+          t += 1;                                                                   // dsl/kernels/topk.ts:218
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:219
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:220
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:221
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:222
   }
-  const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:222
-  int first = 0;                                                                    // dsl/kernels/topk.ts:224
-  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:225
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:226
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:226
+  const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:224
+  int first = 0;                                                                    // dsl/kernels/topk.ts:226
+  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:227
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:228
+      placed[0] = count;                                                            // dsl/kernels/topk.ts:228
     }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:227
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:229
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:228
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:228
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:228
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:230
+      if (r < rank) {                                                               // dsl/kernels/topk.ts:230
+        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:230
       }
     }
   } else {
-    __syncthreads();                                                                // dsl/kernels/topk.ts:230
+    __syncthreads();                                                                // dsl/kernels/topk.ts:232
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:233
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:234
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:235
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:235
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:235
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:236
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:237
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:237
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:236
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:236
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:238
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:238
       }
     }
   } else {
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:240
-      if (rank > 0) {                                                               // dsl/kernels/topk.ts:241
-        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:242
-          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:243
-          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:244
+    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:242
+      if (rank > 0) {                                                               // dsl/kernels/topk.ts:243
+        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:244
+          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:245
+          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:246
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:247
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:249
     }
-    if (rank == 0) {                                                                // dsl/kernels/topk.ts:249
-      const unsigned spread = ((static_cast<unsigned>(topBin) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:253
-      unsigned keys[2];                                                             // dsl/kernels/topk.ts:254
-      int pos[2];                                                                   // dsl/kernels/topk.ts:255
+    if (rank == 0) {                                                                // dsl/kernels/topk.ts:251
+      const unsigned spread = ((static_cast<unsigned>(topBin) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:255
+      unsigned keys[2];                                                             // dsl/kernels/topk.ts:256
+      int pos[2];                                                                   // dsl/kernels/topk.ts:257
       #pragma unroll
-      for (int e = 0; e < SORTED; ++e) {                                            // dsl/kernels/topk.ts:256
-        const int i = static_cast<int>(threadIdx.x) * SORTED + e;                   // dsl/kernels/topk.ts:257
-        keys[e] = i < take ? selKey[i] - threshold : 0u;                            // dsl/kernels/topk.ts:258
-        pos[e] = i < take ? selPos[i] : -1;                                         // dsl/kernels/topk.ts:259
+      for (int e = 0; e < SORTED; ++e) {                                            // dsl/kernels/topk.ts:258
+        const int i = static_cast<int>(threadIdx.x) * SORTED + e;                   // dsl/kernels/topk.ts:259
+        keys[e] = i < take ? selKey[i] - threshold : 0u;                            // dsl/kernels/topk.ts:260
+        pos[e] = i < take ? selPos[i] : -1;                                         // dsl/kernels/topk.ts:261
       }
-      lim::block_sort_descending<s::threads>(keys, pos, (32 - __clz(spread)));      // dsl/kernels/topk.ts:261
-      const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:262
-      const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:263
+      lim::block_sort_descending<s::threads>(keys, pos, (32 - __clz(spread)));      // dsl/kernels/topk.ts:263
+      const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:264
+      const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:265
       #pragma unroll
-      for (int e = 0; e < SORTED; ++e) {                                            // dsl/kernels/topk.ts:264
-        const int i = static_cast<int>(threadIdx.x) * SORTED + e;                   // dsl/kernels/topk.ts:265
-        if (i < take) {                                                             // dsl/kernels/topk.ts:266
-          if (outIdx.present()) {                                                   // dsl/kernels/topk.ts:267
-            outIdx.store(pos[e], row, i);                                           // dsl/kernels/topk.ts:267
+      for (int e = 0; e < SORTED; ++e) {                                            // dsl/kernels/topk.ts:266
+        const int i = static_cast<int>(threadIdx.x) * SORTED + e;                   // dsl/kernels/topk.ts:267
+        if (i < take) {                                                             // dsl/kernels/topk.ts:268
+          if (outIdx.present()) {                                                   // dsl/kernels/topk.ts:269
+            outIdx.store(pos[e], row, i);                                           // dsl/kernels/topk.ts:269
           }
-          if (outVal.present()) {                                                   // dsl/kernels/topk.ts:268
-            outVal.store(lim::key_value(keys[e] + threshold), row, i);              // dsl/kernels/topk.ts:268
+          if (outVal.present()) {                                                   // dsl/kernels/topk.ts:270
+            outVal.store(lim::key_value(keys[e] + threshold), row, i);              // dsl/kernels/topk.ts:270
           }
-          if (firstPick.present()) {                                                // dsl/kernels/topk.ts:269
-            firstPick.atomic_min(static_cast<unsigned>(i * keyHeads) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:269
+          if (firstPick.present()) {                                                // dsl/kernels/topk.ts:271
+            firstPick.atomic_min(static_cast<unsigned>(i * keyHeads) + pickKey, seq, pos[e]); // dsl/kernels/topk.ts:271
           }
         }
       }
     }
   }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:274
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:275
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:275
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:275
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:276
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:277
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:277
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:277
       }
     }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:276
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:276
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:278
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:278
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:279
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:279
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:281
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:281
   }
 }
 
