@@ -38,7 +38,7 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
   it.each(topkVariants.map((v) => [v.name, v] as const))("%s: exact lists in rank and position order, ties, NaN and infinities", (name, v) => {
     const K = v.constants.K;
     const next = rng(seed + K);
-    native.useVariant({ kernel: "topk", variant: name }); // whatever bucket the length falls in
+    native.useVariant({ kernel: "topk", variant: name }); // whatever bucket the call falls in
     onTestFinished(() => native.useVariant({ kernel: "topk", variant: null }));
     // Longer than the variant's key caches (one per block of a row's cluster): the keys that do not fit take the uncached path.
     const length = Math.max(3 * K + 17, v.schedule.cluster * v.schedule.cache + 1001);
