@@ -13,7 +13,7 @@ import { loadKernels } from "../codegen/frontend/load.js";
 import { constantsTag, scheduleTag } from "../codegen/names.js";
 import { scheduleSpace } from "../codegen/schedules.js";
 import {
-  openTuning, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
+  openTuning, retiredEntries, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
 } from "../codegen/tuning/database.js";
 import { kernelDigest } from "../codegen/tuning/digest.js";
 import { bucketRanges, supportedCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
@@ -312,7 +312,7 @@ export async function runSweep(opts: SweepOptions): Promise<{ db: string; rows: 
     }
     db.entries[e.key] = entry;
     // Entries of this kernel keyed by a bucket measure it no longer has can never be used again.
-    for (const [key, old] of Object.entries(db.entries)) if (old.kernel === entry.kernel && old.bucket?.name !== entry.bucket?.name) delete db.entries[key];
+    for (const [key] of retiredEntries(db, entry.kernel, entry.bucket?.name)) delete db.entries[key];
     db.metadata.updated = new Date().toISOString();
     writeTuning(dbPath, db);
     const us = (s: string) => entry.candidates.find((c) => c.schedule === s)?.us ?? [];

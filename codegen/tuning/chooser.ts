@@ -8,7 +8,7 @@ import { TOOLKIT_VERSION } from "../version.js";
 import type { KernelSource } from "../types.js";
 import { parseScheduleTag } from "../schedules.js";
 import { bucketRanges, heuristicSchedule, type ScheduleChoice, type ScheduleChooser } from "../variants.js";
-import { minorVersion, tuningKey, type TuningDatabase } from "./database.js";
+import { minorVersion, retiredEntries, tuningKey, type TuningDatabase } from "./database.js";
 import { kernelDigest } from "./digest.js";
 
 export interface LoadedTuning {
@@ -103,9 +103,9 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
   const retiredBuckets = (): string[] =>
     dbs.flatMap(({ path, db }) =>
       [...bucketOf].flatMap(([kernel, measure]) => {
-        const retired = Object.values(db.entries).filter((e) => e.kernel === kernel && e.bucket?.name !== measure);
+        const retired = retiredEntries(db, kernel, measure);
         if (retired.length === 0) return [];
-        const names = [...new Set(retired.map((e) => e.bucket?.name ?? "no bucket"))].join(", ");
+        const names = [...new Set(retired.map(([, e]) => e.bucket?.name ?? "no bucket"))].join(", ");
         const now = measure ? `it buckets by ${measure} now` : "it has no shape buckets now";
         return [`${path}: ${retired.length} ${kernel} entries are keyed by ${names}, which ${kernel} no longer buckets by (${now}); unused (run \`lim tune --kernels ${kernel}\` again)`];
       }),

@@ -67,6 +67,14 @@ export function tuningKey(spec: KernelSpec, constants: Constants, range: readonl
   return `${base}@${spec.bucket.name}${range[0]}-${hi}`;
 }
 
+/**
+ * The entries of `kernel` keyed by another bucket measure than `measure` (undefined: the kernel has no
+ * buckets): a spec that changed its measure can never look them up again.
+ */
+export function retiredEntries(db: TuningDatabase, kernel: string, measure: string | undefined): [string, TuningEntry][] {
+  return Object.entries(db.entries).filter(([, e]) => e.kernel === kernel && e.bucket?.name !== measure);
+}
+
 /** The digest stored with each entry (the first 16 hex digits of the file's SHA-256). */
 export function sourceDigest(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 16);
