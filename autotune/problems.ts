@@ -210,6 +210,17 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
   };
 }
 
+/**
+ * The calls (rows, row length) each top-k bucket is timed on, keyed by the bucket's tunedAt (the length
+ * per row its spec names): a batch's rows of 8K-32K and one request's short rows; one request's heads at
+ * 32K and a batch of 128K rows; one request's heads at 128K-256K and a few long rows.
+ */
+export const TOPK_SHAPES: Readonly<Record<number, readonly (readonly [rows: number, length: number])[]>> = {
+  128: [[256, 8192], [256, 32768], [32, 8192]],
+  1024: [[32, 32768], [64, 32768], [256, 131072]],
+  8192: [[32, 131072], [32, 262144], [8, 131072]],
+};
+
 function topkProblem(native: NativeAddon, seed: number): TuningProblem {
   const checks = new Buffers(native);
   const ROWS = 5;
@@ -235,13 +246,13 @@ function topkProblem(native: NativeAddon, seed: number): TuningProblem {
       return { error: wrong, tolerance: 0, what: `positions out of rank order (of ${ROWS * k})` };
     },
 
-    // A bucket of row counts is timed on short, mid-length and long rows (fewer lengths for the largest
-    // counts, whose long rows would take most of the sweep).
-    shapes(c, rows) {
+    // Each bucket of length / rows is timed on the calls of TOPK_SHAPES (all inside the bucket).
+    shapes(c, tunedAt) {
       const k = c.K as number;
       const buffers = new Buffers(native);
-      const lengths = rows <= 256 ? [8192, 32768, 131072] : [8192, 32768];
-      const shapes = lengths.map((length): TimedShape => {
+      const calls = TOPK_SHAPES[tunedAt];
+      if (!calls) throw new Error(`no top-k shapes for the bucket tuned at length / rows = ${tunedAt}: add them to TOPK_SHAPES (autotune/problems.ts)`);
+      const shapes = calls.map(([rows, length]): TimedShape => {
         let made: { values: DeviceBuffer; indices: DeviceBuffer } | undefined;
         return {
           label: `${rows} rows of ${length}`,

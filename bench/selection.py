@@ -49,7 +49,7 @@ def torch_selection(q, k, v, n, budget, scale):
     return out, torch.sort(torch.cat([sinks, chosen, window], dim=1), dim=1).values
 
 
-def bench_selection(lim, B, N, budget):
+def bench_selection(lim, B, N, budget, union_variants=()):
     scale = 1.0 / math.sqrt(D)
     gen = torch.Generator(device="cuda").manual_seed(B * 131 + N + budget)
     q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
@@ -76,6 +76,16 @@ def bench_selection(lim, B, N, budget):
         with_logits()
         select()
 
+    # The selection's two halves apart (the tensor-parallel entry points on one GPU): the keys (their reset
+    # and the top-k that lowers them) and the union that reads them.
+    keys = torch.empty(B, N, device="cuda", dtype=torch.int32)
+
+    def local_keys():
+        lim.select_lessismore_local_keys(logits, seqlens, keys, 0, HQ, N, budget, R, S)
+
+    def union():
+        lim.select_lessismore_union(keys, seqlens, indices, counts, HQ, N, budget, R, S)
+
     layer()
     lim.check_device_status()
     _, torch_set = torch_selection(q, k, v, N, budget, scale)
@@ -84,6 +94,20 @@ def bench_selection(lim, B, N, budget):
     row["full_us"], _ = time_us([full], reps=20)
     row["with_logits_us"], _ = time_us([with_logits], reps=20)
     row["select_us"], _ = time_us([select], reps=20)
+    row["keys_us"], _ = time_us([local_keys], reps=20)
+    row["union_us"], _ = time_us([union], reps=20)
+    row["union_variants"] = {}
+    want = indices.clone()
+    for name in union_variants:
+        lim.use_variant("lessismore_union", name)
+        try:
+            indices.fill_(-7)
+            union()
+            if not torch.equal(indices, want):
+                raise SystemExit(f"{name}: the set differs from the default union variant's at B {B}, N {N}, K {budget}")
+            row["union_variants"][name], _ = time_us([union], reps=20)
+        finally:
+            lim.use_variant("lessismore_union", None)
     row["layer_us"], _ = time_us([layer], reps=20)
     row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(q, k, v, N, budget, scale)], reps=5, trials=5)
     row["layer_over_full"] = row["layer_us"] / row["full_us"]
@@ -119,10 +143,15 @@ def bench_topk(lim, rows, length, k, variants=()):
     return row
 
 
+def generated_variants(kernel):
+    """The manifest's entries of one kernel's generated variants."""
+    manifest = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "generated", "manifest.json")))
+    return [v for v in manifest["variants"] if v["kernel"] == kernel]
+
+
 def topk_variants_of(k):
     """The generated top-k variants of the budget a k dispatches to (the smallest budget >= k)."""
-    manifest = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "generated", "manifest.json")))
-    topk = [v for v in manifest["variants"] if v["kernel"] == "topk"]
+    topk = generated_variants("topk")
     budget = min(v["constants"]["K"] for v in topk if v["constants"]["K"] >= k)
     return sorted(v["name"] for v in topk if v["constants"]["K"] == budget)
 
@@ -134,15 +163,17 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     ap.add_argument("--topk-only", action="store_true", help="only the per-head top-k against torch.topk")
     ap.add_argument("--topk-variants", action="store_true", help="also time every generated top-k variant of each shape's budget")
+    ap.add_argument("--union-variants", action="store_true", help="also time every generated lessismore_union variant")
     args = ap.parse_args()
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
-    for B in ([] if args.topk_only else [1] if args.quick else [1, 8]):
-        for N in ([32768] if args.quick else [8192, 32768, 131072]):
+    for B in ([] if args.topk_only else [1, 8]):
+        for N in ([32768, 131072] if args.quick else [8192, 32768, 131072]):
             for budget in ([2048] if args.quick else [1024, 2048, 4096]):
-                r = bench_selection(lim, B, N, budget)
+                unions = sorted(v["name"] for v in generated_variants("lessismore_union")) if args.union_variants else ()
+                r = bench_selection(lim, B, N, budget, unions)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 torch.cuda.empty_cache()
@@ -151,9 +182,12 @@ def main():
     for r in topk_rows:
         print(json.dumps(r), flush=True)
 
-    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'full us':>8} {'+logits':>8} {'select':>7} {'layer us':>9} {'layer/full':>10} {'torch us':>9} {'vs torch':>9} {'same set':>8}")
+    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'full us':>8} {'+logits':>8} {'select':>7} {'(keys':>6} {'union)':>7} {'layer us':>9} {'layer/full':>10} {'torch us':>9} {'vs torch':>9} {'same set':>8}")
     for r in rows:
-        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['full_us']:>8.1f} {r['with_logits_us']:>8.1f} {r['select_us']:>7.1f} {r['layer_us']:>9.1f} "
+        for name, us in r["union_variants"].items():
+            print(f"B {r['B']} N {r['N']} K {r['K']} union {name}: {us:.1f} us")
+    for r in rows:
+        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['full_us']:>8.1f} {r['with_logits_us']:>8.1f} {r['select_us']:>7.1f} {r['keys_us']:>6.1f} {r['union_us']:>7.1f} {r['layer_us']:>9.1f} "
               f"{r['layer_over_full']:>9.2f}x {r['torch_us']:>9.1f} {r['speedup_vs_torch']:>8.1f}x {r['requests_matching_torch']:>5}/{r['B']}")
     print(f"\n{'rows':>5} {'length':>7} {'k':>5} {'lim_topk us':>12} {'torch.topk us':>14} {'speedup':>8}  values equal")
     for r in topk_rows:

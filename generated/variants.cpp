@@ -914,16 +914,16 @@ extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype
 }
 
 // ---- lessismore_union (1 variants)
-extern "C" const lim_variant_info lim_lessismore_union__t1024_i8_info;
+extern "C" const lim_variant_info lim_lessismore_union__t1024_i8_b8_info;
 
 extern "C" const lim_variant_info* const lim_lessismore_union_variants[] = {
-    &lim_lessismore_union__t1024_i8_info,
+    &lim_lessismore_union__t1024_i8_b8_info,
     nullptr};
 extern "C" const int lim_lessismore_union_variant_count = 1;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_lessismore_union_dispatch[] = {
-    {&lim_lessismore_union__t1024_i8_info, 0, INT64_MAX },
+    {&lim_lessismore_union__t1024_i8_b8_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_lessismore_union(void) {
@@ -1069,47 +1069,35 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
   return nullptr;
 }
 
-// ---- topk (8 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c32768_b2_info;
-extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_b1_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i4_c32768_b2_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i8_c8192_b1_info;
-extern "C" const lim_variant_info lim_topk__k4096__t1024_i8_c16384_b2_info;
-extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c32768_b1_info;
-extern "C" const lim_variant_info lim_topk__k8192__t1024_i4_c16384_b2_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b1_info;
+// ---- topk (4 variants)
+extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c8192_b4_info;
+extern "C" const lim_variant_info lim_topk__k2048__t512_i4_c8192_b4_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i4_c8192_b4_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c8192_b4_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i8_c32768_b2_info,
-    &lim_topk__k1024__t512_i4_c16384_b1_info,
-    &lim_topk__k2048__t512_i4_c32768_b2_info,
-    &lim_topk__k2048__t512_i8_c8192_b1_info,
-    &lim_topk__k4096__t1024_i8_c16384_b2_info,
-    &lim_topk__k4096__t1024_i4_c32768_b1_info,
-    &lim_topk__k8192__t1024_i4_c16384_b2_info,
-    &lim_topk__k8192__t512_i8_c16384_b1_info,
+    &lim_topk__k1024__t512_i4_c8192_b4_info,
+    &lim_topk__k2048__t512_i4_c8192_b4_info,
+    &lim_topk__k4096__t512_i4_c8192_b4_info,
+    &lim_topk__k8192__t512_i4_c8192_b4_info,
     nullptr};
-extern "C" const int lim_topk_variant_count = 8;
+extern "C" const int lim_topk_variant_count = 4;
 
-// Which variant serves which constants and range [lo, hi) of rows (rows ranked in one call (requests x query heads)), tried in order.
+// Which variant serves which constants and range [lo, hi) of length_per_row (row length / rows ranked in one call (requests x query heads)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i8_c32768_b2_info, 0, 64 },
-    {&lim_topk__k1024__t512_i4_c16384_b1_info, 64, INT64_MAX },
-    {&lim_topk__k2048__t512_i4_c32768_b2_info, 0, 64 },
-    {&lim_topk__k2048__t512_i8_c8192_b1_info, 64, INT64_MAX },
-    {&lim_topk__k4096__t1024_i8_c16384_b2_info, 0, 64 },
-    {&lim_topk__k4096__t1024_i4_c32768_b1_info, 64, INT64_MAX },
-    {&lim_topk__k8192__t1024_i4_c16384_b2_info, 0, 512 },
-    {&lim_topk__k8192__t512_i8_c16384_b1_info, 512, INT64_MAX },
+    {&lim_topk__k1024__t512_i4_c8192_b4_info, 0, INT64_MAX },
+    {&lim_topk__k2048__t512_i4_c8192_b4_info, 0, INT64_MAX },
+    {&lim_topk__k4096__t512_i4_c8192_b4_info, 0, INT64_MAX },
+    {&lim_topk__k8192__t512_i4_c8192_b4_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t rows) {
+extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("topk");
   if (v != nullptr && (v->constants[0] == K)) return v;
   for (const lim_dispatch_entry* e = lim_topk_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if ((v->constants[0] == K) && rows >= e->lo && rows < e->hi) return v;
+    if ((v->constants[0] == K) && length_per_row >= e->lo && length_per_row < e->hi) return v;
   }
   return nullptr;
 }
@@ -1125,7 +1113,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
-    {"topk", lim_topk_variants, 8 },
+    {"topk", lim_topk_variants, 4 },
     {nullptr, nullptr, 0}};
 extern "C" const int lim_kernel_table_count = 11;
 
@@ -1145,9 +1133,9 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:61"},
-    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:52"},
+    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:66"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:96"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:102"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 19;

@@ -59,6 +59,28 @@ for section in "$@"; do
         grep -E "Duration|Cluster|Achieved Occupancy|Theoretical Occupancy|Block Limit|Compute \(SM\) Throughput|Warp Cycles Per Issued" "$OUT/ncu-$v.txt" | sed "s/^/$v /"
       done
       ;;
+    retune-topk)
+      # After a change to the top-k kernel: the kernels of head dim 128 (bf16, contiguous) generated and built, the
+      # selection tests, the tuning sweep of the top-k alone (the database comes back in $OUT), then generated
+      # with it and with every union schedule of UNION_SCHEDULES (the first dispatched), built and tested again,
+      # and the selection timed beside PyTorch (B 1 and 8, 32K and 128K, each union schedule beside the others).
+      small="--head-dims 128 --dtypes bf16 --kv-dtypes auto --caches contiguous"
+      unions="lessismore_union=${UNION_SCHEDULES:-t1024_i8_b8+t1024_i8_b4+t1024_i8_b2+t1024_i8_b1}"
+      for stage in heuristic tuned; do
+        schedules=()
+        if [ $stage = tuned ]; then
+          node bin/lim tune --kernels topk --jobs "$(nproc)" --work /tmp/lim-tune 2>&1 | tail -20 | tee "$OUT/tune-topk.log"
+          cp tuning/nvidia-h200.json "$OUT/" || exit 1
+          schedules=(--schedules "$unions")
+        fi
+        { node bin/lim generate $small "${schedules[@]}" && bash bench/device/build.sh generated build; } > "$OUT/build-$stage.log" 2>&1 || { tail -5 "$OUT/build-$stage.log"; exit 1; }
+        node node_modules/vitest/vitest.mjs run test/gpu/selection.test.ts > "$OUT/selection-tests-$stage.log" 2>&1
+        rc=$?
+        grep -E "Tests |×|FAIL" "$OUT/selection-tests-$stage.log" | head -20
+        [ $rc -eq 0 ] || exit 1
+      done
+      python3 bench/selection.py --quick --union-variants --out "$OUT" 2>&1 | tee "$OUT/selection-bench.log" || status=1
+      ;;
     decode-quick)
       python3 bench/decode_attention.py --quick --out "$OUT" 2>&1 | tee "$OUT/decode-quick.log" || status=1
       ;;

@@ -6,11 +6,18 @@
 // distinct tokens of that walk are the tokens whose first-occurrence key is among the `middle` smallest.
 // So: mark each picked token's key in a bitmap over keys (shared memory), find the key of the
 // middle-th mark (the cut) by an ordered count, and write sinks + {j : firstPick[j] <= cut} + the recency
-// window in ascending order by an ordered compaction over positions. One block per request.
+// window in ascending order by an ordered compaction over positions.
+//
+// A cluster of s.cluster blocks per request (Hopper thread-block clusters), each on one contiguous slice of
+// positions, so that one request does not leave all but one SM idle: each block marks its slice's keys in
+// its own bitmap; through distributed shared memory each block ORs one share of the words over the cluster
+// and writes the result back into every block's bitmap (the shares are disjoint, so no two blocks touch
+// the same word), after which every block finds the same cut; the slices' counts of kept tokens place
+// each slice's part of the set after the parts of the slices before it.
 
 import {
-  atomicOr, blockExclusiveSum, blockIdx, defineKernel, i32, nthSetBit, popcount, raise, range, regs, shared, syncthreads, threadIdx, u32,
-  unroll, waitForPrecedingGrid,
+  atomicOr, blockExclusiveSum, blockIdx, clusterRank, clusterSync, defineKernel, i32, max, min, nthSetBit, peer, popcount, raise, range, regs, shared,
+  syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
   type ConstantsOf, type Out, type ScheduleOf, type Tensor,
 } from "../lang/index.js";
 
@@ -22,12 +29,14 @@ export const lessIsMoreUnion = defineKernel({
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
       items: { tag: "i", values: [4, 8, 16] }, // consecutive entries per thread in the ordered passes
+      cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per request, each on its own SM
     },
-    grid: { x: "B" },
+    cluster: "cluster",
+    grid: { x: "B * s.cluster" },
     limits: { WORDS: 32768 }, // the bitmap of first-pick keys: 2^20 keys in 128 KB (the C ABI refuses middle * Hq above WORDS * 32)
     overlapsPrecedingKernel: true, // clears its bitmap while top-k finishes, then waits for the picks
   },
-  heuristic: () => ({ threads: 1024, items: 8 }),
+  heuristic: () => ({ threads: 1024, items: 8, cluster: 8 }),
   rules: [],
 });
 
@@ -46,33 +55,52 @@ export function lessismore_union(
   heads: i32,
 ): void {
   const PER = s.items;
-  const b = blockIdx.x;
+  const CLUSTER = s.cluster;
+  const b = blockIdx.x / CLUSTER;
+  const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of positions
+  // Shared memory the cluster's blocks read or write in each other, declared first.
+  const bits = shared("u32", [c.WORDS]);
+  const placed = shared("i32", [1]); // tokens this block's slice keeps, read by the blocks after it
   const n = seqlens.at(b);
   if (n < 1 || n > maxSeqlen) {
-    if (threadIdx.x == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, n, maxSeqlen);
-    return;
+    if (threadIdx.x == 0 && rank == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, n, maxSeqlen);
+    return; // the whole cluster: its blocks read the same length
   }
+  const span = (n + CLUSTER - 1) / CLUSTER;
+  const sliceBegin = min(rank * span, n); // this block's slice of positions
+  const sliceEnd = min(sliceBegin + span, n);
   if (budget >= n) {
     // Every token is kept (nothing of the preceding kernel is read, but this block must not finish before it).
     waitForPrecedingGrid();
-    for (let j = threadIdx.x; j < n; j += s.threads) indices.store(j, b, j);
-    if (threadIdx.x == 0) counts.store(n, b);
+    for (let j = sliceBegin + threadIdx.x; j < sliceEnd; j += s.threads) indices.store(j, b, j);
+    if (threadIdx.x == 0 && rank == 0) counts.store(n, b);
     return;
   }
   const end = n - recent; // candidates are [sinks, end)
   const picks = u32(middle * heads);
   const words = (middle * heads + 31) / 32;
-  const bits = shared("u32", [c.WORDS]);
   for (const w of range(threadIdx.x, words, s.threads, 8)) bits[w] = 0;
   waitForPrecedingGrid();
   syncthreads();
 
-  // Each picked token marks its first-occurrence key.
-  for (const j of range(sinks + threadIdx.x, end, s.threads, 8)) {
+  // Each picked token of the slice marks its first-occurrence key.
+  for (const j of range(max(sinks, sliceBegin) + threadIdx.x, min(end, sliceEnd), s.threads, 8)) {
     const key = firstPick.at(b, j);
     if (key < picks) atomicOr(bits.ref(i32(key / 32)), u32(1) << (key % 32));
   }
-  syncthreads();
+  if (CLUSTER > 1) {
+    // Every block's bitmap becomes the OR of the cluster's: each block ORs its share of the words.
+    clusterSync();
+    const share = (words + CLUSTER - 1) / CLUSTER;
+    for (let w = rank * share + threadIdx.x; w < min((rank + 1) * share, words); w += s.threads) {
+      let word: u32 = 0;
+      for (const r of unroll(CLUSTER)) word = word | peer(bits, r)[w];
+      for (const r of unroll(CLUSTER)) peer(bits, r)[w] = word;
+    }
+    clusterSync();
+  } else {
+    syncthreads();
+  }
 
   // The cut: the key of the middle-th mark, by an ordered count over the bitmap.
   const cut = shared("i32", [1]);
@@ -98,21 +126,28 @@ export function lessismore_union(
   }
   syncthreads();
   const cutKey = u32(cut[0]);
+  const kept = (j: i32): i32 => (j < sinks || j >= end || firstPick.at(b, j) <= cutKey ? 1 : 0);
 
-  // Ordered compaction over positions: sinks, first occurrences up to the cut, the recency window.
+  // Where this slice's part of the set begins: after the tokens the slices before it keep.
   let written = 0;
-  for (let base = 0; base < n; base += s.threads * PER) {
+  if (CLUSTER > 1) {
+    let mineKept = 0;
+    for (const j of range(sliceBegin + threadIdx.x, sliceEnd, s.threads, 8)) mineKept += kept(j);
+    const scan = regs("i32", [2]);
+    blockExclusiveSum(mineKept, scan);
+    if (threadIdx.x == 0) placed[0] = scan[1];
+    clusterSync();
+    for (const r of unroll(CLUSTER)) if (r < rank) written += peer(placed, r)[0];
+  }
+
+  // Ordered compaction over the slice's positions: sinks, first occurrences up to the cut, the recency window.
+  for (let base = sliceBegin; base < sliceEnd; base += s.threads * PER) {
     const keep = regs("i32", [PER]);
     let mine = 0;
     for (const q of unroll(PER)) {
       const j = base + threadIdx.x * PER + q;
-      let k = 0;
-      if (j < n) {
-        if (j < sinks || j >= end) k = 1;
-        else if (firstPick.at(b, j) <= cutKey) k = 1;
-      }
-      keep[q] = k;
-      mine += k;
+      keep[q] = j < sliceEnd ? kept(j) : 0;
+      mine += keep[q];
     }
     const scan = regs("i32", [2]);
     blockExclusiveSum(mine, scan);
@@ -125,5 +160,7 @@ export function lessismore_union(
     }
     written += scan[1];
   }
-  if (threadIdx.x == 0) counts.store(written, b);
+  if (threadIdx.x == 0 && rank == CLUSTER - 1) counts.store(written, b); // the last slice ends the set
+  // The blocks after this one read its `placed` until their own barrier above.
+  if (CLUSTER > 1) clusterSync();
 }

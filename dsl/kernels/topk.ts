@@ -8,10 +8,10 @@
 // every block, so that all find the same digit. A last pass compacts each slice in position order: every
 // key above T, and of the keys equal to T the first `ties` of the row (the slices before this one took
 // theirs first, counted from their last histograms). The slices' counts place them one after the other,
-// so position order needs no more; in rank order the cluster's first block gathers the items and sorts
-// them by key, largest first, on the bits in which they can differ; the sort is stable, so equal keys
-// stay in position order. Every step is ordered, so the picks are the same on every run whatever order
-// the blocks finish in.
+// so position order needs no more; in rank order the cluster's first block gathers the items and ranks
+// them without sorting: rank(i) = #{keys above i's} + #{keys equal to i's at lower positions}, counted
+// within buckets of the key's top bits (a few picks each), with a block sort as the fallback for crowded
+// buckets. Every step is ordered, so the picks are the same on every run whatever order the blocks finish in.
 //
 // For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
 // lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
@@ -39,9 +39,11 @@ export const topkKernel = defineKernel({
     },
     cluster: "cluster",
     grid: { x: "R * s.cluster" },
-    // How many rows share the GPU decides the cluster size (measured, bench/NOTES.md section 16): the 32
-    // rows of one request leave SMs idle unless each row takes several, 256 rows fill it with one each.
-    bucket: { name: "rows", doc: "rows ranked in one call (requests x query heads)", bounds: [64, 512], tunedAt: [32, 256, 1024] },
+    // The cluster size follows a row's length against the rows sharing the GPU (measured, bench/NOTES.md
+    // sections 16-17): the 32 rows of one request leave SMs idle unless each row takes several blocks, 256
+    // rows of 32K fill it with one each, and rows of 128K want several blocks even 256 at a time (a block's
+    // key cache holds at most 32K keys). Neither the row count nor the length alone tells these apart.
+    bucket: { name: "length_per_row", doc: "row length / rows ranked in one call (requests x query heads)", bounds: [384, 2048], tunedAt: [128, 1024, 8192] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
   },
   // Measured on the H200 (bench/NOTES.md section 16): clusters of 4 with 8K cached keys per block came
@@ -52,9 +54,10 @@ export const topkKernel = defineKernel({
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
     (c, s) => (c.K / s.threads <= 16 ? undefined : `K / threads = ${c.K / s.threads} sorted items per thread (at most 16)`),
     (_c, s) => (2048 % s.threads === 0 ? undefined : `threads (${s.threads}) must divide the 2048 histogram bins`),
-    // The key cache, four histograms and the picks (K x 8 bytes, and about K x 4.5 more in the sort's
-    // own storage, which the front end does not count) must fit the 227 KB of shared memory of a block.
-    (c, s) => (s.cache * 4 + 32768 + c.K * 13 <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s sort needs more than a block's 227 KB of shared memory`),
+    // The key cache, three histograms' worth of bins, the picks and their bucket order (K x 12 bytes), and
+    // about K x 4.5 more in the fallback sort's own storage, which the front end does not count, must fit
+    // the 227 KB of shared memory of a block.
+    (c, s) => (s.cache * 4 + 24576 + c.K * 17 <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks and sort needs more than a block's 227 KB of shared memory`),
   ],
 });
 
@@ -80,14 +83,17 @@ export function topk(
   const SORTED = c.K / s.threads;
   const PER = s.items;
   const CLUSTER = s.cluster;
+  const CROWDED = 32; // the most picks a bucket may hold before the ranking falls back to a sort (counting is quadratic in it)
   const row = blockIdx.x / CLUSTER;
   const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of the row
   // Shared memory every block of the cluster may still read, declared first so that no later array shares it.
-  const hist = shared("i32", [2 * BINS]); // the block's counts, two histograms (see the level loop)
-  const total = shared("i32", [CLUSTER > 1 ? 2 * BINS : 1]); // the cluster's sums of the histograms, likewise two
+  const hist = shared("i32", [2 * BINS]); // the block's histogram; in the ranking, bucket sizes and starts
+  const total = shared("i32", [CLUSTER > 1 ? BINS : 1]); // the cluster's sums of the histograms
   const placed = shared("i32", [1]); // items this block selected, read by the blocks after it
   const selKey = shared("u32", [c.K]); // the block's selection; in rank order the first block gathers the row's here
   const selPos = shared("i32", [c.K]);
+  const members = shared("i32", [c.K]); // rank order: the picks bucket by bucket (indices into selKey/selPos)
+  const crowded = shared("i32", [1]); // rank order: some bucket holds more than CROWDED picks
 
   waitForPrecedingGrid();
   let n = values.size("L");
@@ -118,11 +124,9 @@ export function topk(
     const shift = level == 0 ? 21 : level == 1 ? 10 : 0;
     const decided = shift + (level == 2 ? 10 : 11); // bits at and above this one are already known
     const mask: u32 = level == 2 ? 0x3ff : 0x7ff;
-    // Level l counts into histogram l % 2. One would do: each level's two cluster barriers already keep the
-    // peers' reads of a level before the next level's counts (bench/NOTES.md section 16); the second costs
-    // 16 KB of shared memory and goes when the kernel is next retuned.
-    const h = (level % 2) * BINS;
-    for (let i = threadIdx.x; i < BINS; i += s.threads) hist[h + i] = 0;
+    // One histogram serves every level: a peer reads this block's counts (and writes its `total`) only
+    // between the level's two cluster barriers, so the next level's counts cannot overtake the reads.
+    for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
     syncthreads();
     if (remaining > 0) {
       // Unrolled so that eight loads are in flight per thread: the row comes from L2, and one load at a
@@ -135,7 +139,7 @@ export function topk(
         } else {
           key = keyAt(j);
         }
-        if (level == 0 || key >> decided == prefix >> decided) atomicAdd(hist.ref(h + i32((key >> shift) & mask)), 1);
+        if (level == 0 || key >> decided == prefix >> decided) atomicAdd(hist.ref(i32((key >> shift) & mask)), 1);
       }
     }
     // The row's counts: in a cluster each block sums its share of the bins over the cluster's histograms
@@ -144,7 +148,7 @@ export function topk(
       clusterSync();
       const share = BINS / CLUSTER;
       for (let i = threadIdx.x; i < share; i += s.threads) {
-        const bin = h + rank * share + i;
+        const bin = rank * share + i;
         let sum = 0;
         for (const r of unroll(CLUSTER)) sum += peer(hist, r)[bin];
         for (const r of unroll(CLUSTER)) peer(total, r)[bin] = sum;
@@ -153,7 +157,7 @@ export function topk(
     } else {
       syncthreads();
     }
-    const countOf = (bin: i32): i32 => (CLUSTER > 1 ? total[h + bin] : hist[h + bin]);
+    const countOf = (bin: i32): i32 => (CLUSTER > 1 ? total[bin] : hist[bin]);
     // The bin where the count of larger keys reaches `remaining`; each thread scans PER_BIN bins from the top.
     let mineCount = 0;
     for (const q of unroll(PER_BIN)) mineCount += countOf(BINS - 1 - (threadIdx.x * PER_BIN + q));
@@ -182,7 +186,7 @@ export function topk(
   // Keys equal to T that this slice may take: the row takes `remaining`, lowest positions first, and the
   // slices before this one hold tiesBefore of them (their last histograms count their keys equal to T).
   let tiesBefore = 0;
-  for (const r of unroll(CLUSTER)) if (r < rank) tiesBefore += peer(hist, r)[lastBin]; // level 2 counted into histogram 0
+  for (const r of unroll(CLUSTER)) if (r < rank) tiesBefore += peer(hist, r)[lastBin]; // their level 2 counts
   const ties = max(remaining - tiesBefore, 0);
 
   // Ordered compaction: item j goes to slot (keys above T before j) + min(ties before j, `ties`).
@@ -238,7 +242,7 @@ export function topk(
       if (present(outVal)) outVal.store(keyValue(selKey[i]), row, first + i);
     }
   } else {
-    // The first block of the cluster gathers the row's picks in position order, then sorts them.
+    // The first block of the cluster gathers the row's picks in position order, then ranks them.
     if (CLUSTER > 1) {
       if (rank > 0) {
         for (let i = threadIdx.x; i < count; i += s.threads) {
@@ -249,27 +253,72 @@ export function topk(
       clusterSync();
     }
     if (rank == 0) {
-      // The picks are sorted less T: every one lies in [T, the largest key], so only the bits of that
-      // spread differ (a radix pass per 4 of them). Items past `take` get 0 and sort after every real
-      // pick (T's ties are 0 too, but come earlier, and the sort is stable).
+      // Every pick lies in [T, the largest key]: the top 11 of the bits in which that spread differs
+      // bucket the picks monotonically in their keys, and normal logits put a few in a bucket.
       const spread = ((u32(topBin) << 21) | 0x1fffff) - threshold;
-      const keys = regs("u32", [SORTED]);
-      const pos = regs("i32", [SORTED]);
-      for (const e of unroll(SORTED)) {
-        const i = threadIdx.x * SORTED + e;
-        keys[e] = i < take ? selKey[i] - threshold : 0;
-        pos[e] = i < take ? selPos[i] : -1;
+      const shift = max(bitWidth(spread) - 11, 0);
+      const bucketOf = (i: i32): i32 => i32((selKey[i] - threshold) >> shift);
+      // hist[b] counts bucket b's picks, hist[BINS + b] the picks in the buckets above it (where b's begin).
+      for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
+      crowded[0] = 0;
+      syncthreads();
+      for (let i = threadIdx.x; i < take; i += s.threads) atomicAdd(hist.ref(bucketOf(i)), 1);
+      syncthreads();
+      let mineCount = 0;
+      for (const q of unroll(PER_BIN)) mineCount += hist[BINS - 1 - (threadIdx.x * PER_BIN + q)];
+      const scan = regs("i32", [2]);
+      blockExclusiveSum(mineCount, scan);
+      let above = scan[0];
+      for (const q of unroll(PER_BIN)) {
+        const bin = BINS - 1 - (threadIdx.x * PER_BIN + q);
+        const picks = hist[bin];
+        if (picks > CROWDED) crowded[0] = 1;
+        hist[BINS + bin] = above;
+        hist[bin] = 0; // the bucket's cursor for the scatter below, which counts it back to its size
+        above += picks;
       }
-      blockSortDescending(keys, pos, bitWidth(spread));
+      syncthreads();
+      // Each pick's rank goes to keyCache[pick] (the cache is no longer read, and holds at least K entries).
+      if (crowded[0] == 0) {
+        // Each bucket's members side by side (in any order), then each pick counts the members ranked before it.
+        for (let i = threadIdx.x; i < take; i += s.threads) {
+          const b = bucketOf(i);
+          members[hist[BINS + b] + atomicAdd(hist.ref(b), 1)] = i;
+        }
+        syncthreads();
+        for (let i = threadIdx.x; i < take; i += s.threads) {
+          const b = bucketOf(i);
+          const from = hist[BINS + b];
+          const key = selKey[i];
+          let r = from;
+          for (let m = from; m < from + hist[b]; m += 1) {
+            const j = members[m];
+            if (selKey[j] > key || (selKey[j] == key && j < i)) r += 1;
+          }
+          keyCache[i] = u32(r);
+        }
+      } else {
+        // Many picks share a bucket (equal or tightly packed keys): a stable block sort of the picks less T
+        // on the spread's bits. Items past `take` get 0 and sort after every real pick (T's ties are 0 too,
+        // but come earlier).
+        const keys = regs("u32", [SORTED]);
+        const picks = regs("i32", [SORTED]);
+        for (const e of unroll(SORTED)) {
+          const i = threadIdx.x * SORTED + e;
+          keys[e] = i < take ? selKey[i] - threshold : 0;
+          picks[e] = i;
+        }
+        blockSortDescending(keys, picks, bitWidth(spread));
+        for (const e of unroll(SORTED)) if (picks[e] < take) keyCache[picks[e]] = u32(threadIdx.x * SORTED + e);
+      }
+      syncthreads();
       const seq = row / rowsPerSeq;
       const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
-      for (const e of unroll(SORTED)) {
-        const i = threadIdx.x * SORTED + e;
-        if (i < take) {
-          if (present(outIdx)) outIdx.store(pos[e], row, i);
-          if (present(outVal)) outVal.store(keyValue(keys[e] + threshold), row, i);
-          if (present(firstPick)) firstPick.atomicMin(u32(i * keyHeads) + pickKey, seq, pos[e]);
-        }
+      for (let i = threadIdx.x; i < take; i += s.threads) {
+        const r = i32(keyCache[i]);
+        if (present(outIdx)) outIdx.store(selPos[i], row, r);
+        if (present(outVal)) outVal.store(keyValue(selKey[i]), row, r);
+        if (present(firstPick)) firstPick.atomicMin(u32(r * keyHeads) + pickKey, seq, selPos[i]);
       }
     }
   }

@@ -507,7 +507,7 @@ int lim_gather_kv__d256_fp16_contiguous__t256(const lim_gather_kv_params* p, cud
 int lim_gather_kv__d256_fp16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 
 /* ---- lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
- *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items) ---- */
+ *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items, cluster) ---- */
 #define LIM_LESSISMORE_UNION_WORDS 32768 /* limits.WORDS of dsl/kernels/lessismore_union.ts */
 typedef struct lim_lessismore_union_params {
   lim_tensor firstPick; /* input, u32 [B, Nmax] */
@@ -532,7 +532,7 @@ extern const int lim_lessismore_union_variant_count;
 /** The variant of lessismore_union that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_lessismore_union(void);
 
-int lim_lessismore_union__t1024_i8(const lim_lessismore_union_params* p, cudaStream_t stream);
+int lim_lessismore_union__t1024_i8_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  *      from dsl/kernels/synthetic.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */
@@ -643,17 +643,13 @@ typedef struct lim_topk_params {
 extern const lim_variant_info* const lim_topk_variants[];
 extern const int lim_topk_variant_count;
 
-/** The variant of topk that serves these constants and rows (rows ranked in one call (requests x query heads)), or NULL when none was generated. */
-const lim_variant_info* lim_find_topk(int32_t K, int64_t rows);
+/** The variant of topk that serves these constants and length_per_row (row length / rows ranked in one call (requests x query heads)), or NULL when none was generated. */
+const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row);
 
-int lim_topk__k1024__t512_i8_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i8_c8192_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t1024_i8_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t1024_i4_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t1024_i4_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

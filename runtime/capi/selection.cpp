@@ -15,16 +15,16 @@ using namespace lim_capi;
 namespace {
 
 /**
- * The top-k variant with the smallest budget that holds k, tuned for calls of `rows` rows, or an error
- * naming the command that makes one.
+ * The top-k variant with the smallest budget that holds k, tuned for calls of `rows` rows of `length`
+ * (the kernel's shape bucket is length / rows), or an error naming the command that makes one.
  */
-int find_topk(const std::string& fn, int k, int rows, const lim_variant_info** out) {
+int find_topk(const std::string& fn, int k, int rows, int length, const lim_variant_info** out) {
   int best = -1;
   for (int i = 0; i < lim_topk_variant_count; ++i) {
     const int capacity = lim_topk_variants[i]->constants[LIM_TOPK_CONSTANT_K];
     if (capacity >= k && (best < 0 || capacity < best)) best = capacity;
   }
-  *out = best > 0 ? lim_find_topk(best, rows) : nullptr;
+  *out = best > 0 ? lim_find_topk(best, length / std::max(rows, 1)) : nullptr;
   if (*out == nullptr) {
     int largest = 0;
     for (int i = 0; i < lim_topk_variant_count; ++i) largest = std::max(largest, static_cast<int>(lim_topk_variants[i]->constants[LIM_TOPK_CONSTANT_K]));
@@ -157,7 +157,7 @@ int lim_select_lessismore_impl(const lim_select_lessismore_args& a) {
   int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.num_q_heads)) != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, split.middle, a.batch * a.num_q_heads, &topk)) != LIM_OK) return status;
+  if ((status = find_topk(fn, split.middle, a.batch * a.num_q_heads, a.max_seqlen, &topk)) != LIM_OK) return status;
   const lim_variant_info* merge = lim_find_lessismore_union();
   if (merge == nullptr) return no_variant(a.function, kUnionMissing, "");
   const std::size_t needed = selection_workspace(a.batch, a.max_seqlen);
@@ -181,7 +181,7 @@ int lim_select_lessismore_local_keys_impl(const lim_select_lessismore_local_keys
   int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.total_q_heads)) != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
-  if ((status = find_topk(fn, split.middle, a.batch * a.num_q_heads, &topk)) != LIM_OK) return status;
+  if ((status = find_topk(fn, split.middle, a.batch * a.num_q_heads, a.max_seqlen, &topk)) != LIM_OK) return status;
   lim_device_status* status_word = nullptr;
   if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
   const HeadRange mine{a.num_q_heads, a.head_offset, a.total_q_heads};
@@ -203,7 +203,7 @@ int lim_select_lessismore_union_impl(const lim_select_lessismore_union_args& a) 
 
 int lim_select_per_head_impl(const lim_select_per_head_args& a) {
   const lim_variant_info* topk = nullptr;
-  int status = find_topk(a.function, a.budget, a.batch * a.num_q_heads, &topk);
+  int status = find_topk(a.function, a.budget, a.batch * a.num_q_heads, a.max_seqlen, &topk);
   if (status != LIM_OK) return status;
   lim_device_status* status_word = nullptr;
   if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;
@@ -227,7 +227,7 @@ int lim_select_per_head_impl(const lim_select_per_head_args& a) {
 
 int lim_topk_impl(const lim_topk_args& a) {
   const lim_variant_info* topk = nullptr;
-  int status = find_topk(a.function, a.k, a.rows, &topk);
+  int status = find_topk(a.function, a.k, a.rows, a.length, &topk);
   if (status != LIM_OK) return status;
   lim_device_status* status_word = nullptr;
   if ((status = prepare_launch(a.function, &status_word)) != LIM_OK) return status;

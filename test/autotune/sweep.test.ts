@@ -7,6 +7,8 @@ import { loadKernels } from "../../codegen/frontend/load.js";
 import { TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
 import { kernelDigest } from "../../codegen/tuning/digest.js";
 import { pendingKeys, rejectedVariants, type SweepOptions } from "../../autotune/sweep.js";
+import { TOPK_SHAPES } from "../../autotune/problems.js";
+import { topkKernel } from "../../dsl/kernels/topk.js";
 
 const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
 
@@ -17,11 +19,21 @@ describe("lim tune", () => {
     const matrix = { ...options.matrix, budgets: [2048] };
     const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
     const all = pendingKeys(sources, { ...options, matrix }, empty).map((k) => k.key);
-    expect(all).toEqual(["topk__k2048@rows0-64", "topk__k2048@rows64-512", "topk__k2048@rows512-"]);
+    expect(all).toEqual(["topk__k2048@length_per_row0-384", "topk__k2048@length_per_row384-2048", "topk__k2048@length_per_row2048-"]);
     const tuned = { source: digest } as TuningDatabase["entries"][string];
     const db = { ...empty, entries: { [all[0]]: tuned, [all[1]]: { ...tuned, source: "edited-since" } } };
     expect(pendingKeys(sources, { ...options, matrix }, db).map((k) => k.key)).toEqual(all.slice(1));
     expect(pendingKeys(sources, { ...options, matrix, retune: true }, db).map((k) => k.key)).toEqual(all);
+  });
+
+  it("times each top-k bucket on calls inside it", () => {
+    const { bounds, tunedAt } = topkKernel.spec.bucket;
+    const bucketOf = (measure: number) => bounds.filter((b) => measure >= b).length;
+    expect(Object.keys(TOPK_SHAPES).map(Number)).toEqual([...tunedAt]);
+    for (const point of tunedAt) {
+      expect(TOPK_SHAPES[point].length).toBeGreaterThan(1);
+      for (const [rows, length] of TOPK_SHAPES[point]) expect([rows, length, bucketOf(Math.floor(length / rows))]).toEqual([rows, length, bucketOf(point)]);
+    }
   });
 
   it("rules out candidates that fail to compile, spill or use a stack frame, from ninja's log", () => {
