@@ -1069,26 +1069,50 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
   return nullptr;
 }
 
-// ---- topk (4 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c8192_b4_info;
-extern "C" const lim_variant_info lim_topk__k2048__t512_i4_c8192_b4_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i4_c8192_b4_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c8192_b4_info;
+// ---- topk (12 variants)
+extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_b1_info;
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b2_info;
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i8_c32768_b8_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b1_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b2_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i8_c32768_b8_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b2_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i8_c16384_b8_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_b1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b2_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b8_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i4_c8192_b4_info,
-    &lim_topk__k2048__t512_i4_c8192_b4_info,
-    &lim_topk__k4096__t512_i4_c8192_b4_info,
-    &lim_topk__k8192__t512_i4_c8192_b4_info,
+    &lim_topk__k1024__t512_i4_c16384_b1_info,
+    &lim_topk__k1024__t1024_i4_c32768_b2_info,
+    &lim_topk__k1024__t1024_i8_c32768_b8_info,
+    &lim_topk__k2048__t1024_i4_c32768_b1_info,
+    &lim_topk__k2048__t1024_i4_c32768_b2_info,
+    &lim_topk__k2048__t1024_i8_c32768_b8_info,
+    &lim_topk__k4096__t512_i8_c32768_b1_info,
+    &lim_topk__k4096__t512_i8_c32768_b2_info,
+    &lim_topk__k4096__t1024_i8_c16384_b8_info,
+    &lim_topk__k8192__t512_i4_c16384_b1_info,
+    &lim_topk__k8192__t512_i8_c16384_b2_info,
+    &lim_topk__k8192__t512_i8_c16384_b8_info,
     nullptr};
-extern "C" const int lim_topk_variant_count = 4;
+extern "C" const int lim_topk_variant_count = 12;
 
 // Which variant serves which constants and range [lo, hi) of length_per_row (row length / rows ranked in one call (requests x query heads)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i4_c8192_b4_info, 0, INT64_MAX },
-    {&lim_topk__k2048__t512_i4_c8192_b4_info, 0, INT64_MAX },
-    {&lim_topk__k4096__t512_i4_c8192_b4_info, 0, INT64_MAX },
-    {&lim_topk__k8192__t512_i4_c8192_b4_info, 0, INT64_MAX },
+    {&lim_topk__k1024__t512_i4_c16384_b1_info, 0, 384 },
+    {&lim_topk__k1024__t1024_i4_c32768_b2_info, 384, 2048 },
+    {&lim_topk__k1024__t1024_i8_c32768_b8_info, 2048, INT64_MAX },
+    {&lim_topk__k2048__t1024_i4_c32768_b1_info, 0, 384 },
+    {&lim_topk__k2048__t1024_i4_c32768_b2_info, 384, 2048 },
+    {&lim_topk__k2048__t1024_i8_c32768_b8_info, 2048, INT64_MAX },
+    {&lim_topk__k4096__t512_i8_c32768_b1_info, 0, 384 },
+    {&lim_topk__k4096__t512_i8_c32768_b2_info, 384, 2048 },
+    {&lim_topk__k4096__t1024_i8_c16384_b8_info, 2048, INT64_MAX },
+    {&lim_topk__k8192__t512_i4_c16384_b1_info, 0, 384 },
+    {&lim_topk__k8192__t512_i8_c16384_b2_info, 384, 2048 },
+    {&lim_topk__k8192__t512_i8_c16384_b8_info, 2048, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row) {
@@ -1113,7 +1137,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
-    {"topk", lim_topk_variants, 4 },
+    {"topk", lim_topk_variants, 12 },
     {nullptr, nullptr, 0}};
 extern "C" const int lim_kernel_table_count = 11;
 

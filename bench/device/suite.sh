@@ -90,10 +90,11 @@ for section in "$@"; do
     sanitize)
       # A reduced suite (batch context head_dim Hq Hkv budget), each run with 3 CUDA-graph replays of the
       # attention (the split counters must come back to 0): a split ragged batch with a real selection,
-      # an unsplit batch where every request keeps all tokens, G = 1, and head dim 256 with budget 1024. The
-      # last two rank 8 and 16 rows, which the tuned top-k runs in thread-block clusters (racecheck covers them).
+      # an unsplit batch where every request keeps all tokens, G = 1, head dim 256 with budget 1024, and one
+      # request of 4 heads at 4000 and 9000 tokens, whose rows the tuned top-k ranks in thread-block clusters
+      # of 2 and 8 (length / rows 1000 and 2250). The union runs a cluster per request in every selection.
       for tool in memcheck racecheck synccheck; do
-        for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024"; do
+        for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024" "1 4000 128 4 1 512" "1 9000 128 4 1 512"; do
           echo "--- $tool: lim_example $shape"
           compute-sanitizer --tool "$tool" --error-exitcode 9 build/lim_example $shape 2>&1 | tail -4 | tee -a "$OUT/sanitizer.log" || status=1
         done

@@ -646,10 +646,18 @@ extern const int lim_topk_variant_count;
 /** The variant of topk that serves these constants and length_per_row (row length / rows ranked in one call (requests x query heads)), or NULL when none was generated. */
 const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row);
 
-int lim_topk__k1024__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i4_c8192_b4(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t1024_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t1024_i8_c32768_b8(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i8_c32768_b8(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i8_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i8_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i8_c16384_b8(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b8(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }
