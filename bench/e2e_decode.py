@@ -1,6 +1,6 @@
 """End-to-end decode of a Qwen3-8B-shaped model in transformers, every dense layer included, beside SDPA.
 
-    python3 bench/e2e_decode.py [--lib build/liblim.so] [--quick] [--contexts 8192,32768,131072] [--batches 1,8] [--out bench/results]
+    python3 bench/e2e_decode.py [--lib build/liblim.so] [--quick] [--contexts 8192,32768,131072] [--batches 1,8] [--overhead] [--out bench/results]
 
 The model is built from its configuration with random weights (36 layers, 32 query and 8 KV heads, head dim
 128, hidden 4096, bf16; nothing downloaded). For each context N and batch B a StaticCache is filled with N
@@ -17,6 +17,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -52,8 +53,29 @@ def set_attention(model, name):
         model.config._attn_implementation = name
 
 
-def time_graph(step, replays=10, trials=3):
-    """Median milliseconds of one captured step (after warm-up calls that create every workspace)."""
+def our_kernel_names():
+    """The kernels this toolkit generates (their launches are named <kernel>__<variant>_kernel)."""
+    manifest = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "generated", "manifest.json")))
+    return re.compile(r"\b(" + "|".join(sorted({v["kernel"] for v in manifest["variants"]})) + r")__")
+
+
+def kernel_time(graph, ours, replays=5):
+    """Milliseconds per replay of the graph's kernels: (ours, all), from the profiler's CUDA activity."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(replays):
+            graph.replay()
+        torch.cuda.synchronize()
+    mine = every = 0.0
+    for e in prof.key_averages():
+        us = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
+        every += us
+        mine += us if ours.search(e.key) else 0.0
+    return mine / replays / 1000.0, every / replays / 1000.0
+
+
+def time_graph(step, replays=10, trials=3, ours=None):
+    """Median milliseconds of one captured step (after warm-up calls that create every workspace); with `ours`
+    (a pattern of kernel names) also (ours, all) kernel milliseconds per replay, from a profiled replay."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
@@ -75,11 +97,12 @@ def time_graph(step, replays=10, trials=3):
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end) / replays)
+    kernels = kernel_time(graph, ours) if ours is not None else None
     del graph
-    return statistics.median(times)
+    return statistics.median(times) if ours is None else (statistics.median(times), *kernels)
 
 
-def run_shape(model, config, N, B):
+def run_shape(model, config, N, B, ours=None):
     cache = StaticCache(config=config, max_cache_len=N + 1)
     tok = torch.zeros(B, 1, dtype=torch.long, device="cuda")
     pos = torch.full((B, 1), N, dtype=torch.long, device="cuda")
@@ -110,7 +133,14 @@ def run_shape(model, config, N, B):
     set_attention(model, "lessismore")
     for mode in ("full", "lessismore", "tidaldecode"):
         lim_hf.configure(model, mode=mode, budget=BUDGET, selection_layers=SELECTION_LAYERS)
-        row[f"{mode}_ms"] = time_graph(step)
+        if ours is None:
+            row[f"{mode}_ms"] = time_graph(step)
+            continue
+        # What the backend costs beyond the dense part and our kernels: its glue kernels (copies, fills, the
+        # selection's memset) and any gaps between launches, inside the replayed graph.
+        row[f"{mode}_ms"], row[f"{mode}_lim_kernels_ms"], row[f"{mode}_all_kernels_ms"] = time_graph(step, ours=ours)
+        row[f"{mode}_other_ms"] = row[f"{mode}_ms"] - row["dense_ms"] - row[f"{mode}_lim_kernels_ms"]
+        row[f"{mode}_other_share"] = row[f"{mode}_other_ms"] / row[f"{mode}_ms"]
     for mode in ("sdpa", "full", "lessismore", "tidaldecode"):
         row[f"{mode}_tokens_per_s"] = B * 1000.0 / row[f"{mode}_ms"]
         row[f"{mode}_attention_share"] = max(0.0, 1.0 - row["dense_ms"] / row[f"{mode}_ms"])
@@ -162,6 +192,8 @@ def main():
     ap.add_argument("--contexts", default="8192,32768,131072")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--overhead", action="store_true",
+                    help="also profile each of our modes' replayed step: our kernels' time, and what is left beyond them and the dense part")
     args = ap.parse_args()
     if args.quick:
         args.contexts, args.batches = "8192,32768", "1"
@@ -180,7 +212,7 @@ def main():
     for B in [int(b) for b in args.batches.split(",")]:
         for N in [int(n) for n in args.contexts.split(",")]:
             try:
-                row = run_shape(model, config, N, B)
+                row = run_shape(model, config, N, B, our_kernel_names() if args.overhead else None)
             except torch.OutOfMemoryError as e:
                 print(f"B {B}, N {N}: out of memory ({str(e).splitlines()[0][:100]}), skipped", flush=True)
                 torch.cuda.empty_cache()
@@ -192,6 +224,12 @@ def main():
         cell = lambda m: f"{r[f'{m}_tokens_per_s']:.0f} ({r[f'{m}_attention_share'] * 100:.0f}%)"  # noqa: E731
         print(f"{r['B']:>2} {r['N']:>7} {cell('sdpa'):>14} {cell('full'):>10} {cell('lessismore'):>11} {cell('tidaldecode'):>12} {r['dense_ms']:>9.2f} "
               f"{r['lessismore_over_sdpa']:>8.2f}x {r['lessismore_over_full']:>8.2f}x   SDPA backend: {r['sdpa_backend']}")
+    if args.overhead:
+        print(f"\n{'B':>2} {'N':>7} {'mode':>12} {'step ms':>8} {'dense ms':>9} {'our kernels ms':>15} {'other ms':>9} {'other / step':>13}")
+        for r in rows:
+            for m in ("full", "lessismore", "tidaldecode"):
+                print(f"{r['B']:>2} {r['N']:>7} {m:>12} {r[f'{m}_ms']:>8.3f} {r['dense_ms']:>9.3f} {r[f'{m}_lim_kernels_ms']:>15.3f} "
+                      f"{r[f'{m}_other_ms']:>9.3f} {r[f'{m}_other_share'] * 100:>12.1f}%")
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = os.path.join(args.out, f"e2e_decode-{props.name.replace(' ', '_')}-{stamp}")
