@@ -34,6 +34,8 @@ class Settings:
     sinks: int = 4
     selection_layers: tuple = (2,)  # the first one starts the sparse layers; each one selects again
     current: tuple = field(default=None, repr=False)  # the last selection layer's (indices, counts), used by the layers after it
+    first_layer: int = 0  # the lowest attached layer: it works out the step's sequence lengths for all of them
+    lengths: tuple = field(default=None, repr=False)  # this step's (seqlens, capacity), from the first layer
 
 
 def configure(model, mode: str = "lessismore", budget: int = 2048, recency_ratio: float = 0.25, sinks: int = 4, selection_layers=(2,)):
@@ -44,12 +46,13 @@ def configure(model, mode: str = "lessismore", budget: int = 2048, recency_ratio
     if not selection_layers or (layers is not None and max(selection_layers) >= layers):
         raise ValueError(f"selection_layers {tuple(selection_layers)} must name layers of the model (it has {layers})")
     settings = Settings(mode, budget, recency_ratio, sinks, tuple(sorted(selection_layers)))
-    attached = 0
+    attached = []
     for module in model.modules():  # every attention module shares the settings and the current set
         if hasattr(module, "layer_idx") and hasattr(module, "num_key_value_groups"):
             module.lessismore = settings
-            attached += 1
-    if attached == 0:
+            attached.append(module.layer_idx)
+    settings.first_layer = min(attached, default=0)
+    if not attached:
         raise ValueError(f"{type(model).__name__} has no attention modules with a layer_idx: the backend supports Llama- and Qwen3-style models")
 
 
@@ -77,8 +80,12 @@ def lessismore_attention(module, query, key, value, attention_mask, dropout: flo
         raise RuntimeError("attn_implementation='lessismore' needs lessismore.transformers_backend.configure(model, ...) before decoding")
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     q = query[:, :, 0, :]
-    seqlens, capacity = _seqlens(query, key, attention_mask, kwargs)
     layer = module.layer_idx
+    # The lengths are the same in every layer of a step: worked out once (two small kernels fewer per layer,
+    # measured: bench/NOTES.md section 17), again wherever a layer's cache has another capacity.
+    if layer == settings.first_layer or settings.lengths is None or settings.lengths[1] != key.shape[2]:
+        settings.lengths = _seqlens(query, key, attention_mask, kwargs)
+    seqlens, capacity = settings.lengths
     first = settings.selection_layers[0]
     if settings.mode == "full" or layer < first:
         out, _ = ops.decode_attention(q, key, value, seqlens, capacity, scale)
