@@ -112,8 +112,8 @@ def run_shape(model, config, N, B, ours=None):
         with torch.no_grad():
             return model(input_ids=tok, position_ids=pos, cache_position=cp, past_key_values=cache, use_cache=True).logits
 
-    set_attention(model, "sdpa")
-    step()  # allocates the cache's tensors
+    set_attention(model, "lim_noop")
+    step()  # allocates the cache's tensors (with no attention: SDPA's copies of K and V may not fit beside them)
     for layer in cache.layers:  # N synthetic tokens in every layer
         layer.keys[:, :, :N].normal_()
         layer.values[:, :, :N].normal_()
@@ -126,8 +126,9 @@ def run_shape(model, config, N, B, ours=None):
         except RuntimeError as e:
             sdpa[name] = None
             print(f"  sdpa {name}: {str(e).splitlines()[0][:120]}", flush=True)
-    best = min((v, k) for k, v in sdpa.items() if v is not None)
+    best = min(((v, k) for k, v in sdpa.items() if v is not None), default=(None, None))  # None: no backend fits
     row["sdpa_ms"], row["sdpa_backend"], row["sdpa_each_ms"] = best[0], best[1], sdpa
+    torch.cuda.empty_cache()
     set_attention(model, "lim_noop")
     row["dense_ms"] = time_graph(step)
     set_attention(model, "lessismore")
@@ -142,9 +143,10 @@ def run_shape(model, config, N, B, ours=None):
         row[f"{mode}_other_ms"] = row[f"{mode}_ms"] - row["dense_ms"] - row[f"{mode}_lim_kernels_ms"]
         row[f"{mode}_other_share"] = row[f"{mode}_other_ms"] / row[f"{mode}_ms"]
     for mode in ("sdpa", "full", "lessismore", "tidaldecode"):
-        row[f"{mode}_tokens_per_s"] = B * 1000.0 / row[f"{mode}_ms"]
-        row[f"{mode}_attention_share"] = max(0.0, 1.0 - row["dense_ms"] / row[f"{mode}_ms"])
-    row["lessismore_over_sdpa"] = row["sdpa_ms"] / row["lessismore_ms"]
+        ms = row[f"{mode}_ms"]
+        row[f"{mode}_tokens_per_s"] = None if ms is None else B * 1000.0 / ms
+        row[f"{mode}_attention_share"] = None if ms is None else max(0.0, 1.0 - row["dense_ms"] / ms)
+    row["lessismore_over_sdpa"] = None if row["sdpa_ms"] is None else row["sdpa_ms"] / row["lessismore_ms"]
     row["lessismore_over_full"] = row["full_ms"] / row["lessismore_ms"]
     del cache
     torch.cuda.empty_cache()
@@ -163,7 +165,7 @@ def svg_plot(rows, path):
         if not rs:
             continue
         x0 = i * w
-        top = max(r[f"{m}_tokens_per_s"] for r in rs for m, _, _ in modes) * 1.1
+        top = max(r[f"{m}_tokens_per_s"] or 0 for r in rs for m, _, _ in modes) * 1.1
         ns = [r["N"] for r in rs]
         lo, hi = min(ns), max(ns)
 
@@ -178,7 +180,7 @@ def svg_plot(rows, path):
             parts.append(f'<text x="{px(n)}" y="{py(0) + 14}" text-anchor="middle">{n // 1024}K</text>')
         parts.append(f'<text x="{x0 + 8}" y="{py(top / 1.1)}">{top / 1.1:.0f}</text>')
         for j, (m, color, label) in enumerate(modes):
-            pts = " ".join(f"{px(r['N']):.1f},{py(r[f'{m}_tokens_per_s']):.1f}" for r in rs)
+            pts = " ".join(f"{px(r['N']):.1f},{py(r[f'{m}_tokens_per_s']):.1f}" for r in rs if r[f"{m}_tokens_per_s"] is not None)
             parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
             parts.append(f'<text x="{x0 + w - pad - 110}" y="{40 + 14 * j}" fill="{color}">{label}</text>')
     parts.append("</svg>")
@@ -221,9 +223,10 @@ def main():
             print(json.dumps(row), flush=True)
     print(f"\n{'B':>2} {'N':>7} {'SDPA':>14} {'ours full':>10} {'LessIsMore':>11} {'TidalDecode':>12} {'dense ms':>9} {'LIM/SDPA':>9} {'LIM/full':>9}   tokens/s (attention share)")
     for r in rows:
-        cell = lambda m: f"{r[f'{m}_tokens_per_s']:.0f} ({r[f'{m}_attention_share'] * 100:.0f}%)"  # noqa: E731
+        cell = lambda m: "out of memory" if r[f"{m}_ms"] is None else f"{r[f'{m}_tokens_per_s']:.0f} ({r[f'{m}_attention_share'] * 100:.0f}%)"  # noqa: E731
+        over_sdpa = "-" if r["lessismore_over_sdpa"] is None else f"{r['lessismore_over_sdpa']:.2f}x"
         print(f"{r['B']:>2} {r['N']:>7} {cell('sdpa'):>14} {cell('full'):>10} {cell('lessismore'):>11} {cell('tidaldecode'):>12} {r['dense_ms']:>9.2f} "
-              f"{r['lessismore_over_sdpa']:>8.2f}x {r['lessismore_over_full']:>8.2f}x   SDPA backend: {r['sdpa_backend']}")
+              f"{over_sdpa:>9} {r['lessismore_over_full']:>8.2f}x   SDPA backend: {r['sdpa_backend']}")
     if args.overhead:
         print(f"\n{'B':>2} {'N':>7} {'mode':>12} {'step ms':>8} {'dense ms':>9} {'our kernels ms':>15} {'other ms':>9} {'other / step':>13}")
         for r in rows:

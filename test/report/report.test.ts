@@ -60,13 +60,27 @@ describe("lim bench report", () => {
     expect(r.endToEnd.length).toBeGreaterThan(3);
     expect(md).toContain("## End to end: a Qwen3-8B-shaped transformers model");
     const e = r.endToEnd.find((x) => x.B === 1 && x.N === 32768)!;
-    expect(md).toContain(`| 1 | 32K | ${e.sdpa_tokens_per_s.toFixed(0)} (${e.sdpa_backend}) | ${e.full_tokens_per_s.toFixed(0)} | ${e.lessismore_tokens_per_s.toFixed(0)} |`);
+    expect(md).toContain(`| 1 | 32K | ${e.sdpa_tokens_per_s!.toFixed(0)} (${e.sdpa_backend}) | ${e.full_tokens_per_s.toFixed(0)} | ${e.lessismore_tokens_per_s.toFixed(0)} |`);
     const overFull = e.full_ms / e.lessismore_ms;
     const line = md.split("\n").find((l) => l.startsWith("| end to end, 32K, B 1: LessIsMore over our full attention"))!;
     expect(line).toContain(`${overFull.toFixed(2)}x`);
     expect(line.endsWith(overFull >= 1.3 ? "| yes |" : "| **no** |")).toBe(true);
     // B 8 at 128K is not in that run: its target would say so rather than pass.
     expect(r.endToEnd.find((x) => x.B === 8 && x.N === 131072)).toBeUndefined();
+  });
+
+  it("says where SDPA did not fit, and evaluates what a replayed step spends beyond the dense part and our kernels", () => {
+    const without = { ...r.endToEnd[0], B: 8, N: 131072, sdpa_ms: null, sdpa_backend: null, sdpa_tokens_per_s: null };
+    const shares = { full_other_share: 0.004, lessismore_other_share: 0.014, tidaldecode_other_share: 0.012 };
+    const md = reportMarkdown({ ...r, endToEnd: [...r.endToEnd, { ...without, ...shares }] });
+    expect(md).toContain("| 8 | 128K | out of memory |");
+    const overSdpa = md.split("\n").find((l) => l.startsWith("| end to end: our full attention over SDPA"))!;
+    expect(overSdpa).not.toContain("NaN");
+    const overhead = md.split("\n").find((l) => l.startsWith("| end to end: a replayed step beyond"))!;
+    expect(overhead).toContain("1.4% (worst)");
+    expect(overhead.endsWith("| yes |")).toBe(true);
+    const worse = reportMarkdown({ ...r, endToEnd: [{ ...without, ...shares, lessismore_other_share: 0.032 }] });
+    expect(worse.split("\n").find((l) => l.startsWith("| end to end: a replayed step beyond"))!.endsWith("| **no** |")).toBe(true);
   });
 
   it("plots ours, PyTorch and the copy roofline per shape", () => {
