@@ -119,6 +119,7 @@ def run_shape(model, config, N, B, ours=None):
         layer.values[:, :, :N].normal_()
     row = {"N": N, "B": B}
     sdpa = {}
+    set_attention(model, "sdpa")
     for name, backend in SDPA_BACKENDS.items():
         try:
             with sdpa_kernel([backend]):
@@ -216,7 +217,10 @@ def main():
             try:
                 row = run_shape(model, config, N, B, our_kernel_names() if args.overhead else None)
             except torch.OutOfMemoryError as e:
-                print(f"B {B}, N {N}: out of memory ({str(e).splitlines()[0][:100]}), skipped", flush=True)
+                where = e.__traceback__
+                while where.tb_next is not None and "e2e_decode" in where.tb_next.tb_frame.f_code.co_filename:
+                    where = where.tb_next
+                print(f"B {B}, N {N}: out of memory at e2e_decode.py:{where.tb_lineno} ({str(e).splitlines()[0][:100]}), skipped", flush=True)
                 torch.cuda.empty_cache()
                 continue
             rows.append(row)
