@@ -1,6 +1,6 @@
 """End-to-end decode of a Qwen3-8B-shaped model in transformers, every dense layer included, beside SDPA.
 
-    python3 bench/e2e_decode.py [--lib build/liblim.so] [--quick] [--contexts 8192,32768,131072] [--batches 1,8] [--overhead] [--out bench/results]
+    python3 bench/e2e_decode.py [--lib build/liblim.so] [--quick] [--contexts 8192,32768,131072] [--batches 1,8] [--out bench/results]
 
 The model is built from its configuration with random weights (36 layers, 32 query and 8 KV heads, head dim
 128, hidden 4096, bf16; nothing downloaded). For each context N and batch B a StaticCache is filled with N
@@ -10,7 +10,9 @@ switched on the same model: PyTorch SDPA (its cuDNN and efficient backends tried
 reported), our full decode attention, LessIsMore (K 2048, r 0.25, S 4, selection layers 2 and 12 as the
 qwen3-8b preset of `lim decode`) and TidalDecode (per-head sets at the same layers), and a no-op attention
 whose step time is the dense part (the attention share of a step is 1 - no-op / step). Prints tokens per
-second (B / step time), writes JSON and an SVG plot (tokens/s against context) under --out.
+second (B / step time), and for each of our modes what a replayed step spends beyond the dense part and our
+kernels (glue kernels and gaps, from a profiled replay); writes JSON and an SVG plot (tokens/s against
+context) under --out.
 """
 
 import argparse
@@ -102,7 +104,7 @@ def time_graph(step, replays=10, trials=3, ours=None):
     return statistics.median(times) if ours is None else (statistics.median(times), *kernels)
 
 
-def run_shape(model, config, N, B, ours=None):
+def run_shape(model, config, N, B, ours):
     cache = StaticCache(config=config, max_cache_len=N + 1)
     tok = torch.zeros(B, 1, dtype=torch.long, device="cuda")
     pos = torch.full((B, 1), N, dtype=torch.long, device="cuda")
@@ -135,9 +137,6 @@ def run_shape(model, config, N, B, ours=None):
     set_attention(model, "lessismore")
     for mode in ("full", "lessismore", "tidaldecode"):
         lim_hf.configure(model, mode=mode, budget=BUDGET, selection_layers=SELECTION_LAYERS)
-        if ours is None:
-            row[f"{mode}_ms"] = time_graph(step)
-            continue
         # What the backend costs beyond the dense part and our kernels: its glue kernels (copies, fills, the
         # selection's memset) and any gaps between launches, inside the replayed graph.
         row[f"{mode}_ms"], row[f"{mode}_lim_kernels_ms"], row[f"{mode}_all_kernels_ms"] = time_graph(step, ours=ours)
@@ -195,8 +194,6 @@ def main():
     ap.add_argument("--contexts", default="8192,32768,131072")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
-    ap.add_argument("--overhead", action="store_true",
-                    help="also profile each of our modes' replayed step: our kernels' time, and what is left beyond them and the dense part")
     args = ap.parse_args()
     if args.quick:
         args.contexts, args.batches = "8192,32768", "1"
@@ -212,10 +209,11 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; model: Qwen3-8B shape, random weights", flush=True)
     rows = []
+    ours = our_kernel_names()
     for B in [int(b) for b in args.batches.split(",")]:
         for N in [int(n) for n in args.contexts.split(",")]:
             try:
-                row = run_shape(model, config, N, B, our_kernel_names() if args.overhead else None)
+                row = run_shape(model, config, N, B, ours)
             except torch.OutOfMemoryError as e:
                 where = e.__traceback__
                 while where.tb_next is not None and "e2e_decode" in where.tb_next.tb_frame.f_code.co_filename:
@@ -231,7 +229,7 @@ def main():
         over_sdpa = "-" if r["lessismore_over_sdpa"] is None else f"{r['lessismore_over_sdpa']:.2f}x"
         print(f"{r['B']:>2} {r['N']:>7} {cell('sdpa'):>14} {cell('full'):>10} {cell('lessismore'):>11} {cell('tidaldecode'):>12} {r['dense_ms']:>9.2f} "
               f"{over_sdpa:>9} {r['lessismore_over_full']:>8.2f}x   SDPA backend: {r['sdpa_backend']}")
-    if args.overhead:
+    if rows:
         print(f"\n{'B':>2} {'N':>7} {'mode':>12} {'step ms':>8} {'dense ms':>9} {'our kernels ms':>15} {'other ms':>9} {'other / step':>13}")
         for r in rows:
             for m in ("full", "lessismore", "tidaldecode"):
