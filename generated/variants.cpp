@@ -914,16 +914,16 @@ extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype
 }
 
 // ---- lessismore_union (1 variants)
-extern "C" const lim_variant_info lim_lessismore_union__t1024_i8_b8_info;
+extern "C" const lim_variant_info lim_lessismore_union__t512_i8_b8_info;
 
 extern "C" const lim_variant_info* const lim_lessismore_union_variants[] = {
-    &lim_lessismore_union__t1024_i8_b8_info,
+    &lim_lessismore_union__t512_i8_b8_info,
     nullptr};
 extern "C" const int lim_lessismore_union_variant_count = 1;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_lessismore_union_dispatch[] = {
-    {&lim_lessismore_union__t1024_i8_b8_info, 0, INT64_MAX },
+    {&lim_lessismore_union__t512_i8_b8_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_lessismore_union(void) {
@@ -1157,7 +1157,7 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:61"},
-    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:66"},
+    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:69"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:102"},

@@ -65,7 +65,7 @@ for section in "$@"; do
       # with it and with every union schedule of UNION_SCHEDULES (the first dispatched), built and tested again,
       # and the selection timed beside PyTorch (B 1 and 8, 32K and 128K, each union schedule beside the others).
       small="--head-dims 128 --dtypes bf16 --kv-dtypes auto --caches contiguous"
-      unions="lessismore_union=${UNION_SCHEDULES:-t1024_i8_b8+t1024_i8_b4+t1024_i8_b2+t1024_i8_b1+t512_i8_b8+t512_i4_b8}"
+      unions="lessismore_union=${UNION_SCHEDULES:-t512_i8_b8+t1024_i4_b8+t512_i4_b8+t1024_i8_b4+t1024_i8_b2+t1024_i8_b1}"
       for stage in heuristic tuned; do
         schedules=()
         if [ $stage = tuned ]; then

@@ -532,7 +532,7 @@ extern const int lim_lessismore_union_variant_count;
 /** The variant of lessismore_union that serves these constants, or NULL when none was generated. */
 const lim_variant_info* lim_find_lessismore_union(void);
 
-int lim_lessismore_union__t1024_i8_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
+int lim_lessismore_union__t512_i8_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  *      from dsl/kernels/synthetic.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */
