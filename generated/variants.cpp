@@ -1160,6 +1160,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:69"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:102"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:103"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 19;

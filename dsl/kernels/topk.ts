@@ -54,6 +54,7 @@ export const topkKernel = defineKernel({
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
     (c, s) => (c.K / s.threads <= 16 ? undefined : `K / threads = ${c.K / s.threads} sorted items per thread (at most 16)`),
     (_c, s) => (2048 % s.threads === 0 ? undefined : `threads (${s.threads}) must divide the 2048 histogram bins`),
+    (c, s) => (s.cache >= c.K ? undefined : `the key cache (${s.cache} keys) must hold budget ${c.K}'s ranks (rank order keeps them there)`),
     // The key cache, three histograms' worth of bins, the picks and their bucket order (K x 12 bytes), and
     // about K x 4.5 more in the fallback sort's own storage, which the front end does not count, must fit
     // the 227 KB of shared memory of a block.

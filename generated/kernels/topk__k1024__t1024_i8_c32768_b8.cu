@@ -45,312 +45,312 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(1024) topk__k1024__t
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:81
-  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:82
-  constexpr int SORTED = 1;                                                         // dsl/kernels/topk.ts:83
-  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:84
-  constexpr int CLUSTER = 8;                                                        // dsl/kernels/topk.ts:85
-  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:86
-  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:87
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:88
-  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:90
-  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:91
-  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:92
-  auto& selKey = *reinterpret_cast<unsigned (*)[1024]>(lim_smem + 24704);  /* shared bytes 24704..28799 */ // dsl/kernels/topk.ts:93
-  auto& selPos = *reinterpret_cast<int (*)[1024]>(lim_smem + 28800);  /* shared bytes 28800..32895 */ // dsl/kernels/topk.ts:94
-  auto& members = *reinterpret_cast<int (*)[1024]>(lim_smem + 32896);  /* shared bytes 32896..36991 */ // dsl/kernels/topk.ts:95
-  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 36992);  /* shared bytes 36992..36995 */ // dsl/kernels/topk.ts:96
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:98
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:99
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:100
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:100
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:82
+  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:83
+  constexpr int SORTED = 1;                                                         // dsl/kernels/topk.ts:84
+  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:85
+  constexpr int CLUSTER = 8;                                                        // dsl/kernels/topk.ts:86
+  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:87
+  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:88
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:89
+  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:91
+  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:92
+  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:93
+  auto& selKey = *reinterpret_cast<unsigned (*)[1024]>(lim_smem + 24704);  /* shared bytes 24704..28799 */ // dsl/kernels/topk.ts:94
+  auto& selPos = *reinterpret_cast<int (*)[1024]>(lim_smem + 28800);  /* shared bytes 28800..32895 */ // dsl/kernels/topk.ts:95
+  auto& members = *reinterpret_cast<int (*)[1024]>(lim_smem + 32896);  /* shared bytes 32896..36991 */ // dsl/kernels/topk.ts:96
+  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 36992);  /* shared bytes 36992..36995 */ // dsl/kernels/topk.ts:97
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:99
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:100
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:101
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:101
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:101
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:102
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:102
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:102
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:103
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:103
     }
-    return;                                                                         // dsl/kernels/topk.ts:103
+    return;                                                                         // dsl/kernels/topk.ts:104
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:105
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:106
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:107
-  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:108
-  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:109
-  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:110
-  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 37120);  /* shared bytes 37120..168191 */ // dsl/kernels/topk.ts:114
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:115
-    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:115
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:106
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:107
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:108
+  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:109
+  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:110
+  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:111
+  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 37120);  /* shared bytes 37120..168191 */ // dsl/kernels/topk.ts:115
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:116
+    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:116
   };
-  auto& found = *reinterpret_cast<int (*)[3]>(lim_smem + 168192);  /* shared bytes 168192..168203 */ // dsl/kernels/topk.ts:118
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:119
-  int remaining = take;                                                             // dsl/kernels/topk.ts:120
-  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:121
-  int topBin = 0;                                                                   // dsl/kernels/topk.ts:122
+  auto& found = *reinterpret_cast<int (*)[3]>(lim_smem + 168192);  /* shared bytes 168192..168203 */ // dsl/kernels/topk.ts:119
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:120
+  int remaining = take;                                                             // dsl/kernels/topk.ts:121
+  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:122
+  int topBin = 0;                                                                   // dsl/kernels/topk.ts:123
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:123
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:124
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:125
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:126
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:129
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:129
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:124
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:125
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:126
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:127
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:130
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:130
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:130
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:131
+    __syncthreads();                                                                // dsl/kernels/topk.ts:131
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:132
       #pragma unroll 8
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:134
-        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:135
-        if (level == 0) {                                                           // dsl/kernels/topk.ts:136
-          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:137
-          if (j - mine < s::cache) {                                                // dsl/kernels/topk.ts:138
-            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:138
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:135
+        unsigned key = 0u;                                                          // dsl/kernels/topk.ts:136
+        if (level == 0) {                                                           // dsl/kernels/topk.ts:137
+          key = lim::ordered_key(values.load(row, j));                              // dsl/kernels/topk.ts:138
+          if (j - mine < s::cache) {                                                // dsl/kernels/topk.ts:139
+            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:139
           }
         } else {
-          key = keyAt(j);                                                           // dsl/kernels/topk.ts:140
+          key = keyAt(j);                                                           // dsl/kernels/topk.ts:141
         }
-        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:142
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:142
+        if (level == 0 || (key >> decided) == (prefix >> decided)) {                // dsl/kernels/topk.ts:143
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:143
         }
       }
     }
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:147
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:148
-      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:149
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:150
-        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:151
-        int sum = 0;                                                                // dsl/kernels/topk.ts:152
-        #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:153
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:153
-        }
+    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:148
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:149
+      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:150
+      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:151
+        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:152
+        int sum = 0;                                                                // dsl/kernels/topk.ts:153
         #pragma unroll
         for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:154
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:154
+          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:154
+        }
+        #pragma unroll
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:155
+          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:155
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:156
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:157
     } else {
-      __syncthreads();                                                              // dsl/kernels/topk.ts:158
+      __syncthreads();                                                              // dsl/kernels/topk.ts:159
     }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:160
-      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:160
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:161
+      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:161
     };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:162
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:163
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:163
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:163
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:164
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:164
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:164
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:165
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:166
+    int scan[2];                                                                    // dsl/kernels/topk.ts:165
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:166
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:167
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:167
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:168
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:169
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:170
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:171
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:172
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:168
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:169
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:170
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:171
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:172
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:173
       }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:174
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:174
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:175
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:175
       }
-      before += count;                                                              // dsl/kernels/topk.ts:175
+      before += count;                                                              // dsl/kernels/topk.ts:176
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:177
-    if (level == 0) {                                                               // dsl/kernels/topk.ts:178
-      topBin = found[2];                                                            // dsl/kernels/topk.ts:178
+    __syncthreads();                                                                // dsl/kernels/topk.ts:178
+    if (level == 0) {                                                               // dsl/kernels/topk.ts:179
+      topBin = found[2];                                                            // dsl/kernels/topk.ts:179
     }
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:179
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:180
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:181
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:182
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:180
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:181
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:182
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:183
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:185
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:188
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:186
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:189
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:189
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:189
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:189
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:190
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:190
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:190
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:190
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:193
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:194
-  for (int base = mine; base < mineEnd; base += s::threads * PER) {                 // dsl/kernels/topk.ts:195
-    unsigned keys[8];                                                               // dsl/kernels/topk.ts:196
-    int above = 0;                                                                  // dsl/kernels/topk.ts:197
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:198
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:191
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:194
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:195
+  for (int base = mine; base < mineEnd; base += s::threads * PER) {                 // dsl/kernels/topk.ts:196
+    unsigned keys[8];                                                               // dsl/kernels/topk.ts:197
+    int above = 0;                                                                  // dsl/kernels/topk.ts:198
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:199
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:199
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:200
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:201
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:202
-        above += 1;                                                                 // dsl/kernels/topk.ts:202
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:200
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:201
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:202
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:203
+        above += 1;                                                                 // dsl/kernels/topk.ts:203
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:203
-        equal += 1;                                                                 // dsl/kernels/topk.ts:203
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:204
+        equal += 1;                                                                 // dsl/kernels/topk.ts:204
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:206
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:207
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:208
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:209
+    int scan[2];                                                                    // dsl/kernels/topk.ts:207
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:208
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:209
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:210
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:210
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:211
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:212
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:213
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:214
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:215
-        a += 1;                                                                     // dsl/kernels/topk.ts:216
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:211
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:212
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:213
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:214
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:215
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:216
+        a += 1;                                                                     // dsl/kernels/topk.ts:217
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:217
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:218
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:219
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:220
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:218
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:219
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:220
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:221
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:222
+          t += 1;                                                                   // dsl/kernels/topk.ts:223
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:225
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:226
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:226
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:227
   }
-  const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:228
-  int first = 0;                                                                    // dsl/kernels/topk.ts:230
-  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:231
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:232
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:232
+  const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:229
+  int first = 0;                                                                    // dsl/kernels/topk.ts:231
+  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:232
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:233
+      placed[0] = count;                                                            // dsl/kernels/topk.ts:233
     }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:233
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:234
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:234
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:234
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:234
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:235
+      if (r < rank) {                                                               // dsl/kernels/topk.ts:235
+        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:235
       }
     }
   } else {
-    __syncthreads();                                                                // dsl/kernels/topk.ts:236
+    __syncthreads();                                                                // dsl/kernels/topk.ts:237
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:239
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:240
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:241
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:241
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:240
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:241
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:242
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:242
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:242
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:242
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:243
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:243
       }
     }
   } else {
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:246
-      if (rank > 0) {                                                               // dsl/kernels/topk.ts:247
-        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:248
-          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:249
-          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:250
+    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:247
+      if (rank > 0) {                                                               // dsl/kernels/topk.ts:248
+        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:249
+          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:250
+          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:251
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:253
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:254
     }
-    if (rank == 0) {                                                                // dsl/kernels/topk.ts:255
-      const unsigned spread = ((static_cast<unsigned>(topBin) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:258
-      const int shift = max((32 - __clz(spread)) - 11, 0);                          // dsl/kernels/topk.ts:259
-      auto bucketOf = [&](int i) -> int {                                           // dsl/kernels/topk.ts:260
-        return static_cast<int>((selKey[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:260
+    if (rank == 0) {                                                                // dsl/kernels/topk.ts:256
+      const unsigned spread = ((static_cast<unsigned>(topBin) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:259
+      const int shift = max((32 - __clz(spread)) - 11, 0);                          // dsl/kernels/topk.ts:260
+      auto bucketOf = [&](int i) -> int {                                           // dsl/kernels/topk.ts:261
+        return static_cast<int>((selKey[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:261
       };
-      for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {      // dsl/kernels/topk.ts:262
-        hist[i] = 0;                                                                // dsl/kernels/topk.ts:262
+      for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {      // dsl/kernels/topk.ts:263
+        hist[i] = 0;                                                                // dsl/kernels/topk.ts:263
       }
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:263
-      __syncthreads();                                                              // dsl/kernels/topk.ts:264
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:265
-        atomicAdd(&hist[bucketOf(i)], 1);                                           // dsl/kernels/topk.ts:265
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:264
+      __syncthreads();                                                              // dsl/kernels/topk.ts:265
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:266
+        atomicAdd(&hist[bucketOf(i)], 1);                                           // dsl/kernels/topk.ts:266
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:266
-      int mineCount = 0;                                                            // dsl/kernels/topk.ts:267
+      __syncthreads();                                                              // dsl/kernels/topk.ts:267
+      int mineCount = 0;                                                            // dsl/kernels/topk.ts:268
       #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:268
-        mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)]; // dsl/kernels/topk.ts:268
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:269
+        mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)]; // dsl/kernels/topk.ts:269
       }
-      int scan[2];                                                                  // dsl/kernels/topk.ts:269
-      lim::block_exclusive_sum<s::threads>(mineCount, scan);                        // dsl/kernels/topk.ts:270
-      int above = scan[0];                                                          // dsl/kernels/topk.ts:271
+      int scan[2];                                                                  // dsl/kernels/topk.ts:270
+      lim::block_exclusive_sum<s::threads>(mineCount, scan);                        // dsl/kernels/topk.ts:271
+      int above = scan[0];                                                          // dsl/kernels/topk.ts:272
       #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:272
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:273
-        const int picks = hist[bin];                                                // dsl/kernels/topk.ts:274
-        if (picks > CROWDED) {                                                      // dsl/kernels/topk.ts:275
-          crowded[0] = 1;                                                           // dsl/kernels/topk.ts:275
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:273
+        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:274
+        const int picks = hist[bin];                                                // dsl/kernels/topk.ts:275
+        if (picks > CROWDED) {                                                      // dsl/kernels/topk.ts:276
+          crowded[0] = 1;                                                           // dsl/kernels/topk.ts:276
         }
-        hist[BINS + bin] = above;                                                   // dsl/kernels/topk.ts:276
-        hist[bin] = 0;                                                              // dsl/kernels/topk.ts:277
-        above += picks;                                                             // dsl/kernels/topk.ts:278
+        hist[BINS + bin] = above;                                                   // dsl/kernels/topk.ts:277
+        hist[bin] = 0;                                                              // dsl/kernels/topk.ts:278
+        above += picks;                                                             // dsl/kernels/topk.ts:279
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:280
-      if (crowded[0] == 0) {                                                        // dsl/kernels/topk.ts:282
-        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:284
-          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:285
-          members[hist[BINS + b] + atomicAdd(&hist[b], 1)] = i;                     // dsl/kernels/topk.ts:286
+      __syncthreads();                                                              // dsl/kernels/topk.ts:281
+      if (crowded[0] == 0) {                                                        // dsl/kernels/topk.ts:283
+        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:285
+          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:286
+          members[hist[BINS + b] + atomicAdd(&hist[b], 1)] = i;                     // dsl/kernels/topk.ts:287
         }
-        __syncthreads();                                                            // dsl/kernels/topk.ts:288
-        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:289
-          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:290
-          const int from = hist[BINS + b];                                          // dsl/kernels/topk.ts:291
-          const unsigned key = selKey[i];                                           // dsl/kernels/topk.ts:292
-          int r = from;                                                             // dsl/kernels/topk.ts:293
-          for (int m = from; m < from + hist[b]; ++m) {                             // dsl/kernels/topk.ts:294
-            const int j = members[m];                                               // dsl/kernels/topk.ts:295
-            if (selKey[j] > key || selKey[j] == key && j < i) {                     // dsl/kernels/topk.ts:296
-              r += 1;                                                               // dsl/kernels/topk.ts:296
+        __syncthreads();                                                            // dsl/kernels/topk.ts:289
+        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:290
+          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:291
+          const int from = hist[BINS + b];                                          // dsl/kernels/topk.ts:292
+          const unsigned key = selKey[i];                                           // dsl/kernels/topk.ts:293
+          int r = from;                                                             // dsl/kernels/topk.ts:294
+          for (int m = from; m < from + hist[b]; ++m) {                             // dsl/kernels/topk.ts:295
+            const int j = members[m];                                               // dsl/kernels/topk.ts:296
+            if (selKey[j] > key || selKey[j] == key && j < i) {                     // dsl/kernels/topk.ts:297
+              r += 1;                                                               // dsl/kernels/topk.ts:297
             }
           }
-          keyCache[i] = static_cast<unsigned>(r);                                   // dsl/kernels/topk.ts:298
+          keyCache[i] = static_cast<unsigned>(r);                                   // dsl/kernels/topk.ts:299
         }
       } else {
-        unsigned keys[1];                                                           // dsl/kernels/topk.ts:304
-        int picks[1];                                                               // dsl/kernels/topk.ts:305
+        unsigned keys[1];                                                           // dsl/kernels/topk.ts:305
+        int picks[1];                                                               // dsl/kernels/topk.ts:306
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:306
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:307
-          keys[e] = i < take ? selKey[i] - threshold : 0u;                          // dsl/kernels/topk.ts:308
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:309
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:307
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:308
+          keys[e] = i < take ? selKey[i] - threshold : 0u;                          // dsl/kernels/topk.ts:309
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:310
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)));  // dsl/kernels/topk.ts:311
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)));  // dsl/kernels/topk.ts:312
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:312
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:312
-            keyCache[picks[e]] = static_cast<unsigned>(static_cast<int>(threadIdx.x) * SORTED + e); // dsl/kernels/topk.ts:312
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:313
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:313
+            keyCache[picks[e]] = static_cast<unsigned>(static_cast<int>(threadIdx.x) * SORTED + e); // dsl/kernels/topk.ts:313
           }
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:314
-      const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:315
-      const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:316
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:317
-        const int r = static_cast<int>(keyCache[i]);                                // dsl/kernels/topk.ts:318
-        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:319
-          outIdx.store(selPos[i], row, r);                                          // dsl/kernels/topk.ts:319
+      __syncthreads();                                                              // dsl/kernels/topk.ts:315
+      const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:316
+      const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:317
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:318
+        const int r = static_cast<int>(keyCache[i]);                                // dsl/kernels/topk.ts:319
+        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:320
+          outIdx.store(selPos[i], row, r);                                          // dsl/kernels/topk.ts:320
         }
-        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:320
-          outVal.store(lim::key_value(selKey[i]), row, r);                          // dsl/kernels/topk.ts:320
+        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:321
+          outVal.store(lim::key_value(selKey[i]), row, r);                          // dsl/kernels/topk.ts:321
         }
-        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:321
-          firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, selPos[i]); // dsl/kernels/topk.ts:321
+        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:322
+          firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, selPos[i]); // dsl/kernels/topk.ts:322
         }
       }
     }
   }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:325
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:326
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:326
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:326
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:326
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:327
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:327
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:327
       }
     }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:327
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:327
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:328
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:328
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:330
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:330
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:331
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:331
   }
 }
 
