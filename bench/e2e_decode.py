@@ -7,8 +7,8 @@ The model is built from its configuration with random weights (36 layers, 32 que
 random tokens per request (synthetic K/V, so selections are arbitrary but every kernel reads what it would),
 and one decode step (the token at position N) is captured as a CUDA graph and replayed. Attention backends,
 switched on the same model: PyTorch SDPA (its cuDNN and efficient backends tried; the fastest is
-reported), our full decode attention, LessIsMore (K 2048, r 0.25, S 4, selection layers 2 and 12 as the
-qwen3-8b preset of `lim decode`) and TidalDecode (per-head sets at the same layers), and a no-op attention
+reported), our full decode attention, LessIsMore (K 2048, r 0.25, S 4, the selection layers of the preset of
+the model's shape: the backend's default) and TidalDecode (per-head sets at the same layers), and a no-op attention
 whose step time is the dense part (the attention share of a step is 1 - no-op / step). Prints tokens per
 second (B / step time), and for each of our modes what a replayed step spends beyond the dense part and our
 kernels (glue kernels and gaps, from a profiled replay); writes JSON and an SVG plot (tokens/s against
@@ -30,9 +30,8 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import lessismore.transformers_backend as lim_hf  # noqa: E402
-from lessismore import ops  # noqa: E402
+from lessismore import ops, presets  # noqa: E402
 
-SELECTION_LAYERS = (2, 12)  # runtime/ts/config.ts, preset qwen3-8b
 BUDGET = 2048
 # The masked decode step rules out flash; math is never the fastest at these sizes (and the slowest to time).
 SDPA_BACKENDS = {"cudnn": SDPBackend.CUDNN_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION}
@@ -136,7 +135,7 @@ def run_shape(model, config, N, B, ours):
     row["dense_ms"] = time_graph(step)
     set_attention(model, "lessismore")
     for mode in ("full", "lessismore", "tidaldecode"):
-        lim_hf.configure(model, mode=mode, budget=BUDGET, selection_layers=SELECTION_LAYERS)
+        lim_hf.configure(model, mode=mode, budget=BUDGET)
         # What the backend costs beyond the dense part and our kernels: its glue kernels (copies, fills, the
         # selection's memset) and any gaps between launches, inside the replayed graph.
         row[f"{mode}_ms"], row[f"{mode}_lim_kernels_ms"], row[f"{mode}_all_kernels_ms"] = time_graph(step, ours=ours)
@@ -239,7 +238,7 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = os.path.join(args.out, f"e2e_decode-{props.name.replace(' ', '_')}-{stamp}")
     json.dump({"device": props.name, "torch": torch.__version__, "date": stamp, "model": "qwen3-8b shape, random weights", "budget": BUDGET,
-               "selection_layers": SELECTION_LAYERS, "rows": rows}, open(base + ".json", "w"), indent=1)
+               "selection_layers": presets.preset_for(config, presets.load_presets())["selectionLayers"], "rows": rows}, open(base + ".json", "w"), indent=1)
     if rows:
         svg_plot(rows, base + ".svg")
     print(f"\nwrote {base}.json and .svg")

@@ -8,10 +8,8 @@ import sys
 
 import torch
 
-try:  # installed with `pip install ./python`: the clone it was built from
-    from ._installed import REPOSITORY
-except ImportError:  # imported from the tree: python/lessismore in the clone
-    REPOSITORY = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from .repository import REPOSITORY
+
 sys.path.insert(0, os.path.join(REPOSITORY, "generated", "bindings"))
 from lim_abi import LimError, LimLibrary  # noqa: E402,F401  (LimError is re-exported)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import ops
+from . import ops, presets
 
 NAME = "lessismore"
 MODES = ("full", "lessismore", "tidaldecode")
@@ -38,10 +38,16 @@ class Settings:
     lengths: tuple = field(default=None, repr=False)  # this step's (seqlens, capacity), from the first layer
 
 
-def configure(model, mode: str = "lessismore", budget: int = 2048, recency_ratio: float = 0.25, sinks: int = 4, selection_layers=(2,)):
-    """Sets how `model` (loaded with attn_implementation="lessismore") decodes."""
+def configure(model, mode: str = "lessismore", budget: int = 2048, recency_ratio: float = 0.25, sinks: int = 4, selection_layers=None):
+    """Sets how `model` (loaded with attn_implementation="lessismore") decodes. selection_layers None: the paper's
+    layers for a model of a preset's shape (runtime/presets.json: Qwen3-8B 2 and 12, Qwen3-4B 2 and 20,
+    Llama-3.1-8B 2 and 13), else layer 2 alone; name them for a fine-tuned model whose paper setting differs from
+    its base model's (DeepSeek-R1-Distill-Llama-8B: 2 and 12)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if selection_layers is None:
+        match = presets.preset_for(model.config, presets.load_presets())
+        selection_layers = tuple(match["selectionLayers"]) if match else (2,)
     layers = getattr(model.config, "num_hidden_layers", None)
     if not selection_layers or (layers is not None and max(selection_layers) >= layers):
         raise ValueError(f"selection_layers {tuple(selection_layers)} must name layers of the model (it has {layers})")

@@ -1,6 +1,7 @@
 // Model and run configurations of the decode runtime, validated with zod: every error names the field
 // and says what it must be.
 
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 export const ModelConfig = z
@@ -11,6 +12,8 @@ export const ModelConfig = z
     kvHeads: z.number().int().min(1).max(1024),
     headDim: z.number().int().min(8).max(256).multipleOf(8, { message: "headDim must be a multiple of 8 (rows are read 16 bytes at a time)" }),
     dtype: z.enum(["bf16", "fp16"]),
+    /** The hidden size, where known: with the attention shape it matches a transformers model to its preset. */
+    hiddenSize: z.number().int().min(1).optional(),
     /** Layers that rank tokens (full attention + selection); layers before the first use full attention. */
     selectionLayers: z.array(z.number().int().min(0)).min(1, { message: "selectionLayers needs at least one layer" }),
   })
@@ -46,12 +49,13 @@ export const RunConfig = z
   });
 export type RunConfig = z.infer<typeof RunConfig>;
 
-/** The paper's models: LessIsMore selects at layer 2 and re-selects at one later layer. */
-export const PRESETS: Readonly<Record<string, ModelConfig>> = {
-  "qwen3-8b": { name: "qwen3-8b", layers: 36, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 12] },
-  "qwen3-4b": { name: "qwen3-4b", layers: 36, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 20] },
-  "llama-3.1-8b": { name: "llama-3.1-8b", layers: 32, qHeads: 32, kvHeads: 8, headDim: 128, dtype: "bf16", selectionLayers: [2, 13] },
-};
+/**
+ * The paper's models: LessIsMore selects at layer 2 and re-selects at one later layer. They live in
+ * runtime/presets.json, which the Python package's transformers backend reads too (its default selection layers).
+ */
+export const PRESETS: Readonly<Record<string, ModelConfig>> = Object.fromEntries(
+  Object.entries(JSON.parse(readFileSync(new URL("../presets.json", import.meta.url), "utf8")) as Record<string, unknown>).map(([name, m]) => [name, parseModel(m)]),
+);
 
 export const DEFAULT_RUN: RunConfig = { batch: 1, context: 32768, steps: 128, budget: 2048, recencyRatio: 0.25, sinks: 4, seed: 1, pageSize: 0, kvDtype: "auto" };
 
