@@ -387,7 +387,7 @@ export class Expressions {
       return { k: "sharedRef", base: obj, indices, type: { kind: "ref", space, elem: t.elem }, level: "runtime", pos };
     }
     if (obj.type.kind !== "tensor") {
-      return ctx.fail("unknown-primitive", node, `${describe(obj.type)} has no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; shared arrays have ref");
+      return ctx.fail("unknown-primitive", node, `${describe(obj.type)} has no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; shared arrays have ref");
     }
     const param = obj.type.param;
     if (isOptional(param.access) && !ctx.proven.has(param.name)) {
@@ -408,6 +408,19 @@ export class Expressions {
         const d = param.dims[i];
         if (typeof d === "number") return { k: "lit", type: scalar("i32"), level: "const", value: d, pos };
         return { k: "named", cname: `lim_p.${d}`, type: scalar("i32"), level: "runtime", pos };
+      }
+      case "perHead": {
+        // A table of one entry (per tensor) or one per KV head: at(size == 1 ? 0 : head).
+        if (param.dims.length !== 1 || argNodes.length !== 1) {
+          ctx.fail("shape-mismatch", node, `perHead() reads a one-dimensional table (one entry, or one per KV head) at one head; '${param.name}' has ${param.dims.length} dimensions`, `e.g. ${param.name}.perHead(kvHead) on a [KS] tensor`);
+        }
+        const head = this.scalarOf(argNodes[0], "i32", `head of ${param.name}.perHead()`);
+        const d = param.dims[0];
+        const i32 = scalar("i32");
+        const size: Expr = typeof d === "number" ? { k: "lit", type: i32, level: "const", value: d, pos } : { k: "named", cname: `lim_p.${d}`, type: i32, level: "runtime", pos };
+        const single: Expr = { k: "binary", op: "==", l: size, r: { k: "lit", type: i32, level: "const", value: 1, pos }, type: scalar("bool"), level: size.level, pos };
+        const index: Expr = { k: "cond", c: single, a: { k: "lit", type: i32, level: "const", value: 0, pos }, b: head, type: i32, level: "runtime", pos };
+        return { k: "tensor", op: "at", param, args: [index], type: scalar(valueTypeOf(param.elem)), level: "runtime", pos };
       }
       case "page":
       case "pageRef": {
@@ -436,7 +449,7 @@ export class Expressions {
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
       }
       default:
-        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, store, atomicAdd, atomicMin; cache tensors page and pageRef");
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page and pageRef");
     }
   }
 

@@ -61,8 +61,8 @@ export function append_kv(
     loadVec(vRow, vNew.ref(b, h, lane * VEC));
     let kDiv: f32 = 1.0;
     let vDiv: f32 = 1.0;
-    if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
-    if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+    if (present(kScale)) kDiv = kScale.perHead(h);
+    if (present(vScale)) vDiv = vScale.perHead(h);
     for (const e of unroll(VEC)) {
       kRow[e] = kRow[e] / kDiv;
       vRow[e] = vRow[e] / vDiv;
@@ -142,8 +142,8 @@ export function write_kv_slots(
     loadVec(vRow, vNew.ref(t, h, lane * VEC));
     let kDiv: f32 = 1.0;
     let vDiv: f32 = 1.0;
-    if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
-    if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+    if (present(kScale)) kDiv = kScale.perHead(h);
+    if (present(vScale)) vDiv = vScale.perHead(h);
     for (const e of unroll(VEC)) {
       kRow[e] = kRow[e] / kDiv;
       vRow[e] = vRow[e] / vDiv;

@@ -253,8 +253,8 @@ export function decode_attention(
     // Scores in base 2; the keys' scale of an FP8 cache folds in, the values' scales the output.
     let scale2 = scale * LOG2E;
     let outScale: f32 = 1.0;
-    if (present(kScale)) scale2 = scale2 * kScale.at(kScale.size("KS") == 1 ? 0 : kvHead);
-    if (present(vScale)) outScale = vScale.at(vScale.size("KS") == 1 ? 0 : kvHead);
+    if (present(kScale)) scale2 = scale2 * kScale.perHead(kvHead);
+    if (present(vScale)) outScale = vScale.perHead(kvHead);
 
     const m = regs("f32", [2], NO_SCORE); // running max of rows g0 and g0 + 8
     const l = regs("f32", [2], 0.0); // this lane's part of their running sums (its columns)

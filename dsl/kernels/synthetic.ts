@@ -127,8 +127,8 @@ export function synthesize_kv(
   }
   let kDiv: f32 = 1.0;
   let vDiv: f32 = 1.0;
-  if (present(kScale)) kDiv = kScale.at(kScale.size("KS") == 1 ? 0 : h);
-  if (present(vScale)) vDiv = vScale.at(vScale.size("KS") == 1 ? 0 : h);
+  if (present(kScale)) kDiv = kScale.perHead(h);
+  if (present(vScale)) vDiv = vScale.perHead(h);
   for (const e of unroll(VEC)) {
     kv[e] = kv[e] / kDiv;
     vv[e] = vv[e] / vDiv;

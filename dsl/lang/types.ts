@@ -40,6 +40,11 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
   /** The run-time size of a named dimension. */
   size(dim: Extract<Dims[number], string>): i32;
   /**
+   * A one-dimensional table kept per tensor (one entry) or per KV head (an FP8 cache's scales): the entry of
+   * KV head `head`, i.e. at(size == 1 ? 0 : head).
+   */
+  perHead(head: i32): number;
+  /**
    * A cache tensor only: the page holding (request, position): a paged cache's block table entry, or -1 where
    * the table names no page of the pool (never read such a row; report it with raise()); a contiguous cache
    * is one page per request (the request itself).

@@ -153,7 +153,7 @@ describe("a failed generation", () => {
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), "lim-broken-"));
-    for (const dir of ["bin", "cli", "codegen", "dsl", "reference", "autotune", "report", "templates", "runtime/ts", "tuning"]) {
+    for (const dir of ["bin", "cli", "codegen", "dsl", "reference", "autotune", "report", "templates", "runtime/ts", "runtime/presets.json", "tuning"]) {
       if (existsSync(join(PROJECT_ROOT, dir))) cpSync(join(PROJECT_ROOT, dir), join(root, dir), { recursive: true, filter: (src) => !src.includes("/results/") });
     }
     cpSync(join(PROJECT_ROOT, "package.json"), join(root, "package.json"));

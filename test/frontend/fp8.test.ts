@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from "../../cli/common.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { constantCombinations, supportedCombinations } from "../../codegen/variants.js";
 import { defineKernel } from "../../dsl/lang/kernel.js";
-import { compileTiny } from "../helpers/tiny_kernel.js";
+import { compileTiny, lowerTiny } from "../helpers/tiny_kernel.js";
 
 const PARAMS = 'k: Tensor<"kv", ["B", "N", "D"]>, y: Out<"kv", ["B", "D"]>';
 const BODY = `  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype;
@@ -98,5 +98,15 @@ describe("combinations a kernel has no variant for", () => {
     const [source] = await loadKernels(PROJECT_ROOT, ["decode_attention"]);
     const plan = supportedCombinations(source, { headDims: [80, 96], groupSizes: [4], dtypes: ["bf16"], caches: ["contiguous"] });
     expect(plan.map((c) => `${c.D} ${c.kv}`)).toEqual(["80 bf16", "96 bf16", "96 e4m3"]);
+  });
+  it("read a scale kept per tensor or per KV head with perHead(), only where the scales are present", () => {
+    const params = 'y: Out<"f32", ["B"]>, scales: MaybeTensor<"f32", ["KS"]>, table: Tensor<"f32", ["B", "KS"]>';
+    expect(lowerTiny("  if (present(scales)) y.store(scales.perHead(blockIdx.x), blockIdx.x);", { params })).toContain(
+      "y.store(scales.load(lim_p.KS == 1 ? 0 : static_cast<int>(blockIdx.x)), static_cast<int>(blockIdx.x));",
+    );
+    const absent = (() => { try { lowerTiny("  y.store(scales.perHead(0), 0);", { params }); } catch (e) { return e as DslError; } })();
+    expect(absent?.kind).toBe("missing-presence-check");
+    const twoDims = (() => { try { lowerTiny("  y.store(table.perHead(0), 0);", { params }); } catch (e) { return e as DslError; } })();
+    expect(twoDims?.message).toMatch(/perHead\(\) reads a one-dimensional table .* 'table' has 2 dimensions/);
   });
 });
