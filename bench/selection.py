@@ -96,18 +96,7 @@ def bench_selection(lim, B, N, budget, union_variants=()):
     row["select_us"], _ = time_us([select], reps=20)
     row["keys_us"], _ = time_us([local_keys], reps=20)
     row["union_us"], _ = time_us([union], reps=20)
-    row["union_variants"] = {}
-    want = indices.clone()
-    for name in union_variants:
-        lim.use_variant("lessismore_union", name)
-        try:
-            indices.fill_(-7)
-            union()
-            if not torch.equal(indices, want):
-                raise SystemExit(f"{name}: the set differs from the default union variant's at B {B}, N {N}, K {budget}")
-            row["union_variants"][name], _ = time_us([union], reps=20)
-        finally:
-            lim.use_variant("lessismore_union", None)
+    row["union_variants"] = time_variants(lim, "lessismore_union", union_variants, [union], indices, reps=20, what=f"the set at B {B}, N {N}, K {budget}")
     row["layer_us"], _ = time_us([layer], reps=20)
     row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(q, k, v, N, budget, scale)], reps=5, trials=5)
     row["layer_over_full"] = row["layer_us"] / row["full_us"]
@@ -122,25 +111,36 @@ def bench_topk(lim, rows, length, k, variants=()):
     vals = torch.empty(rows, k, device="cuda", dtype=torch.float32)
     lim.topk(sets[0], idx, vals, k)
     ref = torch.topk(sets[0], k, dim=-1)
-    want = idx.clone()
     row = {"rows": rows, "length": length, "k": k, "values_match_torch": bool(torch.equal(vals, ref.values))}
-    row["ours_us"], _ = time_us([lambda x=x: lim.topk(x, idx, vals, k) for x in sets], reps=40)
+    launches = [lambda x=x: lim.topk(x, idx, vals, k) for x in sets]
+    row["ours_us"], _ = time_us(launches, reps=40)
     row["torch_us"], _ = time_us([lambda x=x: torch.topk(x, k, dim=-1) for x in sets], reps=40)
     row["speedup"] = row["torch_us"] / row["ours_us"]
-    row["variants"] = {}
-    for name in variants:
-        lim.use_variant("topk", name)
-        try:
-            idx.fill_(-7)
-            lim.topk(sets[0], idx, vals, k)
-            if not torch.equal(idx, want):
-                raise SystemExit(f"{name}: top-k lists differ from the default variant's on {rows} x {length}, k {k}")
-            row["variants"][name], _ = time_us([lambda x=x: lim.topk(x, idx, vals, k) for x in sets], reps=40)
-        except RuntimeError as error:  # a schedule this shape cannot launch (e.g. too much shared memory): say so, time the rest
-            row["variants"][name] = f"failed: {error}"
-        finally:
-            lim.use_variant("topk", None)
+    row["variants"] = time_variants(lim, "topk", variants, launches, idx, reps=40, what=f"the top-k lists on {rows} x {length}, k {k}")
     return row
+
+
+def time_variants(lim, kernel, names, launches, out, reps, what):
+    """Each named variant of `kernel`, forced in turn: the first launch's `out` checked equal to the default
+    variant's, then every launch timed. A schedule the shape cannot launch (e.g. too much shared memory) is
+    reported as failed and the rest are timed."""
+    if not names:
+        return {}
+    launches[0]()
+    want, times = out.clone(), {}
+    for name in names:
+        lim.use_variant(kernel, name)
+        try:
+            out.fill_(-7)
+            launches[0]()
+            if not torch.equal(out, want):
+                raise SystemExit(f"{name}: {what} differ from the default variant's")
+            times[name], _ = time_us(launches, reps=reps)
+        except RuntimeError as error:
+            times[name] = f"failed: {error}"
+        finally:
+            lim.use_variant(kernel, None)
+    return times
 
 
 def generated_variants(kernel):
@@ -169,10 +169,10 @@ def main():
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
+    unions = sorted(v["name"] for v in generated_variants("lessismore_union")) if args.union_variants else ()
     for B in ([] if args.topk_only else [1, 8]):
         for N in ([32768, 131072] if args.quick else [8192, 32768, 131072]):
             for budget in ([2048] if args.quick else [1024, 2048, 4096]):
-                unions = sorted(v["name"] for v in generated_variants("lessismore_union")) if args.union_variants else ()
                 r = bench_selection(lim, B, N, budget, unions)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
@@ -185,7 +185,7 @@ def main():
     print(f"\n{'B':>2} {'N':>7} {'K':>5} {'full us':>8} {'+logits':>8} {'select':>7} {'(keys':>6} {'union)':>7} {'layer us':>9} {'layer/full':>10} {'torch us':>9} {'vs torch':>9} {'same set':>8}")
     for r in rows:
         for name, us in r["union_variants"].items():
-            print(f"B {r['B']} N {r['N']} K {r['K']} union {name}: {us:.1f} us")
+            print(f"B {r['B']} N {r['N']} K {r['K']} union {name}: {us if isinstance(us, str) else f'{us:.1f} us'}")
     for r in rows:
         print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['full_us']:>8.1f} {r['with_logits_us']:>8.1f} {r['select_us']:>7.1f} {r['keys_us']:>6.1f} {r['union_us']:>7.1f} {r['layer_us']:>9.1f} "
               f"{r['layer_over_full']:>9.2f}x {r['torch_us']:>9.1f} {r['speedup_vs_torch']:>8.1f}x {r['requests_matching_torch']:>5}/{r['B']}")
