@@ -1,6 +1,6 @@
 """Sparse attention over selected tokens beside PyTorch's gather + SDPA, in one process.
 
-    python3 bench/sparse_attention.py [--lib build/liblim.so] [--quick]
+    python3 bench/sparse_attention.py [--lib build/liblim.so] [--quick] [--batches 1] [--budgets 128,512,2048]
 
 For B in {1, 8, 32}, N in {32K, 128K}, K in {1024, 2048, 4096, 8192} (Hq 32, Hkv 8, head dim 128, bf16; random
 ascending sets): our fused shared-set sparse attention (lim_sparse_attention), our gather + dense attention
@@ -101,15 +101,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "build", "liblim.so"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--batches", help="comma-separated batch sizes (default: 1 with --quick, else 1,8,32)")
+    ap.add_argument("--budgets", help="comma-separated list lengths K (default: 2048 with --quick, else 1024-8192)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args()
+    ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
-    for B in ([1] if args.quick else [1, 8, 32]):
+    for B in ints(args.batches) if args.batches else ([1] if args.quick else [1, 8, 32]):
         for N in ([32768] if args.quick else [32768, 131072]):
-            for K in ([2048] if args.quick else [1024, 2048, 4096, 8192]):
+            for K in ints(args.budgets) if args.budgets else ([2048] if args.quick else [1024, 2048, 4096, 8192]):
                 r = bench(lim, B, N, K)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
