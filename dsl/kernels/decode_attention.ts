@@ -39,7 +39,7 @@ import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, warpId, widenE4M3,
+  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenE4M3,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -55,6 +55,7 @@ export const decodeAttention = defineKernel({
     },
     producerWarps: 4, // a warp group: one warp's address arithmetic cannot keep 16-byte copies coming fast enough
     grid: { x: "splits", y: "HB", z: "B" }, // y: blocks of G query heads (HB = ceil(Hq / G))
+    overlapsPrecedingKernel: true, // its launch overlaps the kernel before it, whose outputs (q, the cache, lists) it waits for
     limits: {
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
       MAX_SPLITS: 256, // splits of one (request, head block) the in-kernel merge takes (the C ABI plans at most this many)
@@ -125,7 +126,11 @@ export function decode_attention(
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
+  const MERGE_LOADS = 16; // partials of one output element the merge loads at once
 
+  // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
+  // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
+  waitForPrecedingGrid();
   const b = blockIdx.z;
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
   const kvHead = qHead / groupSize;
@@ -429,23 +434,40 @@ export function decode_attention(
     }
     if (splits > 1) {
       // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
-      // with w_s = 2^(lse_s - M), M the largest lse_s. The log-sum-exps are staged in shared memory.
+      // with w_s = 2^(lse_s - M), M the largest lse_s.
       if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
-        const lseAll = shared("f32", [c.G, c.MAX_SPLITS]);
-        for (let i = threadIdx.x; i < c.G * splits; i += s.threads) lseAll[i / splits][i % splits] = partialLse.at(b, qHead + i / splits, i % splits);
-        syncthreads();
         for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
           const g = i / c.D;
           const d = i % c.D;
           const h = qHead + g;
+          // The partials and their log-sum-exps are loaded MERGE_LOADS splits at a time, each batch unrolled
+          // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
+          // merged online (rescaled to the running maximum). The merge is a serial tail after every other
+          // block: staging the log-sum-exps in shared memory first and a loop unrolled by 4 waited on 5-10
+          // trips to L2 for 16-33 splits (bench/NOTES.md section 18).
           let mMax: f32 = NO_SCORE;
-          for (const sp of range(0, splits, 1, 4)) mMax = max(mMax, lseAll[g][sp]);
           let sum: f32 = 0.0;
           let out: f32 = 0.0;
-          for (const sp of range(0, splits, 1, 4)) {
-            const w = exp2(lseAll[g][sp] - mMax);
-            sum = sum + w;
-            out = out + w * partialO.at(b, h, sp, d);
+          for (let sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {
+            const lseBatch = regs("f32", [MERGE_LOADS]);
+            const oBatch = regs("f32", [MERGE_LOADS]);
+            for (const j of unroll(MERGE_LOADS)) {
+              const sp = min(sp0 + j, splits - 1);
+              const loaded = partialLse.at(b, h, sp);
+              lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
+              oBatch[j] = partialO.at(b, h, sp, d);
+            }
+            let mNew = mMax;
+            for (const j of unroll(MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
+            const alpha = exp2(mMax - mNew);
+            sum = sum * alpha;
+            out = out * alpha;
+            mMax = mNew;
+            for (const j of unroll(MERGE_LOADS)) {
+              const w = exp2(lseBatch[j] - mMax);
+              sum = sum + w;
+              out = out + w * oBatch[j];
+            }
           }
           o.store(sum > 0.0 ? out / sum : 0.0, b, h, d);
           if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);

@@ -4,7 +4,8 @@
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=4 dtype=fp16 cache=paged kv=e4m3
 // Schedule  threads=256 rows=1 stages=4 (tuned in tuning/nvidia-h200.json (1.04x over the heuristic))
-// Launch    grid (splits, HB, B), 384 threads, 86400 bytes of dynamic shared memory
+// Launch    grid (splits, HB, B), 384 threads, 86400 bytes of dynamic shared memory,
+//           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
 #include "lim_device.cuh"
@@ -54,368 +55,381 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g4_fp16_paged_e4m3_
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:114
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:115
-  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:116
-  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:117
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:118
-  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:119
-  constexpr int ROW = 80;                                                           // dsl/kernels/decode_attention.ts:120
-  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:121
-  constexpr int NB = 8;                                                             // dsl/kernels/decode_attention.ts:122
-  constexpr int PIECES_PER_ROW = 4;                                                 // dsl/kernels/decode_attention.ts:123
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:124
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:125
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:126
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:127
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:129
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:130
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:131
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:132
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:136
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:137
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:138
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:139
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:140
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:141
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:141
+  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:115
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:116
+  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:117
+  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:118
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:119
+  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:120
+  constexpr int ROW = 80;                                                           // dsl/kernels/decode_attention.ts:121
+  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:122
+  constexpr int NB = 8;                                                             // dsl/kernels/decode_attention.ts:123
+  constexpr int PIECES_PER_ROW = 4;                                                 // dsl/kernels/decode_attention.ts:124
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:125
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:126
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:127
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:128
+  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:129
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:133
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:134
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:135
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:136
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:137
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:141
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:142
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:143
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:144
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:145
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:146
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:146
     }
   }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:145
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:146
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:147
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:148
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:149
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:149
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:150
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:151
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:152
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:153
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:154
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:154
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:153
-  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:153
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:154
-  lim::init_barriers(empty, 4, 8);                                                  // dsl/kernels/decode_attention.ts:154
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:156
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:157
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:157
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:158
+  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:158
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:159
+  lim::init_barriers(empty, 4, 8);                                                  // dsl/kernels/decode_attention.ts:159
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:161
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:162
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:162
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:158
+    return;                                                                         // dsl/kernels/decode_attention.ts:163
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:160
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:161
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:162
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:163
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:164
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:165
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:166
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:166
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:165
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:166
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:167
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:168
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:169
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:170
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:171
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:171
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:167
+        return;                                                                     // dsl/kernels/decode_attention.ts:172
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:171
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:172
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:174
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:175
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:176
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:177
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:178
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:179
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:180
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:181
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:176
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:177
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:179
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:180
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:181
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:182
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:183
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:184
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:185
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:186
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:182
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:183
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:184
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:187
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:188
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:189
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:187
+    return p;                                                                       // dsl/kernels/decode_attention.ts:192
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:190
-    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 4480);  /* shared bytes 4480..45439 */ // dsl/kernels/decode_attention.ts:192
-    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 45440);  /* shared bytes 45440..86399 */ // dsl/kernels/decode_attention.ts:193
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:199
-    constexpr int STEP = 32;                                                        // dsl/kernels/decode_attention.ts:200
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:201
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:202
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:203
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:204
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:205
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:205
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:195
+    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 4480);  /* shared bytes 4480..45439 */ // dsl/kernels/decode_attention.ts:197
+    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 45440);  /* shared bytes 45440..86399 */ // dsl/kernels/decode_attention.ts:198
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:204
+    constexpr int STEP = 32;                                                        // dsl/kernels/decode_attention.ts:205
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:206
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:207
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:208
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:209
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:210
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:210
       }
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:206
-      int unheld = -1;                                                              // dsl/kernels/decode_attention.ts:214
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:211
+      int unheld = -1;                                                              // dsl/kernels/decode_attention.ts:219
       #pragma unroll 4
-      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:215
-        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:216
-        const int page = k.page(b, max(pos, 0));                                    // dsl/kernels/decode_attention.ts:217
-        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:218
-        unheld = pos >= 0 && page < 0 ? pos : unheld;                               // dsl/kernels/decode_attention.ts:219
-        const int src = held ? pos : 0;                                             // dsl/kernels/decode_attention.ts:220
-        lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:221
-        lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:222
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:220
+        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:221
+        const int page = k.page(b, max(pos, 0));                                    // dsl/kernels/decode_attention.ts:222
+        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:223
+        unheld = pos >= 0 && page < 0 ? pos : unheld;                               // dsl/kernels/decode_attention.ts:224
+        const int src = held ? pos : 0;                                             // dsl/kernels/decode_attention.ts:225
+        lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:226
+        lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:227
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:224
-      if (unheld >= 0 && at == 0) {                                                 // dsl/kernels/decode_attention.ts:226
-        lim::raise(lim_p.status, lim_raise_base + 3, b, unheld, 0, 0);              // dsl/kernels/decode_attention.ts:226
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:229
+      if (unheld >= 0 && at == 0) {                                                 // dsl/kernels/decode_attention.ts:231
+        lim::raise(lim_p.status, lim_raise_base + 3, b, unheld, 0, 0);              // dsl/kernels/decode_attention.ts:231
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:228
+    return;                                                                         // dsl/kernels/decode_attention.ts:233
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:230
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:231
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:232
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:233
-    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:237
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:235
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:236
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:237
+    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:238
+    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:242
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:238
+    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:243
       #pragma unroll
-      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:239
-        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:240
-          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:241
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:242
-            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:243
-            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:244
-            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:245
+      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:244
+        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:245
+          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:246
+          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:247
+            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:248
+            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:249
+            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:250
           } else {
-            qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:247
-            qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:248
+            qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:252
+            qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:253
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:254
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:255
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:256
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:256
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:259
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:260
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:261
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:261
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:257
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:257
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:262
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:262
     }
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:259
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:260
-    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:261
-    {                                                                               // dsl/kernels/decode_attention.ts:262
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 4480);  /* shared bytes 4480..45439 */ // dsl/kernels/decode_attention.ts:263
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 45440);  /* shared bytes 45440..86399 */ // dsl/kernels/decode_attention.ts:264
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:265
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:266
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:267
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:268
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:269
-        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:272
+    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:264
+    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:265
+    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:266
+    {                                                                               // dsl/kernels/decode_attention.ts:267
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 4480);  /* shared bytes 4480..45439 */ // dsl/kernels/decode_attention.ts:268
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][128][80]>(lim_smem + 45440);  /* shared bytes 45440..86399 */ // dsl/kernels/decode_attention.ts:269
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:270
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:271
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:272
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:273
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:274
+        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:277
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:273
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:274
-            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:276
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:278
+          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:279
+            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:281
             #pragma unroll
-            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:277
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:280
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:281
+            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:282
+              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:285
+              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:286
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:282
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:287
                 #pragma unroll
-                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:283
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:284
-                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:285
-                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:286
+                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:288
+                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:289
+                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:290
+                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:291
                 }
               }
             }
             #pragma unroll
-            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:290
+            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:295
               #pragma unroll
-              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:290
-                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:290
+              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:295
+                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:295
               }
             }
           } else {
             #pragma unroll
-            for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:292
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:294
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:295
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:296
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:297
-              b0[0] = kf[0];                                                        // dsl/kernels/decode_attention.ts:298
-              b0[1] = kf[1];                                                        // dsl/kernels/decode_attention.ts:299
-              b1[0] = kf[2];                                                        // dsl/kernels/decode_attention.ts:300
-              b1[1] = kf[3];                                                        // dsl/kernels/decode_attention.ts:301
-              lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                     // dsl/kernels/decode_attention.ts:302
-              lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                     // dsl/kernels/decode_attention.ts:303
+            for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:297
+              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:299
+              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:300
+              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:301
+              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:302
+              b0[0] = kf[0];                                                        // dsl/kernels/decode_attention.ts:303
+              b0[1] = kf[1];                                                        // dsl/kernels/decode_attention.ts:304
+              b1[0] = kf[2];                                                        // dsl/kernels/decode_attention.ts:305
+              b1[1] = kf[3];                                                        // dsl/kernels/decode_attention.ts:306
+              lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                     // dsl/kernels/decode_attention.ts:307
+              lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                     // dsl/kernels/decode_attention.ts:308
             }
           }
         }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:308
+        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:313
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:309
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:314
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:310
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:315
             #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:311
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:312
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:313
+            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:316
+              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:317
+              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:318
               #pragma unroll
-              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:314
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:315
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:316
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:317
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:318
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:318
+              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:319
+                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:320
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:321
+                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:322
+                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:323
+                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:323
                 }
               }
             }
           }
         }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:323
+        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:328
         #pragma unroll
-        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:324
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:325
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:326
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:327
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:328
+        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:329
+          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:330
+          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:331
+          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:332
+          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:333
         }
         #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:330
+        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:335
           #pragma unroll
-          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:330
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:330
+          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:335
+            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:335
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:331
-          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:333
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:336
+          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:338
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:334
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:339
             #pragma unroll
-            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:335
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:336
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:337
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:338
-              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:339
+            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:340
+              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:341
+              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:342
+              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:343
+              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:344
             }
           }
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:342
+          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:347
             #pragma unroll
-            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:343
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:347
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:348
+            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:348
+              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:352
+              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:353
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:349
-                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:350
-                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:351
-                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:352
-                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:353
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:354
+                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:355
+                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:356
+                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:357
+                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:358
                 #pragma unroll
-                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:354
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:355
-                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:356
-                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:357
-                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:358
+                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:359
+                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:360
+                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:361
+                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:362
+                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:363
                 }
               }
             }
           } else {
             #pragma unroll
-            for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:363
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:365
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:366
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:367
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:368
-              b0[0] = vf[0];                                                        // dsl/kernels/decode_attention.ts:369
-              b0[1] = vf[1];                                                        // dsl/kernels/decode_attention.ts:370
-              b1[0] = vf[2];                                                        // dsl/kernels/decode_attention.ts:371
-              b1[1] = vf[3];                                                        // dsl/kernels/decode_attention.ts:372
-              lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                         // dsl/kernels/decode_attention.ts:373
-              lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                     // dsl/kernels/decode_attention.ts:374
+            for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:368
+              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:370
+              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:371
+              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:372
+              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:373
+              b0[0] = vf[0];                                                        // dsl/kernels/decode_attention.ts:374
+              b0[1] = vf[1];                                                        // dsl/kernels/decode_attention.ts:375
+              b1[0] = vf[2];                                                        // dsl/kernels/decode_attention.ts:376
+              b1[1] = vf[3];                                                        // dsl/kernels/decode_attention.ts:377
+              lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                         // dsl/kernels/decode_attention.ts:378
+              lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                     // dsl/kernels/decode_attention.ts:379
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:379
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:380
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:380
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:384
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:385
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:385
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:384
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:385
-    auto& mAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4480);  /* shared bytes 4480..4991 */ // dsl/kernels/decode_attention.ts:388
-    auto& lAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4992);  /* shared bytes 4992..5503 */ // dsl/kernels/decode_attention.ts:389
-    auto& accAll = *reinterpret_cast<float (*)[8][16][64]>(lim_smem + 5504);  /* shared bytes 5504..38271 */ // dsl/kernels/decode_attention.ts:390
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:389
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:390
+    auto& mAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4480);  /* shared bytes 4480..4991 */ // dsl/kernels/decode_attention.ts:393
+    auto& lAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4992);  /* shared bytes 4992..5503 */ // dsl/kernels/decode_attention.ts:394
+    auto& accAll = *reinterpret_cast<float (*)[8][16][64]>(lim_smem + 5504);  /* shared bytes 5504..38271 */ // dsl/kernels/decode_attention.ts:395
     #pragma unroll
-    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:391
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:392
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:393
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:394
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:395
+    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:396
+      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:397
+      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:398
+        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:399
+        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:400
       }
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:397
+      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:402
         #pragma unroll
-        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:398
-          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:400
-          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:401
+        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:403
+          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:405
+          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:406
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:405
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:406
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:407
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:408
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:409
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:410
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:411
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:412
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:413
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:414
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:410
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:410
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:415
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:415
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:411
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:412
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:416
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:417
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:413
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:414
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:415
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:416
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:418
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:419
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:420
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:421
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:418
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:419
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:420
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:421
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:422
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:423
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:423
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:423
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:424
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:425
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:426
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:427
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:428
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:428
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:426
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:427
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:427
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:431
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:432
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:432
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:430
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:433
-        auto& lseAll = *reinterpret_cast<float (*)[4][256]>(lim_smem + 38272);  /* shared bytes 38272..42367 */ // dsl/kernels/decode_attention.ts:434
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * splits; i += s::threads) { // dsl/kernels/decode_attention.ts:435
-          lseAll[i / splits][i % splits] = partialLse.load(b, qHead + i / splits, i % splits); // dsl/kernels/decode_attention.ts:435
-        }
-        lim::sync_consumers<s::threads>();                                          // dsl/kernels/decode_attention.ts:436
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:437
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:438
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:439
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:440
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:441
-          #pragma unroll 4
-          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:442
-            mMax = fmaxf(mMax, lseAll[g][sp]);                                      // dsl/kernels/decode_attention.ts:442
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:435
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:438
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:439
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:440
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:441
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:442
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:448
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:449
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:450
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:451
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:452
+            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:453
+            #pragma unroll
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:454
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:455
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:456
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:457
+              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:458
+            }
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:460
+            #pragma unroll
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:461
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:461
+            }
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:462
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:463
+            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:464
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:465
+            #pragma unroll
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:466
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:467
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:468
+              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:469
+            }
           }
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:443
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:444
-          #pragma unroll 4
-          for (int sp = 0; sp < splits; ++sp) {                                     // dsl/kernels/decode_attention.ts:445
-            const float w = lim::fast_exp2(lseAll[g][sp] - mMax);                   // dsl/kernels/decode_attention.ts:446
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:447
-            out = out + w * partialO.load(b, h, sp, d);                             // dsl/kernels/decode_attention.ts:448
-          }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:450
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:451
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:451
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:472
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:473
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:473
           }
         }
       }
@@ -429,7 +443,7 @@ lim::SharedMemoryOptIn decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_opt_
 
 extern "C" int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream) {
   return lim::launch(decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_kernel, *p, dim3(p->splits, p->HB, p->B), 384, 86400, stream,
-                     decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_opt_in, /*overlaps_preceding_kernel=*/false);
+                     decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
 static int lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_launch(const void* p, cudaStream_t stream) {
