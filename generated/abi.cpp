@@ -477,12 +477,13 @@ extern "C" int lim_synthesize_step(void* q, void* k_new, void* v_new, const int3
   return guarded(fn, [&] { return lim_synthesize_step_impl(a); });
 }
 
-extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_paged_decode_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -494,7 +495,8 @@ extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "logits", logits, 4, /*optional=*/true, "optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
@@ -513,23 +515,25 @@ extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_decode_attention_impl(a); });
 }
 
-extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_paged_sparse_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -543,7 +547,8 @@ extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
@@ -561,23 +566,25 @@ extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_sparse_attention_impl(a); });
 }
 
-extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_paged_sparse_attention_per_head";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -591,7 +598,8 @@ extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stri
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_b", q_stride_b, 8, "q"));
   LIM_CHECK(lim_capi::stride(fn, "q_stride_h", q_stride_h, 8, "q"));
@@ -610,22 +618,24 @@ extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stri
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   LIM_CHECK(lim_capi::no_overlap(fn, "q", {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_sparse_attention_per_head_impl(a); });
 }
 
-extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_paged_gather_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -638,7 +648,8 @@ extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, i
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out_k", out_k, 16, /*optional=*/false, "compact keys [batch, num_kv_heads, >= max_count, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "out_v", out_v, 16, /*optional=*/false, "compact values, laid out like out_k", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 8, "k_cache"));
   LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 8, "k_cache"));
   LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 8, "k_cache"));
@@ -652,22 +663,24 @@ extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, i
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream };
   return guarded(fn, [&] { return lim_paged_gather_kv_impl(a); });
 }
 
-extern "C" int lim_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_paged_append_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -676,25 +689,28 @@ extern "C" int lim_paged_append_kv(const void* k_new, const void* v_new, const i
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, stream };
   return guarded(fn, [&] { return lim_paged_append_kv_impl(a); });
 }
 
-extern "C" int lim_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
+extern "C" int lim_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
   const char* fn = "lim_paged_synthesize_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -703,17 +719,19 @@ extern "C" int lim_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cac
   LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 8, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_paged_synthesize_kv_impl(a); });
 }
 
@@ -958,12 +976,13 @@ extern "C" int lim_fp8_synthesize_kv(void* k_cache, void* v_cache, const int32_t
   return guarded(fn, [&] { return lim_fp8_synthesize_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_decode_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -976,7 +995,8 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "logits", logits, 4, /*optional=*/true, "optional [batch, num_q_heads, >= max_seqlen] fp32 scaled logits q.k * softmax_scale of every token (selection layers); NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
@@ -997,6 +1017,7 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
@@ -1005,17 +1026,18 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_decode_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_sparse_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -1030,7 +1052,8 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
@@ -1050,6 +1073,7 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
@@ -1058,17 +1082,18 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_sparse_attention_per_head";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads (divides num_q_heads)"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -1083,7 +1108,8 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "workspace", workspace, 16, /*optional=*/true, "", "workspace sub-buffers hold 16-byte vectors"));
@@ -1104,6 +1130,7 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
@@ -1112,16 +1139,17 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_per_head_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_append_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -1131,7 +1159,8 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 16, "k_cache and v_cache"));
@@ -1140,19 +1169,21 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_paged_append_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_synthesize_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
   LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
   LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
@@ -1162,7 +1193,8 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 16, "k_cache and v_cache"));
@@ -1171,11 +1203,12 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"batch", batch, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream };
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_fp8_paged_synthesize_kv_impl(a); });
 }
 
@@ -1207,6 +1240,95 @@ extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int6
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   const lim_fp8_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_write_kv_slots_impl(a); });
+}
+
+extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+  const char* fn = "lim_fp8_gather_kv";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "cache_capacity", cache_capacity, 1, INT32_MAX, "tokens the caches hold per request and head (Nmax)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most cache_capacity)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list and of the compact buffers"));
+  LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_k", out_k, 16, /*optional=*/false, "compact keys [batch, num_kv_heads, >= max_count, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_v", out_v, 16, /*optional=*/false, "compact values, laid out like out_k", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_b", k_stride_b, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_n", k_stride_n, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_b", v_stride_b, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_n", v_stride_n, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
+  if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_fp8_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream };
+  return guarded(fn, [&] { return lim_fp8_gather_kv_impl(a); });
+}
+
+extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+  const char* fn = "lim_fp8_paged_gather_kv";
+  LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
+  LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_table_rows", num_table_rows, 1, INT32_MAX, "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status"));
+  LIM_CHECK(lim_capi::size_in(fn, "num_pages", num_pages, 1, INT32_MAX, "pages in each pool"));
+  LIM_CHECK(lim_capi::size_in(fn, "page_size", page_size, 1, 1048576, "positions per page: a power of two (1 for a token pool such as SGLang's)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_pages_per_seq", max_pages_per_seq, 1, INT32_MAX, "columns of block_table: a request holds at most max_pages_per_seq * page_size positions"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
+  LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list and of the compact buffers"));
+  LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_k", out_k, 16, /*optional=*/false, "compact keys [batch, num_kv_heads, >= max_count, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "out_v", out_v, 16, /*optional=*/false, "compact values, laid out like out_k", "bf16/fp16 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_page", k_stride_page, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_slot", k_stride_slot, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "k_stride_h", k_stride_h, 16, "k_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_page", v_stride_page, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_slot", v_stride_slot, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "v_stride_h", v_stride_h, 16, "v_cache"));
+  LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
+  if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
+  if (!(max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be at most max_pages_per_seq (" + std::to_string(max_pages_per_seq) + ") * page_size (" + std::to_string(page_size) + ")");
+  if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_fp8_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream };
+  return guarded(fn, [&] { return lim_fp8_paged_gather_kv_impl(a); });
 }
 
 extern "C" int lim_fp8_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype dtype, size_t* bytes) {

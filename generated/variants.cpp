@@ -848,59 +848,95 @@ extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t 
   return nullptr;
 }
 
-// ---- gather_kv (12 variants)
+// ---- gather_kv (24 variants)
 extern "C" const lim_variant_info lim_gather_kv__d64_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d64_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d64_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d64_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d64_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d64_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d64_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d64_fp16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d128_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d128_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d128_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d128_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d128_fp16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d256_bf16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_bf16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d256_bf16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_bf16_paged_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d256_fp16_contiguous__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_fp16_contiguous_e4m3__t256_info;
 extern "C" const lim_variant_info lim_gather_kv__d256_fp16_paged__t256_info;
+extern "C" const lim_variant_info lim_gather_kv__d256_fp16_paged_e4m3__t256_info;
 
 extern "C" const lim_variant_info* const lim_gather_kv_variants[] = {
     &lim_gather_kv__d64_bf16_contiguous__t256_info,
+    &lim_gather_kv__d64_bf16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d64_bf16_paged__t256_info,
+    &lim_gather_kv__d64_bf16_paged_e4m3__t256_info,
     &lim_gather_kv__d64_fp16_contiguous__t256_info,
+    &lim_gather_kv__d64_fp16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d64_fp16_paged__t256_info,
+    &lim_gather_kv__d64_fp16_paged_e4m3__t256_info,
     &lim_gather_kv__d128_bf16_contiguous__t256_info,
+    &lim_gather_kv__d128_bf16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d128_bf16_paged__t256_info,
+    &lim_gather_kv__d128_bf16_paged_e4m3__t256_info,
     &lim_gather_kv__d128_fp16_contiguous__t256_info,
+    &lim_gather_kv__d128_fp16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d128_fp16_paged__t256_info,
+    &lim_gather_kv__d128_fp16_paged_e4m3__t256_info,
     &lim_gather_kv__d256_bf16_contiguous__t256_info,
+    &lim_gather_kv__d256_bf16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d256_bf16_paged__t256_info,
+    &lim_gather_kv__d256_bf16_paged_e4m3__t256_info,
     &lim_gather_kv__d256_fp16_contiguous__t256_info,
+    &lim_gather_kv__d256_fp16_contiguous_e4m3__t256_info,
     &lim_gather_kv__d256_fp16_paged__t256_info,
+    &lim_gather_kv__d256_fp16_paged_e4m3__t256_info,
     nullptr};
-extern "C" const int lim_gather_kv_variant_count = 12;
+extern "C" const int lim_gather_kv_variant_count = 24;
 
 // Which variant serves which constants, tried in order.
 static const lim_dispatch_entry lim_gather_kv_dispatch[] = {
     {&lim_gather_kv__d64_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d64_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d64_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d64_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d64_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d64_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d64_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d64_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d128_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d128_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d128_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d128_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d128_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d128_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d128_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d128_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d256_bf16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d256_bf16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d256_bf16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d256_bf16_paged_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d256_fp16_contiguous__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d256_fp16_contiguous_e4m3__t256_info, 0, INT64_MAX },
     {&lim_gather_kv__d256_fp16_paged__t256_info, 0, INT64_MAX },
+    {&lim_gather_kv__d256_fp16_paged_e4m3__t256_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
-extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache) {
+extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv) {
   // A variant chosen with lim_use_variant serves its constants whatever the bucket.
   const lim_variant_info* v = lim_chosen_variant("gather_kv");
-  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache)) return v;
+  if (v != nullptr && (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv)) return v;
   for (const lim_dispatch_entry* e = lim_gather_kv_dispatch; e->variant != nullptr; ++e) {
     v = e->variant;
-    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache) return v;
+    if (v->constants[0] == D && v->constants[1] == (int32_t)dtype && v->constants[2] == (int32_t)cache && v->constants[3] == (int32_t)kv) return v;
   }
   return nullptr;
 }
@@ -1125,7 +1161,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
     {"decode_attention", lim_decode_attention_variants, 186 },
-    {"gather_kv", lim_gather_kv_variants, 12 },
+    {"gather_kv", lim_gather_kv_variants, 24 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
@@ -1146,9 +1182,9 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:171"},
     {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:188"},
     {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:231"},
-    {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:50"},
-    {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:57"},
-    {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:61"},
+    {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:56"},
+    {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
+    {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:69"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},

@@ -13,6 +13,12 @@ const FP8_DOC = [
   "or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.",
 ];
 
+/** What the gather's compact buffers hold when it reads FP8 caches. */
+const FP8_GATHER_DOC = [
+  "From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that",
+  "a dense attention in the model's dtype runs over them.",
+];
+
 /** The scales of an FP8 function's caches, put before its dtype. */
 const scales: readonly AbiParam[] = [
   { kind: "tensor", name: "k_scale", element: "f32", access: "in", doc: "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", shape: ["scale_heads"], optional: true },
@@ -43,7 +49,8 @@ function fp8(fn: AbiFunction): AbiFunction {
     return [p];
   });
   const attention = fn.name.includes("attention") ? [headDimTiles] : [];
-  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: [...fn.doc.map(fp8Names), ...FP8_DOC], params, requires: [...(fn.requires ?? []), scalesPerTensorOrHead, ...attention] };
+  const gather = fn.name.endsWith("gather_kv") ? FP8_GATHER_DOC : [];
+  return { ...fn, name: fn.name.replace(/^lim_/, "lim_fp8_"), doc: [...fn.doc.map(fp8Names), ...gather, ...FP8_DOC], params, requires: [...(fn.requires ?? []), scalesPerTensorOrHead, ...attention] };
 }
 
 /** The FP8 workspace-size query of an attention function: same arguments, the FP8 variant's plan. */
@@ -54,7 +61,7 @@ function fp8Workspace(fn: AbiFunction): AbiFunction {
 const FP8 = [
   "lim_decode_attention", "lim_sparse_attention", "lim_sparse_attention_per_head", "lim_append_kv", "lim_synthesize_kv",
   "lim_paged_decode_attention", "lim_paged_sparse_attention", "lim_paged_sparse_attention_per_head", "lim_paged_append_kv", "lim_paged_synthesize_kv",
-  "lim_write_kv_slots",
+  "lim_write_kv_slots", "lim_gather_kv", "lim_paged_gather_kv",
 ];
 const FP8_WORKSPACE = [
   "lim_decode_attention_workspace_size", "lim_sparse_attention_workspace_size",

@@ -11,8 +11,10 @@ import type { AbiFunction, AbiParam, Requirement, TensorParam } from "./params.j
 const PAGED_DOC = [
   "Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of",
   "every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,",
-  "head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot",
-  "n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.",
+  "head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot",
+  "n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's",
+  "req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is",
+  "reported by lim_check_device_status and never read.",
 ];
 
 /** The prefix of a cache's stride names: k for k_stride_b, cache for shared or absent (contiguous-only) strides. */
@@ -43,15 +45,25 @@ function poolStrides(name: string): AbiParam[] {
 const blockTable: readonly AbiParam[] = [
   {
     kind: "tensor", name: "block_table", element: "i32", access: "in",
-    doc: "[batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]",
-    shape: ["batch", "max_pages_per_seq"], strides: ["block_table_stride", "1"],
+    doc: "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)",
+    shape: ["num_table_rows", "max_pages_per_seq"], strides: ["block_table_stride", "1"],
   },
-  { kind: "stride", name: "block_table_stride", doc: "element stride between requests of block_table" },
+  { kind: "stride", name: "block_table_stride", doc: "element stride between rows of block_table" },
+  {
+    kind: "tensor", name: "block_table_rows", element: "i32", access: "in", optional: true,
+    doc: "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b",
+    shape: ["batch"],
+  },
+  { kind: "size", name: "num_table_rows", doc: "rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status", min: 1 },
   { kind: "size", name: "num_pages", doc: "pages in each pool", min: 1 },
   { kind: "size", name: "page_size", doc: "positions per page: a power of two (1 for a token pool such as SGLang's)", min: 1, max: 1 << 20 },
   { kind: "size", name: "max_pages_per_seq", doc: "columns of block_table: a request holds at most max_pages_per_seq * page_size positions", min: 1 },
 ];
 
+const tableRowPerRequest: Requirement = {
+  check: "block_table_rows != nullptr || num_table_rows >= batch",
+  message: "block_table has num_table_rows ({num_table_rows}) rows, fewer than batch ({batch}): pass block_table_rows to name each request's row, or a row per request",
+};
 const pageSizePowerOfTwo: Requirement = { check: "(page_size & (page_size - 1)) == 0", message: "page_size ({page_size}) must be a power of two" };
 const seqlenFitsPages: Requirement = {
   check: "max_seqlen <= static_cast<int64_t>(max_pages_per_seq) * page_size",
@@ -77,6 +89,7 @@ function paged(fn: AbiFunction): AbiFunction {
   const requires = [
     ...(fn.requires ?? []).filter((r) => !r.check.includes("cache_capacity")),
     pageSizePowerOfTwo,
+    tableRowPerRequest,
     ...(hasMaxSeqlen ? [seqlenFitsPages] : []),
   ];
   const name = fn.name.replace(/^lim_/, "lim_paged_");

@@ -50,6 +50,12 @@ export class Statements {
     if (Node.isIfStatement(node) && isRoleSplit(node.getExpression())) return [this.roleSplit(node)];
     if (Node.isIfStatement(node)) {
       const cond = this.ex.scalarOf(node.getExpression(), "bool", "if condition");
+      // A condition known at generation time (on constants such as c.kv == "e4m3") keeps only the branch it
+      // takes, as C++'s if constexpr would: the other may use types that this variant does not have.
+      if (cond.level === "const" && typeof cond.value === "boolean") {
+        const taken = cond.value ? node.getThenStatement() : node.getElseStatement();
+        return taken ? [{ k: "block", body: this.body(taken), pos }] : [];
+      }
       const proven = presenceChecks(node.getExpression());
       const added = proven.filter((n) => !ctx.proven.has(n));
       added.forEach((n) => ctx.proven.add(n));

@@ -2,18 +2,22 @@
 // engines that keep a compact cache of the selected tokens and run dense attention over it. Entries that
 // are not a position below the sequence length above the previous entry are skipped and reported; rows
 // past a list's count are left as they were.
+//
+// From an FP8 cache (kv = e4m3) the compact rows are the dequantised values, stored value times the cache's
+// scale, in the model's dtype: a dense attention in that dtype (the engine's own, or decode_attention) then
+// runs over them as over any compact cache.
 
 import {
   DEFAULT_MATRIX,
-  blockIdx, copyVec, defineKernel, raise, sizeof, threadIdx, threadsForRows, waitForPrecedingGrid,
-  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type i32,
+  blockIdx, copyVec, defineKernel, loadVec, present, raise, regs, sizeof, storeVec, threadIdx, threadsForRows, unroll, waitForPrecedingGrid,
+  type ConstantsOf, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
 export const gatherKv = defineKernel({
   spec: {
     name: "gather_kv",
     summary: "copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers",
-    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches },
+    constants: { D: DEFAULT_MATRIX.headDims, dtype: DEFAULT_MATRIX.dtypes, cache: DEFAULT_MATRIX.caches, kv: DEFAULT_MATRIX.kvDtypes },
     // 288, 320 and 448 hold whole rows of 12, 10 and 14 lanes (D 96 or 192, 80 or 160, 112).
     schedule: { threads: { tag: "t", values: [128, 256, 288, 320, 448, 512] } },
     grid: { x: "ceilDiv(KO, s.threads / (c.D / 8))", y: "Hkv", z: "B" }, // x: blocks of ROWS list rows
@@ -27,8 +31,10 @@ export const gatherKv = defineKernel({
 export function gather_kv(
   c: ConstantsOf<typeof gatherKv.spec>,
   s: ScheduleOf<typeof gatherKv.spec>,
-  k: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
-  v: Tensor<"dtype", ["B", "Hkv", "Nmax", "D"], "cache">,
+  k: Tensor<"kv", ["B", "Hkv", "Nmax", "D"], "cache">, // in the model's dtype, or FP8
+  v: Tensor<"kv", ["B", "Hkv", "Nmax", "D"], "cache">,
+  kScale: MaybeTensor<"f32", ["KS"]>, // FP8 caches: one scale, or one per KV head (KS = Hkv); absent: 1
+  vScale: MaybeTensor<"f32", ["KS"]>,
   seqlens: Tensor<"i32", ["B"]>,
   indices: Tensor<"i32", ["B", "KI"]>,
   counts: Tensor<"i32", ["B"]>,
@@ -36,8 +42,8 @@ export function gather_kv(
   outV: Out<"dtype", ["B", "Hkv", "KO", "D"]>,
   maxSeqlen: i32,
 ): void {
-  const VEC = 16 / sizeof(c.dtype);
-  const LANES = c.D / VEC; // threads per row, 16 bytes each
+  const VEC = 16 / sizeof(c.dtype); // elements per thread: 16 bytes of the output (8 bytes of an FP8 cache)
+  const LANES = c.D / VEC; // threads per row
   const ROWS = s.threads / LANES;
   const b = blockIdx.z;
   const kvHead = blockIdx.y;
@@ -60,8 +66,25 @@ export function gather_kv(
       if (page < 0) {
         if (lane == 0 && kvHead == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, p);
       } else {
-        copyVec(outK.ref(b, kvHead, i, lane * VEC), k.pageRef(page, kvHead, p, lane * VEC), VEC);
-        copyVec(outV.ref(b, kvHead, i, lane * VEC), v.pageRef(page, kvHead, p, lane * VEC), VEC);
+        if (c.kv == "e4m3") {
+          const kRow = regs("f32", [VEC]);
+          const vRow = regs("f32", [VEC]);
+          loadVec(kRow, k.pageRef(page, kvHead, p, lane * VEC));
+          loadVec(vRow, v.pageRef(page, kvHead, p, lane * VEC));
+          let kMul: f32 = 1.0;
+          let vMul: f32 = 1.0;
+          if (present(kScale)) kMul = kScale.perHead(kvHead);
+          if (present(vScale)) vMul = vScale.perHead(kvHead);
+          for (const e of unroll(VEC)) {
+            kRow[e] = kRow[e] * kMul;
+            vRow[e] = vRow[e] * vMul;
+          }
+          storeVec(outK.ref(b, kvHead, i, lane * VEC), kRow);
+          storeVec(outV.ref(b, kvHead, i, lane * VEC), vRow);
+        } else {
+          copyVec(outK.ref(b, kvHead, i, lane * VEC), k.pageRef(page, kvHead, p, lane * VEC), VEC);
+          copyVec(outV.ref(b, kvHead, i, lane * VEC), v.pageRef(page, kvHead, p, lane * VEC), VEC);
+        }
       }
     }
   }

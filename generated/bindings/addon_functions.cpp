@@ -463,6 +463,8 @@ Napi::Value PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -472,7 +474,7 @@ Napi::Value PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -504,6 +506,8 @@ Napi::Value PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -514,7 +518,7 @@ Napi::Value PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -547,6 +551,8 @@ Napi::Value PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -557,7 +563,7 @@ Napi::Value PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -586,6 +592,8 @@ Napi::Value PagedGatherKvBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -593,7 +601,7 @@ Napi::Value PagedGatherKvBinding(const Napi::CallbackInfo& info) {
   int32_t const max_count = int_arg(o, "maxCount", fn);
   lim_dtype const dtype = dtype_arg(o, "dtype", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream));
+  check(info.Env(), lim_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -613,12 +621,14 @@ Napi::Value PagedAppendKvBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
   lim_dtype const dtype = dtype_arg(o, "dtype", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream));
+  check(info.Env(), lim_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -636,6 +646,8 @@ Napi::Value PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -644,7 +656,7 @@ Napi::Value PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream));
+  check(info.Env(), lim_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream));
   return info.Env().Undefined();
 }
 
@@ -898,6 +910,8 @@ Napi::Value Fp8PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -910,7 +924,7 @@ Napi::Value Fp8PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -942,6 +956,8 @@ Napi::Value Fp8PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -955,7 +971,7 @@ Napi::Value Fp8PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -988,6 +1004,8 @@ Napi::Value Fp8PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -1001,7 +1019,7 @@ Napi::Value Fp8PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -1021,6 +1039,8 @@ Napi::Value Fp8PagedAppendKvBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -1029,7 +1049,7 @@ Napi::Value Fp8PagedAppendKvBinding(const Napi::CallbackInfo& info) {
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
   lim_dtype const dtype = dtype_arg(o, "dtype", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1047,6 +1067,8 @@ Napi::Value Fp8PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
   int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
@@ -1058,7 +1080,7 @@ Napi::Value Fp8PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
+  check(info.Env(), lim_fp8_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
   return info.Env().Undefined();
 }
 
@@ -1086,6 +1108,82 @@ Napi::Value Fp8WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
   lim_dtype const dtype = dtype_arg(o, "dtype", fn);
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_fp8_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8GatherKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8GatherKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_b = int64_arg(o, "kStrideB", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  int64_t const k_stride_n = int64_arg(o, "kStrideN", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_b = int64_arg(o, "vStrideB", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  int64_t const v_stride_n = int64_arg(o, "vStrideN", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out_k = static_cast<void*>(buffer_arg(o, "outK", fn, false));
+  void* const out_v = static_cast<void*>(buffer_arg(o, "outV", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  int64_t const out_stride_n = int64_arg(o, "outStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_gather_kv(k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream));
+  return info.Env().Undefined();
+}
+
+Napi::Value Fp8PagedGatherKvBinding(const Napi::CallbackInfo& info) {
+  const char* fn = "fp8PagedGatherKv";
+  const Napi::Object o = options(info, fn);
+  const void* const k_cache = static_cast<const void*>(buffer_arg(o, "kCache", fn, false));
+  int64_t const k_stride_page = int64_arg(o, "kStridePage", fn);
+  int64_t const k_stride_slot = int64_arg(o, "kStrideSlot", fn);
+  int64_t const k_stride_h = int64_arg(o, "kStrideH", fn);
+  const void* const v_cache = static_cast<const void*>(buffer_arg(o, "vCache", fn, false));
+  int64_t const v_stride_page = int64_arg(o, "vStridePage", fn);
+  int64_t const v_stride_slot = int64_arg(o, "vStrideSlot", fn);
+  int64_t const v_stride_h = int64_arg(o, "vStrideH", fn);
+  const int32_t* const seqlens = static_cast<const int32_t*>(buffer_arg(o, "seqlens", fn, false));
+  const int32_t* const indices = static_cast<const int32_t*>(buffer_arg(o, "indices", fn, false));
+  int64_t const indices_stride_b = int64_arg(o, "indicesStrideB", fn);
+  const int32_t* const counts = static_cast<const int32_t*>(buffer_arg(o, "counts", fn, false));
+  void* const out_k = static_cast<void*>(buffer_arg(o, "outK", fn, false));
+  void* const out_v = static_cast<void*>(buffer_arg(o, "outV", fn, false));
+  int64_t const out_stride_b = int64_arg(o, "outStrideB", fn);
+  int64_t const out_stride_h = int64_arg(o, "outStrideH", fn);
+  int64_t const out_stride_n = int64_arg(o, "outStrideN", fn);
+  int32_t const batch = int_arg(o, "batch", fn);
+  int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
+  int32_t const head_dim = int_arg(o, "headDim", fn);
+  const int32_t* const block_table = static_cast<const int32_t*>(buffer_arg(o, "blockTable", fn, false));
+  int64_t const block_table_stride = int64_arg(o, "blockTableStride", fn);
+  const int32_t* const block_table_rows = static_cast<const int32_t*>(buffer_arg(o, "blockTableRows", fn, true));
+  int32_t const num_table_rows = int_arg(o, "numTableRows", fn);
+  int32_t const num_pages = int_arg(o, "numPages", fn);
+  int32_t const page_size = int_arg(o, "pageSize", fn);
+  int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
+  int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
+  int32_t const max_count = int_arg(o, "maxCount", fn);
+  const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
+  const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
+  int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
+  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  cudaStream_t const stream = launch_stream();
+  check(info.Env(), lim_fp8_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1191,6 +1289,8 @@ void register_abi_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("fp8PagedAppendKv", Napi::Function::New(env, Fp8PagedAppendKvBinding));
   exports.Set("fp8PagedSynthesizeKv", Napi::Function::New(env, Fp8PagedSynthesizeKvBinding));
   exports.Set("fp8WriteKvSlots", Napi::Function::New(env, Fp8WriteKvSlotsBinding));
+  exports.Set("fp8GatherKv", Napi::Function::New(env, Fp8GatherKvBinding));
+  exports.Set("fp8PagedGatherKv", Napi::Function::New(env, Fp8PagedGatherKvBinding));
   exports.Set("fp8DecodeAttentionWorkspaceSize", Napi::Function::New(env, Fp8DecodeAttentionWorkspaceSizeBinding));
   exports.Set("fp8SparseAttentionWorkspaceSize", Napi::Function::New(env, Fp8SparseAttentionWorkspaceSizeBinding));
   exports.Set("fp8PagedDecodeAttentionWorkspaceSize", Napi::Function::New(env, Fp8PagedDecodeAttentionWorkspaceSizeBinding));

@@ -41,12 +41,12 @@ SIGNATURES = {
     "lim_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_synthesize_step": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_void_p]),
-    "lim_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_paged_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
@@ -55,12 +55,14 @@ SIGNATURES = {
     "lim_fp8_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
     "lim_fp8_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_fp8_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
-    "lim_fp8_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_fp8_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
     "lim_fp8_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
     "lim_fp8_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_fp8_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_fp8_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
@@ -508,7 +510,7 @@ class LimLibrary:
         """
         self._check(self.lib.lim_synthesize_step(_pointer(q), _pointer(k_new), _pointer(v_new), _pointer(seqlens), batch, num_q_heads, num_kv_heads, head_dim, _dtype(dtype), seed, layer, _pointer(stream)))
 
-    def paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_paged_decode_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -533,8 +535,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -544,9 +548,9 @@ class LimLibrary:
         workspace: device scratch of lim_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_paged_sparse_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -571,8 +575,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -583,9 +589,9 @@ class LimLibrary:
         workspace: device scratch of lim_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_paged_sparse_attention_per_head; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -611,8 +617,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -623,9 +631,9 @@ class LimLibrary:
         workspace: device scratch of lim_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream=None):
+    def paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream=None):
         """lim_paged_gather_kv; arguments by keyword:
         k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
         k_stride_page: element stride between pages of k_cache
@@ -647,8 +655,10 @@ class LimLibrary:
         batch: requests
         num_kv_heads: KV heads
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -657,9 +667,9 @@ class LimLibrary:
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _dtype(dtype), _pointer(stream)))
 
-    def paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, stream=None):
+    def paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, stream=None):
         """lim_paged_append_kv; arguments by keyword:
         k_new: [batch, num_kv_heads, head_dim] the new token's keys, contiguous
         v_new: [batch, num_kv_heads, head_dim] the new token's values, contiguous
@@ -672,17 +682,19 @@ class LimLibrary:
         batch: requests
         num_kv_heads: KV heads
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _dtype(dtype), _pointer(stream)))
 
-    def paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream=None):
+    def paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream=None):
         """lim_paged_synthesize_kv; arguments by keyword:
         k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
         v_cache: values, laid out like k_cache
@@ -693,8 +705,10 @@ class LimLibrary:
         batch: requests
         num_kv_heads: KV heads
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -704,7 +718,7 @@ class LimLibrary:
         recent_window: the last recent_window tokens of each prompt are recent tokens
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
+        self._check(self.lib.lim_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
 
     def paged_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype):
         """lim_paged_decode_attention_workspace_size; arguments by keyword:
@@ -911,7 +925,7 @@ class LimLibrary:
         """
         self._check(self.lib.lim_fp8_synthesize_kv(_pointer(k_cache), _pointer(v_cache), _pointer(seqlens), batch, num_kv_heads, head_dim, cache_capacity, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
 
-    def fp8_paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_decode_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -936,8 +950,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -950,9 +966,9 @@ class LimLibrary:
         workspace: device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_sparse_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -977,8 +993,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -992,9 +1010,9 @@ class LimLibrary:
         workspace: device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_sparse_attention_per_head; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
@@ -1020,8 +1038,10 @@ class LimLibrary:
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1035,9 +1055,9 @@ class LimLibrary:
         workspace: device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
         """lim_fp8_paged_append_kv; arguments by keyword:
         k_new: [batch, num_kv_heads, head_dim] the new token's keys, contiguous
         v_new: [batch, num_kv_heads, head_dim] the new token's values, contiguous
@@ -1050,8 +1070,10 @@ class LimLibrary:
         batch: requests
         num_kv_heads: KV heads
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1061,9 +1083,9 @@ class LimLibrary:
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
 
-    def fp8_paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, seed, layer, recent_window, stream=None):
+    def fp8_paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, seed, layer, recent_window, stream=None):
         """lim_fp8_paged_synthesize_kv; arguments by keyword:
         k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
         v_cache: values, laid out like k_cache, E4M3
@@ -1074,8 +1096,10 @@ class LimLibrary:
         batch: requests
         num_kv_heads: KV heads
         head_dim: head dimension
-        block_table: [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
-        block_table_stride: element stride between requests of block_table
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
         num_pages: pages in each pool
         page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
         max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1088,7 +1112,7 @@ class LimLibrary:
         recent_window: the last recent_window tokens of each prompt are recent tokens
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
 
     def fp8_write_kv_slots(self, *, k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
         """lim_fp8_write_kv_slots; arguments by keyword:
@@ -1114,6 +1138,78 @@ class LimLibrary:
         stream: stream the kernels run on (0: the legacy default stream)
         """
         self._check(self.lib.lim_fp8_write_kv_slots(_pointer(k_new), _pointer(v_new), new_stride_t, new_stride_h, _pointer(slot_mapping), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+
+    def fp8_gather_kv(self, *, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+        """lim_fp8_gather_kv; arguments by keyword:
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        k_stride_b: element stride between requests of k_cache
+        k_stride_h: element stride between heads of k_cache
+        k_stride_n: element stride between tokens of k_cache
+        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        v_stride_b: element stride between requests of v_cache
+        v_stride_h: element stride between heads of v_cache
+        v_stride_n: element stride between tokens of v_cache
+        seqlens: [batch] tokens in each request's cache
+        indices: [batch, >= max_count] ascending positions
+        indices_stride_b: element stride between requests of indices
+        counts: [batch] entries used in each list, in [1, max_count]
+        out_k: compact keys [batch, num_kv_heads, >= max_count, head_dim]
+        out_v: compact values, laid out like out_k
+        out_stride_b: element stride between requests of out_k and out_v
+        out_stride_h: element stride between heads of out_k and out_v
+        out_stride_n: element stride between rows of out_k and out_v
+        batch: requests
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        cache_capacity: tokens the caches hold per request and head (Nmax)
+        max_seqlen: an upper bound of seqlens (at most cache_capacity)
+        max_count: capacity of each list and of the compact buffers
+        k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+        v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+        scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_fp8_gather_kv(_pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+
+    def fp8_paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+        """lim_fp8_paged_gather_kv; arguments by keyword:
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        k_stride_page: element stride between pages of k_cache
+        k_stride_slot: element stride between the positions of a page of k_cache
+        k_stride_h: element stride between heads of k_cache
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        v_stride_page: element stride between pages of v_cache
+        v_stride_slot: element stride between the positions of a page of v_cache
+        v_stride_h: element stride between heads of v_cache
+        seqlens: [batch] tokens in each request's cache
+        indices: [batch, >= max_count] ascending positions
+        indices_stride_b: element stride between requests of indices
+        counts: [batch] entries used in each list, in [1, max_count]
+        out_k: compact keys [batch, num_kv_heads, >= max_count, head_dim]
+        out_v: compact values, laid out like out_k
+        out_stride_b: element stride between requests of out_k and out_v
+        out_stride_h: element stride between heads of out_k and out_v
+        out_stride_n: element stride between rows of out_k and out_v
+        batch: requests
+        num_kv_heads: KV heads
+        head_dim: head dimension
+        block_table: [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+        block_table_stride: element stride between rows of block_table
+        block_table_rows: optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+        num_table_rows: rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
+        num_pages: pages in each pool
+        page_size: positions per page: a power of two (1 for a token pool such as SGLang's)
+        max_pages_per_seq: columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+        max_seqlen: an upper bound of seqlens (at most max_pages_per_seq * page_size)
+        max_count: capacity of each list and of the compact buffers
+        k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+        v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+        scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+        stream: stream the kernels run on (0: the legacy default stream)
+        """
+        self._check(self.lib.lim_fp8_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
 
     def fp8_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype):
         """lim_fp8_decode_attention_workspace_size; arguments by keyword:

@@ -644,10 +644,14 @@ export interface PagedDecodeAttentionArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -712,10 +716,14 @@ export interface PagedSparseAttentionArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -784,10 +792,14 @@ export interface PagedSparseAttentionPerHeadArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -848,10 +860,14 @@ export interface PagedGatherKvArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -890,10 +906,14 @@ export interface PagedAppendKvArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -924,10 +944,14 @@ export interface PagedSynthesizeKvArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1334,10 +1358,14 @@ export interface Fp8PagedDecodeAttentionArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1408,10 +1436,14 @@ export interface Fp8PagedSparseAttentionArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1486,10 +1518,14 @@ export interface Fp8PagedSparseAttentionPerHeadArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1538,10 +1574,14 @@ export interface Fp8PagedAppendKvArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1578,10 +1618,14 @@ export interface Fp8PagedSynthesizeKvArgs<Buffer> {
   numKvHeads: number;
   /** head dimension */
   headDim: number;
-  /** [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
   blockTable: Buffer;
-  /** element stride between requests of block_table */
+  /** element stride between rows of block_table */
   blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
   /** pages in each pool */
   numPages: number;
   /** positions per page: a power of two (1 for a token pool such as SGLang's) */
@@ -1636,6 +1680,134 @@ export interface Fp8WriteKvSlotsArgs<Buffer> {
   numPages: number;
   /** positions per page */
   pageSize: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8GatherKv (lim_fp8_gather_kv). */
+export interface Fp8GatherKvArgs<Buffer> {
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  kCache: Buffer;
+  /** element stride between requests of k_cache */
+  kStrideB: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** element stride between tokens of k_cache */
+  kStrideN: number;
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  vCache: Buffer;
+  /** element stride between requests of v_cache */
+  vStrideB: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** element stride between tokens of v_cache */
+  vStrideN: number;
+  /** [batch] tokens in each request's cache */
+  seqlens: Buffer;
+  /** [batch, >= max_count] ascending positions */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** [batch] entries used in each list, in [1, max_count] */
+  counts: Buffer;
+  /** compact keys [batch, num_kv_heads, >= max_count, head_dim] */
+  outK: Buffer;
+  /** compact values, laid out like out_k */
+  outV: Buffer;
+  /** element stride between requests of out_k and out_v */
+  outStrideB: number;
+  /** element stride between heads of out_k and out_v */
+  outStrideH: number;
+  /** element stride between rows of out_k and out_v */
+  outStrideN: number;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** tokens the caches hold per request and head (Nmax) */
+  cacheCapacity: number;
+  /** an upper bound of seqlens (at most cache_capacity) */
+  maxSeqlen: number;
+  /** capacity of each list and of the compact buffers */
+  maxCount: number;
+  /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  kScale?: Buffer | null;
+  /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  vScale?: Buffer | null;
+  /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  scaleHeads: number;
+  /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  dtype: "bf16" | "fp16";
+}
+
+/** Options of fp8PagedGatherKv (lim_fp8_paged_gather_kv). */
+export interface Fp8PagedGatherKvArgs<Buffer> {
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  kCache: Buffer;
+  /** element stride between pages of k_cache */
+  kStridePage: number;
+  /** element stride between the positions of a page of k_cache */
+  kStrideSlot: number;
+  /** element stride between heads of k_cache */
+  kStrideH: number;
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  vCache: Buffer;
+  /** element stride between pages of v_cache */
+  vStridePage: number;
+  /** element stride between the positions of a page of v_cache */
+  vStrideSlot: number;
+  /** element stride between heads of v_cache */
+  vStrideH: number;
+  /** [batch] tokens in each request's cache */
+  seqlens: Buffer;
+  /** [batch, >= max_count] ascending positions */
+  indices: Buffer;
+  /** element stride between requests of indices */
+  indicesStrideB: number;
+  /** [batch] entries used in each list, in [1, max_count] */
+  counts: Buffer;
+  /** compact keys [batch, num_kv_heads, >= max_count, head_dim] */
+  outK: Buffer;
+  /** compact values, laid out like out_k */
+  outV: Buffer;
+  /** element stride between requests of out_k and out_v */
+  outStrideB: number;
+  /** element stride between heads of out_k and out_v */
+  outStrideH: number;
+  /** element stride between rows of out_k and out_v */
+  outStrideN: number;
+  /** requests */
+  batch: number;
+  /** KV heads */
+  numKvHeads: number;
+  /** head dimension */
+  headDim: number;
+  /** [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  blockTable: Buffer;
+  /** element stride between rows of block_table */
+  blockTableStride: number;
+  /** optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  blockTableRows?: Buffer | null;
+  /** rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  numTableRows: number;
+  /** pages in each pool */
+  numPages: number;
+  /** positions per page: a power of two (1 for a token pool such as SGLang's) */
+  pageSize: number;
+  /** columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  maxPagesPerSeq: number;
+  /** an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  maxSeqlen: number;
+  /** capacity of each list and of the compact buffers */
+  maxCount: number;
   /** optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   kScale?: Buffer | null;
   /** optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
@@ -1861,8 +2033,10 @@ export interface LimAbiFunctions<Buffer> {
    * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedDecodeAttention(args: PagedDecodeAttentionArgs<Buffer>): void;
   /**
@@ -1873,8 +2047,10 @@ export interface LimAbiFunctions<Buffer> {
    * previous one is skipped and reported by lim_check_device_status, never read.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedSparseAttention(args: PagedSparseAttentionArgs<Buffer>): void;
   /**
@@ -1883,8 +2059,10 @@ export interface LimAbiFunctions<Buffer> {
    * skipped and reported as for lim_sparse_attention.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedSparseAttentionPerHead(args: PagedSparseAttentionPerHeadArgs<Buffer>): void;
   /**
@@ -1893,8 +2071,10 @@ export interface LimAbiFunctions<Buffer> {
    * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedGatherKv(args: PagedGatherKvArgs<Buffer>): void;
   /**
@@ -1902,8 +2082,10 @@ export interface LimAbiFunctions<Buffer> {
    * Positions outside the cache are skipped and reported by lim_check_device_status.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedAppendKv(args: PagedAppendKvArgs<Buffer>): void;
   /**
@@ -1912,8 +2094,10 @@ export interface LimAbiFunctions<Buffer> {
    * of (seed, layer, position). For benchmarks and tests without model weights.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    */
   pagedSynthesizeKv(args: PagedSynthesizeKvArgs<Buffer>): void;
   /**
@@ -1990,8 +2174,10 @@ export interface LimAbiFunctions<Buffer> {
    * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2005,8 +2191,10 @@ export interface LimAbiFunctions<Buffer> {
    * previous one is skipped and reported by lim_check_device_status, never read.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2018,8 +2206,10 @@ export interface LimAbiFunctions<Buffer> {
    * skipped and reported as for lim_fp8_sparse_attention.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2030,8 +2220,10 @@ export interface LimAbiFunctions<Buffer> {
    * Positions outside the cache are skipped and reported by lim_check_device_status.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2043,8 +2235,10 @@ export interface LimAbiFunctions<Buffer> {
    * of (seed, layer, position). For benchmarks and tests without model weights.
    * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
    * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
-   * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
-   * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
    * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2060,6 +2254,34 @@ export interface LimAbiFunctions<Buffer> {
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
   fp8WriteKvSlots(args: Fp8WriteKvSlotsArgs<Buffer>): void;
+  /**
+   * Copies the K and V rows of each request's index list into compact buffers [batch, num_kv_heads, >= max_count,
+   * head_dim], for engines that keep a compact cache of the selected tokens: row i of request b is the list's
+   * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
+   * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
+   * a dense attention in the model's dtype runs over them.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8GatherKv(args: Fp8GatherKvArgs<Buffer>): void;
+  /**
+   * Copies the K and V rows of each request's index list into compact buffers [batch, num_kv_heads, >= max_count,
+   * head_dim], for engines that keep a compact cache of the selected tokens: row i of request b is the list's
+   * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
+   * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+   * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+   * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+   * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+   * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+   * reported by lim_check_device_status and never read.
+   * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
+   * a dense attention in the model's dtype runs over them.
+   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+   * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+   */
+  fp8PagedGatherKv(args: Fp8PagedGatherKvArgs<Buffer>): void;
   /**
    * Bytes of workspace lim_fp8_decode_attention needs for these sizes on the current device (0 when the sequence
    * is not split). The same arguments always give the same plan, so a CUDA graph can be captured once.

@@ -835,8 +835,10 @@ int lim_synthesize_step(
  * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
@@ -861,8 +863,10 @@ int lim_synthesize_step(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -899,6 +903,8 @@ int lim_paged_decode_attention(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -918,8 +924,10 @@ int lim_paged_decode_attention(
  * previous one is skipped and reported by lim_check_device_status, never read.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
@@ -944,8 +952,10 @@ int lim_paged_decode_attention(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -983,6 +993,8 @@ int lim_paged_sparse_attention(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1001,8 +1013,10 @@ int lim_paged_sparse_attention(
  * skipped and reported as for lim_sparse_attention.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
@@ -1028,8 +1042,10 @@ int lim_paged_sparse_attention(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1068,6 +1084,8 @@ int lim_paged_sparse_attention_per_head(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1086,8 +1104,10 @@ int lim_paged_sparse_attention_per_head(
  * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
  * @param k_stride_page element stride between pages of k_cache
@@ -1109,8 +1129,10 @@ int lim_paged_sparse_attention_per_head(
  * @param batch requests
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1142,6 +1164,8 @@ int lim_paged_gather_kv(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1156,8 +1180,10 @@ int lim_paged_gather_kv(
  * Positions outside the cache are skipped and reported by lim_check_device_status.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
  * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
@@ -1170,8 +1196,10 @@ int lim_paged_gather_kv(
  * @param batch requests
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1192,6 +1220,8 @@ int lim_paged_append_kv(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1205,8 +1235,10 @@ int lim_paged_append_kv(
  * of (seed, layer, position). For benchmarks and tests without model weights.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  *
  * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides)
  * @param v_cache values, laid out like k_cache
@@ -1217,8 +1249,10 @@ int lim_paged_append_kv(
  * @param batch requests
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1240,6 +1274,8 @@ int lim_paged_synthesize_kv(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1680,8 +1716,10 @@ int lim_fp8_synthesize_kv(
  * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -1709,8 +1747,10 @@ int lim_fp8_synthesize_kv(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1750,6 +1790,8 @@ int lim_fp8_paged_decode_attention(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1772,8 +1814,10 @@ int lim_fp8_paged_decode_attention(
  * previous one is skipped and reported by lim_check_device_status, never read.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -1801,8 +1845,10 @@ int lim_fp8_paged_decode_attention(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1843,6 +1889,8 @@ int lim_fp8_paged_sparse_attention(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1864,8 +1912,10 @@ int lim_fp8_paged_sparse_attention(
  * skipped and reported as for lim_fp8_sparse_attention.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -1894,8 +1944,10 @@ int lim_fp8_paged_sparse_attention(
  * @param num_q_heads query heads
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1937,6 +1989,8 @@ int lim_fp8_paged_sparse_attention_per_head(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -1957,8 +2011,10 @@ int lim_fp8_paged_sparse_attention_per_head(
  * Positions outside the cache are skipped and reported by lim_check_device_status.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -1974,8 +2030,10 @@ int lim_fp8_paged_sparse_attention_per_head(
  * @param batch requests
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -1999,6 +2057,8 @@ int lim_fp8_paged_append_kv(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -2015,8 +2075,10 @@ int lim_fp8_paged_append_kv(
  * of (seed, layer, position). For benchmarks and tests without model weights.
  * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
  * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
- * head_dim] as their strides say. Position n of request b lies in page block_table[b][n / page_size] at slot
- * n % page_size; a table entry outside [0, num_pages) is reported by lim_check_device_status and never read.
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
  * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
@@ -2030,8 +2092,10 @@ int lim_fp8_paged_append_kv(
  * @param batch requests
  * @param num_kv_heads KV heads
  * @param head_dim head dimension
- * @param block_table [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size]
- * @param block_table_stride element stride between requests of block_table
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
  * @param num_pages pages in each pool
  * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
  * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
@@ -2056,6 +2120,8 @@ int lim_fp8_paged_synthesize_kv(
     int32_t head_dim,
     const int32_t* block_table,
     int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
     int32_t num_pages,
     int32_t page_size,
     int32_t max_pages_per_seq,
@@ -2115,6 +2181,164 @@ int lim_fp8_write_kv_slots(
     int32_t head_dim,
     int32_t num_pages,
     int32_t page_size,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Copies the K and V rows of each request's index list into compact buffers [batch, num_kv_heads, >= max_count,
+ * head_dim], for engines that keep a compact cache of the selected tokens: row i of request b is the list's
+ * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
+ * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
+ * a dense attention in the model's dtype runs over them.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_stride_b element stride between requests of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param k_stride_n element stride between tokens of k_cache
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_stride_b element stride between requests of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param v_stride_n element stride between tokens of v_cache
+ * @param seqlens [batch] tokens in each request's cache
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list, in [1, max_count]
+ * @param out_k compact keys [batch, num_kv_heads, >= max_count, head_dim]
+ * @param out_v compact values, laid out like out_k
+ * @param out_stride_b element stride between requests of out_k and out_v
+ * @param out_stride_h element stride between heads of out_k and out_v
+ * @param out_stride_n element stride between rows of out_k and out_v
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param cache_capacity tokens the caches hold per request and head (Nmax)
+ * @param max_seqlen an upper bound of seqlens (at most cache_capacity)
+ * @param max_count capacity of each list and of the compact buffers
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_gather_kv(
+    const void* k_cache,
+    int64_t k_stride_b,
+    int64_t k_stride_h,
+    int64_t k_stride_n,
+    const void* v_cache,
+    int64_t v_stride_b,
+    int64_t v_stride_h,
+    int64_t v_stride_n,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out_k,
+    void* out_v,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    int64_t out_stride_n,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    int32_t cache_capacity,
+    int32_t max_seqlen,
+    int32_t max_count,
+    const float* k_scale,
+    const float* v_scale,
+    int32_t scale_heads,
+    lim_dtype dtype,
+    cudaStream_t stream
+);
+
+/**
+ * Copies the K and V rows of each request's index list into compact buffers [batch, num_kv_heads, >= max_count,
+ * head_dim], for engines that keep a compact cache of the selected tokens: row i of request b is the list's
+ * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
+ * Paged caches: k_cache and v_cache are pools of num_pages pages of page_size positions (a power of two) of
+ * every KV head, NHD [num_pages, page_size, num_kv_heads, head_dim] or HND [num_pages, num_kv_heads, page_size,
+ * head_dim] as their strides say. Position n of request b lies in page block_table[r][n / page_size] at slot
+ * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
+ * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
+ * reported by lim_check_device_status and never read.
+ * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
+ * a dense attention in the model's dtype runs over them.
+ * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
+ * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
+ *
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_stride_page element stride between pages of k_cache
+ * @param k_stride_slot element stride between the positions of a page of k_cache
+ * @param k_stride_h element stride between heads of k_cache
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_stride_page element stride between pages of v_cache
+ * @param v_stride_slot element stride between the positions of a page of v_cache
+ * @param v_stride_h element stride between heads of v_cache
+ * @param seqlens [batch] tokens in each request's cache
+ * @param indices [batch, >= max_count] ascending positions
+ * @param indices_stride_b element stride between requests of indices
+ * @param counts [batch] entries used in each list, in [1, max_count]
+ * @param out_k compact keys [batch, num_kv_heads, >= max_count, head_dim]
+ * @param out_v compact values, laid out like out_k
+ * @param out_stride_b element stride between requests of out_k and out_v
+ * @param out_stride_h element stride between heads of out_k and out_v
+ * @param out_stride_n element stride between rows of out_k and out_v
+ * @param batch requests
+ * @param num_kv_heads KV heads
+ * @param head_dim head dimension
+ * @param block_table [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)
+ * @param block_table_stride element stride between rows of block_table
+ * @param block_table_rows optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b
+ * @param num_table_rows rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status
+ * @param num_pages pages in each pool
+ * @param page_size positions per page: a power of two (1 for a token pool such as SGLang's)
+ * @param max_pages_per_seq columns of block_table: a request holds at most max_pages_per_seq * page_size positions
+ * @param max_seqlen an upper bound of seqlens (at most max_pages_per_seq * page_size)
+ * @param max_count capacity of each list and of the compact buffers
+ * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
+ * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
+ * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
+ * @param stream stream the kernels run on (0: the legacy default stream)
+ */
+int lim_fp8_paged_gather_kv(
+    const void* k_cache,
+    int64_t k_stride_page,
+    int64_t k_stride_slot,
+    int64_t k_stride_h,
+    const void* v_cache,
+    int64_t v_stride_page,
+    int64_t v_stride_slot,
+    int64_t v_stride_h,
+    const int32_t* seqlens,
+    const int32_t* indices,
+    int64_t indices_stride_b,
+    const int32_t* counts,
+    void* out_k,
+    void* out_v,
+    int64_t out_stride_b,
+    int64_t out_stride_h,
+    int64_t out_stride_n,
+    int32_t batch,
+    int32_t num_kv_heads,
+    int32_t head_dim,
+    const int32_t* block_table,
+    int64_t block_table_stride,
+    const int32_t* block_table_rows,
+    int32_t num_table_rows,
+    int32_t num_pages,
+    int32_t page_size,
+    int32_t max_pages_per_seq,
+    int32_t max_seqlen,
+    int32_t max_count,
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,

@@ -465,8 +465,10 @@ struct lim_paged_decode_attention_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -505,8 +507,10 @@ struct lim_paged_sparse_attention_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -547,8 +551,10 @@ struct lim_paged_sparse_attention_per_head_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -585,8 +591,10 @@ struct lim_paged_gather_kv_args {
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -611,8 +619,10 @@ struct lim_paged_append_kv_args {
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -633,8 +643,10 @@ struct lim_paged_synthesize_kv_args {
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -886,8 +898,10 @@ struct lim_fp8_paged_decode_attention_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -929,8 +943,10 @@ struct lim_fp8_paged_sparse_attention_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -974,8 +990,10 @@ struct lim_fp8_paged_sparse_attention_per_head_args {
   int32_t num_q_heads; /* query heads */
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -1006,8 +1024,10 @@ struct lim_fp8_paged_append_kv_args {
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -1031,8 +1051,10 @@ struct lim_fp8_paged_synthesize_kv_args {
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
   int32_t head_dim; /* head dimension */
-  const int32_t* block_table; /* [batch, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] */
-  int64_t block_table_stride; /* element stride between requests of block_table */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
   int32_t num_pages; /* pages in each pool */
   int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
   int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
@@ -1072,6 +1094,80 @@ struct lim_fp8_write_kv_slots_args {
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
 int lim_fp8_write_kv_slots_impl(const lim_fp8_write_kv_slots_args& a);
+
+/** The arguments of lim_fp8_gather_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_gather_kv_args {
+  static constexpr const char* function = "lim_fp8_gather_kv";
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t k_stride_b; /* element stride between requests of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  int64_t k_stride_n; /* element stride between tokens of k_cache */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  int64_t v_stride_b; /* element stride between requests of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  int64_t v_stride_n; /* element stride between tokens of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache */
+  const int32_t* indices; /* [batch, >= max_count] ascending positions */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  const int32_t* counts; /* [batch] entries used in each list, in [1, max_count] */
+  void* out_k; /* compact keys [batch, num_kv_heads, >= max_count, head_dim] */
+  void* out_v; /* compact values, laid out like out_k */
+  int64_t out_stride_b; /* element stride between requests of out_k and out_v */
+  int64_t out_stride_h; /* element stride between heads of out_k and out_v */
+  int64_t out_stride_n; /* element stride between rows of out_k and out_v */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  int32_t cache_capacity; /* tokens the caches hold per request and head (Nmax) */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most cache_capacity) */
+  int32_t max_count; /* capacity of each list and of the compact buffers */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_gather_kv_impl(const lim_fp8_gather_kv_args& a);
+
+/** The arguments of lim_fp8_paged_gather_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
+struct lim_fp8_paged_gather_kv_args {
+  static constexpr const char* function = "lim_fp8_paged_gather_kv";
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t k_stride_page; /* element stride between pages of k_cache */
+  int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
+  int64_t k_stride_h; /* element stride between heads of k_cache */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  int64_t v_stride_page; /* element stride between pages of v_cache */
+  int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
+  int64_t v_stride_h; /* element stride between heads of v_cache */
+  const int32_t* seqlens; /* [batch] tokens in each request's cache */
+  const int32_t* indices; /* [batch, >= max_count] ascending positions */
+  int64_t indices_stride_b; /* element stride between requests of indices */
+  const int32_t* counts; /* [batch] entries used in each list, in [1, max_count] */
+  void* out_k; /* compact keys [batch, num_kv_heads, >= max_count, head_dim] */
+  void* out_v; /* compact values, laid out like out_k */
+  int64_t out_stride_b; /* element stride between requests of out_k and out_v */
+  int64_t out_stride_h; /* element stride between heads of out_k and out_v */
+  int64_t out_stride_n; /* element stride between rows of out_k and out_v */
+  int32_t batch; /* requests */
+  int32_t num_kv_heads; /* KV heads */
+  int32_t head_dim; /* head dimension */
+  const int32_t* block_table; /* [num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given) */
+  int64_t block_table_stride; /* element stride between rows of block_table */
+  const int32_t* block_table_rows; /* optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b */
+  int32_t num_table_rows; /* rows of block_table (at least batch without block_table_rows); a row of block_table_rows outside [0, num_table_rows) is reported by lim_check_device_status */
+  int32_t num_pages; /* pages in each pool */
+  int32_t page_size; /* positions per page: a power of two (1 for a token pool such as SGLang's) */
+  int32_t max_pages_per_seq; /* columns of block_table: a request holds at most max_pages_per_seq * page_size positions */
+  int32_t max_seqlen; /* an upper bound of seqlens (at most max_pages_per_seq * page_size) */
+  int32_t max_count; /* capacity of each list and of the compact buffers */
+  const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
+  const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
+  int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
+  cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
+};
+int lim_fp8_paged_gather_kv_impl(const lim_fp8_paged_gather_kv_args& a);
 
 /** The arguments of lim_fp8_decode_attention_workspace_size, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_fp8_decode_attention_workspace_size_args {

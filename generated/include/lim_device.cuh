@@ -125,8 +125,9 @@ struct Tensor {
 
 /**
  * A paged K or V cache seen as [B, H, N, D] by logical position (a lim_cache_tensor argument of a paged
- * variant): position n of request b lies in page block_table[b][n >> page_shift], at slot n & (page_size - 1)
- * of that page. page() is -1 where the table names no page of the pool (an entry outside [0, num_pages), or a
+ * variant): position n of request b lies in page block_table[r][n >> page_shift], at slot n & (page_size - 1)
+ * of that page, r = b or table_rows[b] (SGLang's req_pool_indices into req_to_token). page() is -1 where the
+ * table names no page of the pool (an entry outside [0, num_pages), a row outside [0, table_height), or a
  * position past the table's width): the kernels report it and never read the row. page_ref() and ptr_at()
  * fall back to page 0 for a page outside the pool, so that even an unchecked read stays inside it.
  */
@@ -141,7 +142,9 @@ struct PagedTensor {
   __device__ __forceinline__ int page(int b, int position) const {
     const unsigned column = static_cast<unsigned>(position) >> arg.page_shift;
     if (position < 0 || column >= static_cast<unsigned>(arg.table_width)) return -1;
-    const int entry = __ldg(arg.block_table + b * arg.block_table_stride + column);
+    const int row = arg.table_rows != nullptr ? __ldg(arg.table_rows + b) : b;
+    if (static_cast<unsigned>(row) >= static_cast<unsigned>(arg.table_height)) return -1;
+    const int entry = __ldg(arg.block_table + row * arg.block_table_stride + column);
     return static_cast<unsigned>(entry) < static_cast<unsigned>(arg.num_pages) ? entry : -1;
   }
 
@@ -210,16 +213,30 @@ __device__ __forceinline__ void unpack16(const uint4& raw, float* out) {
   }
 }
 
-/** Loads N contiguous elements into floats: 16-byte loads where the length allows (the ABI checks alignment). */
+/**
+ * Loads N contiguous elements into floats: 16-byte loads where the length allows, else 8-byte ones (8 FP8
+ * elements, a row piece of gather_kv) (the ABI checks alignment).
+ */
 template <typename T, int N>
 __device__ __forceinline__ void load_vec(float (&dst)[N], T* src) {
   using E = cuda::std::remove_const_t<T>;
   using Chunk = cuda::std::conditional_t<cuda::std::is_const_v<T>, const uint4, uint4>;
+  using Half = cuda::std::conditional_t<cuda::std::is_const_v<T>, const uint2, uint2>;
   constexpr int kPer16 = 16 / static_cast<int>(sizeof(E));
+  constexpr int kPer8 = 8 / static_cast<int>(sizeof(E));
   if constexpr (N % kPer16 == 0) {
     Chunk* chunks = reinterpret_cast<Chunk*>(src);
 #pragma unroll
     for (int c = 0; c < N / kPer16; ++c) unpack16<E>(load_elem(chunks + c), dst + c * kPer16);
+  } else if constexpr (kPer8 > 0 && N % kPer8 == 0) {
+    Half* halves = reinterpret_cast<Half*>(src);
+#pragma unroll
+    for (int c = 0; c < N / kPer8; ++c) {
+      const uint2 raw = load_elem(halves + c);
+      const E* e = reinterpret_cast<const E*>(&raw);
+#pragma unroll
+      for (int j = 0; j < kPer8; ++j) dst[c * kPer8 + j] = static_cast<float>(to_value(e[j]));
+    }
   } else {
 #pragma unroll
     for (int i = 0; i < N; ++i) dst[i] = static_cast<float>(to_value(load_elem(src + i)));

@@ -32,8 +32,10 @@ typedef struct lim_tensor {
  */
 typedef struct lim_cache_tensor {
   lim_tensor rows;
-  const int32_t* block_table; /* paged: [B, table_width] page ids */
+  const int32_t* block_table; /* paged: [table_height, table_width] page ids */
   int64_t block_table_stride;
+  const int32_t* table_rows;  /* paged: optional [B] row of block_table per request; NULL: row b */
+  int32_t table_height;       /* paged: rows of block_table */
   int32_t page_shift;         /* paged: log2(page_size) */
   int32_t num_pages;          /* paged: pages in the pool; table entries must be in [0, num_pages) */
   int32_t table_width;        /* paged: pages a request may hold */
@@ -469,12 +471,14 @@ int lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3(const lim_decode_a
 int lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream);
 
 /* ---- gather_kv: copies the K and V rows of each request's index list into compact [B, Hkv, K, D] buffers
- *      from dsl/kernels/gather_kv.ts; constants (D, dtype, cache); schedule knobs (threads) ---- */
+ *      from dsl/kernels/gather_kv.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */
 /* Where each constant of gather_kv sits in lim_variant_info.constants. */
-enum { LIM_GATHER_KV_CONSTANT_D = 0, LIM_GATHER_KV_CONSTANT_DTYPE = 1, LIM_GATHER_KV_CONSTANT_CACHE = 2 };
+enum { LIM_GATHER_KV_CONSTANT_D = 0, LIM_GATHER_KV_CONSTANT_DTYPE = 1, LIM_GATHER_KV_CONSTANT_CACHE = 2, LIM_GATHER_KV_CONSTANT_KV = 3 };
 typedef struct lim_gather_kv_params {
   lim_cache_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
   lim_cache_tensor v; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */
+  lim_tensor kScale; /* optional input (data may be NULL), f32 [KS] */
+  lim_tensor vScale; /* optional input (data may be NULL), f32 [KS] */
   lim_tensor seqlens; /* input, i32 [B] */
   lim_tensor indices; /* input, i32 [B, KI] */
   lim_tensor counts; /* input, i32 [B] */
@@ -483,6 +487,7 @@ typedef struct lim_gather_kv_params {
   int32_t B; /* run-time size */
   int32_t Hkv; /* run-time size */
   int32_t Nmax; /* run-time size */
+  int32_t KS; /* run-time size */
   int32_t KI; /* run-time size */
   int32_t KO; /* run-time size */
   int32_t maxSeqlen;
@@ -493,20 +498,32 @@ extern const lim_variant_info* const lim_gather_kv_variants[];
 extern const int lim_gather_kv_variant_count;
 
 /** The variant of gather_kv that serves these constants, or NULL when none was generated. */
-const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache);
+const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv);
 
 int lim_gather_kv__d64_bf16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d64_bf16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d64_bf16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d64_bf16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d64_fp16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d64_fp16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d64_fp16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d64_fp16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d128_bf16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_bf16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d128_bf16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_bf16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d128_fp16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_fp16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d128_fp16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d128_fp16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d256_bf16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_bf16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d256_bf16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_bf16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d256_fp16_contiguous__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_fp16_contiguous_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 int lim_gather_kv__d256_fp16_paged__t256(const lim_gather_kv_params* p, cudaStream_t stream);
+int lim_gather_kv__d256_fp16_paged_e4m3__t256(const lim_gather_kv_params* p, cudaStream_t stream);
 
 /* ---- lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
  *      from dsl/kernels/lessismore_union.ts; constants (); schedule knobs (threads, items, cluster) ---- */

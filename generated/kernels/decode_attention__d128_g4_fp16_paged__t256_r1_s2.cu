@@ -176,11 +176,7 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g4_fp16_paged__t25
       for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:244
         if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:245
           const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:246
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:247
-            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:248
-            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:249
-            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:250
-          } else {
+          {                                                                         // dsl/kernels/decode_attention.ts:247
             qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:252
             qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:253
           }
@@ -209,30 +205,7 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g4_fp16_paged__t25
         float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:277
         #pragma unroll
         for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:278
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:279
-            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:281
-            #pragma unroll
-            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:282
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:285
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:286
-              #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:287
-                #pragma unroll
-                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:288
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:289
-                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:290
-                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:291
-                }
-              }
-            }
-            #pragma unroll
-            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:295
-              #pragma unroll
-              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:295
-                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:295
-              }
-            }
-          } else {
+          {                                                                         // dsl/kernels/decode_attention.ts:279
             #pragma unroll
             for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:297
               unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:299
@@ -297,27 +270,7 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g4_fp16_paged__t25
               pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:344
             }
           }
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:347
-            #pragma unroll
-            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:348
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:352
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:353
-              #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:354
-                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:355
-                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:356
-                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:357
-                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:358
-                #pragma unroll
-                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:359
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:360
-                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:361
-                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:362
-                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:363
-                }
-              }
-            }
-          } else {
+          {                                                                         // dsl/kernels/decode_attention.ts:347
             #pragma unroll
             for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:368
               unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:370

@@ -176,13 +176,10 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_paged_e4m3
       for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:244
         if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:245
           const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:246
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:247
+          {                                                                         // dsl/kernels/decode_attention.ts:247
             const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:248
             qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:249
             qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:250
-          } else {
-            qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:252
-            qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:253
           }
         }
       }
@@ -209,7 +206,7 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_paged_e4m3
         float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:277
         #pragma unroll
         for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:278
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:279
+          {                                                                         // dsl/kernels/decode_attention.ts:279
             float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:281
             #pragma unroll
             for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:282
@@ -231,20 +228,6 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_paged_e4m3
               for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:295
                 score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:295
               }
-            }
-          } else {
-            #pragma unroll
-            for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:297
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:299
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:300
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:301
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:302
-              b0[0] = kf[0];                                                        // dsl/kernels/decode_attention.ts:303
-              b0[1] = kf[1];                                                        // dsl/kernels/decode_attention.ts:304
-              b1[0] = kf[2];                                                        // dsl/kernels/decode_attention.ts:305
-              b1[1] = kf[3];                                                        // dsl/kernels/decode_attention.ts:306
-              lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                     // dsl/kernels/decode_attention.ts:307
-              lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                     // dsl/kernels/decode_attention.ts:308
             }
           }
         }
@@ -297,7 +280,7 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_paged_e4m3
               pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:344
             }
           }
-          if (FP8) {                                                                // dsl/kernels/decode_attention.ts:347
+          {                                                                         // dsl/kernels/decode_attention.ts:347
             #pragma unroll
             for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:348
               unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:352
@@ -316,20 +299,6 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_paged_e4m3
                   lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:363
                 }
               }
-            }
-          } else {
-            #pragma unroll
-            for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:368
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:370
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:371
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:372
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:373
-              b0[0] = vf[0];                                                        // dsl/kernels/decode_attention.ts:374
-              b0[1] = vf[1];                                                        // dsl/kernels/decode_attention.ts:375
-              b1[0] = vf[2];                                                        // dsl/kernels/decode_attention.ts:376
-              b1[1] = vf[3];                                                        // dsl/kernels/decode_attention.ts:377
-              lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                         // dsl/kernels/decode_attention.ts:378
-              lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                     // dsl/kernels/decode_attention.ts:379
             }
           }
         }

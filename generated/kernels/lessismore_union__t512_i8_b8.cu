@@ -83,7 +83,7 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
       atomicOr(&bits[static_cast<int>(key / 32u)], 1u << (key % 32u));              // dsl/kernels/lessismore_union.ts:92
     }
   }
-  if (CLUSTER > 1) {                                                                // dsl/kernels/lessismore_union.ts:94
+  {                                                                                 // dsl/kernels/lessismore_union.ts:94
     lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:96
     const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:97
     for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:98
@@ -98,8 +98,6 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
       }
     }
     lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:103
-  } else {
-    __syncthreads();                                                                // dsl/kernels/lessismore_union.ts:105
   }
   auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:109
   int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:110
@@ -134,7 +132,7 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
     return j < sinks || j >= end || firstPick.load(b, j) <= cutKey ? 1 : 0;         // dsl/kernels/lessismore_union.ts:132
   };
   int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:135
-  if (CLUSTER > 1) {                                                                // dsl/kernels/lessismore_union.ts:136
+  {                                                                                 // dsl/kernels/lessismore_union.ts:136
     int mineKept = 0;                                                               // dsl/kernels/lessismore_union.ts:137
     #pragma unroll 8
     for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:138
@@ -177,7 +175,7 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
   if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:166
     counts.store(written, b);                                                       // dsl/kernels/lessismore_union.ts:166
   }
-  if (CLUSTER > 1) {                                                                // dsl/kernels/lessismore_union.ts:168
+  {                                                                                 // dsl/kernels/lessismore_union.ts:168
     lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:168
   }
 }

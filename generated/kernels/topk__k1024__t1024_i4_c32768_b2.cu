@@ -112,7 +112,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(1024) topk__k1024__t
         }
       }
     }
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:148
+    {                                                                               // dsl/kernels/topk.ts:148
       lim::cluster_sync();                                                          // dsl/kernels/topk.ts:149
       constexpr int share = 1024;                                                   // dsl/kernels/topk.ts:150
       for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:151
@@ -128,8 +128,6 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(1024) topk__k1024__t
         }
       }
       lim::cluster_sync();                                                          // dsl/kernels/topk.ts:157
-    } else {
-      __syncthreads();                                                              // dsl/kernels/topk.ts:159
     }
     auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:161
       return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:161
@@ -218,7 +216,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(1024) topk__k1024__t
   }
   const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:229
   int first = 0;                                                                    // dsl/kernels/topk.ts:231
-  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:232
+  {                                                                                 // dsl/kernels/topk.ts:232
     if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:233
       placed[0] = count;                                                            // dsl/kernels/topk.ts:233
     }
@@ -229,8 +227,6 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(1024) topk__k1024__t
         first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:235
       }
     }
-  } else {
-    __syncthreads();                                                                // dsl/kernels/topk.ts:237
   }
   if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:240
     for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:241
@@ -242,7 +238,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(1024) topk__k1024__t
       }
     }
   } else {
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:247
+    {                                                                               // dsl/kernels/topk.ts:247
       if (rank > 0) {                                                               // dsl/kernels/topk.ts:248
         for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:249
           lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:250

@@ -111,23 +111,7 @@ __global__ void __launch_bounds__(1024) topk__k2048__t1024_i4_c32768_b1_kernel(c
         }
       }
     }
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:148
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:149
-      constexpr int share = 2048;                                                   // dsl/kernels/topk.ts:150
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:151
-        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:152
-        int sum = 0;                                                                // dsl/kernels/topk.ts:153
-        #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:154
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:154
-        }
-        #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:155
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:155
-        }
-      }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:157
-    } else {
+    {                                                                               // dsl/kernels/topk.ts:148
       __syncthreads();                                                              // dsl/kernels/topk.ts:159
     }
     auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:161
@@ -217,18 +201,7 @@ __global__ void __launch_bounds__(1024) topk__k2048__t1024_i4_c32768_b1_kernel(c
   }
   const int count = runAbove + min(runTies, ties);                                  // dsl/kernels/topk.ts:229
   int first = 0;                                                                    // dsl/kernels/topk.ts:231
-  if (CLUSTER > 1) {                                                                // dsl/kernels/topk.ts:232
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:233
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:233
-    }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:234
-    #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:235
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:235
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:235
-      }
-    }
-  } else {
+  {                                                                                 // dsl/kernels/topk.ts:232
     __syncthreads();                                                                // dsl/kernels/topk.ts:237
   }
   if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:240
@@ -241,15 +214,6 @@ __global__ void __launch_bounds__(1024) topk__k2048__t1024_i4_c32768_b1_kernel(c
       }
     }
   } else {
-    if (CLUSTER > 1) {                                                              // dsl/kernels/topk.ts:247
-      if (rank > 0) {                                                               // dsl/kernels/topk.ts:248
-        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:249
-          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:250
-          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:251
-        }
-      }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:254
-    }
     if (rank == 0) {                                                                // dsl/kernels/topk.ts:256
       const unsigned spread = ((static_cast<unsigned>(topBin) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:259
       const int shift = max((32 - __clz(spread)) - 11, 0);                          // dsl/kernels/topk.ts:260

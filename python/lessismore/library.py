@@ -158,11 +158,10 @@ class Lim:
                                                                 indices_stride_h=indices.stride(1), counts=counts, max_count=indices.shape[2],
                                                                 lse=lse, workspace=workspace)
 
-    def gather_kv(self, k, v, seqlens, indices, counts, out_k, out_v, max_seqlen):
-        """Copies rows indices[b, :counts[b]] of k and v ([B, Hkv, Nmax, D], or k a PagedKV and v None) into out_k, out_v [B, Hkv, >= K, D]."""
-        prefix, caches = _cache_keywords(k, v, out_k.dtype, "out_k")
-        if prefix.startswith("fp8_"):
-            raise TypeError("gather_kv copies caches in the model's dtype; FP8 caches have no gather (sparse attention reads them in place)")
+    def gather_kv(self, k, v, seqlens, indices, counts, out_k, out_v, max_seqlen, k_scale=None, v_scale=None):
+        """Copies rows indices[b, :counts[b]] of k and v ([B, Hkv, Nmax, D], or k a PagedKV and v None) into out_k, out_v
+        [B, Hkv, >= K, D]. From FP8 caches (with their scales) the rows are dequantised into out_k's dtype."""
+        prefix, caches = _cache_keywords(k, v, out_k.dtype, "out_k", k_scale, v_scale)
         getattr(self.abi, prefix + "gather_kv")(
             **caches, seqlens=seqlens, indices=indices, indices_stride_b=indices.stride(0), counts=counts, out_k=out_k, out_v=out_v,
             out_stride_b=out_k.stride(0), out_stride_h=out_k.stride(1), out_stride_n=out_k.stride(2), batch=out_k.shape[0],

@@ -7,11 +7,12 @@ own tensors.
     vLLM (FlashAttention backend): key_cache, value_cache [num_blocks, block_size, num_kv_heads, head_size]
         -> PagedKV(key_cache, value_cache, block_table, layout="NHD")
     FlashInfer HND pages [num_pages, num_kv_heads, page_size, head_dim] -> layout="HND"
-    SGLang token pool [size, num_kv_heads, head_dim] -> PagedKV(k[:, None], v[:, None], req_to_token rows, "NHD")
-        (pages of one token; the block table is req_to_token indexed by the batch's request rows)
+    SGLang token pool [size, num_kv_heads, head_dim] -> PagedKV(k[:, None], v[:, None], req_to_token, "NHD",
+        table_rows=req_pool_indices) (pages of one token; req_to_token read in place, row req_pool_indices[b])
 """
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -21,12 +22,14 @@ LAYOUTS = ("NHD", "HND")
 @dataclass(frozen=True)
 class PagedKV:
     """k, v: pools of pages, NHD [pages, page_size, heads, head_dim] or HND [pages, heads, page_size, head_dim];
-    block_table: int32 [batch, max_pages_per_seq], position n of request b in page block_table[b, n // page_size]."""
+    block_table: int32 [rows, max_pages_per_seq], position n of request b in page block_table[r, n // page_size],
+    r = b, or table_rows[b] when given (int32 [batch]: SGLang's req_pool_indices into req_to_token)."""
 
     k: torch.Tensor
     v: torch.Tensor
     block_table: torch.Tensor
     layout: str = "NHD"
+    table_rows: Optional[torch.Tensor] = None
 
     def __post_init__(self):
         if self.layout not in LAYOUTS:
@@ -40,6 +43,9 @@ class PagedKV:
         if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2 or self.block_table.stride(1) != 1:
             raise ValueError(f"block_table must be int32 [batch, max_pages_per_seq] with contiguous rows, got {self.block_table.dtype} "
                              f"{tuple(self.block_table.shape)} strides {self.block_table.stride()}")
+        rows = self.table_rows
+        if rows is not None and (rows.dtype != torch.int32 or rows.dim() != 1 or not rows.is_contiguous() or not rows.is_cuda):
+            raise ValueError(f"table_rows must be a contiguous int32 CUDA tensor [batch], got {rows.dtype} {tuple(rows.shape)} on {rows.device}")
 
     @property
     def _slot(self) -> int:
@@ -70,8 +76,9 @@ class PagedKV:
         return {f"{prefix}_stride_page": t.stride(0), f"{prefix}_stride_slot": t.stride(self._slot), f"{prefix}_stride_h": t.stride(self._head)}
 
     def table_keywords(self) -> dict:
-        return dict(block_table=self.block_table, block_table_stride=self.block_table.stride(0), num_pages=self.k.shape[0],
-                    page_size=self.page_size, max_pages_per_seq=self.block_table.shape[1])
+        return dict(block_table=self.block_table, block_table_stride=self.block_table.stride(0), block_table_rows=self.table_rows,
+                    num_table_rows=self.block_table.shape[0], num_pages=self.k.shape[0], page_size=self.page_size,
+                    max_pages_per_seq=self.block_table.shape[1])
 
     def keywords(self) -> dict:
         """The cache arguments of the paged attention and gather functions (k_cache, its strides, v_cache, ..., the table)."""

@@ -2,8 +2,8 @@
 (stored value times its scale), per-tensor and per-KV-head scales, values at the E4M3 saturation limit, contiguous
 and paged caches (NHD and HND, pages of 16 and 1, spare pages of NaN), full attention with its logits, lists shared
 by the heads and per head (with counts and padded with -1), long sequences split across blocks, the saturating
-writes of append and vLLM's slot write bit for bit against PyTorch's rounding, the custom operators, and bad
-arguments named.
+writes of append and vLLM's slot write bit for bit against PyTorch's rounding, the gather's dequantised rows, the
+custom operators, and bad arguments named.
 
     python3 python/tests/fp8_caches.py        (LIM_TEST_SEED=n repeats a run)
 
@@ -203,6 +203,27 @@ def write_checks():
     check(rest.count_nonzero().item() == 0, "and writes nothing else (slot -1 skipped)")
 
 
+def gather_checks():
+    """gather_kv from FP8 caches (contiguous and paged, scales per KV head and per tensor): each listed row
+    dequantised (stored value times its scale, in float32) and rounded to the output's dtype, as PyTorch rounds."""
+    seqlens = [3000, 77]
+    for per_head in (True, False):
+        _, k8, v8, ks, vs, sl = problem(seqlens, 3000, per_head)
+        lists = [sorted(random.sample(range(n), 64)) for n in seqlens]
+        indices = torch.tensor(lists, dtype=torch.int32, device="cuda")
+        counts = torch.full((2,), 64, dtype=torch.int32, device="cuda")
+        rows = lambda x8, scale: torch.stack([x8[b][:, lists[b]].float() * scale.view(-1, 1, 1) for b in range(2)]).to(torch.bfloat16)  # noqa: E731
+        want_k, want_v = rows(k8, ks), rows(v8, vs)
+        which = "per-KV-head" if per_head else "per-tensor"
+        for caches, layout in (((k8, v8), "contiguous"), ((PagedKV.from_contiguous(k8, v8, 16, "HND", spare_pages=2, fill=float("nan")), None), "paged (HND, 16)")):
+            out_k = torch.full((2, HKV, 64, D), float("nan"), dtype=torch.bfloat16, device="cuda")
+            out_v = torch.full_like(out_k, float("nan"))
+            lim.gather_kv(*caches, sl, indices, counts, out_k, out_v, 3000, k_scale=ks, v_scale=vs)
+            lim.check_device_status()
+            check(torch.equal(out_k, want_k) and torch.equal(out_v, want_v),
+                  f"gather_kv from {layout} FP8 caches writes each listed row dequantised in bf16, {which} scales")
+
+
 def bad_arguments():
     q, k8, v8, ks, vs, sl = problem([10], 64, False)
     out = torch.empty_like(q)
@@ -233,6 +254,7 @@ def bad_arguments():
 full_attention_checks(per_head_scales=False)
 full_attention_checks(per_head_scales=True)
 write_checks()
+gather_checks()
 bad_arguments()
 lim.check_device_status()
 print("FP8 caches: every check passed")

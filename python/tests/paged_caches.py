@@ -1,7 +1,8 @@
 """Paged K/V caches on one GPU: every paged function against float64 references and the contiguous functions,
 pages in shuffled order (NHD and HND, page sizes 1, 16 and 64, the pool's other pages poisoned with NaN), lists
 padded with -1, vLLM's slot write, bad block tables and slots reported through the device status, host-side
-argument errors, and one CUDA graph replayed after lengths, block tables and lists changed in place.
+argument errors, SGLang's req_to_token read in place through req_pool_indices, and one CUDA graph replayed after
+lengths, block tables and lists changed in place.
 
     python3 python/tests/paged_caches.py        (LIM_TEST_SEED=n repeats a run)
 
@@ -190,6 +191,55 @@ def test_gather_append_write():
     check(torch.equal(cache.k.nan_to_num(7.0), expected.nan_to_num(7.0)), "slot writes land at page slot // 16, position slot % 16, and -1 writes nothing")
 
 
+def test_token_pool_in_place():
+    """SGLang's token pool read in place: pools of one-token pages, req_to_token [pool rows, max_context] with more
+    rows than the batch, and req_pool_indices naming each request's row; the outputs equal the one-row-per-request
+    table's exactly. A row outside the table is reported, never read; too few rows without req_pool_indices is
+    refused on the host."""
+    seqlens = [900, 2500, 33]
+    B = len(seqlens)
+    q, k, v, sl = problem(torch.bfloat16, seqlens, 2600)  # room for the appended token
+    cache = paged_copy(k, v, 1, "NHD")  # one row per request: the reference
+    pool_rows = 7
+    req_pool_indices = torch.tensor([5, 0, 3], dtype=torch.int32, device="cuda")
+    req_to_token = torch.full((pool_rows, cache.block_table.shape[1]), -1, dtype=torch.int32, device="cuda")  # other rows unused
+    req_to_token[req_pool_indices.long()] = cache.block_table
+    sglang = PagedKV(cache.k, cache.v, req_to_token, "NHD", table_rows=req_pool_indices)
+    want, want_lse, want_logits = full_attention(q, (cache, None), sl, 2500, logits=True)
+    got, got_lse, got_logits = full_attention(q, (sglang, None), sl, 2500, logits=True)
+    check(torch.equal(got, want) and torch.equal(got_lse, want_lse) and torch.equal(got_logits, want_logits),
+          "full attention over req_to_token rows named by req_pool_indices equals a table of one row per request, logits too")
+    lists = [sorted(random.sample(range(n), min(n, 512))) for n in seqlens]
+    indices = torch.full((B, 512), -1, dtype=torch.int32, device="cuda")
+    for b, rows in enumerate(lists):
+        indices[b, : len(rows)] = torch.tensor(rows, dtype=torch.int32)
+    ws = lim.sparse_attention_workspace(B, HQ, HKV, D, 512, q.dtype, 0, paged=True)
+    outs = []
+    for c in (cache, sglang):
+        out = torch.full_like(q, float("nan"))
+        lim.sparse_attention(q, c, None, sl, indices, None, out, 2500, SCALE, ws)
+        lim.check_device_status()
+        outs.append(out)
+    check(torch.equal(outs[0], outs[1]), "sparse attention over req_to_token in place equals the per-request table")
+    # The new token written through the same rows lands where the per-request table puts it.
+    grown = sl + 1
+    k_new = torch.randn(B, HKV, D, dtype=k.dtype, device="cuda")
+    lim.append_kv(sglang, None, k_new, k_new, grown)
+    lim.check_device_status()
+    slots = cache.block_table[torch.arange(B, device="cuda"), sl.long()].long()  # page of one token = slot
+    check(torch.equal(cache.k[slots, 0], k_new), "append_kv through req_pool_indices writes each request's next slot")
+
+    bad_rows = torch.tensor([5, pool_rows, 3], dtype=torch.int32, device="cuda")
+    broken = PagedKV(cache.k, cache.v, req_to_token, "NHD", table_rows=bad_rows)
+    full_attention_ws = lim.decode_attention_workspace(B, HQ, HKV, D, 2500, q.dtype, paged=True)
+    out = torch.empty_like(q)
+    lim.decode_attention(q, broken, None, sl, out, None, 2500, SCALE, full_attention_ws)
+    expect_error(lim.check_device_status, "block table of request 1 names no page of the pool", "a req_pool_indices row outside req_to_token is reported")
+    short = PagedKV(cache.k, cache.v, req_to_token[:2], "NHD")
+    expect_error(lambda: lim.decode_attention(q, short, None, sl, out, None, 2500, SCALE, full_attention_ws),
+                 "num_table_rows (2) rows, fewer than batch (3)", "a table of fewer rows than requests without req_pool_indices is refused on the host")
+
+
 def test_bad_input():
     seqlens = [100, 40]
     q, k, v, sl = problem(torch.bfloat16, seqlens, 128)
@@ -283,6 +333,7 @@ def test_graph_replay():
 test_full_attention()
 test_sparse_attention()
 test_gather_append_write()
+test_token_pool_in_place()
 test_bad_input()
 test_graph_replay()
 print("paged caches: all checks passed")

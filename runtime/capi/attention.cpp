@@ -224,17 +224,20 @@ int lim_fp8_paged_sparse_attention_impl(const lim_fp8_paged_sparse_attention_arg
 int lim_fp8_sparse_attention_per_head_impl(const lim_fp8_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
 int lim_fp8_paged_sparse_attention_per_head_impl(const lim_fp8_paged_sparse_attention_per_head_args& a) { return per_head_list_attention(a); }
 
-/** The gather of selected rows into compact buffers, from either layout. */
+/** The gather of selected rows into compact buffers, from either layout; from FP8 caches, dequantised. */
 template <typename Args>
 int gather(const Args& a) {
   const Caches caches = caches_of(a);
-  const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype, caches.layout);
+  const lim_variant_info* v = lim_find_gather_kv(a.head_dim, a.dtype, caches.layout, static_cast<lim_dtype>(caches.elements.kv));
   lim_device_status* status_word = nullptr;
   const int status = prepare_launch(a.function, v, cache_shape(a.head_dim, a.dtype, caches), cache_flags(a.head_dim, a.dtype, caches), &status_word);
   if (status != LIM_OK) return status;
   lim_gather_kv_params p{};
   p.k = caches.k;
   p.v = caches.v;
+  p.kScale = caches.elements.k_scale;
+  p.vScale = caches.elements.v_scale;
+  p.KS = caches.elements.scale_heads;
   p.seqlens = tensor(a.seqlens, 1);
   p.indices = tensor(a.indices, a.indices_stride_b, 1);
   p.counts = tensor(a.counts, 1);
@@ -252,3 +255,5 @@ int gather(const Args& a) {
 
 int lim_gather_kv_impl(const lim_gather_kv_args& a) { return gather(a); }
 int lim_paged_gather_kv_impl(const lim_paged_gather_kv_args& a) { return gather(a); }
+int lim_fp8_gather_kv_impl(const lim_fp8_gather_kv_args& a) { return gather(a); }
+int lim_fp8_paged_gather_kv_impl(const lim_fp8_paged_gather_kv_args& a) { return gather(a); }

@@ -55,6 +55,8 @@ inline lim_cache_tensor contiguous_cache(const void* data, int64_t stride_b, int
 struct BlockTable {
   const int32_t* table;
   int64_t stride;
+  const int32_t* rows;  // each request's row of the table, or NULL: row b
+  int32_t height;       // rows of the table
   int32_t num_pages;
   int32_t page_size;  // a power of two (the generated wrapper checks it)
   int32_t width;      // pages per request
@@ -66,6 +68,8 @@ inline lim_cache_tensor paged_cache(const void* data, int64_t stride_page, int64
   c.rows = tensor(data, stride_page, stride_slot, stride_h, 1);
   c.block_table = t.table;
   c.block_table_stride = t.stride;
+  c.table_rows = t.rows;
+  c.table_height = t.height;
   int shift = 0;
   while ((1 << shift) < t.page_size) ++shift;
   c.page_shift = shift;
@@ -77,7 +81,7 @@ inline lim_cache_tensor paged_cache(const void* data, int64_t stride_page, int64
 /** The block table arguments every paged function takes under the same names. */
 template <typename A>
 BlockTable block_table(const A& a) {
-  return BlockTable{a.block_table, a.block_table_stride, a.num_pages, a.page_size, a.max_pages_per_seq};
+  return BlockTable{a.block_table, a.block_table_stride, a.block_table_rows, a.num_table_rows, a.num_pages, a.page_size, a.max_pages_per_seq};
 }
 
 /** Positions one request of a paged cache can hold. */

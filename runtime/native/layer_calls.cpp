@@ -32,7 +32,7 @@ int DecodeRuntime::attention(int layer, const void* q, void* out, float* lse, fl
   const int64_t lb = static_cast<int64_t>(c.q_heads) * c.capacity, lh = c.capacity;
   if (paged()) {
     LIM_KV_CALL(paged_decode_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, out, kv.qb, kv.qh, lse,
-                    logits, lb, lh, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_, c.page_size,
+                    logits, lb, lh, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, nullptr, c.batch, c.batch * pages_per_seq_, c.page_size,
                     pages_per_seq_, c.capacity),
                 (kv.scale, attention_ws_.get(), attention_ws_.bytes(), stream_));
   } else {
@@ -50,12 +50,12 @@ int DecodeRuntime::sparse_attention(int layer, const void* q, void* out, const i
   const DeviceArray& ws = per_head ? head_ws_ : sparse_ws_;
   if (paged() && per_head) {
     LIM_KV_CALL(paged_sparse_attention_per_head, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b,
-                    c.budget, counts, out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
+                    c.budget, counts, out, kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, nullptr, c.batch,
                     c.batch * pages_per_seq_, c.page_size, pages_per_seq_, c.capacity, c.budget),
                 (kv.scale, ws.get(), ws.bytes(), stream_));
   } else if (paged()) {
     LIM_KV_CALL(paged_sparse_attention, (q, kv.qb, kv.qh, kv.k, kv.s0, kv.s1, kv.s2, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, set, set_b, counts, out,
-                    kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, c.batch * pages_per_seq_,
+                    kv.qb, kv.qh, nullptr, c.batch, c.q_heads, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, nullptr, c.batch, c.batch * pages_per_seq_,
                     c.page_size, pages_per_seq_, c.capacity, c.budget),
                 (kv.scale, ws.get(), ws.bytes(), stream_));
   } else if (per_head) {
@@ -75,7 +75,7 @@ int DecodeRuntime::append(int layer, const void* k_new, const void* v_new, std::
   const LayerCaches kv = layer_caches(layer);
   if (paged()) {
     LIM_KV_CALL(paged_append_kv, (k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, kv.table,
-                    pages_per_seq_, c.batch * pages_per_seq_, c.page_size, pages_per_seq_),
+                    pages_per_seq_, nullptr, c.batch, c.batch * pages_per_seq_, c.page_size, pages_per_seq_),
                 (stream_));
   } else {
     LIM_KV_CALL(append_kv, (k_new, v_new, kv.seqlens, kv.k, kv.v, kv.s0, kv.s1, kv.s2, c.batch, c.kv_heads, c.head_dim, c.capacity),
@@ -88,7 +88,7 @@ int DecodeRuntime::synthesize(int layer, std::string* error) {
   const Config& c = config_;
   const LayerCaches kv = layer_caches(layer);
   if (paged()) {
-    LIM_KV_CALL(paged_synthesize_kv, (kv.k, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_,
+    LIM_KV_CALL(paged_synthesize_kv, (kv.k, kv.v, kv.s0, kv.s1, kv.s2, kv.seqlens, c.batch, c.kv_heads, c.head_dim, kv.table, pages_per_seq_, nullptr, c.batch,
                     c.batch * pages_per_seq_, c.page_size, pages_per_seq_),
                 (c.seed, layer, kRecentWindow, stream_));
   } else {

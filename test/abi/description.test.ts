@@ -63,7 +63,7 @@ describe("the paged functions derived from the contiguous ones", () => {
     const contiguous = byName.get(name.replace("lim_paged_", "lim_"))!;
     const names = fn.params.map((p) => p.name);
     expect(names).not.toContain("cache_capacity");
-    for (const n of ["block_table", "block_table_stride", "num_pages", "page_size", "max_pages_per_seq"]) expect(names, n).toContain(n);
+    for (const n of ["block_table", "block_table_stride", "block_table_rows", "num_table_rows", "num_pages", "page_size", "max_pages_per_seq"]) expect(names, n).toContain(n);
     // Everything else the contiguous function takes, in the same order, except the caches' strides.
     const kept = contiguous.params.map((p) => p.name).filter((n) => n !== "cache_capacity" && !/^(k|v|cache)_stride_[bhn]$/.test(n));
     expect(names.filter((n) => kept.includes(n))).toEqual(kept);
@@ -79,8 +79,8 @@ describe("the FP8 functions derived from the contiguous and paged ones", () => {
   const fp8 = ABI_FUNCTIONS.filter((f) => f.name.startsWith("lim_fp8_") && !f.name.endsWith("_workspace_size"));
   const isCache = (name: string) => name === "k_cache" || name === "v_cache";
 
-  it("exist for every function that reads or writes caches, but the gather (which copies caches in the dtype)", () => {
-    const withCaches = ABI_FUNCTIONS.filter((f) => !f.name.startsWith("lim_fp8_") && !f.name.includes("gather_kv") && f.params.some((p) => isCache(p.name)));
+  it("exist for every function that reads or writes caches (the gather's dequantise)", () => {
+    const withCaches = ABI_FUNCTIONS.filter((f) => !f.name.startsWith("lim_fp8_") && f.params.some((p) => isCache(p.name)));
     expect(fp8.map((f) => f.name.replace("lim_fp8_", "lim_")).sort()).toEqual(withCaches.map((f) => f.name).sort());
     for (const f of ABI_FUNCTIONS.filter((f) => /_attention_workspace_size$/.test(f.name) && !f.name.startsWith("lim_fp8_"))) {
       expect(byName.has(f.name.replace("lim_", "lim_fp8_")), `${f.name}'s FP8 twin`).toBe(true);

@@ -78,12 +78,14 @@ int main() {
   CALL("null kernel name", lim_use_variant(nullptr, nullptr));
   // Paged caches: pools of 64 pages of 16 positions, 2 KV heads of 128 (NHD strides 4096, 256, 128), block table [2, 4].
   const int32_t* table = static_cast<const int32_t*>(at(0xb00000));
-  CALL("good paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("good HND paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 2048, at(0x300000), 4096, 128, 2048, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("page size 12", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 3072, 256, 128, at(0x300000), 3072, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 12, 4, 48, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("longer than the pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 100, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("overlapping pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("null block table", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, nullptr, 4, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("good paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 2, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("one table row for two requests", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 1, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("table rows named", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, seq, 1, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("good HND paged decode", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 2048, at(0x300000), 4096, 128, 2048, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 2, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("page size 12", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 3072, 256, 128, at(0x300000), 3072, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 2, 64, 12, 4, 48, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("longer than the pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 2, 64, 16, 4, 100, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("overlapping pages", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 128, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, table, 4, nullptr, 2, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("null block table", lim_paged_decode_attention(at(0x100000), 1024, 128, at(0x200000), 4096, 256, 128, at(0x300000), 4096, 256, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, nullptr, 4, nullptr, 2, 64, 16, 4, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
   CALL("good slot write", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, table, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   CALL("slot write without slots", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, nullptr, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   // FP8 caches: rows of 128 bytes (strides in elements, multiples of 16), one scale per tensor or per KV head.
@@ -128,6 +130,7 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     expect(call("good union")).toEqual({ status: 0, message: "" });
     expect(call("good paged decode")).toEqual({ status: 0, message: "" });
     expect(call("good HND paged decode")).toEqual({ status: 0, message: "" });
+    expect(call("table rows named")).toEqual({ status: 0, message: "" }); // SGLang: req_pool_indices name rows of req_to_token
     expect(call("good slot write")).toEqual({ status: 0, message: "" });
     expect(call("good fp8 decode")).toEqual({ status: 0, message: "" });
   });
@@ -151,6 +154,7 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["longer than the pages", /^lim_paged_decode_attention: max_seqlen \(100\) must be at most max_pages_per_seq \(4\) \* page_size \(16\)$/],
     ["overlapping pages", /^lim_paged_decode_attention: k_stride_h = 128 makes elements of k_cache overlap: it must be at least 2048/],
     ["null block table", /^lim_paged_decode_attention: block_table is NULL/],
+    ["one table row for two requests", /^lim_paged_decode_attention: block_table has num_table_rows \(1\) rows, fewer than batch \(2\): pass block_table_rows/],
     ["slot write without slots", /^lim_write_kv_slots: slot_mapping is NULL/],
     ["fp8 rows 8 elements apart", /^lim_fp8_decode_attention: k_stride_n = 136 must be a non-negative multiple of 16 elements/],
     ["misaligned k_scale", /^lim_fp8_decode_attention: k_scale \(0xe00002\) must be 4-byte aligned: f32 elements are 4 bytes$/],

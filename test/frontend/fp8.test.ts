@@ -52,6 +52,29 @@ describe("FP8 caches in kernels", () => {
     expect(text).toContain("__nv_fp8_e4m3 (*)[16][32]"); // the shared tile holds bytes
   });
 
+  it("keep only the branch a condition on constants takes, so the other may use what this variant's types refuse", () => {
+    // A byte copy from an FP8 cache into a bf16 output does not type-check; the FP8 variant never elaborates it.
+    const body = `  if (c.kv == "e4m3") {
+    const row = regs("f32", [8]);
+    loadVec(row, k.ref(blockIdx.x, 0, 0));
+    storeVec(y.ref(blockIdx.x, 0), row);
+  } else {
+    copyVec(y.ref(blockIdx.x, 0), k.ref(blockIdx.x, 0, 0), 8);
+  }`;
+    const params = 'k: Tensor<"kv", ["B", "N", "D"]>, y: Out<"dtype", ["B", "D"]>';
+    const text = (kv: string) => {
+      const e = new Emitter();
+      e.stmts(compileTiny(body, { params, constants: { D: 128, dtype: "bf16", kv } }).body, 0);
+      return e.text();
+    };
+    expect(text("e4m3")).toContain("lim::load_vec(row");
+    expect(text("e4m3")).not.toContain("copy16");
+    expect(text("bf16")).toContain("copy");
+    expect(text("bf16")).not.toContain("load_vec");
+    // A run-time condition still elaborates both branches: the byte copy is refused for the FP8 variant.
+    expect(() => compileTiny(body.replace('c.kv == "e4m3"', "blockIdx.x == 0"), { params, constants: { D: 128, dtype: "bf16", kv: "e4m3" } })).toThrow(/copies do not convert/);
+  });
+
   it("choose the dtype's own mma when the caches are in the dtype", () => {
     const text = lowered("bf16");
     expect(text).toContain("/* MMA = bf16 */");
