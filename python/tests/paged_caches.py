@@ -207,7 +207,8 @@ def test_token_pool_in_place():
     sglang = PagedKV(cache.k, cache.v, req_to_token, "NHD", table_rows=req_pool_indices)
     want, want_lse, want_logits = full_attention(q, (cache, None), sl, 2500, logits=True)
     got, got_lse, got_logits = full_attention(q, (sglang, None), sl, 2500, logits=True)
-    check(torch.equal(got, want) and torch.equal(got_lse, want_lse) and torch.equal(got_logits, want_logits),
+    same_logits = all(torch.equal(got_logits[b, :, :n], want_logits[b, :, :n]) for b, n in enumerate(seqlens))  # past n: NaN, never written
+    check(torch.equal(got, want) and torch.equal(got_lse, want_lse) and same_logits,
           "full attention over req_to_token rows named by req_pool_indices equals a table of one row per request, logits too")
     lists = [sorted(random.sample(range(n), min(n, 512))) for n in seqlens]
     indices = torch.full((B, 512), -1, dtype=torch.int32, device="cuda")
