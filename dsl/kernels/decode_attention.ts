@@ -58,7 +58,7 @@ export const decodeAttention = defineKernel({
     overlapsPrecedingKernel: true, // its launch overlaps the kernel before it, whose outputs (q, the cache, lists) it waits for
     limits: {
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
-      MAX_SPLITS: 256, // splits of one (request, head block) the in-kernel merge takes (the C ABI plans at most this many)
+      MAX_SPLITS: 256, // splits of one (request, head block) the C ABI plans at most (the merge loads them in batches, any number)
     },
     // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
     bucket: {

@@ -81,7 +81,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   const int per_sm = plan->attention->blocks_per_sm();
   if (per_sm <= 0) return fail(LIM_ERROR_CUDA, fn + ": variant " + plan->attention->name + " cannot be resident on this device");
   const int64_t blocks = static_cast<int64_t>(batch) * plan->head_blocks;
-  // The in-kernel merge takes at most MAX_SPLITS splits of one (request, head block).
+  // At most MAX_SPLITS splits of one (request, head block): the bound of the partials a plan holds.
   const int64_t resident = std::min<int64_t>(static_cast<int64_t>(sms) * per_sm, blocks * LIM_DECODE_ATTENTION_MAX_SPLITS);
   plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
   if (plan->split.splits > 1 && blocks > kCounters) {

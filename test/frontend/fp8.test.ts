@@ -25,8 +25,8 @@ const BODY = `  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype;
   mma(acc, a, wide, MMA);
   y.store(k.at(blockIdx.x, 0, threadIdx.x) + acc[0], blockIdx.x, threadIdx.x);`;
 
-function lowered(kv: string, body = BODY): string {
-  const ir = compileTiny(body, { params: PARAMS, constants: { D: 128, dtype: "bf16", kv } });
+function lowered(kv: string, body = BODY, params = PARAMS): string {
+  const ir = compileTiny(body, { params, constants: { D: 128, dtype: "bf16", kv } });
   const e = new Emitter();
   e.stmts(ir.body, 0);
   return e.text();
@@ -62,17 +62,13 @@ describe("FP8 caches in kernels", () => {
     copyVec(y.ref(blockIdx.x, 0), k.ref(blockIdx.x, 0, 0), 8);
   }`;
     const params = 'k: Tensor<"kv", ["B", "N", "D"]>, y: Out<"dtype", ["B", "D"]>';
-    const text = (kv: string) => {
-      const e = new Emitter();
-      e.stmts(compileTiny(body, { params, constants: { D: 128, dtype: "bf16", kv } }).body, 0);
-      return e.text();
-    };
+    const text = (kv: string) => lowered(kv, body, params);
     expect(text("e4m3")).toContain("lim::load_vec(row");
     expect(text("e4m3")).not.toContain("copy16");
     expect(text("bf16")).toContain("copy");
     expect(text("bf16")).not.toContain("load_vec");
     // A run-time condition still elaborates both branches: the byte copy is refused for the FP8 variant.
-    expect(() => compileTiny(body.replace('c.kv == "e4m3"', "blockIdx.x == 0"), { params, constants: { D: 128, dtype: "bf16", kv: "e4m3" } })).toThrow(/copies do not convert/);
+    expect(() => lowered("e4m3", body.replace('c.kv == "e4m3"', "blockIdx.x == 0"), params)).toThrow(/copies do not convert/);
   });
 
   it("choose the dtype's own mma when the caches are in the dtype", () => {
