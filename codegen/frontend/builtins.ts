@@ -4,6 +4,7 @@
 
 import type { Node } from "ts-morph";
 import type { Context } from "./context.js";
+import { posOf } from "./diagnostics.js";
 import { scalar, STORAGE_BYTES, VOID, type Expr, type ScalarType, type Type } from "./ir.js";
 import { coerce, describe, isScalar, unify, valueTypeOf } from "./typing.js";
 
@@ -104,10 +105,15 @@ function barrierOf(ctx: Context, node: Node, e: Expr, what: string): string {
  * consumers' barrier); in the consumers' branch `consumers` (when given) is lowered instead, a barrier of
  * the consumer threads only; CUB's collectives have no such form.
  */
-const blockWide = (name: string, rule: Rule, consumers?: string): Rule => (ctx, call, args, nodes) => {
-  if (ctx.role === "producer") ctx.fail("unsupported-syntax", call, `${name}() in the producer warps`, "the producer warps never meet the consumers' barriers: hand data over through barriers() and arrive()/waitBarrier()");
+const blockWide = (name: string, rule: Rule, consumers?: string, producers?: string): Rule => (ctx, call, args, nodes) => {
+  if (ctx.role === "producer" && !producers) ctx.fail("unsupported-syntax", call, `${name}() in the producer warps`, "the producer warps never meet the consumers' barriers: hand data over through barriers() and arrive()/waitBarrier()");
   if (ctx.role === "consumer" && !consumers) ctx.fail("unsupported-syntax", call, `${name}() in the consumers' branch`, `${name}() synchronises every thread of the block, producer warps included: use it outside the role branches`);
   const result = rule(ctx, call, args, nodes);
+  if (ctx.role === "producer") {
+    // The producers' own barrier counts their threads, a compile-time value the lowering needs.
+    const threads: Expr = { k: "lit", type: scalar("i32"), level: "const", value: 32 * ctx.producerWarps, pos: posOf(call, ctx.file) };
+    return { ...result, fn: producers, args: [threads] };
+  }
   return ctx.role === "consumer" ? { ...result, fn: consumers } : result;
 };
 
@@ -211,7 +217,7 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     }
     return { type: VOID, args: args.length === 3 ? [args[0], args[1], coerce(ctx, nodes[2], args[2], "i32", "blockSortDescending() bits")] : args };
   }),
-  syncthreads: blockWide("syncthreads", noArgs("syncthreads", VOID), "syncConsumers"),
+  syncthreads: blockWide("syncthreads", noArgs("syncthreads", VOID), "syncConsumers", "syncProducers"),
   clusterRank: (ctx, call, args) => {
     needsCluster(ctx, call, "clusterRank");
     return noArgs("clusterRank", scalar("i32"))(ctx, call, args, []);

@@ -436,6 +436,24 @@ export class Expressions {
         if (name === "page") return { k: "call", fn: "tensor.page", args: [obj, ...args], type: scalar("i32"), level: "runtime", pos };
         return { k: "call", fn: "tensor.pageRef", args: [obj, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
       }
+      case "stageRow":
+      case "stagedRef": {
+        // A row's address split once more, for kernels whose threads copy pieces of the same rows:
+        // stageRow(slot, page, position) writes the address of the row (its page and slot, or request and
+        // position) at head 0 into two u32 words of shared memory, and stagedRef(slot, head, d) adds the
+        // head and the element. One thread then pays a row's multiplies, not every thread copying from it.
+        const want = name === "stageRow" ? ["slot", "page", "position"] : ["slot", "head", "element"];
+        if (param.layout === undefined || argNodes.length !== want.length) {
+          ctx.fail("type-mismatch", node, `${name}() takes (${want.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${want.join(", ")})`);
+        }
+        const slot = this.expr(argNodes[0]);
+        if (slot.type.kind !== "ref" || slot.type.space !== "shared" || slot.type.elem !== "u32") {
+          ctx.fail("type-mismatch", argNodes[0], `the slot of ${param.name}.${name}() is two u32 words of shared memory, got ${describe(slot.type)}`, 'declare shared("u32", [..., 2]) and pass its .ref(..., 0)');
+        }
+        const args = argNodes.slice(1).map((a, i) => this.scalarOf(a, "i32", `${want[i + 1]} of ${param.name}.${name}()`));
+        if (name === "stageRow") return { k: "call", fn: "tensor.stageRow", args: [obj, slot, ...args], type: { kind: "void" }, level: "runtime", pos };
+        return { k: "call", fn: "tensor.stagedRef", args: [obj, slot, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
+      }
       case "store":
       case "atomicAdd":
       case "atomicMin": {
@@ -449,7 +467,7 @@ export class Expressions {
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
       }
       default:
-        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page and pageRef");
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageRef, stageRow and stagedRef");
     }
   }
 

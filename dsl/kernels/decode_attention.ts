@@ -74,9 +74,11 @@ export const decodeAttention = defineKernel({
   rules: [
     (c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 (the k of an mma)`),
     (c, s) => {
-      // The ring of K and V tiles (padded rows) beside the cached list entries and the barriers.
-      const ring = 2 * s.stages * (s.threads / 32) * 16 * s.rows * stagedRowBytes(c);
-      return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${(s.threads / 32) * 16 * s.rows} rows takes ${ring} bytes of shared memory, more than a block has`;
+      // The ring of K and V tiles (padded rows) and the producers' staged rows (two tiles of a position and
+      // two addresses each, 20 bytes), beside the cached list entries and the barriers.
+      const tile = (s.threads / 32) * 16 * s.rows;
+      const ring = 2 * s.stages * tile * stagedRowBytes(c) + 2 * tile * 20;
+      return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (the rows of an mma)`),
   ],
@@ -196,39 +198,63 @@ export function decode_attention(
     // The ring of tiles, declared first in both branches so that both name the same bytes.
     const kStage = shared("kv", [s.stages, TILE, ROW]);
     const vStage = shared("kv", [s.stages, TILE, ROW]);
-    // Each producer thread copies one fixed 16-byte piece (column `at`) of every STEP-th row of a tile, from
-    // row `row0` on: the piece's column and the KV head's part of its address stay the same for the whole
-    // split, so a copy costs a page, a position and a multiply. Consecutive threads copy consecutive pieces of
-    // a row. (Recomputing each piece's row, column and whole address cost ~34 instructions per copy, and
-    // the producers' instruction issue limited the kernel: bench/NOTES.md section 11.)
+    // A tile's rows are looked up once each, then copied in pieces. First each producer thread takes whole
+    // rows (every PRODUCERS-th): the row's position (the list entry, checked) and its page (a paged cache's
+    // block table entry), loaded one tile ahead into registers so that the table's latency passes while the
+    // tile before is copied; then the rows' addresses in K and V are staged in shared memory (two buffers,
+    // so that the next tile's rows never overwrite rows still being copied). Then each thread copies one
+    // fixed 16-byte piece (column `at`) of every STEP-th row, adding only its column and the KV head's part
+    // to the staged address. Every copy computing its own row's address cost ~17 instructions (~34 before
+    // the piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers'
+    // instruction issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
+    const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
+    const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     const x = threadIdx.x - s.threads; // this producer thread
-    const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the producers covers (integer division)
+    const LOOKUPS = ceilDiv(TILE, PRODUCERS); // rows of a tile each producer thread looks up
+    const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the copies covers (integer division)
     const at = (x % PIECES_PER_ROW) * VEC;
     const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
+    const nextPos = regs("i32", [LOOKUPS], -1);
+    const nextPage = regs("i32", [LOOKUPS], -1);
+    // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
+    // V row adds nothing.
+    const lookUp = (tile: i32): void => {
+      for (const i of unroll(LOOKUPS)) {
+        const r = x + i * PRODUCERS;
+        const row = start + tile * TILE + r;
+        nextPos[i] = r < TILE && row < end ? position(row) : -1;
+        nextPage[i] = k.page(b, max(nextPos[i], 0));
+      }
+    };
+    lookUp(0);
     for (let tile = 0; tile < tiles; tile++) {
       const stage = tile % s.stages;
-      if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
-      const first = start + tile * TILE;
-      // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
-      // V row adds nothing. A row's page is looked up once for K and V: a paged cache's block table entry,
-      // -1 where the table names no page of the pool (the row is zero-filled too, never read, and reported
-      // after the tile; the consumers do not know it, so it enters the softmax with score 0: the output of
-      // a call with a bad table is not meaningful, and the device status says why); the request itself for
-      // a contiguous cache, the same for the whole split, so that its part of the address stays out of the
-      // loop.
-      let unheld = -1;
-      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
-        const pos = first + r < end ? position(first + r) : -1;
-        const page = k.page(b, max(pos, 0));
+      const staged = tile % 2;
+      for (const i of unroll(LOOKUPS)) {
+        const r = x + i * PRODUCERS;
+        const pos = nextPos[i];
+        const page = nextPage[i];
+        // A row whose page the table does not name (-1: outside the pool) is zero-filled too, never read,
+        // and reported; the consumers do not know it, so it enters the softmax with score 0: the output of
+        // a call with a bad table is not meaningful, and the device status says why. Every head block
+        // reports (with per-head lists each reads its own positions); the first report is kept.
+        if (pos >= 0 && page < 0) raise("the block table of request {0} names no page of the pool for position {1}", b, pos);
         const held = pos >= 0 && page >= 0;
-        unheld = pos >= 0 && page < 0 ? pos : unheld;
-        const src = held ? pos : 0;
-        asyncCopy(kStage.ref(stage, r, at), k.pageRef(page, kvHead, src, at), VEC, held);
-        asyncCopy(vStage.ref(stage, r, at), v.pageRef(page, kvHead, src, at), VEC, held);
+        if (r < TILE) {
+          rowPositions[staged][r] = held ? pos : -1;
+          k.stageRow(rowAddresses.ref(staged, r, 0), page, held ? pos : 0);
+          v.stageRow(rowAddresses.ref(staged, r, 2), page, held ? pos : 0);
+        }
+      }
+      syncthreads(); // the producers' own barrier: every row of the tile is staged
+      if (tile + 1 < tiles) lookUp(tile + 1);
+      if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
+      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+        const held = rowPositions[staged][r] >= 0;
+        asyncCopy(kStage.ref(stage, r, at), k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
+        asyncCopy(vStage.ref(stage, r, at), v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
       }
       asyncArrive(full[stage]);
-      // Every head block reports (with per-head lists each reads its own positions); the first report is kept.
-      if (unheld >= 0 && at == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, unheld);
     }
     return;
   } else {

@@ -52,6 +52,14 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
   page(request: i32, position: i32): i32;
   /** A cache tensor only: the location of element d of (head, position) in `page` (from page(); not -1). */
   pageRef(page: i32, head: i32, position: i32, d: i32): Ref<E>;
+  /**
+   * A cache tensor only: writes the address of the row at `position` in `page` (from page(); -1 reads as
+   * page 0), at head 0, into two u32 words of shared memory, so that the threads copying pieces of that row add only
+   * their head and element (stagedRef) instead of each paying the row's 64-bit multiplies.
+   */
+  stageRow(slot: Ref<"u32">, page: i32, position: i32): void;
+  /** A cache tensor only: the location of element d of `head` in the row whose address stageRow() wrote to `slot`. */
+  stagedRef(slot: Ref<"u32">, head: i32, d: i32): Ref<E>;
 }
 
 /** An input the caller may omit (a null pointer); test it with present() before use. */

@@ -84,6 +84,14 @@ struct Tensor {
   __device__ __forceinline__ int page(int b, int) const { return b; }
   __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const { return ptr_at(page, h, position, d); }
 
+  /** The address of the row (request `page`, `position`) at head 0 into two words of shared memory; staged_ref adds head and element. */
+  __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
+    *reinterpret_cast<T**>(slot) = static_cast<T*>(arg.data) + (page * arg.stride[0] + position * arg.stride[2]);
+  }
+  __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
+    return *reinterpret_cast<T* const*>(slot) + (h * arg.stride[1] + d);
+  }
+
   template <typename... I>
   __device__ __forceinline__ T* ptr_at(I... i) const {
     static_assert(sizeof...(I) == R, "one index per dimension");
@@ -155,6 +163,16 @@ struct PagedTensor {
   }
 
   __device__ __forceinline__ T* ptr_at(int b, int h, int position, int d) const { return page_ref(page(b, position), h, position, d); }
+
+  /** The address of (page, its slot of `position`) at head 0 into two words of shared memory (a page outside the pool: page 0). */
+  __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
+    const int64_t p = static_cast<unsigned>(page) < static_cast<unsigned>(arg.num_pages) ? page : 0;
+    const int64_t in_page = position & ((1 << arg.page_shift) - 1);
+    *reinterpret_cast<T**>(slot) = static_cast<T*>(arg.rows.data) + (p * arg.rows.stride[0] + in_page * arg.rows.stride[1]);
+  }
+  __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
+    return *reinterpret_cast<T* const*>(slot) + (h * arg.rows.stride[2] + d);
+  }
 
   template <typename... I>
   __device__ __forceinline__ auto load(I... i) const {
@@ -427,6 +445,10 @@ __device__ __forceinline__ bool is_producer() { return threadIdx.x >= CONSUMERS;
 /** A barrier of the CONSUMERS consumer threads only (named barrier 1; __syncthreads is barrier 0). */
 template <int CONSUMERS>
 __device__ __forceinline__ void sync_consumers() { asm volatile("bar.sync 1, %0;" ::"n"(CONSUMERS) : "memory"); }
+
+/** A barrier of the PRODUCERS producer threads only (named barrier 2). */
+template <int PRODUCERS>
+__device__ __forceinline__ void sync_producers() { asm volatile("bar.sync 2, %0;" ::"n"(PRODUCERS) : "memory"); }
 
 // ---- Thread-block clusters --------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=256 G=8 dtype=fp16 cache=contiguous kv=e4m3
-// Schedule  threads=128 rows=1 stages=4 (tuned in tuning/nvidia-h200.json (1.00x over the heuristic))
-// Launch    grid (splits, HB, B), 256 threads, 143744 bytes of dynamic shared memory,
+// Schedule  threads=128 rows=1 stages=4 (heuristic)
+// Launch    grid (splits, HB, B), 256 threads, 146304 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -55,350 +55,376 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g8_fp16_contiguous
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:115
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:116
-  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:117
-  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:118
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:119
-  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:120
-  constexpr int ROW = 272;                                                          // dsl/kernels/decode_attention.ts:121
-  constexpr int KSTEPS = 16;                                                        // dsl/kernels/decode_attention.ts:122
-  constexpr int NB = 32;                                                            // dsl/kernels/decode_attention.ts:123
-  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:124
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:125
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:126
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:127
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:128
-  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:129
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:133
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:134
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:135
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:136
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:137
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:141
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:142
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:143
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:144
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:145
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:146
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:146
+  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:117
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:118
+  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:119
+  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:120
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:121
+  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:122
+  constexpr int ROW = 272;                                                          // dsl/kernels/decode_attention.ts:123
+  constexpr int KSTEPS = 16;                                                        // dsl/kernels/decode_attention.ts:124
+  constexpr int NB = 32;                                                            // dsl/kernels/decode_attention.ts:125
+  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:126
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:127
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:128
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:129
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:130
+  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:131
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:135
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:136
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:137
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:138
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:139
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:143
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:144
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:145
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:146
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:147
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:148
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:148
     }
   }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:150
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:151
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:152
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:153
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:154
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:154
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:152
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:153
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:154
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:155
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:156
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:156
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:158
-  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:158
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:159
-  lim::init_barriers(empty, 4, 4);                                                  // dsl/kernels/decode_attention.ts:159
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:161
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:162
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:162
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:160
+  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:160
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:161
+  lim::init_barriers(empty, 4, 4);                                                  // dsl/kernels/decode_attention.ts:161
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:163
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:164
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:164
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:163
+    return;                                                                         // dsl/kernels/decode_attention.ts:165
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:165
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:166
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:167
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:168
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:169
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:170
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:171
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:171
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:167
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:168
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:169
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:170
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:171
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:172
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:173
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:173
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:172
+        return;                                                                     // dsl/kernels/decode_attention.ts:174
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:176
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:177
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:179
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:180
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:181
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:182
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:183
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:184
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:185
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:186
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:178
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:179
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:181
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:182
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:183
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:184
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:185
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:186
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:187
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:188
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:187
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:188
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:189
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:189
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:190
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:191
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:192
+    return p;                                                                       // dsl/kernels/decode_attention.ts:194
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:195
-    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:197
-    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:198
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:204
-    constexpr int STEP = 8;                                                         // dsl/kernels/decode_attention.ts:205
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:206
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:207
-    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:208
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:209
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:210
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:210
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:197
+    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:199
+    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:200
+    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 143744);  /* shared bytes 143744..144255 */ // dsl/kernels/decode_attention.ts:210
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 144256);  /* shared bytes 144256..146303 */ // dsl/kernels/decode_attention.ts:211
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:212
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:213
+    constexpr int STEP = 8;                                                         // dsl/kernels/decode_attention.ts:214
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:215
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:216
+    int nextPos[1]; lim::fill(nextPos, -1);                                         // dsl/kernels/decode_attention.ts:217
+    int nextPage[1]; lim::fill(nextPage, -1);                                       // dsl/kernels/decode_attention.ts:218
+    auto lookUp = [&](int tile) -> void {                                           // dsl/kernels/decode_attention.ts:221
+      #pragma unroll
+      for (int i = 0; i < LOOKUPS; ++i) {                                           // dsl/kernels/decode_attention.ts:222
+        const int r = x + i * PRODUCERS;                                            // dsl/kernels/decode_attention.ts:223
+        const int row = start + tile * TILE + r;                                    // dsl/kernels/decode_attention.ts:224
+        nextPos[i] = r < TILE && row < end ? position(row) : -1;                    // dsl/kernels/decode_attention.ts:225
+        nextPage[i] = k.page(b, max(nextPos[i], 0));                                // dsl/kernels/decode_attention.ts:226
       }
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:211
-      int unheld = -1;                                                              // dsl/kernels/decode_attention.ts:219
+    };
+    lookUp(0);                                                                      // dsl/kernels/decode_attention.ts:229
+    for (int tile = 0; tile < tiles; ++tile) {                                      // dsl/kernels/decode_attention.ts:230
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:231
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:232
+      #pragma unroll
+      for (int i = 0; i < LOOKUPS; ++i) {                                           // dsl/kernels/decode_attention.ts:233
+        const int r = x + i * PRODUCERS;                                            // dsl/kernels/decode_attention.ts:234
+        const int pos = nextPos[i];                                                 // dsl/kernels/decode_attention.ts:235
+        const int page = nextPage[i];                                               // dsl/kernels/decode_attention.ts:236
+        if (pos >= 0 && page < 0) {                                                 // dsl/kernels/decode_attention.ts:241
+          lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);               // dsl/kernels/decode_attention.ts:241
+        }
+        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:242
+        if (r < TILE) {                                                             // dsl/kernels/decode_attention.ts:243
+          rowPositions[staged][r] = held ? pos : -1;                                // dsl/kernels/decode_attention.ts:244
+          k.stage_row(&rowAddresses[staged][r][0], page, held ? pos : 0);           // dsl/kernels/decode_attention.ts:245
+          v.stage_row(&rowAddresses[staged][r][2], page, held ? pos : 0);           // dsl/kernels/decode_attention.ts:246
+        }
+      }
+      lim::sync_producers<128>();                                                   // dsl/kernels/decode_attention.ts:249
+      if (tile + 1 < tiles) {                                                       // dsl/kernels/decode_attention.ts:250
+        lookUp(tile + 1);                                                           // dsl/kernels/decode_attention.ts:250
+      }
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:251
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:251
+      }
       #pragma unroll 4
-      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:220
-        const int pos = first + r < end ? position(first + r) : -1;                 // dsl/kernels/decode_attention.ts:221
-        const int page = k.page(b, max(pos, 0));                                    // dsl/kernels/decode_attention.ts:222
-        const bool held = pos >= 0 && page >= 0;                                    // dsl/kernels/decode_attention.ts:223
-        unheld = pos >= 0 && page < 0 ? pos : unheld;                               // dsl/kernels/decode_attention.ts:224
-        const int src = held ? pos : 0;                                             // dsl/kernels/decode_attention.ts:225
-        lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:226
-        lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(page, kvHead, src, at), held); // dsl/kernels/decode_attention.ts:227
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:252
+        const bool held = rowPositions[staged][r] >= 0;                             // dsl/kernels/decode_attention.ts:253
+        lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:254
+        lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:255
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:229
-      if (unheld >= 0 && at == 0) {                                                 // dsl/kernels/decode_attention.ts:231
-        lim::raise(lim_p.status, lim_raise_base + 3, b, unheld, 0, 0);              // dsl/kernels/decode_attention.ts:231
-      }
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:257
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:233
+    return;                                                                         // dsl/kernels/decode_attention.ts:259
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:235
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:236
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:237
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:238
-    unsigned qa[16][4]; lim::fill(qa, 0u);                                          // dsl/kernels/decode_attention.ts:242
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:261
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:262
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:263
+    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:264
+    unsigned qa[16][4]; lim::fill(qa, 0u);                                          // dsl/kernels/decode_attention.ts:268
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:243
+    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:269
       #pragma unroll
-      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:244
-        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:245
-          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:246
-          {                                                                         // dsl/kernels/decode_attention.ts:247
-            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:248
-            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:249
-            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:250
+      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:270
+        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:271
+          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:272
+          {                                                                         // dsl/kernels/decode_attention.ts:273
+            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:274
+            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:275
+            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:276
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:259
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:260
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:261
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:261
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:285
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:286
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:287
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:287
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:262
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:262
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:288
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:288
     }
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:264
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:265
-    float acc[32][4]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:266
-    {                                                                               // dsl/kernels/decode_attention.ts:267
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:268
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:269
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:270
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:271
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:272
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:273
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:274
-        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:277
+    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:290
+    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:291
+    float acc[32][4]; lim::fill(acc, 0.0f);                                         // dsl/kernels/decode_attention.ts:292
+    {                                                                               // dsl/kernels/decode_attention.ts:293
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:294
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][272]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:295
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:296
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:297
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:298
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:299
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:300
+        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:303
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:278
-          {                                                                         // dsl/kernels/decode_attention.ts:279
-            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:281
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:304
+          {                                                                         // dsl/kernels/decode_attention.ts:305
+            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:307
             #pragma unroll
-            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:282
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:285
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:286
+            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:308
+              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:311
+              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:312
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:287
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:313
                 #pragma unroll
-                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:288
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:289
-                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:290
-                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:291
+                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:314
+                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:315
+                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:316
+                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:317
                 }
               }
             }
             #pragma unroll
-            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:295
+            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:321
               #pragma unroll
-              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:295
-                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:295
+              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:321
+                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:321
               }
             }
           }
         }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:313
+        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:339
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:314
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:340
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:315
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:341
             #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:316
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:317
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:318
+            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:342
+              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:343
+              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:344
               #pragma unroll
-              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:319
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:320
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:321
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:322
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:323
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:323
+              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:345
+                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:346
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:347
+                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:348
+                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:349
+                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:349
                 }
               }
             }
           }
         }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:328
+        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:354
         #pragma unroll
-        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:329
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:330
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:331
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:332
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:333
+        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:355
+          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:356
+          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:357
+          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:358
+          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:359
         }
         #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:335
+        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:361
           #pragma unroll
-          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:335
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:335
+          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:361
+            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:361
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:336
-          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:338
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:362
+          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:364
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:339
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:365
             #pragma unroll
-            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:340
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:341
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:342
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:343
-              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:344
+            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:366
+              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:367
+              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:368
+              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:369
+              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:370
             }
           }
-          {                                                                         // dsl/kernels/decode_attention.ts:347
+          {                                                                         // dsl/kernels/decode_attention.ts:373
             #pragma unroll
-            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:348
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:352
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:353
+            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:374
+              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:378
+              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:379
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:354
-                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:355
-                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:356
-                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:357
-                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:358
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:380
+                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:381
+                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:382
+                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:383
+                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:384
                 #pragma unroll
-                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:359
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:360
-                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:361
-                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:362
-                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:363
+                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:385
+                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:386
+                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:387
+                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:388
+                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:389
                 }
               }
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:384
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:385
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:385
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:410
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:411
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:411
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:389
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:390
-    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:393
-    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:394
-    auto& accAll = *reinterpret_cast<float (*)[4][16][256]>(lim_smem + 4992);  /* shared bytes 4992..70527 */ // dsl/kernels/decode_attention.ts:395
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:415
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:416
+    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:419
+    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:420
+    auto& accAll = *reinterpret_cast<float (*)[4][16][256]>(lim_smem + 4992);  /* shared bytes 4992..70527 */ // dsl/kernels/decode_attention.ts:421
     #pragma unroll
-    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:396
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:397
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:398
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:399
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:400
+    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:422
+      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:423
+      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:424
+        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:425
+        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:426
       }
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:402
+      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:428
         #pragma unroll
-        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:403
-          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:405
-          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:406
+        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:429
+          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:431
+          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:432
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:410
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:411
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:412
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:413
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:414
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:436
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:437
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:438
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:439
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:440
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:415
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:415
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:441
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:441
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:416
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:417
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:442
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:443
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:418
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:419
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:420
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:421
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:444
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:445
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:446
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:447
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:423
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:424
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:425
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:426
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:427
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:428
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:428
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:449
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:450
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:451
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:452
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:453
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:454
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:454
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:431
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:432
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:432
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:457
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:458
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:458
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:435
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:438
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:439
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:440
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:441
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:442
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:448
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:449
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:450
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:451
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:452
-            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:453
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:461
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:464
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:465
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:466
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:467
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:468
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:474
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:475
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:476
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:477
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:478
+            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:479
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:454
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:455
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:456
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:457
-              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:458
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:480
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:481
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:482
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:483
+              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:484
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:460
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:486
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:461
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:461
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:487
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:487
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:462
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:463
-            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:464
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:465
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:488
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:489
+            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:490
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:491
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:466
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:467
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:468
-              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:469
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:492
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:493
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:494
+              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:495
             }
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:472
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:473
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:473
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:498
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:499
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:499
           }
         }
       }
@@ -411,7 +437,7 @@ lim::SharedMemoryOptIn decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s
 }  // namespace
 
 extern "C" int lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream) {
-  return lim::launch(decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 143744, stream,
+  return lim::launch(decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 146304, stream,
                      decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -420,9 +446,9 @@ static int lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_launch
 }
 
 static int lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_blocks_per_sm(void) {
-  return lim::blocks_per_sm(decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_kernel, 256, 143744, decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_opt_in);
+  return lim::blocks_per_sm(decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_kernel, 256, 146304, decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_opt_in);
 }
 
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info = {
-    "decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4", "decode_attention", { 256, 8, 1, 0, 5 }, { 128, 1, 4 }, 256, 143744,
+    "decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4", "decode_attention", { 256, 8, 1, 0, 5 }, { 128, 1, 4 }, 256, 146304,
     lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_launch, lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_blocks_per_sm};

@@ -48,6 +48,25 @@ describe("cache layouts", () => {
     expect(e.summary).toMatch(/'k' has a layout but 2 dimensions; a cache tensor has four/);
   });
 
+  it("lowers stageRow() and stagedRef(): a row's address staged in shared memory, head and element added by each reader", () => {
+    const body = '  const slots = shared("u32", [4, 2]);\n  const p = k.page(blockIdx.x, 5);\n  k.stageRow(slots.ref(1, 0), p, 5);\n  copyVec(y.pageRef(p, 0, 5, 0), k.stagedRef(slots.ref(1, 0), 2, 8), 8);';
+    for (const cache of ["paged", "contiguous"]) {
+      const ir = compileTiny(body, { params: CACHE, constants: { D: 128, dtype: "bf16", cache } });
+      const e = new Emitter();
+      e.stmts(ir.body, 0);
+      expect(e.text()).toContain("k.stage_row(&slots[1][0], p, 5);");
+      expect(e.text()).toContain("k.staged_ref(&slots[1][0], 2, 8)");
+    }
+  });
+
+  it("refuses a staged row's slot that is not u32 words of shared memory, naming the tensor", () => {
+    const e = errorOf('  const slots = shared("i32", [2]);\n  k.stageRow(slots.ref(0), 0, 5);', CACHE);
+    expect(e.kind).toBe("type-mismatch");
+    expect(e.summary).toMatch(/the slot of k\.stageRow\(\) is two u32 words of shared memory/);
+    const f = errorOf("  const r = k.stagedRef(k.ref(0, 0, 0, 0), 0, 0);", CACHE);
+    expect(f.summary).toMatch(/the slot of k\.stagedRef\(\) is two u32 words of shared memory/);
+  });
+
   it("refuses page() on a tensor without a layout", () => {
     const e = errorOf("  const p = x.page(0, 1);", 'x: Tensor<"dtype", ["B", "H", "N", "D"]>');
     expect(e.kind).toBe("type-mismatch");

@@ -67,11 +67,17 @@ describe("warp roles, barriers and bulk copies", () => {
     expect(text).not.toContain("__syncthreads()");
   });
 
+  it("lowers syncthreads() in the producer warps to their own barrier, sized by the spec's producer warps", () => {
+    const e = new Emitter();
+    e.stmts(compile(ROLES.replace("    return;\n", "    syncthreads();\n    return;\n"), 4).body, 0);
+    expect(e.text()).toContain("lim::sync_producers<128>();");
+  });
+
   it.each([
     ["a wait on a barrier nothing signals", ROLES.replace("arrive(full[0]);", "").replace("bulkCopy(stage.ref(0), x.ref(blockIdx.x, 0, 0), c.D, full[0]);", ""), /waitBarrier\(\) on 'full', which no bulkCopy\(\) or arrive\(\) signals/],
     ["a bulk copy of 12 bytes", ROLES.replace("c.D, full[0]", "6, full[0]"), /bulkCopy\(\) moves a multiple of 16 bytes, got 6 x bf16 = 12 bytes/],
     ["a bulk copy of a run-time size with no row factor", ROLES.replace("c.D, full[0]", "blockIdx.x, full[0]"), /bulkCopy\(\) count must be known at compile time, or be n \* ROW/],
-    ["syncthreads() in the producer warps", ROLES.replace("    return;\n", "    syncthreads();\n    return;\n"), /syncthreads\(\) in the producer warps/],
+    ["a block sum in the producer warps", ROLES.replace("    return;\n", "    const total = blockSum(1.0);\n    return;\n"), /blockSum\(\) in the producer warps/],
     ["barriers() inside a role", ROLES.replace("    waitBarrier(full[0], 0);", "    const more = barriers(1, 1);\n    waitBarrier(full[0], 0);"), /barriers\(\) must be declared in the kernel body, outside local functions and role branches/],
   ])("%s is a front-end error at its line", (_label, body, message) => {
     const error = errorOf(body, 1);
