@@ -1,15 +1,15 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
-    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1] [--fp8]
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1 [--page-layout HND]] [--fp8]
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
 (Hkv 8 and 4) and bf16 and fp16. PyTorch: scaled_dot_product_attention with enable_gqa=True on
 the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and V over time) and our
 speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: python/lessismore/timing.py (CUDA-graph
-replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (NHD pages of each
-given size in shuffled order, through lim_paged_decode_attention) and print each one's time over the
-contiguous time. --fp8: also time the same K and V quantised to FP8 (E4M3, one scale per tensor: amax / 448)
+replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (pages of each
+given size in shuffled order (--page-order in-order: in order), NHD or --page-layout HND, through lim_paged_decode_attention) and print each one's
+time over the contiguous time; with NHD pages also the contiguous cache stored token-major (an NHD page's order). --fp8: also time the same K and V quantised to FP8 (E4M3, one scale per tensor: amax / 448)
 through lim_fp8_decode_attention, and print its speed-up over our bf16 time and over the best SDPA backend (bf16).
 """
 
@@ -86,13 +86,24 @@ class Case:
         us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
         return us, rel, method
 
-    def paged(self, page: int):
-        """The input sets' K and V copied into NHD pages of `page` positions in shuffled order, one pool per set."""
-        return [(q, PagedKV.from_contiguous(k, v, page)) for q, k, v in self.inputs]
+    def ours_token_major(self, lim: Lim):
+        """As ours(), over the same K and V stored token-major ([B, N, Hkv, D], an NHD page's order, seen through
+        strides as [B, Hkv, N, D]): what the rows' layout alone costs, apart from the paging."""
+        sets = [(q, k.transpose(1, 2).contiguous().transpose(1, 2), v.transpose(1, 2).contiguous().transpose(1, 2)) for q, k, v in self.inputs]
+        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype)
+        calls = [lambda q=q, k=k, v=v: lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws) for q, k, v in sets]
+        us, _ = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
+        del sets, calls
+        torch.cuda.empty_cache()
+        return us
 
-    def ours_paged(self, lim: Lim, page: int):
+    def paged(self, page: int, layout: str, shuffle: bool):
+        """The input sets' K and V copied into pages of `page` positions (NHD or HND), shuffled or in order, one pool per set."""
+        return [(q, PagedKV.from_contiguous(k, v, page, layout, shuffle=shuffle)) for q, k, v in self.inputs]
+
+    def ours_paged(self, lim: Lim, page: int, layout: str = "NHD", shuffle: bool = True):
         """As ours(), over paged caches of `page` positions: (us, relative error, timing method)."""
-        sets = self.paged(page)
+        sets = self.paged(page, layout, shuffle)
         ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype, paged=True)
         q, cache = sets[0]
         self.out.fill_(float("nan"))
@@ -133,12 +144,16 @@ class Case:
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 
-def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), fp8=False):
+def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), page_layout="NHD", page_order="shuffled", fp8=False):
     case = Case(B, N, D, hkv=hkv, dtype=DTYPES[dtype])
     row = {"B": B, "N": N, "D": D, "G": HQ // hkv, "dtype": dtype, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
     row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
+    if pages:
+        row["page_layout"], row["page_order"] = page_layout, page_order
+        if page_layout == "NHD":
+            row["token_major_us"] = case.ours_token_major(lim)
     for page in pages:
-        us, rel, method = case.ours_paged(lim, page)
+        us, rel, method = case.ours_paged(lim, page, page_layout, page_order == "shuffled")
         row[f"paged{page}_us"], row[f"paged{page}_rel_err_vs_sdpa"], row[f"paged{page}_timing"] = us, rel, method
         row[f"paged{page}_over_contiguous"] = us / row["ours_us"]
     if fp8:
@@ -168,6 +183,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a smaller grid")
     ap.add_argument("--full", action="store_true", help="head dims 64/128/256, group sizes 4 and 8, bf16 and fp16 on every B and N")
     ap.add_argument("--pages", default="", help="comma-separated page sizes to time paged caches at too, e.g. 16,1")
+    ap.add_argument("--page-layout", default="NHD", choices=["NHD", "HND"], help="the pages' layout (default NHD, vLLM's); NHD also times the contiguous cache stored token-major")
+    ap.add_argument("--page-order", default="shuffled", choices=["shuffled", "in-order"], help="the pages' order in the pool (default shuffled, as an engine's allocator leaves them); in-order tells the memory system's share apart")
     ap.add_argument("--fp8", action="store_true", help="also time FP8 (E4M3) caches of the same data")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--lengths", default="", help="comma-separated sequence lengths instead of the grid's (head dim 128, bf16)")
@@ -180,7 +197,7 @@ def main():
     rows = []
     numbers = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
     for B, N, D, hkv, dtype in grid(args.quick, args.full, numbers(args.batches), numbers(args.lengths)):
-        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], fp8=args.fp8)
+        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], page_layout=args.page_layout, page_order=args.page_order, fp8=args.fp8)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -194,9 +211,11 @@ def main():
     pages = [int(p) for p in args.pages.split(",") if p]
     if pages:
         print()
-        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'contiguous us':>13} " + " ".join(f"{f'paged{p} us':>10} {'/contig':>7} {'err':>8}" for p in pages))
+        print(f"{args.page_layout} pages, {args.page_order}; token-major: the contiguous cache stored [B, N, Hkv, D], an NHD page's row order")
+        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'contiguous us':>13} {'token-major us':>14} " + " ".join(f"{f'paged{p} us':>10} {'/contig':>7} {'err':>8}" for p in pages))
         for r in rows:
-            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['ours_us']:>13.1f} " +
+            token_major = f"{r['token_major_us']:>14.1f}" if "token_major_us" in r else f"{'-':>14}"
+            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['ours_us']:>13.1f} {token_major} " +
                   " ".join(f"{r[f'paged{p}_us']:>10.1f} {r[f'paged{p}_over_contiguous']:>7.3f} {r[f'paged{p}_rel_err_vs_sdpa']:>8.1e}" for p in pages))
 
     if args.fp8:

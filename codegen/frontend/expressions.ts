@@ -423,17 +423,22 @@ export class Expressions {
         return { k: "tensor", op: "at", param, args: [index], type: scalar(valueTypeOf(param.elem)), level: "runtime", pos };
       }
       case "page":
+      case "pageEntry":
+      case "checkedPage":
       case "pageRef": {
         // A cache tensor's two addressing steps: page(request, position) is the page holding the row (a
         // paged cache's block table entry, -1 when the table names no page of the pool there; a contiguous
         // cache is one page per request), and pageRef(page, head, position, d) the element's location in
         // it. A kernel that reads a row for K and V looks its page up once.
-        const want = name === "page" ? ["request", "position"] : ["page", "head", "position", "element"];
+        // page() in two steps, for rows looked up ahead: pageEntry(request, position) loads the table entry
+        // unchecked (from an address kept inside the table), checkedPage(request, position, entry) checks it
+        // where it is used; page() checks at once, which waits for the load there.
+        const want = name === "pageRef" ? ["page", "head", "position", "element"] : name === "checkedPage" ? ["request", "position", "entry"] : ["request", "position"];
         if (param.layout === undefined || argNodes.length !== want.length) {
           ctx.fail("type-mismatch", node, `${name}() takes (${want.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${want.join(", ")})`);
         }
         const args = argNodes.map((a, i) => this.scalarOf(a, "i32", `${want[i]} of ${param.name}.${name}()`));
-        if (name === "page") return { k: "call", fn: "tensor.page", args: [obj, ...args], type: scalar("i32"), level: "runtime", pos };
+        if (name !== "pageRef") return { k: "call", fn: `tensor.${name}`, args: [obj, ...args], type: scalar("i32"), level: "runtime", pos };
         return { k: "call", fn: "tensor.pageRef", args: [obj, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
       }
       case "stageRow":
@@ -467,7 +472,7 @@ export class Expressions {
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
       }
       default:
-        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageRef, stageRow and stagedRef");
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageEntry, checkedPage, pageRef, stageRow and stagedRef");
     }
   }
 

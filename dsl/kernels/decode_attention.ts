@@ -200,13 +200,16 @@ export function decode_attention(
     const vStage = shared("kv", [s.stages, TILE, ROW]);
     // A tile's rows are looked up once each, then copied in pieces. First each producer thread takes whole
     // rows (every PRODUCERS-th): the row's position (the list entry, checked) and its page (a paged cache's
-    // block table entry), loaded one tile ahead into registers so that the table's latency passes while the
-    // tile before is copied; then the rows' addresses in K and V are staged in shared memory (two buffers,
-    // so that the next tile's rows never overwrite rows still being copied). Then each thread copies one
-    // fixed 16-byte piece (column `at`) of every STEP-th row, adding only its column and the KV head's part
-    // to the staged address. Every copy computing its own row's address cost ~17 instructions (~34 before
-    // the piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers'
-    // instruction issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
+    // block table entry), and stages the rows' addresses in K and V in shared memory (two buffers, so that
+    // the next tile's rows never overwrite rows still being copied). Then each thread copies one fixed
+    // 16-byte piece (column `at`) of every STEP-th row, adding only its column and the KV head's part to the
+    // staged address. Every copy computing its own row's address cost ~17 instructions (~34 before the
+    // piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers' instruction
+    // issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
+    // The rows are looked up AHEAD tiles before they are staged, into registers, and the table entries are
+    // checked only then: a table load from the L2, busy with the K/V stream, would otherwise stall the
+    // producers once per tile, and each stall delays refilling the ring (section 19).
+    const AHEAD = 4;
     const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     const x = threadIdx.x - s.threads; // this producer thread
@@ -214,47 +217,58 @@ export function decode_attention(
     const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the copies covers (integer division)
     const at = (x % PIECES_PER_ROW) * VEC;
     const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
-    const nextPos = regs("i32", [LOOKUPS], -1);
-    const nextPage = regs("i32", [LOOKUPS], -1);
-    // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and a zero
-    // V row adds nothing.
-    const lookUp = (tile: i32): void => {
+    // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
+    const rowOf = (i: i32): i32 => x + i * PRODUCERS;
+    const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);
+    const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1);
+    const aheadEntry = regs("i32", [AHEAD, LOOKUPS], -1);
+    for (const a of unroll(AHEAD)) {
       for (const i of unroll(LOOKUPS)) {
-        const r = x + i * PRODUCERS;
-        const row = start + tile * TILE + r;
-        nextPos[i] = r < TILE && row < end ? position(row) : -1;
-        nextPage[i] = k.page(b, max(nextPos[i], 0));
+        aheadPos[a][i] = positionOf(a, i);
+        aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
       }
-    };
-    lookUp(0);
-    for (let tile = 0; tile < tiles; tile++) {
-      const stage = tile % s.stages;
-      const staged = tile % 2;
-      for (const i of unroll(LOOKUPS)) {
-        const r = x + i * PRODUCERS;
-        const pos = nextPos[i];
-        const page = nextPage[i];
-        // A row whose page the table does not name (-1: outside the pool) is zero-filled too, never read,
-        // and reported; the consumers do not know it, so it enters the softmax with score 0: the output of
-        // a call with a bad table is not meaningful, and the device status says why. Every head block
-        // reports (with per-head lists each reads its own positions); the first report is kept.
-        if (pos >= 0 && page < 0) raise("the block table of request {0} names no page of the pool for position {1}", b, pos);
-        const held = pos >= 0 && page >= 0;
-        if (r < TILE) {
-          rowPositions[staged][r] = held ? pos : -1;
-          k.stageRow(rowAddresses.ref(staged, r, 0), page, held ? pos : 0);
-          v.stageRow(rowAddresses.ref(staged, r, 2), page, held ? pos : 0);
+    }
+    // The tiles go AHEAD at a time, so that each one's lookups sit in registers of their own (a compile-time
+    // slot) from the time they are issued to the time they are staged.
+    for (let group = 0; group < tiles; group += AHEAD) {
+      for (const a of unroll(AHEAD)) {
+        const tile = group + a;
+        if (tile < tiles) {
+          const stage = tile % s.stages;
+          const staged = tile % 2;
+          for (const i of unroll(LOOKUPS)) {
+            // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and
+            // a zero V row adds nothing. A row whose page the table does not name (-1: outside the pool) is
+            // zero-filled too, never read, and reported; the consumers do not know it, so it enters the
+            // softmax with score 0: the output of a call with a bad table is not meaningful, and the device
+            // status says why. Every head block reports (with per-head lists each reads its own positions);
+            // the first report is kept.
+            const pos = aheadPos[a][i];
+            const page = k.checkedPage(b, pos, aheadEntry[a][i]);
+            if (pos >= 0 && page < 0) raise("the block table of request {0} names no page of the pool for position {1}", b, pos);
+            const held = pos >= 0 && page >= 0;
+            if (rowOf(i) < TILE) {
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;
+              k.stageRow(rowAddresses.ref(staged, rowOf(i), 0), page, held ? pos : 0);
+              v.stageRow(rowAddresses.ref(staged, rowOf(i), 2), page, held ? pos : 0);
+            }
+          }
+          syncthreads(); // the producers' own barrier: every row of the tile is staged
+          if (tile + AHEAD < tiles) {
+            for (const i of unroll(LOOKUPS)) {
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);
+              aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
+            }
+          }
+          if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
+          for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+            const held = rowPositions[staged][r] >= 0;
+            asyncCopy(kStage.ref(stage, r, at), k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
+            asyncCopy(vStage.ref(stage, r, at), v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
+          }
+          asyncArrive(full[stage]);
         }
       }
-      syncthreads(); // the producers' own barrier: every row of the tile is staged
-      if (tile + 1 < tiles) lookUp(tile + 1);
-      if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
-      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
-        const held = rowPositions[staged][r] >= 0;
-        asyncCopy(kStage.ref(stage, r, at), k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
-        asyncCopy(vStage.ref(stage, r, at), v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
-      }
-      asyncArrive(full[stage]);
     }
     return;
   } else {

@@ -50,6 +50,13 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
    * is one page per request (the request itself).
    */
   page(request: i32, position: i32): i32;
+  /**
+   * A cache tensor only: page() in two steps, for a kernel that looks rows up ahead of their use. pageEntry()
+   * loads the block table entry unchecked (from an address kept inside the table; a contiguous cache: the
+   * request), and checkedPage() checks it where it is used (page() checks at once, which waits for the load).
+   */
+  pageEntry(request: i32, position: i32): i32;
+  checkedPage(request: i32, position: i32, entry: i32): i32;
   /** A cache tensor only: the location of element d of (head, position) in `page` (from page(); not -1). */
   pageRef(page: i32, head: i32, position: i32, d: i32): Ref<E>;
   /**

@@ -82,6 +82,8 @@ struct Tensor {
 
   /** A contiguous cache [B, H, N, D] is one page per request (see PagedTensor). */
   __device__ __forceinline__ int page(int b, int) const { return b; }
+  __device__ __forceinline__ int page_entry(int b, int) const { return b; }
+  __device__ __forceinline__ int checked_page(int b, int, int) const { return b; }
   __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const { return ptr_at(page, h, position, d); }
 
   /** The address of the row (request `page`, `position`) at head 0 into two words of shared memory; staged_ref adds head and element. */
@@ -147,14 +149,25 @@ struct PagedTensor {
 
   __device__ __forceinline__ bool present() const { return arg.rows.data != nullptr; }
 
-  __device__ __forceinline__ int page(int b, int position) const {
-    const unsigned column = static_cast<unsigned>(position) >> arg.page_shift;
-    if (position < 0 || column >= static_cast<unsigned>(arg.table_width)) return -1;
-    const int row = arg.table_rows != nullptr ? __ldg(arg.table_rows + b) : b;
-    if (static_cast<unsigned>(row) >= static_cast<unsigned>(arg.table_height)) return -1;
-    const int entry = __ldg(arg.block_table + row * arg.block_table_stride + column);
-    return static_cast<unsigned>(entry) < static_cast<unsigned>(arg.num_pages) ? entry : -1;
+  __device__ __forceinline__ int page(int b, int position) const { return checked_page(b, position, page_entry(b, position)); }
+
+  /**
+   * page() in two steps, for a kernel that looks rows up ahead: page_entry() loads the table entry
+   * unchecked, from an address clamped into the table (always a valid read), and checked_page() checks it
+   * when it is used. page() checks at once, which stalls on the load right there.
+   */
+  __device__ __forceinline__ int page_entry(int b, int position) const {
+    const unsigned column = min(static_cast<unsigned>(max(position, 0)) >> arg.page_shift, static_cast<unsigned>(arg.table_width) - 1);
+    const unsigned row = min(static_cast<unsigned>(table_row(b)), static_cast<unsigned>(arg.table_height) - 1);
+    return __ldg(arg.block_table + row * arg.block_table_stride + column);
   }
+  __device__ __forceinline__ int checked_page(int b, int position, int entry) const {
+    const bool in_table = position >= 0 && (static_cast<unsigned>(position) >> arg.page_shift) < static_cast<unsigned>(arg.table_width) &&
+                          static_cast<unsigned>(table_row(b)) < static_cast<unsigned>(arg.table_height);
+    return in_table && static_cast<unsigned>(entry) < static_cast<unsigned>(arg.num_pages) ? entry : -1;
+  }
+  /** The block table row of request b: b, or table_rows[b] (SGLang's req_pool_indices). */
+  __device__ __forceinline__ int table_row(int b) const { return arg.table_rows != nullptr ? __ldg(arg.table_rows + b) : b; }
 
   __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const {
     const int64_t p = static_cast<unsigned>(page) < static_cast<unsigned>(arg.num_pages) ? page : 0;

@@ -85,14 +85,17 @@ class PagedKV:
         return dict(k_cache=self.k, **self.pool_strides(self.k, "k"), v_cache=self.v, **self.pool_strides(self.v, "v"), **self.table_keywords())
 
     @staticmethod
-    def from_contiguous(k: torch.Tensor, v: torch.Tensor, page_size: int, layout: str = "NHD", spare_pages: int = 0, fill: float = 0.0) -> "PagedKV":
+    def from_contiguous(k: torch.Tensor, v: torch.Tensor, page_size: int, layout: str = "NHD", spare_pages: int = 0, fill: float = 0.0,
+                        shuffle: bool = True) -> "PagedKV":
         """Contiguous caches k, v [B, Hkv, N, D] copied into pools of pages of page_size positions, each request's pages
-        in a random order of the pool (as an engine's allocator leaves them), and spare_pages more pages of `fill` (NaN
-        finds a kernel that reads a page the table does not name). For tests, benchmarks and moving a cache over."""
+        in a random order of the pool (as an engine's allocator leaves them; shuffle=False: in order), and spare_pages
+        more pages of `fill` (NaN finds a kernel that reads a page the table does not name). For tests, benchmarks and
+        moving a cache over."""
         B, H, N, D = k.shape
         per = -(-N // page_size)
         num_pages = B * per + spare_pages
-        table = torch.randperm(num_pages, device=k.device)[: B * per].view(B, per).int()
+        order = torch.randperm(num_pages, device=k.device) if shuffle else torch.arange(num_pages, device=k.device)
+        table = order[: B * per].view(B, per).int()
 
         def pool(x):
             # Bytes are moved as bytes: FP8 tensors lack some of the indexing kernels.
