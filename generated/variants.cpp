@@ -237,7 +237,7 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (96 variants)
+// ---- decode_attention (160 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info;
@@ -254,22 +254,62 @@ extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous__
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info;
@@ -286,22 +326,38 @@ extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info;
@@ -318,21 +374,29 @@ extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
@@ -352,22 +416,62 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info,
@@ -384,22 +488,38 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info,
@@ -416,24 +536,32 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 96;
+extern "C" const int lim_decode_attention_variant_count = 160;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -453,22 +581,72 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
@@ -485,22 +663,48 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
@@ -517,22 +721,34 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 1536, 49152 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info, 1536, 49152 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 0, 49152 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info, 0, 49152 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info, 12288, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows) {
@@ -858,7 +1074,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"write_kv_slots", lim_write_kv_slots_variants, 12 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 96 },
+    {"decode_attention", lim_decode_attention_variants, 160 },
     {"gather_kv", lim_gather_kv_variants, 24 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
