@@ -101,9 +101,9 @@ function barrierOf(ctx: Context, node: Node, e: Expr, what: string): string {
 }
 
 /**
- * Primitives that synchronise the whole block: refused in the producer warps (they never meet the
- * consumers' barrier); in the consumers' branch `consumers` (when given) is lowered instead, a barrier of
- * the consumer threads only; CUB's collectives have no such form.
+ * Primitives that synchronise the whole block. Inside a role's branch the role's own form is lowered
+ * instead when there is one (`consumers`, `producers`: a barrier of that role's threads only), and the
+ * primitive is refused otherwise (the other role never meets it); CUB's collectives have no such form.
  */
 const blockWide = (name: string, rule: Rule, consumers?: string, producers?: string): Rule => (ctx, call, args, nodes) => {
   if (ctx.role === "producer" && !producers) ctx.fail("unsupported-syntax", call, `${name}() in the producer warps`, "the producer warps never meet the consumers' barriers: hand data over through barriers() and arrive()/waitBarrier()");

@@ -59,6 +59,16 @@ describe("cache layouts", () => {
     }
   });
 
+  it("lowers page() in two steps: pageEntry() loads the entry, checkedPage() checks it where it is used", () => {
+    const body = "  const e = k.pageEntry(blockIdx.x, 5);\n  const p = k.checkedPage(blockIdx.x, 5, e);\n  if (p >= 0) copyVec(y.pageRef(p, 0, 5, 0), k.pageRef(p, 0, 5, 0), 8);";
+    const ir = compileTiny(body, { params: CACHE, constants: { D: 128, dtype: "bf16", cache: "paged" } });
+    const e = new Emitter();
+    e.stmts(ir.body, 0);
+    expect(e.text()).toContain("const int e = k.page_entry(static_cast<int>(blockIdx.x), 5);");
+    expect(e.text()).toContain("const int p = k.checked_page(static_cast<int>(blockIdx.x), 5, e);");
+    expect(errorOf("  const p = k.checkedPage(0, 5);", CACHE).summary).toMatch(/checkedPage\(\) takes \(request, position, entry\) of a cache tensor/);
+  });
+
   it("refuses a staged row's slot that is not u32 words of shared memory, naming the tensor", () => {
     const e = errorOf('  const slots = shared("i32", [2]);\n  k.stageRow(slots.ref(0), 0, 5);', CACHE);
     expect(e.kind).toBe("type-mismatch");
