@@ -455,6 +455,13 @@ export class Expressions {
         if (slot.type.kind !== "ref" || slot.type.space !== "shared" || slot.type.elem !== "u32") {
           ctx.fail("type-mismatch", argNodes[0], `the slot of ${param.name}.${name}() is two u32 words of shared memory, got ${describe(slot.type)}`, 'declare shared("u32", [..., 2]) and pass its .ref(..., 0)');
         }
+        // The address is one 8-byte access: the slot starts at an even word of rows of whole word pairs
+        // (shared arrays start 128-byte aligned).
+        const last = slot.k === "sharedRef" ? slot.indices[slot.indices.length - 1] : undefined;
+        const dims = slot.k === "sharedRef" && slot.base.type.kind === "shared" ? slot.base.type.dims : [];
+        if (last?.level !== "const" || typeof last.value !== "number" || last.value % 2 !== 0 || dims[dims.length - 1] % 2 !== 0) {
+          ctx.fail("shape-mismatch", argNodes[0], `the slot of ${param.name}.${name}() must be an 8-byte aligned word pair: an even compile-time last index into an array whose last dimension is even`, 'declare shared("u32", [..., 2]) (or [..., 4] for two slots) and pass .ref(..., 0) or .ref(..., 2)');
+        }
         const args = argNodes.slice(1).map((a, i) => this.scalarOf(a, "i32", `${want[i + 1]} of ${param.name}.${name}()`));
         if (name === "stageRow") return { k: "call", fn: "tensor.stageRow", args: [obj, slot, ...args], type: { kind: "void" }, level: "runtime", pos };
         return { k: "call", fn: "tensor.stagedRef", args: [obj, slot, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };

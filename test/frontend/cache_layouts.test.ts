@@ -75,6 +75,11 @@ describe("cache layouts", () => {
     expect(e.summary).toMatch(/the slot of k\.stageRow\(\) is two u32 words of shared memory/);
     const f = errorOf("  const r = k.stagedRef(k.ref(0, 0, 0, 0), 0, 0);", CACHE);
     expect(f.summary).toMatch(/the slot of k\.stagedRef\(\) is two u32 words of shared memory/);
+    // The address is one 8-byte access: an odd word, or rows of an odd number of words, would misalign it.
+    const odd = errorOf('  const slots = shared("u32", [4, 2]);\n  k.stageRow(slots.ref(0, 1), 0, 5);', CACHE);
+    expect(odd.summary).toMatch(/must be an 8-byte aligned word pair/);
+    const oddRows = errorOf('  const slots = shared("u32", [4, 3]);\n  k.stageRow(slots.ref(1, 0), 0, 5);', CACHE);
+    expect(oddRows.summary).toMatch(/must be an 8-byte aligned word pair/);
   });
 
   it("refuses page() on a tensor without a layout", () => {
