@@ -73,29 +73,28 @@ class Case:
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
             self.reference = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True).squeeze(2).float()
 
-    def ours(self, lim: Lim):
-        """Checks our output on the first input set against SDPA's, then times it: (us, relative error, timing method)."""
+    def ours(self, lim: Lim, sets=None):
+        """Checks our output on the first input set against SDPA's, then times it: (us, relative error, timing method).
+        sets: the (q, k, v) to run instead of the input sets (the same values in another layout)."""
+        sets = sets or self.inputs
         ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype)
-        q, k, v = self.inputs[0]
+        q, k, v = sets[0]
         self.out.fill_(float("nan"))
         lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws)
         lim.check_device_status()
         rel = ((self.out.float() - self.reference).norm() / self.reference.norm()).item()
         calls = [lambda q=q, k=k, v=v: lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws)
-                 for q, k, v in self.inputs]
+                 for q, k, v in sets]
         us, method = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
         return us, rel, method
 
     def ours_token_major(self, lim: Lim):
         """As ours(), over the same K and V stored token-major ([B, N, Hkv, D], an NHD page's order, seen through
         strides as [B, Hkv, N, D]): what the rows' layout alone costs, apart from the paging."""
-        sets = [(q, k.transpose(1, 2).contiguous().transpose(1, 2), v.transpose(1, 2).contiguous().transpose(1, 2)) for q, k, v in self.inputs]
-        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype)
-        calls = [lambda q=q, k=k, v=v: lim.decode_attention(q, k, v, self.seqlens, self.out, None, self.N, self.scale, ws) for q, k, v in sets]
-        us, _ = time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
-        del sets, calls
+        token_major = lambda x: x.transpose(1, 2).contiguous().transpose(1, 2)  # noqa: E731
+        result = self.ours(lim, [(q, token_major(k), token_major(v)) for q, k, v in self.inputs])
         torch.cuda.empty_cache()
-        return us
+        return result
 
     def paged(self, page: int, layout: str, shuffle: bool):
         """The input sets' K and V copied into pages of `page` positions (NHD or HND), shuffled or in order, one pool per set."""
@@ -151,7 +150,7 @@ def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), 
     if pages:
         row["page_layout"], row["page_order"] = page_layout, page_order
         if page_layout == "NHD":
-            row["token_major_us"] = case.ours_token_major(lim)
+            row["token_major_us"], row["token_major_rel_err_vs_sdpa"], row["token_major_timing"] = case.ours_token_major(lim)
     for page in pages:
         us, rel, method = case.ours_paged(lim, page, page_layout, page_order == "shuffled")
         row[f"paged{page}_us"], row[f"paged{page}_rel_err_vs_sdpa"], row[f"paged{page}_timing"] = us, rel, method

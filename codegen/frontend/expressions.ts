@@ -5,7 +5,7 @@ import { BUILTIN_OBJECTS, BUILTINS, SPECIAL_FORMS } from "./builtins.js";
 import { Context, type Sym } from "./context.js";
 import { posOf } from "./diagnostics.js";
 import { Statements } from "./statements.js";
-import { isNarrowFloat, isOptional, isStorageType, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Stmt, type Level, type ScalarType, type StorageType, type TensorParam } from "./ir.js";
+import { isNarrowFloat, isOptional, isStorageType, isWritable, scalar, STORAGE_BYTES, type BinaryOp, type Expr, type Stmt, type Level, type ScalarType, type StorageType, type TensorParam, type Type } from "./ir.js";
 import { coerce, describe, foldBinary, isScalar, maxLevel, unify, valueTypeOf } from "./typing.js";
 
 const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
@@ -13,6 +13,26 @@ const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
   "<": "<", "<=": "<=", ">": ">", ">=": ">=",
   "===": "==", "!==": "!=", "==": "==", "!=": "!=",
   "&&": "&&", "||": "||", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>",
+};
+
+/**
+ * The addressing methods of a cache tensor (one declared with a layout): their arguments and result.
+ * page(request, position) is the page holding the row (a paged cache's block table entry, -1 when the table
+ * names no page of the pool there; a contiguous cache is one page per request), and pageRef(page, head,
+ * position, d) the element's location in it: a kernel that reads a row for K and V looks its page up once.
+ * pageEntry() and checkedPage() are page() in two steps, for rows looked up ahead: the table entry loaded
+ * unchecked (from an address kept inside the table), then checked where it is used (page() checks at once,
+ * which waits for the load there). stageRow(slot, page, position) writes the row's address at head 0 into a
+ * slot of shared memory and stagedRef(slot, head, d) adds head and element: one thread pays a row's
+ * multiplies, not every thread copying a piece of it.
+ */
+const CACHE_METHODS: Readonly<Record<string, { readonly args: readonly string[]; readonly result: "i32" | "ref" | "void" }>> = {
+  page: { args: ["request", "position"], result: "i32" },
+  pageEntry: { args: ["request", "position"], result: "i32" },
+  checkedPage: { args: ["request", "position", "entry"], result: "i32" },
+  pageRef: { args: ["page", "head", "position", "element"], result: "ref" },
+  stageRow: { args: ["slot", "page", "position"], result: "void" },
+  stagedRef: { args: ["slot", "head", "element"], result: "ref" },
 };
 
 export class Expressions {
@@ -425,46 +445,16 @@ export class Expressions {
       case "page":
       case "pageEntry":
       case "checkedPage":
-      case "pageRef": {
-        // A cache tensor's two addressing steps: page(request, position) is the page holding the row (a
-        // paged cache's block table entry, -1 when the table names no page of the pool there; a contiguous
-        // cache is one page per request), and pageRef(page, head, position, d) the element's location in
-        // it. A kernel that reads a row for K and V looks its page up once.
-        // page() in two steps, for rows looked up ahead: pageEntry(request, position) loads the table entry
-        // unchecked (from an address kept inside the table), checkedPage(request, position, entry) checks it
-        // where it is used; page() checks at once, which waits for the load there.
-        const want = name === "pageRef" ? ["page", "head", "position", "element"] : name === "checkedPage" ? ["request", "position", "entry"] : ["request", "position"];
-        if (param.layout === undefined || argNodes.length !== want.length) {
-          ctx.fail("type-mismatch", node, `${name}() takes (${want.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${want.join(", ")})`);
-        }
-        const args = argNodes.map((a, i) => this.scalarOf(a, "i32", `${want[i]} of ${param.name}.${name}()`));
-        if (name !== "pageRef") return { k: "call", fn: `tensor.${name}`, args: [obj, ...args], type: scalar("i32"), level: "runtime", pos };
-        return { k: "call", fn: "tensor.pageRef", args: [obj, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
-      }
+      case "pageRef":
       case "stageRow":
       case "stagedRef": {
-        // A row's address split once more, for kernels whose threads copy pieces of the same rows:
-        // stageRow(slot, page, position) writes the address of the row (its page and slot, or request and
-        // position) at head 0 into two u32 words of shared memory, and stagedRef(slot, head, d) adds the
-        // head and the element. One thread then pays a row's multiplies, not every thread copying from it.
-        const want = name === "stageRow" ? ["slot", "page", "position"] : ["slot", "head", "element"];
-        if (param.layout === undefined || argNodes.length !== want.length) {
-          ctx.fail("type-mismatch", node, `${name}() takes (${want.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${want.join(", ")})`);
+        const method = CACHE_METHODS[name];
+        if (param.layout === undefined || argNodes.length !== method.args.length) {
+          ctx.fail("type-mismatch", node, `${name}() takes (${method.args.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${method.args.join(", ")})`);
         }
-        const slot = this.expr(argNodes[0]);
-        if (slot.type.kind !== "ref" || slot.type.space !== "shared" || slot.type.elem !== "u32") {
-          ctx.fail("type-mismatch", argNodes[0], `the slot of ${param.name}.${name}() is two u32 words of shared memory, got ${describe(slot.type)}`, 'declare shared("u32", [..., 2]) and pass its .ref(..., 0)');
-        }
-        // The address is one 8-byte access: the slot starts at an even word of rows of whole word pairs
-        // (shared arrays start 128-byte aligned).
-        const last = slot.k === "sharedRef" ? slot.indices[slot.indices.length - 1] : undefined;
-        const dims = slot.k === "sharedRef" && slot.base.type.kind === "shared" ? slot.base.type.dims : [];
-        if (last?.level !== "const" || typeof last.value !== "number" || last.value % 2 !== 0 || dims[dims.length - 1] % 2 !== 0) {
-          ctx.fail("shape-mismatch", argNodes[0], `the slot of ${param.name}.${name}() must be an 8-byte aligned word pair: an even compile-time last index into an array whose last dimension is even`, 'declare shared("u32", [..., 2]) (or [..., 4] for two slots) and pass .ref(..., 0) or .ref(..., 2)');
-        }
-        const args = argNodes.slice(1).map((a, i) => this.scalarOf(a, "i32", `${want[i + 1]} of ${param.name}.${name}()`));
-        if (name === "stageRow") return { k: "call", fn: "tensor.stageRow", args: [obj, slot, ...args], type: { kind: "void" }, level: "runtime", pos };
-        return { k: "call", fn: "tensor.stagedRef", args: [obj, slot, ...args], type: { kind: "ref", space: "global", elem: param.elem }, level: "runtime", pos };
+        const args = argNodes.map((a, i) => (method.args[i] === "slot" ? this.stagedRowSlot(a, `${param.name}.${name}()`) : this.scalarOf(a, "i32", `${method.args[i]} of ${param.name}.${name}()`)));
+        const type: Type = method.result === "i32" ? scalar("i32") : method.result === "void" ? { kind: "void" } : { kind: "ref", space: "global", elem: param.elem };
+        return { k: "call", fn: `tensor.${name}`, args: [obj, ...args], type, level: "runtime", pos };
       }
       case "store":
       case "atomicAdd":
@@ -481,6 +471,21 @@ export class Expressions {
       default:
         return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageEntry, checkedPage, pageRef, stageRow and stagedRef");
     }
+  }
+
+  /** A staged row's slot: two u32 words of shared memory, 8-byte aligned (the address is one 8-byte access). */
+  private stagedRowSlot(node: Expression, what: string): Expr {
+    const slot = this.expr(node);
+    if (slot.type.kind !== "ref" || slot.type.space !== "shared" || slot.type.elem !== "u32") {
+      this.ctx.fail("type-mismatch", node, `the slot of ${what} is two u32 words of shared memory, got ${describe(slot.type)}`, 'declare shared("u32", [..., 2]) and pass its .ref(..., 0)');
+    }
+    // An even word of rows of whole word pairs (shared arrays start 128-byte aligned).
+    const last = slot.k === "sharedRef" ? slot.indices[slot.indices.length - 1] : undefined;
+    const dims = slot.k === "sharedRef" && slot.base.type.kind === "shared" ? slot.base.type.dims : [];
+    if (last?.level !== "const" || typeof last.value !== "number" || last.value % 2 !== 0 || dims[dims.length - 1] % 2 !== 0) {
+      this.ctx.fail("shape-mismatch", node, `the slot of ${what} must be an 8-byte aligned word pair: an even compile-time last index into an array whose last dimension is even`, 'declare shared("u32", [..., 2]) (or [..., 4] for two slots) and pass .ref(..., 0) or .ref(..., 2)');
+    }
+    return slot;
   }
 
   private tensorIndices(node: Node, param: TensorParam, argNodes: Expression[]): Expr[] {

@@ -88,7 +88,7 @@ struct Tensor {
 
   /** The address of the row (request `page`, `position`) at head 0 into two words of shared memory; staged_ref adds head and element. */
   __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
-    *reinterpret_cast<T**>(slot) = static_cast<T*>(arg.data) + (page * arg.stride[0] + position * arg.stride[2]);
+    *reinterpret_cast<T**>(slot) = page_ref(page, 0, position, 0);
   }
   __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
     return *reinterpret_cast<T* const*>(slot) + (h * arg.stride[1] + d);
@@ -179,9 +179,7 @@ struct PagedTensor {
 
   /** The address of (page, its slot of `position`) at head 0 into two words of shared memory (a page outside the pool: page 0). */
   __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
-    const int64_t p = static_cast<unsigned>(page) < static_cast<unsigned>(arg.num_pages) ? page : 0;
-    const int64_t in_page = position & ((1 << arg.page_shift) - 1);
-    *reinterpret_cast<T**>(slot) = static_cast<T*>(arg.rows.data) + (p * arg.rows.stride[0] + in_page * arg.rows.stride[1]);
+    *reinterpret_cast<T**>(slot) = page_ref(page, 0, position, 0);
   }
   __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
     return *reinterpret_cast<T* const*>(slot) + (h * arg.rows.stride[2] + d);
