@@ -206,10 +206,11 @@ export function decode_attention(
     // staged address. Every copy computing its own row's address cost ~17 instructions (~34 before the
     // piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers' instruction
     // issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
-    // The rows are looked up AHEAD tiles before they are staged, into registers, and the table entries are
-    // checked only then: a table load from the L2, busy with the K/V stream, would otherwise stall the
-    // producers once per tile, and each stall delays refilling the ring (section 19).
-    const AHEAD = 4;
+    // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
+    // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
+    // stall the producers once per tile, and each stall delays refilling the ring (section 19). A contiguous
+    // cache has no table to wait for: one tile ahead (more cost it 1-3%, section 19's run 8).
+    const AHEAD = c.cache == "paged" ? 4 : 1;
     const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     const x = threadIdx.x - s.threads; // this producer thread
@@ -222,20 +223,15 @@ export function decode_attention(
     const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);
     const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1);
     const aheadEntry = regs("i32", [AHEAD, LOOKUPS], -1);
-    for (const a of unroll(AHEAD)) {
-      for (const i of unroll(LOOKUPS)) {
-        aheadPos[a][i] = positionOf(a, i);
-        aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
-      }
-    }
     // The tiles go AHEAD at a time, so that each one's lookups sit in registers of their own (a compile-time
-    // slot) from the time they are issued to the time they are staged.
-    for (let group = 0; group < tiles; group += AHEAD) {
+    // slot a) from the time they are issued to the time they are staged. The first group (tiles -AHEAD..-1)
+    // only looks up tiles 0..AHEAD-1.
+    for (let group = -AHEAD; group < tiles; group += AHEAD) {
       for (const a of unroll(AHEAD)) {
         const tile = group + a;
-        if (tile < tiles) {
-          const stage = tile % s.stages;
-          const staged = tile % 2;
+        const stage = tile % s.stages;
+        const staged = tile % 2;
+        if (tile >= 0 && tile < tiles) {
           for (const i of unroll(LOOKUPS)) {
             // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and
             // a zero V row adds nothing. A row whose page the table does not name (-1: outside the pool) is
@@ -254,12 +250,14 @@ export function decode_attention(
             }
           }
           syncthreads(); // the producers' own barrier: every row of the tile is staged
-          if (tile + AHEAD < tiles) {
-            for (const i of unroll(LOOKUPS)) {
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);
-              aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
-            }
+        }
+        if (tile + AHEAD < tiles) {
+          for (const i of unroll(LOOKUPS)) {
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);
+            aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
           }
+        }
+        if (tile >= 0 && tile < tiles) {
           if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
           for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
             const held = rowPositions[staged][r] >= 0;
@@ -276,6 +274,9 @@ export function decode_attention(
     const lane = laneId();
     const g0 = lane / 4; // the fragments' rows (heads) of this lane: g0 and g0 + 8
     const col = 2 * (lane % 4); // and its first column in each 8-wide block
+    // Halves of the fragments' 16 rows that hold heads: with G <= 8, rows 8-15 are padding, so their scores
+    // are never scaled, masked or exponentiated, their P rows stay zero and their outputs are never rescaled.
+    const HALVES = c.G > 8 ? 2 : 1;
 
     // Q as the A fragments of the score mma, one per k step; heads past G are zero rows. Over an FP8 cache
     // each lane's four dims of a k step are 4t..4t+3 (the permuted k order), in fp16.
@@ -356,7 +357,7 @@ export function decode_attention(
             for (const e of unroll(2)) {
               const row = first + rp * 16 + j * 8 + col + e;
               const pos = row < end ? position(row) : -1;
-              for (const hi of unroll(2)) {
+              for (const hi of unroll(HALVES)) {
                 const value = score[rp][j][2 * hi + e] * scale2;
                 score[rp][j][2 * hi + e] = pos >= 0 ? value : -Infinity;
                 tileMax[hi] = max(tileMax[hi], score[rp][j][2 * hi + e]);
@@ -366,18 +367,18 @@ export function decode_attention(
           }
         }
         const alpha = regs("f32", [2]);
-        for (const hi of unroll(2)) {
+        for (const hi of unroll(HALVES)) {
           const mNew = max(m[hi], laneGroupMax(tileMax[hi], 4));
           alpha[hi] = exp2(m[hi] - mNew);
           m[hi] = mNew;
           l[hi] = l[hi] * alpha[hi];
         }
-        for (const nb of unroll(NB)) for (const e of unroll(4)) acc[nb][e] = acc[nb][e] * alpha[e / 2];
+        for (const nb of unroll(NB)) for (const e of unroll(2 * HALVES)) acc[nb][e] = acc[nb][e] * alpha[e / 2];
         for (const rp of unroll(s.rows)) {
           // P as the A fragment of the second mma: its 16 columns are the part's 16 rows.
-          const pa = regs("u32", [4]);
+          const pa = regs("u32", [4], 0);
           for (const j of unroll(2)) {
-            for (const hi of unroll(2)) {
+            for (const hi of unroll(HALVES)) {
               const p0 = exp2(score[rp][j][2 * hi] - m[hi]);
               const p1 = exp2(score[rp][j][2 * hi + 1] - m[hi]);
               l[hi] = l[hi] + p0 + p1;
@@ -433,7 +434,7 @@ export function decode_attention(
     const mAll = shared("f32", [WARPS, 16]);
     const lAll = shared("f32", [WARPS, 16]);
     const accAll = shared("f32", [WARPS, 16, c.D]);
-    for (const hi of unroll(2)) {
+    for (const hi of unroll(HALVES)) {
       const total = laneGroupSum(l[hi], 4);
       if (lane % 4 == 0) {
         mAll[warp][g0 + 8 * hi] = m[hi];
