@@ -137,292 +137,287 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g1_fp16_contiguous_
   if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:197
     auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:199
     auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:200
-    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:212
-    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78208);  /* shared bytes 78208..78719 */ // dsl/kernels/decode_attention.ts:213
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78720);  /* shared bytes 78720..80767 */ // dsl/kernels/decode_attention.ts:214
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:215
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:216
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:217
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:218
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:219
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:221
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:221
+    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:213
+    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78208);  /* shared bytes 78208..78719 */ // dsl/kernels/decode_attention.ts:214
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78720);  /* shared bytes 78720..80767 */ // dsl/kernels/decode_attention.ts:215
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:216
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:217
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:218
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:219
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:220
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:222
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:222
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:222
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:222
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:223
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:223
     };
-    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:223
-    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:224
-    #pragma unroll
-    for (int a = 0; a < AHEAD; ++a) {                                               // dsl/kernels/decode_attention.ts:225
+    int aheadPos[1][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:224
+    int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:225
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:229
       #pragma unroll
-      for (int i = 0; i < LOOKUPS; ++i) {                                           // dsl/kernels/decode_attention.ts:226
-        aheadPos[a][i] = positionOf(a, i);                                          // dsl/kernels/decode_attention.ts:227
-        aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                         // dsl/kernels/decode_attention.ts:228
-      }
-    }
-    for (int group = 0; group < tiles; group += AHEAD) {                            // dsl/kernels/decode_attention.ts:233
-      #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:234
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:235
-        if (tile < tiles) {                                                         // dsl/kernels/decode_attention.ts:236
-          const int stage = tile % s::stages;                                       // dsl/kernels/decode_attention.ts:237
-          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:238
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:230
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:231
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:232
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:233
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:234
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:239
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:246
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:247
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:248
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:248
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:235
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:242
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:243
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:244
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:244
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:249
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:250
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:251
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:252
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:253
-            }
-          }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:256
-          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:257
-            #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:258
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:259
-              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:260
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:245
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:246
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:247
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:248
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:249
             }
           }
-          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:263
-            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:263
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:252
+        }
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:254
+          #pragma unroll
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:255
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:256
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:257
+          }
+        }
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:260
+          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:261
+            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:261
           }
           #pragma unroll 4
-          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:264
-            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:265
-            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:266
-            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:267
+          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:262
+            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:263
+            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:264
+            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:265
           }
-          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:269
+          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:267
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:273
+    return;                                                                         // dsl/kernels/decode_attention.ts:271
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:275
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:276
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:277
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:278
-    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:282
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:273
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:274
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:275
+    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:276
+    constexpr int HALVES = 1;                                                       // dsl/kernels/decode_attention.ts:279
+    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:283
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:283
+    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:284
       #pragma unroll
-      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:284
-        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:285
-          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:286
-          {                                                                         // dsl/kernels/decode_attention.ts:287
-            qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:292
-            qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:293
+      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:285
+        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:286
+          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:287
+          {                                                                         // dsl/kernels/decode_attention.ts:288
+            qa[kk][hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col));             // dsl/kernels/decode_attention.ts:293
+            qa[kk][2 + hi] = lim::load_bits(q.ptr_at(b, h, kk * 16 + col + 8));     // dsl/kernels/decode_attention.ts:294
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:299
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:300
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:301
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:301
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:300
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:301
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:302
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:302
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:302
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:302
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:303
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:303
     }
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:304
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:305
-    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:306
-    {                                                                               // dsl/kernels/decode_attention.ts:307
-      auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:308
-      auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:309
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:310
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:311
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:312
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:313
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:314
-        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:317
+    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:305
+    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:306
+    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:307
+    {                                                                               // dsl/kernels/decode_attention.ts:308
+      auto& kStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:309
+      auto& vStage = *reinterpret_cast<__half (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:310
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:311
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:312
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:313
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:314
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:315
+        float score[1][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:318
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:318
-          {                                                                         // dsl/kernels/decode_attention.ts:319
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:319
+          {                                                                         // dsl/kernels/decode_attention.ts:320
             #pragma unroll
-            for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:337
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:339
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:340
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:341
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:342
-              b0[0] = kf[0];                                                        // dsl/kernels/decode_attention.ts:343
-              b0[1] = kf[1];                                                        // dsl/kernels/decode_attention.ts:344
-              b1[0] = kf[2];                                                        // dsl/kernels/decode_attention.ts:345
-              b1[1] = kf[3];                                                        // dsl/kernels/decode_attention.ts:346
-              lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                     // dsl/kernels/decode_attention.ts:347
-              lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                     // dsl/kernels/decode_attention.ts:348
+            for (int kk = 0; kk < KSTEPS; ++kk) {                                   // dsl/kernels/decode_attention.ts:338
+              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:340
+              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 16 * 8 + lane % 8][kk * 16 + lane / 8 % 2 * 8]); // dsl/kernels/decode_attention.ts:341
+              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:342
+              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:343
+              b0[0] = kf[0];                                                        // dsl/kernels/decode_attention.ts:344
+              b0[1] = kf[1];                                                        // dsl/kernels/decode_attention.ts:345
+              b1[0] = kf[2];                                                        // dsl/kernels/decode_attention.ts:346
+              b1[1] = kf[3];                                                        // dsl/kernels/decode_attention.ts:347
+              lim::mma_16816<__half>(score[rp][0], qa[kk], b0);                     // dsl/kernels/decode_attention.ts:348
+              lim::mma_16816<__half>(score[rp][1], qa[kk], b1);                     // dsl/kernels/decode_attention.ts:349
             }
           }
         }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:353
+        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:354
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:354
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:355
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:355
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:356
             #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:356
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:357
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:358
+            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:357
+              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:358
+              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:359
               #pragma unroll
-              for (int hi = 0; hi < 2; ++hi) {                                      // dsl/kernels/decode_attention.ts:359
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:360
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:361
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:362
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:363
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:363
+              for (int hi = 0; hi < HALVES; ++hi) {                                 // dsl/kernels/decode_attention.ts:360
+                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:361
+                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:362
+                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:363
+                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:364
+                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:364
                 }
               }
             }
           }
         }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:368
+        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:369
         #pragma unroll
-        for (int hi = 0; hi < 2; ++hi) {                                            // dsl/kernels/decode_attention.ts:369
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:370
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:371
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:372
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:373
+        for (int hi = 0; hi < HALVES; ++hi) {                                       // dsl/kernels/decode_attention.ts:370
+          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:371
+          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:372
+          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:373
+          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:374
         }
         #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:375
+        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:376
           #pragma unroll
-          for (int e = 0; e < 4; ++e) {                                             // dsl/kernels/decode_attention.ts:375
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:375
+          for (int e = 0; e < 2 * HALVES; ++e) {                                    // dsl/kernels/decode_attention.ts:376
+            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:376
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:376
-          unsigned pa[4];                                                           // dsl/kernels/decode_attention.ts:378
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:377
+          unsigned pa[4]; lim::fill(pa, 0u);                                        // dsl/kernels/decode_attention.ts:379
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:379
+          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:380
             #pragma unroll
-            for (int hi = 0; hi < 2; ++hi) {                                        // dsl/kernels/decode_attention.ts:380
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:381
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:382
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:383
-              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:384
+            for (int hi = 0; hi < HALVES; ++hi) {                                   // dsl/kernels/decode_attention.ts:381
+              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:382
+              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:383
+              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:384
+              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:385
             }
           }
-          {                                                                         // dsl/kernels/decode_attention.ts:387
+          {                                                                         // dsl/kernels/decode_attention.ts:388
             #pragma unroll
-            for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:408
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:410
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:411
-              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:412
-              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:413
-              b0[0] = vf[0];                                                        // dsl/kernels/decode_attention.ts:414
-              b0[1] = vf[1];                                                        // dsl/kernels/decode_attention.ts:415
-              b1[0] = vf[2];                                                        // dsl/kernels/decode_attention.ts:416
-              b1[1] = vf[3];                                                        // dsl/kernels/decode_attention.ts:417
-              lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                         // dsl/kernels/decode_attention.ts:418
-              lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                     // dsl/kernels/decode_attention.ts:419
+            for (int nb2 = 0; nb2 < NB / 2; ++nb2) {                                // dsl/kernels/decode_attention.ts:409
+              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:411
+              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][nb2 * 16 + lane / 16 * 8]); // dsl/kernels/decode_attention.ts:412
+              unsigned b0[2];                                                       // dsl/kernels/decode_attention.ts:413
+              unsigned b1[2];                                                       // dsl/kernels/decode_attention.ts:414
+              b0[0] = vf[0];                                                        // dsl/kernels/decode_attention.ts:415
+              b0[1] = vf[1];                                                        // dsl/kernels/decode_attention.ts:416
+              b1[0] = vf[2];                                                        // dsl/kernels/decode_attention.ts:417
+              b1[1] = vf[3];                                                        // dsl/kernels/decode_attention.ts:418
+              lim::mma_16816<__half>(acc[2 * nb2], pa, b0);                         // dsl/kernels/decode_attention.ts:419
+              lim::mma_16816<__half>(acc[2 * nb2 + 1], pa, b1);                     // dsl/kernels/decode_attention.ts:420
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:424
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:425
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:425
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:425
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:426
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:426
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:429
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:430
-    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:433
-    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:434
-    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:435
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:430
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:431
+    auto& mAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:434
+    auto& lAll = *reinterpret_cast<float (*)[4][16]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:435
+    auto& accAll = *reinterpret_cast<float (*)[4][16][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:436
     #pragma unroll
-    for (int hi = 0; hi < 2; ++hi) {                                                // dsl/kernels/decode_attention.ts:436
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:437
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:438
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:439
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:440
+    for (int hi = 0; hi < HALVES; ++hi) {                                           // dsl/kernels/decode_attention.ts:437
+      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:438
+      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:439
+        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:440
+        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:441
       }
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:442
+      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:443
         #pragma unroll
-        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:443
-          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:445
-          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:446
+        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:444
+          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:446
+          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:447
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:450
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:451
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:452
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:453
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:454
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:451
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:452
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:453
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:454
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:455
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:455
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:455
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:456
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:456
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:456
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:457
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:457
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:458
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:458
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:459
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:460
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:461
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:459
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:460
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:461
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:462
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:463
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:464
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:465
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:466
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:467
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:468
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:468
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:464
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:465
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:466
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:467
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:468
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:469
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:469
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:471
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:472
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:472
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:472
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:473
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:473
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:475
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:478
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:479
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:480
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:481
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:482
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:488
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:489
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:490
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:491
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:492
-            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:493
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:476
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:479
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:480
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:481
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:482
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:483
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:489
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:490
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:491
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:492
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:493
+            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:494
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:494
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:495
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:496
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:497
-              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:498
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:495
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:496
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:497
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:498
+              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:499
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:500
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:501
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:501
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:501
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:502
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:502
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:502
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:503
-            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:504
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:505
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:503
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:504
+            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:505
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:506
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:506
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:507
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:508
-              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:509
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:507
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:508
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:509
+              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:510
             }
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:512
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:513
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:513
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:513
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:514
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:514
           }
         }
       }
