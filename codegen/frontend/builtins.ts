@@ -69,12 +69,15 @@ const conversion = (to: ScalarType): Rule => (ctx, call, args) => {
 };
 
 const laneGroup = (name: string): Rule => (ctx, call, args, nodes) => {
-  arity(ctx, call, name, args, 2);
+  if (args.length !== 2 && args.length !== 3) ctx.fail("type-mismatch", call, `${name}() takes 2 or 3 arguments (value, width, stride), got ${args.length}`, `see dsl/lang/builtins.ts for ${name}'s signature`);
+  const power = (n: number) => n >= 1 && n <= 32 && (n & (n - 1)) === 0;
   const width = constInt(ctx, nodes[1], args[1], `${name}() width`);
-  if (width < 1 || width > 32 || (width & (width - 1)) !== 0) {
-    ctx.fail("shape-mismatch", nodes[1], `${name}() width must be a power of two from 1 to 32, got ${width}`, "lane groups are aligned parts of one warp");
+  if (!power(width)) ctx.fail("shape-mismatch", nodes[1], `${name}() width must be a power of two from 1 to 32, got ${width}`, "lane groups are parts of one warp");
+  const stride = args.length === 3 ? constInt(ctx, nodes[2], args[2], `${name}() stride`) : 1;
+  if (!power(stride) || width * stride > 32) {
+    ctx.fail("shape-mismatch", nodes[2], `${name}() stride must be a power of two with width * stride <= 32, got width ${width} and stride ${stride}`, "a group's lanes must lie in one warp");
   }
-  return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "f32", `${name}() value`), args[1]] };
+  return { type: scalar("f32"), args: [coerce(ctx, nodes[0], args[0], "f32", `${name}() value`), args[1], ...args.slice(2)] };
 };
 
 const noArgs = (name: string, type: Type): Rule => (ctx, call, args) => {
@@ -308,6 +311,10 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     }
     if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "widenE4M3()'s transposed flag must be a literal", "write true or false");
     return { type: VOID, args: [args[0], coerce(ctx, nodes[1], args[1], "u32", "widenE4M3() word"), args[2]] };
+  },
+  transposeMatrix: (ctx, call, args, nodes) => {
+    arity(ctx, call, "transposeMatrix", args, 1);
+    return { type: scalar("u32"), args: [coerce(ctx, nodes[0], args[0], "u32", "transposeMatrix() word")] };
   },
   pack2: (ctx, call, args, nodes) => {
     arity(ctx, call, "pack2", args, 3);

@@ -11,10 +11,12 @@
 // copy); its copies complete on the stage's `full` barrier. The consumer warps wait for a tile, compute
 // on the tensor cores, and arrive on the stage's `empty` barrier, which lets the producer refill it.
 //
-// Each consumer warp takes 16-row slices of the tile. Scores S = Q K^T come from mma m16n8k16 with the G
-// query heads as the 16 rows of A (padded with zeros) and K rows, read with ldmatrix, as B; the online
-// softmax runs on the score fragments in registers (base 2); P V is a second mma with P's fragments as A
-// and V, read transposed, as B. Tiles rows are padded by 16 bytes so that ldmatrix's 8 rows fall in
+// Each consumer warp takes 16-row slices of the tile. The mmas (m16n8k16) run transposed, as S^T = K Q^T and
+// O^T = V^T P^T: the slice's 16 K rows, read with ldmatrix, are A and 8 query heads are B's columns, so one
+// mma serves 16 rows for up to 8 heads (G 4 pads 8 heads, not 16). The online softmax runs on the score
+// fragments in registers (base 2), a head's maximum and sum gathered over the 8 lanes of its column; P^T,
+// transposed in registers (movmatrix), is the B of the second mma, whose A is V read transposed, so each
+// output fragment is 16 dims by 8 heads. Tile rows are padded by 16 bytes so that ldmatrix's 8 rows fall in
 // different banks. The warps' states (running max, sum, output) are merged in shared memory at the end.
 //
 // With more than one split, each block writes a partial output and its base-2 log-sum-exp and counts its
@@ -31,15 +33,15 @@
 // pairs, so a K register holds 4 consecutive dims of one row: the score mma's k index is permuted within
 // each 16 dims (k 2t, 2t+1 -> dims 4t, 4t+1; k 2t+8, 2t+9 -> dims 4t+2, 4t+3) and Q's fragments are loaded
 // in the same order, which leaves q.k unchanged. V is read transposed as pairs: a register holds dims
-// (2g, 2g+1) of two rows; one byte permute makes dim 2g of both rows the B fragment of one mma and dim
-// 2g+1 that of another, so each 16 dims of the output come from an even and an odd mma. The scales fold
-// in: k_scale into the score scale (logits come from the FP8 keys), v_scale into the output.
+// (2g, 2g+1) of two rows; one byte permute makes dim 2g of both rows an A row of one mma and dim 2g+1 that
+// of another, so each 32 dims of the output come from an even and an odd mma. The scales fold in: k_scale
+// into the score scale (logits come from the FP8 keys), v_scale into the output.
 
 import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenE4M3,
+  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenE4M3,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -80,7 +82,7 @@ export const decodeAttention = defineKernel({
       const ring = 2 * s.stages * tile * stagedRowBytes(c) + 2 * tile * 20;
       return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
-    (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (the rows of an mma)`),
+    (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads, the columns of two mmas)`),
   ],
   // An ldmatrix of FP8 rows covers 32 dims: head dims 80, 112 get FP8-free variants only.
   unsupported: (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
@@ -272,26 +274,38 @@ export function decode_attention(
   } else {
     const warp = warpId();
     const lane = laneId();
-    const g0 = lane / 4; // the fragments' rows (heads) of this lane: g0 and g0 + 8
-    const col = 2 * (lane % 4); // and its first column in each 8-wide block
-    // Halves of the fragments' 16 rows that hold heads: with G <= 8, rows 8-15 are padding, so their scores
-    // are never scaled, masked or exponentiated, their P rows stay zero and their outputs are never rescaled.
-    const HALVES = c.G > 8 ? 2 : 1;
+    // The mmas run transposed: K rows (and, in the second mma, output dims) are the 16 rows of A and the
+    // query heads the 8 columns of B, so that one mma serves 16 rows for 8 heads and G <= 8 pads nothing
+    // to 16. This lane holds rows g0 and g0 + 8 of A and of the accumulators, and their columns 2 t4 and
+    // 2 t4 + 1: heads 2 t4 and 2 t4 + 1 of each block of 8.
+    const g0 = lane / 4;
+    const t4 = lane % 4;
+    const HEAD_BLOCKS = ceilDiv(c.G, 8); // blocks of 8 query heads, the n of an mma
+    const LOADS = c.D / (2 * VEC); // ldmatrix loads of 4 matrices per 16 rows: 16 dims each (32 of FP8)
+    // The lanes addressing each 8 x 8 matrix of a load (ldmatrix: lanes 8m..8m+7 give matrix m's rows), as
+    // (row within the 16, 16-byte column). K (A, not transposed): rows 0-7 and 8-15 at column 0, then at 1.
+    // V (A transposed): rows 0-7 at columns 0 and 1, then rows 8-15.
+    const kRow = lane % 8 + ((lane / 8) % 2) * 8;
+    const kColumn = lane / 16;
+    const vRow = lane % 8 + (lane / 16) * 8;
+    const vColumn = (lane / 8) % 2;
 
-    // Q as the A fragments of the score mma, one per k step; heads past G are zero rows. Over an FP8 cache
-    // each lane's four dims of a k step are 4t..4t+3 (the permuted k order), in fp16.
-    const qa = regs("u32", [KSTEPS, 4], 0);
-    for (const kk of unroll(KSTEPS)) {
-      for (const hi of unroll(2)) {
-        if (g0 + 8 * hi < c.G) {
-          const h = qHead + g0 + 8 * hi;
+    // Q as the B fragments of the score mma, one pair per k step and block of heads: this lane's head g0 of
+    // the block at dims 2 t4, 2 t4 + 1 and 2 t4 + 8, + 9; heads past G are zero. Over an FP8 cache a lane's
+    // register of K holds dims 4 t4..4 t4 + 3 of one row, so its k order is permuted within each 16 dims and
+    // Q's dims follow it (dims 4 t4, + 1 and 4 t4 + 2, + 3), which leaves q.k unchanged.
+    const qb = regs("u32", [HEAD_BLOCKS, KSTEPS, 2], 0);
+    for (const hb of unroll(HEAD_BLOCKS)) {
+      if (hb * 8 + g0 < c.G) {
+        const h = qHead + hb * 8 + g0;
+        for (const kk of unroll(KSTEPS)) {
           if (FP8) {
-            const d = kk * 16 + 2 * col;
-            qa[kk][hi] = pack2(q.at(b, h, d), q.at(b, h, d + 1), MMA);
-            qa[kk][2 + hi] = pack2(q.at(b, h, d + 2), q.at(b, h, d + 3), MMA);
+            const d = kk * 16 + 4 * t4;
+            qb[hb][kk][0] = pack2(q.at(b, h, d), q.at(b, h, d + 1), MMA);
+            qb[hb][kk][1] = pack2(q.at(b, h, d + 2), q.at(b, h, d + 3), MMA);
           } else {
-            qa[kk][hi] = loadBits(q.ref(b, h, kk * 16 + col));
-            qa[kk][2 + hi] = loadBits(q.ref(b, h, kk * 16 + col + 8));
+            qb[hb][kk][0] = loadBits(q.ref(b, h, kk * 16 + 2 * t4));
+            qb[hb][kk][1] = loadBits(q.ref(b, h, kk * 16 + 2 * t4 + 8));
           }
         }
       }
@@ -302,9 +316,11 @@ export function decode_attention(
     if (present(kScale)) scale2 = scale2 * kScale.perHead(kvHead);
     if (present(vScale)) outScale = vScale.perHead(kvHead);
 
-    const m = regs("f32", [2], NO_SCORE); // running max of rows g0 and g0 + 8
-    const l = regs("f32", [2], 0.0); // this lane's part of their running sums (its columns)
-    const acc = regs("f32", [NB, 4], 0.0);
+    // The softmax state of this lane's two heads per block (every lane of a column holds the same), and
+    // the output: acc[nb] is 16 output dims (see outputDim) by 8 heads.
+    const m = regs("f32", [HEAD_BLOCKS, 2], NO_SCORE);
+    const l = regs("f32", [HEAD_BLOCKS, 2], 0.0); // this lane's part (its rows) of the running sums
+    const acc = regs("f32", [NB / 2, HEAD_BLOCKS, 4], 0.0);
     {
       const kStage = shared("kv", [s.stages, TILE, ROW]);
       const vStage = shared("kv", [s.stages, TILE, ROW]);
@@ -314,110 +330,94 @@ export function decode_attention(
         const base = warp * SLICE; // this warp's first row of the tile
         const first = start + tile * TILE + base;
 
-        // Scores of the slice's rows: 2 blocks of 8 rows per 16-row part.
-        const score = regs("f32", [s.rows, 2, 4], 0.0);
+        // Scores of the slice's 16-row parts: score[rp][hb] holds rows g0, g0 + 8 by heads 2 t4, 2 t4 + 1.
+        const score = regs("f32", [s.rows, HEAD_BLOCKS, 4], 0.0);
         for (const rp of unroll(s.rows)) {
-          if (FP8) {
-            // Even and odd k steps accumulate apart (two mma chains per block of rows, half as long), then add.
-            const part = regs("f32", [2, 2, 4], 0.0);
-            for (const k2 of unroll(KSTEPS / 2)) {
-              // Matrices of FP8 pairs: rows 0-7 and 8-15 at dims k2 * 32 + 0-15, then at + 16-31: a register
-              // holds dims 4t..4t+3 of one row, the permuted k order of one k step.
-              const kf = regs("u32", [4]);
-              loadMatrix(kf, kStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, k2 * 32 + (lane / 16) * 16), false);
+          // Even and odd k steps accumulate apart (two mma chains, half as long), then add.
+          const part = regs("f32", [2, HEAD_BLOCKS, 4], 0.0);
+          for (const ld of unroll(LOADS)) {
+            const kf = regs("u32", [4]);
+            loadMatrix(kf, kStage.ref(stage, base + rp * 16 + kRow, (2 * ld + kColumn) * VEC), false);
+            if (FP8) {
+              // Registers 0 and 1 are rows g0 and g0 + 8 at dims 4 t4..4 t4 + 3 of the load's first 16 dims,
+              // 2 and 3 of its second: widened, the A fragments of k steps 2 ld and 2 ld + 1.
               for (const half of unroll(2)) {
-                for (const j of unroll(2)) {
-                  const bf = regs("u32", [2]);
-                  widenE4M3(bf, kf[2 * half + j], false);
-                  mma(part[j][half], qa[2 * k2 + half], bf, MMA);
-                }
+                const top = regs("u32", [2]);
+                const bottom = regs("u32", [2]);
+                widenE4M3(top, kf[2 * half], false);
+                widenE4M3(bottom, kf[2 * half + 1], false);
+                const a = regs("u32", [4]);
+                a[0] = top[0];
+                a[1] = bottom[0];
+                a[2] = top[1];
+                a[3] = bottom[1];
+                for (const hb of unroll(HEAD_BLOCKS)) mma(part[half][hb], a, qb[hb][2 * ld + half], MMA);
               }
-            }
-            for (const j of unroll(2)) for (const e of unroll(4)) score[rp][j][e] = part[j][0][e] + part[j][1][e];
-          } else {
-            for (const kk of unroll(KSTEPS)) {
-              // Matrices: rows 0-7 at k 0-7 and 8-15, rows 8-15 at k 0-7 and 8-15.
-              const kf = regs("u32", [4]);
-              loadMatrix(kf, kStage.ref(stage, base + rp * 16 + (lane / 16) * 8 + lane % 8, kk * 16 + ((lane / 8) % 2) * 8), false);
-              const b0 = regs("u32", [2]);
-              const b1 = regs("u32", [2]);
-              b0[0] = kf[0];
-              b0[1] = kf[1];
-              b1[0] = kf[2];
-              b1[1] = kf[3];
-              mma(score[rp][0], qa[kk], b0, MMA);
-              mma(score[rp][1], qa[kk], b1, MMA);
+            } else {
+              for (const hb of unroll(HEAD_BLOCKS)) mma(part[ld % 2][hb], kf, qb[hb][ld], MMA);
             }
           }
+          for (const hb of unroll(HEAD_BLOCKS)) for (const e of unroll(4)) score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];
         }
         // Scale, mask rows past the split or skipped, write logits, and take this tile's maxima.
-        const tileMax = regs("f32", [2], -Infinity);
+        const tileMax = regs("f32", [HEAD_BLOCKS, 2], -Infinity);
         for (const rp of unroll(s.rows)) {
-          for (const j of unroll(2)) {
-            for (const e of unroll(2)) {
-              const row = first + rp * 16 + j * 8 + col + e;
-              const pos = row < end ? position(row) : -1;
-              for (const hi of unroll(HALVES)) {
-                const value = score[rp][j][2 * hi + e] * scale2;
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -Infinity;
-                tileMax[hi] = max(tileMax[hi], score[rp][j][2 * hi + e]);
-                if (present(logits) && pos >= 0 && g0 + 8 * hi < c.G) logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);
+          for (const half of unroll(2)) {
+            const row = first + rp * 16 + g0 + 8 * half;
+            const pos = row < end ? position(row) : -1;
+            for (const hb of unroll(HEAD_BLOCKS)) {
+              for (const e of unroll(2)) {
+                const value = score[rp][hb][2 * half + e] * scale2;
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -Infinity;
+                tileMax[hb][e] = max(tileMax[hb][e], score[rp][hb][2 * half + e]);
+                const head = hb * 8 + 2 * t4 + e;
+                if (present(logits) && pos >= 0 && head < c.G) logits.store(value * LN2, b, qHead + head, pos);
               }
             }
           }
         }
-        const alpha = regs("f32", [2]);
-        for (const hi of unroll(HALVES)) {
-          const mNew = max(m[hi], laneGroupMax(tileMax[hi], 4));
-          alpha[hi] = exp2(m[hi] - mNew);
-          m[hi] = mNew;
-          l[hi] = l[hi] * alpha[hi];
+        // A head's rows are spread over the 8 lanes of its column (4 apart).
+        const alpha = regs("f32", [HEAD_BLOCKS, 2]);
+        for (const hb of unroll(HEAD_BLOCKS)) {
+          for (const e of unroll(2)) {
+            const mNew = max(m[hb][e], laneGroupMax(tileMax[hb][e], 8, 4));
+            alpha[hb][e] = exp2(m[hb][e] - mNew);
+            m[hb][e] = mNew;
+            l[hb][e] = l[hb][e] * alpha[hb][e];
+          }
         }
-        for (const nb of unroll(NB)) for (const e of unroll(2 * HALVES)) acc[nb][e] = acc[nb][e] * alpha[e / 2];
+        for (const nb of unroll(NB / 2)) for (const hb of unroll(HEAD_BLOCKS)) for (const e of unroll(4)) acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];
         for (const rp of unroll(s.rows)) {
-          // P as the A fragment of the second mma: its 16 columns are the part's 16 rows.
-          const pa = regs("u32", [4], 0);
-          for (const j of unroll(2)) {
-            for (const hi of unroll(HALVES)) {
-              const p0 = exp2(score[rp][j][2 * hi] - m[hi]);
-              const p1 = exp2(score[rp][j][2 * hi + 1] - m[hi]);
-              l[hi] = l[hi] + p0 + p1;
-              pa[2 * j + hi] = pack2(p0, p1, MMA);
+          // P^T as the B fragments of the second mma (k: the part's 16 rows, n: heads). The probabilities
+          // of rows g0 (then g0 + 8) and heads 2 t4, 2 t4 + 1, packed, are a fragment of the 8 x 8 matrix
+          // rows x heads; transposed, this lane holds rows 2 t4, 2 t4 + 1 of head g0, as B wants.
+          const pb = regs("u32", [HEAD_BLOCKS, 2]);
+          for (const hb of unroll(HEAD_BLOCKS)) {
+            for (const half of unroll(2)) {
+              const p0 = exp2(score[rp][hb][2 * half] - m[hb][0]);
+              const p1 = exp2(score[rp][hb][2 * half + 1] - m[hb][1]);
+              l[hb][0] = l[hb][0] + p0;
+              l[hb][1] = l[hb][1] + p1;
+              pb[hb][half] = transposeMatrix(pack2(p0, p1, MMA));
             }
           }
-          if (FP8) {
-            for (const c2 of unroll(c.D / 32)) {
-              // Transposed matrices of FP8 pairs: rows 0-7 and 8-15 at dims c2 * 32 + 0-15, then at + 16-31. A
-              // register holds dims (2g, 2g+1) of rows 2t and 2t + 1: dim 2g feeds the even mma of the 16 dims,
-              // dim 2g + 1 the odd one (acc[2 * (2 * c2 + half) + parity]).
-              const vf = regs("u32", [4]);
-              loadMatrix(vf, vStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, c2 * 32 + (lane / 16) * 16), true);
-              for (const half of unroll(2)) {
-                const low = regs("u32", [2]); // rows 0-7: dims 2g and 2g + 1
-                const high = regs("u32", [2]); // rows 8-15
-                widenE4M3(low, vf[2 * half], true);
-                widenE4M3(high, vf[2 * half + 1], true);
-                for (const parity of unroll(2)) {
-                  const bf = regs("u32", [2]);
-                  bf[0] = low[parity];
-                  bf[1] = high[parity];
-                  mma(acc[2 * (2 * c2 + half) + parity], pa, bf, MMA);
-                }
-              }
-            }
-          } else {
-            for (const nb2 of unroll(NB / 2)) {
-            // Transposed matrices: rows 0-7 and 8-15 at dims nb2 * 16 + 0-7, then at dims + 8-15.
+          for (const ld of unroll(LOADS)) {
+            // V^T as A, read transposed: registers 0 and 1 are output dims g0 and g0 + 8 of the load's
+            // first and second 8 x 8 block at rows 2 t4, 2 t4 + 1; 2 and 3 the same at rows 8 + 2 t4, + 1.
             const vf = regs("u32", [4]);
-            loadMatrix(vf, vStage.ref(stage, base + rp * 16 + ((lane / 8) % 2) * 8 + lane % 8, nb2 * 16 + (lane / 16) * 8), true);
-            const b0 = regs("u32", [2]);
-            const b1 = regs("u32", [2]);
-            b0[0] = vf[0];
-            b0[1] = vf[1];
-            b1[0] = vf[2];
-            b1[1] = vf[3];
-            mma(acc[2 * nb2], pa, b0, MMA);
-            mma(acc[2 * nb2 + 1], pa, b1, MMA);
+            loadMatrix(vf, vStage.ref(stage, base + rp * 16 + vRow, (2 * ld + vColumn) * VEC), true);
+            if (FP8) {
+              // Over FP8 a register holds dims 2 g0, 2 g0 + 1 of both rows: widened, dim 2 g0 (+ 16 for
+              // registers 1 and 3) feeds the even mma, dim 2 g0 + 1 the odd one (acc[2 ld + parity]).
+              const wide = regs("u32", [4, 2]);
+              for (const r of unroll(4)) widenE4M3(wide[r], vf[r], true);
+              for (const parity of unroll(2)) {
+                const a = regs("u32", [4]);
+                for (const r of unroll(4)) a[r] = wide[r][parity];
+                for (const hb of unroll(HEAD_BLOCKS)) mma(acc[2 * ld + parity][hb], a, pb[hb], MMA);
+              }
+            } else {
+              for (const hb of unroll(HEAD_BLOCKS)) mma(acc[ld][hb], vf, pb[hb], MMA);
             }
           }
         }
@@ -431,21 +431,21 @@ export function decode_attention(
     syncthreads(); // every consumer is done with the ring, which the arrays below reuse
 
     // Merge the warps' states: rescale each to the block-wide maximum and add.
-    const mAll = shared("f32", [WARPS, 16]);
-    const lAll = shared("f32", [WARPS, 16]);
-    const accAll = shared("f32", [WARPS, 16, c.D]);
-    for (const hi of unroll(HALVES)) {
-      const total = laneGroupSum(l[hi], 4);
-      if (lane % 4 == 0) {
-        mAll[warp][g0 + 8 * hi] = m[hi];
-        lAll[warp][g0 + 8 * hi] = total;
-      }
-      for (const nb of unroll(NB)) {
-        for (const e of unroll(2)) {
-          // Column col + e of output block nb; over an FP8 cache, blocks alternate even and odd dims.
-          const d = FP8 ? (nb / 2) * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e;
-          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];
+    const mAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS]);
+    const lAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS]);
+    const accAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS, c.D]);
+    // The output dim of row g0 + 8 * half of acc[nb]: 16-bit caches give acc[nb] dims 16 nb + 0..15; over
+    // FP8, acc[2 ld + parity] holds the dims of that parity in the load's 32 (2 g0 + parity, + 16).
+    const outputDim = (nb: i32, half: i32): i32 => (FP8 ? (nb / 2) * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0);
+    for (const hb of unroll(HEAD_BLOCKS)) {
+      for (const e of unroll(2)) {
+        const head = hb * 8 + 2 * t4 + e;
+        const total = laneGroupSum(l[hb][e], 8, 4);
+        if (g0 == 0) {
+          mAll[warp][head] = m[hb][e];
+          lAll[warp][head] = total;
         }
+        for (const nb of unroll(NB / 2)) for (const half of unroll(2)) accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];
       }
     }
     syncthreads();

@@ -149,12 +149,17 @@ export function dot(a: { [i: number]: number }, b: { [i: number]: number }): f32
 
 // ---- Collectives ----------------------------------------------------------------------------------
 
-/** Sum over each aligned group of `width` lanes (a power of two up to 32); every lane gets the result. */
-export function laneGroupSum(x: f32, width: number): f32 {
+/**
+ * Sum over each group of `width` lanes (a power of two up to 32); every lane gets the result. A group is
+ * `width` aligned consecutive lanes, or with `stride` (a power of two, width * stride <= 32) the lanes
+ * l, l + stride, ..., l + (width - 1) * stride: stride 4 and width 8 sum over the 8 lanes of an mma fragment
+ * that share a column.
+ */
+export function laneGroupSum(x: f32, width: number, stride?: number): f32 {
   return gpuOnly("laneGroupSum");
 }
-/** Maximum over each aligned group of `width` lanes; every lane gets the result. */
-export function laneGroupMax(x: f32, width: number): f32 {
+/** Maximum over each group of `width` lanes (`stride` apart, as for laneGroupSum); every lane gets the result. */
+export function laneGroupMax(x: f32, width: number, stride?: number): f32 {
   return gpuOnly("laneGroupMax");
 }
 /**
@@ -296,6 +301,14 @@ export function loadMatrix(dst: { [i: number]: number }, src: Ref, transpose: bo
  */
 export function widenE4M3(dst: { [i: number]: number }, word: u32, transposed: boolean): void {
   return gpuOnly("widenE4M3");
+}
+/**
+ * The 8 x 8 matrix of 16-bit elements whose fragment the warp holds (lane 4r + c: row r, columns 2c and
+ * 2c + 1, one u32), transposed (movmatrix): lane 4r + c gets rows 2c and 2c + 1 of column r. It turns an mma's
+ * accumulator layout into an operand's. Every lane of the warp must call it.
+ */
+export function transposeMatrix(word: u32): u32 {
+  return gpuOnly("transposeMatrix");
 }
 /** Two floats rounded to the 16-bit float type `elem` and packed into one u32 (x in the low half). */
 export function pack2(x: f32, y: f32, elem: string): u32 {
