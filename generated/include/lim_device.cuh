@@ -362,6 +362,13 @@ __device__ __forceinline__ void widen_e4m3(unsigned (&d)[2], unsigned w) {
   asm("{\n.reg .b16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.rn.f16x2.e4m3x2 %0, lo;\ncvt.rn.f16x2.e4m3x2 %1, hi;\n}" : "=r"(d[0]), "=r"(d[1]) : "r"(pairs));
 }
 
+/** The warp's 8 x 8 matrix of 16-bit elements (a fragment: lane 4r + c holds row r, columns 2c, 2c + 1), transposed. */
+__device__ __forceinline__ unsigned transpose_matrix(unsigned w) {
+  unsigned out;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(out) : "r"(w));
+  return out;
+}
+
 /** Two floats as two 16-bit floats (round to nearest) in one u32, x in the low half. */
 template <typename T>
 __device__ __forceinline__ unsigned pack2(float x, float y) {
@@ -517,18 +524,21 @@ __device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
 __device__ __forceinline__ int lane_id() { return static_cast<int>(threadIdx.x & 31u); }
 __device__ __forceinline__ int warp_id() { return static_cast<int>(threadIdx.x >> 5); }
 
-/** Butterfly all-reduce inside aligned groups of W lanes; every lane of the warp must take part. */
-template <int W>
+/**
+ * Butterfly all-reduce over groups of W lanes S apart (S = 1: aligned consecutive lanes); every lane of the
+ * warp must take part.
+ */
+template <int W, int S = 1>
 __device__ __forceinline__ float lane_group_sum(float x) {
 #pragma unroll
-  for (int off = W / 2; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
+  for (int off = W / 2 * S; off >= S; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
   return x;
 }
 
-template <int W>
+template <int W, int S = 1>
 __device__ __forceinline__ float lane_group_max(float x) {
 #pragma unroll
-  for (int off = W / 2; off > 0; off /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
+  for (int off = W / 2 * S; off >= S; off /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
   return x;
 }
 

@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=4 dtype=fp16 cache=contiguous kv=e4m3
-// Schedule  threads=256 rows=4 stages=2 (tuned in tuning/nvidia-h200.json (1.13x over the heuristic))
+// Schedule  threads=256 rows=4 stages=2 (tuned in tuning/nvidia-h200.json (1.16x over the heuristic))
 // Launch    grid (splits, HB, B), 384 threads, 188800 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -55,283 +55,306 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g4_fp16_contiguous_
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:117
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:118
-  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:119
-  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:120
-  constexpr int SLICE = 64;                                                         // dsl/kernels/decode_attention.ts:121
-  constexpr int TILE = 512;                                                         // dsl/kernels/decode_attention.ts:122
-  constexpr int ROW = 80;                                                           // dsl/kernels/decode_attention.ts:123
-  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:124
-  constexpr int NB = 8;                                                             // dsl/kernels/decode_attention.ts:125
-  constexpr int PIECES_PER_ROW = 4;                                                 // dsl/kernels/decode_attention.ts:126
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:127
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:128
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:129
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:130
-  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:131
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:135
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:136
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:137
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:138
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:139
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:143
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:144
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:145
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:146
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:147
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:148
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:148
+  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:119
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:120
+  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:121
+  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:122
+  constexpr int SLICE = 64;                                                         // dsl/kernels/decode_attention.ts:123
+  constexpr int TILE = 512;                                                         // dsl/kernels/decode_attention.ts:124
+  constexpr int ROW = 80;                                                           // dsl/kernels/decode_attention.ts:125
+  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:126
+  constexpr int NB = 8;                                                             // dsl/kernels/decode_attention.ts:127
+  constexpr int PIECES_PER_ROW = 4;                                                 // dsl/kernels/decode_attention.ts:128
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:129
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:130
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:131
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:132
+  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:133
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:137
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:138
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:139
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:140
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:141
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:145
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:146
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:147
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:148
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:149
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:150
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:150
     }
   }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:152
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:153
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:154
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:155
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:156
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:156
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:154
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:155
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:156
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:157
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:158
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:158
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4239 */ // dsl/kernels/decode_attention.ts:160
-  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:160
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:161
-  lim::init_barriers(empty, 2, 8);                                                  // dsl/kernels/decode_attention.ts:161
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:163
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:164
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:164
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4239 */ // dsl/kernels/decode_attention.ts:162
+  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:162
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:163
+  lim::init_barriers(empty, 2, 8);                                                  // dsl/kernels/decode_attention.ts:163
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:165
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:166
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:166
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:165
+    return;                                                                         // dsl/kernels/decode_attention.ts:167
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:167
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:168
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:169
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:170
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:171
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:172
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:173
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:173
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:169
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:170
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:171
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:172
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:173
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:174
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:175
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:175
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:174
+        return;                                                                     // dsl/kernels/decode_attention.ts:176
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:178
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:179
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:181
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:182
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:183
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:184
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:185
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:186
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:187
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:188
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:180
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:181
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:183
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:184
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:185
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:186
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:187
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:188
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:189
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:190
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:189
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:190
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:191
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:191
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:192
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:193
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:194
+    return p;                                                                       // dsl/kernels/decode_attention.ts:196
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:197
-    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 4480);  /* shared bytes 4480..86399 */ // dsl/kernels/decode_attention.ts:199
-    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 86400);  /* shared bytes 86400..168319 */ // dsl/kernels/decode_attention.ts:200
-    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:213
-    auto& rowPositions = *reinterpret_cast<int (*)[2][512]>(lim_smem + 168320);  /* shared bytes 168320..172415 */ // dsl/kernels/decode_attention.ts:214
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][512][4]>(lim_smem + 172416);  /* shared bytes 172416..188799 */ // dsl/kernels/decode_attention.ts:215
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:216
-    constexpr int LOOKUPS = 4;                                                      // dsl/kernels/decode_attention.ts:217
-    constexpr int STEP = 32;                                                        // dsl/kernels/decode_attention.ts:218
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:219
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:220
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:222
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:222
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:199
+    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 4480);  /* shared bytes 4480..86399 */ // dsl/kernels/decode_attention.ts:201
+    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 86400);  /* shared bytes 86400..168319 */ // dsl/kernels/decode_attention.ts:202
+    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:215
+    auto& rowPositions = *reinterpret_cast<int (*)[2][512]>(lim_smem + 168320);  /* shared bytes 168320..172415 */ // dsl/kernels/decode_attention.ts:216
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][512][4]>(lim_smem + 172416);  /* shared bytes 172416..188799 */ // dsl/kernels/decode_attention.ts:217
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:218
+    constexpr int LOOKUPS = 4;                                                      // dsl/kernels/decode_attention.ts:219
+    constexpr int STEP = 32;                                                        // dsl/kernels/decode_attention.ts:220
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:221
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:222
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:224
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:224
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:223
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:223
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:225
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:225
     };
-    int aheadPos[1][4]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:224
-    int aheadEntry[1][4]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:225
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:229
+    int aheadPos[1][4]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:226
+    int aheadEntry[1][4]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:227
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:231
       #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:230
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:231
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:232
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:233
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:234
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:232
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:233
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:234
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:235
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:236
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:235
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:242
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:243
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:244
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:244
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:237
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:244
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:245
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:246
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:246
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:245
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:246
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:247
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:248
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:249
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:247
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:248
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:249
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:250
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:251
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:252
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:254
         }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:254
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:256
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:255
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:256
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:257
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:257
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:258
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:259
           }
         }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:260
-          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:261
-            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:261
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:262
+          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:263
+            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:263
           }
           #pragma unroll 4
-          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:262
-            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:263
-            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:264
-            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:265
+          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:264
+            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:265
+            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:266
+            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:267
           }
-          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:267
+          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:269
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:271
+    return;                                                                         // dsl/kernels/decode_attention.ts:273
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:273
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:274
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:275
-    const int col = 2 * (lane % 4);                                                 // dsl/kernels/decode_attention.ts:276
-    constexpr int HALVES = 1;                                                       // dsl/kernels/decode_attention.ts:279
-    unsigned qa[4][4]; lim::fill(qa, 0u);                                           // dsl/kernels/decode_attention.ts:283
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:275
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:276
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:281
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:282
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:283
+    constexpr int LOADS = 2;                                                        // dsl/kernels/decode_attention.ts:284
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:288
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:289
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:290
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:291
+    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:297
     #pragma unroll
-    for (int kk = 0; kk < KSTEPS; ++kk) {                                           // dsl/kernels/decode_attention.ts:284
-      #pragma unroll
-      for (int hi = 0; hi < 2; ++hi) {                                              // dsl/kernels/decode_attention.ts:285
-        if (g0 + 8 * hi < c::G) {                                                   // dsl/kernels/decode_attention.ts:286
-          const int h = qHead + g0 + 8 * hi;                                        // dsl/kernels/decode_attention.ts:287
-          {                                                                         // dsl/kernels/decode_attention.ts:288
-            const int d = kk * 16 + 2 * col;                                        // dsl/kernels/decode_attention.ts:289
-            qa[kk][hi] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));  // dsl/kernels/decode_attention.ts:290
-            qa[kk][2 + hi] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:291
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:298
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:299
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:300
+        #pragma unroll
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:301
+          {                                                                         // dsl/kernels/decode_attention.ts:302
+            const int d = kk * 16 + 4 * t4;                                         // dsl/kernels/decode_attention.ts:303
+            qb[hb][kk][0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1)); // dsl/kernels/decode_attention.ts:304
+            qb[hb][kk][1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:305
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:300
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:301
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:302
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:302
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:314
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:315
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:316
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:316
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:303
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:303
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:317
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:317
     }
-    float m[2]; lim::fill(m, NO_SCORE);                                             // dsl/kernels/decode_attention.ts:305
-    float l[2]; lim::fill(l, 0.0f);                                                 // dsl/kernels/decode_attention.ts:306
-    float acc[8][4]; lim::fill(acc, 0.0f);                                          // dsl/kernels/decode_attention.ts:307
-    {                                                                               // dsl/kernels/decode_attention.ts:308
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 4480);  /* shared bytes 4480..86399 */ // dsl/kernels/decode_attention.ts:309
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 86400);  /* shared bytes 86400..168319 */ // dsl/kernels/decode_attention.ts:310
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:311
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:312
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:313
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:314
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:315
-        float score[4][2][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:318
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:321
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:322
+    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:323
+    {                                                                               // dsl/kernels/decode_attention.ts:324
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 4480);  /* shared bytes 4480..86399 */ // dsl/kernels/decode_attention.ts:325
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][512][80]>(lim_smem + 86400);  /* shared bytes 86400..168319 */ // dsl/kernels/decode_attention.ts:326
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:327
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:328
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:329
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:330
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:331
+        float score[4][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:334
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:319
-          {                                                                         // dsl/kernels/decode_attention.ts:320
-            float part[2][2][4]; lim::fill(part, 0.0f);                             // dsl/kernels/decode_attention.ts:322
-            #pragma unroll
-            for (int k2 = 0; k2 < KSTEPS / 2; ++k2) {                               // dsl/kernels/decode_attention.ts:323
-              unsigned kf[4];                                                       // dsl/kernels/decode_attention.ts:326
-              lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][k2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:327
-              #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:328
-                #pragma unroll
-                for (int j = 0; j < 2; ++j) {                                       // dsl/kernels/decode_attention.ts:329
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:330
-                  lim::widen_e4m3<false>(bf, kf[2 * half + j]);                     // dsl/kernels/decode_attention.ts:331
-                  lim::mma_16816<__half>(part[j][half], qa[2 * k2 + half], bf);     // dsl/kernels/decode_attention.ts:332
-                }
-              }
-            }
-            #pragma unroll
-            for (int j = 0; j < 2; ++j) {                                           // dsl/kernels/decode_attention.ts:336
-              #pragma unroll
-              for (int e = 0; e < 4; ++e) {                                         // dsl/kernels/decode_attention.ts:336
-                score[rp][j][e] = part[j][0][e] + part[j][1][e];                    // dsl/kernels/decode_attention.ts:336
-              }
-            }
-          }
-        }
-        float tileMax[2]; lim::fill(tileMax, -INFINITY);                            // dsl/kernels/decode_attention.ts:354
-        #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:355
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:335
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:337
           #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:356
-            #pragma unroll
-            for (int e = 0; e < 2; ++e) {                                           // dsl/kernels/decode_attention.ts:357
-              const int row = first + rp * 16 + j * 8 + col + e;                    // dsl/kernels/decode_attention.ts:358
-              const int pos = row < end ? position(row) : -1;                       // dsl/kernels/decode_attention.ts:359
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:338
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:339
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:340
+            {                                                                       // dsl/kernels/decode_attention.ts:341
               #pragma unroll
-              for (int hi = 0; hi < HALVES; ++hi) {                                 // dsl/kernels/decode_attention.ts:360
-                const float value = score[rp][j][2 * hi + e] * scale2;              // dsl/kernels/decode_attention.ts:361
-                score[rp][j][2 * hi + e] = pos >= 0 ? value : -INFINITY;            // dsl/kernels/decode_attention.ts:362
-                tileMax[hi] = fmaxf(tileMax[hi], score[rp][j][2 * hi + e]);         // dsl/kernels/decode_attention.ts:363
-                if (logits.present() && pos >= 0 && g0 + 8 * hi < c::G) {           // dsl/kernels/decode_attention.ts:364
-                  logits.store(value * LN2, b, qHead + g0 + 8 * hi, pos);           // dsl/kernels/decode_attention.ts:364
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:344
+                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:345
+                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:346
+                lim::widen_e4m3<false>(top, kf[2 * half]);                          // dsl/kernels/decode_attention.ts:347
+                lim::widen_e4m3<false>(bottom, kf[2 * half + 1]);                   // dsl/kernels/decode_attention.ts:348
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:349
+                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:350
+                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:351
+                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:352
+                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:353
+                #pragma unroll
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:354
+                  lim::mma_16816<__half>(part[half][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:354
                 }
               }
             }
           }
-        }
-        float alpha[2];                                                             // dsl/kernels/decode_attention.ts:369
-        #pragma unroll
-        for (int hi = 0; hi < HALVES; ++hi) {                                       // dsl/kernels/decode_attention.ts:370
-          const float mNew = fmaxf(m[hi], lim::lane_group_max<4>(tileMax[hi]));     // dsl/kernels/decode_attention.ts:371
-          alpha[hi] = lim::fast_exp2(m[hi] - mNew);                                 // dsl/kernels/decode_attention.ts:372
-          m[hi] = mNew;                                                             // dsl/kernels/decode_attention.ts:373
-          l[hi] = l[hi] * alpha[hi];                                                // dsl/kernels/decode_attention.ts:374
-        }
-        #pragma unroll
-        for (int nb = 0; nb < NB; ++nb) {                                           // dsl/kernels/decode_attention.ts:376
           #pragma unroll
-          for (int e = 0; e < 2 * HALVES; ++e) {                                    // dsl/kernels/decode_attention.ts:376
-            acc[nb][e] = acc[nb][e] * alpha[e / 2];                                 // dsl/kernels/decode_attention.ts:376
-          }
-        }
-        #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:377
-          unsigned pa[4]; lim::fill(pa, 0u);                                        // dsl/kernels/decode_attention.ts:379
-          #pragma unroll
-          for (int j = 0; j < 2; ++j) {                                             // dsl/kernels/decode_attention.ts:380
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:360
             #pragma unroll
-            for (int hi = 0; hi < HALVES; ++hi) {                                   // dsl/kernels/decode_attention.ts:381
-              const float p0 = lim::fast_exp2(score[rp][j][2 * hi] - m[hi]);        // dsl/kernels/decode_attention.ts:382
-              const float p1 = lim::fast_exp2(score[rp][j][2 * hi + 1] - m[hi]);    // dsl/kernels/decode_attention.ts:383
-              l[hi] = l[hi] + p0 + p1;                                              // dsl/kernels/decode_attention.ts:384
-              pa[2 * j + hi] = lim::pack2<__half>(p0, p1);                          // dsl/kernels/decode_attention.ts:385
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:360
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:360
             }
           }
-          {                                                                         // dsl/kernels/decode_attention.ts:388
+        }
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:363
+        #pragma unroll
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:364
+          #pragma unroll
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:365
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:366
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:367
             #pragma unroll
-            for (int c2 = 0; c2 < c::D / 32; ++c2) {                                // dsl/kernels/decode_attention.ts:389
-              unsigned vf[4];                                                       // dsl/kernels/decode_attention.ts:393
-              lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + lane / 8 % 2 * 8 + lane % 8][c2 * 32 + lane / 16 * 16]); // dsl/kernels/decode_attention.ts:394
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:368
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:395
-                unsigned low[2];                                                    // dsl/kernels/decode_attention.ts:396
-                unsigned high[2];                                                   // dsl/kernels/decode_attention.ts:397
-                lim::widen_e4m3<true>(low, vf[2 * half]);                           // dsl/kernels/decode_attention.ts:398
-                lim::widen_e4m3<true>(high, vf[2 * half + 1]);                      // dsl/kernels/decode_attention.ts:399
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:369
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:370
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:371
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:372
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:373
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:374
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:374
+                }
+              }
+            }
+          }
+        }
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:380
+        #pragma unroll
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:381
+          #pragma unroll
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:382
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:383
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:384
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:385
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:386
+          }
+        }
+        #pragma unroll
+        for (int nb = 0; nb < NB / 2; ++nb) {                                       // dsl/kernels/decode_attention.ts:389
+          #pragma unroll
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:389
+            #pragma unroll
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:389
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:389
+            }
+          }
+        }
+        #pragma unroll
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:390
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:394
+          #pragma unroll
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:395
+            #pragma unroll
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:396
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:397
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:398
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:399
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:400
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:401
+            }
+          }
+          #pragma unroll
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:404
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:407
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:408
+            {                                                                       // dsl/kernels/decode_attention.ts:409
+              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:412
+              #pragma unroll
+              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:413
+                lim::widen_e4m3<true>(wide[r], vf[r]);                              // dsl/kernels/decode_attention.ts:413
+              }
+              #pragma unroll
+              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:414
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:415
                 #pragma unroll
-                for (int parity = 0; parity < 2; ++parity) {                        // dsl/kernels/decode_attention.ts:400
-                  unsigned bf[2];                                                   // dsl/kernels/decode_attention.ts:401
-                  bf[0] = low[parity];                                              // dsl/kernels/decode_attention.ts:402
-                  bf[1] = high[parity];                                             // dsl/kernels/decode_attention.ts:403
-                  lim::mma_16816<__half>(acc[2 * (2 * c2 + half) + parity], pa, bf); // dsl/kernels/decode_attention.ts:404
+                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:416
+                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:416
+                }
+                #pragma unroll
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:417
+                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:417
                 }
               }
             }
@@ -345,22 +368,28 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g4_fp16_contiguous_
     }
     lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:430
     lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:431
-    auto& mAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4480);  /* shared bytes 4480..4991 */ // dsl/kernels/decode_attention.ts:434
-    auto& lAll = *reinterpret_cast<float (*)[8][16]>(lim_smem + 4992);  /* shared bytes 4992..5503 */ // dsl/kernels/decode_attention.ts:435
-    auto& accAll = *reinterpret_cast<float (*)[8][16][64]>(lim_smem + 5504);  /* shared bytes 5504..38271 */ // dsl/kernels/decode_attention.ts:436
+    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:434
+    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:435
+    auto& accAll = *reinterpret_cast<float (*)[8][8][64]>(lim_smem + 4992);  /* shared bytes 4992..21375 */ // dsl/kernels/decode_attention.ts:436
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:439
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:439
+    };
     #pragma unroll
-    for (int hi = 0; hi < HALVES; ++hi) {                                           // dsl/kernels/decode_attention.ts:437
-      const float total = lim::lane_group_sum<4>(l[hi]);                            // dsl/kernels/decode_attention.ts:438
-      if (lane % 4 == 0) {                                                          // dsl/kernels/decode_attention.ts:439
-        mAll[warp][g0 + 8 * hi] = m[hi];                                            // dsl/kernels/decode_attention.ts:440
-        lAll[warp][g0 + 8 * hi] = total;                                            // dsl/kernels/decode_attention.ts:441
-      }
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:440
       #pragma unroll
-      for (int nb = 0; nb < NB; ++nb) {                                             // dsl/kernels/decode_attention.ts:443
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:441
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:442
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:443
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:444
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:445
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:446
+        }
         #pragma unroll
-        for (int e = 0; e < 2; ++e) {                                               // dsl/kernels/decode_attention.ts:444
-          const int d = FP8 ? nb / 2 * 16 + 2 * (col + e) + nb % 2 : nb * 8 + col + e; // dsl/kernels/decode_attention.ts:446
-          accAll[warp][g0 + 8 * hi][d] = acc[nb][2 * hi + e];                       // dsl/kernels/decode_attention.ts:447
+        for (int nb = 0; nb < NB / 2; ++nb) {                                       // dsl/kernels/decode_attention.ts:448
+          #pragma unroll
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:448
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:448
+          }
         }
       }
     }
