@@ -3,7 +3,7 @@
 // attention recall at the selection layers and the output error at sampled sparse layers.
 
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { cacheLayoutName, DEFAULT_RUN, parseCacheLayout, parseModel, parseRun, preset, PRESETS, type ModelConfig, type RunConfig } from "../runtime/ts/config.js";
 import { loadNative } from "../runtime/ts/native.js";
 import { measureSdpaBaseline, type SdpaBaseline } from "../runtime/ts/baseline.js";
@@ -150,7 +150,8 @@ export function registerDecode(program: Command): void {
     .option("--budget <n>", "LessIsMore's token budget K", parseInteger("--budget"), DEFAULT_RUN.budget)
     .option("--batch <n>", "requests decoded together", parseInteger("--batch"), DEFAULT_RUN.batch)
     .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
-    .option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)", parseCacheOption, 0)
+    // Page size 0 is a contiguous cache; the help says so in words.
+    .addOption(new Option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)").argParser(parseCacheOption).default(0, "contiguous"))
     .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype) or fp8 (E4M3, half the bytes)", parseKvDtype, "auto")
     .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
     .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
