@@ -12,8 +12,8 @@
 // on the tensor cores, and arrive on the stage's `empty` barrier, which lets the producer refill it.
 //
 // Each consumer warp takes 16-row slices of the tile. The mmas (m16n8k16) run transposed, as S^T = K Q^T and
-// O^T = V^T P^T: the slice's 16 K rows, read with ldmatrix, are A and 8 query heads are B's columns, so one
-// mma serves 16 rows for up to 8 heads (G 4 pads 8 heads, not 16). The online softmax runs on the score
+// O^T = V^T P^T: the K rows of each 16-row part of the slice, read with ldmatrix, are A and 8 query heads are
+// B's columns, so one mma serves 16 rows for up to 8 heads (G 4 pads to 8 heads, not to 16). The online softmax runs on the score
 // fragments in registers (base 2), a head's maximum and sum gathered over the 8 lanes of its column; P^T,
 // transposed in registers (movmatrix), is the B of the second mma, whose A is V read transposed, so each
 // output fragment is 16 dims by 8 heads. Tile rows are padded by 16 bytes so that ldmatrix's 8 rows fall in
@@ -82,7 +82,8 @@ export const decodeAttention = defineKernel({
       const ring = 2 * s.stages * tile * stagedRowBytes(c) + 2 * tile * 20;
       return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
-    (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads, the columns of two mmas)`),
+    // Each block of 8 heads adds its own accumulators; two already fill the registers at head dim 256.
+    (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads; more would not fit the registers)`),
   ],
   // An ldmatrix of FP8 rows covers 32 dims: head dims 80, 112 get FP8-free variants only.
   unsupported: (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
@@ -124,7 +125,7 @@ export function decode_attention(
   const TILE = WARPS * SLICE; // rows per tile (one stage of the ring)
   const ROW = c.D + VEC; // a staged row and 16 bytes of padding: ldmatrix's 8 rows then hit different banks
   const KSTEPS = c.D / 16; // k steps of the score mma
-  const NB = c.D / 8; // 8-wide column blocks of the output
+  const DIM_BLOCKS = c.D / 16; // 16-dim blocks of the output, the A rows of one P V mma each
   const PIECES_PER_ROW = c.D / VEC;
   const PRODUCERS = 32 * producerWarps(); // producer threads
   const LOG2E = 1.4426950408889634;
@@ -211,7 +212,8 @@ export function decode_attention(
     // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
     // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
     // stall the producers once per tile, and each stall delays refilling the ring (section 19). A contiguous
-    // cache has no table to wait for: one tile ahead (more cost it 1-3%, section 19's run 8).
+    // cache has no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's runs 5 and 8;
+    // 1 ahead, section 20's run 1).
     const AHEAD = c.cache == "paged" ? 4 : 1;
     const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
@@ -223,14 +225,14 @@ export function decode_attention(
     // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
     const rowOf = (i: i32): i32 => x + i * PRODUCERS;
     const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);
-    const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1);
+    const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1); // every slot is written before it is read: -1 for clarity
     const aheadEntry = regs("i32", [AHEAD, LOOKUPS], -1);
     // The tiles go AHEAD at a time, so that each one's lookups sit in registers of their own (a compile-time
     // slot a) from the time they are issued to the time they are staged. The first group (tiles -AHEAD..-1)
     // only looks up tiles 0..AHEAD-1.
     for (let group = -AHEAD; group < tiles; group += AHEAD) {
       for (const a of unroll(AHEAD)) {
-        const tile = group + a;
+        const tile = group + a; // below 0 in the first group: stage and staged are then never used
         const stage = tile % s.stages;
         const staged = tile % 2;
         if (tile >= 0 && tile < tiles) {
@@ -274,14 +276,14 @@ export function decode_attention(
   } else {
     const warp = warpId();
     const lane = laneId();
-    // The mmas run transposed: K rows (and, in the second mma, output dims) are the 16 rows of A and the
-    // query heads the 8 columns of B, so that one mma serves 16 rows for 8 heads and G <= 8 pads nothing
-    // to 16. This lane holds rows g0 and g0 + 8 of A and of the accumulators, and their columns 2 t4 and
-    // 2 t4 + 1: heads 2 t4 and 2 t4 + 1 of each block of 8.
+    // The mmas run transposed (see the top of the file). This lane holds rows g0 and g0 + 8 of the
+    // accumulators (K rows in the scores, output dims in the output) and their columns 2 t4, 2 t4 + 1:
+    // heads 2 t4 and 2 t4 + 1 of each block of 8. Of B it holds column g0: head g0 of each block.
     const g0 = lane / 4;
     const t4 = lane % 4;
     const HEAD_BLOCKS = ceilDiv(c.G, 8); // blocks of 8 query heads, the n of an mma
-    const LOADS = c.D / (2 * VEC); // ldmatrix loads of 4 matrices per 16 rows: 16 dims each (32 of FP8)
+    // ldmatrix loads of 4 matrices per 16 rows: 16 dims each, so one per k step (32 dims of FP8: two)
+    const LOADS = c.D / (2 * VEC);
     // The lanes addressing each 8 x 8 matrix of a load (ldmatrix: lanes 8m..8m+7 give matrix m's rows), as
     // (row within the 16, 16-byte column). K (A, not transposed): rows 0-7 and 8-15 at column 0, then at 1.
     // V (A transposed): rows 0-7 at columns 0 and 1, then rows 8-15.
@@ -291,9 +293,8 @@ export function decode_attention(
     const vColumn = (lane / 8) % 2;
 
     // Q as the B fragments of the score mma, one pair per k step and block of heads: this lane's head g0 of
-    // the block at dims 2 t4, 2 t4 + 1 and 2 t4 + 8, + 9; heads past G are zero. Over an FP8 cache a lane's
-    // register of K holds dims 4 t4..4 t4 + 3 of one row, so its k order is permuted within each 16 dims and
-    // Q's dims follow it (dims 4 t4, + 1 and 4 t4 + 2, + 3), which leaves q.k unchanged.
+    // the block at dims 2 t4, 2 t4 + 1 and 2 t4 + 8, + 9; heads past G are zero. Over an FP8 cache, in the
+    // permuted k order (the top of the file): dims 4 t4, + 1 and 4 t4 + 2, + 3.
     const qb = regs("u32", [HEAD_BLOCKS, KSTEPS, 2], 0);
     for (const hb of unroll(HEAD_BLOCKS)) {
       if (hb * 8 + g0 < c.G) {
@@ -316,11 +317,11 @@ export function decode_attention(
     if (present(kScale)) scale2 = scale2 * kScale.perHead(kvHead);
     if (present(vScale)) outScale = vScale.perHead(kvHead);
 
-    // The softmax state of this lane's two heads per block (every lane of a column holds the same), and
-    // the output: acc[nb] is 16 output dims (see outputDim) by 8 heads.
-    const m = regs("f32", [HEAD_BLOCKS, 2], NO_SCORE);
+    // The softmax state of this lane's two heads per block, and the output: acc[nb][hb] is 16 output dims
+    // (see outputDim) by the block's 8 heads.
+    const m = regs("f32", [HEAD_BLOCKS, 2], NO_SCORE); // the same in every lane of a column
     const l = regs("f32", [HEAD_BLOCKS, 2], 0.0); // this lane's part (its rows) of the running sums
-    const acc = regs("f32", [NB / 2, HEAD_BLOCKS, 4], 0.0);
+    const acc = regs("f32", [DIM_BLOCKS, HEAD_BLOCKS, 4], 0.0);
     {
       const kStage = shared("kv", [s.stages, TILE, ROW]);
       const vStage = shared("kv", [s.stages, TILE, ROW]);
@@ -340,7 +341,7 @@ export function decode_attention(
             loadMatrix(kf, kStage.ref(stage, base + rp * 16 + kRow, (2 * ld + kColumn) * VEC), false);
             if (FP8) {
               // Registers 0 and 1 are rows g0 and g0 + 8 at dims 4 t4..4 t4 + 3 of the load's first 16 dims,
-              // 2 and 3 of its second: widened, the A fragments of k steps 2 ld and 2 ld + 1.
+              // 2 and 3 of its second: widened, the A fragments of k steps 2 ld and 2 ld + 1 (permuted k).
               for (const half of unroll(2)) {
                 const top = regs("u32", [2]);
                 const bottom = regs("u32", [2]);
@@ -354,6 +355,7 @@ export function decode_attention(
                 for (const hb of unroll(HEAD_BLOCKS)) mma(part[half][hb], a, qb[hb][2 * ld + half], MMA);
               }
             } else {
+              // One load per k step: ld is the k step.
               for (const hb of unroll(HEAD_BLOCKS)) mma(part[ld % 2][hb], kf, qb[hb][ld], MMA);
             }
           }
@@ -386,7 +388,7 @@ export function decode_attention(
             l[hb][e] = l[hb][e] * alpha[hb][e];
           }
         }
-        for (const nb of unroll(NB / 2)) for (const hb of unroll(HEAD_BLOCKS)) for (const e of unroll(4)) acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];
+        for (const nb of unroll(DIM_BLOCKS)) for (const hb of unroll(HEAD_BLOCKS)) for (const e of unroll(4)) acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];
         for (const rp of unroll(s.rows)) {
           // P^T as the B fragments of the second mma (k: the part's 16 rows, n: heads). The probabilities
           // of rows g0 (then g0 + 8) and heads 2 t4, 2 t4 + 1, packed, are a fragment of the 8 x 8 matrix
@@ -402,13 +404,13 @@ export function decode_attention(
             }
           }
           for (const ld of unroll(LOADS)) {
-            // V^T as A, read transposed: registers 0 and 1 are output dims g0 and g0 + 8 of the load's
-            // first and second 8 x 8 block at rows 2 t4, 2 t4 + 1; 2 and 3 the same at rows 8 + 2 t4, + 1.
+            // V^T as A, read transposed: registers 0 and 1 are output dims 16 ld + g0 and 16 ld + 8 + g0 at
+            // rows 2 t4, 2 t4 + 1; registers 2 and 3 the same dims at rows 8 + 2 t4, + 1.
             const vf = regs("u32", [4]);
             loadMatrix(vf, vStage.ref(stage, base + rp * 16 + vRow, (2 * ld + vColumn) * VEC), true);
             if (FP8) {
-              // Over FP8 a register holds dims 2 g0, 2 g0 + 1 of both rows: widened, dim 2 g0 (+ 16 for
-              // registers 1 and 3) feeds the even mma, dim 2 g0 + 1 the odd one (acc[2 ld + parity]).
+              // Over FP8 (the top of the file) a register holds dims 2 g0, 2 g0 + 1 of both rows: widened, dim
+              // 2 g0 (+ 16 for registers 1 and 3) feeds the even mma, dim 2 g0 + 1 the odd one.
               const wide = regs("u32", [4, 2]);
               for (const r of unroll(4)) widenE4M3(wide[r], vf[r], true);
               for (const parity of unroll(2)) {
@@ -445,7 +447,7 @@ export function decode_attention(
           mAll[warp][head] = m[hb][e];
           lAll[warp][head] = total;
         }
-        for (const nb of unroll(NB / 2)) for (const half of unroll(2)) accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];
+        for (const nb of unroll(DIM_BLOCKS)) for (const half of unroll(2)) accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];
       }
     }
     syncthreads();

@@ -152,8 +152,8 @@ export function dot(a: { [i: number]: number }, b: { [i: number]: number }): f32
 /**
  * Sum over each group of `width` lanes (a power of two up to 32); every lane gets the result. A group is
  * `width` aligned consecutive lanes, or with `stride` (a power of two, width * stride <= 32) the lanes
- * l, l + stride, ..., l + (width - 1) * stride: stride 4 and width 8 sum over the 8 lanes of an mma fragment
- * that share a column.
+ * l, l + stride, ..., l + (width - 1) * stride for each l with l % (width * stride) < stride: stride 4 and
+ * width 8 sum over the 8 lanes of an accumulator fragment that share a column.
  */
 export function laneGroupSum(x: f32, width: number, stride?: number): f32 {
   return gpuOnly("laneGroupSum");

@@ -55,388 +55,388 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g4_fp16_paged__t128
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:119
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:120
-  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:121
-  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:122
-  constexpr int SLICE = 32;                                                         // dsl/kernels/decode_attention.ts:123
-  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:124
-  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:125
-  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:126
-  constexpr int NB = 8;                                                             // dsl/kernels/decode_attention.ts:127
-  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:128
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:129
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:130
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:131
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:132
-  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:133
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:137
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:138
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:139
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:140
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:141
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:145
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:146
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:147
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:148
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:149
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:150
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:150
+  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:120
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:121
+  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:122
+  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:123
+  constexpr int SLICE = 32;                                                         // dsl/kernels/decode_attention.ts:124
+  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:125
+  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:126
+  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:127
+  constexpr int DIM_BLOCKS = 4;                                                     // dsl/kernels/decode_attention.ts:128
+  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:129
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:130
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:131
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:132
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:133
+  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:134
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:138
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:139
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:140
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:141
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:142
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:146
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:147
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:148
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:149
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:150
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:151
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:151
     }
   }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:154
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:155
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:156
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:157
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:158
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:158
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:155
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:156
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:157
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:158
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:159
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:159
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4247 */ // dsl/kernels/decode_attention.ts:162
-  lim::init_barriers(full, 3, 128);                                                 // dsl/kernels/decode_attention.ts:162
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4375 */ // dsl/kernels/decode_attention.ts:163
-  lim::init_barriers(empty, 3, 4);                                                  // dsl/kernels/decode_attention.ts:163
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:165
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:166
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:166
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4247 */ // dsl/kernels/decode_attention.ts:163
+  lim::init_barriers(full, 3, 128);                                                 // dsl/kernels/decode_attention.ts:163
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4375 */ // dsl/kernels/decode_attention.ts:164
+  lim::init_barriers(empty, 3, 4);                                                  // dsl/kernels/decode_attention.ts:164
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:166
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:167
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:167
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:167
+    return;                                                                         // dsl/kernels/decode_attention.ts:168
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:169
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:170
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:171
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:172
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:173
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:174
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:175
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:175
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:170
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:171
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:172
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:173
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:174
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:175
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:176
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:176
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:176
+        return;                                                                     // dsl/kernels/decode_attention.ts:177
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:180
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:181
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:183
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:184
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:185
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:186
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:187
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:188
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:189
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:190
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:181
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:182
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:184
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:185
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:186
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:187
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:188
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:189
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:190
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:191
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:191
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:192
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:193
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:192
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:193
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:194
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:196
+    return p;                                                                       // dsl/kernels/decode_attention.ts:197
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:199
-    auto& kStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 4480);  /* shared bytes 4480..59775 */ // dsl/kernels/decode_attention.ts:201
-    auto& vStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 59776);  /* shared bytes 59776..115071 */ // dsl/kernels/decode_attention.ts:202
-    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:215
-    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 115072);  /* shared bytes 115072..116095 */ // dsl/kernels/decode_attention.ts:216
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 116096);  /* shared bytes 116096..120191 */ // dsl/kernels/decode_attention.ts:217
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:218
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:219
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:220
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:221
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:222
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:224
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:224
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:200
+    auto& kStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 4480);  /* shared bytes 4480..59775 */ // dsl/kernels/decode_attention.ts:202
+    auto& vStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 59776);  /* shared bytes 59776..115071 */ // dsl/kernels/decode_attention.ts:203
+    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:217
+    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 115072);  /* shared bytes 115072..116095 */ // dsl/kernels/decode_attention.ts:218
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 116096);  /* shared bytes 116096..120191 */ // dsl/kernels/decode_attention.ts:219
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:220
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:221
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:222
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:223
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:224
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:226
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:226
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:225
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:225
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:227
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:227
     };
-    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:226
-    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:227
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:231
+    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:228
+    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:229
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:233
       #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:232
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:233
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:234
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:235
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:236
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:234
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:235
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:236
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:237
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:238
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:237
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:244
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:245
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:246
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:246
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:239
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:246
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:247
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:248
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:248
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:247
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:248
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:249
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:250
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:251
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:249
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:250
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:251
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:252
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:253
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:254
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:256
         }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:256
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:258
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:257
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:258
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:259
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:259
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:260
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:261
           }
         }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:262
-          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:263
-            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:263
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:264
+          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:265
+            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:265
           }
           #pragma unroll 4
-          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:264
-            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:265
-            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:266
-            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:267
+          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:266
+            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:267
+            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:268
+            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:269
           }
-          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:269
+          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:271
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:273
+    return;                                                                         // dsl/kernels/decode_attention.ts:275
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:275
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:276
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:281
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:282
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:283
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:284
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:288
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:289
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:290
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:291
-    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:297
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:277
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:278
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:282
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:283
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:284
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:286
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:290
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:291
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:292
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:293
+    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:298
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:298
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:299
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:300
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:299
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:300
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:301
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:301
-          {                                                                         // dsl/kernels/decode_attention.ts:302
-            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:307
-            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:308
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:302
+          {                                                                         // dsl/kernels/decode_attention.ts:303
+            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:308
+            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:309
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:314
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:315
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:316
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:316
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:315
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:316
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:317
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:317
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:317
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:317
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:318
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:318
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:321
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:322
-    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:323
-    {                                                                               // dsl/kernels/decode_attention.ts:324
-      auto& kStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 4480);  /* shared bytes 4480..59775 */ // dsl/kernels/decode_attention.ts:325
-      auto& vStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 59776);  /* shared bytes 59776..115071 */ // dsl/kernels/decode_attention.ts:326
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:327
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:328
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:329
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:330
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:331
-        float score[2][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:334
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:322
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:323
+    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:324
+    {                                                                               // dsl/kernels/decode_attention.ts:325
+      auto& kStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 4480);  /* shared bytes 4480..59775 */ // dsl/kernels/decode_attention.ts:326
+      auto& vStage = *reinterpret_cast<__half (*)[3][128][72]>(lim_smem + 59776);  /* shared bytes 59776..115071 */ // dsl/kernels/decode_attention.ts:327
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:328
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:329
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:330
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:331
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:332
+        float score[2][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:335
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:335
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:337
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:336
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:338
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:338
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:339
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:340
-            {                                                                       // dsl/kernels/decode_attention.ts:341
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:339
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:340
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:341
+            {                                                                       // dsl/kernels/decode_attention.ts:342
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:357
-                lim::mma_16816<__half>(part[ld % 2][hb], kf, qb[hb][ld]);           // dsl/kernels/decode_attention.ts:357
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:359
+                lim::mma_16816<__half>(part[ld % 2][hb], kf, qb[hb][ld]);           // dsl/kernels/decode_attention.ts:359
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:360
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:362
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:360
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:360
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:362
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:362
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:363
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:365
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:364
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:366
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:365
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:366
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:367
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:367
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:368
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:369
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:368
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:370
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:369
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:370
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:371
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:372
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:373
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:374
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:374
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:371
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:372
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:373
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:374
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:375
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:376
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:376
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:380
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:382
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:381
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:383
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:382
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:383
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:384
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:385
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:386
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:384
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:385
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:386
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:387
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:388
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < NB / 2; ++nb) {                                       // dsl/kernels/decode_attention.ts:389
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:391
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:389
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:391
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:389
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:389
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:391
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:391
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:390
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:394
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:392
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:396
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:395
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:397
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:396
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:397
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:398
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:399
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:400
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:401
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:398
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:399
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:400
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:401
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:402
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:403
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:404
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:407
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:408
-            {                                                                       // dsl/kernels/decode_attention.ts:409
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:406
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:409
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:410
+            {                                                                       // dsl/kernels/decode_attention.ts:411
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:420
-                lim::mma_16816<__half>(acc[ld][hb], vf, pb[hb]);                    // dsl/kernels/decode_attention.ts:420
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:422
+                lim::mma_16816<__half>(acc[ld][hb], vf, pb[hb]);                    // dsl/kernels/decode_attention.ts:422
               }
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:425
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:426
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:426
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:427
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:428
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:428
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:430
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:431
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:434
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:435
-    auto& accAll = *reinterpret_cast<float (*)[4][8][64]>(lim_smem + 4736);  /* shared bytes 4736..12927 */ // dsl/kernels/decode_attention.ts:436
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:439
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:439
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:432
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:433
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:436
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:437
+    auto& accAll = *reinterpret_cast<float (*)[4][8][64]>(lim_smem + 4736);  /* shared bytes 4736..12927 */ // dsl/kernels/decode_attention.ts:438
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:441
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:441
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:440
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:442
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:441
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:442
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:443
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:444
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:445
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:446
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:443
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:444
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:445
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:446
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:447
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:448
         }
         #pragma unroll
-        for (int nb = 0; nb < NB / 2; ++nb) {                                       // dsl/kernels/decode_attention.ts:448
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:450
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:448
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:448
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:450
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:450
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:451
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:452
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:453
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:454
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:455
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:453
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:454
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:455
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:456
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:457
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:456
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:456
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:458
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:458
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:457
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:458
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:459
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:460
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:459
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:460
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:461
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:462
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:461
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:462
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:463
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:464
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:464
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:465
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:466
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:467
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:468
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:469
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:469
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:466
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:467
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:468
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:469
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:470
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:471
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:471
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:472
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:473
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:473
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:474
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:475
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:475
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:476
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:479
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:480
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:481
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:482
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:483
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:489
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:490
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:491
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:492
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:493
-            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:494
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:478
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:481
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:482
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:483
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:484
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:485
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:491
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:492
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:493
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:494
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:495
+            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:496
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:495
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:496
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:497
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:498
-              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:499
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:497
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:498
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:499
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:500
+              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:501
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:501
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:503
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:502
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:502
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:504
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:504
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:503
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:504
-            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:505
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:506
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:505
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:506
+            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:507
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:508
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:507
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:508
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:509
-              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:510
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:509
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:510
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:511
+              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:512
             }
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:513
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:514
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:514
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:515
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:516
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:516
           }
         }
       }
