@@ -18,8 +18,11 @@ export interface BuiltinResult {
 
 type Rule = (ctx: Context, call: Node, args: readonly Expr[], argNodes: readonly Node[]) => BuiltinResult;
 
-function arity(ctx: Context, call: Node, name: string, args: readonly Expr[], n: number): void {
-  if (args.length !== n) ctx.fail("type-mismatch", call, `${name}() takes ${n} argument${n === 1 ? "" : "s"}, got ${args.length}`, `see dsl/lang/builtins.ts for ${name}'s signature`);
+/** Checks the number of arguments: n, or n - 1 as well when the last one is optional. */
+function arity(ctx: Context, call: Node, name: string, args: readonly Expr[], n: number, lastOptional = false): void {
+  if (args.length === n || (lastOptional && args.length === n - 1)) return;
+  const count = lastOptional ? `${n - 1} or ${n} arguments` : `${n} argument${n === 1 ? "" : "s"}`;
+  ctx.fail("type-mismatch", call, `${name}() takes ${count}, got ${args.length}`, `see dsl/lang/builtins.ts for ${name}'s signature`);
 }
 
 /** A compile-time integer argument. */
@@ -69,7 +72,7 @@ const conversion = (to: ScalarType): Rule => (ctx, call, args) => {
 };
 
 const laneGroup = (name: string): Rule => (ctx, call, args, nodes) => {
-  if (args.length !== 2 && args.length !== 3) ctx.fail("type-mismatch", call, `${name}() takes 2 or 3 arguments (value, width, stride), got ${args.length}`, `see dsl/lang/builtins.ts for ${name}'s signature`);
+  arity(ctx, call, name, args, 3, true); // value, width and an optional stride
   const power = (n: number) => n >= 1 && n <= 32 && (n & (n - 1)) === 0;
   const width = constInt(ctx, nodes[1], args[1], `${name}() width`);
   if (!power(width)) ctx.fail("shape-mismatch", nodes[1], `${name}() width must be a power of two from 1 to 32, got ${width}`, "lane groups are parts of one warp");
