@@ -4,7 +4,8 @@
 // candidate; each candidate gets its own workspace, since the split plan depends on the variant.
 
 import type { Constants } from "../codegen/types.js";
-import { roundToE4M3 } from "../runtime/ts/fp8.js";
+import { isFp8 } from "../dsl/lang/types.js";
+import { roundToFp8, type Fp8Format } from "../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
@@ -90,17 +91,21 @@ function spreadPositions(next: () => number, n: number, count: number): Int32Arr
 
 /**
  * The attention functions a decode_attention variant serves: over caches in the dtype, or over FP8 caches
- * (kv e4m3; scales left at 1) through the lim_fp8_* twins, which take the same arguments and the scales.
+ * (kv e4m3 or e5m2; scales left at 1) through the lim_fp8_* twins, which take the same arguments, the
+ * scales and the format.
  */
 function attentionCalls(native: NativeAddon, c: Constants) {
-  if (c.kv !== "e4m3") return { full: native.decodeAttention, fullWorkspace: native.decodeAttentionWorkspaceSize, sparse: native.sparseAttention, sparseWorkspace: native.sparseAttentionWorkspaceSize, cacheBytes: 2 };
-  const scales = { kScale: null, vScale: null, scaleHeads: 1 };
+  const kvDtype = String(c.kv);
+  if (!isFp8(kvDtype)) return { full: native.decodeAttention, fullWorkspace: native.decodeAttentionWorkspaceSize, sparse: native.sparseAttention, sparseWorkspace: native.sparseAttentionWorkspaceSize, cacheBytes: 2 };
+  const scales = { kScale: null, vScale: null, scaleHeads: 1, kvDtype };
   type Args = Parameters<NativeAddon["decodeAttention"]>[0] & Parameters<NativeAddon["sparseAttention"]>[0];
+  type FullSizes = Parameters<NativeAddon["decodeAttentionWorkspaceSize"]>[0];
+  type SparseSizes = Parameters<NativeAddon["sparseAttentionWorkspaceSize"]>[0];
   return {
     full: (a: Args) => native.fp8DecodeAttention({ ...a, ...scales }),
-    fullWorkspace: native.fp8DecodeAttentionWorkspaceSize,
+    fullWorkspace: (a: FullSizes) => native.fp8DecodeAttentionWorkspaceSize({ ...a, kvDtype }),
     sparse: (a: Args) => native.fp8SparseAttention({ ...a, ...scales }),
-    sparseWorkspace: native.fp8SparseAttentionWorkspaceSize,
+    sparseWorkspace: (a: SparseSizes) => native.fp8SparseAttentionWorkspaceSize({ ...a, kvDtype }),
     cacheBytes: 1,
   };
 }
@@ -118,7 +123,7 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
     const next = rng(seed);
     const Hq = Hkv * G;
     const q = roundTo(dtype, uniform(next, B * Hq * D));
-    const cache = (values: Float64Array) => (kv === "e4m3" ? roundToE4M3(values) : roundTo(dtype, values));
+    const cache = (values: Float64Array) => (isFp8(kv) ? roundToFp8(kv as Fp8Format, values) : roundTo(dtype, values));
     const k = cache(uniform(next, B * Hkv * N * D));
     const v = cache(uniform(next, B * Hkv * N * D));
     const scale = 1 / Math.sqrt(D);
@@ -174,7 +179,7 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
           const next = rng(seed ^ batch);
           const constant = (bytes: number) => {
             const b = buffers.make(bytes);
-            b.fill(0x3c); // a finite value in both half types and in E4M3: attention's time does not depend on the data
+            b.fill(0x3c); // a finite value in both half types and both FP8 formats: attention's time does not depend on the data
             return b;
           };
           const lists = new Int32Array(batch * rows);

@@ -1,6 +1,6 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
-    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1 [--page-layout HND]] [--fp8]
+    python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1 [--page-layout HND]] [--fp8 [e4m3,e5m2]]
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
@@ -9,8 +9,9 @@ the flash and cuDNN backends. Prints microseconds, achieved TB/s (bytes of K and
 speed-up over the best SDPA backend; writes JSON under bench/results/. Timing: python/lessismore/timing.py (CUDA-graph
 replays, inputs rotated past the L2). --pages: also time the same K and V in paged caches (pages of each
 given size in shuffled order (--page-order in-order: in order), NHD or --page-layout HND, through lim_paged_decode_attention) and print each one's
-time over the contiguous time; with NHD pages also the contiguous cache stored token-major (an NHD page's order). --fp8: also time the same K and V quantised to FP8 (E4M3, one scale per tensor: amax / 448)
-through lim_fp8_decode_attention, and print its speed-up over our bf16 time and over the best SDPA backend (bf16).
+time over the contiguous time; with NHD pages also the contiguous cache stored token-major (an NHD page's order). --fp8: also time the same K and V quantised to FP8 (E4M3 unless formats are given, e.g. --fp8 e4m3,e5m2; one scale
+per tensor: amax / the format's largest value) through lim_fp8_decode_attention, and print each one's speed-up over our
+bf16 time and over the best SDPA backend (bf16).
 """
 
 import argparse
@@ -115,14 +116,15 @@ class Case:
         torch.cuda.empty_cache()
         return us, rel, method
 
-    def ours_fp8(self, lim: Lim):
-        """As ours(), over the input sets' K and V quantised to FP8 with a per-tensor scale (amax / 448): (us, relative
-        error against SDPA on the 16-bit caches, quantisation included, timing method)."""
+    def ours_fp8(self, lim: Lim, fp8_dtype):
+        """As ours(), over the input sets' K and V quantised to FP8 (fp8_dtype) with a per-tensor scale (amax / the
+        format's largest value): (us, relative error against SDPA on the 16-bit caches, quantisation included, timing method)."""
         sets = []
+        largest = torch.finfo(fp8_dtype).max
         for q, k, v in self.inputs:
-            scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (k, v)]
-            sets.append((q, *((x / s).to(torch.float8_e4m3fn) for x, s in zip((k, v), scales)), *scales))
-        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype, fp8=True)
+            scales = [(x.abs().amax().float() / largest).reshape(1) for x in (k, v)]
+            sets.append((q, *((x / s).to(fp8_dtype) for x, s in zip((k, v), scales)), *scales))
+        ws = lim.decode_attention_workspace(self.B, self.hq, self.hkv, self.D, self.N, self.dtype, cache_dtype=fp8_dtype)
         q, k8, v8, ks, vs = sets[0]
         self.out.fill_(float("nan"))
         lim.decode_attention(q, k8, v8, self.seqlens, self.out, None, self.N, self.scale, ws, k_scale=ks, v_scale=vs)
@@ -143,7 +145,10 @@ class Case:
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 
-def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), page_layout="NHD", page_order="shuffled", fp8=False):
+FP8_DTYPES = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
+
+
+def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), page_layout="NHD", page_order="shuffled", fp8=()):
     case = Case(B, N, D, hkv=hkv, dtype=DTYPES[dtype])
     row = {"B": B, "N": N, "D": D, "G": HQ // hkv, "dtype": dtype, "kv_MB": case.kv_bytes / 1e6, "input_sets": len(case.inputs)}
     row["ours_us"], row["rel_err_vs_sdpa"], row["ours_timing"] = case.ours(lim)
@@ -155,8 +160,8 @@ def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), 
         us, rel, method = case.ours_paged(lim, page, page_layout, page_order == "shuffled")
         row[f"paged{page}_us"], row[f"paged{page}_rel_err_vs_sdpa"], row[f"paged{page}_timing"] = us, rel, method
         row[f"paged{page}_over_contiguous"] = us / row["ours_us"]
-    if fp8:
-        row["fp8_us"], row["fp8_rel_err_vs_sdpa"], row["fp8_timing"] = case.ours_fp8(lim)
+    for f in fp8:
+        row[f"{f}_us"], row[f"{f}_rel_err_vs_sdpa"], row[f"{f}_timing"] = case.ours_fp8(lim, FP8_DTYPES[f])
     for name, backend in BACKENDS.items():
         try:
             row[f"{name}_us"], row[f"{name}_timing"] = case.sdpa(backend)
@@ -167,10 +172,10 @@ def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), 
     row["sdpa_best_us"] = min(sdpa_times) if sdpa_times else None
     row["ours_TBps"] = case.kv_bytes / row["ours_us"] / 1e6
     row["speedup"] = row["sdpa_best_us"] / row["ours_us"] if row["sdpa_best_us"] else None
-    if fp8:
-        row["fp8_TBps"] = case.kv_bytes / 2 / row["fp8_us"] / 1e6
-        row["fp8_over_ours"] = row["ours_us"] / row["fp8_us"]
-        row["fp8_speedup"] = row["sdpa_best_us"] / row["fp8_us"] if row["sdpa_best_us"] else None
+    for f in fp8:
+        row[f"{f}_TBps"] = case.kv_bytes / 2 / row[f"{f}_us"] / 1e6
+        row[f"{f}_over_ours"] = row["ours_us"] / row[f"{f}_us"]
+        row[f"{f}_speedup"] = row["sdpa_best_us"] / row[f"{f}_us"] if row["sdpa_best_us"] else None
     del case
     torch.cuda.empty_cache()
     return row
@@ -184,7 +189,7 @@ def main():
     ap.add_argument("--pages", default="", help="comma-separated page sizes to time paged caches at too, e.g. 16,1")
     ap.add_argument("--page-layout", default="NHD", choices=["NHD", "HND"], help="the pages' layout (default NHD, vLLM's); NHD also times the contiguous cache stored token-major")
     ap.add_argument("--page-order", default="shuffled", choices=["shuffled", "in-order"], help="the pages' order in the pool (default shuffled, as an engine's allocator leaves them); in-order tells the memory system's share apart")
-    ap.add_argument("--fp8", action="store_true", help="also time FP8 (E4M3) caches of the same data")
+    ap.add_argument("--fp8", nargs="?", const="e4m3", default="", help="also time FP8 caches of the same data: comma-separated formats (default e4m3; e.g. e4m3,e5m2)")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--lengths", default="", help="comma-separated sequence lengths instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
@@ -193,10 +198,14 @@ def main():
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; liblim {lim.version}", flush=True)
+    fp8 = [f for f in args.fp8.split(",") if f]
+    for f in fp8:
+        if f not in FP8_DTYPES:
+            ap.error(f"--fp8: '{f}' is not an FP8 format; use e4m3, e5m2 or both (comma-separated)")
     rows = []
     numbers = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
     for B, N, D, hkv, dtype in grid(args.quick, args.full, numbers(args.batches), numbers(args.lengths)):
-        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], page_layout=args.page_layout, page_order=args.page_order, fp8=args.fp8)
+        row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], page_layout=args.page_layout, page_order=args.page_order, fp8=fp8)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -217,12 +226,12 @@ def main():
             print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['ours_us']:>13.1f} {token_major} " +
                   " ".join(f"{r[f'paged{p}_us']:>10.1f} {r[f'paged{p}_over_contiguous']:>7.3f} {r[f'paged{p}_rel_err_vs_sdpa']:>8.1e}" for p in pages))
 
-    if args.fp8:
+    for f in fp8:
         print()
-        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'K+V MB':>8} {'bf16 us':>9} {'fp8 us':>9} {'fp8 TB/s':>8} {'fp8/ours':>8} {'fp8/SDPA':>8} {'err':>8}")
+        print(f"{'B':>3} {'N':>7} {'D':>4} {'G':>2} {'K+V MB':>8} {'bf16 us':>9} {f + ' us':>9} {'TB/s':>8} {'/ours':>8} {'/SDPA':>8} {'err':>8}")
         for r in rows:
-            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r['fp8_us']:>9.1f} {r['fp8_TBps']:>8.2f} "
-                  f"{r['fp8_over_ours']:>7.2f}x {r['fp8_speedup'] or 0:>7.2f}x {r['fp8_rel_err_vs_sdpa']:>8.1e}")
+            print(f"{r['B']:>3} {r['N']:>7} {r['D']:>4} {r['G']:>2} {r['kv_MB']:>8.0f} {r['ours_us']:>9.1f} {r[f'{f}_us']:>9.1f} {r[f'{f}_TBps']:>8.2f} "
+                  f"{r[f'{f}_over_ours']:>7.2f}x {r[f'{f}_speedup'] or 0:>7.2f}x {r[f'{f}_rel_err_vs_sdpa']:>8.1e}")
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

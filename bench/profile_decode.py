@@ -2,9 +2,9 @@
 
     bash bench/device/suite.sh profile-decode     (ncu on this script; logs under $OUT)
 
-    python3 bench/profile_decode.py [--batch 8] [--context 32768] [--fp8]
+    python3 bench/profile_decode.py [--batch 8] [--context 32768] [--fp8 [e4m3|e5m2]]
 
-Hq 32, Hkv 8, head dim 128, bf16 (an E4M3 cache with --fp8, scales 1), the schedule the library dispatches to (build/liblim.so, or $LIM_LIBRARY).
+Hq 32, Hkv 8, head dim 128, bf16 (an FP8 cache with --fp8, E4M3 unless named, scales 1), the schedule the library dispatches to (build/liblim.so, or $LIM_LIBRARY).
 """
 
 import argparse
@@ -20,7 +20,7 @@ from lessismore import Lim  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("--batch", type=int, default=8)
 ap.add_argument("--context", type=int, default=32768)
-ap.add_argument("--fp8", action="store_true", help="E4M3 K/V caches (the lim_fp8_* function)")
+ap.add_argument("--fp8", nargs="?", const="e4m3", choices=["e4m3", "e5m2"], help="FP8 K/V caches (the lim_fp8_* function): e4m3 (default) or e5m2")
 args = ap.parse_args()
 B, HQ, HKV, D, N = args.batch, 32, 8, 128, args.context
 lim = Lim()
@@ -28,10 +28,11 @@ q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16)
 k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
 v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
 if args.fp8:
-    k, v = k.to(torch.float8_e4m3fn), v.to(torch.float8_e4m3fn)
+    fp8 = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}[args.fp8]
+    k, v = k.to(fp8), v.to(fp8)
 seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
 out = torch.empty_like(q)
-ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype, fp8=args.fp8)
+ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype, cache_dtype=k.dtype)
 for _ in range(3):
     lim.decode_attention(q, k, v, seqlens, out, None, N, 1 / math.sqrt(D), ws)
 lim.check_device_status()

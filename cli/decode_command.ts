@@ -22,7 +22,7 @@ interface DecodeFlags {
   policy: Policy[];
   seed: number;
   cache: number;
-  kvDtype: "auto" | "fp8";
+  kvDtype: "auto" | "e4m3" | "e5m2";
   load?: string;
   json?: boolean;
   sdpa: boolean;
@@ -110,7 +110,7 @@ function measureSaved(rt: DecodeRuntime, policies: readonly Policy[]): PolicyRep
 function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data: string, baseline?: string): string {
   const lines = [
     `${model.name}: ${model.layers} layers, ${model.qHeads}/${model.kvHeads} heads, head dim ${model.headDim}, ${model.dtype}; ` +
-      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); ${cacheLayoutName(run.pageSize)}${run.kvDtype === "fp8" ? " FP8" : ""} caches; data: ${data}`,
+      `batch ${run.batch}, context ${run.context}, ${run.steps} steps, budget K ${run.budget} (r ${run.recencyRatio}, S ${run.sinks}); ${cacheLayoutName(run.pageSize)}${run.kvDtype === "auto" ? "" : ` FP8 (${run.kvDtype})`} caches; data: ${data}`,
     "",
     ...(baseline ? [baseline] : []),
     "",
@@ -127,9 +127,10 @@ function table(model: ModelConfig, run: RunConfig, reports: PolicyReport[], data
   return lines.join("\n");
 }
 
-function parseKvDtype(text: string): "auto" | "fp8" {
-  if (text === "auto" || text === "fp8") return text;
-  throw new InvalidArgumentError(`'${text}' is not a KV cache dtype; use auto (the model's dtype) or fp8 (E4M3)`);
+function parseKvDtype(text: string): "auto" | "e4m3" | "e5m2" {
+  if (text === "fp8") return "e4m3";
+  if (text === "auto" || text === "e4m3" || text === "e5m2") return text;
+  throw new InvalidArgumentError(`'${text}' is not a KV cache dtype; use auto (the model's dtype), e4m3 or e5m2 (FP8; fp8 means e4m3)`);
 }
 
 function parseCacheOption(text: string): number {
@@ -152,7 +153,7 @@ export function registerDecode(program: Command): void {
     .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
     // Page size 0 is a contiguous cache; the help says so in words.
     .addOption(new Option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)").argParser(parseCacheOption).default(0, "contiguous"))
-    .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype) or fp8 (E4M3, half the bytes)", parseKvDtype, "auto")
+    .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype), e4m3 or e5m2 (FP8, half the bytes; fp8 means e4m3)", parseKvDtype, "auto")
     .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
     .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
     .option("--no-sdpa", "do not time PyTorch's SDPA for the full-attention baseline (it runs python3 with PyTorch when present)")

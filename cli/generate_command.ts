@@ -54,7 +54,7 @@ export function registerGenerate(program: Command): void {
     .option("--dtypes <list>", "element types: bf16, fp16 (default: both)", parseList("--dtypes", DTYPES))
     .option("--budgets <list>", "token budgets the selection kernels size their buffers for, e.g. 1024,2048,4096,8192", parseNumbers("--budgets"))
     .option("--caches <list>", "K/V cache layouts: contiguous, paged (default: both)", parseList("--caches", SUPPORTED_MATRIX.caches))
-    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3 (FP8 with scales) (default: both)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes))
+    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3, e5m2 (FP8 with scales) (default: auto,e4m3)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes))
     .option("--kernels <list>", "only these kernels (default: all in dsl/kernels)", parseList("--kernels"))
     .option(
       "--schedules <list>",

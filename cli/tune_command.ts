@@ -39,7 +39,7 @@ export function registerTune(program: Command): void {
     .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [...DEFAULT_MATRIX.headDims])
     .option("--group-sizes <list>", "GQA group sizes (default: the presets' 4)", parseNumbers("--group-sizes"), [4])
     .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])
-    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3 (FP8)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes), [...DEFAULT_MATRIX.kvDtypes])
+    .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3, e5m2 (FP8; E5M2 variants take E4M3's schedules unless tuned)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes), [...DEFAULT_MATRIX.kvDtypes])
     .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [...DEFAULT_MATRIX.budgets])
     .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
     .option("--retune", "measure keys that are already in the database again")

@@ -35,7 +35,7 @@ export function variantName(spec: KernelSpec, constants: Constants, schedule: Sc
 }
 
 /** Element types as the C ABI numbers them (lim_dtype). */
-export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1, f32: 2, i32: 3, u32: 4, e4m3: 5 };
+export const DTYPE_CODES: Readonly<Record<string, number>> = { bf16: 0, fp16: 1, f32: 2, i32: 3, u32: 4, e4m3: 5, e5m2: 6 };
 
 /**
  * K/V cache layouts as the C ABI numbers them (lim_cache_layout): where row (request, head, position) of a

@@ -790,7 +790,7 @@ extern "C" int lim_write_kv_slots(const void* k_new, const void* v_new, int64_t 
   return guarded(fn, [&] { return lim_write_kv_slots_impl(a); });
 }
 
-extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_decode_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -800,8 +800,8 @@ extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most cache_capacity)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
@@ -821,6 +821,7 @@ extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
@@ -832,11 +833,11 @@ extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
-  const lim_fp8_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_decode_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_sparse_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -847,8 +848,8 @@ extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
@@ -868,6 +869,7 @@ extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
@@ -879,11 +881,11 @@ extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  const lim_fp8_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_sparse_attention_per_head";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -894,8 +896,8 @@ extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, num_q_heads, >= max_count] ascending positions per head", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
@@ -916,6 +918,7 @@ extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_h", indices_stride_h, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
@@ -927,11 +930,11 @@ extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  const lim_fp8_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_per_head_impl(a); });
 }
 
-extern "C" int lim_fp8_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_b, int64_t cache_stride_h, int64_t cache_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_b, int64_t cache_stride_h, int64_t cache_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_append_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -941,22 +944,23 @@ extern "C" int lim_fp8_append_kv(const void* k_new, const void* v_new, const int
   LIM_CHECK(lim_capi::pointer(fn, "k_new", k_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's keys, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_new", v_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's values, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each cache, the new one included", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_b", cache_stride_b, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_n", cache_stride_n, 16, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  const lim_fp8_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, stream };
+  const lim_fp8_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_append_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_synthesize_kv(void* k_cache, void* v_cache, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
+extern "C" int lim_fp8_synthesize_kv(void* k_cache, void* v_cache, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
   const char* fn = "lim_fp8_synthesize_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -965,18 +969,19 @@ extern "C" int lim_fp8_synthesize_kv(void* k_cache, void* v_cache, const int32_t
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::size_in(fn, "layer", layer, 0, INT32_MAX, "the layer (part of every element's hash)"));
   LIM_CHECK(lim_capi::size_in(fn, "recent_window", recent_window, 0, INT32_MAX, "the last recent_window tokens of each prompt are recent tokens"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
-  const lim_fp8_synthesize_kv_args a{ k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream };
+  const lim_fp8_synthesize_kv_args a{ k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_fp8_synthesize_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, float* logits, int64_t logits_stride_b, int64_t logits_stride_h, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_decode_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -989,8 +994,8 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "out", out, 16, /*optional=*/false, "output [batch, num_q_heads, head_dim], same dtype as q", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "lse", lse, 4, /*optional=*/true, "optional [batch, num_q_heads] natural-log log-sum-exp of the scaled scores, contiguous; NULL to skip", "f32 elements are 4 bytes"));
@@ -1013,6 +1018,7 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_b", logits_stride_b, 1, "logits"));
   if (logits != nullptr) LIM_CHECK(lim_capi::stride(fn, "logits_stride_h", logits_stride_h, 1, "logits"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
@@ -1027,11 +1033,11 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_decode_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_sparse_attention";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1045,8 +1051,8 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch] entries used in each list, in [1, max_count]; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
@@ -1069,6 +1075,7 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
@@ -1083,11 +1090,11 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_stride_b, int64_t q_stride_h, const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, int64_t indices_stride_h, const int32_t* counts, void* out, int64_t out_stride_b, int64_t out_stride_h, float* lse, int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, float softmax_scale, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_sparse_attention_per_head";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1101,8 +1108,8 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list (the budget K)"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::pointer(fn, "q", q, 16, /*optional=*/false, "queries [batch, num_q_heads, head_dim]", "bf16/fp16 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache, the new one included", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, num_q_heads, >= max_count] ascending positions per head", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/true, "[batch, num_q_heads] entries used in each list, contiguous; NULL: each list runs to max_count and its -1 entries (the engines' padding) are skipped", "i32 elements are 4 bytes"));
@@ -1126,6 +1133,7 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(std::isfinite(softmax_scale) && softmax_scale != 0.0f)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": softmax_scale must be finite and non-zero, got " + std::to_string(softmax_scale));
@@ -1140,11 +1148,11 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream };
+  const lim_fp8_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_per_head_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, const int32_t* seqlens, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_append_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -1157,8 +1165,8 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::pointer(fn, "k_new", k_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's keys, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_new", v_new, 16, /*optional=*/false, "[batch, num_kv_heads, head_dim] the new token's values, contiguous", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each cache, the new one included", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
@@ -1167,6 +1175,7 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
@@ -1174,11 +1183,11 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream };
+  const lim_fp8_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_paged_append_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, const int32_t* seqlens, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, uint32_t seed, int32_t layer, int32_t recent_window, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_synthesize_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -1190,8 +1199,8 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
   LIM_CHECK(lim_capi::size_in(fn, "layer", layer, 0, INT32_MAX, "the layer (part of every element's hash)"));
   LIM_CHECK(lim_capi::size_in(fn, "recent_window", recent_window, 0, INT32_MAX, "the last recent_window tokens of each prompt are recent tokens"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "block_table", block_table, 4, /*optional=*/false, "[num_table_rows, >= max_pages_per_seq] page ids: position n of request b lies in page block_table[b][n / page_size] (row block_table_rows[b] if given)", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "block_table_rows", block_table_rows, 4, /*optional=*/true, "optional [batch] the row of block_table holding each request's pages (SGLang's req_pool_indices over req_to_token); NULL: row b", "i32 elements are 4 bytes"));
@@ -1201,6 +1210,7 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
@@ -1208,11 +1218,11 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream };
+  const lim_fp8_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_fp8_paged_synthesize_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int64_t new_stride_t, int64_t new_stride_h, const int32_t* slot_mapping, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t num_tokens, int32_t num_kv_heads, int32_t head_dim, int32_t num_pages, int32_t page_size, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int64_t new_stride_t, int64_t new_stride_h, const int32_t* slot_mapping, void* k_cache, void* v_cache, int64_t cache_stride_page, int64_t cache_stride_slot, int64_t cache_stride_h, int32_t num_tokens, int32_t num_kv_heads, int32_t head_dim, int32_t num_pages, int32_t page_size, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_write_kv_slots";
   LIM_CHECK(lim_capi::size_in(fn, "num_tokens", num_tokens, 1, INT32_MAX, "new tokens (the entries of slot_mapping)"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -1223,8 +1233,8 @@ extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int6
   LIM_CHECK(lim_capi::pointer(fn, "k_new", k_new, 16, /*optional=*/false, "[num_tokens, num_kv_heads, head_dim] new keys", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "v_new", v_new, 16, /*optional=*/false, "[num_tokens, num_kv_heads, head_dim] new values, laid out like k_new", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "slot_mapping", slot_mapping, 4, /*optional=*/false, "[num_tokens] each token's slot, page * page_size + offset; -1 skips it", "i32 elements are 4 bytes"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "value pool, laid out like k_cache, E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "value pool, laid out like k_cache, FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "k_scale", k_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "v_scale", v_scale, 4, /*optional=*/true, "optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1", "f32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::stride(fn, "new_stride_t", new_stride_t, 8, "k_new and v_new"));
@@ -1232,17 +1242,18 @@ extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int6
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_page", cache_stride_page, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_slot", cache_stride_slot, 16, "k_cache and v_cache"));
   LIM_CHECK(lim_capi::stride(fn, "cache_stride_h", cache_stride_h, 16, "k_cache and v_cache"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  const lim_fp8_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, dtype, stream };
+  const lim_fp8_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_write_kv_slots_impl(a); });
 }
 
-extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_t k_stride_h, int64_t k_stride_n, const void* v_cache, int64_t v_stride_b, int64_t v_stride_h, int64_t v_stride_n, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, int32_t cache_capacity, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_gather_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -1251,8 +1262,8 @@ extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most cache_capacity)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list and of the compact buffers"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
@@ -1270,6 +1281,7 @@ extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_
   LIM_CHECK(lim_capi::stride(fn, "out_stride_b", out_stride_b, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(max_seqlen <= cache_capacity)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": max_seqlen (" + std::to_string(max_seqlen) + ") must be in [1, cache_capacity (" + std::to_string(cache_capacity) + ")]");
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
@@ -1278,11 +1290,11 @@ extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
-  const lim_fp8_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream };
+  const lim_fp8_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_gather_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype dtype, cudaStream_t stream) {
+extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_page, int64_t k_stride_slot, int64_t k_stride_h, const void* v_cache, int64_t v_stride_page, int64_t v_stride_slot, int64_t v_stride_h, const int32_t* seqlens, const int32_t* indices, int64_t indices_stride_b, const int32_t* counts, void* out_k, void* out_v, int64_t out_stride_b, int64_t out_stride_h, int64_t out_stride_n, int32_t batch, int32_t num_kv_heads, int32_t head_dim, const int32_t* block_table, int64_t block_table_stride, const int32_t* block_table_rows, int32_t num_table_rows, int32_t num_pages, int32_t page_size, int32_t max_pages_per_seq, int32_t max_seqlen, int32_t max_count, const float* k_scale, const float* v_scale, int32_t scale_heads, lim_dtype kv_dtype, lim_dtype dtype, cudaStream_t stream) {
   const char* fn = "lim_fp8_paged_gather_kv";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_kv_heads", num_kv_heads, 1, 65535, "KV heads"));
@@ -1294,8 +1306,8 @@ extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_pag
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "an upper bound of seqlens (at most max_pages_per_seq * page_size)"));
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list and of the compact buffers"));
   LIM_CHECK(lim_capi::size_in(fn, "scale_heads", scale_heads, 1, 65535, "entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)"));
-  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
-  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "k_cache", k_cache, 16, /*optional=*/false, "keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
+  LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)", "FP8 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens in each request's cache", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "indices", indices, 4, /*optional=*/false, "[batch, >= max_count] ascending positions", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::pointer(fn, "counts", counts, 4, /*optional=*/false, "[batch] entries used in each list, in [1, max_count]", "i32 elements are 4 bytes"));
@@ -1316,6 +1328,7 @@ extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_pag
   LIM_CHECK(lim_capi::stride(fn, "out_stride_h", out_stride_h, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::stride(fn, "out_stride_n", out_stride_n, 8, "out_k and out_v"));
   LIM_CHECK(lim_capi::stride(fn, "block_table_stride", block_table_stride, 1, "block_table"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!((page_size & (page_size - 1)) == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": page_size (" + std::to_string(page_size) + ") must be a power of two");
   if (!(block_table_rows != nullptr || num_table_rows >= batch)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": block_table has num_table_rows (" + std::to_string(num_table_rows) + ") rows, fewer than batch (" + std::to_string(batch) + "): pass block_table_rows to name each request's row, or a row per request");
@@ -1327,11 +1340,11 @@ extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_pag
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
-  const lim_fp8_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream };
+  const lim_fp8_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_paged_gather_kv_impl(a); });
 }
 
-extern "C" int lim_fp8_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype dtype, size_t* bytes) {
+extern "C" int lim_fp8_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype kv_dtype, lim_dtype dtype, size_t* bytes) {
   const char* fn = "lim_fp8_decode_attention_workspace_size";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1339,14 +1352,15 @@ extern "C" int lim_fp8_decode_attention_workspace_size(int32_t batch, int32_t nu
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "upper bound of seqlens"));
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
-  const lim_fp8_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, bytes };
+  const lim_fp8_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype, bytes };
   return guarded(fn, [&] { return lim_fp8_decode_attention_workspace_size_impl(a); });
 }
 
-extern "C" int lim_fp8_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count, lim_dtype dtype, int32_t per_head, size_t* bytes) {
+extern "C" int lim_fp8_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count, lim_dtype kv_dtype, lim_dtype dtype, int32_t per_head, size_t* bytes) {
   const char* fn = "lim_fp8_sparse_attention_workspace_size";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1354,15 +1368,16 @@ extern "C" int lim_fp8_sparse_attention_workspace_size(int32_t batch, int32_t nu
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list"));
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   LIM_CHECK(lim_capi::one_of(fn, "per_head", per_head, {0, 1}, "0 or 1"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
-  const lim_fp8_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, bytes };
+  const lim_fp8_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head, bytes };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_workspace_size_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype dtype, size_t* bytes) {
+extern "C" int lim_fp8_paged_decode_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_seqlen, lim_dtype kv_dtype, lim_dtype dtype, size_t* bytes) {
   const char* fn = "lim_fp8_paged_decode_attention_workspace_size";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1370,14 +1385,15 @@ extern "C" int lim_fp8_paged_decode_attention_workspace_size(int32_t batch, int3
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
   LIM_CHECK(lim_capi::size_in(fn, "max_seqlen", max_seqlen, 1, INT32_MAX, "upper bound of seqlens"));
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
-  const lim_fp8_paged_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, bytes };
+  const lim_fp8_paged_decode_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype, bytes };
   return guarded(fn, [&] { return lim_fp8_paged_decode_attention_workspace_size_impl(a); });
 }
 
-extern "C" int lim_fp8_paged_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count, lim_dtype dtype, int32_t per_head, size_t* bytes) {
+extern "C" int lim_fp8_paged_sparse_attention_workspace_size(int32_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t head_dim, int32_t max_count, lim_dtype kv_dtype, lim_dtype dtype, int32_t per_head, size_t* bytes) {
   const char* fn = "lim_fp8_paged_sparse_attention_workspace_size";
   LIM_CHECK(lim_capi::size_in(fn, "batch", batch, 1, 65535, "requests"));
   LIM_CHECK(lim_capi::size_in(fn, "num_q_heads", num_q_heads, 1, 65535, "query heads"));
@@ -1385,11 +1401,12 @@ extern "C" int lim_fp8_paged_sparse_attention_workspace_size(int32_t batch, int3
   LIM_CHECK(lim_capi::size_in(fn, "head_dim", head_dim, 1, INT32_MAX, "head dimension"));
   LIM_CHECK(lim_capi::size_in(fn, "max_count", max_count, 1, INT32_MAX, "capacity of each list"));
   LIM_CHECK(lim_capi::pointer(fn, "bytes", bytes, alignof(size_t), /*optional=*/false, "where the answer goes", "it is a size_t"));
+  LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   LIM_CHECK(lim_capi::one_of(fn, "per_head", per_head, {0, 1}, "0 or 1"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
   if (!(head_dim % 32 == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_dim (" + std::to_string(head_dim) + ") must be a multiple of 32 for FP8 caches");
-  const lim_fp8_paged_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, bytes };
+  const lim_fp8_paged_sparse_attention_workspace_size_args a{ batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head, bytes };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_workspace_size_impl(a); });
 }
 

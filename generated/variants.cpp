@@ -237,7 +237,7 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (164 variants)
+// ---- decode_attention (172 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info;
@@ -254,55 +254,61 @@ extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous__
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
@@ -321,46 +327,50 @@ extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
@@ -378,29 +388,27 @@ extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
@@ -420,55 +428,61 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged__t128_r2_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s3_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_paged__t128_r2_s3_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
@@ -487,46 +501,50 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info,
-    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info,
     &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info,
     &lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
@@ -544,32 +562,30 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 164;
+extern "C" const int lim_decode_attention_variant_count = 172;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -589,77 +605,73 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info, 0, 6144 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r4_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info, 0, 6144 },
     {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_paged__t128_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r4_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 0, 1536 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r4_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 0, 1536 },
     {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_fp16_paged__t128_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r4_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 1536, 3072 },
     {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 0, 12288 },
     {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 1536, 3072 },
     {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 0, 12288 },
     {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 1536, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 0, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 1536, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info, 0, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
@@ -677,53 +689,63 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 6144 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 49152 },
     {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 3072, 12288 },
     {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 6144 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 49152 },
     {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s4_info, 3072, 12288 },
     {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 6144, 49152 },
     {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
     {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r4_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 6144, 49152 },
     {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
     {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info, 0, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r4_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
     {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info, 0, 6144 },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
     {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
@@ -741,39 +763,29 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d256_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 6144, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 3072 },
     {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
     {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info, 6144, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 1536, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 1536, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 12288, 49152 },
-    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 3072, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 12288, 49152 },
-    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s3_info, 0, 3072 },
+    {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 3072, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
     {nullptr, 0, 0}};
 
@@ -1100,7 +1112,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"write_kv_slots", lim_write_kv_slots_variants, 12 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 164 },
+    {"decode_attention", lim_decode_attention_variants, 172 },
     {"gather_kv", lim_gather_kv_variants, 24 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
@@ -1110,10 +1122,10 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
 extern "C" const int lim_kernel_table_count = 11;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
-    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:96"},
-    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:47"},
-    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:52"},
-    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:134"},
+    {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:97"},
+    {"append_kv", "seqlens[{0}] = {1}: the new token's position is outside the cache of {2}", "dsl/kernels/append_kv.ts:48"},
+    {"append_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/append_kv.ts:53"},
+    {"write_kv_slots", "slot_mapping[{0}] = {1} is outside the pool of {2} pages of {3} slots", "dsl/kernels/append_kv.ts:135"},
     {"attention_recall", "counts[{0}] = {1} is outside [0, {2}]", "dsl/kernels/attention_recall.ts:39"},
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},

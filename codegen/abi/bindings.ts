@@ -28,7 +28,7 @@ function addonArgument(fn: AbiFunction, p: AbiParam, leftOut: Set<string>): stri
     case "size": case "device": return `int_arg(o, ${key}, fn)`;
     case "float": return `static_cast<float>(number_arg(o, ${key}, fn))`;
     case "u32": return `uint32_arg(o, ${key}, fn)`;
-    case "dtype": return `dtype_arg(o, ${key}, fn)`;
+    case "dtype": return `static_cast<lim_dtype>(enum_arg(o, ${key}, fn, {${p.allowed.map((d) => JSON.stringify(d)).join(", ")}}, {${p.allowed.map((d) => `LIM_DTYPE_${d.toUpperCase()}`).join(", ")}}))`;
     case "flag": return `flag_arg(o, ${key}, fn)`;
     case "enum": {
       const names = Object.keys(p.values);

@@ -4,10 +4,10 @@
 // dtype name, a flag), and the checks of the generated C wrapper.
 
 /**
- * Element types of tensor arguments. "kv" is the function's dtype (bf16 or fp16) and "e4m3" an FP8 cache's
- * byte, both read 16 bytes at a time.
+ * Element types of tensor arguments. "kv" is the function's dtype (bf16 or fp16) and "fp8" an FP8 cache's
+ * byte (E4M3 or E5M2, as the function's kv_dtype says), both read 16 bytes at a time.
  */
-export type Element = "kv" | "e4m3" | "f32" | "i32" | "u32";
+export type Element = "kv" | "fp8" | "f32" | "i32" | "u32";
 
 /**
  * A device array. shape names each dimension by a size argument (or a number), and strides names the
@@ -49,7 +49,7 @@ export interface ValueParam {
   readonly doc: string;
 }
 
-/** The element type of the "kv" tensors, among `allowed`. */
+/** An element type among `allowed`: the function's dtype (its "kv" tensors'), or its FP8 caches' format (kv_dtype). */
 export interface DtypeParam {
   readonly kind: "dtype";
   readonly name: string;
@@ -121,18 +121,18 @@ export interface AbiFunction {
   readonly requires?: readonly Requirement[];
 }
 
-const ELEMENT_CTYPES: Readonly<Record<Element, string>> = { kv: "void", e4m3: "void", f32: "float", i32: "int32_t", u32: "uint32_t" };
+const ELEMENT_CTYPES: Readonly<Record<Element, string>> = { kv: "void", fp8: "void", f32: "float", i32: "int32_t", u32: "uint32_t" };
 
-/** Bytes a pointer to these elements must be aligned to: "kv" and "e4m3" rows are read and written 16 bytes at a time. */
-export const ELEMENT_ALIGNMENT: Readonly<Record<Element, number>> = { kv: 16, e4m3: 16, f32: 4, i32: 4, u32: 4 };
+/** Bytes a pointer to these elements must be aligned to: "kv" and "fp8" rows are read and written 16 bytes at a time. */
+export const ELEMENT_ALIGNMENT: Readonly<Record<Element, number>> = { kv: 16, fp8: 16, f32: 4, i32: 4, u32: 4 };
 
 /** Strides are multiples of this many elements: 16 bytes for rows read 16 bytes at a time, so that every row starts aligned. */
-export const STRIDE_MULTIPLE: Readonly<Record<Element, number>> = { kv: 8, e4m3: 16, f32: 1, i32: 1, u32: 1 };
+export const STRIDE_MULTIPLE: Readonly<Record<Element, number>> = { kv: 8, fp8: 16, f32: 1, i32: 1, u32: 1 };
 
 /** Why a pointer to these elements must be aligned, for the wrapper's message. */
 export const ALIGNMENT_REASON: Readonly<Record<Element, string>> = {
   kv: "bf16/fp16 rows are read and written 16 bytes at a time",
-  e4m3: "FP8 rows are read and written 16 bytes at a time",
+  fp8: "FP8 rows are read and written 16 bytes at a time",
   f32: "f32 elements are 4 bytes",
   i32: "i32 elements are 4 bytes",
   u32: "u32 elements are 4 bytes",

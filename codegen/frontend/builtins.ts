@@ -5,7 +5,7 @@
 import type { Node } from "ts-morph";
 import type { Context } from "./context.js";
 import { posOf } from "./diagnostics.js";
-import { scalar, STORAGE_BYTES, VOID, type Expr, type ScalarType, type Type } from "./ir.js";
+import { isFp8, scalar, STORAGE_BYTES, VOID, type Expr, type ScalarType, type Type } from "./ir.js";
 import { coerce, describe, isScalar, unify, valueTypeOf } from "./typing.js";
 
 export interface BuiltinResult {
@@ -302,18 +302,20 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     }
     const src = args[1].type;
     // 8-bit elements (FP8 rows) are read as pairs: each 16-bit element of the matrix is two of them.
-    if (src.kind !== "ref" || src.space !== "shared" || STORAGE_BYTES[src.elem] > 2) ctx.fail("type-mismatch", nodes[1], `loadMatrix() reads 16-bit elements (or pairs of 8-bit ones) in shared memory, got ${describe(src)}`, "write sharedArray.ref(...) of a bf16, fp16 or e4m3 array");
+    if (src.kind !== "ref" || src.space !== "shared" || STORAGE_BYTES[src.elem] > 2) ctx.fail("type-mismatch", nodes[1], `loadMatrix() reads 16-bit elements (or pairs of 8-bit ones) in shared memory, got ${describe(src)}`, "write sharedArray.ref(...) of a bf16, fp16, e4m3 or e5m2 array");
     if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "loadMatrix()'s transpose flag must be a literal", "write true or false");
     return { type: VOID, args };
   },
-  widenE4M3: (ctx, call, args, nodes) => {
-    arity(ctx, call, "widenE4M3", args, 3);
+  widenFp8: (ctx, call, args, nodes) => {
+    arity(ctx, call, "widenFp8", args, 4);
     const t = args[0].type;
     if (t.kind !== "regs" || t.dims.length !== 1 || t.elem !== "u32" || t.dims[0] !== 2) {
-      ctx.fail("shape-mismatch", nodes[0], `widenE4M3() fills a register array u32[2] (two fp16 pairs), got ${describe(t)}`, 'declare it with regs("u32", [2])');
+      ctx.fail("shape-mismatch", nodes[0], `widenFp8() fills a register array u32[2] (two fp16 pairs), got ${describe(t)}`, 'declare it with regs("u32", [2])');
     }
-    if (args[2].level !== "const" || typeof args[2].value !== "boolean") ctx.fail("not-compile-time", nodes[2], "widenE4M3()'s transposed flag must be a literal", "write true or false");
-    return { type: VOID, args: [args[0], coerce(ctx, nodes[1], args[1], "u32", "widenE4M3() word"), args[2]] };
+    const format = args[2];
+    if (format.k !== "string" || !isFp8(format.text)) ctx.fail("type-mismatch", nodes[2], `widenFp8()'s format must be a constant naming e4m3 or e5m2, got ${nodes[2].getText()}`, "pass c.kv (in an FP8 variant)");
+    if (args[3].level !== "const" || typeof args[3].value !== "boolean") ctx.fail("not-compile-time", nodes[3], "widenFp8()'s transposed flag must be a literal", "write true or false");
+    return { type: VOID, args: [args[0], coerce(ctx, nodes[1], args[1], "u32", "widenFp8() word"), args[2], args[3]] };
   },
   transposeMatrix: (ctx, call, args, nodes) => {
     arity(ctx, call, "transposeMatrix", args, 1);

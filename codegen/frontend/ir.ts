@@ -1,19 +1,22 @@
 // The typed IR the front end produces for one variant (constants and schedule fixed) of one kernel.
 // Every node keeps the DSL source position it came from, so the lowering can tag each CUDA statement.
 
+import { isFp8 } from "../../dsl/lang/types.js";
 import type { SourcePos } from "./diagnostics.js";
 
-export type ScalarType = "i32" | "u32" | "f32" | "bool";
-export type StorageType = "bf16" | "fp16" | "e4m3" | "f32" | "i32" | "u32";
+export { isFp8 };
 
-/** Bytes of each storage element; its keys are the storage types a kernel may name. e4m3: FP8 (OCP E4M3). */
-export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, e4m3: 1, f32: 4, i32: 4, u32: 4 };
+export type ScalarType = "i32" | "u32" | "f32" | "bool";
+export type StorageType = "bf16" | "fp16" | "e4m3" | "e5m2" | "f32" | "i32" | "u32";
+
+/** Bytes of each storage element; its keys are the storage types a kernel may name. e4m3, e5m2: FP8 (OCP). */
+export const STORAGE_BYTES: Record<StorageType, number> = { bf16: 2, fp16: 2, e4m3: 1, e5m2: 1, f32: 4, i32: 4, u32: 4 };
 
 /** Whether a storage name is one. */
 export const isStorageType = (name: string): name is StorageType => name in STORAGE_BYTES;
 
-/** Floats narrower than f32 (bf16, fp16, e4m3): converted to f32 when read, rounded (FP8 saturating) when written. */
-export const isNarrowFloat = (t: StorageType): boolean => t === "bf16" || t === "fp16" || t === "e4m3";
+/** Floats narrower than f32 (bf16, fp16, FP8): converted to f32 when read, rounded (FP8 saturating) when written. */
+export const isNarrowFloat = (t: StorageType): boolean => t === "bf16" || t === "fp16" || isFp8(t);
 
 /** How much of a value is known before run time. Register arrays accept only "const" and "unrolled" indices. */
 export type Level = "const" | "unrolled" | "runtime";

@@ -2,15 +2,9 @@
 // the DSL position it came from.
 
 import type { SourcePos } from "../frontend/diagnostics.js";
-import { isNarrowFloat, STORAGE_BYTES, type BinaryOp, type Expr, type ScalarType, type Stmt, type StorageType } from "../frontend/ir.js";
+import { isNarrowFloat, STORAGE_BYTES, type BinaryOp, type Expr, type ScalarType, type Stmt } from "../frontend/ir.js";
+import { CTYPE, storageCType } from "./ctypes.js";
 import { PRIMITIVE_LOWERING } from "./primitives.js";
-
-export const CTYPE: Readonly<Record<ScalarType, string>> = { i32: "int", u32: "unsigned", f32: "float", bool: "bool" };
-
-/** CUDA type of a storage element; a constant's value resolves to its name (c::dtype) when it is one. */
-export function storageCType(elem: StorageType): string {
-  return { bf16: "__nv_bfloat16", fp16: "__half", e4m3: "__nv_fp8_e4m3", f32: "float", i32: "int", u32: "unsigned" }[elem];
-}
 
 const PRECEDENCE: Readonly<Record<BinaryOp, number>> = {
   "*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<<": 11, ">>": 11,

@@ -1,10 +1,11 @@
 // One variant's .cu file: the constants and schedule as C++ constants, parameter bindings, the lowered
 // body, and the launch entry points, rendered through templates/kernel/variant.cu.hbs.
 
-import { isWritable, type KernelIR, type Param } from "../frontend/ir.js";
+import { isFp8, isWritable, type KernelIR, type Param } from "../frontend/ir.js";
 import { constantCode, wordConstant } from "../names.js";
 import { render } from "../templates.js";
-import { CTYPE, Emitter, storageCType } from "./emit.js";
+import { CTYPE, storageCType } from "./ctypes.js";
+import { Emitter } from "./emit.js";
 
 export interface VariantFile {
   readonly name: string;
@@ -16,7 +17,7 @@ export function paramFields(ir: KernelIR): string[] {
   const fields: string[] = [];
   for (const p of ir.params) {
     if (p.kind === "tensor") {
-      const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : p.elem === "e4m3" ? "bf16/fp16/e4m3" : p.elem;
+      const elem = p.elem === "bf16" || p.elem === "fp16" ? "bf16/fp16" : isFp8(p.elem) ? "bf16/fp16/e4m3/e5m2" : p.elem;
       const role = { in: "input", out: "output", "maybe-in": "optional input (data may be NULL)", "maybe-out": "optional output (data may be NULL)" }[p.access];
       // A cache tensor's field is the same for every layout (all variants of a kernel share the block).
       const type = p.layout ? "lim_cache_tensor" : "lim_tensor";

@@ -2,7 +2,8 @@
 // independent and live in templates/device/lim_device.cuh; a test checks that every primitive the front
 // end accepts has a lowering here.
 
-import { STORAGE_BYTES, type Expr } from "../frontend/ir.js";
+import { STORAGE_BYTES, type Expr, type StorageType } from "../frontend/ir.js";
+import { storageCType } from "./ctypes.js";
 
 type Lowering = (args: readonly string[], exprs: readonly Expr[]) => string;
 
@@ -74,7 +75,7 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
   asyncArrive: fn("lim::cp_async_arrive"),
   mma: (args, exprs) => `lim::mma_16816<${halfCType(exprs[3])}>(${args.slice(0, 3).join(", ")})`,
   loadMatrix: (args, exprs) => `lim::load_matrix<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
-  widenE4M3: (args, exprs) => `lim::widen_e4m3<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
+  widenFp8: (args, exprs) => `lim::widen_fp8<${storageCType(exprs[2].k === "string" ? (exprs[2].text as StorageType) : "e4m3")}, ${exprs[3].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
   transposeMatrix: fn("lim::transpose_matrix"),
   pack2: (args, exprs) => `lim::pack2<${halfCType(exprs[2])}>(${args[0]}, ${args[1]})`,
   loadBits: fn("lim::load_bits"),

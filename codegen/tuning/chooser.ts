@@ -5,7 +5,7 @@
 // warning saying why.
 
 import { TOOLKIT_VERSION } from "../version.js";
-import type { KernelSource } from "../types.js";
+import type { Constants, KernelSource } from "../types.js";
 import { parseScheduleTag } from "../schedules.js";
 import { bucketRanges, heuristicSchedule, type ScheduleChoice, type ScheduleChooser } from "../variants.js";
 import { minorVersion, retiredEntries, tuningKey, type TuningDatabase } from "./database.js";
@@ -71,10 +71,16 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     const digest = kernelDigest(source.fn);
     const [fallback] = heuristicSchedule(source, constants);
     // A paged variant differs from the contiguous one only in its rows' addresses, and the sweep times
-    // through the contiguous functions: it takes the contiguous variant's measured schedule.
-    const measured = constants.cache === "paged" ? { ...constants, cache: "contiguous" } : constants;
+    // through the contiguous functions: it takes the contiguous variant's measured schedule. An E5M2 variant
+    // differs from the E4M3 one only in how a register of bytes widens to fp16 (a byte permute, not a cvt):
+    // it takes E4M3's schedule unless it was tuned itself (\`lim tune --kv-dtypes e5m2\`).
+    const contiguous = constants.cache === "paged" ? { ...constants, cache: "contiguous" } : constants;
+    const measuredAs = (c: Constants, range: readonly [number, number]) => {
+      const own = tuningKey(spec, c, range);
+      return c.kv === "e5m2" && !dbs.some(({ db }) => db.entries[own]) ? tuningKey(spec, { ...c, kv: "e4m3" }, range) : own;
+    };
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
-      const key = tuningKey(spec, measured, range);
+      const key = measuredAs(contiguous, range);
       for (const { path, db } of dbs) {
         const entry = db.entries[key];
         if (!entry) continue;

@@ -2,8 +2,9 @@
 // append_kv writes its key and value at position seqlens[b] - 1 of every KV head. Engines call these
 // between their projections and attention; the decode runtime does too.
 //
-// An FP8 cache (kv = e4m3) stores each element divided by its scale (per tensor, or per KV head), rounded
-// to nearest and saturated at +-448, the largest finite E4M3 (NaN stays NaN): what attention multiplies back.
+// An FP8 cache (kv = e4m3 or e5m2) stores each element divided by its scale (per tensor, or per KV head),
+// rounded to nearest and saturated at the largest finite value (+-448 in E4M3, +-57344 in E5M2; NaN stays
+// NaN): what attention multiplies back.
 
 import {
   DEFAULT_MATRIX,

@@ -28,8 +28,8 @@
 // List entries that are not a position below the sequence length, or not above the previous entry, are
 // skipped (never read) and reported through raise().
 //
-// FP8 caches (kv = e4m3): the ring holds the FP8 rows as they are (half the bytes of 16-bit ones), and
-// both mmas run in fp16, into which every E4M3 value widens exactly. ldmatrix reads FP8 rows as 16-bit
+// FP8 caches (kv = e4m3 or e5m2): the ring holds the FP8 rows as they are (half the bytes of 16-bit ones),
+// and both mmas run in fp16, into which every E4M3 and E5M2 value widens exactly. ldmatrix reads FP8 rows as 16-bit
 // pairs, so a K register holds 4 consecutive dims of one row: the score mma's k index is permuted within
 // each 16 dims (k 2t, 2t+1 -> dims 4t, 4t+1; k 2t+8, 2t+9 -> dims 4t+2, 4t+3) and Q's fragments are loaded
 // in the same order, which leaves q.k unchanged. V is read transposed as pairs: a register holds dims
@@ -39,9 +39,9 @@
 
 import {
   DEFAULT_MATRIX,
-  allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isProducer, laneGroupMax,
+  allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenE4M3,
+  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
 } from "../lang/index.js";
 
@@ -86,12 +86,12 @@ export const decodeAttention = defineKernel({
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads; more would not fit the registers)`),
   ],
   // An ldmatrix of FP8 rows covers 32 dims: head dims 80, 112 get FP8-free variants only.
-  unsupported: (c) => (c.kv !== "e4m3" || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
+  unsupported: (c) => (!isFp8(c.kv) || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
 });
 
 /** Bytes of one staged K or V row: D elements of the cache's type and 16 bytes of padding. */
 function stagedRowBytes(c: { D: number; kv: string }): number {
-  return c.D * (c.kv === "e4m3" ? 1 : 2) + 16;
+  return c.D * (isFp8(c.kv) ? 1 : 2) + 16;
 }
 
 export function decode_attention(
@@ -117,8 +117,8 @@ export function decode_attention(
   splits: i32,
   chunk: i32,
 ): void {
-  const FP8 = c.kv == "e4m3";
-  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype; // the mmas' input type: FP8 rows widen exactly to fp16
+  const FP8 = sizeof(c.kv) == 1; // an FP8 cache, E4M3 or E5M2
+  const MMA = FP8 ? "fp16" : c.dtype; // the mmas' input type: FP8 rows widen exactly to fp16
   const VEC = 16 / sizeof(c.kv); // cache elements in one 16-byte piece
   const WARPS = s.threads / 32; // consumer warps
   const SLICE = 16 * s.rows; // rows each consumer warp takes per tile
@@ -345,8 +345,8 @@ export function decode_attention(
               for (const half of unroll(2)) {
                 const top = regs("u32", [2]);
                 const bottom = regs("u32", [2]);
-                widenE4M3(top, kf[2 * half], false);
-                widenE4M3(bottom, kf[2 * half + 1], false);
+                widenFp8(top, kf[2 * half], c.kv, false);
+                widenFp8(bottom, kf[2 * half + 1], c.kv, false);
                 const a = regs("u32", [4]);
                 a[0] = top[0];
                 a[1] = bottom[0];
@@ -412,7 +412,7 @@ export function decode_attention(
               // Over FP8 (the top of the file) a register holds dims 2 g0, 2 g0 + 1 of both rows: widened, dim
               // 2 g0 (+ 16 for registers 1 and 3) feeds the even mma, dim 2 g0 + 1 the odd one.
               const wide = regs("u32", [4, 2]);
-              for (const r of unroll(4)) widenE4M3(wide[r], vf[r], true);
+              for (const r of unroll(4)) widenFp8(wide[r], vf[r], c.kv, true);
               for (const parity of unroll(2)) {
                 const a = regs("u32", [4]);
                 for (const r of unroll(4)) a[r] = wide[r][parity];

@@ -3,7 +3,7 @@
 // are not a position below the sequence length above the previous entry are skipped and reported; rows
 // past a list's count are left as they were.
 //
-// From an FP8 cache (kv = e4m3) the compact rows are the dequantised values, stored value times the cache's
+// From an FP8 cache (kv = e4m3 or e5m2) the compact rows are the dequantised values, stored value times the cache's
 // scale, in the model's dtype: a dense attention in that dtype (the engine's own, or decode_attention) then
 // runs over them as over any compact cache.
 
@@ -66,7 +66,7 @@ export function gather_kv(
       if (page < 0) {
         if (lane == 0 && kvHead == 0) raise("the block table of request {0} names no page of the pool for position {1}", b, p);
       } else {
-        if (c.kv == "e4m3") {
+        if (sizeof(c.kv) == 1) {
           const kRow = regs("f32", [VEC]);
           const vRow = regs("f32", [VEC]);
           loadVec(kRow, k.pageRef(page, kvHead, p, lane * VEC));

@@ -294,13 +294,14 @@ export function loadMatrix(dst: { [i: number]: number }, src: Ref, transpose: bo
   return gpuOnly("loadMatrix");
 }
 /**
- * Four E4M3 (FP8) bytes, a register loadMatrix() read from FP8 rows, widened exactly to two fp16 pairs for
- * an fp16 mma: dst[0] = bytes (0, 1) and dst[1] = bytes (2, 3); with `transposed` (a literal; for a
+ * Four FP8 bytes in `format` ("e4m3" or "e5m2": a constant, such as an FP8 variant's c.kv), a register
+ * loadMatrix() read from FP8 rows, widened exactly (every value of both formats is an fp16) to two fp16 pairs
+ * for an fp16 mma: dst[0] = bytes (0, 1) and dst[1] = bytes (2, 3); with `transposed` (a literal; for a
  * transposed read, whose register holds two bytes of one row, then two of the next) dst[0] = bytes (0, 2)
  * and dst[1] = bytes (1, 3), the same column of two rows each.
  */
-export function widenE4M3(dst: { [i: number]: number }, word: u32, transposed: boolean): void {
-  return gpuOnly("widenE4M3");
+export function widenFp8(dst: { [i: number]: number }, word: u32, format: string, transposed: boolean): void {
+  return gpuOnly("widenFp8");
 }
 /**
  * The 8 x 8 matrix of 16-bit elements whose fragment the warp holds (lane 4r + c: row r, columns 2c and

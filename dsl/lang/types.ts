@@ -4,8 +4,11 @@
 
 import type { i32 } from "./builtins.js";
 
-/** Element types that live in device memory. bf16, fp16 and e4m3 (FP8) are converted to f32 when loaded. */
-export type StorageType = "bf16" | "fp16" | "e4m3" | "f32" | "i32" | "u32";
+/** Element types that live in device memory. bf16, fp16, e4m3 and e5m2 (FP8) are converted to f32 when loaded. */
+export type StorageType = "bf16" | "fp16" | "e4m3" | "e5m2" | "f32" | "i32" | "u32";
+
+/** The FP8 formats (OCP E4M3 and E5M2) a K/V cache may hold; on the host, e.g. in a spec's rules. */
+export const isFp8 = (t: string): t is "e4m3" | "e5m2" => t === "e4m3" || t === "e5m2";
 
 /**
  * The element type of a tensor, a shared array or a register array: a storage type, or the name of a

@@ -64,7 +64,7 @@ Napi::Value DecodeAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -81,7 +81,7 @@ Napi::Value DecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) 
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   size_t bytes = 0;
   check(info.Env(), lim_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
@@ -116,7 +116,7 @@ Napi::Value SparseAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -155,7 +155,7 @@ Napi::Value SparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -172,7 +172,7 @@ Napi::Value SparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& info) 
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   int32_t const per_head = flag_arg(o, "perHead", fn);
   size_t bytes = 0;
   check(info.Env(), lim_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
@@ -205,7 +205,7 @@ Napi::Value GatherKvBinding(const Napi::CallbackInfo& info) {
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_gather_kv(k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, stream));
   return info.Env().Undefined();
@@ -391,7 +391,7 @@ Napi::Value AppendKvBinding(const Napi::CallbackInfo& info) {
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, dtype, stream));
   return info.Env().Undefined();
@@ -407,7 +407,7 @@ Napi::Value SynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const cache_capacity = int_arg(o, "cacheCapacity", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   uint32_t const seed = uint32_arg(o, "seed", fn);
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
@@ -427,7 +427,7 @@ Napi::Value SynthesizeStepBinding(const Napi::CallbackInfo& info) {
   int32_t const num_q_heads = int_arg(o, "numQHeads", fn);
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   uint32_t const seed = uint32_arg(o, "seed", fn);
   int32_t const layer = int_arg(o, "layer", fn);
   cudaStream_t const stream = launch_stream();
@@ -469,7 +469,7 @@ Napi::Value PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -513,7 +513,7 @@ Napi::Value PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -558,7 +558,7 @@ Napi::Value PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
@@ -599,7 +599,7 @@ Napi::Value PagedGatherKvBinding(const Napi::CallbackInfo& info) {
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream));
   return info.Env().Undefined();
@@ -626,7 +626,7 @@ Napi::Value PagedAppendKvBinding(const Napi::CallbackInfo& info) {
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, stream));
   return info.Env().Undefined();
@@ -651,7 +651,7 @@ Napi::Value PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
   int32_t const max_pages_per_seq = int_arg(o, "maxPagesPerSeq", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   uint32_t const seed = uint32_arg(o, "seed", fn);
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
@@ -668,7 +668,7 @@ Napi::Value PagedDecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& i
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   size_t bytes = 0;
   check(info.Env(), lim_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
@@ -682,7 +682,7 @@ Napi::Value PagedSparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& i
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   int32_t const per_head = flag_arg(o, "perHead", fn);
   size_t bytes = 0;
   check(info.Env(), lim_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
@@ -707,7 +707,7 @@ Napi::Value WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const num_pages = int_arg(o, "numPages", fn);
   int32_t const page_size = int_arg(o, "pageSize", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
   check(info.Env(), lim_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, dtype, stream));
   return info.Env().Undefined();
@@ -744,12 +744,13 @@ Napi::Value Fp8DecodeAttentionBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -785,12 +786,13 @@ Napi::Value Fp8SparseAttentionBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -827,12 +829,13 @@ Napi::Value Fp8SparseAttentionPerHeadBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -854,9 +857,10 @@ Napi::Value Fp8AppendKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -873,12 +877,13 @@ Napi::Value Fp8SynthesizeKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   uint32_t const seed = uint32_arg(o, "seed", fn);
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_synthesize_kv(k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
+  check(info.Env(), lim_fp8_synthesize_kv(k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream));
   return info.Env().Undefined();
 }
 
@@ -919,12 +924,13 @@ Napi::Value Fp8PagedDecodeAttentionBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_decode_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -966,12 +972,13 @@ Napi::Value Fp8PagedSparseAttentionBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_sparse_attention(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -1014,12 +1021,13 @@ Napi::Value Fp8PagedSparseAttentionPerHeadBinding(const Napi::CallbackInfo& info
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   float const softmax_scale = static_cast<float>(number_arg(o, "softmaxScale", fn));
   void* const workspace = buffer_arg(o, "workspace", fn, true);
   size_t const workspace_bytes = buffer_bytes(o, "workspace", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, softmax_scale, workspace, workspace_bytes, stream));
+  check(info.Env(), lim_fp8_paged_sparse_attention_per_head(q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream));
   return info.Env().Undefined();
 }
 
@@ -1047,9 +1055,10 @@ Napi::Value Fp8PagedAppendKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_paged_append_kv(k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1075,12 +1084,13 @@ Napi::Value Fp8PagedSynthesizeKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   uint32_t const seed = uint32_arg(o, "seed", fn);
   int32_t const layer = int_arg(o, "layer", fn);
   int32_t const recent_window = int_arg(o, "recentWindow", fn);
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, dtype, seed, layer, recent_window, stream));
+  check(info.Env(), lim_fp8_paged_synthesize_kv(k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream));
   return info.Env().Undefined();
 }
 
@@ -1105,9 +1115,10 @@ Napi::Value Fp8WriteKvSlotsBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_write_kv_slots(k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1140,9 +1151,10 @@ Napi::Value Fp8GatherKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_gather_kv(k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_gather_kv(k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1181,9 +1193,10 @@ Napi::Value Fp8PagedGatherKvBinding(const Napi::CallbackInfo& info) {
   const float* const k_scale = static_cast<const float*>(buffer_arg(o, "kScale", fn, true));
   const float* const v_scale = static_cast<const float*>(buffer_arg(o, "vScale", fn, true));
   int32_t const scale_heads = int_arg(o, "scaleHeads", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   cudaStream_t const stream = launch_stream();
-  check(info.Env(), lim_fp8_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, dtype, stream));
+  check(info.Env(), lim_fp8_paged_gather_kv(k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream));
   return info.Env().Undefined();
 }
 
@@ -1195,9 +1208,10 @@ Napi::Value Fp8DecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& inf
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   size_t bytes = 0;
-  check(info.Env(), lim_fp8_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
+  check(info.Env(), lim_fp8_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
@@ -1209,10 +1223,11 @@ Napi::Value Fp8SparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo& inf
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   int32_t const per_head = flag_arg(o, "perHead", fn);
   size_t bytes = 0;
-  check(info.Env(), lim_fp8_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
+  check(info.Env(), lim_fp8_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
@@ -1224,9 +1239,10 @@ Napi::Value Fp8PagedDecodeAttentionWorkspaceSizeBinding(const Napi::CallbackInfo
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_seqlen = int_arg(o, "maxSeqlen", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   size_t bytes = 0;
-  check(info.Env(), lim_fp8_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype, &bytes));
+  check(info.Env(), lim_fp8_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
@@ -1238,10 +1254,11 @@ Napi::Value Fp8PagedSparseAttentionWorkspaceSizeBinding(const Napi::CallbackInfo
   int32_t const num_kv_heads = int_arg(o, "numKvHeads", fn);
   int32_t const head_dim = int_arg(o, "headDim", fn);
   int32_t const max_count = int_arg(o, "maxCount", fn);
-  lim_dtype const dtype = dtype_arg(o, "dtype", fn);
+  lim_dtype const kv_dtype = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
+  lim_dtype const dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   int32_t const per_head = flag_arg(o, "perHead", fn);
   size_t bytes = 0;
-  check(info.Env(), lim_fp8_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head, &bytes));
+  check(info.Env(), lim_fp8_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head, &bytes));
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 

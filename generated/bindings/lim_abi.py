@@ -12,7 +12,7 @@ import ctypes
 
 ABI_VERSION = 3
 
-DTYPES = { "bf16": 0, "fp16": 1, "f32": 2, "i32": 3, "u32": 4, "e4m3": 5 }
+DTYPES = { "bf16": 0, "fp16": 1, "f32": 2, "i32": 3, "u32": 4, "e4m3": 5, "e5m2": 6 }
 
 # name -> (restype, argtypes), in the order of lim.h.
 SIGNATURES = {
@@ -50,23 +50,23 @@ SIGNATURES = {
     "lim_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_paged_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
     "lim_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
-    "lim_fp8_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
-    "lim_fp8_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
-    "lim_fp8_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_void_p]),
-    "lim_fp8_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
-    "lim_fp8_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
-    "lim_fp8_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
-    "lim_fp8_paged_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_fp8_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_fp8_paged_decode_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_sparse_attention": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_sparse_attention_per_head": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "lim_fp8_paged_append_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_paged_synthesize_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p]),
+    "lim_fp8_write_kv_slots": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_paged_gather_kv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+    "lim_fp8_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_fp8_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_fp8_paged_decode_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
+    "lim_fp8_paged_sparse_attention_workspace_size": (ctypes.c_int, [ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 
@@ -769,16 +769,16 @@ class LimLibrary:
         """
         self._check(self.lib.lim_write_kv_slots(_pointer(k_new), _pointer(v_new), new_stride_t, new_stride_h, _pointer(slot_mapping), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, _dtype(dtype), _pointer(stream)))
 
-    def fp8_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_decode_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         k_stride_b: element stride between requests of k_cache
         k_stride_h: element stride between heads of k_cache
         k_stride_n: element stride between tokens of k_cache
-        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         v_stride_b: element stride between requests of v_cache
         v_stride_h: element stride between heads of v_cache
         v_stride_n: element stride between tokens of v_cache
@@ -799,23 +799,24 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_sparse_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         k_stride_b: element stride between requests of k_cache
         k_stride_h: element stride between heads of k_cache
         k_stride_n: element stride between tokens of k_cache
-        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         v_stride_b: element stride between requests of v_cache
         v_stride_h: element stride between heads of v_cache
         v_stride_n: element stride between tokens of v_cache
@@ -837,23 +838,24 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_sparse_attention_per_head; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         k_stride_b: element stride between requests of k_cache
         k_stride_h: element stride between heads of k_cache
         k_stride_n: element stride between tokens of k_cache
-        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         v_stride_b: element stride between requests of v_cache
         v_stride_h: element stride between heads of v_cache
         v_stride_n: element stride between tokens of v_cache
@@ -876,20 +878,21 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, stream=None):
         """lim_fp8_append_kv; arguments by keyword:
         k_new: [batch, num_kv_heads, head_dim] the new token's keys, contiguous
         v_new: [batch, num_kv_heads, head_dim] the new token's values, contiguous
         seqlens: [batch] tokens in each cache, the new one included
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
-        v_cache: values, laid out like k_cache, E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
+        v_cache: values, laid out like k_cache, FP8 (kv_dtype)
         cache_stride_b: element stride between requests of both caches
         cache_stride_h: element stride between heads of both caches
         cache_stride_n: element stride between tokens of both caches
@@ -900,15 +903,16 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), _pointer(stream)))
 
-    def fp8_synthesize_kv(self, *, k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale=None, v_scale=None, scale_heads, dtype, seed, layer, recent_window, stream=None):
+    def fp8_synthesize_kv(self, *, k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream=None):
         """lim_fp8_synthesize_kv; arguments by keyword:
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3
-        v_cache: values, laid out like k_cache, E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, FP8 (kv_dtype)
+        v_cache: values, laid out like k_cache, FP8 (kv_dtype)
         seqlens: [batch] positions to fill per request
         batch: requests
         num_kv_heads: KV heads
@@ -917,24 +921,25 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         seed: the data's seed
         layer: the layer (part of every element's hash)
         recent_window: the last recent_window tokens of each prompt are recent tokens
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_synthesize_kv(_pointer(k_cache), _pointer(v_cache), _pointer(seqlens), batch, num_kv_heads, head_dim, cache_capacity, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
+        self._check(self.lib.lim_fp8_synthesize_kv(_pointer(k_cache), _pointer(v_cache), _pointer(seqlens), batch, num_kv_heads, head_dim, cache_capacity, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
 
-    def fp8_paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_decode_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse=None, logits=None, logits_stride_b=0, logits_stride_h=0, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_decode_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         k_stride_page: element stride between pages of k_cache
         k_stride_slot: element stride between the positions of a page of k_cache
         k_stride_h: element stride between heads of k_cache
-        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         v_stride_page: element stride between pages of v_cache
         v_stride_slot: element stride between the positions of a page of v_cache
         v_stride_h: element stride between heads of v_cache
@@ -961,23 +966,24 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_decode_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), _pointer(logits), logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_sparse_attention(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_sparse_attention; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         k_stride_page: element stride between pages of k_cache
         k_stride_slot: element stride between the positions of a page of k_cache
         k_stride_h: element stride between heads of k_cache
-        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         v_stride_page: element stride between pages of v_cache
         v_stride_slot: element stride between the positions of a page of v_cache
         v_stride_h: element stride between heads of v_cache
@@ -1005,23 +1011,24 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_sparse_attention(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
+    def fp8_paged_sparse_attention_per_head(self, *, q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts=None, out, out_stride_b, out_stride_h, lse=None, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, softmax_scale, workspace=None, workspace_bytes=None, stream=None):
         """lim_fp8_paged_sparse_attention_per_head; arguments by keyword:
         q: queries [batch, num_q_heads, head_dim]
         q_stride_b: element stride between requests of q
         q_stride_h: element stride between heads of q
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         k_stride_page: element stride between pages of k_cache
         k_stride_slot: element stride between the positions of a page of k_cache
         k_stride_h: element stride between heads of k_cache
-        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         v_stride_page: element stride between pages of v_cache
         v_stride_slot: element stride between the positions of a page of v_cache
         v_stride_h: element stride between heads of v_cache
@@ -1050,20 +1057,21 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         softmax_scale: scale of q . k, usually 1/sqrt(head_dim)
         workspace: device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_sparse_attention_per_head(_pointer(q), q_stride_b, q_stride_h, _pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, indices_stride_h, _pointer(counts), _pointer(out), out_stride_b, out_stride_h, _pointer(lse), batch, num_q_heads, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), softmax_scale, _pointer(workspace), _bytes(workspace, workspace_bytes), _pointer(stream)))
 
-    def fp8_paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_paged_append_kv(self, *, k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, stream=None):
         """lim_fp8_paged_append_kv; arguments by keyword:
         k_new: [batch, num_kv_heads, head_dim] the new token's keys, contiguous
         v_new: [batch, num_kv_heads, head_dim] the new token's values, contiguous
         seqlens: [batch] tokens in each cache, the new one included
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
-        v_cache: values, laid out like k_cache, E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+        v_cache: values, laid out like k_cache, FP8 (kv_dtype)
         cache_stride_page: element stride between pages of both pools
         cache_stride_slot: element stride between the positions of a page of both pools
         cache_stride_h: element stride between heads of both pools
@@ -1080,15 +1088,16 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_append_kv(_pointer(k_new), _pointer(v_new), _pointer(seqlens), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), _pointer(stream)))
 
-    def fp8_paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, dtype, seed, layer, recent_window, stream=None):
+    def fp8_paged_synthesize_kv(self, *, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream=None):
         """lim_fp8_paged_synthesize_kv; arguments by keyword:
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
-        v_cache: values, laid out like k_cache, E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+        v_cache: values, laid out like k_cache, FP8 (kv_dtype)
         cache_stride_page: element stride between pages of both pools
         cache_stride_slot: element stride between the positions of a page of both pools
         cache_stride_h: element stride between heads of both pools
@@ -1106,23 +1115,24 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         seed: the data's seed
         layer: the layer (part of every element's hash)
         recent_window: the last recent_window tokens of each prompt are recent tokens
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_synthesize_kv(_pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, _pointer(seqlens), batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), seed, layer, recent_window, _pointer(stream)))
 
-    def fp8_write_kv_slots(self, *, k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_write_kv_slots(self, *, k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, stream=None):
         """lim_fp8_write_kv_slots; arguments by keyword:
         k_new: [num_tokens, num_kv_heads, head_dim] new keys
         v_new: [num_tokens, num_kv_heads, head_dim] new values, laid out like k_new
         new_stride_t: element stride between tokens of k_new and v_new
         new_stride_h: element stride between heads of k_new and v_new
         slot_mapping: [num_tokens] each token's slot, page * page_size + offset; -1 skips it
-        k_cache: key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
-        v_cache: value pool, laid out like k_cache, E4M3
+        k_cache: key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+        v_cache: value pool, laid out like k_cache, FP8 (kv_dtype)
         cache_stride_page: element stride between pages of both pools
         cache_stride_slot: element stride between the positions of a page of both pools
         cache_stride_h: element stride between heads of both pools
@@ -1134,18 +1144,19 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_write_kv_slots(_pointer(k_new), _pointer(v_new), new_stride_t, new_stride_h, _pointer(slot_mapping), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_write_kv_slots(_pointer(k_new), _pointer(v_new), new_stride_t, new_stride_h, _pointer(slot_mapping), _pointer(k_cache), _pointer(v_cache), cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), _pointer(stream)))
 
-    def fp8_gather_kv(self, *, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_gather_kv(self, *, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, stream=None):
         """lim_fp8_gather_kv; arguments by keyword:
-        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        k_cache: keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         k_stride_b: element stride between requests of k_cache
         k_stride_h: element stride between heads of k_cache
         k_stride_n: element stride between tokens of k_cache
-        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+        v_cache: values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
         v_stride_b: element stride between requests of v_cache
         v_stride_h: element stride between heads of v_cache
         v_stride_n: element stride between tokens of v_cache
@@ -1167,18 +1178,19 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_gather_kv(_pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_gather_kv(_pointer(k_cache), k_stride_b, k_stride_h, k_stride_n, _pointer(v_cache), v_stride_b, v_stride_h, v_stride_n, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), _pointer(stream)))
 
-    def fp8_paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, dtype, stream=None):
+    def fp8_paged_gather_kv(self, *, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows=None, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale=None, v_scale=None, scale_heads, kv_dtype, dtype, stream=None):
         """lim_fp8_paged_gather_kv; arguments by keyword:
-        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        k_cache: keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         k_stride_page: element stride between pages of k_cache
         k_stride_slot: element stride between the positions of a page of k_cache
         k_stride_h: element stride between heads of k_cache
-        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+        v_cache: values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
         v_stride_page: element stride between pages of v_cache
         v_stride_slot: element stride between the positions of a page of v_cache
         v_stride_h: element stride between heads of v_cache
@@ -1206,62 +1218,67 @@ class LimLibrary:
         k_scale: optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
         v_scale: optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
         scale_heads: entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
         stream: stream the kernels run on (0: the legacy default stream)
         """
-        self._check(self.lib.lim_fp8_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(dtype), _pointer(stream)))
+        self._check(self.lib.lim_fp8_paged_gather_kv(_pointer(k_cache), k_stride_page, k_stride_slot, k_stride_h, _pointer(v_cache), v_stride_page, v_stride_slot, v_stride_h, _pointer(seqlens), _pointer(indices), indices_stride_b, _pointer(counts), _pointer(out_k), _pointer(out_v), out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, _pointer(block_table), block_table_stride, _pointer(block_table_rows), num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, _pointer(k_scale), _pointer(v_scale), scale_heads, _dtype(kv_dtype), _dtype(dtype), _pointer(stream)))
 
-    def fp8_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype):
+    def fp8_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype):
         """lim_fp8_decode_attention_workspace_size; arguments by keyword:
         batch: requests
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
         max_seqlen: upper bound of seqlens
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         """
         bytes = ctypes.c_size_t(0)
-        self._check(self.lib.lim_fp8_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(dtype), ctypes.byref(bytes)))
+        self._check(self.lib.lim_fp8_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(kv_dtype), _dtype(dtype), ctypes.byref(bytes)))
         return bytes.value
 
-    def fp8_sparse_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head):
+    def fp8_sparse_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head):
         """lim_fp8_sparse_attention_workspace_size; arguments by keyword:
         batch: requests
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
         max_count: capacity of each list
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         per_head: 0: one list per request; 1: one per query head
         """
         bytes = ctypes.c_size_t(0)
-        self._check(self.lib.lim_fp8_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, _dtype(dtype), int(bool(per_head)), ctypes.byref(bytes)))
+        self._check(self.lib.lim_fp8_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, _dtype(kv_dtype), _dtype(dtype), int(bool(per_head)), ctypes.byref(bytes)))
         return bytes.value
 
-    def fp8_paged_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, dtype):
+    def fp8_paged_decode_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, kv_dtype, dtype):
         """lim_fp8_paged_decode_attention_workspace_size; arguments by keyword:
         batch: requests
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
         max_seqlen: upper bound of seqlens
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         """
         bytes = ctypes.c_size_t(0)
-        self._check(self.lib.lim_fp8_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(dtype), ctypes.byref(bytes)))
+        self._check(self.lib.lim_fp8_paged_decode_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_seqlen, _dtype(kv_dtype), _dtype(dtype), ctypes.byref(bytes)))
         return bytes.value
 
-    def fp8_paged_sparse_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_count, dtype, per_head):
+    def fp8_paged_sparse_attention_workspace_size(self, *, batch, num_q_heads, num_kv_heads, head_dim, max_count, kv_dtype, dtype, per_head):
         """lim_fp8_paged_sparse_attention_workspace_size; arguments by keyword:
         batch: requests
         num_q_heads: query heads
         num_kv_heads: KV heads (divides num_q_heads)
         head_dim: head dimension
         max_count: capacity of each list
+        kv_dtype: LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
         dtype: LIM_DTYPE_BF16 or LIM_DTYPE_FP16
         per_head: 0: one list per request; 1: one per query head
         """
         bytes = ctypes.c_size_t(0)
-        self._check(self.lib.lim_fp8_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, _dtype(dtype), int(bool(per_head)), ctypes.byref(bytes)))
+        self._check(self.lib.lim_fp8_paged_sparse_attention_workspace_size(batch, num_q_heads, num_kv_heads, head_dim, max_count, _dtype(kv_dtype), _dtype(dtype), int(bool(per_head)), ctypes.byref(bytes)))
         return bytes.value
 

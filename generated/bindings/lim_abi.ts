@@ -1046,7 +1046,7 @@ export interface Fp8DecodeAttentionArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between requests of k_cache */
   kStrideB: number;
@@ -1054,7 +1054,7 @@ export interface Fp8DecodeAttentionArgs<Buffer> {
   kStrideH: number;
   /** element stride between tokens of k_cache */
   kStrideN: number;
-  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between requests of v_cache */
   vStrideB: number;
@@ -1096,6 +1096,8 @@ export interface Fp8DecodeAttentionArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1112,7 +1114,7 @@ export interface Fp8SparseAttentionArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between requests of k_cache */
   kStrideB: number;
@@ -1120,7 +1122,7 @@ export interface Fp8SparseAttentionArgs<Buffer> {
   kStrideH: number;
   /** element stride between tokens of k_cache */
   kStrideN: number;
-  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between requests of v_cache */
   vStrideB: number;
@@ -1164,6 +1166,8 @@ export interface Fp8SparseAttentionArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1180,7 +1184,7 @@ export interface Fp8SparseAttentionPerHeadArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between requests of k_cache */
   kStrideB: number;
@@ -1188,7 +1192,7 @@ export interface Fp8SparseAttentionPerHeadArgs<Buffer> {
   kStrideH: number;
   /** element stride between tokens of k_cache */
   kStrideN: number;
-  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between requests of v_cache */
   vStrideB: number;
@@ -1234,6 +1238,8 @@ export interface Fp8SparseAttentionPerHeadArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1250,9 +1256,9 @@ export interface Fp8AppendKvArgs<Buffer> {
   vNew: Buffer;
   /** [batch] tokens in each cache, the new one included */
   seqlens: Buffer;
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   kCache: Buffer;
-  /** values, laid out like k_cache, E4M3 */
+  /** values, laid out like k_cache, FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between requests of both caches */
   cacheStrideB: number;
@@ -1274,15 +1280,17 @@ export interface Fp8AppendKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
 }
 
 /** Options of fp8SynthesizeKv (lim_fp8_synthesize_kv). */
 export interface Fp8SynthesizeKvArgs<Buffer> {
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, FP8 (kv_dtype) */
   kCache: Buffer;
-  /** values, laid out like k_cache, E4M3 */
+  /** values, laid out like k_cache, FP8 (kv_dtype) */
   vCache: Buffer;
   /** [batch] positions to fill per request */
   seqlens: Buffer;
@@ -1300,6 +1308,8 @@ export interface Fp8SynthesizeKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** the data's seed */
@@ -1318,7 +1328,7 @@ export interface Fp8PagedDecodeAttentionArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between pages of k_cache */
   kStridePage: number;
@@ -1326,7 +1336,7 @@ export interface Fp8PagedDecodeAttentionArgs<Buffer> {
   kStrideSlot: number;
   /** element stride between heads of k_cache */
   kStrideH: number;
-  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of v_cache */
   vStridePage: number;
@@ -1380,6 +1390,8 @@ export interface Fp8PagedDecodeAttentionArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1396,7 +1408,7 @@ export interface Fp8PagedSparseAttentionArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between pages of k_cache */
   kStridePage: number;
@@ -1404,7 +1416,7 @@ export interface Fp8PagedSparseAttentionArgs<Buffer> {
   kStrideSlot: number;
   /** element stride between heads of k_cache */
   kStrideH: number;
-  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of v_cache */
   vStridePage: number;
@@ -1460,6 +1472,8 @@ export interface Fp8PagedSparseAttentionArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1476,7 +1490,7 @@ export interface Fp8PagedSparseAttentionPerHeadArgs<Buffer> {
   qStrideB: number;
   /** element stride between heads of q */
   qStrideH: number;
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between pages of k_cache */
   kStridePage: number;
@@ -1484,7 +1498,7 @@ export interface Fp8PagedSparseAttentionPerHeadArgs<Buffer> {
   kStrideSlot: number;
   /** element stride between heads of k_cache */
   kStrideH: number;
-  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of v_cache */
   vStridePage: number;
@@ -1542,6 +1556,8 @@ export interface Fp8PagedSparseAttentionPerHeadArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** scale of q . k, usually 1/sqrt(head_dim) */
@@ -1558,9 +1574,9 @@ export interface Fp8PagedAppendKvArgs<Buffer> {
   vNew: Buffer;
   /** [batch] tokens in each cache, the new one included */
   seqlens: Buffer;
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
-  /** values, laid out like k_cache, E4M3 */
+  /** values, laid out like k_cache, FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of both pools */
   cacheStridePage: number;
@@ -1594,15 +1610,17 @@ export interface Fp8PagedAppendKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
 }
 
 /** Options of fp8PagedSynthesizeKv (lim_fp8_paged_synthesize_kv). */
 export interface Fp8PagedSynthesizeKvArgs<Buffer> {
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
-  /** values, laid out like k_cache, E4M3 */
+  /** values, laid out like k_cache, FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of both pools */
   cacheStridePage: number;
@@ -1638,6 +1656,8 @@ export interface Fp8PagedSynthesizeKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
   /** the data's seed */
@@ -1660,9 +1680,9 @@ export interface Fp8WriteKvSlotsArgs<Buffer> {
   newStrideH: number;
   /** [num_tokens] each token's slot, page * page_size + offset; -1 skips it */
   slotMapping: Buffer;
-  /** key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
-  /** value pool, laid out like k_cache, E4M3 */
+  /** value pool, laid out like k_cache, FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of both pools */
   cacheStridePage: number;
@@ -1686,13 +1706,15 @@ export interface Fp8WriteKvSlotsArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
 }
 
 /** Options of fp8GatherKv (lim_fp8_gather_kv). */
 export interface Fp8GatherKvArgs<Buffer> {
-  /** keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between requests of k_cache */
   kStrideB: number;
@@ -1700,7 +1722,7 @@ export interface Fp8GatherKvArgs<Buffer> {
   kStrideH: number;
   /** element stride between tokens of k_cache */
   kStrideN: number;
-  /** values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  /** values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between requests of v_cache */
   vStrideB: number;
@@ -1744,13 +1766,15 @@ export interface Fp8GatherKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
 }
 
 /** Options of fp8PagedGatherKv (lim_fp8_paged_gather_kv). */
 export interface Fp8PagedGatherKvArgs<Buffer> {
-  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   kCache: Buffer;
   /** element stride between pages of k_cache */
   kStridePage: number;
@@ -1758,7 +1782,7 @@ export interface Fp8PagedGatherKvArgs<Buffer> {
   kStrideSlot: number;
   /** element stride between heads of k_cache */
   kStrideH: number;
-  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  /** values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   vCache: Buffer;
   /** element stride between pages of v_cache */
   vStridePage: number;
@@ -1814,6 +1838,8 @@ export interface Fp8PagedGatherKvArgs<Buffer> {
   vScale?: Buffer | null;
   /** entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
   scaleHeads: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   dtype: "bf16" | "fp16";
 }
@@ -1830,6 +1856,8 @@ export interface Fp8DecodeAttentionWorkspaceSizeArgs<Buffer> {
   headDim: number;
   /** upper bound of seqlens */
   maxSeqlen: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   dtype: "bf16" | "fp16";
 }
@@ -1846,6 +1874,8 @@ export interface Fp8SparseAttentionWorkspaceSizeArgs<Buffer> {
   headDim: number;
   /** capacity of each list */
   maxCount: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   dtype: "bf16" | "fp16";
   /** 0: one list per request; 1: one per query head */
@@ -1864,6 +1894,8 @@ export interface Fp8PagedDecodeAttentionWorkspaceSizeArgs<Buffer> {
   headDim: number;
   /** upper bound of seqlens */
   maxSeqlen: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   dtype: "bf16" | "fp16";
 }
@@ -1880,6 +1912,8 @@ export interface Fp8PagedSparseAttentionWorkspaceSizeArgs<Buffer> {
   headDim: number;
   /** capacity of each list */
   maxCount: number;
+  /** LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
+  kvDtype: "e4m3" | "e5m2";
   /** LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   dtype: "bf16" | "fp16";
   /** 0: one list per request; 1: one per query head */
@@ -2123,7 +2157,8 @@ export interface LimAbiFunctions<Buffer> {
    * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
    * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
    * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2134,7 +2169,8 @@ export interface LimAbiFunctions<Buffer> {
    * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
    * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
    * previous one is skipped and reported by lim_check_device_status, never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2143,7 +2179,8 @@ export interface LimAbiFunctions<Buffer> {
    * TidalDecode-style sparse attention: every query head attends over its own ascending index list
    * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
    * skipped and reported as for lim_fp8_sparse_attention.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2151,7 +2188,8 @@ export interface LimAbiFunctions<Buffer> {
   /**
    * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
    * Positions outside the cache are skipped and reported by lim_check_device_status.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2160,7 +2198,8 @@ export interface LimAbiFunctions<Buffer> {
    * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
    * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
    * of (seed, layer, position). For benchmarks and tests without model weights.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2178,7 +2217,8 @@ export interface LimAbiFunctions<Buffer> {
    * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
    * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
    * reported by lim_check_device_status and never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2195,7 +2235,8 @@ export interface LimAbiFunctions<Buffer> {
    * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
    * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
    * reported by lim_check_device_status and never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2210,7 +2251,8 @@ export interface LimAbiFunctions<Buffer> {
    * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
    * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
    * reported by lim_check_device_status and never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2224,7 +2266,8 @@ export interface LimAbiFunctions<Buffer> {
    * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
    * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
    * reported by lim_check_device_status and never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2239,7 +2282,8 @@ export interface LimAbiFunctions<Buffer> {
    * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
    * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
    * reported by lim_check_device_status and never read.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2249,7 +2293,8 @@ export interface LimAbiFunctions<Buffer> {
    * write does: token t goes to page slot_mapping[t] / page_size, position slot_mapping[t] % page_size of that
    * page, for every KV head. A slot of -1 (padding) is skipped; any other slot outside the pools is skipped
    * and reported by lim_check_device_status.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2260,7 +2305,8 @@ export interface LimAbiFunctions<Buffer> {
    * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
    * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
    * a dense attention in the model's dtype runs over them.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */
@@ -2277,7 +2323,8 @@ export interface LimAbiFunctions<Buffer> {
    * reported by lim_check_device_status and never read.
    * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
    * a dense attention in the model's dtype runs over them.
-   * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+   * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+   * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
    * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
    * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
    */

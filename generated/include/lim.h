@@ -41,6 +41,7 @@ typedef enum lim_dtype {
   LIM_DTYPE_I32 = 3, /* i32 */
   LIM_DTYPE_U32 = 4, /* u32 */
   LIM_DTYPE_E4M3 = 5, /* e4m3 */
+  LIM_DTYPE_E5M2 = 6, /* e5m2 */
 } lim_dtype;
 
 /** Layouts of K/V caches: where the row of (request, head, position) lies. */
@@ -1382,18 +1383,19 @@ int lim_write_kv_slots(
  * device) and merged. All pointers are device pointers; q, K, V and out are bf16 or fp16 (dtype), 16-byte
  * aligned, with a contiguous last dimension and strides that are multiples of 8 elements. Asynchronous on
  * stream; seqlens outside [1, max_seqlen] are reported by lim_check_device_status.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param k_stride_b element stride between requests of k_cache
  * @param k_stride_h element stride between heads of k_cache
  * @param k_stride_n element stride between tokens of k_cache
- * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param v_stride_b element stride between requests of v_cache
  * @param v_stride_h element stride between heads of v_cache
  * @param v_stride_n element stride between tokens of v_cache
@@ -1414,6 +1416,7 @@ int lim_write_kv_slots(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1449,6 +1452,7 @@ int lim_fp8_decode_attention(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -1462,18 +1466,19 @@ int lim_fp8_decode_attention(
  * each selected K/V row is read once per GQA group. Equals full attention restricted to the set. Long
  * lists are split across thread blocks and merged. An entry outside [0, seqlens[b]) or not above the
  * previous one is skipped and reported by lim_check_device_status, never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param k_stride_b element stride between requests of k_cache
  * @param k_stride_h element stride between heads of k_cache
  * @param k_stride_n element stride between tokens of k_cache
- * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param v_stride_b element stride between requests of v_cache
  * @param v_stride_h element stride between heads of v_cache
  * @param v_stride_n element stride between tokens of v_cache
@@ -1495,6 +1500,7 @@ int lim_fp8_decode_attention(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1531,6 +1537,7 @@ int lim_fp8_sparse_attention(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -1542,18 +1549,19 @@ int lim_fp8_sparse_attention(
  * TidalDecode-style sparse attention: every query head attends over its own ascending index list
  * (lim_select_per_head's output), so the heads of a GQA group read K/V rows separately. Bad entries are
  * skipped and reported as for lim_fp8_sparse_attention.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param k_stride_b element stride between requests of k_cache
  * @param k_stride_h element stride between heads of k_cache
  * @param k_stride_n element stride between tokens of k_cache
- * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param v_stride_b element stride between requests of v_cache
  * @param v_stride_h element stride between heads of v_cache
  * @param v_stride_n element stride between tokens of v_cache
@@ -1576,6 +1584,7 @@ int lim_fp8_sparse_attention(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1613,6 +1622,7 @@ int lim_fp8_sparse_attention_per_head(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -1623,15 +1633,16 @@ int lim_fp8_sparse_attention_per_head(
 /**
  * Writes each request's new key and value at position seqlens[b] - 1 of its cache, for every KV head.
  * Positions outside the cache are skipped and reported by lim_check_device_status.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
  * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
  * @param seqlens [batch] tokens in each cache, the new one included
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
- * @param v_cache values, laid out like k_cache, E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
+ * @param v_cache values, laid out like k_cache, FP8 (kv_dtype)
  * @param cache_stride_b element stride between requests of both caches
  * @param cache_stride_h element stride between heads of both caches
  * @param cache_stride_n element stride between tokens of both caches
@@ -1642,6 +1653,7 @@ int lim_fp8_sparse_attention_per_head(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -1661,6 +1673,7 @@ int lim_fp8_append_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     cudaStream_t stream
 );
@@ -1669,12 +1682,13 @@ int lim_fp8_append_kv(
  * Fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  * (attention sinks, per-head heavy hitters, recent tokens; see dsl/kernels/synthetic.ts), a pure function
  * of (seed, layer, position). For benchmarks and tests without model weights.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3
- * @param v_cache values, laid out like k_cache, E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, FP8 (kv_dtype)
+ * @param v_cache values, laid out like k_cache, FP8 (kv_dtype)
  * @param seqlens [batch] positions to fill per request
  * @param batch requests
  * @param num_kv_heads KV heads
@@ -1683,6 +1697,7 @@ int lim_fp8_append_kv(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param seed the data's seed
  * @param layer the layer (part of every element's hash)
@@ -1700,6 +1715,7 @@ int lim_fp8_synthesize_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     uint32_t seed,
     int32_t layer,
@@ -1720,18 +1736,19 @@ int lim_fp8_synthesize_kv(
  * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
  * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
  * reported by lim_check_device_status and never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param k_stride_page element stride between pages of k_cache
  * @param k_stride_slot element stride between the positions of a page of k_cache
  * @param k_stride_h element stride between heads of k_cache
- * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param v_stride_page element stride between pages of v_cache
  * @param v_stride_slot element stride between the positions of a page of v_cache
  * @param v_stride_h element stride between heads of v_cache
@@ -1758,6 +1775,7 @@ int lim_fp8_synthesize_kv(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1799,6 +1817,7 @@ int lim_fp8_paged_decode_attention(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -1818,18 +1837,19 @@ int lim_fp8_paged_decode_attention(
  * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
  * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
  * reported by lim_check_device_status and never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param k_stride_page element stride between pages of k_cache
  * @param k_stride_slot element stride between the positions of a page of k_cache
  * @param k_stride_h element stride between heads of k_cache
- * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param v_stride_page element stride between pages of v_cache
  * @param v_stride_slot element stride between the positions of a page of v_cache
  * @param v_stride_h element stride between heads of v_cache
@@ -1857,6 +1877,7 @@ int lim_fp8_paged_decode_attention(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1899,6 +1920,7 @@ int lim_fp8_paged_sparse_attention(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -1916,18 +1938,19 @@ int lim_fp8_paged_sparse_attention(
  * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
  * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
  * reported by lim_check_device_status and never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param q queries [batch, num_q_heads, head_dim]
  * @param q_stride_b element stride between requests of q
  * @param q_stride_h element stride between heads of q
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param k_stride_page element stride between pages of k_cache
  * @param k_stride_slot element stride between the positions of a page of k_cache
  * @param k_stride_h element stride between heads of k_cache
- * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param v_stride_page element stride between pages of v_cache
  * @param v_stride_slot element stride between the positions of a page of v_cache
  * @param v_stride_h element stride between heads of v_cache
@@ -1956,6 +1979,7 @@ int lim_fp8_paged_sparse_attention(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param softmax_scale scale of q . k, usually 1/sqrt(head_dim)
  * @param workspace device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it.
@@ -1999,6 +2023,7 @@ int lim_fp8_paged_sparse_attention_per_head(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     float softmax_scale,
     void* workspace,
@@ -2015,15 +2040,16 @@ int lim_fp8_paged_sparse_attention_per_head(
  * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
  * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
  * reported by lim_check_device_status and never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
  * @param k_new [batch, num_kv_heads, head_dim] the new token's keys, contiguous
  * @param v_new [batch, num_kv_heads, head_dim] the new token's values, contiguous
  * @param seqlens [batch] tokens in each cache, the new one included
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
- * @param v_cache values, laid out like k_cache, E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+ * @param v_cache values, laid out like k_cache, FP8 (kv_dtype)
  * @param cache_stride_page element stride between pages of both pools
  * @param cache_stride_slot element stride between the positions of a page of both pools
  * @param cache_stride_h element stride between heads of both pools
@@ -2040,6 +2066,7 @@ int lim_fp8_paged_sparse_attention_per_head(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -2065,6 +2092,7 @@ int lim_fp8_paged_append_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     cudaStream_t stream
 );
@@ -2079,12 +2107,13 @@ int lim_fp8_paged_append_kv(
  * n % page_size, r = b or block_table_rows[b] (a table shared by more requests than the batch, such as SGLang's
  * req_to_token, read in place); a table entry outside [0, num_pages) or a row outside [0, num_table_rows) is
  * reported by lim_check_device_status and never read.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
- * @param v_cache values, laid out like k_cache, E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+ * @param v_cache values, laid out like k_cache, FP8 (kv_dtype)
  * @param cache_stride_page element stride between pages of both pools
  * @param cache_stride_slot element stride between the positions of a page of both pools
  * @param cache_stride_h element stride between heads of both pools
@@ -2102,6 +2131,7 @@ int lim_fp8_paged_append_kv(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param seed the data's seed
  * @param layer the layer (part of every element's hash)
@@ -2128,6 +2158,7 @@ int lim_fp8_paged_synthesize_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     uint32_t seed,
     int32_t layer,
@@ -2140,7 +2171,8 @@ int lim_fp8_paged_synthesize_kv(
  * write does: token t goes to page slot_mapping[t] / page_size, position slot_mapping[t] % page_size of that
  * page, for every KV head. A slot of -1 (padding) is skipped; any other slot outside the pools is skipped
  * and reported by lim_check_device_status.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
@@ -2149,8 +2181,8 @@ int lim_fp8_paged_synthesize_kv(
  * @param new_stride_t element stride between tokens of k_new and v_new
  * @param new_stride_h element stride between heads of k_new and v_new
  * @param slot_mapping [num_tokens] each token's slot, page * page_size + offset; -1 skips it
- * @param k_cache key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
- * @param v_cache value pool, laid out like k_cache, E4M3
+ * @param k_cache key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
+ * @param v_cache value pool, laid out like k_cache, FP8 (kv_dtype)
  * @param cache_stride_page element stride between pages of both pools
  * @param cache_stride_slot element stride between the positions of a page of both pools
  * @param cache_stride_h element stride between heads of both pools
@@ -2162,6 +2194,7 @@ int lim_fp8_paged_synthesize_kv(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -2184,6 +2217,7 @@ int lim_fp8_write_kv_slots(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     cudaStream_t stream
 );
@@ -2194,15 +2228,16 @@ int lim_fp8_write_kv_slots(
  * i-th position. Rows past counts[b] are left as they were; bad entries are skipped and reported.
  * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
  * a dense attention in the model's dtype runs over them.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
- * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param k_cache keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param k_stride_b element stride between requests of k_cache
  * @param k_stride_h element stride between heads of k_cache
  * @param k_stride_n element stride between tokens of k_cache
- * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], E4M3
+ * @param v_cache values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype)
  * @param v_stride_b element stride between requests of v_cache
  * @param v_stride_h element stride between heads of v_cache
  * @param v_stride_n element stride between tokens of v_cache
@@ -2224,6 +2259,7 @@ int lim_fp8_write_kv_slots(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -2254,6 +2290,7 @@ int lim_fp8_gather_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     cudaStream_t stream
 );
@@ -2270,15 +2307,16 @@ int lim_fp8_gather_kv(
  * reported by lim_check_device_status and never read.
  * From FP8 caches the compact rows are the dequantised values (stored value times its scale) in dtype, so that
  * a dense attention in the model's dtype runs over them.
- * FP8 caches: k_cache and v_cache hold E4M3 values (OCP FP8, torch.float8_e4m3fn) whose real values are
+ * FP8 caches: k_cache and v_cache hold FP8 values, E4M3 (kv_dtype = LIM_DTYPE_E4M3, torch.float8_e4m3fn) or E5M2
+ * (LIM_DTYPE_E5M2, torch.float8_e5m2), each an OCP FP8 format, whose real values are
  * the stored ones times k_scale (keys) and v_scale (values): one scale for the whole cache (scale_heads = 1)
  * or one per KV head (scale_heads = num_kv_heads), device arrays read at every call; NULL means 1.
  *
- * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param k_cache keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param k_stride_page element stride between pages of k_cache
  * @param k_stride_slot element stride between the positions of a page of k_cache
  * @param k_stride_h element stride between heads of k_cache
- * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3
+ * @param v_cache values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype)
  * @param v_stride_page element stride between pages of v_cache
  * @param v_stride_slot element stride between the positions of a page of v_cache
  * @param v_stride_h element stride between heads of v_cache
@@ -2306,6 +2344,7 @@ int lim_fp8_gather_kv(
  * @param k_scale optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1
  * @param v_scale optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1
  * @param scale_heads entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head)
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches
  * @param stream stream the kernels run on (0: the legacy default stream)
  */
@@ -2342,6 +2381,7 @@ int lim_fp8_paged_gather_kv(
     const float* k_scale,
     const float* v_scale,
     int32_t scale_heads,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     cudaStream_t stream
 );
@@ -2355,6 +2395,7 @@ int lim_fp8_paged_gather_kv(
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
  * @param max_seqlen upper bound of seqlens
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param bytes receives the size in bytes
  */
@@ -2364,6 +2405,7 @@ int lim_fp8_decode_attention_workspace_size(
     int32_t num_kv_heads,
     int32_t head_dim,
     int32_t max_seqlen,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     size_t* bytes
 );
@@ -2376,6 +2418,7 @@ int lim_fp8_decode_attention_workspace_size(
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
  * @param max_count capacity of each list
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param per_head 0: one list per request; 1: one per query head
  * @param bytes receives the size in bytes
@@ -2386,6 +2429,7 @@ int lim_fp8_sparse_attention_workspace_size(
     int32_t num_kv_heads,
     int32_t head_dim,
     int32_t max_count,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     int32_t per_head,
     size_t* bytes
@@ -2400,6 +2444,7 @@ int lim_fp8_sparse_attention_workspace_size(
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
  * @param max_seqlen upper bound of seqlens
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param bytes receives the size in bytes
  */
@@ -2409,6 +2454,7 @@ int lim_fp8_paged_decode_attention_workspace_size(
     int32_t num_kv_heads,
     int32_t head_dim,
     int32_t max_seqlen,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     size_t* bytes
 );
@@ -2421,6 +2467,7 @@ int lim_fp8_paged_decode_attention_workspace_size(
  * @param num_kv_heads KV heads (divides num_q_heads)
  * @param head_dim head dimension
  * @param max_count capacity of each list
+ * @param kv_dtype LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache
  * @param dtype LIM_DTYPE_BF16 or LIM_DTYPE_FP16
  * @param per_head 0: one list per request; 1: one per query head
  * @param bytes receives the size in bytes
@@ -2431,6 +2478,7 @@ int lim_fp8_paged_sparse_attention_workspace_size(
     int32_t num_kv_heads,
     int32_t head_dim,
     int32_t max_count,
+    lim_dtype kv_dtype,
     lim_dtype dtype,
     int32_t per_head,
     size_t* bytes

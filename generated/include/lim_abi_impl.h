@@ -714,11 +714,11 @@ struct lim_fp8_decode_attention_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t k_stride_b; /* element stride between requests of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
   int64_t k_stride_n; /* element stride between tokens of k_cache */
-  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t v_stride_b; /* element stride between requests of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
   int64_t v_stride_n; /* element stride between tokens of v_cache */
@@ -739,6 +739,7 @@ struct lim_fp8_decode_attention_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -753,11 +754,11 @@ struct lim_fp8_sparse_attention_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t k_stride_b; /* element stride between requests of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
   int64_t k_stride_n; /* element stride between tokens of k_cache */
-  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t v_stride_b; /* element stride between requests of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
   int64_t v_stride_n; /* element stride between tokens of v_cache */
@@ -779,6 +780,7 @@ struct lim_fp8_sparse_attention_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -793,11 +795,11 @@ struct lim_fp8_sparse_attention_per_head_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t k_stride_b; /* element stride between requests of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
   int64_t k_stride_n; /* element stride between tokens of k_cache */
-  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t v_stride_b; /* element stride between requests of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
   int64_t v_stride_n; /* element stride between tokens of v_cache */
@@ -820,6 +822,7 @@ struct lim_fp8_sparse_attention_per_head_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -834,8 +837,8 @@ struct lim_fp8_append_kv_args {
   const void* k_new; /* [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
   const void* v_new; /* [batch, num_kv_heads, head_dim] the new token's values, contiguous */
   const int32_t* seqlens; /* [batch] tokens in each cache, the new one included */
-  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
-  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
+  void* v_cache; /* values, laid out like k_cache, FP8 (kv_dtype) */
   int64_t cache_stride_b; /* element stride between requests of both caches */
   int64_t cache_stride_h; /* element stride between heads of both caches */
   int64_t cache_stride_n; /* element stride between tokens of both caches */
@@ -846,6 +849,7 @@ struct lim_fp8_append_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -854,8 +858,8 @@ int lim_fp8_append_kv_impl(const lim_fp8_append_kv_args& a);
 /** The arguments of lim_fp8_synthesize_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_fp8_synthesize_kv_args {
   static constexpr const char* function = "lim_fp8_synthesize_kv";
-  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, E4M3 */
-  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], contiguous, FP8 (kv_dtype) */
+  void* v_cache; /* values, laid out like k_cache, FP8 (kv_dtype) */
   const int32_t* seqlens; /* [batch] positions to fill per request */
   int32_t batch; /* requests */
   int32_t num_kv_heads; /* KV heads */
@@ -864,6 +868,7 @@ struct lim_fp8_synthesize_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   uint32_t seed; /* the data's seed */
   int32_t layer; /* the layer (part of every element's hash) */
@@ -878,11 +883,11 @@ struct lim_fp8_paged_decode_attention_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t k_stride_page; /* element stride between pages of k_cache */
   int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
-  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t v_stride_page; /* element stride between pages of v_cache */
   int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
@@ -909,6 +914,7 @@ struct lim_fp8_paged_decode_attention_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_paged_decode_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -923,11 +929,11 @@ struct lim_fp8_paged_sparse_attention_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t k_stride_page; /* element stride between pages of k_cache */
   int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
-  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t v_stride_page; /* element stride between pages of v_cache */
   int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
@@ -955,6 +961,7 @@ struct lim_fp8_paged_sparse_attention_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes (16-byte aligned); may be NULL when that size is 0. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -969,11 +976,11 @@ struct lim_fp8_paged_sparse_attention_per_head_args {
   const void* q; /* queries [batch, num_q_heads, head_dim] */
   int64_t q_stride_b; /* element stride between requests of q */
   int64_t q_stride_h; /* element stride between heads of q */
-  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t k_stride_page; /* element stride between pages of k_cache */
   int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
-  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t v_stride_page; /* element stride between pages of v_cache */
   int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
@@ -1002,6 +1009,7 @@ struct lim_fp8_paged_sparse_attention_per_head_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   float softmax_scale; /* scale of q . k, usually 1/sqrt(head_dim) */
   void* workspace; /* device scratch of lim_fp8_paged_sparse_attention_workspace_size bytes with per_head = 1. Zero it once when allocated (cudaMemset); every call leaves it ready for the next, CUDA-graph replays included. The three attention functions may share one workspace (in stream order); no other function may write into it. */
@@ -1016,8 +1024,8 @@ struct lim_fp8_paged_append_kv_args {
   const void* k_new; /* [batch, num_kv_heads, head_dim] the new token's keys, contiguous */
   const void* v_new; /* [batch, num_kv_heads, head_dim] the new token's values, contiguous */
   const int32_t* seqlens; /* [batch] tokens in each cache, the new one included */
-  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
-  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
+  void* v_cache; /* values, laid out like k_cache, FP8 (kv_dtype) */
   int64_t cache_stride_page; /* element stride between pages of both pools */
   int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
   int64_t cache_stride_h; /* element stride between heads of both pools */
@@ -1034,6 +1042,7 @@ struct lim_fp8_paged_append_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -1042,8 +1051,8 @@ int lim_fp8_paged_append_kv_impl(const lim_fp8_paged_append_kv_args& a);
 /** The arguments of lim_fp8_paged_synthesize_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_fp8_paged_synthesize_kv_args {
   static constexpr const char* function = "lim_fp8_paged_synthesize_kv";
-  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
-  void* v_cache; /* values, laid out like k_cache, E4M3 */
+  void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
+  void* v_cache; /* values, laid out like k_cache, FP8 (kv_dtype) */
   int64_t cache_stride_page; /* element stride between pages of both pools */
   int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
   int64_t cache_stride_h; /* element stride between heads of both pools */
@@ -1061,6 +1070,7 @@ struct lim_fp8_paged_synthesize_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   uint32_t seed; /* the data's seed */
   int32_t layer; /* the layer (part of every element's hash) */
@@ -1077,8 +1087,8 @@ struct lim_fp8_write_kv_slots_args {
   int64_t new_stride_t; /* element stride between tokens of k_new and v_new */
   int64_t new_stride_h; /* element stride between heads of k_new and v_new */
   const int32_t* slot_mapping; /* [num_tokens] each token's slot, page * page_size + offset; -1 skips it */
-  void* k_cache; /* key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
-  void* v_cache; /* value pool, laid out like k_cache, E4M3 */
+  void* k_cache; /* key pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
+  void* v_cache; /* value pool, laid out like k_cache, FP8 (kv_dtype) */
   int64_t cache_stride_page; /* element stride between pages of both pools */
   int64_t cache_stride_slot; /* element stride between the positions of a page of both pools */
   int64_t cache_stride_h; /* element stride between heads of both pools */
@@ -1090,6 +1100,7 @@ struct lim_fp8_write_kv_slots_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -1098,11 +1109,11 @@ int lim_fp8_write_kv_slots_impl(const lim_fp8_write_kv_slots_args& a);
 /** The arguments of lim_fp8_gather_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_fp8_gather_kv_args {
   static constexpr const char* function = "lim_fp8_gather_kv";
-  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* k_cache; /* keys [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t k_stride_b; /* element stride between requests of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
   int64_t k_stride_n; /* element stride between tokens of k_cache */
-  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], E4M3 */
+  const void* v_cache; /* values [batch, num_kv_heads, cache_capacity, head_dim], FP8 (kv_dtype) */
   int64_t v_stride_b; /* element stride between requests of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
   int64_t v_stride_n; /* element stride between tokens of v_cache */
@@ -1124,6 +1135,7 @@ struct lim_fp8_gather_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -1132,11 +1144,11 @@ int lim_fp8_gather_kv_impl(const lim_fp8_gather_kv_args& a);
 /** The arguments of lim_fp8_paged_gather_kv, checked (sizes, pointers, alignment, strides, layouts, relations). */
 struct lim_fp8_paged_gather_kv_args {
   static constexpr const char* function = "lim_fp8_paged_gather_kv";
-  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* k_cache; /* keys pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t k_stride_page; /* element stride between pages of k_cache */
   int64_t k_stride_slot; /* element stride between the positions of a page of k_cache */
   int64_t k_stride_h; /* element stride between heads of k_cache */
-  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), E4M3 */
+  const void* v_cache; /* values pool [num_pages, page_size, num_kv_heads, head_dim] (NHD; HND in the strides), FP8 (kv_dtype) */
   int64_t v_stride_page; /* element stride between pages of v_cache */
   int64_t v_stride_slot; /* element stride between the positions of a page of v_cache */
   int64_t v_stride_h; /* element stride between heads of v_cache */
@@ -1164,6 +1176,7 @@ struct lim_fp8_paged_gather_kv_args {
   const float* k_scale; /* optional [scale_heads] scale of the keys (vLLM's k_scale); NULL: 1 */
   const float* v_scale; /* optional [scale_heads] scale of the values (vLLM's v_scale); NULL: 1 */
   int32_t scale_heads; /* entries of k_scale and v_scale: 1 (per tensor) or num_kv_heads (per KV head) */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16: the dtype of every tensor but the FP8 caches */
   cudaStream_t stream; /* stream the kernels run on (0: the legacy default stream) */
 };
@@ -1177,6 +1190,7 @@ struct lim_fp8_decode_attention_workspace_size_args {
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
   int32_t max_seqlen; /* upper bound of seqlens */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   size_t* bytes; /* receives the size in bytes */
 };
@@ -1190,6 +1204,7 @@ struct lim_fp8_sparse_attention_workspace_size_args {
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
   int32_t max_count; /* capacity of each list */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   int32_t per_head; /* 0: one list per request; 1: one per query head */
   size_t* bytes; /* receives the size in bytes */
@@ -1204,6 +1219,7 @@ struct lim_fp8_paged_decode_attention_workspace_size_args {
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
   int32_t max_seqlen; /* upper bound of seqlens */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   size_t* bytes; /* receives the size in bytes */
 };
@@ -1217,6 +1233,7 @@ struct lim_fp8_paged_sparse_attention_workspace_size_args {
   int32_t num_kv_heads; /* KV heads (divides num_q_heads) */
   int32_t head_dim; /* head dimension */
   int32_t max_count; /* capacity of each list */
+  lim_dtype kv_dtype; /* LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2: the FP8 format of k_cache and v_cache */
   lim_dtype dtype; /* LIM_DTYPE_BF16 or LIM_DTYPE_FP16 */
   int32_t per_head; /* 0: one list per request; 1: one per query head */
   size_t* bytes; /* receives the size in bytes */

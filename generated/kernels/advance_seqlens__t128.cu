@@ -28,13 +28,13 @@ __global__ void __launch_bounds__(128) advance_seqlens__t128_kernel(const __grid
   const lim::Tensor<int, 1> seqlens(lim_p.seqlens);  // [B]
   const int capacity = lim_p.capacity;
 
-  const int b = static_cast<int>(blockIdx.x) * s::threads + static_cast<int>(threadIdx.x); // dsl/kernels/append_kv.ts:93
-  if (b < lim_p.B) {                                                                // dsl/kernels/append_kv.ts:94
-    const int n = seqlens.load(b);                                                  // dsl/kernels/append_kv.ts:95
-    if (n + 1 > capacity) {                                                         // dsl/kernels/append_kv.ts:96
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, capacity, 0);              // dsl/kernels/append_kv.ts:96
+  const int b = static_cast<int>(blockIdx.x) * s::threads + static_cast<int>(threadIdx.x); // dsl/kernels/append_kv.ts:94
+  if (b < lim_p.B) {                                                                // dsl/kernels/append_kv.ts:95
+    const int n = seqlens.load(b);                                                  // dsl/kernels/append_kv.ts:96
+    if (n + 1 > capacity) {                                                         // dsl/kernels/append_kv.ts:97
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, capacity, 0);              // dsl/kernels/append_kv.ts:97
     } else {
-      seqlens.store(n + 1, b);                                                      // dsl/kernels/append_kv.ts:97
+      seqlens.store(n + 1, b);                                                      // dsl/kernels/append_kv.ts:98
     }
   }
 }

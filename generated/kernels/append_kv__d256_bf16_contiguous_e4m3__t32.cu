@@ -37,44 +37,44 @@ __global__ void __launch_bounds__(32) append_kv__d256_bf16_contiguous_e4m3__t32_
   const lim::Tensor<const float, 1> kScale(lim_p.kScale);  // [KS]
   const lim::Tensor<const float, 1> vScale(lim_p.vScale);  // [KS]
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:41
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:42
-  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:43
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:44
-  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:45
-  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:46
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:47
-      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:47
+  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:42
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:43
+  const int h = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:44
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:45
+  const int position = seqlens.load(b) - 1;                                         // dsl/kernels/append_kv.ts:46
+  if (position < 0 || position >= lim_p.Nmax) {                                     // dsl/kernels/append_kv.ts:47
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:48
+      lim::raise(lim_p.status, lim_raise_base + 0, b, position + 1, lim_p.Nmax, 0); // dsl/kernels/append_kv.ts:48
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:48
+    return;                                                                         // dsl/kernels/append_kv.ts:49
   }
-  const int page = k.page(b, position);                                             // dsl/kernels/append_kv.ts:50
-  if (page < 0) {                                                                   // dsl/kernels/append_kv.ts:51
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:52
-      lim::raise(lim_p.status, lim_raise_base + 1, b, position, 0, 0);              // dsl/kernels/append_kv.ts:52
+  const int page = k.page(b, position);                                             // dsl/kernels/append_kv.ts:51
+  if (page < 0) {                                                                   // dsl/kernels/append_kv.ts:52
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:53
+      lim::raise(lim_p.status, lim_raise_base + 1, b, position, 0, 0);              // dsl/kernels/append_kv.ts:53
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:53
+    return;                                                                         // dsl/kernels/append_kv.ts:54
   }
-  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:55
-    float kRow[8];                                                                  // dsl/kernels/append_kv.ts:58
-    float vRow[8];                                                                  // dsl/kernels/append_kv.ts:59
-    lim::load_vec(kRow, kNew.ptr_at(b, h, lane * VEC));                             // dsl/kernels/append_kv.ts:60
-    lim::load_vec(vRow, vNew.ptr_at(b, h, lane * VEC));                             // dsl/kernels/append_kv.ts:61
-    float kDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:62
-    float vDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:63
-    if (kScale.present()) {                                                         // dsl/kernels/append_kv.ts:64
-      kDiv = kScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:64
+  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:56
+    float kRow[8];                                                                  // dsl/kernels/append_kv.ts:59
+    float vRow[8];                                                                  // dsl/kernels/append_kv.ts:60
+    lim::load_vec(kRow, kNew.ptr_at(b, h, lane * VEC));                             // dsl/kernels/append_kv.ts:61
+    lim::load_vec(vRow, vNew.ptr_at(b, h, lane * VEC));                             // dsl/kernels/append_kv.ts:62
+    float kDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:63
+    float vDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:64
+    if (kScale.present()) {                                                         // dsl/kernels/append_kv.ts:65
+      kDiv = kScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:65
     }
-    if (vScale.present()) {                                                         // dsl/kernels/append_kv.ts:65
-      vDiv = vScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:65
+    if (vScale.present()) {                                                         // dsl/kernels/append_kv.ts:66
+      vDiv = vScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:66
     }
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/append_kv.ts:66
-      kRow[e] = kRow[e] / kDiv;                                                     // dsl/kernels/append_kv.ts:67
-      vRow[e] = vRow[e] / vDiv;                                                     // dsl/kernels/append_kv.ts:68
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/append_kv.ts:67
+      kRow[e] = kRow[e] / kDiv;                                                     // dsl/kernels/append_kv.ts:68
+      vRow[e] = vRow[e] / vDiv;                                                     // dsl/kernels/append_kv.ts:69
     }
-    lim::store_vec(k.page_ref(page, h, position, lane * VEC), kRow);                // dsl/kernels/append_kv.ts:70
-    lim::store_vec(v.page_ref(page, h, position, lane * VEC), vRow);                // dsl/kernels/append_kv.ts:71
+    lim::store_vec(k.page_ref(page, h, position, lane * VEC), kRow);                // dsl/kernels/append_kv.ts:71
+    lim::store_vec(v.page_ref(page, h, position, lane * VEC), vRow);                // dsl/kernels/append_kv.ts:72
   }
 }
 

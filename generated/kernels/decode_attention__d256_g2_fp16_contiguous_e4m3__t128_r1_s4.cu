@@ -256,8 +256,8 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_contiguous
               for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:345
                 unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:346
                 unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:347
-                lim::widen_e4m3<false>(top, kf[2 * half]);                          // dsl/kernels/decode_attention.ts:348
-                lim::widen_e4m3<false>(bottom, kf[2 * half + 1]);                   // dsl/kernels/decode_attention.ts:349
+                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:348
+                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:349
                 unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:350
                 a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:351
                 a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:352
@@ -343,7 +343,7 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g2_fp16_contiguous
               unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:414
               #pragma unroll
               for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:415
-                lim::widen_e4m3<true>(wide[r], vf[r]);                              // dsl/kernels/decode_attention.ts:415
+                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:415
               }
               #pragma unroll
               for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:416

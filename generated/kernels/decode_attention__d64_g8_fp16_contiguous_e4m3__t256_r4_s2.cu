@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=8 dtype=fp16 cache=contiguous kv=e4m3
-// Schedule  threads=256 rows=4 stages=2 (tuned in tuning/nvidia-h200.json (1.25x over the heuristic))
+// Schedule  threads=256 rows=4 stages=2 (tuned in tuning/nvidia-h200.json (1.26x over the heuristic))
 // Launch    grid (splits, HB, B), 384 threads, 188800 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -256,8 +256,8 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g8_fp16_contiguous_
               for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:345
                 unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:346
                 unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:347
-                lim::widen_e4m3<false>(top, kf[2 * half]);                          // dsl/kernels/decode_attention.ts:348
-                lim::widen_e4m3<false>(bottom, kf[2 * half + 1]);                   // dsl/kernels/decode_attention.ts:349
+                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:348
+                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:349
                 unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:350
                 a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:351
                 a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:352
@@ -343,7 +343,7 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g8_fp16_contiguous_
               unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:414
               #pragma unroll
               for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:415
-                lim::widen_e4m3<true>(wide[r], vf[r]);                              // dsl/kernels/decode_attention.ts:415
+                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:415
               }
               #pragma unroll
               for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:416

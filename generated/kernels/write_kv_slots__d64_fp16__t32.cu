@@ -36,41 +36,41 @@ __global__ void __launch_bounds__(32) write_kv_slots__d64_fp16__t32_kernel(const
   const lim::Tensor<const float, 1> kScale(lim_p.kScale);  // [KS]
   const lim::Tensor<const float, 1> vScale(lim_p.vScale);  // [KS]
 
-  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:126
-  const int t = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:127
-  const int h = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:128
-  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:129
-  const int slot = slots.load(t);                                                   // dsl/kernels/append_kv.ts:130
-  if (slot == -1) {                                                                 // dsl/kernels/append_kv.ts:131
-    return;                                                                         // dsl/kernels/append_kv.ts:131
+  constexpr int VEC = 8;                                                            // dsl/kernels/append_kv.ts:127
+  const int t = static_cast<int>(blockIdx.x);                                       // dsl/kernels/append_kv.ts:128
+  const int h = static_cast<int>(blockIdx.y);                                       // dsl/kernels/append_kv.ts:129
+  const int lane = static_cast<int>(threadIdx.x);                                   // dsl/kernels/append_kv.ts:130
+  const int slot = slots.load(t);                                                   // dsl/kernels/append_kv.ts:131
+  if (slot == -1) {                                                                 // dsl/kernels/append_kv.ts:132
+    return;                                                                         // dsl/kernels/append_kv.ts:132
   }
-  const int page = slot / lim_p.PS;                                                 // dsl/kernels/append_kv.ts:132
-  if (slot < 0 || page >= lim_p.P) {                                                // dsl/kernels/append_kv.ts:133
-    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:134
-      lim::raise(lim_p.status, lim_raise_base + 0, t, slot, lim_p.P, lim_p.PS);     // dsl/kernels/append_kv.ts:134
+  const int page = slot / lim_p.PS;                                                 // dsl/kernels/append_kv.ts:133
+  if (slot < 0 || page >= lim_p.P) {                                                // dsl/kernels/append_kv.ts:134
+    if (lane == 0 && h == 0) {                                                      // dsl/kernels/append_kv.ts:135
+      lim::raise(lim_p.status, lim_raise_base + 0, t, slot, lim_p.P, lim_p.PS);     // dsl/kernels/append_kv.ts:135
     }
-    return;                                                                         // dsl/kernels/append_kv.ts:135
+    return;                                                                         // dsl/kernels/append_kv.ts:136
   }
-  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:137
-    float kRow[8];                                                                  // dsl/kernels/append_kv.ts:139
-    float vRow[8];                                                                  // dsl/kernels/append_kv.ts:140
-    lim::load_vec(kRow, kNew.ptr_at(t, h, lane * VEC));                             // dsl/kernels/append_kv.ts:141
-    lim::load_vec(vRow, vNew.ptr_at(t, h, lane * VEC));                             // dsl/kernels/append_kv.ts:142
-    float kDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:143
-    float vDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:144
-    if (kScale.present()) {                                                         // dsl/kernels/append_kv.ts:145
-      kDiv = kScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:145
+  if (lane * VEC < c::D) {                                                          // dsl/kernels/append_kv.ts:138
+    float kRow[8];                                                                  // dsl/kernels/append_kv.ts:140
+    float vRow[8];                                                                  // dsl/kernels/append_kv.ts:141
+    lim::load_vec(kRow, kNew.ptr_at(t, h, lane * VEC));                             // dsl/kernels/append_kv.ts:142
+    lim::load_vec(vRow, vNew.ptr_at(t, h, lane * VEC));                             // dsl/kernels/append_kv.ts:143
+    float kDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:144
+    float vDiv = 1.0f;                                                              // dsl/kernels/append_kv.ts:145
+    if (kScale.present()) {                                                         // dsl/kernels/append_kv.ts:146
+      kDiv = kScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:146
     }
-    if (vScale.present()) {                                                         // dsl/kernels/append_kv.ts:146
-      vDiv = vScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:146
+    if (vScale.present()) {                                                         // dsl/kernels/append_kv.ts:147
+      vDiv = vScale.load(lim_p.KS == 1 ? 0 : h);                                    // dsl/kernels/append_kv.ts:147
     }
     #pragma unroll
-    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/append_kv.ts:147
-      kRow[e] = kRow[e] / kDiv;                                                     // dsl/kernels/append_kv.ts:148
-      vRow[e] = vRow[e] / vDiv;                                                     // dsl/kernels/append_kv.ts:149
+    for (int e = 0; e < VEC; ++e) {                                                 // dsl/kernels/append_kv.ts:148
+      kRow[e] = kRow[e] / kDiv;                                                     // dsl/kernels/append_kv.ts:149
+      vRow[e] = vRow[e] / vDiv;                                                     // dsl/kernels/append_kv.ts:150
     }
-    lim::store_vec(k.ptr_at(page, slot % lim_p.PS, h, lane * VEC), kRow);           // dsl/kernels/append_kv.ts:151
-    lim::store_vec(v.ptr_at(page, slot % lim_p.PS, h, lane * VEC), vRow);           // dsl/kernels/append_kv.ts:152
+    lim::store_vec(k.ptr_at(page, slot % lim_p.PS, h, lane * VEC), kRow);           // dsl/kernels/append_kv.ts:152
+    lim::store_vec(v.ptr_at(page, slot % lim_p.PS, h, lane * VEC), vRow);           // dsl/kernels/append_kv.ts:153
   }
 }
 

@@ -20,8 +20,9 @@ DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build"
 
 DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
-# FP8 caches (E4M3) go through the lim_fp8_* functions, with their scales.
-FP8 = torch.float8_e4m3fn
+# FP8 caches go through the lim_fp8_* functions, with their scales and their format (the C ABI's kv_dtype).
+FP8_FORMATS = {torch.float8_e4m3fn: "e4m3", torch.float8_e5m2: "e5m2"}
+FP8_NAMES = "torch.float8_e4m3fn or torch.float8_e5m2"
 
 
 def _dtype_name(dtype) -> str:
@@ -53,15 +54,24 @@ def _scales(k_scale, v_scale, num_kv_heads: int) -> dict:
 
 def _elements(cache_dtype, dtype, what: str, k_scale, v_scale, num_kv_heads: int):
     """The function prefix ("fp8_" or "") and scale arguments of a call whose caches hold cache_dtype and whose `what`
-    holds dtype: FP8 caches take scales; 16-bit ones must hold `what`'s dtype and take none."""
+    holds dtype: FP8 caches take scales and their format; 16-bit ones must hold `what`'s dtype and take none."""
     _dtype_name(dtype)
-    if cache_dtype == FP8:
-        return "fp8_", _scales(k_scale, v_scale, num_kv_heads)
+    if cache_dtype in FP8_FORMATS:
+        return "fp8_", dict(_scales(k_scale, v_scale, num_kv_heads), kv_dtype=FP8_FORMATS[cache_dtype])
     if cache_dtype != dtype:
-        raise TypeError(f"{what} is {dtype} but the caches are {cache_dtype}: they must match, or the caches be FP8 ({FP8})")
+        raise TypeError(f"{what} is {dtype} but the caches are {cache_dtype}: they must match, or the caches be FP8 ({FP8_NAMES})")
     if k_scale is not None or v_scale is not None:
-        raise ValueError(f"k_scale and v_scale apply to FP8 caches ({FP8}); these caches are {cache_dtype}")
+        raise ValueError(f"k_scale and v_scale apply to FP8 caches ({FP8_NAMES}); these caches are {cache_dtype}")
     return "", {}
+
+
+def _fp8_keywords(cache_dtype) -> dict:
+    """The FP8 format argument of a workspace query for caches of cache_dtype (None: caches in the queries' dtype)."""
+    if cache_dtype is None or cache_dtype in DTYPES:
+        return {}
+    if cache_dtype not in FP8_FORMATS:
+        raise TypeError(f"caches must be torch.bfloat16, torch.float16, {FP8_NAMES}, got {cache_dtype}")
+    return dict(kv_dtype=FP8_FORMATS[cache_dtype])
 
 
 def _paged(k, v):
@@ -118,31 +128,34 @@ class Lim:
                             out_stride_h=out.stride(1), batch=B, num_q_heads=Hq, head_dim=D, max_seqlen=max_seqlen, dtype=_kv_dtype(q),
                             softmax_scale=scale, stream=_stream())
 
-    def _workspace_query(self, name: str, paged: bool, fp8: bool):
-        return getattr(self.abi, ("fp8_" if fp8 else "") + ("paged_" if paged else "") + name)
+    def _workspace_query(self, name: str, paged: bool, cache_dtype):
+        fp8 = _fp8_keywords(cache_dtype)
+        query = getattr(self.abi, ("fp8_" if fp8 else "") + ("paged_" if paged else "") + name)
+        return lambda **keywords: query(**keywords, **fp8)
 
-    def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False, fp8=False) -> int:
-        """Bytes of workspace decode_attention needs; paged=True for a PagedKV cache, fp8=True for FP8 caches."""
-        query = self._workspace_query("decode_attention_workspace_size", paged, fp8)
+    def decode_attention_workspace_bytes(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False, cache_dtype=None) -> int:
+        """Bytes of workspace decode_attention needs; paged=True for a PagedKV cache, cache_dtype the caches' dtype
+        (torch.float8_e4m3fn or torch.float8_e5m2 for FP8 caches; None: dtype)."""
+        query = self._workspace_query("decode_attention_workspace_size", paged, cache_dtype)
         return query(batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_seqlen=max_seqlen, dtype=_dtype_name(dtype))
 
-    def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False, fp8=False) -> torch.Tensor:
-        return _scratch(self.decode_attention_workspace_bytes(batch, hq, hkv, d, max_seqlen, dtype, paged, fp8))
+    def decode_attention_workspace(self, batch, hq, hkv, d, max_seqlen, dtype, paged=False, cache_dtype=None) -> torch.Tensor:
+        return _scratch(self.decode_attention_workspace_bytes(batch, hq, hkv, d, max_seqlen, dtype, paged, cache_dtype))
 
     def decode_attention(self, q, k, v, seqlens, out, lse, max_seqlen, scale, workspace, logits=None, k_scale=None, v_scale=None):
-        """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D], or k a PagedKV and v None, in q's dtype or FP8 (torch.float8_e4m3fn,
+        """q, out [B, Hq, D]; k, v [B, Hkv, Nmax, D], or k a PagedKV and v None, in q's dtype or FP8 (torch.float8_e4m3fn or float8_e5m2,
         real values = stored * k_scale or v_scale: float32 CUDA tensors of 1 or Hkv entries, None for 1); seqlens int32 [B];
         lse float32 [B, Hq] or None; logits float32 [B, Hq, >= max_seqlen] or None (selection layers)."""
         prefix, keywords = self._attention(q, k, v, seqlens, out, max_seqlen, scale, k_scale, v_scale)
         strides = dict(logits_stride_b=logits.stride(0), logits_stride_h=logits.stride(1)) if logits is not None else {}
         getattr(self.abi, prefix + "decode_attention")(**keywords, lse=lse, logits=logits, workspace=workspace, **strides)
 
-    def sparse_attention_workspace_bytes(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False, fp8=False) -> int:
-        query = self._workspace_query("sparse_attention_workspace_size", paged, fp8)
+    def sparse_attention_workspace_bytes(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False, cache_dtype=None) -> int:
+        query = self._workspace_query("sparse_attention_workspace_size", paged, cache_dtype)
         return query(batch=batch, num_q_heads=hq, num_kv_heads=hkv, head_dim=d, max_count=max_count, dtype=_dtype_name(dtype), per_head=per_head)
 
-    def sparse_attention_workspace(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False, fp8=False) -> torch.Tensor:
-        return _scratch(self.sparse_attention_workspace_bytes(batch, hq, hkv, d, max_count, dtype, per_head, paged, fp8))
+    def sparse_attention_workspace(self, batch, hq, hkv, d, max_count, dtype, per_head, paged=False, cache_dtype=None) -> torch.Tensor:
+        return _scratch(self.sparse_attention_workspace_bytes(batch, hq, hkv, d, max_count, dtype, per_head, paged, cache_dtype))
 
     def sparse_attention(self, q, k, v, seqlens, indices, counts, out, max_seqlen, scale, workspace, lse=None, k_scale=None, v_scale=None):
         """indices int32 [B, >= K] ascending (shared by all heads), counts int32 [B], or None for lists padded with -1;

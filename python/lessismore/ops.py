@@ -5,7 +5,7 @@ and has a fake (meta) implementation, so torch.compile(fullgraph=True) traces th
 break, and CUDA graphs capture it. A bad argument raises LimError (a RuntimeError) with the library's
 message, which names the function and the argument.
 
-FP8 caches (torch.float8_e4m3fn): every attention and cache operator takes them, with optional k_scale and v_scale
+FP8 caches (torch.float8_e4m3fn or torch.float8_e5m2): every attention and cache operator takes them, with optional k_scale and v_scale
 (float32 CUDA tensors of 1 or Hkv entries, vLLM's per-tensor scales; None for 1): the real values are the stored ones
 times the scale; writes divide by it, round to nearest and saturate at +-448.
 
@@ -20,7 +20,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .library import DEFAULT_LIBRARY, FP8, Lim
+from .library import DEFAULT_LIBRARY, Lim
 from .paged import PagedKV
 
 _library = None
@@ -58,11 +58,11 @@ def _attention_workspace(q: Tensor, k, rows: int, kind: str) -> Tensor:
     B, hq, d = q.shape
     paged = isinstance(k, PagedKV)
     hkv = k.num_kv_heads if paged else k.shape[1]
-    fp8 = (k.k if paged else k).dtype == FP8
+    cache_dtype = (k.k if paged else k).dtype
     if kind == "full":
-        nbytes = lim.decode_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, paged=paged, fp8=fp8)
+        nbytes = lim.decode_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, paged=paged, cache_dtype=cache_dtype)
     else:
-        nbytes = lim.sparse_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, 1 if kind == "per_head" else 0, paged=paged, fp8=fp8)
+        nbytes = lim.sparse_attention_workspace_bytes(B, hq, hkv, d, rows, q.dtype, 1 if kind == "per_head" else 0, paged=paged, cache_dtype=cache_dtype)
     return _workspace("attention", q.device, nbytes)
 
 

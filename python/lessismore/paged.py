@@ -36,8 +36,9 @@ class PagedKV:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.k.dim() != 4 or self.k.shape != self.v.shape:
             raise ValueError(f"k and v must be 4-D pools of one shape, got {tuple(self.k.shape)} and {tuple(self.v.shape)}")
-        if self.k.dtype != self.v.dtype or self.k.dtype not in (torch.bfloat16, torch.float16, torch.float8_e4m3fn):
-            raise TypeError(f"k and v pools must both be torch.bfloat16, torch.float16 or torch.float8_e4m3fn (FP8), got {self.k.dtype} and {self.v.dtype}")
+        if self.k.dtype != self.v.dtype or self.k.dtype not in (torch.bfloat16, torch.float16, torch.float8_e4m3fn, torch.float8_e5m2):
+            raise TypeError("k and v pools must both be torch.bfloat16, torch.float16, torch.float8_e4m3fn or torch.float8_e5m2 (FP8), "
+                            f"got {self.k.dtype} and {self.v.dtype}")
         if self.k.stride(3) != 1 or self.v.stride(3) != 1:
             raise ValueError("the head dimension of the k and v pools must be contiguous (stride 1)")
         if self.block_table.dtype != torch.int32 or self.block_table.dim() != 2 or self.block_table.stride(1) != 1:

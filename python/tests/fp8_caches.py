@@ -1,11 +1,13 @@
-"""FP8 (E4M3) K/V caches on one GPU: the lim_fp8_* functions against float64 references of the dequantised caches
-(stored value times its scale), per-tensor and per-KV-head scales, values at the E4M3 saturation limit, contiguous
+"""FP8 K/V caches (E4M3 and E5M2) on one GPU: the lim_fp8_* functions against float64 references of the dequantised
+caches (stored value times its scale), per-tensor and per-KV-head scales, values at the saturation limit, contiguous
 and paged caches (NHD and HND, pages of 16 and 1, spare pages of NaN), full attention with its logits, lists shared
 by the heads and per head (with counts and padded with -1), long sequences split across blocks, the saturating
 writes of append and vLLM's slot write bit for bit against PyTorch's rounding, the gather's dequantised rows, the
 custom operators, and bad arguments named.
 
-    python3 python/tests/fp8_caches.py        (LIM_TEST_SEED=n repeats a run)
+    python3 python/tests/fp8_caches.py        (LIM_TEST_SEED=n repeats a run; LIM_FP8_FORMATS=e4m3 checks one format)
+
+E5M2 variants are generated on request only: build with `lim generate --kv-dtypes auto,e4m3,e5m2` to check both.
 
 Exits non-zero naming the first check that fails.
 """
@@ -24,8 +26,11 @@ SEED = int(os.environ.get("LIM_TEST_SEED", random.randrange(1 << 30)))
 torch.manual_seed(SEED)
 print(f"LIM_TEST_SEED={SEED}", flush=True)
 lim = Lim()
+FORMATS = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
+FORMAT_NAMES = os.environ.get("LIM_FP8_FORMATS", "e4m3,e5m2").split(",")
+# The format under check (set by the loop at the end): its dtype and its largest finite value.
 FP8 = torch.float8_e4m3fn
-E4M3_MAX = 448.0
+FP8_MAX = torch.finfo(FP8).max
 HKV, G, D = 2, 4, 128
 HQ = HKV * G
 SCALE = 1 / math.sqrt(D)
@@ -52,9 +57,9 @@ def relative_error(got, ref):
 
 
 def quantize(x, scale):
-    """What an FP8 cache stores for x under scale ([Hkv] or [1]): x / scale rounded to nearest, saturated at +-448."""
+    """What an FP8 cache stores for x under scale ([Hkv] or [1]): x / scale rounded to nearest, saturated at the largest finite value."""
     s = scale.view(1, -1, 1, 1) if x.dim() == 4 else scale.view(1, -1, 1)
-    return (x.float() / s).clamp(-E4M3_MAX, E4M3_MAX).to(FP8)
+    return (x.float() / s).clamp(-FP8_MAX, FP8_MAX).to(FP8)
 
 
 def dequantize(x8, scale):
@@ -63,7 +68,7 @@ def dequantize(x8, scale):
 
 
 def problem(seqlens, capacity, per_head_scales):
-    """q (bf16), FP8 caches with some elements at +-448 (the saturation limit), their scales and the dequantised caches."""
+    """q (bf16), FP8 caches with some elements at +-FP8_MAX (the saturation limit), their scales and the dequantised caches."""
     B = len(seqlens)
     q = torch.randn(B, HQ, D, dtype=torch.bfloat16, device="cuda")
     n = HKV if per_head_scales else 1
@@ -71,11 +76,12 @@ def problem(seqlens, capacity, per_head_scales):
     v_scale = (0.01 + 0.02 * torch.rand(n, device="cuda")).float()
     k8 = quantize(torch.randn(B, HKV, capacity, D, device="cuda") * 3 * k_scale.view(1, -1, 1, 1), k_scale)
     v8 = quantize(torch.randn(B, HKV, capacity, D, device="cuda") * 3 * v_scale.view(1, -1, 1, 1), v_scale)
-    for x8 in (k8, v8):  # a few elements at the largest finite E4M3 value, both signs
+    largest = torch.tensor([FP8_MAX, -FP8_MAX], device="cuda").to(FP8).view(torch.uint8)  # E4M3 0x7E, 0xFE; E5M2 0x7B, 0xFB
+    for x8 in (k8, v8):  # a few elements at the largest finite value, both signs
         raw = x8.view(torch.uint8)
         spots = torch.randint(0, raw.numel(), (64,), device="cuda")
-        raw.view(-1)[spots] = torch.tensor([0x7E, 0xFE], dtype=torch.uint8, device="cuda").repeat(32)  # +448, -448
-    check(k8.float().abs().max().item() == E4M3_MAX, "the caches hold values at the E4M3 saturation limit")
+        raw.view(-1)[spots] = largest.repeat(32)
+    check(k8.float().abs().max().item() == FP8_MAX, f"the caches hold values at the saturation limit (+-{FP8_MAX:g})")
     return q, k8, v8, k_scale, v_scale, torch.tensor(seqlens, dtype=torch.int32, device="cuda")
 
 
@@ -103,7 +109,7 @@ def attend(q, caches, seqlens, max_seqlen, k_scale, v_scale, logits=False):
     out = torch.full_like(q, float("nan"))
     lse = torch.full((B, HQ), float("nan"), device="cuda")
     lg = torch.full((B, HQ, max_seqlen), float("nan"), device="cuda") if logits else None
-    ws = lim.decode_attention_workspace(B, HQ, HKV, D, max_seqlen, q.dtype, paged=paged, fp8=True)
+    ws = lim.decode_attention_workspace(B, HQ, HKV, D, max_seqlen, q.dtype, paged=paged, cache_dtype=FP8)
     lim.decode_attention(q, k, v, seqlens, out, lse, max_seqlen, SCALE, ws, logits=lg, k_scale=k_scale, v_scale=v_scale)
     lim.check_device_status()
     return out, lse, lg
@@ -136,7 +142,7 @@ def full_attention_checks(per_head_scales):
         indices[b, : len(rows)] = torch.tensor(rows, dtype=torch.int32)
     counts = torch.tensor([len(r) for r in lists], dtype=torch.int32, device="cuda")
     ref_sparse, _, _ = reference(q, kd, vd, seqlens, rows=lambda b, h: lists[b])
-    ws = lim.sparse_attention_workspace(B, HQ, HKV, D, budget, q.dtype, 0, fp8=True)
+    ws = lim.sparse_attention_workspace(B, HQ, HKV, D, budget, q.dtype, 0, cache_dtype=FP8)
     for given, name in ((counts, "with counts"), (None, "padded with -1")):
         out = torch.full_like(q, float("nan"))
         lim.sparse_attention(q, k8, v8, sl, indices, given, out, capacity, SCALE, ws, k_scale=ks, v_scale=vs)
@@ -149,7 +155,7 @@ def full_attention_checks(per_head_scales):
         for h in range(HQ):
             head_indices[b, h, : len(head_lists[b][h])] = torch.tensor(head_lists[b][h], dtype=torch.int32)
     ref_heads, _, _ = reference(q, kd, vd, seqlens, rows=lambda b, h: head_lists[b][h])
-    ws = lim.sparse_attention_workspace(B, HQ, HKV, D, 300, q.dtype, 1, fp8=True)
+    ws = lim.sparse_attention_workspace(B, HQ, HKV, D, 300, q.dtype, 1, cache_dtype=FP8)
     out = torch.full_like(q, float("nan"))
     lim.sparse_attention_per_head(q, k8, v8, sl, head_indices, None, out, capacity, SCALE, ws, k_scale=ks, v_scale=vs)
     lim.check_device_status()
@@ -175,14 +181,15 @@ def write_checks():
     sl = torch.tensor([5, 64, 17], dtype=torch.int32, device="cuda")
     k_new = (torch.randn(B, HKV, D, device="cuda") * 4).to(torch.bfloat16)
     v_new = (torch.randn(B, HKV, D, device="cuda") * 4).to(torch.bfloat16)
-    k_new[0, 0, :4] = torch.tensor([1000.0, -1000.0, 8.96, -8.96])  # beyond the range at scale 0.02, and exactly +-448 * 0.02
+    edge = FP8_MAX * 0.02  # the largest value at scale 0.02: twice it saturates, and it itself is kept
+    k_new[0, 0, :4] = torch.tensor([2 * edge, -2 * edge, edge, -edge])
     lim.append_kv(k8, v8, k_new, v_new, sl, k_scale=ks, v_scale=vs)
     lim.check_device_status()
     want_k, want_v = quantize(k_new, ks).view(torch.uint8), quantize(v_new, vs).view(torch.uint8)
     for b, n in enumerate(sl.tolist()):
         got_k, got_v = k8[b, :, n - 1].view(torch.uint8), v8[b, :, n - 1].view(torch.uint8)
         check(torch.equal(got_k, want_k[b]) and torch.equal(got_v, want_v[b]), f"append_kv into FP8 caches writes PyTorch's rounding of x / scale (request {b})")
-    check(k8[0, 0, 4, 0].float().item() == E4M3_MAX and k8[0, 0, 4, 1].float().item() == -E4M3_MAX, "append_kv saturates beyond the range at +-448")
+    check(k8[0, 0, 4, 0].float().item() == FP8_MAX and k8[0, 0, 4, 1].float().item() == -FP8_MAX, f"append_kv saturates beyond the range at +-{FP8_MAX:g}")
 
     # vLLM's slot write into FP8 pools, one scale per tensor.
     pages, page = 6, 16
@@ -227,7 +234,7 @@ def gather_checks():
 def bad_arguments():
     q, k8, v8, ks, vs, sl = problem([10], 64, False)
     out = torch.empty_like(q)
-    ws = lim.decode_attention_workspace(1, HQ, HKV, D, 64, q.dtype, fp8=True)
+    ws = lim.decode_attention_workspace(1, HQ, HKV, D, 64, q.dtype, cache_dtype=FP8)
     three = torch.ones(3, device="cuda")
     expect_error(lambda: lim.decode_attention(q, k8, v8, sl, out, None, 64, SCALE, ws, k_scale=three), ValueError, "1 or num_kv_heads = 2 entries",
                  "a scale of 3 entries for 2 KV heads is refused")
@@ -237,7 +244,7 @@ def bad_arguments():
     expect_error(lambda: lim.decode_attention(q, k8, v8.to(torch.bfloat16), sl, out, None, 64, SCALE, ws), TypeError, "one dtype",
                  "FP8 keys with bf16 values are refused")
     # The C ABI's own check, past the Python one.
-    expect_error(lambda: lim.abi.fp8_append_kv(k_new=q[:, :HKV], v_new=q[:, :HKV], seqlens=sl, k_scale=ks, v_scale=vs, scale_heads=3, k_cache=k8,
+    expect_error(lambda: lim.abi.fp8_append_kv(k_new=q[:, :HKV], v_new=q[:, :HKV], seqlens=sl, k_scale=ks, v_scale=vs, scale_heads=3, kv_dtype=FORMAT, k_cache=k8,
                                                v_cache=v8, cache_stride_b=k8.stride(0), cache_stride_h=k8.stride(1), cache_stride_n=k8.stride(2),
                                                batch=1, num_kv_heads=HKV, head_dim=D, cache_capacity=64, dtype="bf16", stream=0),
                  LimError, "scale_heads (3) must be 1", "lim_fp8_append_kv names a scale count that is neither 1 nor num_kv_heads")
@@ -246,15 +253,21 @@ def bad_arguments():
                                                       v_stride_h=v8.stride(1), v_stride_n=v8.stride(2), seqlens=sl, out=out, out_stride_b=out.stride(0),
                                                       out_stride_h=out.stride(1), lse=None, logits=None, batch=1, num_q_heads=HQ,
                                                       num_kv_heads=HKV, head_dim=D, cache_capacity=64, max_seqlen=64, k_scale=ks, v_scale=vs,
-                                                      scale_heads=1, dtype="bf16", softmax_scale=SCALE, workspace=ws, workspace_bytes=ws.numel(),
+                                                      scale_heads=1, kv_dtype=FORMAT, dtype="bf16", softmax_scale=SCALE, workspace=ws, workspace_bytes=ws.numel(),
                                                       stream=0),
                  LimError, "must be 16-byte aligned", "an FP8 cache 8 bytes off its 16-byte alignment is refused")
 
 
-full_attention_checks(per_head_scales=False)
-full_attention_checks(per_head_scales=True)
-write_checks()
-gather_checks()
-bad_arguments()
-lim.check_device_status()
-print("FP8 caches: every check passed")
+for FORMAT in FORMAT_NAMES:
+    if FORMAT not in FORMATS:
+        sys.exit(f"LIM_FP8_FORMATS names '{FORMAT}': use e4m3, e5m2 or both, comma-separated")
+    FP8 = FORMATS[FORMAT]
+    FP8_MAX = torch.finfo(FP8).max
+    print(f"-- {FORMAT} ({FP8}, largest {FP8_MAX:g})", flush=True)
+    full_attention_checks(per_head_scales=False)
+    full_attention_checks(per_head_scales=True)
+    write_checks()
+    gather_checks()
+    bad_arguments()
+    lim.check_device_status()
+print(f"FP8 caches ({', '.join(FORMAT_NAMES)}): every check passed")

@@ -82,14 +82,6 @@ double number_arg(const Napi::Object& o, const char* key, const char* fn) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-lim_dtype dtype_arg(const Napi::Object& o, const char* key, const char* fn) {
-  Napi::Value v = require(o, key, fn);
-  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "bf16") return LIM_DTYPE_BF16;
-  if (s == "fp16") return LIM_DTYPE_FP16;
-  throw Napi::TypeError::New(o.Env(), std::string(fn) + ": '" + key + "' must be \"bf16\" or \"fp16\"");
-}
-
 uint32_t uint32_arg(const Napi::Object& o, const char* key, const char* fn) {
   Napi::Value v = require(o, key, fn);
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;

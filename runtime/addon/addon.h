@@ -32,7 +32,6 @@ Napi::Value require(const Napi::Object& o, const char* key, const char* fn);
 int32_t int_arg(const Napi::Object& o, const char* key, const char* fn);
 int64_t int64_arg(const Napi::Object& o, const char* key, const char* fn);
 double number_arg(const Napi::Object& o, const char* key, const char* fn);
-lim_dtype dtype_arg(const Napi::Object& o, const char* key, const char* fn);
 uint32_t uint32_arg(const Napi::Object& o, const char* key, const char* fn);
 
 /** A boolean property as 0 or 1. */

@@ -21,7 +21,7 @@ lim_runtime::Config config_arg(const Napi::Object& o) {
   c.q_heads = int_arg(o, "qHeads", fn);
   c.kv_heads = int_arg(o, "kvHeads", fn);
   c.head_dim = int_arg(o, "headDim", fn);
-  c.dtype = dtype_arg(o, "dtype", fn);
+  c.dtype = static_cast<lim_dtype>(enum_arg(o, "dtype", fn, {"bf16", "fp16"}, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}));
   Napi::Value layers = require(o, "selectionLayers", fn);
   if (!layers.IsArray()) throw Napi::TypeError::New(o.Env(), "DecodeRuntime: 'selectionLayers' must be an array of layer numbers");
   Napi::Array list = layers.As<Napi::Array>();
@@ -35,7 +35,8 @@ lim_runtime::Config config_arg(const Napi::Object& o) {
   c.seed = static_cast<uint32_t>(number_arg(o, "seed", fn));
   c.synthetic = require(o, "synthetic", fn).ToBoolean();
   c.page_size = static_cast<int>(optional_int64(o, "pageSize", fn, 0));
-  c.kv_fp8 = o.Has("kvFp8") && o.Get("kvFp8").ToBoolean();
+  // kvDtype: an FP8 format; left out, the caches are in dtype
+  c.kv_dtype = o.Has("kvDtype") ? static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2})) : c.dtype;
   return c;
 }
 

@@ -173,27 +173,26 @@ int workspace_size(const std::string& fn, int32_t batch, int32_t num_q_heads, in
 
 /**
  * The workspace queries of the attention functions for each layout and cache dtype (their variants may
- * differ in occupancy). fp8: the caches are E4M3 (lim_fp8_*), otherwise in the dtype.
+ * differ in occupancy): the lim_fp8_* queries name their caches' FP8 format, the others read caches in the dtype.
  */
 template <typename Args>
-int full_workspace(const Args& a, lim_cache_layout layout, bool fp8) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, layout, fp8 ? LIM_DTYPE_E4M3 : a.dtype, Rows::All,
-                        a.bytes);
+int full_workspace(const Args& a, lim_cache_layout layout) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_seqlen, a.dtype, layout, kv_dtype_of(a), Rows::All, a.bytes);
 }
 template <typename Args>
-int sparse_workspace(const Args& a, lim_cache_layout layout, bool fp8) {
-  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype, layout, fp8 ? LIM_DTYPE_E4M3 : a.dtype,
+int sparse_workspace(const Args& a, lim_cache_layout layout) {
+  return workspace_size(a.function, a.batch, a.num_q_heads, a.num_kv_heads, a.head_dim, a.max_count, a.dtype, layout, kv_dtype_of(a),
                         a.per_head != 0 ? Rows::ListPerHead : Rows::SharedList, a.bytes);
 }
 
-int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS, false); }
-int lim_paged_decode_attention_workspace_size_impl(const lim_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED, false); }
-int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS, false); }
-int lim_paged_sparse_attention_workspace_size_impl(const lim_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED, false); }
-int lim_fp8_decode_attention_workspace_size_impl(const lim_fp8_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS, true); }
-int lim_fp8_paged_decode_attention_workspace_size_impl(const lim_fp8_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED, true); }
-int lim_fp8_sparse_attention_workspace_size_impl(const lim_fp8_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS, true); }
-int lim_fp8_paged_sparse_attention_workspace_size_impl(const lim_fp8_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED, true); }
+int lim_decode_attention_workspace_size_impl(const lim_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_paged_decode_attention_workspace_size_impl(const lim_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED); }
+int lim_sparse_attention_workspace_size_impl(const lim_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_paged_sparse_attention_workspace_size_impl(const lim_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED); }
+int lim_fp8_decode_attention_workspace_size_impl(const lim_fp8_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_fp8_paged_decode_attention_workspace_size_impl(const lim_fp8_paged_decode_attention_workspace_size_args& a) { return full_workspace(a, LIM_CACHE_PAGED); }
+int lim_fp8_sparse_attention_workspace_size_impl(const lim_fp8_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_CONTIGUOUS); }
+int lim_fp8_paged_sparse_attention_workspace_size_impl(const lim_fp8_paged_sparse_attention_workspace_size_args& a) { return sparse_workspace(a, LIM_CACHE_PAGED); }
 
 /** Full attention with the optional selection logits, over either layout. */
 template <typename Args>

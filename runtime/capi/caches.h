@@ -19,17 +19,27 @@ struct CacheElements {
   int32_t scale_heads;
 };
 
-/** Whether a function's arguments are an FP8 call's (they name the keys' scale). */
+/** Whether a function's arguments are an FP8 call's or query's (they name the caches' FP8 format). */
 template <typename A, typename = void>
 struct is_fp8 : std::false_type {};
 template <typename A>
-struct is_fp8<A, std::void_t<decltype(&A::k_scale)>> : std::true_type {};
+struct is_fp8<A, std::void_t<decltype(&A::kv_dtype)>> : std::true_type {};
 
-/** The element type of a call's caches: FP8 for the lim_fp8_* functions, the dtype otherwise. */
+/** The element type of a call's caches: its FP8 format for the lim_fp8_* functions, the dtype otherwise. */
+template <typename A>
+int kv_dtype_of(const A& a) {
+  if constexpr (is_fp8<A>::value) {
+    return a.kv_dtype;
+  } else {
+    return a.dtype;
+  }
+}
+
+/** The element type of a call's caches and, for FP8, their scales. */
 template <typename A>
 CacheElements cache_elements(const A& a) {
   if constexpr (is_fp8<A>::value) {
-    return CacheElements{LIM_DTYPE_E4M3, tensor(a.k_scale, 1), tensor(a.v_scale, 1), a.scale_heads};
+    return CacheElements{a.kv_dtype, tensor(a.k_scale, 1), tensor(a.v_scale, 1), a.scale_heads};
   } else {
     return CacheElements{a.dtype, tensor(nullptr, 1), tensor(nullptr, 1), 0};
   }

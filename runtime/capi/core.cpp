@@ -160,6 +160,7 @@ const char* dtype_name(int dtype) {
     case LIM_DTYPE_I32: return "i32";
     case LIM_DTYPE_U32: return "u32";
     case LIM_DTYPE_E4M3: return "e4m3";
+    case LIM_DTYPE_E5M2: return "e5m2";
     default: return "unknown";
   }
 }

@@ -86,14 +86,18 @@ int DecodeRuntime::allocate(std::string* error) {
   // Workspace sizes come from the library (they depend on the device), so ask before checking memory.
   std::size_t attention_ws = 0, sparse_ws = 0, head_ws = 0, select_ws = 0;
   // The paged variants' plans may differ (their occupancy): ask the queries of the layout the runtime calls.
-  // The plan of the variants that will run: per layout and cache dtype.
-  const auto full_ws = fp8() ? (paged() ? lim_fp8_paged_decode_attention_workspace_size : lim_fp8_decode_attention_workspace_size)
-                             : (paged() ? lim_paged_decode_attention_workspace_size : lim_decode_attention_workspace_size);
-  const auto list_ws = fp8() ? (paged() ? lim_fp8_paged_sparse_attention_workspace_size : lim_fp8_sparse_attention_workspace_size)
-                             : (paged() ? lim_paged_sparse_attention_workspace_size : lim_sparse_attention_workspace_size);
-  LIM_CALL(full_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.capacity, c.dtype, &attention_ws));
-  LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 0, &sparse_ws));
-  LIM_CALL(list_ws(c.batch, c.q_heads, c.kv_heads, c.head_dim, c.budget, c.dtype, 1, &head_ws));
+  // The plan of the variants that will run: per layout and cache dtype (the FP8 queries take the format too).
+  const auto query = [&](auto fp8_query, auto query_in_dtype, int32_t rows, auto... rest) {
+    return fp8() ? fp8_query(c.batch, c.q_heads, c.kv_heads, c.head_dim, rows, c.kv_dtype, c.dtype, rest...)
+                 : query_in_dtype(c.batch, c.q_heads, c.kv_heads, c.head_dim, rows, c.dtype, rest...);
+  };
+  const auto full_fp8 = paged() ? lim_fp8_paged_decode_attention_workspace_size : lim_fp8_decode_attention_workspace_size;
+  const auto full = paged() ? lim_paged_decode_attention_workspace_size : lim_decode_attention_workspace_size;
+  const auto list_fp8 = paged() ? lim_fp8_paged_sparse_attention_workspace_size : lim_fp8_sparse_attention_workspace_size;
+  const auto list = paged() ? lim_paged_sparse_attention_workspace_size : lim_sparse_attention_workspace_size;
+  LIM_CALL(query(full_fp8, full, c.capacity, &attention_ws));
+  LIM_CALL(query(list_fp8, list, c.budget, 0, &sparse_ws));
+  LIM_CALL(query(list_fp8, list, c.budget, 1, &head_ws));
   LIM_CALL(lim_select_lessismore_workspace_size(c.batch, c.q_heads, c.capacity, c.budget, c.recency_ratio, c.sinks, &select_ws));
   const std::size_t needed = device_bytes(c) + attention_ws + sparse_ws + head_ws + select_ws;
   std::size_t free_bytes = 0, total_bytes = 0;

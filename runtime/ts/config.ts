@@ -37,8 +37,8 @@ export const RunConfig = z
     seed: z.number().int().min(0).max(0xffffffff),
     /** 0: contiguous caches [batch, kv_heads, capacity, head_dim]; else paged caches of this many positions per page (NHD, pages shuffled). */
     pageSize: z.number().int().min(0).max(1 << 20).default(0),
-    /** K/V cache element type: "auto" (the model's dtype) or "fp8" (E4M3, scale 1; lim_fp8_* functions). */
-    kvDtype: z.enum(["auto", "fp8"]).default("auto"),
+    /** K/V cache element type: "auto" (the model's dtype) or an FP8 format, "e4m3" or "e5m2" (scale 1; lim_fp8_* functions). */
+    kvDtype: z.enum(["auto", "e4m3", "e5m2"]).default("auto"),
   })
   .superRefine((r, ctx) => {
     if ((r.pageSize & (r.pageSize - 1)) !== 0) ctx.addIssue({ code: "custom", path: ["pageSize"], message: `pageSize (${r.pageSize}) must be 0 (contiguous caches) or a power of two` });

@@ -1,44 +1,60 @@
-// FP8 E4M3 (OCP "e4m3fn": no infinities, NaN = S.1111.111, largest finite 448) on the host: rounding float64
-// values to it (nearest, ties to even, saturating at +-448 as the kernels' cache writes do) and back, for
-// FP8 cache inputs and the references that use the stored values.
+// The FP8 formats of the OCP standard on the host: rounding float64 values to them (nearest, ties to even,
+// saturating at the largest finite value as the kernels' cache writes do) and back, for FP8 cache inputs and
+// the references that use the stored values.
+//   E4M3 ("e4m3fn"): 4 exponent bits (bias 7), 3 mantissa bits, no infinities, NaN = S.1111.111, largest 448.
+//   E5M2: 5 exponent bits (bias 15), 2 mantissa bits, IEEE-like: infinities and NaNs at exponent 31, largest 57344.
 
-/** The value of an E4M3 byte. */
-export function fromE4M3Bits(byte: number): number {
+export type Fp8Format = "e4m3" | "e5m2";
+
+const LAYOUT: Readonly<Record<Fp8Format, { mantissaBits: number; bias: number; largestByte: number; nanByte: number }>> = {
+  e4m3: { mantissaBits: 3, bias: 7, largestByte: 0x7e, nanByte: 0x7f },
+  e5m2: { mantissaBits: 2, bias: 15, largestByte: 0x7b, nanByte: 0x7f },
+};
+
+/** The value of an FP8 byte. */
+export function fromFp8Bits(format: Fp8Format, byte: number): number {
+  const { mantissaBits, bias, largestByte } = LAYOUT[format];
   const sign = byte & 0x80 ? -1 : 1;
-  const exp = (byte >> 3) & 0xf;
-  const m = byte & 0x7;
-  if (exp === 0xf && m === 0x7) return NaN;
-  if (exp === 0) return sign * m * 2 ** -9; // subnormal: units of 2^-9
-  return sign * (1 + m / 8) * 2 ** (exp - 7);
+  const magnitude = byte & 0x7f;
+  if (magnitude > largestByte) return format === "e5m2" && magnitude === 0x7c ? sign * Infinity : NaN;
+  const exp = magnitude >> mantissaBits;
+  const m = magnitude & ((1 << mantissaBits) - 1);
+  const unit = 2 ** -mantissaBits;
+  if (exp === 0) return sign * m * unit * 2 ** (1 - bias); // subnormal
+  return sign * (1 + m * unit) * 2 ** (exp - bias);
 }
 
-/** The non-negative finite values, in byte order (which is ascending order). */
-const POSITIVE = Float64Array.from({ length: 0x7f }, (_, b) => fromE4M3Bits(b));
+/** Each format's non-negative finite values, in byte order (which is ascending order). */
+const POSITIVE: Readonly<Record<Fp8Format, Float64Array>> = {
+  e4m3: Float64Array.from({ length: LAYOUT.e4m3.largestByte + 1 }, (_, b) => fromFp8Bits("e4m3", b)),
+  e5m2: Float64Array.from({ length: LAYOUT.e5m2.largestByte + 1 }, (_, b) => fromFp8Bits("e5m2", b)),
+};
 
-/** The E4M3 byte nearest to x (ties to even), saturated at +-448; NaN stays NaN. */
-export function toE4M3Bits(x: number): number {
-  if (Number.isNaN(x)) return 0x7f;
+/** The FP8 byte nearest to x (ties to even), saturated at the largest finite value (infinities too); NaN stays NaN. */
+export function toFp8Bits(format: Fp8Format, x: number): number {
+  if (Number.isNaN(x)) return LAYOUT[format].nanByte;
+  const values = POSITIVE[format];
   const sign = x < 0 || Object.is(x, -0) ? 0x80 : 0;
-  const a = Math.min(Math.abs(x), 448);
+  const a = Math.min(Math.abs(x), values[values.length - 1]);
   let lo = 0; // the largest value <= a
-  for (let hi = POSITIVE.length - 1; lo < hi; ) {
+  for (let hi = values.length - 1; lo < hi; ) {
     const mid = (lo + hi + 1) >> 1;
-    if (POSITIVE[mid] <= a) lo = mid;
+    if (values[mid] <= a) lo = mid;
     else hi = mid - 1;
   }
-  if (lo === POSITIVE.length - 1) return sign | lo;
-  const below = a - POSITIVE[lo];
-  const above = POSITIVE[lo + 1] - a;
+  if (lo === values.length - 1) return sign | lo;
+  const below = a - values[lo];
+  const above = values[lo + 1] - a;
   return sign | (below < above || (below === above && lo % 2 === 0) ? lo : lo + 1);
 }
 
-/** Rounds values to E4M3: the bytes to upload and the values they hold. */
-export function roundToE4M3(values: ArrayLike<number>): { bits: Uint8Array; rounded: Float64Array } {
+/** Rounds values to an FP8 format: the bytes to upload and the values they hold. */
+export function roundToFp8(format: Fp8Format, values: ArrayLike<number>): { bits: Uint8Array; rounded: Float64Array } {
   const bits = new Uint8Array(values.length);
   const rounded = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    bits[i] = toE4M3Bits(values[i]);
-    rounded[i] = fromE4M3Bits(bits[i]);
+    bits[i] = toFp8Bits(format, values[i]);
+    rounded[i] = fromFp8Bits(format, bits[i]);
   }
   return { bits, rounded };
 }

@@ -31,7 +31,8 @@ function nativeConfig(model: ModelConfig, run: RunConfig, synthetic: boolean) {
   return {
     layers: model.layers, qHeads: model.qHeads, kvHeads: model.kvHeads, headDim: model.headDim, dtype: model.dtype,
     selectionLayers: model.selectionLayers, batch: run.batch, context: run.context, capacity: run.context + run.steps,
-    budget: run.budget, recencyRatio: run.recencyRatio, sinks: run.sinks, seed: run.seed, synthetic, pageSize: run.pageSize, kvFp8: run.kvDtype === "fp8",
+    budget: run.budget, recencyRatio: run.recencyRatio, sinks: run.sinks, seed: run.seed, synthetic, pageSize: run.pageSize,
+    ...(run.kvDtype === "auto" ? {} : { kvDtype: run.kvDtype }),
   };
 }
 

@@ -24,17 +24,23 @@ __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_f32(__nv_fp8_e4m3 x) { return static_cast<float>(x); }
+__device__ __forceinline__ float to_f32(__nv_fp8_e5m2 x) { return static_cast<float>(x); }
 __device__ __forceinline__ int to_value(int x) { return x; }
 __device__ __forceinline__ unsigned to_value(unsigned x) { return x; }
 __device__ __forceinline__ float to_value(float x) { return x; }
 __device__ __forceinline__ float to_value(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_value(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_value(__nv_fp8_e4m3 x) { return static_cast<float>(x); }
+__device__ __forceinline__ float to_value(__nv_fp8_e5m2 x) { return static_cast<float>(x); }
+
+/** Whether T is one of the FP8 formats a cache can hold. */
+template <typename T>
+inline constexpr bool is_fp8_v = cuda::std::is_same_v<T, __nv_fp8_e4m3> || cuda::std::is_same_v<T, __nv_fp8_e5m2>;
 
 /**
  * A register value (f32, i32, u32) converted to a storage type, rounding to nearest for 16-bit floats. FP8
- * E4M3 rounds to nearest and saturates: a value beyond +-448 (the largest finite E4M3) becomes +-448, as
- * vLLM's and PyTorch's FP8 cache writes do; NaN stays NaN.
+ * rounds to nearest and saturates: a value beyond the largest finite one (+-448 in E4M3, +-57344 in E5M2),
+ * infinities included, becomes it, as vLLM's FP8 cache writes do; NaN stays NaN.
  */
 template <typename T, typename V>
 __device__ __forceinline__ T convert(V v) {
@@ -42,9 +48,9 @@ __device__ __forceinline__ T convert(V v) {
     return __float2bfloat16_rn(static_cast<float>(v));
   } else if constexpr (cuda::std::is_same_v<T, __half>) {
     return __float2half_rn(static_cast<float>(v));
-  } else if constexpr (cuda::std::is_same_v<T, __nv_fp8_e4m3>) {
-    __nv_fp8_e4m3 out;
-    out.__x = __nv_cvt_float_to_fp8(static_cast<float>(v), __NV_SATFINITE, __NV_E4M3);
+  } else if constexpr (is_fp8_v<T>) {
+    T out;
+    out.__x = __nv_cvt_float_to_fp8(static_cast<float>(v), __NV_SATFINITE, cuda::std::is_same_v<T, __nv_fp8_e4m3> ? __NV_E4M3 : __NV_E5M2);
     return out;
   } else {
     return static_cast<T>(v);
@@ -54,8 +60,8 @@ __device__ __forceinline__ T convert(V v) {
 /** Loads through the read-only data cache for inputs (const T), plainly otherwise (device or shared memory). */
 template <typename T>
 __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
-  if constexpr (cuda::std::is_same_v<T, const __nv_fp8_e4m3>) {
-    __nv_fp8_e4m3 out;  // __ldg has no FP8 overload: read the byte
+  if constexpr (cuda::std::is_const_v<T> && is_fp8_v<cuda::std::remove_const_t<T>>) {
+    cuda::std::remove_const_t<T> out;  // __ldg has no FP8 overload: read the byte
     out.__x = __ldg(reinterpret_cast<const unsigned char*>(p));
     return out;
   } else if constexpr (cuda::std::is_const_v<T>) {
@@ -352,14 +358,23 @@ __device__ __forceinline__ void load_matrix(unsigned (&d)[N], const T* smem) {
 }
 
 /**
- * Four E4M3 bytes as two fp16 pairs (exact: every E4M3 value is an fp16), for an fp16 mma over an FP8 cache.
- * Plain: d[0] = bytes (0, 1), d[1] = bytes (2, 3). TRANSPOSED (a register of ldmatrix .trans over FP8 rows:
- * bytes 0-1 of one row, then 2-3 of the next): d[0] = bytes (0, 2), d[1] = bytes (1, 3), one byte permute.
+ * Four FP8 bytes (FORMAT: __nv_fp8_e4m3 or __nv_fp8_e5m2) as two fp16 pairs (exact: every value of both
+ * formats is an fp16), for an fp16 mma over an FP8 cache. Plain: d[0] = bytes (0, 1), d[1] = bytes (2, 3).
+ * TRANSPOSED (a register of ldmatrix .trans over FP8 rows: bytes 0-1 of one row, then 2-3 of the next):
+ * d[0] = bytes (0, 2), d[1] = bytes (1, 3). E4M3 takes a cvt per pair; an E5M2 byte is the top byte of its
+ * fp16, so a byte permute (which also does the transposed order) is all it takes.
  */
-template <bool TRANSPOSED>
-__device__ __forceinline__ void widen_e4m3(unsigned (&d)[2], unsigned w) {
-  const unsigned pairs = TRANSPOSED ? __byte_perm(w, 0u, 0x3120) : w;
-  asm("{\n.reg .b16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.rn.f16x2.e4m3x2 %0, lo;\ncvt.rn.f16x2.e4m3x2 %1, hi;\n}" : "=r"(d[0]), "=r"(d[1]) : "r"(pairs));
+template <typename FORMAT, bool TRANSPOSED>
+__device__ __forceinline__ void widen_fp8(unsigned (&d)[2], unsigned w) {
+  static_assert(is_fp8_v<FORMAT>, "widen_fp8 widens __nv_fp8_e4m3 or __nv_fp8_e5m2");
+  if constexpr (cuda::std::is_same_v<FORMAT, __nv_fp8_e5m2>) {
+    // __byte_perm selectors 4-7 name the zero word's bytes: each fp16 is (byte << 8).
+    d[0] = __byte_perm(w, 0u, TRANSPOSED ? 0x2404 : 0x1404);
+    d[1] = __byte_perm(w, 0u, TRANSPOSED ? 0x3414 : 0x3424);
+  } else {
+    const unsigned pairs = TRANSPOSED ? __byte_perm(w, 0u, 0x3120) : w;
+    asm("{\n.reg .b16 lo, hi;\nmov.b32 {lo, hi}, %2;\ncvt.rn.f16x2.e4m3x2 %0, lo;\ncvt.rn.f16x2.e4m3x2 %1, hi;\n}" : "=r"(d[0]), "=r"(d[1]) : "r"(pairs));
+  }
 }
 
 /** The warp's 8 x 8 matrix of 16-bit elements (a fragment: lane 4r + c holds row r, columns 2c, 2c + 1), transposed. */

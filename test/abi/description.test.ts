@@ -87,17 +87,25 @@ describe("the FP8 functions derived from the contiguous and paged ones", () => {
     }
   });
 
-  it.each(fp8.map((f) => [f.name, f] as const))("%s takes its twin's arguments, E4M3 caches and their scales before the dtype", (name, fn) => {
+  it.each(fp8.map((f) => [f.name, f] as const))("%s takes its twin's arguments, FP8 caches, their scales and format before the dtype", (name, fn) => {
     const twin = byName.get(name.replace("lim_fp8_", "lim_"))!;
     const names = fn.params.map((p) => p.name);
     const dtype = twin.params.findIndex((p) => p.kind === "dtype");
-    expect(names).toEqual([...twin.params.slice(0, dtype).map((p) => p.name), "k_scale", "v_scale", "scale_heads", ...twin.params.slice(dtype).map((p) => p.name)]);
-    for (const p of fn.params.filter((p) => isCache(p.name))) expect(p.kind === "tensor" && p.element).toBe("e4m3");
+    expect(names).toEqual([...twin.params.slice(0, dtype).map((p) => p.name), "k_scale", "v_scale", "scale_heads", "kv_dtype", ...twin.params.slice(dtype).map((p) => p.name)]);
+    for (const p of fn.params.filter((p) => isCache(p.name))) expect(p.kind === "tensor" && p.element).toBe("fp8");
+    expect(fn.params.find((p) => p.name === "kv_dtype")).toMatchObject({ kind: "dtype", allowed: ["e4m3", "e5m2"] });
     expect(fn.requires?.map((r) => r.check)).toContain("scale_heads == 1 || scale_heads == num_kv_heads");
     // FP8 rows are 16 elements per 16 bytes: the wrapper asks their strides for multiples of 16.
     const checks = argumentChecks(fn).join("\n");
     const cache = fn.params.find((p): p is TensorParam => p.kind === "tensor" && isCache(p.name) && p.strides !== undefined);
     const cacheStride = cache?.strides?.find((s) => s !== "1");
     if (cacheStride) expect(checks).toContain(`stride(fn, "${cacheStride}", ${cacheStride}, 16,`);
+    expect(checks).toContain(`one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}`);
+  });
+
+  it.each(ABI_FUNCTIONS.filter((f) => /^lim_fp8_.*_workspace_size$/.test(f.name)).map((f) => [f.name, f] as const))("%s takes its twin's arguments and the caches' format", (name, fn) => {
+    const twin = byName.get(name.replace("lim_fp8_", "lim_"))!;
+    const dtype = twin.params.findIndex((p) => p.kind === "dtype");
+    expect(fn.params.map((p) => p.name)).toEqual([...twin.params.slice(0, dtype).map((p) => p.name), "kv_dtype", ...twin.params.slice(dtype).map((p) => p.name)]);
   });
 });

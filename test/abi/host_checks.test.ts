@@ -90,11 +90,12 @@ int main() {
   CALL("slot write without slots", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, nullptr, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   // FP8 caches: rows of 128 bytes (strides in elements, multiples of 16), one scale per tensor or per KV head.
   const float* scale = static_cast<const float*>(at(0xe00000));
-  CALL("good fp8 decode", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("fp8 rows 8 elements apart", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 136, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("misaligned k_scale", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, static_cast<const float*>(at(0xe00002)), scale, 1, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
-  CALL("fp8 head dim 80", lim_fp8_decode_attention_workspace_size(1, 8, 2, 80, 64, LIM_DTYPE_BF16, static_cast<size_t*>(mut(0x600000))));
-  CALL("three scales for two heads", lim_fp8_append_kv(at(0xc00000), at(0xd00000), seq, mut(0x200000), mut(0x300000), 16384, 8192, 128, 2, 2, 128, 64, scale, scale, 3, LIM_DTYPE_BF16, nullptr));
+  CALL("good fp8 decode", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("fp8 rows 8 elements apart", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 136, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("misaligned k_scale", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, static_cast<const float*>(at(0xe00002)), scale, 1, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("fp8 head dim 80", lim_fp8_decode_attention_workspace_size(1, 8, 2, 80, 64, LIM_DTYPE_E5M2, LIM_DTYPE_BF16, static_cast<size_t*>(mut(0x600000))));
+  CALL("fp8 caches in bf16", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("three scales for two heads", lim_fp8_append_kv(at(0xc00000), at(0xd00000), seq, mut(0x200000), mut(0x300000), 16384, 8192, 128, 2, 2, 128, 64, scale, scale, 3, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, nullptr));
   return 0;
 }
 `;
@@ -159,6 +160,7 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["fp8 rows 8 elements apart", /^lim_fp8_decode_attention: k_stride_n = 136 must be a non-negative multiple of 16 elements/],
     ["misaligned k_scale", /^lim_fp8_decode_attention: k_scale \(0xe00002\) must be 4-byte aligned: f32 elements are 4 bytes$/],
     ["fp8 head dim 80", /^lim_fp8_decode_attention_workspace_size: head_dim \(80\) must be a multiple of 32 for FP8 caches$/],
+    ["fp8 caches in bf16", /^lim_fp8_decode_attention: kv_dtype = 0 must be LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2/],
     ["three scales for two heads", /^lim_fp8_append_kv: scale_heads \(3\) must be 1 \(one scale per tensor\) or num_kv_heads \(2\) \(one per KV head\)$/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);

@@ -7,9 +7,14 @@
 // outside the repository (test/helpers/compile_cache.ts): a warm run compiles only what changed. On CI the
 // cache is in node_modules, which `npm ci` empties, so CI compiles every variant on every run. Without nvcc
 // the tests are skipped with a message, except on CI (CI=true) or with LIM_REQUIRE_NVCC=1, where that fails.
+//
+// Variants made on request only (E5M2 caches) are not in generated/: decode attention's, for the default head
+// dims and the group sizes whose registers are tightest, are generated into a temporary folder with the
+// default device's tuned schedules and checked the same way.
 
-import { availableParallelism } from "node:os";
-import { readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { availableParallelism, tmpdir } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/common.js";
@@ -18,9 +23,14 @@ import { findNvcc, nvccRequired } from "../helpers/nvcc.js";
 import { VariantCompiler } from "../helpers/nvcc_compile.js";
 
 const generated = join(PROJECT_ROOT, "generated");
-const files = readdirSync(join(generated, "kernels")).filter((f) => f.endsWith(".cu")).sort();
-const manifest = JSON.parse(readFileSync(join(generated, "manifest.json"), "utf8")) as { variants: { file: string; threads: number; sharedBytes: number }[] };
-const launch = new Map(manifest.variants.map((v) => [v.file.replace(/^kernels\//, ""), v]));
+
+/** A folder of generated variants: each .cu file (path) and its launch (threads, shared bytes) from the manifest. */
+function variantsOf(dir: string): { file: string; path: string; threads: number; sharedBytes: number }[] {
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { variants: { file: string; threads: number; sharedBytes: number }[] };
+  const launch = new Map(manifest.variants.map((v) => [v.file.replace(/^kernels\//, ""), v]));
+  return readdirSync(join(dir, "kernels")).filter((f) => f.endsWith(".cu")).sort()
+    .map((file) => ({ file, path: join(dir, "kernels", file), threads: launch.get(file)?.threads ?? 0, sharedBytes: launch.get(file)?.sharedBytes ?? 0 }));
+}
 
 /** The library build's flags (runtime/CMakeLists.txt): 177 is an unused constant of the variant's structs. */
 const FLAGS = ["-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "--diag-suppress=177"];
@@ -40,6 +50,18 @@ function registerBudget(threads: number): number {
 
 const nvcc = findNvcc();
 const required = nvccRequired();
+
+/** The on-request variants, generated only where nvcc can check them. */
+function onRequestVariants(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lim-e5m2-"));
+  const args = ["generate", "--kernels", "decode_attention", "--head-dims", "64,128,256", "--group-sizes", "4,8,16", "--dtypes", "bf16", "--caches", "contiguous", "--kv-dtypes", "e5m2", "--out", dir];
+  const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bin/lim ${args.join(" ")} failed: ${r.stderr}`);
+  return dir;
+}
+const onRequest = nvcc.ok ? onRequestVariants() : undefined;
+const variants = [...variantsOf(generated), ...(onRequest ? variantsOf(onRequest).map((v) => ({ ...v, file: `(on request) ${v.file}` })) : [])];
+const byFile = new Map(variants.map((v) => [v.file, v]));
 if (!nvcc.ok && !required) {
   console.warn(`\n[lim] nvcc build tests SKIPPED: ${nvcc.reason}. (On CI, or with LIM_REQUIRE_NVCC=1, this is a failure.)\n`);
 }
@@ -52,7 +74,7 @@ describe.runIf(!nvcc.ok && required)("nvcc (required: CI or LIM_REQUIRE_NVCC is 
 
 describe.skipIf(!nvcc.ok)("nvcc builds of generated/ for sm_90a", () => {
   const testName = (file: string) => `${file}: compiles, no spills, no stack frame, registers and shared memory fit a block`;
-  const fileOf = new Map(files.map((f) => [testName(f), f]));
+  const fileOf = new Map(variants.map((v) => [testName(v.file), v]));
   let compiler: VariantCompiler;
   let cache: CompileCache;
   const counts = { compiled: 0, cached: 0 };
@@ -67,25 +89,26 @@ describe.skipIf(!nvcc.ok)("nvcc builds of generated/ for sm_90a", () => {
       jobs: Math.max(1, availableParallelism()), timeoutMs: NVCC_LIMIT_MS,
     });
     for (const task of suite.tasks) {
-      const file = fileOf.get(task.name);
-      if (file && (task.mode === "run" || task.mode === "only")) void compiler.compile(join(generated, "kernels", file));
+      const variant = fileOf.get(task.name);
+      if (variant && (task.mode === "run" || task.mode === "only")) void compiler.compile(variant.path);
     }
   });
 
   afterAll(() => {
+    if (onRequest) rmSync(onRequest, { recursive: true, force: true });
     if (!cache) return;
     console.log(`[lim] nvcc: ${counts.compiled} variants compiled, ${counts.cached} from the cache in ${cache.dir}`);
     cache.prune();
   });
 
-  it.each(files)(testName("%s"), async (file) => {
-    const variant = launch.get(file);
-    expect(variant, `${file} is in generated/manifest.json`).toBeDefined();
-    const { report: r, cached } = await compiler.compile(join(generated, "kernels", file));
+  it.each(variants.map((v) => v.file))(testName("%s"), async (file) => {
+    const variant = byFile.get(file)!;
+    expect(variant.threads, `${file} is in its folder's manifest.json`).toBeGreaterThan(0);
+    const { report: r, cached } = await compiler.compile(variant.path);
     counts[cached ? "cached" : "compiled"]++;
     expect(r.spillStores + r.spillLoads, `spill bytes (stores + loads) in ${file}`).toBe(0);
     expect(r.stack, `stack frame bytes of ${file}`).toBe(0);
-    expect(r.registers, `registers per thread of ${file}, launched with ${variant!.threads} threads`).toBeLessThanOrEqual(registerBudget(variant!.threads));
-    expect(r.staticShared + variant!.sharedBytes, `static + dynamic shared memory of ${file}`).toBeLessThanOrEqual(SHARED_LIMIT);
+    expect(r.registers, `registers per thread of ${file}, launched with ${variant.threads} threads`).toBeLessThanOrEqual(registerBudget(variant.threads));
+    expect(r.staticShared + variant.sharedBytes, `static + dynamic shared memory of ${file}`).toBeLessThanOrEqual(SHARED_LIMIT);
   }, TEST_LIMIT_MS);
 });

@@ -98,6 +98,23 @@ describe("tuning databases", () => {
     expect(tuned.warnings).toEqual([]);
   });
 
+  it("gives an E5M2 variant the schedule measured for E4M3 unless it was tuned itself", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const spec = attention.definition.spec;
+    const fp8 = (kv: string, best: string): [string, TuningEntry] => {
+      const [, e] = entry(ranges[4], best);
+      return [tuningKey(spec, { ...constants, kv }, ranges[4]), { ...e, constants: { ...constants, kv } }];
+    };
+    const fp8Matrix = { ...matrix, kvDtypes: ["e5m2"] };
+    const names = async (entries: [string, TuningEntry][]) => {
+      const tuned = tunedSchedules([{ path: "tuning/h100.json", db: database(entries) }], DEVICE);
+      const plan = await planGeneration({ root: PROJECT_ROOT, matrix: fp8Matrix, kernels: ["decode_attention"], choose: tuned.choose });
+      return plan.groups[0].variants.map((v) => v.name);
+    };
+    expect(await names([fp8("e4m3", "t256_r2_s2")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t256_r2_s2");
+    expect(await names([fp8("e4m3", "t256_r2_s2"), fp8("e5m2", "t128_r1_s3")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t128_r1_s3");
+  });
+
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200"), named: true }], DEVICE);

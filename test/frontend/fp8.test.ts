@@ -1,5 +1,5 @@
 // FP8 caches in the front end and in the generation plan: a cache tensor of the `kv` constant's type (e4m3
-// bytes, or the dtype for "auto"), words chosen at compile time (the mmas' input type), ldmatrix over FP8
+// or e5m2 bytes, or the dtype for "auto"), words chosen at compile time (the mmas' input type), ldmatrix over FP8
 // rows, their widening to fp16 pairs, the conversions of loads and stores, and variant names that leave
 // "auto" out.
 
@@ -14,12 +14,12 @@ import { defineKernel } from "../../dsl/lang/kernel.js";
 import { compileTiny, lowerTiny } from "../helpers/tiny_kernel.js";
 
 const PARAMS = 'k: Tensor<"kv", ["B", "N", "D"]>, y: Out<"kv", ["B", "D"]>';
-const BODY = `  const MMA = c.kv == "e4m3" ? "fp16" : c.dtype;
+const BODY = `  const MMA = sizeof(c.kv) == 1 ? "fp16" : c.dtype;
   const tile = shared("kv", [16, 32]);
   const raw = regs("u32", [4], 0);
   const wide = regs("u32", [2], 0);
   loadMatrix(raw, tile.ref(laneId() % 16, (laneId() / 16) * 16), true);
-  widenE4M3(wide, raw[0], true);
+  widenFp8(wide, raw[0], c.kv, true);
   const acc = regs("f32", [4], 0.0);
   const a = regs("u32", [4], 0);
   mma(acc, a, wide, MMA);
@@ -47,9 +47,16 @@ describe("FP8 caches in kernels", () => {
     const text = lowered("e4m3");
     expect(text).toContain("/* MMA = fp16 */");
     expect(text).toContain("lim::load_matrix<true>(raw, &tile[lim::lane_id() % 16][lim::lane_id() / 16 * 16]);");
-    expect(text).toContain("lim::widen_e4m3<true>(wide, raw[0]);");
+    expect(text).toContain("lim::widen_fp8<__nv_fp8_e4m3, true>(wide, raw[0]);");
     expect(text).toContain("lim::mma_16816<__half>(acc, a, wide);");
     expect(text).toContain("__nv_fp8_e4m3 (*)[16][32]"); // the shared tile holds bytes
+  });
+
+  it("widen E5M2 rows with the same code, the format passed on to the template", () => {
+    const text = lowered("e5m2");
+    expect(text).toContain("/* MMA = fp16 */");
+    expect(text).toContain("lim::widen_fp8<__nv_fp8_e5m2, true>(wide, raw[0]);");
+    expect(text).toContain("__nv_fp8_e5m2 (*)[16][32]");
   });
 
   it("keep only the branch a condition on constants takes, so the other may use what this variant's types refuse", () => {
@@ -72,16 +79,18 @@ describe("FP8 caches in kernels", () => {
   });
 
   it("choose the dtype's own mma when the caches are in the dtype", () => {
-    const text = lowered("bf16");
+    const text = lowered("bf16", BODY.replace("widenFp8(wide, raw[0], c.kv, true);", ""));
     expect(text).toContain("/* MMA = bf16 */");
     expect(text).toContain("lim::mma_16816<__nv_bfloat16>(acc, a, wide);");
   });
 
   it.each([
-    ["a word chosen at run time", BODY.replace('c.kv == "e4m3" ? "fp16"', 'blockIdx.x == 0 ? "fp16"'), /a choice between words needs a compile-time condition/],
+    ["a word chosen at run time", BODY.replace('sizeof(c.kv) == 1 ? "fp16"', 'blockIdx.x == 0 ? "fp16"'), /a choice between words needs a compile-time condition/],
     ["a word held in a let", BODY.replace("const MMA =", "let MMA ="), /'MMA' holds a word: declare it with const and no type/],
-    ["widening into 4 registers", BODY.replace('const wide = regs("u32", [2], 0);', 'const wide = regs("u32", [4], 0);'), /widenE4M3\(\) fills a register array u32\[2\]/],
-    ["a run-time transposed flag", BODY.replace("widenE4M3(wide, raw[0], true)", "widenE4M3(wide, raw[0], blockIdx.x == 0)"), /widenE4M3\(\)'s transposed flag must be a literal/],
+    ["widening into 4 registers", BODY.replace('const wide = regs("u32", [2], 0);', 'const wide = regs("u32", [4], 0);'), /widenFp8\(\) fills a register array u32\[2\]/],
+    ["a run-time transposed flag", BODY.replace("widenFp8(wide, raw[0], c.kv, true)", "widenFp8(wide, raw[0], c.kv, blockIdx.x == 0)"), /widenFp8\(\)'s transposed flag must be a literal/],
+    ["a format that is no FP8 one", BODY.replace("widenFp8(wide, raw[0], c.kv, true)", 'widenFp8(wide, raw[0], "bf16", true)'), /widenFp8\(\)'s format must be a constant naming e4m3 or e5m2, got "bf16"/],
+    ["a missing format", BODY.replace("widenFp8(wide, raw[0], c.kv, true)", "widenFp8(wide, raw[0], true)"), /widenFp8\(\) takes 4 arguments/],
     ["ldmatrix over f32", BODY.replace('shared("kv", [16, 32])', 'shared("f32", [16, 32])'), /loadMatrix\(\) reads 16-bit elements \(or pairs of 8-bit ones\)/],
   ])("refuse %s", (_label, body, message) => {
     expect(errorOf(body).message).toMatch(message);

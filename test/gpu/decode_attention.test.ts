@@ -1,5 +1,5 @@
 // Every generated decode-attention variant over contiguous caches, in the dtype and in FP8 (through the
-// lim_fp8_* functions: the reference takes the E4M3 values the caches hold), against the float64 reference:
+// lim_fp8_* functions, E4M3 and E5M2: the reference takes the FP8 values the caches hold), against the float64 reference:
 // fresh random inputs, outputs poisoned with NaN before each run, N = 1, lengths that are no multiple of any
 // tile, ragged batches up to B = 32, padded strides, split and unsplit sequences. Then the argument and
 // device-input errors. (lim_use_variant only serves calls whose constants match, so a paged variant can only
@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { roundToE4M3 } from "../../runtime/ts/fp8.js";
+import { roundToFp8, type Fp8Format } from "../../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
@@ -38,7 +38,7 @@ interface Case {
 /** Runs one case on one variant and returns the relative errors of out and lse. */
 function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out: number; lse: number } {
   const { D, G, dtype, kv } = v.constants;
-  const fp8 = kv === "e4m3";
+  const fp8 = kv === "e4m3" || kv === "e5m2" ? (kv as Fp8Format) : undefined;
   const pad = fp8 ? 2 * c.pad : c.pad; // 16 bytes either way: every row stays 16-byte aligned
   const next = rng(seed);
   const B = c.seqlens.length;
@@ -52,7 +52,7 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
   const kStrideH = N * kStrideN + pad;
   const kStrideB = Hkv * kStrideH;
   const q = roundTo(dtype, uniform(next, B * qStrideB));
-  const cache = (values: Float64Array) => (fp8 ? roundToE4M3(values) : roundTo(dtype, values));
+  const cache = (values: Float64Array) => (fp8 ? roundToFp8(fp8, values) : roundTo(dtype, values));
   const k = cache(uniform(next, B * kStrideB));
   const vv = cache(uniform(next, B * kStrideB));
   const scale = 1 / Math.sqrt(D);
@@ -84,14 +84,14 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
     lseBuf.fill(0xff);
     const maxSeqlen = Math.max(...c.seqlens);
     const sizes = { batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen, dtype };
-    const wsBytes = fp8 ? native.fp8DecodeAttentionWorkspaceSize(sizes) : native.decodeAttentionWorkspaceSize(sizes);
+    const wsBytes = fp8 ? native.fp8DecodeAttentionWorkspaceSize({ ...sizes, kvDtype: fp8 }) : native.decodeAttentionWorkspaceSize(sizes);
     const workspace = wsBytes > 0 ? alloc(wsBytes) : null;
     const args = {
       ...sizes, q: qBuf, qStrideB, qStrideH, kCache: kBuf, kStrideB, kStrideH, kStrideN, vCache: vBuf, vStrideB: kStrideB,
       vStrideH: kStrideH, vStrideN: kStrideN, seqlens: seqBuf, out: outBuf, outStrideB: Hq * D, outStrideH: D, lse: lseBuf,
       cacheCapacity: N, softmaxScale: scale, workspace,
     };
-    const call = fp8 ? () => native.fp8DecodeAttention({ ...args, kScale: null, vScale: null, scaleHeads: 1 }) : () => native.decodeAttention(args);
+    const call = fp8 ? () => native.fp8DecodeAttention({ ...args, kScale: null, vScale: null, scaleHeads: 1, kvDtype: fp8 }) : () => native.decodeAttention(args);
     const errors = () => {
       native.checkDeviceStatus();
       const outBits = new Uint16Array(B * Hq * D);
