@@ -6,7 +6,12 @@ For B in {1, 8, 32}, N in {32K, 128K}, K in {1024, 2048, 4096, 8192} (Hq 32, Hkv
 ascending sets): our fused shared-set sparse attention (lim_sparse_attention), our gather + dense attention
 (lim_gather_kv then lim_decode_attention over the compact rows), PyTorch's gather + SDPA, and, at the same K,
 our per-head sparse attention (lim_sparse_attention_per_head, one list per query head: the TidalDecode
-baseline). Timing: python/lessismore/timing.py (CUDA-graph replays). Writes JSON under bench/results/.
+baseline), and the fused shared-set attention over the same K and V in an engine's layout: FP8 (E4M3, one scale
+per tensor: amax / 448) in NHD pages of 16 in shuffled order (lim_fp8_paged_sparse_attention; its error includes
+the quantisation). Timing: python/lessismore/timing.py (CUDA-graph replays), each call over the next of several
+list sets (their rows together several times the L2, so that a call reads its rows from memory, as a decode
+step's layers do; "warm": one list set, its rows L2-resident, the method of bench/NOTES.md sections 3-21).
+Writes JSON under bench/results/.
 """
 
 import argparse
@@ -21,8 +26,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from lessismore import Lim  # noqa: E402
-from lessismore.timing import time_us  # noqa: E402
+from lessismore import Lim, PagedKV  # noqa: E402
+from lessismore.timing import input_sets_for, time_us  # noqa: E402
 
 HQ, HKV, D = 32, 8, 128
 G = HQ // HKV
@@ -41,7 +46,10 @@ def bench(lim, B, N, K):
     k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
     v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
     seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
-    shared = random_sets(B, 1, N, K, gen)[:, 0].contiguous()  # [B, K]
+    # Several list sets, each call over the next: the rows they name together exceed the L2 several times.
+    sets = input_sets_for(2 * B * HKV * K * D * 2)
+    shared_sets = [random_sets(B, 1, N, K, gen)[:, 0].contiguous() for _ in range(sets)]  # [B, K] each
+    shared = shared_sets[0]
     per_head = random_sets(B, HQ, N, K, gen)  # [B, Hq, K]
     counts = torch.full((B,), K, dtype=torch.int32, device="cuda")
     head_counts = torch.full((B, HQ), K, dtype=torch.int32, device="cuda")
@@ -52,21 +60,28 @@ def bench(lim, B, N, K):
     ws_shared = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, False)
     ws_head = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, True)
     ws_dense = lim.decode_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16)
+    fp8_scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (k, v)]
+    paged_fp8 = PagedKV.from_contiguous(*((x / s).to(torch.float8_e4m3fn) for x, s in zip((k, v), fp8_scales)), 16)
+    ws_paged_fp8 = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, False, paged=True, cache_dtype=torch.float8_e4m3fn)
+    out_paged_fp8 = torch.empty_like(out)
     b_idx = torch.arange(B, device="cuda")[:, None, None]
     h_idx = (torch.arange(HQ, device="cuda") // G)[None, :, None]
 
-    def fused():
-        lim.sparse_attention(q, k, v, seqlens, shared, counts, out, N, scale, ws_shared)
+    def fused(lists=shared):
+        lim.sparse_attention(q, k, v, seqlens, lists, counts, out, N, scale, ws_shared)
 
-    def gather_dense():
-        lim.gather_kv(k, v, seqlens, shared, counts, compact_k, compact_v, N)
+    def gather_dense(lists=shared):
+        lim.gather_kv(k, v, seqlens, lists, counts, compact_k, compact_v, N)
         lim.decode_attention(q, compact_k, compact_v, counts, out, None, K, scale, ws_dense)
+
+    def fused_paged_fp8(lists=shared):
+        lim.sparse_attention(q, paged_fp8, None, seqlens, lists, counts, out_paged_fp8, N, scale, ws_paged_fp8, k_scale=fp8_scales[0], v_scale=fp8_scales[1])
 
     def heads():
         lim.sparse_attention_per_head(q, k, v, seqlens, per_head, head_counts, out_head, N, scale, ws_head)
 
-    def torch_gather_sdpa():
-        idx = shared.long()[:, None, :, None].expand(B, HKV, K, D)
+    def torch_gather_sdpa(lists=shared):
+        idx = lists.long()[:, None, :, None].expand(B, HKV, K, D)
         ks, vs = torch.gather(k, 2, idx), torch.gather(v, 2, idx)
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
             return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale, enable_gqa=True).squeeze(2)
@@ -78,17 +93,23 @@ def bench(lim, B, N, K):
 
     fused()
     heads()
+    fused_paged_fp8()
     lim.check_device_status()
     ref, ref_head = torch_gather_sdpa().float(), torch_per_head().float()
     row = {"B": B, "N": N, "K": K,
            "err_shared": ((out.float() - ref).norm() / ref.norm()).item(),
-           "err_per_head": ((out_head.float() - ref_head).norm() / ref_head.norm()).item()}
+           "err_per_head": ((out_head.float() - ref_head).norm() / ref_head.norm()).item(),
+           "err_paged_fp8": ((out_paged_fp8.float() - ref).norm() / ref.norm()).item()}
     gather_dense()
     row["err_gather_dense"] = ((out.float() - ref).norm() / ref.norm()).item()
-    row["fused_us"], _ = time_us([fused], reps=40)
-    row["gather_dense_us"], _ = time_us([gather_dense], reps=40)
+    rotated = lambda fn: [lambda lists=lists: fn(lists) for lists in shared_sets]  # noqa: E731
+    row["list_sets"] = sets
+    row["fused_warm_us"], _ = time_us([fused], reps=40)
+    row["fused_us"], _ = time_us(rotated(fused), reps=max(40, sets))
+    row["gather_dense_us"], _ = time_us(rotated(gather_dense), reps=max(40, sets))
+    row["paged_fp8_us"], _ = time_us(rotated(fused_paged_fp8), reps=max(40, sets))
     row["per_head_us"], _ = time_us([heads], reps=20)
-    row["torch_us"], row["torch_timing"] = time_us([torch_gather_sdpa], reps=20)
+    row["torch_us"], row["torch_timing"] = time_us(rotated(torch_gather_sdpa), reps=max(20, sets))
     row["torch_per_head_us"], _ = time_us([torch_per_head], reps=10)
     row["speedup_vs_torch"] = row["torch_us"] / row["fused_us"]
     row["shared_vs_per_head"] = row["per_head_us"] / row["fused_us"]
@@ -117,12 +138,12 @@ def main():
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 torch.cuda.empty_cache()
-    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'fused us':>9} {'TB/s':>5} {'gather+dense':>12} {'torch us':>9} {'vs torch':>8} "
-          f"{'per-head us':>11} {'shared gain':>11} {'torch per-head':>14}")
+    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'fused us':>9} {'warm us':>8} {'TB/s':>5} {'gather+dense':>12} {'torch us':>9} {'vs torch':>8} "
+          f"{'per-head us':>11} {'shared gain':>11} {'torch per-head':>14} {'paged FP8 us':>12}")
     for r in rows:
-        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['fused_us']:>9.1f} {r['fused_TBps']:>5.2f} {r['gather_dense_us']:>12.1f} "
+        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['fused_us']:>9.1f} {r['fused_warm_us']:>8.1f} {r['fused_TBps']:>5.2f} {r['gather_dense_us']:>12.1f} "
               f"{r['torch_us']:>9.1f} {r['speedup_vs_torch']:>7.1f}x {r['per_head_us']:>11.1f} {r['shared_vs_per_head']:>10.2f}x "
-              f"{r['torch_per_head_us']:>14.1f}")
+              f"{r['torch_per_head_us']:>14.1f} {r['paged_fp8_us']:>12.1f}")
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = os.path.join(args.out, f"sparse_attention-{props.name.replace(' ', '_')}-{stamp}.json")
