@@ -9,8 +9,9 @@ our per-head sparse attention (lim_sparse_attention_per_head, one list per query
 baseline), and the fused shared-set attention over the same K and V in an engine's layout: FP8 (E4M3, one scale
 per tensor: amax / 448) in NHD pages of 16 in shuffled order (lim_fp8_paged_sparse_attention; its error includes
 the quantisation). Timing: python/lessismore/timing.py (CUDA-graph replays), each call over the next of several
-list sets (their rows together several times the L2, so that a call reads its rows from memory, as a decode
-step's layers do; "warm": one list set, its rows L2-resident, the method of bench/NOTES.md sections 3-21).
+input sets, each with caches and lists of its own (the rows they read together several times the L2, counted
+at FP8's size, so that a call reads its rows from memory, as a decode step's layers do; "warm": one set, its rows
+L2-resident, the method of bench/NOTES.md sections 3-21).
 Writes JSON under bench/results/.
 """
 
@@ -39,17 +40,29 @@ def random_sets(B, lists, N, K, gen):
     return torch.topk(keys, K, dim=-1).indices.sort(dim=-1).values.to(torch.int32).view(B, lists, K)
 
 
+class InputSet:
+    """One request batch's caches (bf16, and E4M3 in shuffled NHD pages of 16, scale amax / 448) and shared lists."""
+
+    def __init__(self, B, N, K, gen):
+        self.k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+        self.v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+        self.lists = random_sets(B, 1, N, K, gen)[:, 0].contiguous()  # [B, K]
+        self.fp8_scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (self.k, self.v)]
+        self.paged_fp8 = PagedKV.from_contiguous(*((x / s).to(torch.float8_e4m3fn) for x, s in zip((self.k, self.v), self.fp8_scales)), 16)
+
+
 def bench(lim, B, N, K):
     scale = 1.0 / math.sqrt(D)
     gen = torch.Generator(device="cuda").manual_seed(B * 7 + N + K)
     q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-    k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-    v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
     seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
-    # Several list sets, each call over the next: the rows they name together exceed the L2 several times.
-    sets = input_sets_for(2 * B * HKV * K * D * 2)
-    shared_sets = [random_sets(B, 1, N, K, gen)[:, 0].contiguous() for _ in range(sets)]  # [B, K] each
-    shared = shared_sets[0]
+    # Input sets with caches of their own, each call over the next, so that the rows the calls read (counted at
+    # FP8's size, the smaller) exceed the L2 several times; as many as 8 GB of caches hold.
+    elements = B * HKV * N * D
+    sets = max(1, min(input_sets_for(2 * B * HKV * K * D), (8 << 30) // (6 * elements)))
+    inputs = [InputSet(B, N, K, gen) for _ in range(sets)]
+    first = inputs[0]
+    k, v, shared = first.k, first.v, first.lists
     per_head = random_sets(B, HQ, N, K, gen)  # [B, Hq, K]
     counts = torch.full((B,), K, dtype=torch.int32, device="cuda")
     head_counts = torch.full((B, HQ), K, dtype=torch.int32, device="cuda")
@@ -60,29 +73,28 @@ def bench(lim, B, N, K):
     ws_shared = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, False)
     ws_head = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, True)
     ws_dense = lim.decode_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16)
-    fp8_scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (k, v)]
-    paged_fp8 = PagedKV.from_contiguous(*((x / s).to(torch.float8_e4m3fn) for x, s in zip((k, v), fp8_scales)), 16)
     ws_paged_fp8 = lim.sparse_attention_workspace(B, HQ, HKV, D, K, torch.bfloat16, False, paged=True, cache_dtype=torch.float8_e4m3fn)
     out_paged_fp8 = torch.empty_like(out)
     b_idx = torch.arange(B, device="cuda")[:, None, None]
     h_idx = (torch.arange(HQ, device="cuda") // G)[None, :, None]
 
-    def fused(lists=shared):
-        lim.sparse_attention(q, k, v, seqlens, lists, counts, out, N, scale, ws_shared)
+    def fused(s=first):
+        lim.sparse_attention(q, s.k, s.v, seqlens, s.lists, counts, out, N, scale, ws_shared)
 
-    def gather_dense(lists=shared):
-        lim.gather_kv(k, v, seqlens, lists, counts, compact_k, compact_v, N)
+    def gather_dense(s=first):
+        lim.gather_kv(s.k, s.v, seqlens, s.lists, counts, compact_k, compact_v, N)
         lim.decode_attention(q, compact_k, compact_v, counts, out, None, K, scale, ws_dense)
 
-    def fused_paged_fp8(lists=shared):
-        lim.sparse_attention(q, paged_fp8, None, seqlens, lists, counts, out_paged_fp8, N, scale, ws_paged_fp8, k_scale=fp8_scales[0], v_scale=fp8_scales[1])
+    def fused_paged_fp8(s=first):
+        lim.sparse_attention(q, s.paged_fp8, None, seqlens, s.lists, counts, out_paged_fp8, N, scale, ws_paged_fp8,
+                             k_scale=s.fp8_scales[0], v_scale=s.fp8_scales[1])
 
     def heads():
         lim.sparse_attention_per_head(q, k, v, seqlens, per_head, head_counts, out_head, N, scale, ws_head)
 
-    def torch_gather_sdpa(lists=shared):
-        idx = lists.long()[:, None, :, None].expand(B, HKV, K, D)
-        ks, vs = torch.gather(k, 2, idx), torch.gather(v, 2, idx)
+    def torch_gather_sdpa(s=first):
+        idx = s.lists.long()[:, None, :, None].expand(B, HKV, K, D)
+        ks, vs = torch.gather(s.k, 2, idx), torch.gather(s.v, 2, idx)
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
             return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale, enable_gqa=True).squeeze(2)
 
@@ -102,8 +114,8 @@ def bench(lim, B, N, K):
            "err_paged_fp8": ((out_paged_fp8.float() - ref).norm() / ref.norm()).item()}
     gather_dense()
     row["err_gather_dense"] = ((out.float() - ref).norm() / ref.norm()).item()
-    rotated = lambda fn: [lambda lists=lists: fn(lists) for lists in shared_sets]  # noqa: E731
-    row["list_sets"] = sets
+    rotated = lambda fn: [lambda s=s: fn(s) for s in inputs]  # noqa: E731
+    row["input_sets"] = sets
     row["fused_warm_us"], _ = time_us([fused], reps=40)
     row["fused_us"], _ = time_us(rotated(fused), reps=max(40, sets))
     row["gather_dense_us"], _ = time_us(rotated(gather_dense), reps=max(40, sets))

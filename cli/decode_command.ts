@@ -153,7 +153,7 @@ export function registerDecode(program: Command): void {
     .option("--seed <n>", "seed of the synthetic data", parseInteger("--seed"), DEFAULT_RUN.seed)
     // Page size 0 is a contiguous cache; the help says so in words.
     .addOption(new Option("--cache <layout>", "KV cache layout: contiguous, or paged<N> (NHD pages of N positions, a power of two, in shuffled order; e.g. paged16)").argParser(parseCacheOption).default(0, "contiguous"))
-    .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype), e4m3 or e5m2 (FP8, half the bytes; fp8 means e4m3)", parseKvDtype, "auto")
+    .option("--kv-dtype <type>", "KV cache element type: auto (the model's dtype), e4m3 or e5m2 (FP8, half the bytes; fp8 means e4m3; e5m2 needs variants made with lim generate --kv-dtypes auto,e4m3,e5m2)", parseKvDtype, "auto")
     .option("--policy <list>", `policies to run: ${POLICIES.join(", ")}`, parseList("--policy", POLICIES), ["full", "lessismore"])
     .option("--load <file>", "measure recall and errors on K caches and queries saved from a model (safetensors; see runtime/ts/safetensors.ts)")
     .option("--no-sdpa", "do not time PyTorch's SDPA for the full-attention baseline (it runs python3 with PyTorch when present)")

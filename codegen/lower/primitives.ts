@@ -75,7 +75,11 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
   asyncArrive: fn("lim::cp_async_arrive"),
   mma: (args, exprs) => `lim::mma_16816<${halfCType(exprs[3])}>(${args.slice(0, 3).join(", ")})`,
   loadMatrix: (args, exprs) => `lim::load_matrix<${exprs[2].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
-  widenFp8: (args, exprs) => `lim::widen_fp8<${storageCType(exprs[2].k === "string" ? (exprs[2].text as StorageType) : "e4m3")}, ${exprs[3].value ? "true" : "false"}>(${args[0]}, ${args[1]})`,
+  widenFp8: (args, exprs) => {
+    const format = exprs[2];
+    if (format.k !== "string") throw new Error("widenFp8: the front end passes the format as a constant word"); // checked there with a DSL error
+    return `lim::widen_fp8<${storageCType(format.text as StorageType)}, ${exprs[3].value ? "true" : "false"}>(${args[0]}, ${args[1]})`;
+  },
   transposeMatrix: fn("lim::transpose_matrix"),
   pack2: (args, exprs) => `lim::pack2<${halfCType(exprs[2])}>(${args[0]}, ${args[1]})`,
   loadBits: fn("lim::load_bits"),

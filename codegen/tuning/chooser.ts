@@ -73,11 +73,12 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     // A paged variant differs from the contiguous one only in its rows' addresses, and the sweep times
     // through the contiguous functions: it takes the contiguous variant's measured schedule. An E5M2 variant
     // differs from the E4M3 one only in how a register of bytes widens to fp16 (a byte permute, not a cvt):
-    // it takes E4M3's schedule unless it was tuned itself (\`lim tune --kv-dtypes e5m2\`).
+    // it takes E4M3's schedule, bucket by bucket, where it has no current entry of its own (lim tune
+    // --kv-dtypes e5m2 makes those).
     const contiguous = constants.cache === "paged" ? { ...constants, cache: "contiguous" } : constants;
     const measuredAs = (c: Constants, range: readonly [number, number]) => {
       const own = tuningKey(spec, c, range);
-      return c.kv === "e5m2" && !dbs.some(({ db }) => db.entries[own]) ? tuningKey(spec, { ...c, kv: "e4m3" }, range) : own;
+      return c.kv === "e5m2" && !dbs.some(({ db }) => db.entries[own]?.source === digest) ? tuningKey(spec, { ...c, kv: "e4m3" }, range) : own;
     };
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
       const key = measuredAs(contiguous, range);

@@ -10,7 +10,7 @@ lim_last_error()'s message, which names the function and the argument.
 
 import ctypes
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 DTYPES = { "bf16": 0, "fp16": 1, "f32": 2, "i32": 3, "u32": 4, "e4m3": 5, "e5m2": 6 }
 

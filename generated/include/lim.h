@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define LIM_VERSION "0.1.0"
-#define LIM_ABI_VERSION 3
+#define LIM_ABI_VERSION 4
 
 enum {
   LIM_OK = 0,

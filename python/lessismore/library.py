@@ -229,7 +229,7 @@ class Lim:
     def append_kv(self, k_cache, v_cache, k_new, v_new, seqlens, k_scale=None, v_scale=None):
         """Writes k_new, v_new [B, Hkv, D] at position seqlens[b] - 1 of the caches [B, Hkv, Nmax, D] (laid out alike),
         or through the block table of a PagedKV (k_cache; v_cache None). FP8 caches get each value divided by its
-        scale, rounded to nearest and saturated at +-448."""
+        scale, rounded to nearest and saturated at the largest finite value (+-448 in E4M3, +-57344 in E5M2)."""
         B, Hkv, D = k_new.shape
         common = dict(k_new=k_new, v_new=v_new, seqlens=seqlens, batch=B, num_kv_heads=Hkv, head_dim=D, dtype=_kv_dtype(k_new), stream=_stream())
         paged = _paged(k_cache, v_cache)

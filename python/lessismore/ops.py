@@ -7,7 +7,8 @@ message, which names the function and the argument.
 
 FP8 caches (torch.float8_e4m3fn or torch.float8_e5m2): every attention and cache operator takes them, with optional k_scale and v_scale
 (float32 CUDA tensors of 1 or Hkv entries, vLLM's per-tensor scales; None for 1): the real values are the stored ones
-times the scale; writes divide by it, round to nearest and saturate at +-448.
+times the scale; writes divide by it, round to nearest and saturate at the largest finite value (+-448 in E4M3,
++-57344 in E5M2).
 
 Workspaces: the attention operators share one zeroed workspace per device (the C ABI's rule: zero it once,
 every call leaves it ready for the next), and the selection operator one scratch buffer per device; both grow

@@ -36,7 +36,7 @@ lim_runtime::Config config_arg(const Napi::Object& o) {
   c.synthetic = require(o, "synthetic", fn).ToBoolean();
   c.page_size = static_cast<int>(optional_int64(o, "pageSize", fn, 0));
   // kvDtype: an FP8 format; left out, the caches are in dtype
-  c.kv_dtype = o.Has("kvDtype") ? static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2})) : c.dtype;
+  if (o.Has("kvDtype")) c.fp8_format = static_cast<lim_dtype>(enum_arg(o, "kvDtype", fn, {"e4m3", "e5m2"}, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}));
   return c;
 }
 

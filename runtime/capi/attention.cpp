@@ -18,6 +18,11 @@ using namespace lim_capi;
 namespace {
 
 constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outweigh its parallelism
+// Rows: shorter sequences and lists run unsplit. A split costs ~2.3 us at B 1 (the partials, the arrival counter,
+// the merge) and saves ~0.007 us per row it moves off a block, so it pays from ~350 rows on; measured on the H200
+// (bench/NOTES.md section 21): 256 list entries 9.1 us in two splits, 7.7 unsplit (B 8: 11.1, 7.8); 1024 entries
+// 9.4 us in chunks of 128, 10.8 in chunks of 256.
+constexpr int kMinSplitRows = 512;
 constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
 // The arrival counters of the in-kernel merge occupy the first bytes of every split plan's workspace, the
 // same bytes whatever the plan: any attention call may reuse a workspace another plan left (its counters
@@ -83,7 +88,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   const int64_t blocks = static_cast<int64_t>(batch) * plan->head_blocks;
   // At most MAX_SPLITS splits of one (request, head block): the bound of the partials a plan holds.
   const int64_t resident = std::min<int64_t>(static_cast<int64_t>(sms) * per_sm, blocks * LIM_DECODE_ATTENTION_MAX_SPLITS);
-  plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
+  plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinSplitRows, kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
   if (plan->split.splits > 1 && blocks > kCounters) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch " + std::to_string(batch) + " x " + std::to_string(plan->head_blocks) + " head blocks = " +
                                                 std::to_string(blocks) + " split blocks, more than the " + std::to_string(kCounters) +

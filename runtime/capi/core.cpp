@@ -136,8 +136,9 @@ int multiprocessors(const char* function, int* count) {
   return LIM_OK;
 }
 
-SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule, int max_chunk) {
+SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_split_len, int min_chunk, int granule, int max_chunk) {
   SplitPlan plan{1, max_len};
+  if (max_len < min_split_len) return plan;
   // Never more blocks than fit at once: a second, partial wave of equal-sized blocks would idle most of
   // the GPU while it runs (measured: B 32, N 32K ran at 2.6 TB/s with 1.3 waves).
   int64_t splits = blocks > 0 ? resident_blocks / blocks : 1;

@@ -57,12 +57,12 @@ struct SplitPlan {
 };
 
 /**
- * Splits only when `blocks` (one per request and head) would leave room for more resident blocks: as many
- * splits as keep the grid within one wave, with chunks of at least min_chunk tokens rounded to a multiple
- * of granule; and, where max_chunk > 0, as many more as keep chunks within max_chunk tokens (even if that
- * takes more than one wave).
+ * Splits only when `blocks` (one per request and head) would leave room for more resident blocks and max_len
+ * is at least min_split_len: as many splits as keep the grid within one wave, with chunks of at least
+ * min_chunk tokens rounded to a multiple of granule; and, where max_chunk > 0, as many more as keep chunks
+ * within max_chunk tokens (even if that takes more than one wave).
  */
-SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_chunk, int granule, int max_chunk);
+SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_split_len, int min_chunk, int granule, int max_chunk);
 
 /** Rounds up to a multiple of 256 bytes (workspace sub-buffers). */
 inline std::size_t round256(std::size_t n) { return (n + 255) / 256 * 256; }

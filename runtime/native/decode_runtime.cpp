@@ -88,7 +88,7 @@ int DecodeRuntime::allocate(std::string* error) {
   // The paged variants' plans may differ (their occupancy): ask the queries of the layout the runtime calls.
   // The plan of the variants that will run: per layout and cache dtype (the FP8 queries take the format too).
   const auto query = [&](auto fp8_query, auto query_in_dtype, int32_t rows, auto... rest) {
-    return fp8() ? fp8_query(c.batch, c.q_heads, c.kv_heads, c.head_dim, rows, c.kv_dtype, c.dtype, rest...)
+    return fp8() ? fp8_query(c.batch, c.q_heads, c.kv_heads, c.head_dim, rows, *c.fp8_format, c.dtype, rest...)
                  : query_in_dtype(c.batch, c.q_heads, c.kv_heads, c.head_dim, rows, c.dtype, rest...);
   };
   const auto full_fp8 = paged() ? lim_fp8_paged_decode_attention_workspace_size : lim_fp8_decode_attention_workspace_size;

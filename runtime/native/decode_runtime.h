@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,15 +29,12 @@ struct Config {
   uint32_t seed;
   bool synthetic;  // fill the caches with lim_synthesize_kv (else the caller uploads them)
   int page_size = 0;  // 0: contiguous caches; else paged NHD caches of this many positions per page, pages shuffled
-  // The caches' element type: dtype, or an FP8 format (LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2, scale 1)
-  lim_dtype kv_dtype = LIM_DTYPE_BF16;
+  // FP8 caches in this format (LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2, scale 1); none: caches in dtype
+  std::optional<lim_dtype> fp8_format;
 };
 
-/** Whether the caches are FP8 (not in the model's dtype). */
-inline bool fp8_caches(const Config& c) { return c.kv_dtype != c.dtype; }
-
 /** Bytes of one cache element: 1 for FP8 caches, 2 for bf16 / fp16. */
-inline std::size_t cache_element_bytes(const Config& c) { return fp8_caches(c) ? 1 : 2; }
+inline std::size_t cache_element_bytes(const Config& c) { return c.fp8_format ? 1 : 2; }
 
 /** Device memory owned by the runtime; freed with it. */
 class DeviceArray {
@@ -113,7 +111,7 @@ class DecodeRuntime {
 
   // The calls that read or write a layer's caches, through the contiguous or the paged functions (FP8: their lim_fp8_* twins).
   bool paged() const { return config_.page_size > 0; }
-  bool fp8() const { return fp8_caches(config_); }
+  bool fp8() const { return config_.fp8_format.has_value(); }
   /**
    * What every call on one layer's caches passes: the caches and their strides, contiguous (request, head,
    * position) or paged (page, position in a page, head), the block table, the lengths and the queries' strides.

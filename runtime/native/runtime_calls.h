@@ -31,7 +31,7 @@ constexpr int kRecentWindow = 64;  // synthetic prompts end in this many recent 
  */
 #define LIM_UNPAREN(...) __VA_ARGS__
 #define LIM_KV_CALL(fn, before, after)                                                                                         \
-  LIM_CALL(fp8() ? lim_fp8_##fn(LIM_UNPAREN before, nullptr, nullptr, 1, c.kv_dtype, c.dtype, LIM_UNPAREN after)             \
+  LIM_CALL(fp8() ? lim_fp8_##fn(LIM_UNPAREN before, nullptr, nullptr, 1, *c.fp8_format, c.dtype, LIM_UNPAREN after)         \
                  : lim_##fn(LIM_UNPAREN before, c.dtype, LIM_UNPAREN after))
 
 #define CUDA_CALL(call)                                                                       \
