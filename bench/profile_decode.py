@@ -2,9 +2,10 @@
 
     bash bench/device/suite.sh profile-decode     (ncu on this script; logs under $OUT)
 
-    python3 bench/profile_decode.py [--batch 8] [--context 32768] [--fp8 [e4m3|e5m2]]
+    python3 bench/profile_decode.py [--batch 8] [--context 32768] [--fp8 [e4m3|e5m2]] [--pages 16]
 
-Hq 32, Hkv 8, head dim 128, bf16 (an FP8 cache with --fp8, E4M3 unless named, scales 1), the schedule the library dispatches to (build/liblim.so, or $LIM_LIBRARY).
+Hq 32, Hkv 8, head dim 128, bf16 (an FP8 cache with --fp8, E4M3 unless named, scales 1; NHD pages of --pages
+positions in shuffled order, through the paged function), the schedule the library dispatches to (build/liblim.so, or $LIM_LIBRARY).
 """
 
 import argparse
@@ -15,11 +16,12 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from lessismore import Lim  # noqa: E402
+from lessismore import Lim, PagedKV  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--batch", type=int, default=8)
 ap.add_argument("--context", type=int, default=32768)
+ap.add_argument("--pages", type=int, default=0, help="a paged cache of pages this many positions long (0: contiguous)")
 ap.add_argument("--fp8", nargs="?", const="e4m3", choices=["e4m3", "e5m2"], help="FP8 K/V caches (the lim_fp8_* function): e4m3 (default) or e5m2")
 args = ap.parse_args()
 B, HQ, HKV, D, N = args.batch, 32, 8, 128, args.context
@@ -32,8 +34,9 @@ if args.fp8:
     k, v = k.to(fp8), v.to(fp8)
 seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
 out = torch.empty_like(q)
-ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype, cache_dtype=k.dtype)
+ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype, paged=args.pages > 0, cache_dtype=k.dtype)
+caches = (PagedKV.from_contiguous(k, v, args.pages), None) if args.pages > 0 else (k, v)
 for _ in range(3):
-    lim.decode_attention(q, k, v, seqlens, out, None, N, 1 / math.sqrt(D), ws)
+    lim.decode_attention(q, *caches, seqlens, out, None, N, 1 / math.sqrt(D), ws)
 lim.check_device_status()
 print("decoded", tuple(out.shape))

@@ -119,13 +119,14 @@ for section in "$@"; do
       ;;
     profile-decode)
       # Nsight Compute on one decode attention launch (B 8 and B 1, 32K, D 128, G 4, bf16): occupancy, issue
-      # and stall statistics, and every SASS instruction with its stall samples (sass-<B>.csv).
+      # and stall statistics, and every SASS instruction with its stall samples (sass-<B>.csv). PROFILE_ARGS adds
+      # profile_decode.py flags, e.g. "--context 4096 --pages 16" (a paged cache at 4K, bench/NOTES.md section 21).
       for batch in 8 1; do
         ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy \
-          --section LaunchStats --section WarpStateStats --section SchedulerStats python3 bench/profile_decode.py --batch $batch > "$OUT/ncu-$batch.txt" 2>&1 || status=1
+          --section LaunchStats --section WarpStateStats --section SchedulerStats python3 bench/profile_decode.py --batch $batch ${PROFILE_ARGS:-} > "$OUT/ncu-$batch.txt" 2>&1 || status=1
         grep -E "Duration|DRAM Throughput|Registers Per|Grid Size|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" "$OUT/ncu-$batch.txt"
         ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SourceCounters --page source --print-source sass --csv \
-          python3 bench/profile_decode.py --batch $batch > "$OUT/sass-$batch.csv" 2>&1 || status=1
+          python3 bench/profile_decode.py --batch $batch ${PROFILE_ARGS:-} > "$OUT/sass-$batch.csv" 2>&1 || status=1
       done
       ;;
     decode)
