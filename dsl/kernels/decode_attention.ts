@@ -29,9 +29,9 @@
 // skipped (never read) and reported through raise().
 //
 // FP8 caches (kv = e4m3 or e5m2): the ring holds the FP8 rows as they are (half the bytes of 16-bit ones),
-// and both mmas run in fp16, into which every E4M3 and E5M2 value widens exactly. ldmatrix reads FP8 rows as 16-bit
-// pairs, so a K register holds 4 consecutive dims of one row: the score mma's k index is permuted within
-// each 16 dims (k 2t, 2t+1 -> dims 4t, 4t+1; k 2t+8, 2t+9 -> dims 4t+2, 4t+3) and Q's fragments are loaded
+// and both mmas run in fp16, into which every E4M3 and E5M2 value widens exactly. ldmatrix reads FP8 rows
+// as 16-bit pairs, so a K register holds 4 consecutive dims of one row: the score mma's k index is permuted
+// within each 16 dims (k 2t, 2t+1 -> dims 4t, 4t+1; k 2t+8, 2t+9 -> dims 4t+2, 4t+3) and Q's fragments are loaded
 // in the same order, which leaves q.k unchanged. V is read transposed as pairs: a register holds dims
 // (2g, 2g+1) of two rows; one byte permute makes dim 2g of both rows an A row of one mma and dim 2g+1 that
 // of another, so each 32 dims of the output come from an even and an odd mma. The scales fold in: k_scale

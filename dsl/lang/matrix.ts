@@ -17,7 +17,8 @@ export interface MatrixValues {
   readonly caches: readonly string[];
   /**
    * Element types of the K/V caches: "auto" (the model's dtype, as vLLM's kv_cache_dtype says it), "e4m3"
-   * or "e5m2" (FP8 with a per-tensor or per-KV-head scale; E5M2 on request only: engines on Hopper run E4M3). A kernel's `kv` constant takes them; "auto" resolves
+   * or "e5m2" (FP8 with a per-tensor or per-KV-head scale; E5M2 on request only: engines on Hopper run
+   * E4M3). A kernel's `kv` constant takes them; "auto" resolves
    * to its `dtype` (codegen/variants.ts) and is left out of variant names.
    */
   readonly kvDtypes: readonly string[];
