@@ -9,9 +9,10 @@ our per-head sparse attention (lim_sparse_attention_per_head, one list per query
 baseline), and the fused shared-set attention over the same K and V in an engine's layout: FP8 (E4M3, one scale
 per tensor: amax / 448) in NHD pages of 16 in shuffled order (lim_fp8_paged_sparse_attention; its error includes
 the quantisation). Timing: python/lessismore/timing.py (CUDA-graph replays), each call over the next of several
-input sets, each with caches and lists of its own (the rows they read together several times the L2, counted
-at FP8's size, so that a call reads its rows from memory, as a decode step's layers do; "warm": one set, its rows
-L2-resident, the method of bench/NOTES.md sections 3-21).
+input sets (lists of their own, over several copies of the caches), so that the rows read together exceed the L2
+four times, counted at FP8's size, and a call reads its rows from memory, as a decode step's layers do (the
+"cold" column says where memory allowed it); "warm": the shared-list call over one set, its rows L2-resident,
+the method of bench/NOTES.md sections 3-21.
 Writes JSON under bench/results/.
 """
 
@@ -28,7 +29,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim, PagedKV  # noqa: E402
-from lessismore.timing import input_sets_for, time_us  # noqa: E402
+from lessismore.timing import L2_BYTES, input_sets_for, time_us  # noqa: E402
 
 HQ, HKV, D = 32, 8, 128
 G = HQ // HKV
@@ -40,15 +41,23 @@ def random_sets(B, lists, N, K, gen):
     return torch.topk(keys, K, dim=-1).indices.sort(dim=-1).values.to(torch.int32).view(B, lists, K)
 
 
-class InputSet:
-    """One request batch's caches (bf16, and E4M3 in shuffled NHD pages of 16, scale amax / 448) and shared lists."""
+class Caches:
+    """One copy of a request batch's caches: bf16, and E4M3 in shuffled NHD pages of 16 (scale amax / 448)."""
 
-    def __init__(self, B, N, K, gen):
+    def __init__(self, B, N, gen):
         self.k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
         self.v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-        self.lists = random_sets(B, 1, N, K, gen)[:, 0].contiguous()  # [B, K]
         self.fp8_scales = [(x.abs().amax().float() / 448.0).reshape(1) for x in (self.k, self.v)]
         self.paged_fp8 = PagedKV.from_contiguous(*((x / s).to(torch.float8_e4m3fn) for x, s in zip((self.k, self.v), self.fp8_scales)), 16)
+
+
+class Call:
+    """The inputs of one timed call: a cache copy and lists of its own (one shared by the heads, one per head)."""
+
+    def __init__(self, caches, B, N, K, gen):
+        self.c = caches
+        self.shared = random_sets(B, 1, N, K, gen)[:, 0].contiguous()  # [B, K]
+        self.per_head = random_sets(B, HQ, N, K, gen)  # [B, Hq, K]
 
 
 def bench(lim, B, N, K):
@@ -56,14 +65,18 @@ def bench(lim, B, N, K):
     gen = torch.Generator(device="cuda").manual_seed(B * 7 + N + K)
     q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
     seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
-    # Input sets with caches of their own, each call over the next, so that the rows the calls read (counted at
-    # FP8's size, the smaller) exceed the L2 several times; as many as 8 GB of caches hold.
+    # The timed calls cycle through input sets: enough lists that the rows they read (counted at FP8's size,
+    # the smaller) exceed the L2 several times, over as many cache copies as 32 GB hold (a small cache has too
+    # few rows to stay cold under many lists; a large one has room enough). "cold" in the row says whether the
+    # distinct rows read in one cycle, at most the copies' rows, reach four times the L2.
     elements = B * HKV * N * D
-    sets = max(1, min(input_sets_for(2 * B * HKV * K * D), (8 << 30) // (6 * elements)))
-    inputs = [InputSet(B, N, K, gen) for _ in range(sets)]
+    row_bytes = 2 * B * HKV * K * D  # K and V rows of one call, one byte each (FP8)
+    sets = input_sets_for(row_bytes)
+    copies = max(1, min(sets, (32 << 30) // (6 * elements)))  # bf16 K and V (4 bytes an element), FP8 pools (2)
+    caches = [Caches(B, N, gen) for _ in range(copies)]
+    inputs = [Call(caches[i % copies], B, N, K, gen) for i in range(sets)]
+    cold = min(sets * row_bytes, copies * 2 * elements) >= 4 * L2_BYTES
     first = inputs[0]
-    k, v, shared = first.k, first.v, first.lists
-    per_head = random_sets(B, HQ, N, K, gen)  # [B, Hq, K]
     counts = torch.full((B,), K, dtype=torch.int32, device="cuda")
     head_counts = torch.full((B, HQ), K, dtype=torch.int32, device="cuda")
     out = torch.empty(B, HQ, D, device="cuda", dtype=torch.bfloat16)
@@ -79,27 +92,28 @@ def bench(lim, B, N, K):
     h_idx = (torch.arange(HQ, device="cuda") // G)[None, :, None]
 
     def fused(s=first):
-        lim.sparse_attention(q, s.k, s.v, seqlens, s.lists, counts, out, N, scale, ws_shared)
+        lim.sparse_attention(q, s.c.k, s.c.v, seqlens, s.shared, counts, out, N, scale, ws_shared)
 
     def gather_dense(s=first):
-        lim.gather_kv(s.k, s.v, seqlens, s.lists, counts, compact_k, compact_v, N)
+        lim.gather_kv(s.c.k, s.c.v, seqlens, s.shared, counts, compact_k, compact_v, N)
         lim.decode_attention(q, compact_k, compact_v, counts, out, None, K, scale, ws_dense)
 
     def fused_paged_fp8(s=first):
-        lim.sparse_attention(q, s.paged_fp8, None, seqlens, s.lists, counts, out_paged_fp8, N, scale, ws_paged_fp8,
-                             k_scale=s.fp8_scales[0], v_scale=s.fp8_scales[1])
+        lim.sparse_attention(q, s.c.paged_fp8, None, seqlens, s.shared, counts, out_paged_fp8, N, scale, ws_paged_fp8,
+                             k_scale=s.c.fp8_scales[0], v_scale=s.c.fp8_scales[1])
 
-    def heads():
-        lim.sparse_attention_per_head(q, k, v, seqlens, per_head, head_counts, out_head, N, scale, ws_head)
+    def heads(s=first):
+        lim.sparse_attention_per_head(q, s.c.k, s.c.v, seqlens, s.per_head, head_counts, out_head, N, scale, ws_head)
 
     def torch_gather_sdpa(s=first):
-        idx = s.lists.long()[:, None, :, None].expand(B, HKV, K, D)
-        ks, vs = torch.gather(s.k, 2, idx), torch.gather(s.v, 2, idx)
+        idx = s.shared.long()[:, None, :, None].expand(B, HKV, K, D)
+        ks, vs = torch.gather(s.c.k, 2, idx), torch.gather(s.c.v, 2, idx)
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
             return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale, enable_gqa=True).squeeze(2)
 
-    def torch_per_head():
-        ks, vs = k[b_idx, h_idx, per_head.long()], v[b_idx, h_idx, per_head.long()]  # [B, Hq, K, D]
+    def torch_per_head(s=first):
+        lists = s.per_head.long()
+        ks, vs = s.c.k[b_idx, h_idx, lists], s.c.v[b_idx, h_idx, lists]  # [B, Hq, K, D]
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
             return F.scaled_dot_product_attention(q.unsqueeze(2), ks, vs, scale=scale).squeeze(2)
 
@@ -115,14 +129,14 @@ def bench(lim, B, N, K):
     gather_dense()
     row["err_gather_dense"] = ((out.float() - ref).norm() / ref.norm()).item()
     rotated = lambda fn: [lambda s=s: fn(s) for s in inputs]  # noqa: E731
-    row["input_sets"] = sets
+    row["input_sets"], row["cache_copies"], row["cold"] = sets, copies, cold
     row["fused_warm_us"], _ = time_us([fused], reps=40)
     row["fused_us"], _ = time_us(rotated(fused), reps=max(40, sets))
     row["gather_dense_us"], _ = time_us(rotated(gather_dense), reps=max(40, sets))
     row["paged_fp8_us"], _ = time_us(rotated(fused_paged_fp8), reps=max(40, sets))
-    row["per_head_us"], _ = time_us([heads], reps=20)
+    row["per_head_us"], _ = time_us(rotated(heads), reps=max(20, sets))
     row["torch_us"], row["torch_timing"] = time_us(rotated(torch_gather_sdpa), reps=max(20, sets))
-    row["torch_per_head_us"], _ = time_us([torch_per_head], reps=10)
+    row["torch_per_head_us"], _ = time_us(rotated(torch_per_head), reps=max(10, sets))
     row["speedup_vs_torch"] = row["torch_us"] / row["fused_us"]
     row["shared_vs_per_head"] = row["per_head_us"] / row["fused_us"]
     row["kv_MB_read"] = 2 * B * HKV * K * D * 2 / 1e6
@@ -150,10 +164,10 @@ def main():
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 torch.cuda.empty_cache()
-    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'fused us':>9} {'warm us':>8} {'TB/s':>5} {'gather+dense':>12} {'torch us':>9} {'vs torch':>8} "
+    print(f"\n{'B':>2} {'N':>7} {'K':>5} {'cold':>4} {'fused us':>9} {'warm us':>8} {'TB/s':>5} {'gather+dense':>12} {'torch us':>9} {'vs torch':>8} "
           f"{'per-head us':>11} {'shared gain':>11} {'torch per-head':>14} {'paged FP8 us':>12}")
     for r in rows:
-        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['fused_us']:>9.1f} {r['fused_warm_us']:>8.1f} {r['fused_TBps']:>5.2f} {r['gather_dense_us']:>12.1f} "
+        print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {'yes' if r['cold'] else 'no':>4} {r['fused_us']:>9.1f} {r['fused_warm_us']:>8.1f} {r['fused_TBps']:>5.2f} {r['gather_dense_us']:>12.1f} "
               f"{r['torch_us']:>9.1f} {r['speedup_vs_torch']:>7.1f}x {r['per_head_us']:>11.1f} {r['shared_vs_per_head']:>10.2f}x "
               f"{r['torch_per_head_us']:>14.1f} {r['paged_fp8_us']:>12.1f}")
     os.makedirs(args.out, exist_ok=True)
