@@ -193,6 +193,7 @@ def main():
     ap.add_argument("--batches", default="", help="comma-separated batch sizes instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--lengths", default="", help="comma-separated sequence lengths instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--prefix", default="decode_attention", help="the JSON file's name prefix (lim bench's engine-caches suite writes engine_caches)")
     args = ap.parse_args()
 
     lim = Lim(args.lib)
@@ -235,7 +236,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = os.path.join(args.out, f"decode_attention-{props.name.replace(' ', '_')}-{stamp}.json")
+    path = os.path.join(args.out, f"{args.prefix}-{props.name.replace(' ', '_')}-{stamp}.json")
     with open(path, "w") as f:
         json.dump({"device": props.name, "sms": props.multi_processor_count, "torch": torch.__version__, "lim": lim.version,
                    "date": stamp, "rows": rows}, f, indent=1)

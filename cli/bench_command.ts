@@ -8,10 +8,16 @@ import { join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { PROJECT_ROOT, parseList, runAction } from "./common.js";
 
-/** Each suite's script, whether it takes --lib, and whether `lim bench` runs it without --suites. */
-const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean; byDefault: boolean }>> = {
+/** Each suite's script, whether it takes --lib, whether `lim bench` runs it without --suites, and its own arguments. */
+const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean; byDefault: boolean; args?: readonly string[] }>> = {
   copy: { script: "bench/copy_roofline.py", usesLibrary: false, byDefault: true },
   decode: { script: "bench/decode_attention.py", usesLibrary: true, byDefault: true },
+  // Engines' caches: the same K and V in NHD pages of 16 and 1 (shuffled) and in FP8 (E4M3), beside our
+  // contiguous bf16 time and SDPA's, at the shapes of the paged and FP8 targets.
+  caches: {
+    script: "bench/decode_attention.py", usesLibrary: true, byDefault: true,
+    args: ["--prefix", "engine_caches", "--batches", "1,8", "--lengths", "4096,32768", "--pages", "16,1", "--fp8", "e4m3"],
+  },
   sparse: { script: "bench/sparse_attention.py", usesLibrary: true, byDefault: true },
   selection: { script: "bench/selection.py", usesLibrary: true, byDefault: true },
   // A Qwen3-8B-shaped transformers model end to end (needs transformers and ~110 GB of GPU memory): only when named.
@@ -61,9 +67,9 @@ export function registerBench(program: Command): void {
         mkdirSync(out, { recursive: true });
         const failed: string[] = [];
         for (const suite of flags.suites) {
-          const { script, usesLibrary } = SUITES[suite];
-          console.log(`=== ${suite}: ${script}`);
-          const args = [join(PROJECT_ROOT, script), "--out", out, ...(usesLibrary ? ["--lib", lib] : []), ...(flags.quick && usesLibrary ? ["--quick"] : [])];
+          const { script, usesLibrary, args: own = [] } = SUITES[suite];
+          console.log(`=== ${suite}: ${script} ${own.join(" ")}`);
+          const args = [join(PROJECT_ROOT, script), "--out", out, ...(usesLibrary ? ["--lib", lib] : []), ...(flags.quick && usesLibrary ? ["--quick"] : []), ...own];
           const r = spawnSync(flags.python, args, { stdio: "inherit", env: { ...process.env, PYTHONUNBUFFERED: "1" } });
           if (r.error) throw new Error(`cannot run ${flags.python} (${r.error.message}): lim bench needs Python with PyTorch and a GPU`);
           if (r.status !== 0) failed.push(suite);

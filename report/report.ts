@@ -8,7 +8,15 @@ import { barChartSvg } from "./svg.js";
 
 /* The rows the Python benchmarks write (bench/*.py); only the fields the report reads. */
 interface DecodeRow { B: number; N: number; D: number; G?: number; dtype?: string; kv_MB: number; ours_us: number; ours_TBps: number; flash_us: number | null; cudnn_us: number | null; sdpa_best_us: number | null; speedup: number | null }
-interface SparseRow { B: number; N: number; K: number; fused_us: number; fused_TBps: number; kv_MB_read: number; torch_us: number; per_head_us: number; speedup_vs_torch: number }
+interface SparseRow {
+  B: number; N: number; K: number; fused_us: number; fused_TBps: number; kv_MB_read: number; torch_us: number; per_head_us: number; speedup_vs_torch: number;
+  paged_fp8_us?: number; // over an E4M3 cache in shuffled NHD pages of 16 (from bench/NOTES.md section 21 on)
+}
+/** A decode row of the engine-caches suite: the same K and V contiguous, paged (pages of 16 and 1) and in E4M3. */
+interface CachesRow extends DecodeRow {
+  paged16_us?: number; paged16_over_contiguous?: number; paged1_us?: number; paged1_over_contiguous?: number;
+  e4m3_us?: number; e4m3_over_ours?: number; e4m3_speedup?: number | null;
+}
 interface SelectionRow { B: number; N: number; K: number; full_us: number; layer_us: number; layer_over_full: number; torch_us: number; speedup_vs_torch: number }
 interface TopkRow { rows: number; length: number; k: number; ours_us: number; torch_us: number; speedup: number }
 interface EndToEndRow {
@@ -22,6 +30,7 @@ export interface BenchResults {
   device?: string;
   copyTBps?: number;
   decode: DecodeRow[];
+  caches: CachesRow[];
   sparse: SparseRow[];
   selection: SelectionRow[];
   topk: TopkRow[];
@@ -37,6 +46,7 @@ export function readResults(dir: string): BenchResults {
   };
   const copy = newest("copy_roofline");
   const decode = newest("decode_attention");
+  const caches = newest("engine_caches");
   const sparse = newest("sparse_attention");
   const selection = newest("selection");
   const e2e = newest("e2e_decode");
@@ -44,6 +54,7 @@ export function readResults(dir: string): BenchResults {
     device: copy?.device ?? decode?.device ?? sparse?.device ?? selection?.device,
     copyTBps: copy?.copy_TBps,
     decode: decode?.rows ?? [],
+    caches: caches?.rows ?? [],
     sparse: sparse?.rows ?? [],
     selection: selection?.selection ?? [],
     topk: selection?.topk ?? [],
@@ -85,6 +96,19 @@ function targets(r: BenchResults): Target[] {
   add("top-k, 256 rows x 32K, k 2048", "<= 45 us", topk(256, 32768, 2048), (v) => `${v.toFixed(1)} us`, (v) => v <= 45);
   const sparse = r.sparse.find((s) => s.B === 1 && s.K === 2048);
   add("sparse attention, 2048 tokens, B 1", "<= 6 us", sparse?.fused_us, (v) => `${v.toFixed(1)} us`, (v) => v <= 6);
+  // Engines' caches (the engine-caches suite and the sparse suite's paged FP8 call).
+  const worst = (key: "paged16_over_contiguous" | "paged1_over_contiguous") => {
+    const xs = r.caches.map((c) => c[key]).filter((v): v is number => v !== undefined);
+    return xs.length ? Math.max(...xs) : undefined;
+  };
+  const over = (v: number) => `${((v - 1) * 100).toFixed(1)}% (worst)`;
+  add("paged caches, pages of 16 (shuffled)", "within 3% of contiguous", worst("paged16_over_contiguous"), over, (v) => v <= 1.03);
+  add("paged caches, pages of 1 (shuffled)", "within 10% of contiguous", worst("paged1_over_contiguous"), over, (v) => v <= 1.1);
+  const large = r.caches.filter((c) => c.kv_MB > 1000);
+  add("FP8 (E4M3) decode, K+V > 1 GB, over our bf16", ">= 1.8x", minOf(large.flatMap((c) => (c.e4m3_over_ours ? [c.e4m3_over_ours] : []))), (v) => `${v.toFixed(2)}x (worst)`, (v) => v >= 1.8);
+  add("FP8 (E4M3) decode, K+V > 1 GB, over the best SDPA backend on bf16", ">= 1.8x", minOf(large.flatMap((c) => (c.e4m3_speedup ? [c.e4m3_speedup] : []))),
+    (v) => `${v.toFixed(2)}x (worst)`, (v) => v >= 1.8);
+  add("sparse attention over a paged FP8 cache, K 2048, B 1", "<= 6 us", sparse?.paged_fp8_us, (v) => `${v.toFixed(1)} us`, (v) => v <= 6);
   // End to end (bench/e2e_decode.py): tokens per second, every dense layer included.
   const e2e = (B: number, N: number) => r.endToEnd.find((e) => e.B === B && e.N === N);
   const ratio = (B: number, N: number, over: "full" | "sdpa") => {
@@ -115,11 +139,20 @@ export function reportMarkdown(r: BenchResults): string {
         f1(d.flash_us), f1(d.cudnn_us), d.sdpa_best_us ? f2(d.kv_MB / d.sdpa_best_us) : "-", d.speedup ? `${d.speedup.toFixed(2)}x` : "-"]),
     ), "");
   }
+  if (r.caches.length) {
+    parts.push("## Engines' caches: the same K and V paged (NHD, shuffled) and in FP8 (E4M3, per-tensor scale), Hq 32, G 4, bf16 queries", "");
+    const times = (us: number | undefined, ratio: number | undefined | null, unit: string) => (us === undefined ? "-" : `${f1(us)} (${f2(ratio)}${unit})`);
+    parts.push(table(
+      ["B", "N", "D", "K+V MB", "contiguous us", "best SDPA us", "pages of 16 us (/ contiguous)", "pages of 1 us (/ contiguous)", "E4M3 us (x over bf16)", "E4M3 over SDPA"],
+      r.caches.map((c) => [String(c.B), kib(c.N), String(c.D), c.kv_MB.toFixed(0), f1(c.ours_us), f1(c.sdpa_best_us), times(c.paged16_us, c.paged16_over_contiguous, ""),
+        times(c.paged1_us, c.paged1_over_contiguous, ""), times(c.e4m3_us, c.e4m3_over_ours, "x"), c.e4m3_speedup ? `${c.e4m3_speedup.toFixed(2)}x` : "-"]),
+    ), "");
+  }
   if (r.sparse.length) {
     parts.push("## Sparse attention over a shared token set (LessIsMore layers)", "");
     parts.push(table(
-      ["B", "N", "K", "ours us", "ours TB/s", "per-head lists us", "torch gather + SDPA us", "speed-up"],
-      r.sparse.map((s) => [String(s.B), kib(s.N), kib(s.K), f1(s.fused_us), f2(s.fused_TBps), f1(s.per_head_us), f1(s.torch_us), `${s.speedup_vs_torch.toFixed(2)}x`]),
+      ["B", "N", "K", "ours us", "ours TB/s", "over a paged FP8 cache us", "per-head lists us", "torch gather + SDPA us", "speed-up"],
+      r.sparse.map((s) => [String(s.B), kib(s.N), kib(s.K), f1(s.fused_us), f2(s.fused_TBps), f1(s.paged_fp8_us), f1(s.per_head_us), f1(s.torch_us), `${s.speedup_vs_torch.toFixed(2)}x`]),
     ), "");
   }
   if (r.selection.length) {
