@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from lessismore import Lim, PagedKV  # noqa: E402
+from lessismore import FP8_DTYPES, Lim, PagedKV  # noqa: E402
 from lessismore.baseline import BACKENDS, DTYPES  # noqa: E402  (the SDPA backends and dtype names lim decode's baseline uses)
 from lessismore.timing import input_sets_for, reps_for, time_us  # noqa: E402
 
@@ -143,9 +143,6 @@ class Case:
                 return F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True)
         calls = [lambda q=q, k=k, v=v: call(q, k, v) for q, k, v in self.inputs]
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
-
-
-FP8_DTYPES = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
 
 
 def run_shape(lim: Lim, B: int, N: int, D: int, hkv: int, dtype: str, pages=(), page_layout="NHD", page_order="shuffled", fp8=()):

@@ -16,7 +16,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from lessismore import Lim, PagedKV  # noqa: E402
+from lessismore import FP8_DTYPES, Lim, PagedKV  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--batch", type=int, default=8)
@@ -30,8 +30,7 @@ q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16)
 k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
 v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16)
 if args.fp8:
-    fp8 = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}[args.fp8]
-    k, v = k.to(fp8), v.to(fp8)
+    k, v = k.to(FP8_DTYPES[args.fp8]), v.to(FP8_DTYPES[args.fp8])
 seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
 out = torch.empty_like(q)
 ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, q.dtype, paged=args.pages > 0, cache_dtype=k.dtype)

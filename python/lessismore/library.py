@@ -21,7 +21,8 @@ DEFAULT_LIBRARY = os.environ.get("LIM_LIBRARY", os.path.join(REPOSITORY, "build"
 DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 # FP8 caches go through the lim_fp8_* functions, with their scales and their format (the C ABI's kv_dtype).
-FP8_FORMATS = {torch.float8_e4m3fn: "e4m3", torch.float8_e5m2: "e5m2"}
+FP8_DTYPES = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}  # the C ABI's name of each format -> PyTorch's dtype
+FP8_FORMATS = {dtype: name for name, dtype in FP8_DTYPES.items()}
 FP8_NAMES = "torch.float8_e4m3fn or torch.float8_e5m2"
 
 
@@ -57,7 +58,7 @@ def _elements(cache_dtype, dtype, what: str, k_scale, v_scale, num_kv_heads: int
     holds dtype: FP8 caches take scales and their format; 16-bit ones must hold `what`'s dtype and take none."""
     _dtype_name(dtype)
     if cache_dtype in FP8_FORMATS:
-        return "fp8_", dict(_scales(k_scale, v_scale, num_kv_heads), kv_dtype=FP8_FORMATS[cache_dtype])
+        return "fp8_", dict(_scales(k_scale, v_scale, num_kv_heads), **_fp8_keywords(cache_dtype))
     if cache_dtype != dtype:
         raise TypeError(f"{what} is {dtype} but the caches are {cache_dtype}: they must match, or the caches be FP8 ({FP8_NAMES})")
     if k_scale is not None or v_scale is not None:

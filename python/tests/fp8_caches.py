@@ -21,13 +21,12 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from lessismore import Lim, LimError, PagedKV, ops  # noqa: E402
+from lessismore import FP8_DTYPES, Lim, LimError, PagedKV, ops  # noqa: E402
 
 SEED = int(os.environ.get("LIM_TEST_SEED", random.randrange(1 << 30)))
 torch.manual_seed(SEED)
 print(f"LIM_TEST_SEED={SEED}", flush=True)
 lim = Lim()
-FORMATS = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
 NAMED_FORMATS = os.environ.get("LIM_FP8_FORMATS")
 # The format under check (set by the loop at the end): its dtype and its largest finite value.
 FP8 = torch.float8_e4m3fn
@@ -262,7 +261,7 @@ def bad_arguments():
 def built(fmt: str) -> bool:
     """Whether the library has the FP8 attention variants of `fmt` this file calls (its workspace query finds them)."""
     try:
-        lim.decode_attention_workspace_bytes(1, HQ, HKV, D, 64, torch.bfloat16, cache_dtype=FORMATS[fmt])
+        lim.decode_attention_workspace_bytes(1, HQ, HKV, D, 64, torch.bfloat16, cache_dtype=FP8_DTYPES[fmt])
         return True
     except LimError as e:
         if "no generated variant" not in str(e):
@@ -273,16 +272,16 @@ def built(fmt: str) -> bool:
 if NAMED_FORMATS:
     FORMAT_NAMES = NAMED_FORMATS.split(",")
 else:
-    FORMAT_NAMES = [f for f in FORMATS if built(f)]
-    for f in FORMATS:
+    FORMAT_NAMES = [f for f in FP8_DTYPES if built(f)]
+    for f in FP8_DTYPES:
         if f not in FORMAT_NAMES:
             print(f"SKIPPED: {f}: this library has no {f} variants (lim generate --kv-dtypes auto,e4m3,e5m2 makes them; "
                   f"LIM_FP8_FORMATS={f} makes their absence a failure)", flush=True)
     check(len(FORMAT_NAMES) > 0, "the library has FP8 variants of at least one format")
 for FORMAT in FORMAT_NAMES:
-    if FORMAT not in FORMATS:
+    if FORMAT not in FP8_DTYPES:
         sys.exit(f"LIM_FP8_FORMATS names '{FORMAT}': use e4m3, e5m2 or both, comma-separated")
-    FP8 = FORMATS[FORMAT]
+    FP8 = FP8_DTYPES[FORMAT]
     FP8_MAX = torch.finfo(FP8).max
     print(f"-- {FORMAT} ({FP8}, largest {FP8_MAX:g})", flush=True)
     full_attention_checks(per_head_scales=False)
