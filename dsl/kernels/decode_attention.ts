@@ -201,8 +201,29 @@ export function decode_attention(
     // The ring of tiles, declared first in both branches so that both name the same bytes.
     const kStage = shared("kv", [s.stages, TILE, ROW]);
     const vStage = shared("kv", [s.stages, TILE, ROW]);
-    // A tile's rows are looked up once each, then copied in pieces. First each producer thread takes whole
-    // rows (every PRODUCERS-th): the row's position (the list entry, checked) and its page (a paged cache's
+    const x = threadIdx.x - s.threads; // this producer thread
+    const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the copies covers (integer division)
+    const at = (x % PIECES_PER_ROW) * VEC;
+    const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
+    if (c.cache == "contiguous" && !present(indices)) {
+      // Full attention over a contiguous cache: row i of the split is position i, so each copy's address is
+      // the tile's first row plus a multiple of the row stride, with nothing to look up or stage. Staging
+      // these rows too cost 1.3-2.7% at B 8, 32K (bench/NOTES.md section 22).
+      for (let tile = 0; tile < tiles; tile++) {
+        const stage = tile % s.stages;
+        const first = start + tile * TILE;
+        if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
+        for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+          const held = first + r < end;
+          asyncCopy(kStage.ref(stage, r, at), k.pageRef(b, kvHead, first + r, at), VEC, held);
+          asyncCopy(vStage.ref(stage, r, at), v.pageRef(b, kvHead, first + r, at), VEC, held);
+        }
+        asyncArrive(full[stage]);
+      }
+      return;
+    }
+    // Otherwise (index lists, paged caches) a tile's rows are looked up once each, then copied in pieces.
+    // First each producer thread takes whole rows (every PRODUCERS-th): the row's position (the list entry, checked) and its page (a paged cache's
     // block table entry), and stages the rows' addresses in K and V in shared memory (two buffers, so that
     // the next tile's rows never overwrite rows still being copied). Then each thread copies one fixed
     // 16-byte piece (column `at`) of every STEP-th row, adding only its column and the KV head's part to the
@@ -211,17 +232,13 @@ export function decode_attention(
     // issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
     // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
     // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
-    // stall the producers once per tile, and each stall delays refilling the ring (section 19). A contiguous
-    // cache has no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's runs 5 and 8;
+    // stall the producers once per tile, and each stall delays refilling the ring (section 19). Lists over a
+    // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's runs 5 and 8;
     // 1 ahead, section 20's run 1).
     const AHEAD = c.cache == "paged" ? 4 : 1;
     const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
-    const x = threadIdx.x - s.threads; // this producer thread
     const LOOKUPS = ceilDiv(TILE, PRODUCERS); // rows of a tile each producer thread looks up
-    const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the copies covers (integer division)
-    const at = (x % PIECES_PER_ROW) * VEC;
-    const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
     // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
     const rowOf = (i: i32): i32 => x + i * PRODUCERS;
     const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);

@@ -313,7 +313,9 @@ __device__ __forceinline__ void cp_async(void* smem, const void* gmem, bool vali
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int src_bytes = valid ? BYTES : 0;
   if constexpr (BYTES == 16) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_bytes) : "memory");
+    // .L2::128B: the L2 fetches the whole 128-byte line from memory at once. Decode attention streams K and V
+    // rows in whole lines, and the hint made it 1-2.5% faster on the H200 (bench/NOTES.md section 22).
+    asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_bytes) : "memory");
   } else {
     asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(gmem), "n"(BYTES), "r"(src_bytes) : "memory");
   }
