@@ -312,13 +312,11 @@ __device__ __forceinline__ void cp_async(void* smem, const void* gmem, bool vali
   static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16, "cp.async moves 4, 8 or 16 bytes");
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int src_bytes = valid ? BYTES : 0;
-  if constexpr (BYTES == 16) {
-    // .L2::128B: the L2 fetches the whole 128-byte line from memory at once. Decode attention streams K and V
-    // rows in whole lines, and the hint made it 1-2.5% faster on the H200 (bench/NOTES.md section 22).
-    asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_bytes) : "memory");
-  } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(gmem), "n"(BYTES), "r"(src_bytes) : "memory");
-  }
+  // Through the L1 (.ca), whole lines from memory (.L2::128B): decode attention streams K and V rows in 16-byte
+  // pieces, and with .cg (L1 bypassed) the L2 received half as many read requests again as the rows' bytes
+  // (ncu); through the L1 the copies ran 4-6% faster on the H200 (bench/NOTES.md section 22). The rows are the
+  // kernel's inputs, read after the preceding grid is done, so the L1 holds no stale copy of them.
+  asm volatile("cp.async.ca.shared.global.L2::128B [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(gmem), "n"(BYTES), "r"(src_bytes) : "memory");
 }
 
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
