@@ -223,18 +223,18 @@ export function decode_attention(
       return;
     }
     // Otherwise (index lists, paged caches) a tile's rows are looked up once each, then copied in pieces.
-    // First each producer thread takes whole rows (every PRODUCERS-th): the row's position (the list entry, checked) and its page (a paged cache's
-    // block table entry), and stages the rows' addresses in K and V in shared memory (two buffers, so that
-    // the next tile's rows never overwrite rows still being copied). Then each thread copies one fixed
-    // 16-byte piece (column `at`) of every STEP-th row, adding only its column and the KV head's part to the
-    // staged address. Every copy computing its own row's address cost ~17 instructions (~34 before the
+    // First each producer thread takes whole rows (every PRODUCERS-th): the row's position (the list entry,
+    // checked) and its page (a paged cache's block table entry), and stages the rows' addresses in K and V in
+    // shared memory (two buffers, so that the next tile's rows never overwrite rows still being copied).
+    // Then each thread copies one fixed 16-byte piece (column `at`) of every STEP-th row, adding only its
+    // column and the KV head's part to the staged address. Every copy computing its own row's address cost ~17 instructions (~34 before the
     // piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers' instruction
     // issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
     // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
     // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
     // stall the producers once per tile, and each stall delays refilling the ring (section 19). Lists over a
-    // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's runs 5 and 8;
-    // 1 ahead, section 20's run 1).
+    // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's
+    // runs 5 and 8; 1 ahead, section 20's run 1).
     const AHEAD = c.cache == "paged" ? 4 : 1;
     const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)

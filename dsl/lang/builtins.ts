@@ -248,7 +248,8 @@ export function atomicOr<T extends number>(at: Ref, value: T): T {
 }
 /**
  * Starts an asynchronous copy of `count` elements (16 bytes in all) from device memory to shared memory.
- * When `valid` is false the destination is zero-filled and nothing is read.
+ * When `valid` is false the destination is zero-filled and nothing is read. It reads through the L1, which
+ * is not coherent across blocks: copy only what no other block of the same launch writes (inputs).
  */
 export function asyncCopy(dst: Ref, src: Ref, count: number, valid: bool): void {
   return gpuOnly("asyncCopy");
