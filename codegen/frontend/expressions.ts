@@ -282,6 +282,13 @@ export class Expressions {
       if (typeof c.value !== "boolean") ctx.fail("not-compile-time", node.getCondition(), "a choice between words needs a compile-time condition", "compare constants, e.g. c.kv == \"e4m3\"");
       return c.value ? a : b;
     }
+    // A choice between two locations of the same kind (a cache row addressed directly or through a staged
+    // address) is a location: a primitive that takes one takes either.
+    if (a.type.kind === "ref" || b.type.kind === "ref") {
+      const same = a.type.kind === "ref" && b.type.kind === "ref" && a.type.space === b.type.space && a.type.elem === b.type.elem;
+      if (!same) ctx.fail("type-mismatch", node, `'?:' chooses between ${describe(a.type)} and ${describe(b.type)}`, "both branches must be locations in the same memory with the same element type");
+      return { k: "cond", c, a, b, type: a.type, level: "runtime", pos: this.pos(node) };
+    }
     const t = unify(ctx, node, a, b, "?:");
     // Two literal branches stay a literal choice whose type the context decides (const m: u32 = c ? 1 : 2).
     const literal = a.type.kind === "intlit" && b.type.kind === "intlit";

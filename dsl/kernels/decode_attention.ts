@@ -42,7 +42,7 @@ import {
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
   producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
-  type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type f32, type i32,
+  type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
 
 export const decodeAttention = defineKernel({
@@ -205,39 +205,43 @@ export function decode_attention(
     const STEP = PRODUCERS / PIECES_PER_ROW; // rows one pass of the copies covers (integer division)
     const at = (x % PIECES_PER_ROW) * VEC;
     const row0 = x / PIECES_PER_ROW; // threads past STEP whole rows (head dims not dividing 1024) copy nothing
-    if (c.cache == "contiguous" && !present(indices)) {
-      // Full attention over a contiguous cache: row i of the split is position i, so each copy's address is
-      // the tile's first row plus a multiple of the row stride, with nothing to look up or stage. Staging
-      // these rows too cost 1.3-2.7% at B 8, 32K (bench/NOTES.md section 22).
-      for (let tile = 0; tile < tiles; tile++) {
-        const stage = tile % s.stages;
-        const first = start + tile * TILE;
-        if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
-        for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
-          const held = first + r < end;
-          asyncCopy(kStage.ref(stage, r, at), k.pageRef(b, kvHead, first + r, at), VEC, held);
-          asyncCopy(vStage.ref(stage, r, at), v.pageRef(b, kvHead, first + r, at), VEC, held);
-        }
-        asyncArrive(full[stage]);
-      }
-      return;
-    }
+    // Full attention over a contiguous cache addresses its rows directly: row i of the split is position i, so
+    // each copy's address is the tile's first row plus a multiple of the row stride, with nothing to look up
+    // or stage. Staging these rows too cost 1.3-2.7% at B 8, 32K (bench/NOTES.md section 22).
+    const direct = c.cache == "contiguous" && !present(indices);
     // Otherwise (index lists, paged caches) a tile's rows are looked up once each, then copied in pieces.
     // First each producer thread takes whole rows (every PRODUCERS-th): the row's position (the list entry,
     // checked) and its page (a paged cache's block table entry), and stages the rows' addresses in K and V in
     // shared memory (two buffers, so that the next tile's rows never overwrite rows still being copied).
-    // Then each thread copies one fixed 16-byte piece (column `at`) of every STEP-th row, adding only its
-    // column and the KV head's part to the staged address. Every copy computing its own row's address cost ~17 instructions (~34 before the
-    // piece was fixed per thread) and a paged cache's table lookup ~10 more, and the producers' instruction
-    // issue limited the kernel (bench/NOTES.md sections 11, 14 and 19).
+    // Every copy computing its own row's address cost ~17 instructions (~34 before the piece was fixed per
+    // thread) and a paged cache's table lookup ~10 more, and the producers' instruction issue limited the
+    // kernel (bench/NOTES.md sections 11, 14 and 19).
+    const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
+    const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
+    // Copies a tile into its stage once the consumers are done with the stage's previous tile: each thread one
+    // fixed 16-byte piece (column `at`) of every STEP-th row, addressed directly or through its staged address.
+    const copyTile = (tile: i32, directly: bool): void => {
+      const stage = tile % s.stages;
+      const staged = tile % 2;
+      const first = start + tile * TILE;
+      if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2);
+      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+        const held = directly ? first + r < end : rowPositions[staged][r] >= 0;
+        asyncCopy(kStage.ref(stage, r, at), directly ? k.pageRef(b, kvHead, first + r, at) : k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
+        asyncCopy(vStage.ref(stage, r, at), directly ? v.pageRef(b, kvHead, first + r, at) : v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
+      }
+      asyncArrive(full[stage]);
+    };
+    if (direct) {
+      for (let tile = 0; tile < tiles; tile++) copyTile(tile, true);
+      return;
+    }
     // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
     // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
     // stall the producers once per tile, and each stall delays refilling the ring (section 19). Lists over a
     // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's
     // runs 5 and 8; 1 ahead, section 20's run 1).
     const AHEAD = c.cache == "paged" ? 4 : 1;
-    const rowPositions = shared("i32", [2, TILE]); // the row's position, -1 for a zero-filled row
-    const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     const LOOKUPS = ceilDiv(TILE, PRODUCERS); // rows of a tile each producer thread looks up
     // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
     const rowOf = (i: i32): i32 => x + i * PRODUCERS;
@@ -250,7 +254,6 @@ export function decode_attention(
     for (let group = -AHEAD; group < tiles; group += AHEAD) {
       for (const a of unroll(AHEAD)) {
         const tile = group + a; // below 0 in the first group: stage and staged are then never used
-        const stage = tile % s.stages;
         const staged = tile % 2;
         if (tile >= 0 && tile < tiles) {
           for (const i of unroll(LOOKUPS)) {
@@ -278,15 +281,7 @@ export function decode_attention(
             aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
           }
         }
-        if (tile >= 0 && tile < tiles) {
-          if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2); // its previous tile is consumed
-          for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
-            const held = rowPositions[staged][r] >= 0;
-            asyncCopy(kStage.ref(stage, r, at), k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
-            asyncCopy(vStage.ref(stage, r, at), v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
-          }
-          asyncArrive(full[stage]);
-        }
+        if (tile >= 0 && tile < tiles) copyTile(tile, false);
       }
     }
     return;

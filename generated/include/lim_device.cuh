@@ -511,8 +511,14 @@ __device__ __forceinline__ A& peer(A& local, int rank) {
 
 /**
  * Counts the block's arrival at a counter that `total` blocks share; true in the last block, which then
- * sees every write the others made before they arrived, and which returns the counter to 0 for the next
+ * sees every write the others made before they arrived, and which leaves the counter at 0 for the next
  * launch. The participating threads (all of the block, or its CONSUMERS consumers) must all call it.
+ *
+ * One thread arrives for the block, after a barrier, with one atomic that both releases the block's writes
+ * and acquires the others' (the barrier orders every participant's writes before it, and every read after
+ * it). The increment wraps at `total` - 1 to 0, so the last block resets the counter with its arrival. A
+ * fence in every thread, an add and a separate reset cost 0.2-0.3 us more per split launch at B 1 (bench/NOTES.md
+ * section 23).
  */
 template <int CONSUMERS = 0>
 __device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
@@ -521,17 +527,15 @@ __device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
     if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
     else __syncthreads();
   };
-  __threadfence();  // this thread's writes are visible device-wide before the block is counted
   sync();
   if (threadIdx.x == 0) {
-    const int before = atomicAdd(counter, 1);
-    last = before == total - 1;
-    if (last) atomicExch(counter, 0);  // every other block has arrived: no one else touches it this launch
+    const unsigned wrap = static_cast<unsigned>(total - 1);
+    unsigned before;
+    asm volatile("atom.acq_rel.gpu.global.inc.u32 %0, [%1], %2;" : "=r"(before) : "l"(counter), "r"(wrap) : "memory");
+    last = before == wrap;
   }
   sync();
-  const bool is_last = last;
-  if (is_last) __threadfence();  // the others' writes, published before their arrival, are read after it
-  return is_last;
+  return last;
 }
 
 // ---- Warp collectives -------------------------------------------------------------------------------

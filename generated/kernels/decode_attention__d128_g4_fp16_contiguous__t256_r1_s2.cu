@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=128 G=4 dtype=fp16 cache=contiguous kv=fp16
-// Schedule  threads=256 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic))
+// Schedule  threads=256 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.04x over the heuristic))
 // Launch    grid (splits, HB, B), 384 threads, 148864 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -141,319 +141,314 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g4_fp16_contiguous
     constexpr int STEP = 8;                                                         // dsl/kernels/decode_attention.ts:205
     const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:206
     const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:207
-    if (true && !indices.present()) {                                               // dsl/kernels/decode_attention.ts:208
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:212
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:213
-        const int first = start + tile * TILE;                                      // dsl/kernels/decode_attention.ts:214
-        if (tile >= s::stages) {                                                    // dsl/kernels/decode_attention.ts:215
-          lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);              // dsl/kernels/decode_attention.ts:215
-        }
-        #pragma unroll 4
-        for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {               // dsl/kernels/decode_attention.ts:216
-          const bool held = first + r < end;                                        // dsl/kernels/decode_attention.ts:217
-          lim::cp_async<16>(&kStage[stage][r][at], k.page_ref(b, kvHead, first + r, at), held); // dsl/kernels/decode_attention.ts:218
-          lim::cp_async<16>(&vStage[stage][r][at], v.page_ref(b, kvHead, first + r, at), held); // dsl/kernels/decode_attention.ts:219
-        }
-        lim::cp_async_arrive(full[stage]);                                          // dsl/kernels/decode_attention.ts:221
+    const bool direct = true && !indices.present();                                 // dsl/kernels/decode_attention.ts:211
+    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 143744);  /* shared bytes 143744..144767 */ // dsl/kernels/decode_attention.ts:219
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 144768);  /* shared bytes 144768..148863 */ // dsl/kernels/decode_attention.ts:220
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:223
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:224
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:225
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:226
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:227
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:227
       }
-      return;                                                                       // dsl/kernels/decode_attention.ts:223
+      #pragma unroll 4
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:228
+        const bool held = directly ? first + r < end : rowPositions[staged][r] >= 0; // dsl/kernels/decode_attention.ts:229
+        lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:230
+        lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:231
+      }
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:233
+    };
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:235
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:236
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:236
+      }
+      return;                                                                       // dsl/kernels/decode_attention.ts:237
     }
-    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:238
-    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 143744);  /* shared bytes 143744..144767 */ // dsl/kernels/decode_attention.ts:239
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 144768);  /* shared bytes 144768..148863 */ // dsl/kernels/decode_attention.ts:240
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:241
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:243
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:243
+    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:244
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:245
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:247
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:247
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:244
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:244
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:248
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:248
     };
-    int aheadPos[1][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:245
-    int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:246
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:250
+    int aheadPos[1][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:249
+    int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:250
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:254
       #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:251
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:252
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:253
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:254
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:255
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:255
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:256
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:257
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:258
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:256
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:263
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:264
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:265
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:265
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:259
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:266
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:267
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:268
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:268
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:266
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:267
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:268
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:269
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:270
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:269
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:270
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:271
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:272
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:273
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:273
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:276
         }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:275
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:278
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:276
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:277
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:278
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:279
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:280
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:281
           }
         }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:281
-          if (tile >= s::stages) {                                                  // dsl/kernels/decode_attention.ts:282
-            lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);            // dsl/kernels/decode_attention.ts:282
-          }
-          #pragma unroll 4
-          for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {             // dsl/kernels/decode_attention.ts:283
-            const bool held = rowPositions[staged][r] >= 0;                         // dsl/kernels/decode_attention.ts:284
-            lim::cp_async<16>(&kStage[stage][r][at], k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:285
-            lim::cp_async<16>(&vStage[stage][r][at], v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:286
-          }
-          lim::cp_async_arrive(full[stage]);                                        // dsl/kernels/decode_attention.ts:288
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:284
+          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:284
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:292
+    return;                                                                         // dsl/kernels/decode_attention.ts:287
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:294
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:295
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:299
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:300
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:301
-    constexpr int LOADS = 8;                                                        // dsl/kernels/decode_attention.ts:303
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:307
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:308
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:309
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:310
-    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:315
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:289
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:290
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:294
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:295
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:296
+    constexpr int LOADS = 8;                                                        // dsl/kernels/decode_attention.ts:298
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:302
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:303
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:304
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:305
+    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:310
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:316
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:317
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:318
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:311
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:312
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:313
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:319
-          {                                                                         // dsl/kernels/decode_attention.ts:320
-            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:325
-            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:326
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:314
+          {                                                                         // dsl/kernels/decode_attention.ts:315
+            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:320
+            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:321
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:332
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:333
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:334
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:334
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:327
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:328
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:329
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:329
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:335
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:335
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:330
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:330
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:339
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:340
-    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:341
-    {                                                                               // dsl/kernels/decode_attention.ts:342
-      auto& kStage = *reinterpret_cast<__half (*)[2][128][136]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:343
-      auto& vStage = *reinterpret_cast<__half (*)[2][128][136]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:344
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:345
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:346
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:347
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:348
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:349
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:352
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:334
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:335
+    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:336
+    {                                                                               // dsl/kernels/decode_attention.ts:337
+      auto& kStage = *reinterpret_cast<__half (*)[2][128][136]>(lim_smem + 4480);  /* shared bytes 4480..74111 */ // dsl/kernels/decode_attention.ts:338
+      auto& vStage = *reinterpret_cast<__half (*)[2][128][136]>(lim_smem + 74112);  /* shared bytes 74112..143743 */ // dsl/kernels/decode_attention.ts:339
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:340
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:341
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:342
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:343
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:344
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:347
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:353
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:355
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:348
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:350
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:356
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:357
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:358
-            {                                                                       // dsl/kernels/decode_attention.ts:359
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:351
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:352
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:353
+            {                                                                       // dsl/kernels/decode_attention.ts:354
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:376
-                lim::mma_16816<__half>(part[ld % 2][hb], kf, qb[hb][ld]);           // dsl/kernels/decode_attention.ts:376
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:371
+                lim::mma_16816<__half>(part[ld % 2][hb], kf, qb[hb][ld]);           // dsl/kernels/decode_attention.ts:371
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:379
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:374
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:379
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:379
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:374
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:374
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:382
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:377
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:383
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:378
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:384
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:385
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:386
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:379
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:380
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:381
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:387
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:382
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:388
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:389
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:390
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:391
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:392
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:393
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:393
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:383
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:384
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:385
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:386
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:387
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:388
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:388
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:399
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:394
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:400
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:395
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:401
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:402
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:403
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:404
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:405
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:396
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:397
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:398
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:399
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:400
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:408
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:403
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:408
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:403
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:408
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:408
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:403
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:403
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:409
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:413
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:404
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:408
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:414
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:409
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:415
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:416
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:417
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:418
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:419
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:420
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:410
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:411
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:412
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:413
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:414
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:415
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:423
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:426
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:427
-            {                                                                       // dsl/kernels/decode_attention.ts:428
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:418
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:421
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:422
+            {                                                                       // dsl/kernels/decode_attention.ts:423
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:439
-                lim::mma_16816<__half>(acc[ld][hb], vf, pb[hb]);                    // dsl/kernels/decode_attention.ts:439
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:434
+                lim::mma_16816<__half>(acc[ld][hb], vf, pb[hb]);                    // dsl/kernels/decode_attention.ts:434
               }
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:444
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:445
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:445
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:439
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:440
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:440
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:449
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:450
-    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:453
-    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:454
-    auto& accAll = *reinterpret_cast<float (*)[8][8][128]>(lim_smem + 4992);  /* shared bytes 4992..37759 */ // dsl/kernels/decode_attention.ts:455
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:458
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:458
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:444
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:445
+    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4480);  /* shared bytes 4480..4735 */ // dsl/kernels/decode_attention.ts:448
+    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4736);  /* shared bytes 4736..4991 */ // dsl/kernels/decode_attention.ts:449
+    auto& accAll = *reinterpret_cast<float (*)[8][8][128]>(lim_smem + 4992);  /* shared bytes 4992..37759 */ // dsl/kernels/decode_attention.ts:450
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:453
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:453
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:459
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:454
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:460
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:461
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:462
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:463
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:464
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:465
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:455
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:456
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:457
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:458
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:459
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:460
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:467
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:462
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:467
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:467
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:462
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:462
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:470
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:471
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:472
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:473
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:474
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:465
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:466
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:467
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:468
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:469
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:475
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:475
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:470
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:470
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:476
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:477
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:471
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:472
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:478
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:479
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:480
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:481
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:473
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:474
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:475
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:476
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:483
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:484
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:485
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:486
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:487
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:488
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:488
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:478
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:479
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:480
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:481
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:482
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:483
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:483
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:491
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:492
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:492
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:486
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:487
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:487
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:495
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:498
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:499
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:500
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:501
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:502
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:508
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:509
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:510
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:511
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:512
-            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:513
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:490
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:493
+        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:494
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:495
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:496
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:497
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:503
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:504
+          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:505
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:506
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:507
+            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:508
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:514
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:515
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:516
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:517
-              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:518
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:509
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:510
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:511
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:512
+              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:513
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:520
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:515
+            #pragma unroll
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:516
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:516
+            }
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:517
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:518
+            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:519
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:520
             #pragma unroll
             for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:521
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:521
-            }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:522
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:523
-            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:524
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:525
-            #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:526
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:527
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:528
-              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:529
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:522
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:523
+              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:524
             }
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:532
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:533
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:533
+          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:527
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:528
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:528
           }
         }
       }

@@ -129,3 +129,27 @@ describe("tensor-core fragments", () => {
     expect(errorOf(body).message).toMatch(message);
   });
 });
+
+describe("a choice between locations", () => {
+  // One copy loop serves rows addressed directly and through staged addresses (decode attention's producer).
+  const COPY = (source: string) => `  const stage = shared("dtype", [c.D]);
+  const other = shared("dtype", [c.D]);
+  const direct = blockIdx.x % 2 == 0;
+  asyncCopy(stage.ref(8 * threadIdx.x), ${source}, 8, true);
+  y.store(0.0, blockIdx.x, threadIdx.x);`;
+
+  it("lowers to a C choice between the two addresses", () => {
+    const e = new Emitter();
+    e.stmts(compile(COPY("direct ? x.ref(blockIdx.x, 0, 8 * threadIdx.x) : x.ref(blockIdx.x, 1, 8 * threadIdx.x)")).body, 0);
+    expect(e.text()).toContain("lim::cp_async<16>(&stage[8 * static_cast<int>(threadIdx.x)], direct ? x.ptr_at(static_cast<int>(blockIdx.x), 0, 8 * static_cast<int>(threadIdx.x)) : x.ptr_at(static_cast<int>(blockIdx.x), 1, 8 * static_cast<int>(threadIdx.x)), true);");
+  });
+
+  it.each([
+    ["a location or a number", "direct ? x.ref(blockIdx.x, 0, threadIdx.x) : 0", /'\?:' chooses between global location of bf16 and/],
+    ["a global or a shared location", "direct ? x.ref(blockIdx.x, 0, threadIdx.x) : other.ref(threadIdx.x)", /'\?:' chooses between global location of bf16 and shared location of bf16/],
+  ])("refuses a choice between %s", (_label, source, message) => {
+    const error = errorOf(COPY(source));
+    expect(error.message).toMatch(message);
+    expect(error.hint).toMatch(/both branches must be locations in the same memory with the same element type/);
+  });
+});
