@@ -40,7 +40,7 @@
 import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
-  laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, log2, max, min, mma, pack2, present, raise, range, regs, shared,
+  laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, loadVec, log2, max, min, mma, pack2, present, raise, range, regs, shared,
   producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
@@ -131,7 +131,8 @@ export function decode_attention(
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
-  const MERGE_LOADS = 16; // partials of one output element the merge loads at once
+  const MERGE_LOADS = 16; // splits whose partials the merge loads at once
+  const MERGE_VEC = 4; // consecutive dims of a head each merging thread takes (one 16-byte load per partial)
 
   // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
   // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
@@ -491,40 +492,42 @@ export function decode_attention(
       // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
       // with w_s = 2^(lse_s - M), M the largest lse_s.
       if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
-        for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
+        // Each thread merges MERGE_VEC consecutive dims of one head, their partials loaded 16 bytes at a time.
+        // The partials and their log-sum-exps are loaded MERGE_LOADS splits at a time, each batch unrolled
+        // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
+        // merged online (rescaled to the running maximum). The merge is a serial tail after every other
+        // block, and its rounds of loads from the L2 set its time: staging the log-sum-exps in shared memory
+        // first and a loop unrolled by 4 waited on 5-10 trips for 16-33 splits (bench/NOTES.md section 18),
+        // and one dim per thread took 8 rounds at G 8, head dim 128, 32 splits (section 23).
+        for (let i = MERGE_VEC * threadIdx.x; i < c.G * c.D; i += MERGE_VEC * s.threads) {
           const g = i / c.D;
-          const d = i % c.D;
+          const d = i % c.D; // MERGE_VEC divides D: the dims stay in one head
           const h = qHead + g;
-          // The partials and their log-sum-exps are loaded MERGE_LOADS splits at a time, each batch unrolled
-          // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
-          // merged online (rescaled to the running maximum). The merge is a serial tail after every other
-          // block: staging the log-sum-exps in shared memory first and a loop unrolled by 4 waited on 5-10
-          // trips to L2 for 16-33 splits (bench/NOTES.md section 18).
           let mMax: f32 = NO_SCORE;
           let sum: f32 = 0.0;
-          let out: f32 = 0.0;
+          const out = regs("f32", [MERGE_VEC], 0.0);
           for (let sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {
             const lseBatch = regs("f32", [MERGE_LOADS]);
-            const oBatch = regs("f32", [MERGE_LOADS]);
+            const oBatch = regs("f32", [MERGE_LOADS, MERGE_VEC]);
             for (const j of unroll(MERGE_LOADS)) {
               const sp = min(sp0 + j, splits - 1);
               const loaded = partialLse.at(b, h, sp);
               lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
-              oBatch[j] = partialO.at(b, h, sp, d);
+              loadVec(oBatch[j], partialO.ref(b, h, sp, d));
             }
             let mNew = mMax;
             for (const j of unroll(MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
             const alpha = exp2(mMax - mNew);
             sum = sum * alpha;
-            out = out * alpha;
+            for (const e of unroll(MERGE_VEC)) out[e] = out[e] * alpha;
             mMax = mNew;
             for (const j of unroll(MERGE_LOADS)) {
               const w = exp2(lseBatch[j] - mMax);
               sum = sum + w;
-              out = out + w * oBatch[j];
+              for (const e of unroll(MERGE_VEC)) out[e] = out[e] + w * oBatch[j][e];
             }
           }
-          o.store(sum > 0.0 ? out / sum : 0.0, b, h, d);
+          for (const e of unroll(MERGE_VEC)) o.store(sum > 0.0 ? out[e] / sum : 0.0, b, h, d + e);
           if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
         }
       }

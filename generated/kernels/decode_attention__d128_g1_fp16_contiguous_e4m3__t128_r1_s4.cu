@@ -70,411 +70,421 @@ __global__ void __launch_bounds__(256) decode_attention__d128_g1_fp16_contiguous
   constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:132
   constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:133
   constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:134
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:138
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:139
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:140
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:141
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:142
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:146
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:147
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:148
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:149
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:150
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:151
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:151
+  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:135
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:139
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:140
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:141
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:142
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:143
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:147
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:148
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:149
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:150
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:151
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:152
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:152
     }
   }
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:155
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:156
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:157
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:158
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:159
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:159
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:156
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:157
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:158
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:159
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:160
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:160
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:163
-  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:163
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:164
-  lim::init_barriers(empty, 4, 4);                                                  // dsl/kernels/decode_attention.ts:164
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:166
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:167
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:167
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:164
+  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:164
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:165
+  lim::init_barriers(empty, 4, 4);                                                  // dsl/kernels/decode_attention.ts:165
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:167
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:168
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:168
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:168
+    return;                                                                         // dsl/kernels/decode_attention.ts:169
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:170
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:171
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:172
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:173
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:174
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:175
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:176
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:176
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:171
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:172
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:173
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:174
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:175
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:176
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:177
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:177
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:177
+        return;                                                                     // dsl/kernels/decode_attention.ts:178
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:181
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:182
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:184
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:185
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:186
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:187
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:188
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:189
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:190
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:191
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:182
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:183
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:185
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:186
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:187
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:188
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:189
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:190
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:191
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:192
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:192
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:193
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:194
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:193
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:194
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:195
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:197
+    return p;                                                                       // dsl/kernels/decode_attention.ts:198
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:200
-    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:202
-    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:203
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:204
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:205
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:206
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:207
-    const bool direct = true && !indices.present();                                 // dsl/kernels/decode_attention.ts:211
-    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78208);  /* shared bytes 78208..78719 */ // dsl/kernels/decode_attention.ts:219
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78720);  /* shared bytes 78720..80767 */ // dsl/kernels/decode_attention.ts:220
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:223
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:224
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:225
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:226
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:227
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:227
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:201
+    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:203
+    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:204
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:205
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:206
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:207
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:208
+    const bool direct = true && !indices.present();                                 // dsl/kernels/decode_attention.ts:212
+    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78208);  /* shared bytes 78208..78719 */ // dsl/kernels/decode_attention.ts:220
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78720);  /* shared bytes 78720..80767 */ // dsl/kernels/decode_attention.ts:221
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:224
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:225
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:226
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:227
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:228
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:228
       }
       #pragma unroll 4
-      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:228
-        const bool held = directly ? first + r < end : rowPositions[staged][r] >= 0; // dsl/kernels/decode_attention.ts:229
-        lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:230
-        lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:231
+      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:229
+        const bool held = directly ? first + r < end : rowPositions[staged][r] >= 0; // dsl/kernels/decode_attention.ts:230
+        lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:231
+        lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:232
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:233
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:234
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:235
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:236
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:236
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:236
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:237
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:237
       }
-      return;                                                                       // dsl/kernels/decode_attention.ts:237
+      return;                                                                       // dsl/kernels/decode_attention.ts:238
     }
-    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:244
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:245
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:247
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:247
+    constexpr int AHEAD = 1;                                                        // dsl/kernels/decode_attention.ts:245
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:246
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:248
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:248
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:248
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:248
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:249
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:249
     };
-    int aheadPos[1][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:249
-    int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:250
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:254
+    int aheadPos[1][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:250
+    int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:251
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:255
       #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:255
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:256
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:257
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:258
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:256
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:257
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:258
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:259
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:259
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:266
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:267
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:268
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:268
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:260
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:267
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:268
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:269
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:269
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:269
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:270
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:271
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:272
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:273
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:270
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:271
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:272
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:273
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:274
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:276
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:277
         }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:278
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:279
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:279
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:280
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:281
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:280
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:281
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:282
           }
         }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:284
-          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:284
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:285
+          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:285
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:287
+    return;                                                                         // dsl/kernels/decode_attention.ts:288
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:289
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:290
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:294
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:295
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:296
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:298
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:302
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:303
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:304
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:305
-    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:310
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:290
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:291
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:295
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:296
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:297
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:299
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:303
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:304
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:305
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:306
+    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:311
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:311
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:312
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:313
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:312
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:313
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:314
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:314
-          {                                                                         // dsl/kernels/decode_attention.ts:315
-            const int d = kk * 16 + 4 * t4;                                         // dsl/kernels/decode_attention.ts:316
-            qb[hb][kk][0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1)); // dsl/kernels/decode_attention.ts:317
-            qb[hb][kk][1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:318
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:315
+          {                                                                         // dsl/kernels/decode_attention.ts:316
+            const int d = kk * 16 + 4 * t4;                                         // dsl/kernels/decode_attention.ts:317
+            qb[hb][kk][0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1)); // dsl/kernels/decode_attention.ts:318
+            qb[hb][kk][1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:319
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:327
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:328
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:329
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:329
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:328
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:329
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:330
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:330
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:330
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:330
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:331
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:331
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:334
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:335
-    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:336
-    {                                                                               // dsl/kernels/decode_attention.ts:337
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:338
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:339
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:340
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:341
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:342
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:343
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:344
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:347
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:335
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:336
+    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:337
+    {                                                                               // dsl/kernels/decode_attention.ts:338
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:339
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[4][64][144]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:340
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:341
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:342
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:343
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:344
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:345
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:348
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:348
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:350
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:349
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:351
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:351
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:352
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:353
-            {                                                                       // dsl/kernels/decode_attention.ts:354
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:352
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:353
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:354
+            {                                                                       // dsl/kernels/decode_attention.ts:355
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:357
-                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:358
-                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:359
-                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:360
-                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:361
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:362
-                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:363
-                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:364
-                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:365
-                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:366
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:358
+                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:359
+                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:360
+                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:361
+                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:362
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:363
+                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:364
+                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:365
+                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:366
+                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:367
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:367
-                  lim::mma_16816<__half>(part[half][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:367
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:368
+                  lim::mma_16816<__half>(part[half][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:368
                 }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:374
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:375
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:374
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:374
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:375
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:375
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:377
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:378
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:378
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:379
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:379
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:380
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:381
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:380
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:381
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:382
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:382
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:383
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:383
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:384
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:385
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:386
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:387
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:388
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:388
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:384
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:385
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:386
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:387
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:388
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:389
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:389
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:394
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:395
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:395
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:396
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:396
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:397
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:398
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:399
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:400
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:397
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:398
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:399
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:400
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:401
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:403
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:404
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:403
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:404
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:403
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:403
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:404
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:404
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:404
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:408
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:405
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:409
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:409
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:410
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:410
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:411
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:412
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:413
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:414
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:415
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:411
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:412
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:413
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:414
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:415
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:416
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:418
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:421
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:422
-            {                                                                       // dsl/kernels/decode_attention.ts:423
-              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:426
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:419
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:422
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:423
+            {                                                                       // dsl/kernels/decode_attention.ts:424
+              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:427
               #pragma unroll
-              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:427
-                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:427
+              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:428
+                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:428
               }
               #pragma unroll
-              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:428
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:429
+              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:429
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:430
                 #pragma unroll
-                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:430
-                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:430
+                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:431
+                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:431
                 }
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:431
-                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:431
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:432
+                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:432
                 }
               }
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:439
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:440
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:440
+        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:440
+        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:441
+          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:441
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:444
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:445
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:448
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:449
-    auto& accAll = *reinterpret_cast<float (*)[4][8][128]>(lim_smem + 4736);  /* shared bytes 4736..21119 */ // dsl/kernels/decode_attention.ts:450
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:453
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:453
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:445
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:446
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:449
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:450
+    auto& accAll = *reinterpret_cast<float (*)[4][8][128]>(lim_smem + 4736);  /* shared bytes 4736..21119 */ // dsl/kernels/decode_attention.ts:451
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:454
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:454
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:454
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:455
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:455
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:456
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:457
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:458
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:459
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:460
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:456
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:457
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:458
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:459
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:460
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:461
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:462
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:463
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:462
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:462
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:463
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:463
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:465
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:466
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:467
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:468
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:469
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:466
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:467
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:468
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:469
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:470
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:470
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:470
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:471
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:471
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:471
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:472
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:472
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:473
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:473
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:474
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:475
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:476
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:474
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:475
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:476
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:477
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:478
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:479
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:480
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:481
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:482
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:483
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:483
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:479
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:480
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:481
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:482
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:483
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:484
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:484
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:486
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:487
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:487
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:487
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:488
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:488
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:490
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:493
-        for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:494
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:495
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:496
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:497
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:503
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:504
-          float out = 0.0f;                                                         // dsl/kernels/decode_attention.ts:505
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:506
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:507
-            float oBatch[16];                                                       // dsl/kernels/decode_attention.ts:508
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:491
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:494
+        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:502
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:503
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:504
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:505
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:506
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:507
+          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:508
+          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:509
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:510
+            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:511
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:509
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:510
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:511
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:512
-              oBatch[j] = partialO.load(b, h, sp, d);                               // dsl/kernels/decode_attention.ts:513
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:512
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:513
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:514
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:515
+              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:516
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:515
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:518
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:516
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:516
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:519
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:519
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:517
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:518
-            out = out * alpha;                                                      // dsl/kernels/decode_attention.ts:519
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:520
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:520
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:521
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:521
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:522
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:523
-              out = out + w * oBatch[j];                                            // dsl/kernels/decode_attention.ts:524
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:522
+              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:522
+            }
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:523
+            #pragma unroll
+            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:524
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:525
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:526
+              #pragma unroll
+              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:527
+                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:527
+              }
             }
           }
-          o.store(sum > 0.0f ? out / sum : 0.0f, b, h, d);                          // dsl/kernels/decode_attention.ts:527
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:528
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:528
+          #pragma unroll
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:530
+            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:530
+          }
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:531
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:531
           }
         }
       }
