@@ -1,6 +1,6 @@
 """One LessIsMore selection (top-k + union) at B 1, N 32K, K 2048 on random logits, for profilers:
 
-    ncu --section SpeedOfLight --section WarpStateStats --section SourceCounters python3 bench/profile_selection.py
+    ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section SourceCounters python3 bench/profile_selection.py
 """
 
 import os

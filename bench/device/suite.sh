@@ -54,7 +54,7 @@ for section in "$@"; do
       k=${TOPK_K:-2048}
       for v in $(cd bench && python3 -c "from selection import topk_variants_of; print(' '.join(topk_variants_of($k)))"); do
         python3 bench/profile_topk.py --variant "$v" --k "$k" --time 2>&1 | tee -a "$OUT/profile-topk.log" || status=1
-        ncu --kernel-name regex:topk --launch-skip 3 --launch-count 1 --section SpeedOfLight --section LaunchStats --section Occupancy \
+        ncu --clock-control none --kernel-name regex:topk --launch-skip 3 --launch-count 1 --section SpeedOfLight --section LaunchStats --section Occupancy \
           --section WarpStateStats python3 bench/profile_topk.py --variant "$v" --k "$k" > "$OUT/ncu-$v.txt" 2>&1 || status=1
         grep -E "Duration|Cluster|Achieved Occupancy|Theoretical Occupancy|Block Limit|Compute \(SM\) Throughput|Warp Cycles Per Issued" "$OUT/ncu-$v.txt" | sed "s/^/$v /"
       done
@@ -112,21 +112,23 @@ for section in "$@"; do
       ;;
     profile-selection)
       # Nsight Compute on the last selection of bench/profile_selection.py: durations, stall reasons, hot lines.
-      ncu --target-processes all --kernel-name regex:"topk|union" --launch-skip 4 --launch-count 2 \
+      ncu --clock-control none --target-processes all --kernel-name regex:"topk|union" --launch-skip 4 --launch-count 2 \
         --section SpeedOfLight --section Occupancy --section WarpStateStats --section SourceCounters \
         python3 bench/profile_selection.py > "$OUT/profile-selection.txt" 2>&1 || status=1
       grep -E "topk|union|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Memory Throughput|Compute \(SM\)" "$OUT/profile-selection.txt" | head -80
       ;;
     profile-decode)
       # Nsight Compute on one decode attention launch (B 8 and B 1, 32K, D 128, G 4, bf16): occupancy, issue
-      # and stall statistics, and every SASS instruction with its stall samples (sass-<B>.csv). PROFILE_ARGS adds
-      # profile_decode.py flags, e.g. "--context 4096 --pages 16" (a paged cache at 4K, bench/NOTES.md section 21).
+      # and stall statistics, and every SASS instruction with its stall samples (sass-<B>.csv, summarised by
+      # bench/sass_summary.py). PROFILE_ARGS adds profile_decode.py flags, e.g. "--context 4096 --pages 16" (a paged
+      # cache at 4K, bench/NOTES.md section 21) or "--list 2048" (sparse attention over a shared list).
       for batch in 8 1; do
-        ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy \
+        ncu --clock-control none --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy \
           --section LaunchStats --section WarpStateStats --section SchedulerStats python3 bench/profile_decode.py --batch $batch ${PROFILE_ARGS:-} > "$OUT/ncu-$batch.txt" 2>&1 || status=1
         grep -E "Duration|DRAM Throughput|Registers Per|Grid Size|Achieved Occupancy|Issued Warp|Warp Cycles Per Issued" "$OUT/ncu-$batch.txt"
-        ncu --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SourceCounters --page source --print-source sass --csv \
+        ncu --clock-control none --kernel-name regex:decode_attention --launch-skip 2 --launch-count 1 --section SourceCounters --page source --print-source sass --csv \
           python3 bench/profile_decode.py --batch $batch ${PROFILE_ARGS:-} > "$OUT/sass-$batch.csv" 2>&1 || status=1
+        python3 bench/sass_summary.py "$OUT/sass-$batch.csv" | tee "$OUT/sass-$batch-summary.txt"
       done
       ;;
     decode)
