@@ -1,6 +1,7 @@
 """Full decode attention: our generated kernel (through the C ABI) beside PyTorch SDPA, in one process.
 
     python3 bench/decode_attention.py [--lib build/liblim.so] [--quick | --full] [--pages 16,1 [--page-layout HND]] [--fp8 [e4m3,e5m2]]
+    python3 bench/decode_attention.py --batches 1 --lengths 4096 --head-dims 64,128,256 --group-sizes 4,8
 
 Grid: B in {1, 8, 32} x N in {4K, 16K, 32K, 128K} (K+V over 8 GB skipped), Hq 32, Hkv 8, head dim 128, bf16;
 plus head dims 64 and 256 at B 1, N 32K. --full: every B and N with head dims 64/128/256, group sizes 4 and 8
@@ -33,12 +34,15 @@ from lessismore.timing import input_sets_for, reps_for, time_us  # noqa: E402
 HQ, HKV = 32, 8
 
 
-def grid(quick: bool, full: bool, batches=None, lengths=None):
-    """(B, N, D, Hkv, dtype) of every shape to time; batches and lengths replace the grid's (head dim 128 only)."""
-    if batches or lengths:
-        for b in batches or [1, 8]:
-            for n in lengths or [32768]:
-                yield b, n, 128, HKV, "bf16"
+def grid(quick: bool, full: bool, batches=None, lengths=None, head_dims=None, groups=None):
+    """(B, N, D, Hkv, dtype) of every shape to time; batches, lengths, head dims and group sizes replace the grid's
+    (bf16; head dim 128 and G 4 unless given)."""
+    if batches or lengths or head_dims or groups:
+        for g in groups or [HQ // HKV]:
+            for d in head_dims or [128]:
+                for b in batches or [1, 8]:
+                    for n in lengths or [32768]:
+                        yield b, n, d, HQ // g, "bf16"
         return
     batches, lengths = ([1, 8], [4096, 32768]) if quick else ([1, 8, 32], [4096, 16384, 32768, 131072])
     heads = [(64, 128, 256), (HKV, HQ // 8), ("bf16", "fp16")] if full else [(128,), (HKV,), ("bf16",)]
@@ -189,6 +193,8 @@ def main():
     ap.add_argument("--fp8", nargs="?", const="e4m3", default="", help="also time FP8 caches of the same data: comma-separated formats (default e4m3; e.g. e4m3,e5m2)")
     ap.add_argument("--batches", default="", help="comma-separated batch sizes instead of the grid's (head dim 128, bf16)")
     ap.add_argument("--lengths", default="", help="comma-separated sequence lengths instead of the grid's (head dim 128, bf16)")
+    ap.add_argument("--head-dims", default="", help="comma-separated head dims instead of the grid's (with the batches and lengths given, or 1,8 x 32K)")
+    ap.add_argument("--group-sizes", default="", help="comma-separated query heads per KV head (Hq 32) instead of the grid's 4")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     ap.add_argument("--prefix", default="decode_attention", help="the JSON file's name prefix (lim bench's engine-caches suite writes engine_caches)")
     args = ap.parse_args()
@@ -202,7 +208,7 @@ def main():
             ap.error(f"--fp8: '{f}' is not an FP8 format; use e4m3, e5m2 or both (comma-separated)")
     rows = []
     numbers = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
-    for B, N, D, hkv, dtype in grid(args.quick, args.full, numbers(args.batches), numbers(args.lengths)):
+    for B, N, D, hkv, dtype in grid(args.quick, args.full, numbers(args.batches), numbers(args.lengths), numbers(args.head_dims), numbers(args.group_sizes)):
         row = run_shape(lim, B, N, D, hkv, dtype, pages=[int(p) for p in args.pages.split(",") if p], page_layout=args.page_layout, page_order=args.page_order, fp8=fp8)
         rows.append(row)
         print(json.dumps(row), flush=True)

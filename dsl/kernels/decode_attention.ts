@@ -61,6 +61,7 @@ export const decodeAttention = defineKernel({
     limits: {
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
       MAX_SPLITS: 256, // splits of one (request, head block) the C ABI plans at most (the merge loads them in batches, any number)
+      MERGE_LOADS: 16, // splits whose partials the merge loads in one round of L2 loads (the C ABI plans one round where it pays)
     },
     // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
     bucket: {
@@ -131,7 +132,6 @@ export function decode_attention(
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
-  const MERGE_LOADS = 16; // splits whose partials the merge loads at once
   const MERGE_VEC = 4; // consecutive dims of a head each merging thread takes (one 16-byte load per partial)
 
   // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
@@ -493,7 +493,7 @@ export function decode_attention(
       // with w_s = 2^(lse_s - M), M the largest lse_s.
       if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
         // Each thread merges MERGE_VEC consecutive dims of one head, their partials loaded 16 bytes at a time.
-        // The partials and their log-sum-exps are loaded MERGE_LOADS splits at a time, each batch unrolled
+        // The partials and their log-sum-exps are loaded c.MERGE_LOADS splits at a time, each batch unrolled
         // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
         // merged online (rescaled to the running maximum). The merge is a serial tail after every other
         // block, and its rounds of loads from the L2 set its time: staging the log-sum-exps in shared memory
@@ -506,22 +506,22 @@ export function decode_attention(
           let mMax: f32 = NO_SCORE;
           let sum: f32 = 0.0;
           const out = regs("f32", [MERGE_VEC], 0.0);
-          for (let sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {
-            const lseBatch = regs("f32", [MERGE_LOADS]);
-            const oBatch = regs("f32", [MERGE_LOADS, MERGE_VEC]);
-            for (const j of unroll(MERGE_LOADS)) {
+          for (let sp0 = 0; sp0 < splits; sp0 += c.MERGE_LOADS) {
+            const lseBatch = regs("f32", [c.MERGE_LOADS]);
+            const oBatch = regs("f32", [c.MERGE_LOADS, MERGE_VEC]);
+            for (const j of unroll(c.MERGE_LOADS)) {
               const sp = min(sp0 + j, splits - 1);
               const loaded = partialLse.at(b, h, sp);
               lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
               loadVec(oBatch[j], partialO.ref(b, h, sp, d));
             }
             let mNew = mMax;
-            for (const j of unroll(MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
+            for (const j of unroll(c.MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
             const alpha = exp2(mMax - mNew);
             sum = sum * alpha;
             for (const e of unroll(MERGE_VEC)) out[e] = out[e] * alpha;
             mMax = mNew;
-            for (const j of unroll(MERGE_LOADS)) {
+            for (const j of unroll(c.MERGE_LOADS)) {
               const w = exp2(lseBatch[j] - mMax);
               sum = sum + w;
               for (const e of unroll(MERGE_VEC)) out[e] = out[e] + w * oBatch[j][e];

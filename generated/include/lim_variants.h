@@ -243,6 +243,7 @@ int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stre
  *      from dsl/kernels/decode_attention.ts; constants (D, G, dtype, cache, kv); schedule knobs (threads, rows, stages) ---- */
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
 #define LIM_DECODE_ATTENTION_MAX_SPLITS 256 /* limits.MAX_SPLITS of dsl/kernels/decode_attention.ts */
+#define LIM_DECODE_ATTENTION_MERGE_LOADS 16 /* limits.MERGE_LOADS of dsl/kernels/decode_attention.ts */
 /* Where each constant of decode_attention sits in lim_variant_info.constants. */
 enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2, LIM_DECODE_ATTENTION_CONSTANT_CACHE = 3, LIM_DECODE_ATTENTION_CONSTANT_KV = 4 };
 typedef struct lim_decode_attention_params {

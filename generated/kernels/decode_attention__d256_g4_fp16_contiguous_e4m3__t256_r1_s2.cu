@@ -21,6 +21,7 @@ struct c {
   using kv = __nv_fp8_e4m3;  // e4m3
   static constexpr int LIST_ROWS = 1024;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_LIST_ROWS)
   static constexpr int MAX_SPLITS = 256;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_MAX_SPLITS)
+  static constexpr int MERGE_LOADS = 16;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_MERGE_LOADS)
 };
 
 // Schedule of this variant (s.* in the DSL).
@@ -55,21 +56,20 @@ __global__ void __launch_bounds__(384) decode_attention__d256_g4_fp16_contiguous
   const int splits = lim_p.splits;
   const int chunk = lim_p.chunk;
 
-  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:120
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:121
-  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:122
-  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:123
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:124
-  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:125
-  constexpr int ROW = 272;                                                          // dsl/kernels/decode_attention.ts:126
-  constexpr int KSTEPS = 16;                                                        // dsl/kernels/decode_attention.ts:127
-  constexpr int DIM_BLOCKS = 16;                                                    // dsl/kernels/decode_attention.ts:128
-  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:129
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:130
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:131
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:132
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:133
-  constexpr int MERGE_LOADS = 16;                                                   // dsl/kernels/decode_attention.ts:134
+  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:121
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:122
+  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:123
+  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:124
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:125
+  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:126
+  constexpr int ROW = 272;                                                          // dsl/kernels/decode_attention.ts:127
+  constexpr int KSTEPS = 16;                                                        // dsl/kernels/decode_attention.ts:128
+  constexpr int DIM_BLOCKS = 16;                                                    // dsl/kernels/decode_attention.ts:129
+  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:130
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:131
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:132
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:133
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:134
   constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:135
   lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:139
   const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:140
@@ -447,11 +447,11 @@ __global__ void __launch_bounds__(384) decode_attention__d256_g4_fp16_contiguous
           float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:506
           float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:507
           float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:508
-          for (int sp0 = 0; sp0 < splits; sp0 += MERGE_LOADS) {                     // dsl/kernels/decode_attention.ts:509
+          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:509
             float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:510
             float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:511
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:512
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:512
               const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:513
               const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:514
               lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:515
@@ -459,7 +459,7 @@ __global__ void __launch_bounds__(384) decode_attention__d256_g4_fp16_contiguous
             }
             float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:518
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:519
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:519
               mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:519
             }
             const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:520
@@ -470,7 +470,7 @@ __global__ void __launch_bounds__(384) decode_attention__d256_g4_fp16_contiguous
             }
             mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:523
             #pragma unroll
-            for (int j = 0; j < MERGE_LOADS; ++j) {                                 // dsl/kernels/decode_attention.ts:524
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:524
               const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:525
               sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:526
               #pragma unroll

@@ -24,6 +24,12 @@ constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outwei
 // 9.4 us in chunks of 128, 10.8 in chunks of 256.
 constexpr int kMinSplitRows = 512;
 constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
+// The merge loads the partials of LIM_DECODE_ATTENTION_MERGE_LOADS splits per round of L2 loads, one round after
+// another in the last block. A second round costs ~1-2 us at B 1, more than halving short splits saves: splits
+// stay within one round while each keeps at most this many rows. Measured on the H200 (bench/NOTES.md section
+// 24): full attention over 4K tokens at B 1 0.8-2.1 us faster (D 64-256, G 4 and 8), 4096 list entries 12.6 ->
+// 11.8 us; at 512 rows 8192 list entries got 0.9 us slower.
+constexpr int kOneRoundRows = 256;
 // The arrival counters of the in-kernel merge occupy the first bytes of every split plan's workspace, the
 // same bytes whatever the plan: any attention call may reuse a workspace another plan left (its counters
 // all back at 0), and no plan's partials ever land on them.
@@ -87,7 +93,10 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   if (per_sm <= 0) return fail(LIM_ERROR_CUDA, fn + ": variant " + plan->attention->name + " cannot be resident on this device");
   const int64_t blocks = static_cast<int64_t>(batch) * plan->head_blocks;
   // At most MAX_SPLITS splits of one (request, head block): the bound of the partials a plan holds.
-  const int64_t resident = std::min<int64_t>(static_cast<int64_t>(sms) * per_sm, blocks * LIM_DECODE_ATTENTION_MAX_SPLITS);
+  int64_t resident = std::min<int64_t>(static_cast<int64_t>(sms) * per_sm, blocks * LIM_DECODE_ATTENTION_MAX_SPLITS);
+  // Short splits stay within one round of the merge's loads (kOneRoundRows).
+  const int merge_round = LIM_DECODE_ATTENTION_MERGE_LOADS;
+  if ((max_rows + merge_round - 1) / merge_round <= kOneRoundRows) resident = std::min<int64_t>(resident, blocks * merge_round);
   plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinSplitRows, kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
   if (plan->split.splits > 1 && blocks > kCounters) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch " + std::to_string(batch) + " x " + std::to_string(plan->head_blocks) + " head blocks = " +
