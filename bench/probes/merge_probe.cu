@@ -21,14 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CHECK(x)                                                                               \
-  do {                                                                                         \
-    cudaError_t e = (x);                                                                       \
-    if (e != cudaSuccess) {                                                                    \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-      std::exit(1);                                                                            \
-    }                                                                                          \
-  } while (0)
+#include "cuda_check.h"
 
 constexpr int G = 4, D = 128, HEAD_BLOCKS = 8, THREADS = 384, OUTS = G * D;
 constexpr int SHARED = 150 * 1024;

@@ -17,14 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CHECK(x)                                                                                  \
-  do {                                                                                            \
-    cudaError_t e = (x);                                                                          \
-    if (e != cudaSuccess) {                                                                       \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e));    \
-      std::exit(1);                                                                               \
-    }                                                                                             \
-  } while (0)
+#include "cuda_check.h"
 
 constexpr int D = 128;             // elements per row
 constexpr int ROW_BYTES = D * 2;   // bf16
