@@ -221,36 +221,15 @@ export function decode_attention(
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     // Copies a tile into its stage once the consumers are done with the stage's previous tile: each thread one
     // fixed 16-byte piece (column `at`) of every STEP-th row, addressed directly or through its staged address.
-    // The rows go GROUP at a time, and a staged group's positions and addresses are all read into registers
-    // before its first copy: ptxas does not move a shared load above an earlier asynchronous copy (which
-    // writes shared memory), so words read at each copy waited one after another, each used at once, and the
-    // paged producer issued 27-47% more instructions than the direct one (bench/NOTES.md section 24, run 4).
-    const GROUP = 4;
     const copyTile = (tile: i32, directly: bool): void => {
       const stage = tile % s.stages;
       const staged = tile % 2;
       const first = start + tile * TILE;
       if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2);
-      for (let r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {
-        const positions = regs("i32", [GROUP], -1);
-        const words = regs("u32", [GROUP, 4], 0);
-        if (!directly) {
-          for (const u of unroll(GROUP)) {
-            const r = r0 + u * STEP;
-            if (r < TILE) {
-              positions[u] = rowPositions[staged][r];
-              for (const w of unroll(4)) words[u][w] = rowAddresses[staged][r][w];
-            }
-          }
-        }
-        for (const u of unroll(GROUP)) {
-          const r = r0 + u * STEP;
-          if (r < TILE) {
-            const held = directly ? first + r < end : positions[u] >= 0;
-            asyncCopy(kStage.ref(stage, r, at), directly ? k.pageRef(b, kvHead, first + r, at) : k.stagedRef(words[u][0], words[u][1], kvHead, at), VEC, held);
-            asyncCopy(vStage.ref(stage, r, at), directly ? v.pageRef(b, kvHead, first + r, at) : v.stagedRef(words[u][2], words[u][3], kvHead, at), VEC, held);
-          }
-        }
+      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
+        const held = directly ? first + r < end : rowPositions[staged][r] >= 0;
+        asyncCopy(kStage.ref(stage, r, at), directly ? k.pageRef(b, kvHead, first + r, at) : k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
+        asyncCopy(vStage.ref(stage, r, at), directly ? v.pageRef(b, kvHead, first + r, at) : v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
       }
       asyncArrive(full[stage]);
     };
