@@ -237,7 +237,7 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (176 variants)
+// ---- decode_attention (188 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info;
@@ -254,78 +254,82 @@ extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous__
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t64_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t64_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t64_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t64_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t64_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t64_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info;
@@ -342,45 +346,47 @@ extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
@@ -400,12 +406,18 @@ extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged__t128
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info;
@@ -432,78 +444,82 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s6_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t64_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s6_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t64_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t64_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s6_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t64_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t64_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s6_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t64_r1_s3_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info,
     &lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info,
     &lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info,
@@ -520,45 +536,47 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s6_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s6_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info,
-    &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info,
     &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
@@ -578,12 +596,18 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info,
@@ -593,7 +617,7 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 176;
+extern "C" const int lim_decode_attention_variant_count = 188;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -613,94 +637,90 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s6_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s6_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t64_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s6_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s6_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t64_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t64_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s6_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t64_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t64_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info, 3072, 6144 },
     {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s6_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t64_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 0, 1536 },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info, 3072, 6144 },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 6144 },
     {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 0, 1536 },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info, 3072, 6144 },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info, 1536, 6144 },
     {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
@@ -717,50 +737,54 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s6_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s6_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info, 3072, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 1536, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info, 1536, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, INT64_MAX },
     {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 1536, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
@@ -778,13 +802,23 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info, 12288, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
@@ -1118,7 +1152,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"write_kv_slots", lim_write_kv_slots_variants, 12 },
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 176 },
+    {"decode_attention", lim_decode_attention_variants, 188 },
     {"gather_kv", lim_gather_kv_variants, 24 },
     {"lessismore_union", lim_lessismore_union_variants, 1 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
@@ -1139,7 +1173,7 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:168"},
     {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:177"},
     {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:194"},
-    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:269"},
+    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:290"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:56"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},

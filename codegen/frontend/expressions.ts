@@ -23,8 +23,11 @@ const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
  * pageEntry() and checkedPage() are page() in two steps, for rows looked up ahead: the table entry loaded
  * unchecked (from an address kept inside the table), then checked where it is used (page() checks at once,
  * which waits for the load there). stageRow(slot, page, position) writes the row's address at head 0 into a
- * slot of shared memory and stagedRef(slot, head, d) adds head and element: one thread pays a row's
- * multiplies, not every thread copying a piece of it.
+ * slot of shared memory (two u32 words), and stagedRef(low, high, head, d) adds head and element to the
+ * address those two words hold: one thread pays a row's multiplies, not every thread copying a piece of it.
+ * The words come as values, not as the slot, so that a thread reads the words of several rows into
+ * registers before any of their copies (ptxas does not move a shared load above an earlier asynchronous
+ * copy, which writes shared memory: reading each row's words at its copy made them wait one after another).
  */
 const CACHE_METHODS: Readonly<Record<string, { readonly args: readonly string[]; readonly result: "i32" | "ref" | "void" }>> = {
   page: { args: ["request", "position"], result: "i32" },
@@ -32,7 +35,7 @@ const CACHE_METHODS: Readonly<Record<string, { readonly args: readonly string[];
   checkedPage: { args: ["request", "position", "entry"], result: "i32" },
   pageRef: { args: ["page", "head", "position", "element"], result: "ref" },
   stageRow: { args: ["slot", "page", "position"], result: "void" },
-  stagedRef: { args: ["slot", "head", "element"], result: "ref" },
+  stagedRef: { args: ["low", "high", "head", "element"], result: "ref" },
 };
 
 export class Expressions {
@@ -459,7 +462,11 @@ export class Expressions {
         if (param.layout === undefined || argNodes.length !== method.args.length) {
           ctx.fail("type-mismatch", node, `${name}() takes (${method.args.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${method.args.join(", ")})`);
         }
-        const args = argNodes.map((a, i) => (method.args[i] === "slot" ? this.stagedRowSlot(a, `${param.name}.${name}()`) : this.scalarOf(a, "i32", `${method.args[i]} of ${param.name}.${name}()`)));
+        const args = argNodes.map((a, i) => {
+          const arg = method.args[i];
+          if (arg === "slot") return this.stagedRowSlot(a, `${param.name}.${name}()`);
+          return this.scalarOf(a, arg === "low" || arg === "high" ? "u32" : "i32", `${arg} of ${param.name}.${name}()`);
+        });
         const type: Type = method.result === "i32" ? scalar("i32") : method.result === "void" ? { kind: "void" } : { kind: "ref", space: "global", elem: param.elem };
         return { k: "call", fn: `tensor.${name}`, args: [obj, ...args], type, level: "runtime", pos };
       }

@@ -41,7 +41,7 @@ import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, loadVec, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, sizeof, syncWarp, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
+  producerWarps, sizeof, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
 
@@ -159,10 +159,10 @@ export function decode_attention(
     const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
     for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
   }
-  // full[t]: stage t holds its tile (every producer lane's copies landed); empty[t]: every consumer warp is
+  // full[t]: stage t holds its tile (every producer lane's copies landed); empty[t]: every consumer thread is
   // done with it. Their initialisation synchronises the block, which also publishes the list entries.
   const full = barriers(s.stages, PRODUCERS);
-  const empty = barriers(s.stages, WARPS);
+  const empty = barriers(s.stages, s.threads);
 
   if (seqlen < 1 || seqlen > maxSeqlen) {
     if (threadIdx.x == 0 && split == 0 && blockIdx.y == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, seqlen, maxSeqlen);
@@ -221,15 +221,36 @@ export function decode_attention(
     const rowAddresses = shared("u32", [2, TILE, 4]); // the row's address in K (words 0-1) and in V (words 2-3)
     // Copies a tile into its stage once the consumers are done with the stage's previous tile: each thread one
     // fixed 16-byte piece (column `at`) of every STEP-th row, addressed directly or through its staged address.
+    // The rows go GROUP at a time, and a staged group's positions and addresses are all read into registers
+    // before its first copy: ptxas does not move a shared load above an earlier asynchronous copy (which
+    // writes shared memory), so words read at each copy waited one after another, each used at once, and the
+    // paged producer issued 27-47% more instructions than the direct one (bench/NOTES.md section 24, run 4).
+    const GROUP = 4;
     const copyTile = (tile: i32, directly: bool): void => {
       const stage = tile % s.stages;
       const staged = tile % 2;
       const first = start + tile * TILE;
       if (tile >= s.stages) waitBarrier(empty[stage], (tile / s.stages - 1) % 2);
-      for (const r of range(row0, row0 < STEP ? TILE : 0, STEP, 4)) {
-        const held = directly ? first + r < end : rowPositions[staged][r] >= 0;
-        asyncCopy(kStage.ref(stage, r, at), directly ? k.pageRef(b, kvHead, first + r, at) : k.stagedRef(rowAddresses.ref(staged, r, 0), kvHead, at), VEC, held);
-        asyncCopy(vStage.ref(stage, r, at), directly ? v.pageRef(b, kvHead, first + r, at) : v.stagedRef(rowAddresses.ref(staged, r, 2), kvHead, at), VEC, held);
+      for (let r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {
+        const positions = regs("i32", [GROUP], -1);
+        const words = regs("u32", [GROUP, 4], 0);
+        if (!directly) {
+          for (const u of unroll(GROUP)) {
+            const r = r0 + u * STEP;
+            if (r < TILE) {
+              positions[u] = rowPositions[staged][r];
+              for (const w of unroll(4)) words[u][w] = rowAddresses[staged][r][w];
+            }
+          }
+        }
+        for (const u of unroll(GROUP)) {
+          const r = r0 + u * STEP;
+          if (r < TILE) {
+            const held = directly ? first + r < end : positions[u] >= 0;
+            asyncCopy(kStage.ref(stage, r, at), directly ? k.pageRef(b, kvHead, first + r, at) : k.stagedRef(words[u][0], words[u][1], kvHead, at), VEC, held);
+            asyncCopy(vStage.ref(stage, r, at), directly ? v.pageRef(b, kvHead, first + r, at) : v.stagedRef(words[u][2], words[u][3], kvHead, at), VEC, held);
+          }
+        }
       }
       asyncArrive(full[stage]);
     };
@@ -436,9 +457,11 @@ export function decode_attention(
             }
           }
         }
-        // The warp's reads of the stage are done: one arrival per consumer warp frees it.
-        syncWarp();
-        if (lane == 0) arrive(empty[stage]);
+        // This thread's reads of the stage are done: every consumer thread arrives, releasing its own reads, and
+        // the last arrival frees the stage. One arrival per warp after a __syncwarp left the other 31 lanes'
+        // reads unordered for compute-sanitizer's racecheck (32 hazards per launch, none with every thread
+        // arriving, at no measurable cost: bench/NOTES.md section 26).
+        arrive(empty[stage]);
       }
     }
     // Whatever follows in the stream may start launching now; it waits for this grid before reading.

@@ -2,7 +2,7 @@
 // arrays. The scalar types (f32, i32, u32, bool) are declared beside their conversion primitives in
 // builtins.ts.
 
-import type { i32 } from "./builtins.js";
+import type { i32, u32 } from "./builtins.js";
 
 /** Element types that live in device memory. bf16, fp16, e4m3 and e5m2 (FP8) are converted to f32 when loaded. */
 export type StorageType = "bf16" | "fp16" | "e4m3" | "e5m2" | "f32" | "i32" | "u32";
@@ -68,8 +68,12 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
    * their head and element (stagedRef) instead of each paying the row's 64-bit multiplies.
    */
   stageRow(slot: Ref<"u32">, page: i32, position: i32): void;
-  /** A cache tensor only: the location of element d of `head` in the row whose address stageRow() wrote to `slot`. */
-  stagedRef(slot: Ref<"u32">, head: i32, d: i32): Ref<E>;
+  /**
+   * A cache tensor only: the location of element d of `head` in the row whose address stageRow() wrote to a
+   * slot, given as the slot's two words (low, high), read into registers first: a thread can then read the
+   * words of several rows before any of their copies, which ptxas does not do for it.
+   */
+  stagedRef(low: u32, high: u32, head: i32, d: i32): Ref<E>;
 }
 
 /** An input the caller may omit (a null pointer); test it with present() before use. */

@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=128 G=4 dtype=bf16 cache=paged kv=e4m3
-// Schedule  threads=128 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.00x over the heuristic))
+// Schedule  threads=128 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.01x over the heuristic))
 // Launch    grid (splits, HB, B), 256 threads, 62336 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(256) decode_attention__d128_g4_bf16_paged_e4m3
   uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4247 */ // dsl/kernels/decode_attention.ts:164
   lim::init_barriers(full, 3, 128);                                                 // dsl/kernels/decode_attention.ts:164
   uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4375 */ // dsl/kernels/decode_attention.ts:165
-  lim::init_barriers(empty, 3, 4);                                                  // dsl/kernels/decode_attention.ts:165
+  lim::init_barriers(empty, 3, 128);                                                // dsl/kernels/decode_attention.ts:165
   if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:167
     if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:168
       lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:168
@@ -145,346 +145,364 @@ __global__ void __launch_bounds__(256) decode_attention__d128_g4_bf16_paged_e4m3
     const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:212
     auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 59776);  /* shared bytes 59776..60287 */ // dsl/kernels/decode_attention.ts:220
     auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 60288);  /* shared bytes 60288..62335 */ // dsl/kernels/decode_attention.ts:221
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:224
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:225
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:226
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:227
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:228
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:228
+    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:228
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:229
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:230
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:231
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:232
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:233
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:233
       }
-      #pragma unroll 4
-      for (int r = row0; r < (row0 < STEP ? TILE : 0); r += STEP) {                 // dsl/kernels/decode_attention.ts:229
-        const bool held = directly ? first + r < end : rowPositions[staged][r] >= 0; // dsl/kernels/decode_attention.ts:230
-        lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(&rowAddresses[staged][r][0], kvHead, at), held); // dsl/kernels/decode_attention.ts:231
-        lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(&rowAddresses[staged][r][2], kvHead, at), held); // dsl/kernels/decode_attention.ts:232
+      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:234
+        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:235
+        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:236
+        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:237
+          #pragma unroll
+          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:238
+            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:239
+            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:240
+              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:241
+              #pragma unroll
+              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:242
+                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:242
+              }
+            }
+          }
+        }
+        #pragma unroll
+        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:246
+          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:247
+          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:248
+            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:249
+            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:250
+            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:251
+          }
+        }
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:234
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:255
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:236
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:237
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:237
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:257
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:258
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:258
       }
-      return;                                                                       // dsl/kernels/decode_attention.ts:238
+      return;                                                                       // dsl/kernels/decode_attention.ts:259
     }
-    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:245
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:246
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:248
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:248
+    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:266
+    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:267
+    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:269
+      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:269
     };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:249
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:249
+    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:270
+      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:270
     };
-    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:250
-    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:251
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:255
+    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:271
+    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:272
+    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:276
       #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:256
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:257
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:258
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:259
+      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:277
+        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:278
+        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:279
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:280
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:260
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:267
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:268
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:269
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:269
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:281
+            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:288
+            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:289
+            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:290
+              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:290
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:270
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:271
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:272
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:273
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:274
+            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:291
+            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:292
+              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:293
+              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:294
+              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:295
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:277
+          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:298
         }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:279
+        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:300
           #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:280
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:281
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:282
+          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:301
+            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:302
+            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:303
           }
         }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:285
-          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:285
+        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:306
+          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:306
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:288
+    return;                                                                         // dsl/kernels/decode_attention.ts:309
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:290
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:291
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:295
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:296
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:297
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:299
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:303
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:304
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:305
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:306
-    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:311
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:311
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:312
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:316
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:317
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:318
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:320
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:324
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:325
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:326
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:327
+    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:332
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:312
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:313
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:314
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:333
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:334
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:335
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:315
-          {                                                                         // dsl/kernels/decode_attention.ts:316
-            const int d = kk * 16 + 4 * t4;                                         // dsl/kernels/decode_attention.ts:317
-            qb[hb][kk][0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1)); // dsl/kernels/decode_attention.ts:318
-            qb[hb][kk][1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:319
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:336
+          {                                                                         // dsl/kernels/decode_attention.ts:337
+            const int d = kk * 16 + 4 * t4;                                         // dsl/kernels/decode_attention.ts:338
+            qb[hb][kk][0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1)); // dsl/kernels/decode_attention.ts:339
+            qb[hb][kk][1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3)); // dsl/kernels/decode_attention.ts:340
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:328
-    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:329
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:330
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:330
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:349
+    float outScale = 1.0f;                                                          // dsl/kernels/decode_attention.ts:350
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:351
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:351
     }
-    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:331
-      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:331
+    if (vScale.present()) {                                                         // dsl/kernels/decode_attention.ts:352
+      outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                           // dsl/kernels/decode_attention.ts:352
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:335
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:336
-    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:337
-    {                                                                               // dsl/kernels/decode_attention.ts:338
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[3][64][144]>(lim_smem + 4480);  /* shared bytes 4480..32127 */ // dsl/kernels/decode_attention.ts:339
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[3][64][144]>(lim_smem + 32128);  /* shared bytes 32128..59775 */ // dsl/kernels/decode_attention.ts:340
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:341
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:342
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:343
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:344
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:345
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:348
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:356
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:357
+    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:358
+    {                                                                               // dsl/kernels/decode_attention.ts:359
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[3][64][144]>(lim_smem + 4480);  /* shared bytes 4480..32127 */ // dsl/kernels/decode_attention.ts:360
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[3][64][144]>(lim_smem + 32128);  /* shared bytes 32128..59775 */ // dsl/kernels/decode_attention.ts:361
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:362
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:363
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:364
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:365
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:366
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:369
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:349
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:351
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:370
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:372
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:352
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:353
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:354
-            {                                                                       // dsl/kernels/decode_attention.ts:355
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:373
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:374
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:375
+            {                                                                       // dsl/kernels/decode_attention.ts:376
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:358
-                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:359
-                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:360
-                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:361
-                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:362
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:363
-                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:364
-                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:365
-                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:366
-                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:367
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:379
+                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:380
+                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:381
+                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:382
+                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:383
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:384
+                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:385
+                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:386
+                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:387
+                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:388
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:368
-                  lim::mma_16816<__half>(part[half][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:368
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:389
+                  lim::mma_16816<__half>(part[half][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:389
                 }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:375
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:396
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:375
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:375
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:396
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:396
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:378
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:399
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:379
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:400
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:380
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:381
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:382
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:401
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:402
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:403
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:383
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:404
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:384
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:385
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:386
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:387
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:388
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:389
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:389
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:405
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:406
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:407
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:408
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:409
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:410
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:410
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:395
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:416
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:396
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:417
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:397
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:398
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:399
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:400
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:401
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:418
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:419
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:420
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:421
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:422
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:404
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:425
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:404
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:425
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:404
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:404
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:425
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:425
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:405
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:409
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:426
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:430
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:410
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:431
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:411
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:412
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:413
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:414
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:415
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:416
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:432
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:433
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:434
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:435
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:436
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:437
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:419
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:422
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:423
-            {                                                                       // dsl/kernels/decode_attention.ts:424
-              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:427
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:440
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:443
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:444
+            {                                                                       // dsl/kernels/decode_attention.ts:445
+              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:448
               #pragma unroll
-              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:428
-                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:428
+              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:449
+                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:449
               }
               #pragma unroll
-              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:429
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:430
+              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:450
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:451
                 #pragma unroll
-                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:431
-                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:431
+                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:452
+                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:452
                 }
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:432
-                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:432
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:453
+                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:453
                 }
               }
             }
           }
         }
-        __syncwarp();                                                               // dsl/kernels/decode_attention.ts:440
-        if (lane == 0) {                                                            // dsl/kernels/decode_attention.ts:441
-          lim::barrier_arrive(empty[stage]);                                        // dsl/kernels/decode_attention.ts:441
-        }
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:464
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:445
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:446
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:449
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:450
-    auto& accAll = *reinterpret_cast<float (*)[4][8][128]>(lim_smem + 4736);  /* shared bytes 4736..21119 */ // dsl/kernels/decode_attention.ts:451
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:454
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:454
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:468
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:469
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:472
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:473
+    auto& accAll = *reinterpret_cast<float (*)[4][8][128]>(lim_smem + 4736);  /* shared bytes 4736..21119 */ // dsl/kernels/decode_attention.ts:474
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:477
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:477
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:455
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:478
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:456
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:457
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:458
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:459
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:460
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:461
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:479
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:480
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:481
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:482
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:483
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:484
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:463
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:486
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:463
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:463
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:486
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:486
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:466
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:467
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:468
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:469
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:470
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:489
+    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:490
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:491
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:492
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:493
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:471
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:471
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:494
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:494
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:472
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:473
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:495
+      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:496
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:474
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:475
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:476
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:477
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:497
+        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:498
+        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:499
+        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:500
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:479
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:480
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:481
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:482
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:483
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:484
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:484
+      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:502
+      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:503
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:504
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:505
+        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:506
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:507
+          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:507
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:487
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:488
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:488
+        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:510
+        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:511
+          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:511
         }
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:491
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:494
-        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:502
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:503
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:504
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:505
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:506
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:507
-          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:508
-          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:509
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:510
-            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:511
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:514
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:517
+        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:525
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:526
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:527
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:528
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:529
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:530
+          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:531
+          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:532
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:533
+            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:534
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:512
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:513
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:514
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:515
-              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:516
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:535
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:536
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:537
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:538
+              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:539
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:518
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:541
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:519
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:519
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:542
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:542
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:520
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:521
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:543
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:544
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:522
-              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:522
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:545
+              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:545
             }
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:523
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:546
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:524
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:525
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:526
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:547
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:548
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:549
               #pragma unroll
-              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:527
-                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:527
+              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:550
+                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:550
               }
             }
           }
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:530
-            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:530
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:553
+            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:553
           }
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:531
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:531
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:554
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:554
           }
         }
       }

@@ -74,6 +74,16 @@ __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
 // ---- Tensors in device memory ----------------------------------------------------------------------
 
 /**
+ * The row address a cache tensor's stage_row() wrote into two words of shared memory, from those words (low
+ * first: the GPU is little-endian). staged_ref() takes the words rather than the slot so that a kernel can
+ * read the words of several rows into registers before any of their copies.
+ */
+template <typename T>
+__device__ __forceinline__ T* staged_row(unsigned low, unsigned high) {
+  return reinterpret_cast<T*>((static_cast<unsigned long long>(high) << 32) | low);
+}
+
+/**
  * A rank-R view of a lim_tensor kernel argument. It refers to the __grid_constant__ parameter, so pointer
  * and strides are read from the parameter bank rather than copied into registers. The last dimension is
  * contiguous (the C ABI checks it); the others use 64-bit element strides.
@@ -92,12 +102,12 @@ struct Tensor {
   __device__ __forceinline__ int checked_page(int b, int, int) const { return b; }
   __device__ __forceinline__ T* page_ref(int page, int h, int position, int d) const { return ptr_at(page, h, position, d); }
 
-  /** The address of the row (request `page`, `position`) at head 0 into two words of shared memory; staged_ref adds head and element. */
+  /** The address of the row (request `page`, `position`) at head 0 into two words of shared memory; staged_ref adds head and element to those words. */
   __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
     *reinterpret_cast<T**>(slot) = page_ref(page, 0, position, 0);
   }
-  __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
-    return *reinterpret_cast<T* const*>(slot) + (h * arg.stride[1] + d);
+  __device__ __forceinline__ T* staged_ref(unsigned low, unsigned high, int h, int d) const {
+    return staged_row<T>(low, high) + (h * arg.stride[1] + d);
   }
 
   template <typename... I>
@@ -183,12 +193,12 @@ struct PagedTensor {
 
   __device__ __forceinline__ T* ptr_at(int b, int h, int position, int d) const { return page_ref(page(b, position), h, position, d); }
 
-  /** The address of (page, its slot of `position`) at head 0 into two words of shared memory (a page outside the pool: page 0). */
+  /** The address of (page, its slot of `position`) at head 0 into two words of shared memory (a page outside the pool: page 0); staged_ref adds head and element to those words. */
   __device__ __forceinline__ void stage_row(unsigned* slot, int page, int position) const {
     *reinterpret_cast<T**>(slot) = page_ref(page, 0, position, 0);
   }
-  __device__ __forceinline__ T* staged_ref(const unsigned* slot, int h, int d) const {
-    return *reinterpret_cast<T* const*>(slot) + (h * arg.rows.stride[2] + d);
+  __device__ __forceinline__ T* staged_ref(unsigned low, unsigned high, int h, int d) const {
+    return staged_row<T>(low, high) + (h * arg.rows.stride[2] + d);
   }
 
   template <typename... I>

@@ -48,14 +48,14 @@ describe("cache layouts", () => {
     expect(e.summary).toMatch(/'k' has a layout but 2 dimensions; a cache tensor has four/);
   });
 
-  it("lowers stageRow() and stagedRef(): a row's address staged in shared memory, head and element added by each reader", () => {
-    const body = '  const slots = shared("u32", [4, 2]);\n  const p = k.page(blockIdx.x, 5);\n  k.stageRow(slots.ref(1, 0), p, 5);\n  copyVec(y.pageRef(p, 0, 5, 0), k.stagedRef(slots.ref(1, 0), 2, 8), 8);';
+  it("lowers stageRow() and stagedRef(): a row's address staged in shared memory, its words read back, head and element added by each reader", () => {
+    const body = '  const slots = shared("u32", [4, 2]);\n  const p = k.page(blockIdx.x, 5);\n  k.stageRow(slots.ref(1, 0), p, 5);\n  copyVec(y.pageRef(p, 0, 5, 0), k.stagedRef(slots[1][0], slots[1][1], 2, 8), 8);';
     for (const cache of ["paged", "contiguous"]) {
       const ir = compileTiny(body, { params: CACHE, constants: { D: 128, dtype: "bf16", cache } });
       const e = new Emitter();
       e.stmts(ir.body, 0);
       expect(e.text()).toContain("k.stage_row(&slots[1][0], p, 5);");
-      expect(e.text()).toContain("k.staged_ref(&slots[1][0], 2, 8)");
+      expect(e.text()).toContain("k.staged_ref(slots[1][0], slots[1][1], 2, 8)");
     }
   });
 
@@ -73,8 +73,13 @@ describe("cache layouts", () => {
     const e = errorOf('  const slots = shared("i32", [2]);\n  k.stageRow(slots.ref(0), 0, 5);', CACHE);
     expect(e.kind).toBe("type-mismatch");
     expect(e.summary).toMatch(/the slot of k\.stageRow\(\) is two u32 words of shared memory/);
-    const f = errorOf("  const r = k.stagedRef(k.ref(0, 0, 0, 0), 0, 0);", CACHE);
-    expect(f.summary).toMatch(/the slot of k\.stagedRef\(\) is two u32 words of shared memory/);
+    // stagedRef() takes the slot's two words as values (u32), so that a thread can read several rows' words first.
+    const f = errorOf("  const r = k.stagedRef(k.ref(0, 0, 0, 0), 0, 0, 0);", CACHE);
+    expect(f.summary).toMatch(/low of k\.stagedRef\(\): expected u32/);
+    const g = errorOf("  const w = blockIdx.x;\n  copyVec(y.pageRef(0, 0, 5, 0), k.stagedRef(u32(w), w, 0, 0), 8);", CACHE);
+    expect(g.summary).toMatch(/high of k\.stagedRef\(\): expected u32, got i32/);
+    const h = errorOf('  const slots = shared("u32", [2]);\n  copyVec(y.pageRef(0, 0, 5, 0), k.stagedRef(slots[0], slots[1], 0), 8);', CACHE);
+    expect(h.summary).toMatch(/stagedRef\(\) takes \(low, high, head, element\)/);
     // The address is one 8-byte access: an odd word, or rows of an odd number of words, would misalign it.
     const odd = errorOf('  const slots = shared("u32", [4, 2]);\n  k.stageRow(slots.ref(0, 1), 0, 5);', CACHE);
     expect(odd.summary).toMatch(/must be an 8-byte aligned word pair/);
