@@ -102,6 +102,13 @@ for section in "$@"; do
           { grep -m 12 -E "Error|between|access at|Invalid|Barrier" /tmp/sanitizer-one.log | cut -c1-240; tail -2 /tmp/sanitizer-one.log; } | tee -a "$OUT/sanitizer.log"
         done
       done
+      # lim_example reads contiguous caches in full; the staged rows (paged caches, index lists, FP8) are the
+      # Python checks' path. Only the attention kernels are instrumented (PyTorch's own are not ours to check).
+      for check in paged_caches fp8_caches; do
+        echo "--- racecheck: python/tests/$check.py (decode attention kernels)"
+        compute-sanitizer --tool racecheck --error-exitcode 9 --print-limit 4 --kernel-name kns=decode_attention python3 "python/tests/$check.py" > /tmp/sanitizer-one.log 2>&1 || status=1
+        { grep -m 12 -E "Error|between|access at" /tmp/sanitizer-one.log | cut -c1-240; tail -2 /tmp/sanitizer-one.log; } | tee -a "$OUT/sanitizer.log"
+      done
       ;;
     bench)
       # Every kernel benchmark beside PyTorch, with the run's report (report.md, bandwidth.svg).
