@@ -97,9 +97,8 @@ describe("the FP8 functions derived from the contiguous and paged ones", () => {
     expect(fn.requires?.map((r) => r.check)).toContain("scale_heads == 1 || scale_heads == num_kv_heads");
     // FP8 rows are 16 elements per 16 bytes: the wrapper asks their strides for multiples of 16.
     const checks = argumentChecks(fn).join("\n");
-    const cache = fn.params.find((p): p is TensorParam => p.kind === "tensor" && isCache(p.name) && p.strides !== undefined);
-    const cacheStride = cache?.strides?.find((s) => s !== "1");
-    if (cacheStride) expect(checks).toContain(`stride(fn, "${cacheStride}", ${cacheStride}, 16,`);
+    const strides = fn.params.filter((p): p is TensorParam => p.kind === "tensor" && isCache(p.name)).flatMap((p) => (p.strides ?? []).filter((s) => s !== "1"));
+    for (const s of strides) expect(checks, `${name}'s ${s}`).toContain(`stride(fn, "${s}", ${s}, 16,`);
     expect(checks).toContain(`one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}`);
   });
 

@@ -32,7 +32,7 @@ describe("lim generate", () => {
     expect(names).toContain("gather_kv__d128_bf16_contiguous__t256");
     expect(names).toContain("decode_attention__d128_g4_bf16_paged__t128_r1_s4"); // both cache layouts by default
     expect(names).toContain("decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4"); // and FP8 caches
-    expect(names).toContain("gather_kv__d128_bf16_contiguous__t256");
+    expect(names).toContain("gather_kv__d128_bf16_paged__t256");
     expect(names).toContain("gather_kv__d128_bf16_paged_e4m3__t256"); // the gather dequantises FP8 caches
     for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
   });

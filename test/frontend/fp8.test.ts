@@ -72,7 +72,7 @@ describe("FP8 caches in kernels", () => {
     const text = (kv: string) => lowered(kv, body, params);
     expect(text("e4m3")).toContain("lim::load_vec(row");
     expect(text("e4m3")).not.toContain("copy16");
-    expect(text("bf16")).toContain("copy");
+    expect(text("bf16")).toContain("lim::copy16(");
     expect(text("bf16")).not.toContain("load_vec");
     // A run-time condition still elaborates both branches: the byte copy is refused for the FP8 variant.
     expect(() => lowered("e4m3", body.replace('c.kv == "e4m3"', "blockIdx.x == 0"), params)).toThrow(/copies do not convert/);
