@@ -11,7 +11,7 @@ const check = (call: string) => `LIM_CHECK(lim_capi::${call});`;
 
 function sizeCheck(p: AbiParam): string[] {
   if (p.kind !== "size") return [];
-  return [check(`size_in(fn, ${text(p.name)}, ${p.name}, ${p.min ?? 1}, ${p.max ?? "INT32_MAX"}, ${text(p.doc)})`)];
+  return [check(`size_in(fn, ${text(p.name)}, ${p.name}, ${p.min ?? 1}, ${p.max ?? "lim_capi::kSizeMax"}, ${text(p.doc)})`)];
 }
 
 function pointerCheck(p: AbiParam): string[] {

@@ -86,6 +86,11 @@ const logitsIn: readonly AbiParam[] = [
   stride("logits_stride_h", "element stride between heads of logits (at least max_seqlen)"),
   tensor("seqlens", "i32", "in", "[batch] tokens of each request, the new one included", { shape: ["batch"] }),
 ];
+/** The selection ranks batch x num_q_heads rows in one launch, counted (and indexed) in int32. */
+const rowsFit: Requirement = {
+  check: "int64_t{batch} * num_q_heads <= INT32_MAX",
+  message: "batch ({batch}) x num_q_heads ({num_q_heads}) rows must be at most 2147483647 in one call: select fewer requests at a time",
+};
 /** The kernels read logits as rows b * heads + h; one request's batch stride is never used (PyTorch may leave it at anything). */
 const headsConsecutive: Requirement = {
   check: "batch == 1 || logits_stride_b == logits_stride_h * num_q_heads",
@@ -307,7 +312,7 @@ const selection: readonly AbiFunction[] = [
       ...workspace("device scratch of lim_select_lessismore_workspace_size bytes (16-byte aligned)"),
       stream,
     ],
-    requires: [headsConsecutive],
+    requires: [headsConsecutive, rowsFit],
   },
   {
     name: "lim_select_lessismore_local_keys",
@@ -332,7 +337,7 @@ const selection: readonly AbiFunction[] = [
       ...budgetSplit,
       stream,
     ],
-    requires: [headsConsecutive, {
+    requires: [headsConsecutive, rowsFit, {
       check: "int64_t{head_offset} + num_q_heads <= total_q_heads",
       message: "head_offset ({head_offset}) + num_q_heads ({num_q_heads}) must be at most total_q_heads ({total_q_heads}): this GPU's heads are part of the model's",
     }],
@@ -363,6 +368,7 @@ const selection: readonly AbiFunction[] = [
       batch, size("num_q_heads", "query heads"), size("max_seqlen", "upper bound of seqlens"), size("budget", "K"),
       { kind: "float", name: "recency_ratio", doc: "r" }, size("sinks", "S", 0), bytesOut,
     ],
+    requires: [rowsFit],
   },
   {
     name: "lim_select_per_head",
@@ -384,6 +390,7 @@ const selection: readonly AbiFunction[] = [
     ],
     requires: [
       headsConsecutive,
+      rowsFit,
       {
         check: "indices_stride_b == indices_stride_h * num_q_heads",
         message: "indices_stride_b ({indices_stride_b}) must equal num_q_heads * indices_stride_h ({indices_stride_h}): the heads of a request are consecutive rows",

@@ -38,11 +38,27 @@ inline std::string pointer_text(const void* p) {
     if (const int lim_status_ = (check)) return lim_status_; \
   } while (0)
 
+/**
+ * The largest size argument the library takes where the ABI description names no bound of its own: no token
+ * count, row count or head count is meaningful beyond 2^30, and the bound keeps the sums the planner and the
+ * kernels compute in int32 (a length plus a tile, a split count times a chunk) from overflowing.
+ */
+constexpr int64_t kSizeMax = int64_t{1} << 30;
+
+/**
+ * The most elements a strided tensor may span: more than any GPU holds (2^48 bytes is 256 TB), so that a
+ * garbage stride is refused here instead of sending a kernel's 64-bit address arithmetic out of the space.
+ */
+constexpr double kSpanMax = 281474976710656.0;  // 2^48
+
 /** A size argument in [min, max]. */
 inline int size_in(const char* fn, const char* name, int64_t value, int64_t min, int64_t max, const char* doc) {
   if (value >= min && value <= max) return LIM_OK;
-  const std::string range = max == INT32_MAX ? "at least " + std::to_string(min) : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be " + range + " (" + doc + ")");
+  // Against the default bound, the side that was crossed; against a bound of the argument's own, the range.
+  const std::string bound = max != kSizeMax ? "in [" + std::to_string(min) + ", " + std::to_string(max) + "]"
+                            : value < min   ? "at least " + std::to_string(min)
+                                            : "at most " + std::to_string(max);
+  return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " = " + std::to_string(value) + " must be " + bound + " (" + doc + ")");
 }
 
 /** A pointer argument: not NULL unless optional, aligned to `align` bytes. */
@@ -103,9 +119,14 @@ inline int no_overlap(const char* fn, const char* tensor, std::initializer_list<
                       " overlap: it must be at least " + std::to_string(span) +
                       (inner ? std::string(" (the elements spanned by the dimensions inside it, up to ") + inner + ")" : std::string("")));
     }
-    // The span grows to the last element this dimension reaches; saturate rather than overflow.
+    // The span grows to the last element this dimension reaches (in double first: the product may overflow).
     const double reach = static_cast<double>(dims[i].stride) * static_cast<double>(dims[i].extent - 1) + static_cast<double>(span);
-    span = reach >= 9.0e18 ? INT64_MAX : dims[i].stride * (dims[i].extent - 1) + span;
+    if (reach > kSpanMax) {
+      return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + dims[i].stride_name + " = " + std::to_string(dims[i].stride) + " with " +
+                                                  dims[i].extent_name + " = " + std::to_string(dims[i].extent) + " makes " + tensor +
+                                                  " span more than 2^48 elements, more than any GPU holds: pass the tensor's real strides");
+    }
+    span = dims[i].stride * (dims[i].extent - 1) + span;
     inner = dims[i].extent_name;
   }
   return LIM_OK;

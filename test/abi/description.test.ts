@@ -29,7 +29,7 @@ describe("the ABI description", () => {
   it("a coherent one checks every argument", () => {
     validateFunction(good);
     const checks = argumentChecks(good).join("\n");
-    expect(checks).toContain('size_in(fn, "rows", rows, 1, INT32_MAX, "rows")');
+    expect(checks).toContain('size_in(fn, "rows", rows, 1, lim_capi::kSizeMax, "rows")');
     expect(checks).toContain('pointer(fn, "x", x, 4, /*optional=*/false');
     expect(checks).toContain('stride(fn, "x_stride", x_stride, 1, "x")');
     expect(checks).toContain('no_overlap(fn, "x", {{"rows", rows, "x_stride", x_stride}, {"cols", cols, "the contiguous cols dimension", 1}})');

@@ -95,6 +95,10 @@ int main() {
   CALL("misaligned k_scale", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, static_cast<const float*>(at(0xe00002)), scale, 1, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
   CALL("fp8 head dim 80", lim_fp8_decode_attention_workspace_size(1, 8, 2, 80, 64, LIM_DTYPE_E5M2, LIM_DTYPE_BF16, static_cast<size_t*>(mut(0x600000))));
   CALL("fp8 caches in bf16", lim_fp8_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, scale, scale, 2, LIM_DTYPE_BF16, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  // Sizes and strides no allocation could have: refused before any product of them reaches a kernel.
+  CALL("a stride past any allocation", lim_decode_attention(at(0x100000), int64_t{1} << 62, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("max_seqlen past 2^30", lim_decode_attention_workspace_size(1, 8, 2, 128, (1 << 30) + 1, LIM_DTYPE_BF16, static_cast<size_t*>(mut(0x600000))));
+  CALL("rows past int32", lim_select_lessismore_workspace_size(65535, 32769, 64, 32, 0.25f, 4, static_cast<size_t*>(mut(0x600000))));
   CALL("three scales for two heads", lim_fp8_append_kv(at(0xc00000), at(0xd00000), seq, mut(0x200000), mut(0x300000), 16384, 8192, 128, 2, 2, 128, 64, scale, scale, 3, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, nullptr));
   return 0;
 }
@@ -161,6 +165,9 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["misaligned k_scale", /^lim_fp8_decode_attention: k_scale \(0xe00002\) must be 4-byte aligned: f32 elements are 4 bytes$/],
     ["fp8 head dim 80", /^lim_fp8_decode_attention_workspace_size: head_dim \(80\) must be a multiple of 32 for FP8 caches$/],
     ["fp8 caches in bf16", /^lim_fp8_decode_attention: kv_dtype = 0 must be LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2/],
+    ["a stride past any allocation", /^lim_decode_attention: q_stride_b = 4611686018427387904 with batch = 2 makes q span more than 2\^48 elements, more than any GPU holds: pass the tensor's real strides$/],
+    ["max_seqlen past 2^30", /^lim_decode_attention_workspace_size: max_seqlen = 1073741825 must be at most 1073741824 \(upper bound of seqlens\)$/],
+    ["rows past int32", /^lim_select_lessismore_workspace_size: batch \(65535\) x num_q_heads \(32769\) rows must be at most 2147483647 in one call: select fewer requests at a time$/],
     ["three scales for two heads", /^lim_fp8_append_kv: scale_heads \(3\) must be 1 \(one scale per tensor\) or num_kv_heads \(2\) \(one per KV head\)$/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);
