@@ -46,7 +46,7 @@ inline std::string pointer_text(const void* p) {
 constexpr int64_t kSizeMax = int64_t{1} << 30;
 
 /**
- * The most elements a strided tensor may span: more than any GPU holds (2^48 bytes is 256 TB), so that a
+ * The most elements a strided tensor may span: 2^48, at least 256 TB, more than any GPU holds, so that a
  * garbage stride is refused here instead of sending a kernel's 64-bit address arithmetic out of the space.
  */
 constexpr double kSpanMax = 281474976710656.0;  // 2^48
