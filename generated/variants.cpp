@@ -1178,8 +1178,10 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},
     {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:69"},
+    {"lessismore_union", "the keys of request {0} mark {1} picks, fewer than middle = {2}: they are not first-occurrence keys of every head", "dsl/kernels/lessismore_union.ts:135"},
+    {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:177"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:103"},
     {nullptr, nullptr, nullptr}};
-extern "C" const int lim_raise_site_count = 19;
+extern "C" const int lim_raise_site_count = 21;

@@ -127,6 +127,16 @@ export function lessismore_union(
     counted += scan[1];
     if (counted >= middle) break;
   }
+  // Keys from lim_select_lessismore_local_keys mark at least `middle` distinct keys (one head alone picks
+  // `middle` tokens); fewer means the keys were never reduced or are not keys at all. Every block counted the
+  // same bitmap, so the whole cluster leaves here together, before any block reads another's `placed`.
+  if (counted < middle) {
+    if (threadIdx.x == 0 && rank == 0) {
+      raise("the keys of request {0} mark {1} picks, fewer than middle = {2}: they are not first-occurrence keys of every head", b, counted, middle);
+      counts.store(0, b);
+    }
+    return;
+  }
   syncthreads();
   const cutKey = u32(cut[0]);
   const kept = (j: i32): i32 => (j < sinks || j >= end || firstPick.at(b, j) <= cutKey ? 1 : 0);
@@ -156,14 +166,17 @@ export function lessismore_union(
     blockExclusiveSum(mine, scan);
     let slot = written + scan[0];
     for (const q of unroll(PER)) {
-      if (keep[q] == 1) {
-        indices.store(base + threadIdx.x * PER + q, b, slot);
-        slot += 1;
-      }
+      // Consistent keys keep exactly `budget` tokens; keys two tokens share keep more, which never go past the row.
+      if (keep[q] == 1 && slot < budget) indices.store(base + threadIdx.x * PER + q, b, slot);
+      if (keep[q] == 1) slot += 1;
     }
     written += scan[1];
   }
-  if (threadIdx.x == 0 && rank == CLUSTER - 1) counts.store(written, b); // the last slice ends the set
+  if (threadIdx.x == 0 && rank == CLUSTER - 1) {
+    // The last slice ends the set.
+    if (written > budget) raise("the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", b, written, budget);
+    counts.store(min(written, budget), b);
+  }
   // The blocks after this one read its `placed` until their own barrier above.
   if (CLUSTER > 1) clusterSync();
 }

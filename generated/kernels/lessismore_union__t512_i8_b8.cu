@@ -126,57 +126,69 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
       break;                                                                        // dsl/kernels/lessismore_union.ts:128
     }
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:130
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:131
-  auto kept = [&](int j) -> int {                                                   // dsl/kernels/lessismore_union.ts:132
-    return j < sinks || j >= end || firstPick.load(b, j) <= cutKey ? 1 : 0;         // dsl/kernels/lessismore_union.ts:132
+  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:133
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:134
+      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:135
+      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:136
+    }
+    return;                                                                         // dsl/kernels/lessismore_union.ts:138
+  }
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:140
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:141
+  auto kept = [&](int j) -> int {                                                   // dsl/kernels/lessismore_union.ts:142
+    return j < sinks || j >= end || firstPick.load(b, j) <= cutKey ? 1 : 0;         // dsl/kernels/lessismore_union.ts:142
   };
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:135
-  {                                                                                 // dsl/kernels/lessismore_union.ts:136
-    int mineKept = 0;                                                               // dsl/kernels/lessismore_union.ts:137
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:145
+  {                                                                                 // dsl/kernels/lessismore_union.ts:146
+    int mineKept = 0;                                                               // dsl/kernels/lessismore_union.ts:147
     #pragma unroll 8
-    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:138
-      mineKept += kept(j);                                                          // dsl/kernels/lessismore_union.ts:138
+    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:148
+      mineKept += kept(j);                                                          // dsl/kernels/lessismore_union.ts:148
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:139
-    lim::block_exclusive_sum<s::threads>(mineKept, scan);                           // dsl/kernels/lessismore_union.ts:140
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:141
-      placed[0] = scan[1];                                                          // dsl/kernels/lessismore_union.ts:141
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:149
+    lim::block_exclusive_sum<s::threads>(mineKept, scan);                           // dsl/kernels/lessismore_union.ts:150
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/lessismore_union.ts:151
+      placed[0] = scan[1];                                                          // dsl/kernels/lessismore_union.ts:151
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:142
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:152
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:143
-      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:143
-        written += lim::peer(placed, r)[0];                                         // dsl/kernels/lessismore_union.ts:143
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:153
+      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:153
+        written += lim::peer(placed, r)[0];                                         // dsl/kernels/lessismore_union.ts:153
       }
     }
   }
-  for (int base = sliceBegin; base < sliceEnd; base += s::threads * PER) {          // dsl/kernels/lessismore_union.ts:147
-    int keep[8];                                                                    // dsl/kernels/lessismore_union.ts:148
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:149
+  for (int base = sliceBegin; base < sliceEnd; base += s::threads * PER) {          // dsl/kernels/lessismore_union.ts:157
+    int keep[8];                                                                    // dsl/kernels/lessismore_union.ts:158
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:159
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:150
-      const int j = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:151
-      keep[q] = j < sliceEnd ? kept(j) : 0;                                         // dsl/kernels/lessismore_union.ts:152
-      mine += keep[q];                                                              // dsl/kernels/lessismore_union.ts:153
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:160
+      const int j = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:161
+      keep[q] = j < sliceEnd ? kept(j) : 0;                                         // dsl/kernels/lessismore_union.ts:162
+      mine += keep[q];                                                              // dsl/kernels/lessismore_union.ts:163
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:155
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:156
-    int slot = written + scan[0];                                                   // dsl/kernels/lessismore_union.ts:157
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:165
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:166
+    int slot = written + scan[0];                                                   // dsl/kernels/lessismore_union.ts:167
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:158
-      if (keep[q] == 1) {                                                           // dsl/kernels/lessismore_union.ts:159
-        indices.store(base + static_cast<int>(threadIdx.x) * PER + q, b, slot);     // dsl/kernels/lessismore_union.ts:160
-        slot += 1;                                                                  // dsl/kernels/lessismore_union.ts:161
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:168
+      if (keep[q] == 1 && slot < budget) {                                          // dsl/kernels/lessismore_union.ts:170
+        indices.store(base + static_cast<int>(threadIdx.x) * PER + q, b, slot);     // dsl/kernels/lessismore_union.ts:170
+      }
+      if (keep[q] == 1) {                                                           // dsl/kernels/lessismore_union.ts:171
+        slot += 1;                                                                  // dsl/kernels/lessismore_union.ts:171
       }
     }
-    written += scan[1];                                                             // dsl/kernels/lessismore_union.ts:164
+    written += scan[1];                                                             // dsl/kernels/lessismore_union.ts:173
   }
-  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:166
-    counts.store(written, b);                                                       // dsl/kernels/lessismore_union.ts:166
+  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:175
+    if (written > budget) {                                                         // dsl/kernels/lessismore_union.ts:177
+      lim::raise(lim_p.status, lim_raise_base + 2, b, written, budget, 0);          // dsl/kernels/lessismore_union.ts:177
+    }
+    counts.store(min(written, budget), b);                                          // dsl/kernels/lessismore_union.ts:178
   }
-  {                                                                                 // dsl/kernels/lessismore_union.ts:168
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:168
+  {                                                                                 // dsl/kernels/lessismore_union.ts:181
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:181
   }
 }
 

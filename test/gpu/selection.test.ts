@@ -287,6 +287,33 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
       ).toThrow(/lessismore_union: seqlens\[1\] = 0 is outside \[1, max_seqlen = 100\]/);
     });
 
+    // Keys the host cannot check: never reduced (every entry "no pick"), or shared by several tokens (keys of
+    // one GPU's heads reused as if they were the model's). The union reports them and writes nothing past a
+    // request's row: a guard of 64 entries after each row keeps its poison.
+    it.each([
+      ["keys never reduced", () => 0x7f7f7f7f, /lessismore_union: the keys of request 0 mark 0 picks, fewer than middle = \d+/],
+      ["keys several tokens share", (j: number) => j % 256, /lessismore_union: the keys of request 0 keep \d+ tokens, more than budget = 256: two tokens share a first-occurrence key/],
+    ])("%s are reported through the device status, nothing written past the row", (_label, key, message) => {
+      const budget = 256, guard = 64, n = 4096, Hq = 8;
+      const sel = { budget, recencyRatio: 0.25, sinks: 4 };
+      withBuffers(native, (alloc) => {
+        const indices = alloc((budget + guard) * 4);
+        indices.fill(0xff);
+        const counts = alloc(4);
+        native.selectLessismoreUnion({
+          keys: upload(alloc, Uint32Array.from({ length: n }, (_, j) => key(j))), keysStrideB: n, seqlens: upload(alloc, new Int32Array([n])),
+          indices, indicesStrideB: budget + guard, counts, batch: 1, totalQHeads: Hq, maxSeqlen: n, ...sel,
+        });
+        expect(() => native.checkDeviceStatus()).toThrow(message);
+        const got = new Int32Array(budget + guard);
+        indices.download(got);
+        expect(Array.from(got.subarray(budget)), "the guard after the row").toEqual(new Array(guard).fill(-1));
+        const count = new Int32Array(1);
+        counts.download(count);
+        expect(count[0], "the count never exceeds the row").toBeLessThanOrEqual(budget);
+      });
+    });
+
     it("top-k refuses k = 0 and an unknown order", () => {
       withBuffers(native, (alloc) => {
         const base = { values: alloc(400), valuesStride: 100, lengths: null, indices: alloc(400), indicesStride: 10, outValues: null, rows: 1, length: 100 };
