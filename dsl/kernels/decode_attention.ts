@@ -41,7 +41,7 @@ import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
   laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, loadVec, log2, max, min, mma, pack2, present, raise, range, regs, shared,
-  producerWarps, sizeof, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
+  producerWarps, sizeof, storeVec, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
 
@@ -468,10 +468,16 @@ export function decode_attention(
     allowDependentGrid();
     syncthreads(); // every consumer is done with the ring, which the arrays below reuse
 
-    // Merge the warps' states: rescale each to the block-wide maximum and add.
+    // Merge the warps' states. Each head's weights are worked out once, by one thread (the block-wide maximum,
+    // the rescaled sum, the output's scale folded in), and every output dim is then a weighted sum of the warps'
+    // accumulators, MERGE_VEC dims per thread. Working the weights out again for every dim put a dependent chain
+    // of shared loads, exp2 and a division on each: 4.6 us of a 17 us launch at B 1, D 256, G 8 (bench/NOTES.md
+    // section 27).
+    const ACC_ROW = c.D + 4; // padded: the 4 lanes storing one dim of heads 2 t4 (+ 1) hit different banks
     const mAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS]);
     const lAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS]);
-    const accAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS, c.D]);
+    const weight = shared("f32", [WARPS, 8 * HEAD_BLOCKS]); // warp w's share of head g's output
+    const accAll = shared("f32", [WARPS, 8 * HEAD_BLOCKS, ACC_ROW]);
     // The output dim of row g0 + 8 * half of acc[nb]: 16-bit caches give acc[nb] dims 16 nb + 0..15; over
     // FP8, acc[2 ld + parity] holds the dims of that parity in the load's 32 (2 g0 + parity, + 16).
     const outputDim = (nb: i32, half: i32): i32 => (FP8 ? (nb / 2) * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0);
@@ -487,29 +493,33 @@ export function decode_attention(
       }
     }
     syncthreads();
-    for (let i = threadIdx.x; i < c.G * c.D; i += s.threads) {
-      const g = i / c.D;
-      const d = i % c.D;
+    if (threadIdx.x < c.G) {
+      const g = threadIdx.x;
       let mMax: f32 = NO_SCORE;
       for (const w of unroll(WARPS)) mMax = max(mMax, mAll[w][g]);
       let sum: f32 = 0.0;
-      let out: f32 = 0.0;
-      for (const w of unroll(WARPS)) {
-        const wt = exp2(mAll[w][g] - mMax);
-        sum = sum + lAll[w][g] * wt;
-        out = out + accAll[w][g][d] * wt;
-      }
-      const h = qHead + g;
-      const value = sum > 0.0 ? (out / sum) * outScale : 0.0;
+      for (const w of unroll(WARPS)) sum = sum + lAll[w][g] * exp2(mAll[w][g] - mMax);
+      const norm = sum > 0.0 ? outScale / sum : 0.0;
+      for (const w of unroll(WARPS)) weight[w][g] = exp2(mAll[w][g] - mMax) * norm;
       const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
       if (splits == 1) {
-        o.store(value, b, h, d);
-        if (d == 0 && present(lse)) lse.store(lse2 * LN2, b, h);
+        if (present(lse)) lse.store(lse2 * LN2, b, qHead + g);
       } else {
-        // Every split writes its partial, empty ones with lse -inf.
-        partialO.store(value, b, h, split, d);
-        if (d == 0) partialLse.store(lse2, b, h, split);
+        partialLse.store(lse2, b, qHead + g, split); // every split writes its partial, empty ones with lse -inf
       }
+    }
+    syncthreads();
+    for (let i = MERGE_VEC * threadIdx.x; i < c.G * c.D; i += MERGE_VEC * s.threads) {
+      const g = i / c.D;
+      const d = i % c.D; // MERGE_VEC divides D: the dims stay in one head
+      const value = regs("f32", [MERGE_VEC], 0.0);
+      for (const w of unroll(WARPS)) {
+        const part = regs("f32", [MERGE_VEC]);
+        loadVec(part, accAll.ref(w, g, d));
+        for (const e of unroll(MERGE_VEC)) value[e] = value[e] + weight[w][g] * part[e];
+      }
+      if (splits == 1) storeVec(o.ref(b, qHead + g, d), value);
+      else storeVec(partialO.ref(b, qHead + g, split, d), value);
     }
     if (splits > 1) {
       // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s

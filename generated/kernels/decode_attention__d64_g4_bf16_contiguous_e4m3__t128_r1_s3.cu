@@ -399,110 +399,127 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g4_bf16_contiguous_
     }
     lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:468
     lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:469
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:472
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:473
-    auto& accAll = *reinterpret_cast<float (*)[4][8][64]>(lim_smem + 4736);  /* shared bytes 4736..12927 */ // dsl/kernels/decode_attention.ts:474
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:477
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:477
+    constexpr int ACC_ROW = 68;                                                     // dsl/kernels/decode_attention.ts:476
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:477
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:478
+    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:479
+    auto& accAll = *reinterpret_cast<float (*)[4][8][68]>(lim_smem + 4864);  /* shared bytes 4864..13567 */ // dsl/kernels/decode_attention.ts:480
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:483
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:483
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:478
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:484
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:479
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:480
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:481
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:482
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:483
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:484
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:485
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:486
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:487
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:488
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:489
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:490
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:486
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:492
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:486
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:486
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:492
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:492
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:489
-    for (int i = static_cast<int>(threadIdx.x); i < c::G * c::D; i += s::threads) { // dsl/kernels/decode_attention.ts:490
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:491
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:492
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:493
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:495
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:496
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:497
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:498
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:494
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:494
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:499
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:499
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:495
-      float out = 0.0f;                                                             // dsl/kernels/decode_attention.ts:496
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:500
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:497
-        const float wt = lim::fast_exp2(mAll[w][g] - mMax);                         // dsl/kernels/decode_attention.ts:498
-        sum = sum + lAll[w][g] * wt;                                                // dsl/kernels/decode_attention.ts:499
-        out = out + accAll[w][g][d] * wt;                                           // dsl/kernels/decode_attention.ts:500
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:501
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:501
       }
-      const int h = qHead + g;                                                      // dsl/kernels/decode_attention.ts:502
-      const float value = sum > 0.0f ? out / sum * outScale : 0.0f;                 // dsl/kernels/decode_attention.ts:503
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:502
+      #pragma unroll
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:503
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:503
+      }
       const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:504
       if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:505
-        o.store(value, b, h, d);                                                    // dsl/kernels/decode_attention.ts:506
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:507
-          lse.store(lse2 * LN2, b, h);                                              // dsl/kernels/decode_attention.ts:507
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:506
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:506
         }
       } else {
-        partialO.store(value, b, h, split, d);                                      // dsl/kernels/decode_attention.ts:510
-        if (d == 0) {                                                               // dsl/kernels/decode_attention.ts:511
-          partialLse.store(lse2, b, h, split);                                      // dsl/kernels/decode_attention.ts:511
-        }
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:508
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:514
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:517
-        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:525
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:526
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:527
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:528
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:529
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:530
-          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:531
-          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:532
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:533
-            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:534
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:511
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:512
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:513
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:514
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:515
+      #pragma unroll
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:516
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:517
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:518
+        #pragma unroll
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:519
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:519
+        }
+      }
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:521
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:521
+      } else {
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:522
+      }
+    }
+    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:524
+      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:527
+        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:535
+          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:536
+          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:537
+          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:538
+          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:539
+          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:540
+          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:541
+          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:542
+            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:543
+            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:544
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:535
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:536
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:537
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:538
-              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:539
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:545
+              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:546
+              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:547
+              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:548
+              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:549
             }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:541
+            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:551
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:542
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:542
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:552
+              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:552
             }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:543
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:544
+            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:553
+            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:554
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:545
-              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:545
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:555
+              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:555
             }
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:546
+            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:556
             #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:547
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:548
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:549
+            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:557
+              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:558
+              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:559
               #pragma unroll
-              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:550
-                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:550
+              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:560
+                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:560
               }
             }
           }
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:553
-            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:553
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:563
+            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:563
           }
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:554
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:554
+          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:564
+            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:564
           }
         }
       }
