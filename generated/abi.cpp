@@ -106,6 +106,18 @@ extern "C" int lim_decode_attention(const void* q, int64_t q_stride_b, int64_t q
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_lse, extent_logits, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_logits, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_logits, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens}));
   const lim_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_decode_attention_impl(a); });
 }
@@ -162,6 +174,18 @@ extern "C" int lim_sparse_attention(const void* q, int64_t q_stride_b, int64_t q
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts}));
   const lim_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_sparse_attention_impl(a); });
 }
@@ -205,6 +229,18 @@ extern "C" int lim_sparse_attention_per_head(const void* q, int64_t q_stride_b, 
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, num_q_heads}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts}));
   const lim_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_sparse_attention_per_head_impl(a); });
 }
@@ -256,6 +292,15 @@ extern "C" int lim_gather_kv(const void* k_cache, int64_t k_stride_b, int64_t k_
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out_k = lim_capi::strided_extent("out_k", out_k, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_out_v = lim_capi::strided_extent("out_v", out_v, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_k, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_v, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts}));
   const lim_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, dtype, stream };
   return guarded(fn, [&] { return lim_gather_kv_impl(a); });
 }
@@ -279,6 +324,14 @@ extern "C" int lim_select_lessismore(const float* logits, int64_t logits_stride_
   if (!(int64_t{batch} * num_q_heads <= INT32_MAX)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": batch (" + std::to_string(batch) + ") x num_q_heads (" + std::to_string(num_q_heads) + ") rows must be at most 2147483647 in one call: select fewer requests at a time");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}}));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_indices, {extent_logits, extent_seqlens, extent_counts, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_counts, {extent_logits, extent_seqlens, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_logits, extent_seqlens}));
   const lim_select_lessismore_args a{ logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, counts, batch, num_q_heads, max_seqlen, budget, recency_ratio, sinks, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_select_lessismore_impl(a); });
 }
@@ -303,6 +356,10 @@ extern "C" int lim_select_lessismore_local_keys(const float* logits, int64_t log
   if (!(int64_t{head_offset} + num_q_heads <= total_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": head_offset (" + std::to_string(head_offset) + ") + num_q_heads (" + std::to_string(num_q_heads) + ") must be at most total_q_heads (" + std::to_string(total_q_heads) + "): this GPU's heads are part of the model's");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "keys", {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_keys = lim_capi::strided_extent("keys", keys, 4, {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  LIM_CHECK(lim_capi::disjoint(fn, extent_keys, {extent_logits, extent_seqlens}));
   const lim_select_lessismore_local_keys_args a{ logits, logits_stride_b, logits_stride_h, seqlens, keys, keys_stride_b, batch, num_q_heads, head_offset, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream };
   return guarded(fn, [&] { return lim_select_lessismore_local_keys_impl(a); });
 }
@@ -322,6 +379,12 @@ extern "C" int lim_select_lessismore_union(const uint32_t* keys, int64_t keys_st
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::no_overlap(fn, "keys", {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}}));
+  const lim_capi::Extent extent_keys = lim_capi::strided_extent("keys", keys, 4, {{"batch", batch, "keys_stride_b", keys_stride_b}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"budget", budget, "the contiguous budget dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_indices, {extent_keys, extent_seqlens, extent_counts}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_counts, {extent_keys, extent_seqlens}));
   const lim_select_lessismore_union_args a{ keys, keys_stride_b, seqlens, indices, indices_stride_b, counts, batch, total_q_heads, max_seqlen, budget, recency_ratio, sinks, stream };
   return guarded(fn, [&] { return lim_select_lessismore_union_impl(a); });
 }
@@ -358,6 +421,12 @@ extern "C" int lim_select_per_head(const float* logits, int64_t logits_stride_b,
   if (!(indices_stride_b == indices_stride_h * num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": indices_stride_b (" + std::to_string(indices_stride_b) + ") must equal num_q_heads * indices_stride_h (" + std::to_string(indices_stride_h) + "): the heads of a request are consecutive rows");
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"budget", budget, "the contiguous budget dimension", 1}}));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"budget", budget, "the contiguous budget dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, num_q_heads}, &extent_counts));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_indices, {extent_logits, extent_seqlens, extent_counts}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_counts, {extent_logits, extent_seqlens}));
   const lim_select_per_head_args a{ logits, logits_stride_b, logits_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, batch, num_q_heads, max_seqlen, budget, stream };
   return guarded(fn, [&] { return lim_select_per_head_impl(a); });
 }
@@ -377,6 +446,12 @@ extern "C" int lim_topk(const float* values, int64_t values_stride, const int32_
   LIM_CHECK(lim_capi::no_overlap(fn, "values", {{"rows", rows, "values_stride", values_stride}, {"length", length, "the contiguous length dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"rows", rows, "indices_stride", indices_stride}, {"k", k, "the contiguous k dimension", 1}}));
   if (out_values != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "out_values", {{"rows", rows, "indices_stride", indices_stride}, {"k", k, "the contiguous k dimension", 1}}));
+  const lim_capi::Extent extent_values = lim_capi::strided_extent("values", values, 4, {{"rows", rows, "values_stride", values_stride}, {"length", length, "the contiguous length dimension", 1}});
+  lim_capi::Extent extent_lengths; LIM_CHECK(lim_capi::contiguous_extent(fn, "lengths", lengths, 4, {rows}, &extent_lengths));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"rows", rows, "indices_stride", indices_stride}, {"k", k, "the contiguous k dimension", 1}});
+  const lim_capi::Extent extent_out_values = lim_capi::strided_extent("out_values", out_values, 4, {{"rows", rows, "indices_stride", indices_stride}, {"k", k, "the contiguous k dimension", 1}});
+  LIM_CHECK(lim_capi::disjoint(fn, extent_indices, {extent_values, extent_lengths, extent_out_values}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_values, {extent_values, extent_lengths}));
   const lim_topk_args a{ values, values_stride, lengths, indices, indices_stride, out_values, rows, length, k, order, stream };
   return guarded(fn, [&] { return lim_topk_impl(a); });
 }
@@ -400,6 +475,12 @@ extern "C" int lim_attention_recall(const float* logits, int64_t logits_stride_b
   if (!(sets == 1 || sets == num_q_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": sets must be 1 (shared) or num_q_heads (" + std::to_string(num_q_heads) + ", per head), got " + std::to_string(sets));
   LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"logits_capacity", logits_capacity, "the contiguous logits_capacity dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"sets", sets, "indices_stride_s", indices_stride_s}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"logits_capacity", logits_capacity, "the contiguous logits_capacity dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"sets", sets, "indices_stride_s", indices_stride_s}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, sets}, &extent_counts));
+  lim_capi::Extent extent_recall; LIM_CHECK(lim_capi::contiguous_extent(fn, "recall", recall, 4, {batch, num_q_heads}, &extent_recall));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_recall, {extent_logits, extent_lse, extent_indices, extent_counts}));
   const lim_attention_recall_args a{ logits, logits_stride_b, logits_stride_h, logits_capacity, lse, indices, indices_stride_b, indices_stride_s, counts, recall, batch, num_q_heads, sets, max_count, stream };
   return guarded(fn, [&] { return lim_attention_recall_impl(a); });
 }
@@ -414,6 +495,9 @@ extern "C" int lim_count_indices(const int32_t* indices, int64_t indices_stride_
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_b", indices_stride_b, 1, "indices"));
   LIM_CHECK(lim_capi::stride(fn, "indices_stride_l", indices_stride_l, 1, "indices"));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"lists", lists, "indices_stride_l", indices_stride_l}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"lists", lists, "indices_stride_l", indices_stride_l}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, lists}, &extent_counts));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_counts, {extent_indices}));
   const lim_count_indices_args a{ indices, indices_stride_b, indices_stride_l, counts, batch, lists, max_count, stream };
   return guarded(fn, [&] { return lim_count_indices_impl(a); });
 }
@@ -444,6 +528,13 @@ extern "C" int lim_append_kv(const void* k_new, const void* v_new, const int32_t
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  lim_capi::Extent extent_k_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_new", k_new, 2, {batch, num_kv_heads, head_dim}, &extent_k_new));
+  lim_capi::Extent extent_v_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_new", v_new, 2, {batch, num_kv_heads, head_dim}, &extent_v_new));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_seqlens}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_seqlens}));
   const lim_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, dtype, stream };
   return guarded(fn, [&] { return lim_append_kv_impl(a); });
 }
@@ -460,6 +551,11 @@ extern "C" int lim_synthesize_kv(void* k_cache, void* v_cache, const int32_t* se
   LIM_CHECK(lim_capi::pointer(fn, "v_cache", v_cache, 16, /*optional=*/false, "values, laid out like k_cache", "bf16/fp16 rows are read and written 16 bytes at a time"));
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] positions to fill per request", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
+  lim_capi::Extent extent_k_cache; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_cache", k_cache, 2, {batch, num_kv_heads, cache_capacity, head_dim}, &extent_k_cache));
+  lim_capi::Extent extent_v_cache; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_cache", v_cache, 2, {batch, num_kv_heads, cache_capacity, head_dim}, &extent_v_cache));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_seqlens}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_seqlens}));
   const lim_synthesize_kv_args a{ k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_synthesize_kv_impl(a); });
 }
@@ -477,6 +573,13 @@ extern "C" int lim_synthesize_step(void* q, void* k_new, void* v_new, const int3
   LIM_CHECK(lim_capi::pointer(fn, "seqlens", seqlens, 4, /*optional=*/false, "[batch] tokens including the new one", "i32 elements are 4 bytes"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(num_q_heads % num_kv_heads == 0)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": num_q_heads (" + std::to_string(num_q_heads) + ") must be a multiple of num_kv_heads (" + std::to_string(num_kv_heads) + ")");
+  lim_capi::Extent extent_q; LIM_CHECK(lim_capi::contiguous_extent(fn, "q", q, 2, {batch, num_q_heads, head_dim}, &extent_q));
+  lim_capi::Extent extent_k_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_new", k_new, 2, {batch, num_kv_heads, head_dim}, &extent_k_new));
+  lim_capi::Extent extent_v_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_new", v_new, 2, {batch, num_kv_heads, head_dim}, &extent_v_new));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_q, {extent_k_new, extent_v_new, extent_seqlens}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_new, {extent_seqlens}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_new, {extent_seqlens}));
   const lim_synthesize_step_args a{ q, k_new, v_new, seqlens, batch, num_q_heads, num_kv_heads, head_dim, dtype, seed, layer, stream };
   return guarded(fn, [&] { return lim_synthesize_step_impl(a); });
 }
@@ -527,6 +630,20 @@ extern "C" int lim_paged_decode_attention(const void* q, int64_t q_stride_b, int
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_lse, extent_logits, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_logits, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_logits, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_block_table, extent_block_table_rows}));
   const lim_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_decode_attention_impl(a); });
 }
@@ -578,6 +695,20 @@ extern "C" int lim_paged_sparse_attention(const void* q, int64_t q_stride_b, int
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows}));
   const lim_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_sparse_attention_impl(a); });
 }
@@ -630,6 +761,20 @@ extern "C" int lim_paged_sparse_attention_per_head(const void* q, int64_t q_stri
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, num_q_heads}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows}));
   const lim_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_paged_sparse_attention_per_head_impl(a); });
 }
@@ -675,6 +820,17 @@ extern "C" int lim_paged_gather_kv(const void* k_cache, int64_t k_stride_page, i
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out_k = lim_capi::strided_extent("out_k", out_k, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_out_v = lim_capi::strided_extent("out_v", out_v, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_k, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_v, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows}));
   const lim_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, dtype, stream };
   return guarded(fn, [&] { return lim_paged_gather_kv_impl(a); });
 }
@@ -705,6 +861,15 @@ extern "C" int lim_paged_append_kv(const void* k_new, const void* v_new, const i
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  lim_capi::Extent extent_k_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_new", k_new, 2, {batch, num_kv_heads, head_dim}, &extent_k_new));
+  lim_capi::Extent extent_v_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_new", v_new, 2, {batch, num_kv_heads, head_dim}, &extent_v_new));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_block_table, extent_block_table_rows}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_block_table, extent_block_table_rows}));
   const lim_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, stream };
   return guarded(fn, [&] { return lim_paged_append_kv_impl(a); });
 }
@@ -735,6 +900,13 @@ extern "C" int lim_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t cac
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_seqlens, extent_block_table, extent_block_table_rows}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_seqlens, extent_block_table, extent_block_table_rows}));
   const lim_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_paged_synthesize_kv_impl(a); });
 }
@@ -790,6 +962,13 @@ extern "C" int lim_write_kv_slots(const void* k_new, const void* v_new, int64_t 
   LIM_CHECK(lim_capi::no_overlap(fn, "v_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_k_new = lim_capi::strided_extent("k_new", k_new, 2, {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_new = lim_capi::strided_extent("v_new", v_new, 2, {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_slot_mapping; LIM_CHECK(lim_capi::contiguous_extent(fn, "slot_mapping", slot_mapping, 4, {num_tokens}, &extent_slot_mapping));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 2, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_slot_mapping}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_slot_mapping}));
   const lim_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, dtype, stream };
   return guarded(fn, [&] { return lim_write_kv_slots_impl(a); });
 }
@@ -837,6 +1016,20 @@ extern "C" int lim_fp8_decode_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_lse, extent_logits, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_logits, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_logits, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_k_scale, extent_v_scale}));
   const lim_fp8_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_decode_attention_impl(a); });
 }
@@ -885,6 +1078,20 @@ extern "C" int lim_fp8_sparse_attention(const void* q, int64_t q_stride_b, int64
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale}));
   const lim_fp8_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_impl(a); });
 }
@@ -934,6 +1141,20 @@ extern "C" int lim_fp8_sparse_attention_per_head(const void* q, int64_t q_stride
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, num_q_heads}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale}));
   const lim_fp8_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_sparse_attention_per_head_impl(a); });
 }
@@ -960,6 +1181,15 @@ extern "C" int lim_fp8_append_kv(const void* k_new, const void* v_new, const int
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  lim_capi::Extent extent_k_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_new", k_new, 2, {batch, num_kv_heads, head_dim}, &extent_k_new));
+  lim_capi::Extent extent_v_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_new", v_new, 2, {batch, num_kv_heads, head_dim}, &extent_v_new));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"batch", batch, "cache_stride_b", cache_stride_b}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"cache_capacity", cache_capacity, "cache_stride_n", cache_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_k_scale, extent_v_scale}));
   const lim_fp8_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_b, cache_stride_h, cache_stride_n, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_append_kv_impl(a); });
 }
@@ -981,6 +1211,13 @@ extern "C" int lim_fp8_synthesize_kv(void* k_cache, void* v_cache, const int32_t
   LIM_CHECK(lim_capi::one_of(fn, "kv_dtype", kv_dtype, {LIM_DTYPE_E4M3, LIM_DTYPE_E5M2}, "LIM_DTYPE_E4M3 or LIM_DTYPE_E5M2"));
   LIM_CHECK(lim_capi::one_of(fn, "dtype", dtype, {LIM_DTYPE_BF16, LIM_DTYPE_FP16}, "LIM_DTYPE_BF16 or LIM_DTYPE_FP16"));
   if (!(scale_heads == 1 || scale_heads == num_kv_heads)) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": scale_heads (" + std::to_string(scale_heads) + ") must be 1 (one scale per tensor) or num_kv_heads (" + std::to_string(num_kv_heads) + ") (one per KV head)");
+  lim_capi::Extent extent_k_cache; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_cache", k_cache, 1, {batch, num_kv_heads, cache_capacity, head_dim}, &extent_k_cache));
+  lim_capi::Extent extent_v_cache; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_cache", v_cache, 1, {batch, num_kv_heads, cache_capacity, head_dim}, &extent_v_cache));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_seqlens, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_seqlens, extent_k_scale, extent_v_scale}));
   const lim_fp8_synthesize_kv_args a{ k_cache, v_cache, seqlens, batch, num_kv_heads, head_dim, cache_capacity, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_fp8_synthesize_kv_impl(a); });
 }
@@ -1037,6 +1274,22 @@ extern "C" int lim_fp8_paged_decode_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   if (logits != nullptr) LIM_CHECK(lim_capi::no_overlap(fn, "logits", {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_logits = lim_capi::strided_extent("logits", logits, 4, {{"batch", batch, "logits_stride_b", logits_stride_b}, {"num_q_heads", num_q_heads, "logits_stride_h", logits_stride_h}, {"max_seqlen", max_seqlen, "the contiguous max_seqlen dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_lse, extent_logits, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_logits, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_logits, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_decode_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, out, out_stride_b, out_stride_h, lse, logits, logits_stride_b, logits_stride_h, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_decode_attention_impl(a); });
 }
@@ -1094,6 +1347,22 @@ extern "C" int lim_fp8_paged_sparse_attention(const void* q, int64_t q_stride_b,
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_sparse_attention_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_impl(a); });
 }
@@ -1152,6 +1421,22 @@ extern "C" int lim_fp8_paged_sparse_attention_per_head(const void* q, int64_t q_
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_q = lim_capi::strided_extent("q", q, 2, {{"batch", batch, "q_stride_b", q_stride_b}, {"num_q_heads", num_q_heads, "q_stride_h", q_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"num_q_heads", num_q_heads, "indices_stride_h", indices_stride_h}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch, num_q_heads}, &extent_counts));
+  const lim_capi::Extent extent_out = lim_capi::strided_extent("out", out, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_q_heads", num_q_heads, "out_stride_h", out_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_lse; LIM_CHECK(lim_capi::contiguous_extent(fn, "lse", lse, 4, {batch, num_q_heads}, &extent_lse));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  const lim_capi::Extent extent_workspace = lim_capi::byte_extent("workspace", workspace, workspace_bytes);
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_lse, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_lse, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale, extent_workspace}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_workspace, {extent_q, extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_sparse_attention_per_head_args a{ q, q_stride_b, q_stride_h, k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, indices_stride_h, counts, out, out_stride_b, out_stride_h, lse, batch, num_q_heads, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, softmax_scale, workspace, workspace_bytes, stream };
   return guarded(fn, [&] { return lim_fp8_paged_sparse_attention_per_head_impl(a); });
 }
@@ -1187,6 +1472,17 @@ extern "C" int lim_fp8_paged_append_kv(const void* k_new, const void* v_new, con
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  lim_capi::Extent extent_k_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_new", k_new, 2, {batch, num_kv_heads, head_dim}, &extent_k_new));
+  lim_capi::Extent extent_v_new; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_new", v_new, 2, {batch, num_kv_heads, head_dim}, &extent_v_new));
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_append_kv_args a{ k_new, v_new, seqlens, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_paged_append_kv_impl(a); });
 }
@@ -1222,6 +1518,15 @@ extern "C" int lim_fp8_paged_synthesize_kv(void* k_cache, void* v_cache, int64_t
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_seqlens, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_synthesize_kv_args a{ k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, seqlens, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, k_scale, v_scale, scale_heads, kv_dtype, dtype, seed, layer, recent_window, stream };
   return guarded(fn, [&] { return lim_fp8_paged_synthesize_kv_impl(a); });
 }
@@ -1253,6 +1558,15 @@ extern "C" int lim_fp8_write_kv_slots(const void* k_new, const void* v_new, int6
   LIM_CHECK(lim_capi::no_overlap(fn, "v_new", {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "k_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "v_cache", {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_k_new = lim_capi::strided_extent("k_new", k_new, 2, {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_new = lim_capi::strided_extent("v_new", v_new, 2, {{"num_tokens", num_tokens, "new_stride_t", new_stride_t}, {"num_kv_heads", num_kv_heads, "new_stride_h", new_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_slot_mapping; LIM_CHECK(lim_capi::contiguous_extent(fn, "slot_mapping", slot_mapping, 4, {num_tokens}, &extent_slot_mapping));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "cache_stride_page", cache_stride_page}, {"page_size", page_size, "cache_stride_slot", cache_stride_slot}, {"num_kv_heads", num_kv_heads, "cache_stride_h", cache_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_k_cache, {extent_k_new, extent_v_new, extent_slot_mapping, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_v_cache, {extent_k_new, extent_v_new, extent_slot_mapping, extent_k_scale, extent_v_scale}));
   const lim_fp8_write_kv_slots_args a{ k_new, v_new, new_stride_t, new_stride_h, slot_mapping, k_cache, v_cache, cache_stride_page, cache_stride_slot, cache_stride_h, num_tokens, num_kv_heads, head_dim, num_pages, page_size, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_write_kv_slots_impl(a); });
 }
@@ -1294,6 +1608,17 @@ extern "C" int lim_fp8_gather_kv(const void* k_cache, int64_t k_stride_b, int64_
   LIM_CHECK(lim_capi::no_overlap(fn, "indices", {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"batch", batch, "k_stride_b", k_stride_b}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"cache_capacity", cache_capacity, "k_stride_n", k_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"batch", batch, "v_stride_b", v_stride_b}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"cache_capacity", cache_capacity, "v_stride_n", v_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out_k = lim_capi::strided_extent("out_k", out_k, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_out_v = lim_capi::strided_extent("out_v", out_v, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_k, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_v, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_k_scale, extent_v_scale}));
   const lim_fp8_gather_kv_args a{ k_cache, k_stride_b, k_stride_h, k_stride_n, v_cache, v_stride_b, v_stride_h, v_stride_n, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, cache_capacity, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_gather_kv_impl(a); });
 }
@@ -1344,6 +1669,19 @@ extern "C" int lim_fp8_paged_gather_kv(const void* k_cache, int64_t k_stride_pag
   LIM_CHECK(lim_capi::no_overlap(fn, "out_k", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "out_v", {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}}));
   LIM_CHECK(lim_capi::no_overlap(fn, "block_table", {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}}));
+  const lim_capi::Extent extent_k_cache = lim_capi::strided_extent("k_cache", k_cache, 1, {{"num_pages", num_pages, "k_stride_page", k_stride_page}, {"page_size", page_size, "k_stride_slot", k_stride_slot}, {"num_kv_heads", num_kv_heads, "k_stride_h", k_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_v_cache = lim_capi::strided_extent("v_cache", v_cache, 1, {{"num_pages", num_pages, "v_stride_page", v_stride_page}, {"page_size", page_size, "v_stride_slot", v_stride_slot}, {"num_kv_heads", num_kv_heads, "v_stride_h", v_stride_h}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  lim_capi::Extent extent_seqlens; LIM_CHECK(lim_capi::contiguous_extent(fn, "seqlens", seqlens, 4, {batch}, &extent_seqlens));
+  const lim_capi::Extent extent_indices = lim_capi::strided_extent("indices", indices, 4, {{"batch", batch, "indices_stride_b", indices_stride_b}, {"max_count", max_count, "the contiguous max_count dimension", 1}});
+  lim_capi::Extent extent_counts; LIM_CHECK(lim_capi::contiguous_extent(fn, "counts", counts, 4, {batch}, &extent_counts));
+  const lim_capi::Extent extent_out_k = lim_capi::strided_extent("out_k", out_k, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_out_v = lim_capi::strided_extent("out_v", out_v, 2, {{"batch", batch, "out_stride_b", out_stride_b}, {"num_kv_heads", num_kv_heads, "out_stride_h", out_stride_h}, {"max_count", max_count, "out_stride_n", out_stride_n}, {"head_dim", head_dim, "the contiguous head_dim dimension", 1}});
+  const lim_capi::Extent extent_block_table = lim_capi::strided_extent("block_table", block_table, 4, {{"num_table_rows", num_table_rows, "block_table_stride", block_table_stride}, {"max_pages_per_seq", max_pages_per_seq, "the contiguous max_pages_per_seq dimension", 1}});
+  lim_capi::Extent extent_block_table_rows; LIM_CHECK(lim_capi::contiguous_extent(fn, "block_table_rows", block_table_rows, 4, {batch}, &extent_block_table_rows));
+  lim_capi::Extent extent_k_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "k_scale", k_scale, 4, {scale_heads}, &extent_k_scale));
+  lim_capi::Extent extent_v_scale; LIM_CHECK(lim_capi::contiguous_extent(fn, "v_scale", v_scale, 4, {scale_heads}, &extent_v_scale));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_k, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
+  LIM_CHECK(lim_capi::disjoint(fn, extent_out_v, {extent_k_cache, extent_v_cache, extent_seqlens, extent_indices, extent_counts, extent_block_table, extent_block_table_rows, extent_k_scale, extent_v_scale}));
   const lim_fp8_paged_gather_kv_args a{ k_cache, k_stride_page, k_stride_slot, k_stride_h, v_cache, v_stride_page, v_stride_slot, v_stride_h, seqlens, indices, indices_stride_b, counts, out_k, out_v, out_stride_b, out_stride_h, out_stride_n, batch, num_kv_heads, head_dim, block_table, block_table_stride, block_table_rows, num_table_rows, num_pages, page_size, max_pages_per_seq, max_seqlen, max_count, k_scale, v_scale, scale_heads, kv_dtype, dtype, stream };
   return guarded(fn, [&] { return lim_fp8_paged_gather_kv_impl(a); });
 }

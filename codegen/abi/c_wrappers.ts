@@ -2,9 +2,10 @@
 // exported wrapper that checks every argument by its role before calling it. The checks call the helpers
 // of templates/abi/lim_abi_checks.h, in this order: sizes first (the layouts need them), then pointers and
 // their alignment, strides, enumerations, the relations between arguments (a head count that does not
-// divide is reported as such, not as the overlap it would cause), and last the layouts of strided tensors.
+// divide is reported as such, not as the overlap it would cause), the layouts of strided tensors, and last
+// that no output shares memory with another argument.
 
-import { ALIGNMENT_REASON, ELEMENT_ALIGNMENT, STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam } from "./params.js";
+import { ALIGNMENT_REASON, ELEMENT_ALIGNMENT, ELEMENT_BYTES, STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam, type TensorParam } from "./params.js";
 
 const text = (s: string) => JSON.stringify(s);
 const check = (call: string) => `LIM_CHECK(lim_capi::${call});`;
@@ -49,15 +50,54 @@ function choiceCheck(p: AbiParam): string[] {
   return [];
 }
 
-/** The no-overlap test of a strided tensor (skipped when an optional one is NULL). */
-function layoutCheck(p: AbiParam): string[] {
-  if (p.kind !== "tensor" || !p.strides || !p.shape) return [];
-  const dims = p.shape.map((extent, i) => {
+/** A strided tensor's dimensions as lim_capi::Dim initialisers: {extent name, extent, stride name, stride}. */
+function dimsOf(p: TensorParam): string {
+  const dims = p.shape!.map((extent, i) => {
     const stride = p.strides![i];
     return `{${text(extent)}, ${extent}, ${text(stride === "1" ? `the contiguous ${extent} dimension` : stride)}, ${stride}}`;
   });
-  const call = check(`no_overlap(fn, ${text(p.name)}, {${dims.join(", ")}})`);
+  return `{${dims.join(", ")}}`;
+}
+
+/** The no-overlap test of a strided tensor (skipped when an optional one is NULL). */
+function layoutCheck(p: AbiParam): string[] {
+  if (p.kind !== "tensor" || !p.strides || !p.shape) return [];
+  const call = check(`no_overlap(fn, ${text(p.name)}, ${dimsOf(p)})`);
   return [p.optional ? `if (${p.name} != nullptr) ${call}` : call];
+}
+
+/** The other half of a K/V pair (k_cache and v_cache, k_new and v_new, out_k and out_v), or undefined. */
+const kvPartner = (name: string): string | undefined => (/(^|_)k(_|$)/.test(name) ? name.replace(/(^|_)k(_|$)/, "$1v$2") : /(^|_)v(_|$)/.test(name) ? name.replace(/(^|_)v(_|$)/, "$1k$2") : undefined);
+
+/**
+ * Every output against every other tensor argument (each pair once): they may share no byte. The halves of a K/V pair are
+ * not compared with each other: engines keep K and V in one allocation with their rows interleaved (vLLM's
+ * [num_blocks, 2, ...] caches), element by element apart; inputs may share memory with each other.
+ */
+function aliasChecks(fn: AbiFunction): string[] {
+  const tensors = fn.params.filter((p): p is TensorParam => p.kind === "tensor" && p.shape !== undefined);
+  const extents = tensors.map((p) => {
+    const bytes = ELEMENT_BYTES[p.element];
+    return p.strides
+      ? `const lim_capi::Extent extent_${p.name} = lim_capi::strided_extent(${text(p.name)}, ${p.name}, ${bytes}, ${dimsOf(p)});`
+      : `lim_capi::Extent extent_${p.name}; LIM_CHECK(lim_capi::contiguous_extent(fn, ${text(p.name)}, ${p.name}, ${bytes}, {${p.shape!.join(", ")}}, &extent_${p.name}));`;
+  });
+  const entries = tensors.map((p) => ({ name: p.name, written: p.access === "out" }));
+  // The workspace is written too (the split merge's counters and partials), as many bytes as its caller says.
+  const workspace = fn.params.find((p) => p.kind === "workspace");
+  const workspaceBytes = fn.params.find((p) => p.kind === "workspace_bytes");
+  if (workspace && workspaceBytes) {
+    extents.push(`const lim_capi::Extent extent_${workspace.name} = lim_capi::byte_extent(${text(workspace.name)}, ${workspace.name}, ${workspaceBytes.name});`);
+    entries.push({ name: workspace.name, written: true });
+  }
+  const outputs = entries.filter((e) => e.written);
+  if (outputs.length === 0 || entries.length < 2) return [];
+  const checks = outputs.flatMap((out, i) => {
+    // Each pair once: the outputs before this one were compared with it already.
+    const others = entries.filter((e) => e !== out && !outputs.slice(0, i).includes(e) && e.name !== kvPartner(out.name));
+    return others.length > 0 ? [check(`disjoint(fn, extent_${out.name}, {${others.map((e) => `extent_${e.name}`).join(", ")}})`)] : [];
+  });
+  return [...extents, ...checks];
 }
 
 /** A requirement's message as a C++ string expression, each {name} replaced by that argument's value. */
@@ -82,6 +122,7 @@ export function argumentChecks(fn: AbiFunction): string[] {
     ...fn.params.flatMap(choiceCheck),
     ...(fn.requires ?? []).map((r) => `if (!(${r.check})) return lim_capi::fail(LIM_ERROR_INVALID_ARGUMENT, ${requirementMessage(fn, r.message)});`),
     ...fn.params.flatMap(layoutCheck),
+    ...aliasChecks(fn),
   ];
 }
 

@@ -126,8 +126,11 @@ const ELEMENT_CTYPES: Readonly<Record<Element, string>> = { kv: "void", fp8: "vo
 /** Bytes a pointer to these elements must be aligned to: "kv" and "fp8" rows are read and written 16 bytes at a time. */
 export const ELEMENT_ALIGNMENT: Readonly<Record<Element, number>> = { kv: 16, fp8: 16, f32: 4, i32: 4, u32: 4 };
 
+/** Bytes of one element: "kv" is bf16 or fp16 (the functions' dtype argument allows no other). */
+export const ELEMENT_BYTES: Readonly<Record<Element, number>> = { kv: 2, fp8: 1, f32: 4, i32: 4, u32: 4 };
+
 /** Strides are multiples of this many elements: 16 bytes for rows read 16 bytes at a time, so that every row starts aligned. */
-export const STRIDE_MULTIPLE: Readonly<Record<Element, number>> = { kv: 8, fp8: 16, f32: 1, i32: 1, u32: 1 };
+export const STRIDE_MULTIPLE: Readonly<Record<Element, number>> = { kv: 16 / ELEMENT_BYTES.kv, fp8: 16 / ELEMENT_BYTES.fp8, f32: 1, i32: 1, u32: 1 };
 
 /** Why a pointer to these elements must be aligned, for the wrapper's message. */
 export const ALIGNMENT_REASON: Readonly<Record<Element, string>> = {

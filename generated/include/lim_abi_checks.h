@@ -2,8 +2,8 @@
 // Copied by `lim generate` from templates/abi/lim_abi_checks.h. Do not edit here.
 //
 // The kernel-independent helpers that the generated argument checks of generated/abi.cpp call: recording
-// an error, alignment, and the test that a strided tensor's elements do not overlap. C++ only, internal to
-// the library.
+// an error, alignment, the test that a strided tensor's elements do not overlap, and the test that an output
+// shares no memory with another argument. C++ only, internal to the library.
 #pragma once
 
 #include <cstddef>
@@ -128,6 +128,58 @@ inline int no_overlap(const char* fn, const char* tensor, std::initializer_list<
     }
     span = dims[i].stride * (dims[i].extent - 1) + span;
     inner = dims[i].extent_name;
+  }
+  return LIM_OK;
+}
+
+/** The bytes [begin, end) a tensor argument reaches (none for an absent optional one), named for messages. */
+struct Extent {
+  const char* name;
+  std::uintptr_t begin;
+  std::uintptr_t end;
+};
+
+/** The extent of a strided tensor, checked by no_overlap first (so that its span fits in 2^48 elements). */
+inline Extent strided_extent(const char* name, const void* p, int64_t element_bytes, std::initializer_list<Dim> dims) {
+  if (p == nullptr) return {name, 0, 0};
+  int64_t last = 0;  // the offset of the last element reached, in elements
+  for (const Dim& d : dims) last += d.stride * (d.extent - 1);
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
+  return {name, begin, begin + static_cast<std::uintptr_t>((last + 1) * element_bytes)};
+}
+
+/** The extent of `bytes` bytes from p (a workspace of the caller's size); none when p is NULL. */
+inline Extent byte_extent(const char* name, const void* p, std::size_t bytes) {
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
+  return p == nullptr ? Extent{name, 0, 0} : Extent{name, begin, begin + bytes};
+}
+
+/** The extent of a contiguous tensor of the given extents; fails when it would span more than any GPU holds. */
+inline int contiguous_extent(const char* fn, const char* name, const void* p, int64_t element_bytes, std::initializer_list<int64_t> extents,
+                             Extent* out) {
+  double elements = 1;  // in double first: the product of sizes up to 2^30 may overflow
+  for (int64_t e : extents) elements *= static_cast<double>(e);
+  if (elements > kSpanMax) {
+    return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + name + " would hold more than 2^48 elements, more than any GPU holds: pass its real sizes");
+  }
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
+  *out = p == nullptr ? Extent{name, 0, 0} : Extent{name, begin, begin + static_cast<std::uintptr_t>(static_cast<int64_t>(elements) * element_bytes)};
+  return LIM_OK;
+}
+
+/**
+ * Fails when the output `out` shares a byte with one of `others`: the kernels read their inputs and write
+ * their outputs at the same time from many blocks, so an output over an argument gives wrong results (a top-k
+ * over values it is overwriting, a workspace's counters overwritten by the output), which no later check sees.
+ */
+inline int disjoint(const char* fn, const Extent& out, std::initializer_list<Extent> others) {
+  for (const Extent& other : others) {
+    if (out.begin < other.end && other.begin < out.end) {
+      return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": the output " + out.name + " (" + pointer_text(reinterpret_cast<const void*>(out.begin)) + " to " +
+                                                  pointer_text(reinterpret_cast<const void*>(out.end)) + ") shares memory with " + other.name + " (" +
+                                                  pointer_text(reinterpret_cast<const void*>(other.begin)) + " to " + pointer_text(reinterpret_cast<const void*>(other.end)) +
+                                                  "): an output may share no byte with another argument; pass a buffer of its own");
+    }
   }
   return LIM_OK;
 }

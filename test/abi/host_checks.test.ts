@@ -100,6 +100,13 @@ int main() {
   CALL("max_seqlen past 2^30", lim_decode_attention_workspace_size(1, 8, 2, 128, (1 << 30) + 1, LIM_DTYPE_BF16, static_cast<size_t*>(mut(0x600000))));
   CALL("rows past int32", lim_select_lessismore_workspace_size(65535, 32769, 64, 32, 0.25f, 4, static_cast<size_t*>(mut(0x600000))));
   CALL("three scales for two heads", lim_fp8_append_kv(at(0xc00000), at(0xd00000), seq, mut(0x200000), mut(0x300000), 16384, 8192, 128, 2, 2, 128, 64, scale, scale, 3, LIM_DTYPE_E4M3, LIM_DTYPE_BF16, nullptr));
+  // Outputs over other arguments: the kernels would read what they overwrite. K and V in one allocation,
+  // their pages interleaved (vLLM's [num_blocks, 2, ...]), are not an overlap.
+  CALL("out_values inside values", lim_topk(static_cast<const float*>(at(0x20000)), 64, nullptr, static_cast<int32_t*>(mut(0x30000)), 16, static_cast<float*>(mut(0x20100)), 4, 64, 16, LIM_ORDER_RANK, nullptr));
+  CALL("out over q", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x100000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, nullptr, 0, nullptr));
+  CALL("out over the workspace", lim_decode_attention(at(0x100000), 1024, 128, at(0x200000), 16384, 8192, 128, at(0x300000), 16384, 8192, 128, seq, mut(0x400000), 1024, 128, nullptr, nullptr, 0, 0, 2, 8, 2, 128, 64, 64, LIM_DTYPE_BF16, 0.1f, mut(0x400800), 65536, nullptr));
+  CALL("interleaved K/V pools written", lim_write_kv_slots(at(0xc00000), at(0xd00000), 256, 128, table, mut(0x200000), mut(0x202000), 8192, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
+  CALL("new keys inside the pool", lim_write_kv_slots(at(0x200400), at(0xd00000), 256, 128, table, mut(0x200000), mut(0x300000), 4096, 256, 128, 3, 2, 128, 64, 16, LIM_DTYPE_BF16, nullptr));
   return 0;
 }
 `;
@@ -138,6 +145,7 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     expect(call("table rows named")).toEqual({ status: 0, message: "" }); // SGLang: req_pool_indices name rows of req_to_token
     expect(call("good slot write")).toEqual({ status: 0, message: "" });
     expect(call("good fp8 decode")).toEqual({ status: 0, message: "" });
+    expect(call("interleaved K/V pools written")).toEqual({ status: 0, message: "" }); // the halves of a K/V pair may interleave
   });
 
   it.each([
@@ -168,6 +176,10 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["a stride past any allocation", /^lim_decode_attention: q_stride_b = 4611686018427387904 with batch = 2 makes q span more than 2\^48 elements, more than any GPU holds: pass the tensor's real strides$/],
     ["max_seqlen past 2^30", /^lim_decode_attention_workspace_size: max_seqlen = 1073741825 must be at most 1073741824 \(upper bound of seqlens\)$/],
     ["rows past int32", /^lim_select_lessismore_workspace_size: batch \(65535\) x num_q_heads \(32769\) rows must be at most 2147483647 in one call: select fewer requests at a time$/],
+    ["out_values inside values", /^lim_topk: the output out_values \(0x20100 to 0x20200\) shares memory with values \(0x20000 to 0x20400\): an output may share no byte with another argument; pass a buffer of its own$/],
+    ["out over q", /^lim_decode_attention: the output out \(0x100000 to 0x101000\) shares memory with q \(0x100000 to 0x101000\)/],
+    ["out over the workspace", /^lim_decode_attention: the output out \(0x400000 to 0x401000\) shares memory with workspace \(0x400800 to 0x410800\)/],
+    ["new keys inside the pool", /^lim_write_kv_slots: the output k_cache \(0x200000 to 0x280000\) shares memory with k_new \(0x200400 to 0x200a00\)/],
     ["three scales for two heads", /^lim_fp8_append_kv: scale_heads \(3\) must be 1 \(one scale per tensor\) or num_kv_heads \(2\) \(one per KV head\)$/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);
