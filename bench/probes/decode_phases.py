@@ -1,0 +1,159 @@
+"""Where does one decode_attention launch spend its time? A probe, not part of the library (bench/NOTES.md section 27).
+
+`patch` rewrites the contiguous decode_attention kernels of a generated folder (a copy made for the probe, never
+generated/) so that each block stamps %globaltimer at its phases into a device buffer of its kernel file, which
+the file exports a reader for. `run` builds nothing: it loads a library built from that folder, launches B 1
+shapes once (and as the last of a CUDA graph of 20, where the next launch overlaps the one before), and prints,
+per phase, the earliest, median and latest block in microseconds from the first block's entry:
+
+  entry       the block starts (before waiting on the preceding grid)
+  pdl-wait    the preceding grid is done (programmatic dependent launch)
+  prod-start  the producers start copying; prod-done: their last copy is issued
+  tile0       the consumers hold the first tile; tile-last: the last one
+  loop-done   the consumers' main loop is over
+  partial     the block's output (one split) is stored
+  merge-in    the last block of a head block starts merging the splits; merge-out: it is done
+
+The stamps cost ~2-3 us per launch (the probed library times 13.1 us where the plain one times 10.3 at B 1 4K),
+so read phases, not totals. The patch matches the generated code's statements and fails, naming the statement,
+when the kernel changes under it. Run on the GPU machine (bench/device), with the splits of the default planner:
+
+  node bin/lim generate --head-dims 64,128,256 --group-sizes 4,8 --dtypes bf16 --caches contiguous --kv-dtypes auto --out genP.tmp
+  python3 bench/probes/decode_phases.py patch genP.tmp
+  bash bench/device/build.sh genP.tmp buildP
+  python3 bench/probes/decode_phases.py run buildP/liblim.so genP.tmp
+"""
+
+import argparse
+import ctypes
+import glob
+import os
+import re
+import statistics
+import sys
+
+SLOTS = 16  # stamps per block
+BLOCKS = 4096  # blocks per launch the buffer holds
+PHASES = ["entry", "pdl-wait", "prod-start", "prod-done", "tile0", "tile-last", "loop-done", "partial", "merge-in", "merge-out"]
+
+
+def kernel_files(folder: str):
+    return sorted(glob.glob(os.path.join(folder, "kernels", "decode_attention__d*_contiguous__*.cu")))
+
+
+def patch(folder: str):
+    """Inserts the stamps into every contiguous decode_attention kernel of `folder`."""
+    for path in kernel_files(folder):
+        name = os.path.basename(path)[:-3]
+        buffer = f"probe_{name}"
+        code = open(path).read()
+        block = "(blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z))"
+        header = (
+            f"\n__device__ unsigned long long {buffer}[{BLOCKS * SLOTS}];\n"
+            f"#define PROBE(slot) do {{ unsigned long long t; asm volatile(\"mov.u64 %0, %%globaltimer;\" : \"=l\"(t)); "
+            f"{buffer}[{block} * {SLOTS} + (slot)] = t; }} while (0)\n"
+            f"extern \"C\" int lim_probe_take__{name}(unsigned long long* host) {{\n"
+            f"  static unsigned long long zeros[{BLOCKS * SLOTS}];\n"
+            f"  if (cudaMemcpyFromSymbol(host, {buffer}, sizeof zeros) != cudaSuccess) return 1;\n"
+            f"  return cudaMemcpyToSymbol({buffer}, zeros, sizeof zeros) != cudaSuccess;\n"
+            f"}}\n")
+
+        def insert(pattern: str, before: str = "", after: str = ""):
+            nonlocal code
+            found = re.search(pattern, code)
+            if not found:
+                sys.exit(f"{path}: no statement matches {pattern!r}: the kernel changed; update bench/probes/decode_phases.py")
+            code = code[:found.start()] + before + found.group(0) + after + code[found.end():]
+
+        insert(r'#include "lim_device.cuh"\n', after=header)
+        insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
+        insert(r"  if \(lim::is_producer<s::threads>\(\)\) \{[^\n]*\n", after="    if (threadIdx.x == s::threads) PROBE(2);\n")
+        insert(r"        copyTile\(tile, true\);[^\n]*\n      \}\n", after="      if (threadIdx.x == s::threads) PROBE(3);\n")
+        insert(r"        lim::barrier_wait\(full\[stage\], tile / s::stages % 2\);[^\n]*\n",
+               after="        if (threadIdx.x == 0 && tile == 0) PROBE(4);\n        if (threadIdx.x == 0 && tile == tiles - 1) PROBE(5);\n")
+        insert(r"    lim::allow_dependent_grid\(\);[^\n]*\n", after="    if (threadIdx.x == 0) PROBE(6);\n")
+        insert(r"    if \(splits > 1\) \{[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(7);\n")
+        insert(r"      if \(lim::last_to_arrive<s::threads>[^\n]*\n", after="        if (threadIdx.x == 0) PROBE(8);\n")
+        ends = list(re.finditer(r"\n      \}\n    \}\n  \}\n\}\n", code))  # the merge's end: the last statement of the kernel
+        if not ends:
+            sys.exit(f"{path}: the kernel's last statements changed; update bench/probes/decode_phases.py")
+        code = code[:ends[-1].start()] + "\n        if (threadIdx.x == 0) PROBE(9);" + code[ends[-1].start():]
+        open(path, "w").write(code)
+        print("probed", name)
+
+
+def run(library: str, folder: str):
+    """Times the phases of B 1 launches of a library built from a patched folder."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.join(here, ".."), os.path.join(here, "..", "..", "python")]
+    import torch
+    from decode_attention import Case
+    from lessismore import Lim
+
+    lim, raw = Lim(library), ctypes.CDLL(library)
+    readers = [getattr(raw, "lim_probe_take__" + os.path.basename(p)[:-3]) for p in kernel_files(folder)]
+    host = (ctypes.c_ulonglong * (BLOCKS * SLOTS))()
+
+    def take():
+        """The stamps of the kernel that ran since the last take (each reader also clears its buffer)."""
+        found = []
+        for reader in readers:
+            if reader(host) != 0:
+                sys.exit("reading a probe buffer failed")
+            values = list(host)
+            if any(values) and not found:
+                found = [values[i * SLOTS:(i + 1) * SLOTS] for i in range(BLOCKS) if values[i * SLOTS]]
+        return found
+
+    def report(label, blocks):
+        t0 = min(b[0] for b in blocks)
+        lines = []
+        for slot, phase in enumerate(PHASES):
+            # Stamps left by an earlier launch of the graph (a merge another block did) come before t0: skipped.
+            v = [(b[slot] - t0) / 1e3 for b in blocks if b[slot] >= t0]
+            if v:
+                lines.append(f"{phase:<10} {min(v):6.2f} {statistics.median(v):6.2f} {max(v):6.2f}")
+        print(f"  {label}: {len(blocks)} blocks, us from the first entry (min / median / max)\n    " + "\n    ".join(lines), flush=True)
+
+    for n, d, hkv in [(4096, 256, 4), (4096, 128, 8), (32768, 128, 8), (4096, 64, 8)]:
+        c = Case(1, n, d, hkv=hkv)
+        ws = lim.decode_attention_workspace(1, c.hq, hkv, d, n, c.dtype)
+        call = lambda i: lim.decode_attention(*c.inputs[i % len(c.inputs)], c.seqlens, c.out, None, n, c.scale, ws)  # noqa: E731
+        print(f"B 1, N {n}, D {d}, G {c.hq // hkv}", flush=True)
+        torch.cuda.synchronize()
+        take()
+        call(0)
+        torch.cuda.synchronize()
+        report("one launch", take())
+        graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
+        with torch.cuda.graph(graph, stream=stream):
+            for i in range(20):
+                call(i)
+        graph.replay()
+        torch.cuda.synchronize()
+        take()
+        graph.replay()
+        torch.cuda.synchronize()
+        report("the last of a graph of 20", take())
+        del graph, c
+        torch.cuda.empty_cache()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
+    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
+    r.add_argument("library")
+    r.add_argument("folder", help="the patched generated folder the library was built from")
+    args = ap.parse_args()
+    if args.command == "patch":
+        if os.path.realpath(args.folder) == os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "generated")):
+            sys.exit("patch a copy (lim generate --out DIR), not generated/: the probed kernels are not the library's")
+        patch(args.folder)
+    else:
+        run(args.library, args.folder)
+
+
+if __name__ == "__main__":
+    main()
