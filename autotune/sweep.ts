@@ -13,7 +13,7 @@ import { loadKernels } from "../codegen/frontend/load.js";
 import { constantsTag, scheduleTag } from "../codegen/names.js";
 import { scheduleSpace } from "../codegen/schedules.js";
 import {
-  openTuning, retiredEntries, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
+  defaultDatabase, openTuning, retiredEntries, sourceDigest, TUNING_FORMAT, tuningKey, writeTuning, type TunedCandidate, type TuningDatabase, type TuningEntry, type TuningMetadata,
 } from "../codegen/tuning/database.js";
 import { kernelDigest } from "../codegen/tuning/digest.js";
 import { bucketRanges, supportedCombinations, heuristicSchedule, type Matrix, type ScheduleChooser } from "../codegen/variants.js";
@@ -63,11 +63,6 @@ interface PendingKey extends Omit<JobKey, "candidates"> {
   readonly source: KernelSource;
   readonly range: readonly [number, number];
   readonly digest: string;
-}
-
-/** tuning/nvidia-h100-80gb-hbm3.json for "NVIDIA H100 80GB HBM3". */
-export function defaultDatabase(root: string, device: string): string {
-  return join(root, "tuning", `${device.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")}.json`);
 }
 
 function findNvcc(): string {

@@ -1,5 +1,6 @@
 // `lim tune`: the autotuning sweep on this machine's GPU. Writes tuning/<device>.json, which `lim generate`
-// then uses; prints the tuned against heuristic time of every key it measured.
+// then uses; prints the tuned against heuristic time of every key it measured. With --carry it measures
+// nothing: it carries kernels' entries across an edit of their code (codegen/tuning/carry.ts).
 
 import { cpus } from "node:os";
 import { relative, resolve } from "node:path";
@@ -24,11 +25,40 @@ interface TuneFlags {
   flushMb: number;
   seed?: number;
   compileOnly?: boolean;
+  carry?: string[];
+  why?: string;
 }
 
 function table(rows: readonly string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+}
+
+/** `lim tune --carry`: see codegen/tuning/carry.ts. */
+async function carry(kernels: string[], why: string | undefined, db: string | undefined): Promise<number> {
+  if (!why?.trim()) throw new Error("--carry needs --why \"...\": the reason the schedules measured on the earlier code still hold, kept in each entry");
+  const { loadKernels } = await import("../codegen/frontend/load.js");
+  const { kernelDigest } = await import("../codegen/tuning/digest.js");
+  const { defaultDatabase, readTuning, writeTuning } = await import("../codegen/tuning/database.js");
+  const { carryTuning } = await import("../codegen/tuning/carry.js");
+  const { DEFAULT_TARGET_DEVICE } = await import("./generate_command.js");
+  const sources = await loadKernels(PROJECT_ROOT, kernels);
+  const unknown = kernels.filter((k) => !sources.some((s) => s.definition.spec.name === k));
+  if (unknown.length) throw new Error(`--carry: no kernel named ${unknown.join(", ")}; the kernels are ${(await loadKernels(PROJECT_ROOT)).map((s) => s.definition.spec.name).join(", ")}`);
+  const path = db ? resolve(db) : defaultDatabase(PROJECT_ROOT, DEFAULT_TARGET_DEVICE);
+  const tuning = readTuning(path);
+  const date = new Date().toISOString();
+  const lines: string[] = [];
+  let total = 0;
+  for (const source of sources) {
+    const digest = kernelDigest(source.fn);
+    const count = carryTuning(tuning, source.definition.spec.name, digest, why.trim(), date);
+    total += count;
+    lines.push(count ? `${source.definition.spec.name}: ${count} entries carried to ${digest}` : `${source.definition.spec.name}: every entry is already for the current code (${digest}); nothing to carry`);
+  }
+  if (total > 0) writeTuning(path, tuning);
+  console.log(`${lines.join("\n")}\nin ${relative(PROJECT_ROOT, path)}; run \`bin/lim generate\` to use them`);
+  return 0;
 }
 
 export function registerTune(program: Command): void {
@@ -50,8 +80,11 @@ export function registerTune(program: Command): void {
     .option("--flush-mb <n>", "MB overwritten before each replay so inputs come from memory, not L2 (0: off)", parseInteger("--flush-mb"), 256)
     .option("--seed <n>", "seed of the correctness inputs (default: fresh)", parseInteger("--seed"))
     .option("--compile-only", "only generate and compile the candidates (no GPU needed), reporting those rejected")
+    .option("--carry <kernels>", "measure nothing: point these kernels' entries tuned on an earlier version of their code at the current one, recording --why (default database: the default target's, tuning/nvidia-h200.json)", parseList("--carry"))
+    .option("--why <text>", "with --carry: why the schedules measured on the earlier code still hold (kept in each entry and in the generated variants)")
     .action((flags: TuneFlags) =>
       runAction(async () => {
+        if (flags.carry) return carry(flags.carry, flags.why, flags.db);
         if (flags.jobs < 1 || flags.repeats < 1) throw new Error("--jobs and --repeats must be at least 1");
         const { runSweep } = await import("../autotune/sweep.js");
         const started = Date.now();

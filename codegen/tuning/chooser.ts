@@ -98,7 +98,8 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
             continue;
           }
           used.add(key);
-          return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic)`, bucket: range };
+          const carried = entry.carried ? `; measured on an earlier source (${entry.carried.from}) and carried: ${entry.carried.reason}` : "";
+          return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic${carried})`, bucket: range };
         } catch (e) {
           warnings.push(`${path}: ${key}: ${(e as Error).message}; using the heuristic`);
         }

@@ -5,7 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { KernelSpec } from "../../dsl/lang/kernel.js";
 import type { Constants } from "../types.js";
@@ -52,6 +52,11 @@ const Entry = z.object({
   speedup: z.number(),
   tuned: z.string(),
   candidates: z.array(Candidate),
+  /**
+   * Present when the schedules were measured on an earlier source and carried to `source` without measuring
+   * again (`lim tune --carry`): the digest they were measured on, why they still hold, and when.
+   */
+  carried: z.object({ from: z.string(), reason: z.string(), date: z.string() }).optional(),
 });
 export type TuningEntry = z.infer<typeof Entry>;
 
@@ -78,6 +83,11 @@ export function retiredEntries(db: TuningDatabase, kernel: string, measure: stri
 /** The digest stored with each entry (the first 16 hex digits of the file's SHA-256). */
 export function sourceDigest(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+/** tuning/nvidia-h100-80gb-hbm3.json for "NVIDIA H100 80GB HBM3". */
+export function defaultDatabase(root: string, device: string): string {
+  return join(root, "tuning", `${device.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")}.json`);
 }
 
 /** Reads a database; a file that is not one is an error naming the file and the broken field. */

@@ -148,10 +148,11 @@ inline Extent strided_extent(const char* name, const void* p, int64_t element_by
   return {name, begin, begin + static_cast<std::uintptr_t>((last + 1) * element_bytes)};
 }
 
-/** The extent of `bytes` bytes from p (a workspace of the caller's size); none when p is NULL. */
+/** The extent of `bytes` bytes from p (a workspace of the caller's size; to the top of the space if that wraps); none when p is NULL. */
 inline Extent byte_extent(const char* name, const void* p, std::size_t bytes) {
   const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p);
-  return p == nullptr ? Extent{name, 0, 0} : Extent{name, begin, begin + bytes};
+  const std::uintptr_t end = bytes > UINTPTR_MAX - begin ? UINTPTR_MAX : begin + bytes;
+  return p == nullptr ? Extent{name, 0, 0} : Extent{name, begin, end};
 }
 
 /** The extent of a contiguous tensor of the given extents; fails when it would span more than any GPU holds. */
@@ -168,17 +169,20 @@ inline int contiguous_extent(const char* fn, const char* name, const void* p, in
 }
 
 /**
- * Fails when the output `out` shares a byte with one of `others`: the kernels read their inputs and write
- * their outputs at the same time from many blocks, so an output over an argument gives wrong results (a top-k
- * over values it is overwriting, a workspace's counters overwritten by the output), which no later check sees.
+ * Fails when the range of the output `out` (its first byte to its last) overlaps the range of one of `others`:
+ * the kernels read their inputs and write their outputs at the same time from many blocks, so an output over
+ * an argument gives wrong results (a top-k over values it is overwriting, a workspace's counters overwritten by
+ * the output), which no later check sees. Ranges, not bytes: an output interleaved with another argument (rows
+ * of one buffer taken in turn) is refused too, though no byte is shared (the K/V pairs the wrapper exempts are
+ * the interleaving engines use).
  */
 inline int disjoint(const char* fn, const Extent& out, std::initializer_list<Extent> others) {
   for (const Extent& other : others) {
     if (out.begin < other.end && other.begin < out.end) {
       return fail(LIM_ERROR_INVALID_ARGUMENT, std::string(fn) + ": the output " + out.name + " (" + pointer_text(reinterpret_cast<const void*>(out.begin)) + " to " +
-                                                  pointer_text(reinterpret_cast<const void*>(out.end)) + ") shares memory with " + other.name + " (" +
+                                                  pointer_text(reinterpret_cast<const void*>(out.end)) + ") overlaps " + other.name + " (" +
                                                   pointer_text(reinterpret_cast<const void*>(other.begin)) + " to " + pointer_text(reinterpret_cast<const void*>(other.end)) +
-                                                  "): an output may share no byte with another argument; pass a buffer of its own");
+                                                  "): an output's bytes, first to last, may not overlap another argument's; pass a buffer of its own");
     }
   }
   return LIM_OK;

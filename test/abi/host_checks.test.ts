@@ -176,10 +176,10 @@ describe.skipIf(!CXX || !haveHeaders)("the generated C ABI, compiled for the hos
     ["a stride past any allocation", /^lim_decode_attention: q_stride_b = 4611686018427387904 with batch = 2 makes q span more than 2\^48 elements, more than any GPU holds: pass the tensor's real strides$/],
     ["max_seqlen past 2^30", /^lim_decode_attention_workspace_size: max_seqlen = 1073741825 must be at most 1073741824 \(upper bound of seqlens\)$/],
     ["rows past int32", /^lim_select_lessismore_workspace_size: batch \(65535\) x num_q_heads \(32769\) rows must be at most 2147483647 in one call: select fewer requests at a time$/],
-    ["out_values inside values", /^lim_topk: the output out_values \(0x20100 to 0x20200\) shares memory with values \(0x20000 to 0x20400\): an output may share no byte with another argument; pass a buffer of its own$/],
-    ["out over q", /^lim_decode_attention: the output out \(0x100000 to 0x101000\) shares memory with q \(0x100000 to 0x101000\)/],
-    ["out over the workspace", /^lim_decode_attention: the output out \(0x400000 to 0x401000\) shares memory with workspace \(0x400800 to 0x410800\)/],
-    ["new keys inside the pool", /^lim_write_kv_slots: the output k_cache \(0x200000 to 0x280000\) shares memory with k_new \(0x200400 to 0x200a00\)/],
+    ["out_values inside values", /^lim_topk: the output out_values \(0x20100 to 0x20200\) overlaps values \(0x20000 to 0x20400\): an output's bytes, first to last, may not overlap another argument's; pass a buffer of its own$/],
+    ["out over q", /^lim_decode_attention: the output out \(0x100000 to 0x101000\) overlaps q \(0x100000 to 0x101000\)/],
+    ["out over the workspace", /^lim_decode_attention: the output out \(0x400000 to 0x401000\) overlaps workspace \(0x400800 to 0x410800\)/],
+    ["new keys inside the pool", /^lim_write_kv_slots: the output k_cache \(0x200000 to 0x280000\) overlaps k_new \(0x200400 to 0x200a00\)/],
     ["three scales for two heads", /^lim_fp8_append_kv: scale_heads \(3\) must be 1 \(one scale per tensor\) or num_kv_heads \(2\) \(one per KV head\)$/],
   ])("%s is refused with LIM_ERROR_INVALID_ARGUMENT and a message naming it", (label, message) => {
     const r = call(label);

@@ -1,6 +1,6 @@
 // Generation from tuning databases: tuned schedules per shape bucket reach the dispatch tables, adjacent
 // buckets with one schedule merge, and databases of another device or toolkit version, stale entries and
-// broken files are refused with a reason.
+// broken files are refused with a reason; entries carried across an edit say so wherever they are used.
 
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from "../../cli/common.js";
 import type { KernelSource } from "../../codegen/types.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { planGeneration } from "../../codegen/generate.js";
+import { carryTuning } from "../../codegen/tuning/carry.js";
 import { tunedSchedules } from "../../codegen/tuning/chooser.js";
 import { readTuning, TUNING_FORMAT, tuningKey, writeTuning, type TuningDatabase, type TuningEntry } from "../../codegen/tuning/database.js";
 import { kernelDigest } from "../../codegen/tuning/digest.js";
@@ -130,6 +131,30 @@ describe("tuning databases", () => {
     expect(other.warnings).toEqual([`tuning/h200.json: measured on NVIDIA H200, not the target ${DEVICE}; ignored (pass --device "NVIDIA H200" to generate for it)`]);
     expect(old.warnings[0]).toMatch(/tuning\/old\.json: tuned with lim 0\.0\.9, this is lim .*; ignored \(run `lim tune` again\)/);
     expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16_contiguous@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
+  });
+
+  it("carries stale entries of one kernel to the current code, keeping the digest they were measured on, and says so in the variant", async () => {
+    const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
+    const measured = "0123456789abcdef";
+    const db = database([
+      entry(ranges[0], "t64_r1_s3", { source: measured }),
+      entry(ranges[1], "t64_r1_s3"), // already for the current code: untouched
+      ["topk@x", { ...entry(ranges[2], "t64_r1_s3", { source: measured })[1], kernel: "topk" }], // another kernel: untouched
+    ]);
+    expect(carryTuning(db, "decode_attention", digest, "only the epilogue changed", "2026-12-01")).toBe(1);
+    const [first, second, other] = Object.values(db.entries);
+    expect(first.source).toBe(digest);
+    expect(first.carried).toEqual({ from: measured, reason: "only the epilogue changed", date: "2026-12-01" });
+    expect(second.carried).toBeUndefined();
+    expect(other.source).toBe(measured);
+    // Carried again after another edit: still the digest it was measured on.
+    first.source = "fedcba9876543210";
+    expect(carryTuning(db, "decode_attention", digest, "again", "2026-12-02")).toBe(1);
+    expect(first.carried).toEqual({ from: measured, reason: "again", date: "2026-12-02" });
+    const t = tunedSchedules([{ path: "tuning/h100.json", db }], DEVICE);
+    const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
+    expect(t.warnings).toEqual([]);
+    expect(plan.groups[0].variants[0].scheduleOrigin).toBe(`tuned in tuning/h100.json (1.10x over the heuristic; measured on an earlier source (${measured}) and carried: again)`);
   });
 
   it("names entries keyed by a bucket measure the kernel no longer has, once per database and kernel", async () => {
