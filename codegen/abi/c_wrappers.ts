@@ -3,7 +3,7 @@
 // of templates/abi/lim_abi_checks.h, in this order: sizes first (the layouts need them), then pointers and
 // their alignment, strides, enumerations, the relations between arguments (a head count that does not
 // divide is reported as such, not as the overlap it would cause), the layouts of strided tensors, and last
-// that no output shares memory with another argument.
+// that no output's bytes overlap another argument's.
 
 import { ALIGNMENT_REASON, ELEMENT_ALIGNMENT, ELEMENT_BYTES, STRIDE_MULTIPLE, ctypeOf, strideOwners, type AbiFunction, type AbiParam, type TensorParam } from "./params.js";
 
@@ -70,9 +70,10 @@ function layoutCheck(p: AbiParam): string[] {
 const kvPartner = (name: string): string | undefined => (/(^|_)k(_|$)/.test(name) ? name.replace(/(^|_)k(_|$)/, "$1v$2") : /(^|_)v(_|$)/.test(name) ? name.replace(/(^|_)v(_|$)/, "$1k$2") : undefined);
 
 /**
- * Every output against every other tensor argument (each pair once): they may share no byte. The halves of a K/V pair are
- * not compared with each other: engines keep K and V in one allocation with their rows interleaved (vLLM's
- * [num_blocks, 2, ...] caches), element by element apart; inputs may share memory with each other.
+ * Every output's byte range, first byte to last, against those of the other tensor arguments and the workspace
+ * (each pair once): they may not overlap. The halves of a K/V pair are not compared with each other: engines
+ * keep K and V in one allocation with their rows interleaved (vLLM's [num_blocks, 2, ...] caches), element by
+ * element apart. Inputs may share memory with each other.
  */
 function aliasChecks(fn: AbiFunction): string[] {
   const tensors = fn.params.filter((p): p is TensorParam => p.kind === "tensor" && p.shape !== undefined);

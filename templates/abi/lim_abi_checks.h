@@ -2,8 +2,8 @@
 // Copied by `lim generate` from templates/abi/lim_abi_checks.h. Do not edit here.
 //
 // The kernel-independent helpers that the generated argument checks of generated/abi.cpp call: recording
-// an error, alignment, the test that a strided tensor's elements do not overlap, and the test that an output
-// shares no memory with another argument. C++ only, internal to the library.
+// an error, alignment, the test that a strided tensor's elements do not overlap, and the test that an output's
+// bytes do not overlap another argument's. C++ only, internal to the library.
 #pragma once
 
 #include <cstddef>
