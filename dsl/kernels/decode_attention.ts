@@ -345,11 +345,9 @@ export function decode_attention(
         }
       }
     }
-    // Scores in base 2; the keys' scale of an FP8 cache folds in, the values' scales the output.
+    // Scores in base 2; the keys' scale of an FP8 cache folds in (the values' scales the output, at the end).
     let scale2 = scale * LOG2E;
-    let outScale: f32 = 1.0;
     if (present(kScale)) scale2 = scale2 * kScale.perHead(kvHead);
-    if (present(vScale)) outScale = vScale.perHead(kvHead);
 
     // The softmax state of this lane's two heads per block, and the output: acc[nb][hb] is 16 output dims
     // (see outputDim) by the block's 8 heads.
@@ -499,6 +497,10 @@ export function decode_attention(
       for (const w of unroll(WARPS)) mMax = max(mMax, mAll[w][g]);
       let sum: f32 = 0.0;
       for (const w of unroll(WARPS)) sum = sum + lAll[w][g] * exp2(mAll[w][g] - mMax);
+      // The values' scale of an FP8 cache is read only here: live across the main loop it cost a register
+      // there, where D 256 with 16 heads per block has none to spare.
+      let outScale: f32 = 1.0;
+      if (present(vScale)) outScale = vScale.perHead(kvHead);
       const norm = sum > 0.0 ? outScale / sum : 0.0;
       for (const w of unroll(WARPS)) weight[w][g] = exp2(mAll[w][g] - mMax) * norm;
       const lse2 = sum > 0.0 ? mMax + log2(sum) : -Infinity; // base-2 log-sum-exp of the scaled scores
