@@ -3,7 +3,7 @@
 `patch` rewrites the contiguous decode_attention kernels of a generated folder (a copy made for the probe, never
 generated/) so that each block stamps %globaltimer at its phases into a device buffer of its kernel file, which
 the file exports a reader for. `run` builds nothing: it loads a library built from that folder, launches B 1
-shapes once (and as the last of a CUDA graph of 20, where the next launch overlaps the one before), and prints,
+shapes (dense, and one sparse call over a shared list of 2048 positions) once (and as the last of a CUDA graph of 20, where the next launch overlaps the one before), and prints,
 per phase, the earliest, median and latest block in microseconds from the first block's entry:
 
   entry       the block starts (before waiting on the preceding grid)
@@ -115,11 +115,23 @@ def run(library: str, folder: str):
                 lines.append(f"{phase:<10} {min(v):6.2f} {statistics.median(v):6.2f} {max(v):6.2f}")
         print(f"  {label}: {len(blocks)} blocks, us from the first entry (min / median / max)\n    " + "\n    ".join(lines), flush=True)
 
-    for n, d, hkv in [(4096, 256, 4), (4096, 128, 8), (32768, 128, 8), (4096, 64, 8)]:
+    def dense(c):
+        ws = lim.decode_attention_workspace(1, c.hq, c.hkv, c.D, c.N, c.dtype)
+        return lambda i: lim.decode_attention(*c.inputs[i % len(c.inputs)], c.seqlens, c.out, None, c.N, c.scale, ws)
+
+    def sparse(c, budget):
+        """Over a list of `budget` positions shared by the heads (sorted, as the union writes them)."""
+        ws = lim.sparse_attention_workspace(1, c.hq, c.hkv, c.D, budget, c.dtype, False)
+        lists = [torch.randperm(c.N, device="cuda")[:budget].sort().values.to(torch.int32).view(1, budget) for _ in c.inputs]
+        counts = torch.full((1,), budget, dtype=torch.int32, device="cuda")
+        return lambda i: lim.sparse_attention(*c.inputs[i % len(c.inputs)], c.seqlens, lists[i % len(lists)], counts,
+                                              c.out, c.N, c.scale, ws)
+
+    shapes = [(4096, 256, 4, None), (4096, 128, 8, None), (32768, 128, 8, None), (4096, 64, 8, None), (32768, 128, 8, 2048)]
+    for n, d, hkv, budget in shapes:
         c = Case(1, n, d, hkv=hkv)
-        ws = lim.decode_attention_workspace(1, c.hq, hkv, d, n, c.dtype)
-        call = lambda i: lim.decode_attention(*c.inputs[i % len(c.inputs)], c.seqlens, c.out, None, n, c.scale, ws)  # noqa: E731
-        print(f"B 1, N {n}, D {d}, G {c.hq // hkv}", flush=True)
+        call = dense(c) if budget is None else sparse(c, budget)
+        print(f"B 1, N {n}, D {d}, G {c.hq // hkv}" + ("" if budget is None else f", sparse over {budget} positions"), flush=True)
         torch.cuda.synchronize()
         take()
         call(0)
