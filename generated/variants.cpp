@@ -1173,7 +1173,7 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:168"},
     {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:177"},
     {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:194"},
-    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:290"},
+    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:289"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:56"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},

@@ -256,57 +256,59 @@ export function decode_attention(
     };
     if (direct) {
       for (let tile = 0; tile < tiles; tile++) copyTile(tile, true);
-      return;
-    }
-    // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
-    // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
-    // stall the producers once per tile, and each stall delays refilling the ring (section 19). Lists over a
-    // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's
-    // runs 5 and 8; 1 ahead, section 20's run 1).
-    const AHEAD = c.cache == "paged" ? 4 : 1;
-    const LOOKUPS = ceilDiv(TILE, PRODUCERS); // rows of a tile each producer thread looks up
-    // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
-    const rowOf = (i: i32): i32 => x + i * PRODUCERS;
-    const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);
-    const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1); // every slot is written before it is read: -1 for clarity
-    const aheadEntry = regs("i32", [AHEAD, LOOKUPS], -1);
-    // The tiles go AHEAD at a time, so that each one's lookups sit in registers of their own (a compile-time
-    // slot a) from the time they are issued to the time they are staged. The first group (tiles -AHEAD..-1)
-    // only looks up tiles 0..AHEAD-1.
-    for (let group = -AHEAD; group < tiles; group += AHEAD) {
-      for (const a of unroll(AHEAD)) {
-        const tile = group + a; // below 0 in the first group: stage and staged are then never used
-        const staged = tile % 2;
-        if (tile >= 0 && tile < tiles) {
-          for (const i of unroll(LOOKUPS)) {
-            // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and
-            // a zero V row adds nothing. A row whose page the table does not name (-1: outside the pool) is
-            // zero-filled too, never read, and reported; the consumers do not know it, so it enters the
-            // softmax with score 0: the output of a call with a bad table is not meaningful, and the device
-            // status says why. Every head block reports (with per-head lists each reads its own positions);
-            // the first report is kept.
-            const pos = aheadPos[a][i];
-            const page = k.checkedPage(b, pos, aheadEntry[a][i]);
-            if (pos >= 0 && page < 0) raise("the block table of request {0} names no page of the pool for position {1}", b, pos);
-            const held = pos >= 0 && page >= 0;
-            if (rowOf(i) < TILE) {
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;
-              k.stageRow(rowAddresses.ref(staged, rowOf(i), 0), page, held ? pos : 0);
-              v.stageRow(rowAddresses.ref(staged, rowOf(i), 2), page, held ? pos : 0);
+    } else {
+      // The rows are looked up AHEAD tiles before they are staged, into registers, and a paged cache's table
+      // entries are checked only then: a table load from the L2, busy with the K/V stream, would otherwise
+      // stall the producers once per tile, and each stall delays refilling the ring (section 19). Lists over a
+      // contiguous cache have no table to wait for: one tile ahead (2 and 4 ahead cost it up to 3%, section 19's
+      // runs 5 and 8; 1 ahead, section 20's run 1).
+      const AHEAD = c.cache == "paged" ? 4 : 1;
+      const LOOKUPS = ceilDiv(TILE, PRODUCERS); // rows of a tile each producer thread looks up
+      // Row i of tile t (one of this thread's) and its position: -1 past the tile or the split.
+      const rowOf = (i: i32): i32 => x + i * PRODUCERS;
+      const positionOf = (t: i32, i: i32): i32 => (rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1);
+      const aheadPos = regs("i32", [AHEAD, LOOKUPS], -1); // every slot is written before it is read: -1 for clarity
+      const aheadEntry = regs("i32", [AHEAD, LOOKUPS], -1);
+      // The tiles go AHEAD at a time, so that each one's lookups sit in registers of their own (a compile-time
+      // slot a) from the time they are issued to the time they are staged. The first group (tiles -AHEAD..-1)
+      // only looks up tiles 0..AHEAD-1.
+      for (let group = -AHEAD; group < tiles; group += AHEAD) {
+        for (const a of unroll(AHEAD)) {
+          const tile = group + a; // below 0 in the first group: stage and staged are then never used
+          const staged = tile % 2;
+          if (tile >= 0 && tile < tiles) {
+            for (const i of unroll(LOOKUPS)) {
+              // Rows past the split and skipped entries are zero-filled: every row of the tile is written, and
+              // a zero V row adds nothing. A row whose page the table does not name (-1: outside the pool) is
+              // zero-filled too, never read, and reported; the consumers do not know it, so it enters the
+              // softmax with score 0: the output of a call with a bad table is not meaningful, and the device
+              // status says why. Every head block reports (with per-head lists each reads its own positions);
+              // the first report is kept.
+              const pos = aheadPos[a][i];
+              const page = k.checkedPage(b, pos, aheadEntry[a][i]);
+              if (pos >= 0 && page < 0) raise("the block table of request {0} names no page of the pool for position {1}", b, pos);
+              const held = pos >= 0 && page >= 0;
+              if (rowOf(i) < TILE) {
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;
+                k.stageRow(rowAddresses.ref(staged, rowOf(i), 0), page, held ? pos : 0);
+                v.stageRow(rowAddresses.ref(staged, rowOf(i), 2), page, held ? pos : 0);
+              }
+            }
+            syncthreads(); // the producers' own barrier: every row of the tile is staged
+          }
+          if (tile + AHEAD < tiles) {
+            for (const i of unroll(LOOKUPS)) {
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);
+              aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
             }
           }
-          syncthreads(); // the producers' own barrier: every row of the tile is staged
+          if (tile >= 0 && tile < tiles) copyTile(tile, false);
         }
-        if (tile + AHEAD < tiles) {
-          for (const i of unroll(LOOKUPS)) {
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);
-            aheadEntry[a][i] = k.pageEntry(b, aheadPos[a][i]);
-          }
-        }
-        if (tile >= 0 && tile < tiles) copyTile(tile, false);
       }
     }
-    return;
+    // The copies are issued: whatever follows in the stream may start launching (as the consumers say after
+    // their loop; the producers now stay for the split merge instead of exiting here).
+    allowDependentGrid();
   } else {
     const warp = warpId();
     const lane = laneId();
@@ -523,48 +525,51 @@ export function decode_attention(
       if (splits == 1) storeVec(o.ref(b, qHead + g, d), value);
       else storeVec(partialO.ref(b, qHead + g, split, d), value);
     }
-    if (splits > 1) {
-      // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
-      // with w_s = 2^(lse_s - M), M the largest lse_s.
-      if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
-        // Each thread merges MERGE_VEC consecutive dims of one head, their partials loaded 16 bytes at a time.
-        // The partials and their log-sum-exps are loaded c.MERGE_LOADS splits at a time, each batch unrolled
-        // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
-        // merged online (rescaled to the running maximum). The merge is a serial tail after every other
-        // block, and its rounds of loads from the L2 set its time: staging the log-sum-exps in shared memory
-        // first and a loop unrolled by 4 waited on 5-10 trips for 16-33 splits (bench/NOTES.md section 18),
-        // and one dim per thread took 8 rounds at G 8, head dim 128, 32 splits (section 23).
-        for (let i = MERGE_VEC * threadIdx.x; i < c.G * c.D; i += MERGE_VEC * s.threads) {
-          const g = i / c.D;
-          const d = i % c.D; // MERGE_VEC divides D: the dims stay in one head
-          const h = qHead + g;
-          let mMax: f32 = NO_SCORE;
-          let sum: f32 = 0.0;
-          const out = regs("f32", [MERGE_VEC], 0.0);
-          for (let sp0 = 0; sp0 < splits; sp0 += c.MERGE_LOADS) {
-            const lseBatch = regs("f32", [c.MERGE_LOADS]);
-            const oBatch = regs("f32", [c.MERGE_LOADS, MERGE_VEC]);
-            for (const j of unroll(c.MERGE_LOADS)) {
-              const sp = min(sp0 + j, splits - 1);
-              const loaded = partialLse.at(b, h, sp);
-              lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
-              loadVec(oBatch[j], partialO.ref(b, h, sp, d));
-            }
-            let mNew = mMax;
-            for (const j of unroll(c.MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
-            const alpha = exp2(mMax - mNew);
-            sum = sum * alpha;
-            for (const e of unroll(MERGE_VEC)) out[e] = out[e] * alpha;
-            mMax = mNew;
-            for (const j of unroll(c.MERGE_LOADS)) {
-              const w = exp2(lseBatch[j] - mMax);
-              sum = sum + w;
-              for (const e of unroll(MERGE_VEC)) out[e] = out[e] + w * oBatch[j][e];
-            }
+  }
+  // The producers join the split merge (they are idle after their last copy): at B 1, D 256, G 8 its 4 rounds of
+  // loads with the 128 consumer threads become 2 (bench/NOTES.md section 27). lastToArrive outside the role
+  // branches synchronises the whole block.
+  if (splits > 1) {
+    // The last split of this (request, head block) to finish merges them all: o = sum_s w_s o_s / sum_s w_s
+    // with w_s = 2^(lse_s - M), M the largest lse_s.
+    if (lastToArrive(arrivals.ref(b, blockIdx.y), splits)) {
+      // Each thread merges MERGE_VEC consecutive dims of one head, their partials loaded 16 bytes at a time.
+      // The partials and their log-sum-exps are loaded c.MERGE_LOADS splits at a time, each batch unrolled
+      // with its index clamped (weight 0 past the last split) so that all its loads issue together, and
+      // merged online (rescaled to the running maximum). The merge is a serial tail after every other
+      // block, and its rounds of loads from the L2 set its time: staging the log-sum-exps in shared memory
+      // first and a loop unrolled by 4 waited on 5-10 trips for 16-33 splits (bench/NOTES.md section 18),
+      // and one dim per thread took 8 rounds at G 8, head dim 128, 32 splits (section 23).
+      for (let i = MERGE_VEC * threadIdx.x; i < c.G * c.D; i += MERGE_VEC * (s.threads + PRODUCERS)) {
+        const g = i / c.D;
+        const d = i % c.D; // MERGE_VEC divides D: the dims stay in one head
+        const h = qHead + g;
+        let mMax: f32 = NO_SCORE;
+        let sum: f32 = 0.0;
+        const out = regs("f32", [MERGE_VEC], 0.0);
+        for (let sp0 = 0; sp0 < splits; sp0 += c.MERGE_LOADS) {
+          const lseBatch = regs("f32", [c.MERGE_LOADS]);
+          const oBatch = regs("f32", [c.MERGE_LOADS, MERGE_VEC]);
+          for (const j of unroll(c.MERGE_LOADS)) {
+            const sp = min(sp0 + j, splits - 1);
+            const loaded = partialLse.at(b, h, sp);
+            lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
+            loadVec(oBatch[j], partialO.ref(b, h, sp, d));
           }
-          for (const e of unroll(MERGE_VEC)) o.store(sum > 0.0 ? out[e] / sum : 0.0, b, h, d + e);
-          if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+          let mNew = mMax;
+          for (const j of unroll(c.MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
+          const alpha = exp2(mMax - mNew);
+          sum = sum * alpha;
+          for (const e of unroll(MERGE_VEC)) out[e] = out[e] * alpha;
+          mMax = mNew;
+          for (const j of unroll(c.MERGE_LOADS)) {
+            const w = exp2(lseBatch[j] - mMax);
+            sum = sum + w;
+            for (const e of unroll(MERGE_VEC)) out[e] = out[e] + w * oBatch[j][e];
+          }
         }
+        for (const e of unroll(MERGE_VEC)) o.store(sum > 0.0 ? out[e] / sum : 0.0, b, h, d + e);
+        if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
       }
     }
   }

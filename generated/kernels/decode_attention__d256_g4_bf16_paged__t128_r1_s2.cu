@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=256 G=4 dtype=bf16 cache=paged kv=bf16
-// Schedule  threads=128 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: only the end of the block changed (the warps' merge after the main loop, the values' scale read there); old and new timed at these schedules (bench/NOTES.md section 27, run 5)))
+// Schedule  threads=128 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: EXPERIMENT (branch merge-all-threads): the producers join the split merge; not measured))
 // Launch    grid (splits, HB, B), 256 threads, 142208 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -185,316 +185,316 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g4_bf16_paged__t12
       for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:258
         copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:258
       }
-      return;                                                                       // dsl/kernels/decode_attention.ts:259
-    }
-    constexpr int AHEAD = 4;                                                        // dsl/kernels/decode_attention.ts:266
-    constexpr int LOOKUPS = 1;                                                      // dsl/kernels/decode_attention.ts:267
-    auto rowOf = [&](int i) -> int {                                                // dsl/kernels/decode_attention.ts:269
-      return x + i * PRODUCERS;                                                     // dsl/kernels/decode_attention.ts:269
-    };
-    auto positionOf = [&](int t, int i) -> int {                                    // dsl/kernels/decode_attention.ts:270
-      return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:270
-    };
-    int aheadPos[4][1]; lim::fill(aheadPos, -1);                                    // dsl/kernels/decode_attention.ts:271
-    int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                                // dsl/kernels/decode_attention.ts:272
-    for (int group = -AHEAD; group < tiles; group += AHEAD) {                       // dsl/kernels/decode_attention.ts:276
-      #pragma unroll
-      for (int a = 0; a < AHEAD; ++a) {                                             // dsl/kernels/decode_attention.ts:277
-        const int tile = group + a;                                                 // dsl/kernels/decode_attention.ts:278
-        const int staged = tile % 2;                                                // dsl/kernels/decode_attention.ts:279
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:280
-          #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:281
-            const int pos = aheadPos[a][i];                                         // dsl/kernels/decode_attention.ts:288
-            const int page = k.checked_page(b, pos, aheadEntry[a][i]);              // dsl/kernels/decode_attention.ts:289
-            if (pos >= 0 && page < 0) {                                             // dsl/kernels/decode_attention.ts:290
-              lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);           // dsl/kernels/decode_attention.ts:290
+    } else {
+      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:265
+      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:266
+      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:268
+        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:268
+      };
+      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:269
+        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:269
+      };
+      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:270
+      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:271
+      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:275
+        #pragma unroll
+        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:276
+          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:277
+          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:278
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:279
+            #pragma unroll
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:280
+              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:287
+              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:288
+              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:289
+                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:289
+              }
+              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:290
+              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:291
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:292
+                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:293
+                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:294
+              }
             }
-            const bool held = pos >= 0 && page >= 0;                                // dsl/kernels/decode_attention.ts:291
-            if (rowOf(i) < TILE) {                                                  // dsl/kernels/decode_attention.ts:292
-              rowPositions[staged][rowOf(i)] = held ? pos : -1;                     // dsl/kernels/decode_attention.ts:293
-              k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:294
-              v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:295
+            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:297
+          }
+          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:299
+            #pragma unroll
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:300
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:301
+              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:302
             }
           }
-          lim::sync_producers<128>();                                               // dsl/kernels/decode_attention.ts:298
-        }
-        if (tile + AHEAD < tiles) {                                                 // dsl/kernels/decode_attention.ts:300
-          #pragma unroll
-          for (int i = 0; i < LOOKUPS; ++i) {                                       // dsl/kernels/decode_attention.ts:301
-            aheadPos[a][i] = positionOf(tile + AHEAD, i);                           // dsl/kernels/decode_attention.ts:302
-            aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                     // dsl/kernels/decode_attention.ts:303
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:305
+            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:305
           }
-        }
-        if (tile >= 0 && tile < tiles) {                                            // dsl/kernels/decode_attention.ts:306
-          copyTile(tile, false);                                                    // dsl/kernels/decode_attention.ts:306
         }
       }
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:309
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:311
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:311
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:312
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:316
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:317
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:318
-    constexpr int LOADS = 16;                                                       // dsl/kernels/decode_attention.ts:320
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:324
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:325
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:326
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:327
-    unsigned qb[1][16][2]; lim::fill(qb, 0u);                                       // dsl/kernels/decode_attention.ts:332
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:313
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:314
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:318
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:319
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:320
+    constexpr int LOADS = 16;                                                       // dsl/kernels/decode_attention.ts:322
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:326
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:327
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:328
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:329
+    unsigned qb[1][16][2]; lim::fill(qb, 0u);                                       // dsl/kernels/decode_attention.ts:334
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:333
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:334
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:335
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:335
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:336
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:337
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:336
-          {                                                                         // dsl/kernels/decode_attention.ts:337
-            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:342
-            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:343
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:338
+          {                                                                         // dsl/kernels/decode_attention.ts:339
+            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:344
+            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:345
           }
         }
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:349
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:350
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:350
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:351
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:352
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:352
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:354
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:355
-    float acc[16][1][4]; lim::fill(acc, 0.0f);                                      // dsl/kernels/decode_attention.ts:356
-    {                                                                               // dsl/kernels/decode_attention.ts:357
-      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][64][264]>(lim_smem + 4480);  /* shared bytes 4480..72063 */ // dsl/kernels/decode_attention.ts:358
-      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][64][264]>(lim_smem + 72064);  /* shared bytes 72064..139647 */ // dsl/kernels/decode_attention.ts:359
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:360
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:361
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:362
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:363
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:364
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:367
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:356
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:357
+    float acc[16][1][4]; lim::fill(acc, 0.0f);                                      // dsl/kernels/decode_attention.ts:358
+    {                                                                               // dsl/kernels/decode_attention.ts:359
+      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][64][264]>(lim_smem + 4480);  /* shared bytes 4480..72063 */ // dsl/kernels/decode_attention.ts:360
+      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][64][264]>(lim_smem + 72064);  /* shared bytes 72064..139647 */ // dsl/kernels/decode_attention.ts:361
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:362
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:363
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:364
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:365
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:366
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:369
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:368
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:370
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:370
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:372
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:371
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:372
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:373
-            {                                                                       // dsl/kernels/decode_attention.ts:374
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:373
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:374
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:375
+            {                                                                       // dsl/kernels/decode_attention.ts:376
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:391
-                lim::mma_16816<__nv_bfloat16>(part[ld % 2][hb], kf, qb[hb][ld]);    // dsl/kernels/decode_attention.ts:391
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:393
+                lim::mma_16816<__nv_bfloat16>(part[ld % 2][hb], kf, qb[hb][ld]);    // dsl/kernels/decode_attention.ts:393
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:394
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:396
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:394
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:394
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:396
+              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:396
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:397
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:399
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:398
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:400
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:399
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:400
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:401
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:401
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:402
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:403
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:402
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:404
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:403
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:404
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:405
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:406
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:407
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:408
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:408
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:405
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:406
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:407
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:408
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:409
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:410
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:410
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:414
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:416
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:415
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:417
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:416
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:417
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:418
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:419
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:420
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:418
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:419
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:420
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:421
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:422
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:423
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:425
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:423
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:425
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:423
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:423
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:425
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:425
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:424
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:428
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:426
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:430
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:429
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:431
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:430
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:431
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:432
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:433
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:434
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:435
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:432
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:433
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:434
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:435
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:436
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:437
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:438
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:441
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:442
-            {                                                                       // dsl/kernels/decode_attention.ts:443
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:440
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:443
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:444
+            {                                                                       // dsl/kernels/decode_attention.ts:445
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:454
-                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:454
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:456
+                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:456
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:462
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:464
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:466
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:467
-    constexpr int ACC_ROW = 260;                                                    // dsl/kernels/decode_attention.ts:474
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:475
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:476
-    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:477
-    auto& accAll = *reinterpret_cast<float (*)[4][8][260]>(lim_smem + 4864);  /* shared bytes 4864..38143 */ // dsl/kernels/decode_attention.ts:478
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:481
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:481
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:468
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:469
+    constexpr int ACC_ROW = 260;                                                    // dsl/kernels/decode_attention.ts:476
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:477
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:478
+    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:479
+    auto& accAll = *reinterpret_cast<float (*)[4][8][260]>(lim_smem + 4864);  /* shared bytes 4864..38143 */ // dsl/kernels/decode_attention.ts:480
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:483
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:483
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:482
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:484
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:483
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:484
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:485
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:486
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:487
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:488
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:485
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:486
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:487
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:488
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:489
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:490
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:490
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:492
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:490
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:490
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:492
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:492
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:493
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:494
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:495
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:496
-      #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:497
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:497
-      }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:498
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:495
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:496
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:497
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:498
       #pragma unroll
       for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:499
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:499
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:499
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:502
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:503
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:503
-      }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:504
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:500
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:505
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:505
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:501
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:501
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:506
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:507
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:508
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:508
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:504
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:505
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:505
+      }
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:506
+      #pragma unroll
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:507
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:507
+      }
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:508
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:509
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:510
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:510
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:510
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:512
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:513
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:514
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:515
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:516
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:517
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:515
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:516
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:517
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:518
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:519
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:518
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:519
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:520
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:520
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:521
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:522
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:521
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:521
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:523
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:523
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:523
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:523
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:525
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:525
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:524
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:526
       }
     }
-    if (splits > 1) {                                                               // dsl/kernels/decode_attention.ts:526
-      if (lim::last_to_arrive<s::threads>(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:529
-        for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:537
-          const int g = i / c::D;                                                   // dsl/kernels/decode_attention.ts:538
-          const int d = i % c::D;                                                   // dsl/kernels/decode_attention.ts:539
-          const int h = qHead + g;                                                  // dsl/kernels/decode_attention.ts:540
-          float mMax = NO_SCORE;                                                    // dsl/kernels/decode_attention.ts:541
-          float sum = 0.0f;                                                         // dsl/kernels/decode_attention.ts:542
-          float out[4]; lim::fill(out, 0.0f);                                       // dsl/kernels/decode_attention.ts:543
-          for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                  // dsl/kernels/decode_attention.ts:544
-            float lseBatch[16];                                                     // dsl/kernels/decode_attention.ts:545
-            float oBatch[16][4];                                                    // dsl/kernels/decode_attention.ts:546
-            #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:547
-              const int sp = min(sp0 + j, splits - 1);                              // dsl/kernels/decode_attention.ts:548
-              const float loaded = partialLse.load(b, h, sp);                       // dsl/kernels/decode_attention.ts:549
-              lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                  // dsl/kernels/decode_attention.ts:550
-              lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));               // dsl/kernels/decode_attention.ts:551
-            }
-            float mNew = mMax;                                                      // dsl/kernels/decode_attention.ts:553
-            #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:554
-              mNew = fmaxf(mNew, lseBatch[j]);                                      // dsl/kernels/decode_attention.ts:554
-            }
-            const float alpha = lim::fast_exp2(mMax - mNew);                        // dsl/kernels/decode_attention.ts:555
-            sum = sum * alpha;                                                      // dsl/kernels/decode_attention.ts:556
-            #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:557
-              out[e] = out[e] * alpha;                                              // dsl/kernels/decode_attention.ts:557
-            }
-            mMax = mNew;                                                            // dsl/kernels/decode_attention.ts:558
-            #pragma unroll
-            for (int j = 0; j < c::MERGE_LOADS; ++j) {                              // dsl/kernels/decode_attention.ts:559
-              const float w = lim::fast_exp2(lseBatch[j] - mMax);                   // dsl/kernels/decode_attention.ts:560
-              sum = sum + w;                                                        // dsl/kernels/decode_attention.ts:561
-              #pragma unroll
-              for (int e = 0; e < MERGE_VEC; ++e) {                                 // dsl/kernels/decode_attention.ts:562
-                out[e] = out[e] + w * oBatch[j][e];                                 // dsl/kernels/decode_attention.ts:562
-              }
-            }
-          }
+  }
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:532
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:535
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:543
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:544
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:545
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:546
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:547
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:548
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:549
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:550
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:551
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:552
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:565
-            o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                 // dsl/kernels/decode_attention.ts:565
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:553
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:554
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:555
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:556
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:557
           }
-          if (d == 0 && lse.present()) {                                            // dsl/kernels/decode_attention.ts:566
-            lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);    // dsl/kernels/decode_attention.ts:566
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:559
+          #pragma unroll
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:560
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:560
           }
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:561
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:562
+          #pragma unroll
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:563
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:563
+          }
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:564
+          #pragma unroll
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:565
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:566
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:567
+            #pragma unroll
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:568
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:568
+            }
+          }
+        }
+        #pragma unroll
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:571
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:571
+        }
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:572
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:572
         }
       }
     }
