@@ -528,24 +528,29 @@ __device__ __forceinline__ A& peer(A& local, int rank) {
  * and acquires the others' (the barrier orders every participant's writes before it, and every read after
  * it). The increment wraps at `total` - 1 to 0, so the last block resets the counter with its arrival. A
  * fence in every thread, an add and a separate reset cost 0.2-0.3 us more per split launch at B 1 (bench/NOTES.md
- * section 23).
+ * section 23). The verdict reaches the other threads through the second barrier's own reduction: a shared
+ * flag written before it and read after it sat at the first bytes of the dynamic shared memory, which the
+ * kernel's arrays use too, and compute-sanitizer's racecheck reported every launch (bench/NOTES.md section 28).
  */
 template <int CONSUMERS = 0>
 __device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
-  __shared__ int last;
-  auto sync = [] {
-    if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
-    else __syncthreads();
-  };
-  sync();
+  if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
+  else __syncthreads();
+  unsigned last = 0;
   if (threadIdx.x == 0) {
     const unsigned wrap = static_cast<unsigned>(total - 1);
     unsigned before;
     asm volatile("atom.acq_rel.gpu.global.inc.u32 %0, [%1], %2;" : "=r"(before) : "l"(counter), "r"(wrap) : "memory");
     last = before == wrap;
   }
-  sync();
-  return last;
+  if constexpr (CONSUMERS > 0) {
+    unsigned any;  // bar.red on the consumers' named barrier (1), as sync_consumers
+    asm volatile("{\n  .reg .pred mine, all;\n  setp.ne.u32 mine, %1, 0;\n  bar.red.or.pred all, 1, %2, mine;\n  selp.u32 %0, 1, 0, all;\n}"
+                 : "=r"(any) : "r"(last), "n"(CONSUMERS) : "memory");
+    return any != 0;
+  } else {
+    return __syncthreads_or(static_cast<int>(last)) != 0;
+  }
 }
 
 // ---- Warp collectives -------------------------------------------------------------------------------

@@ -259,8 +259,11 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
       withBuffers(native, (alloc) => {
         const z = alloc(2 * 4 * 100 * 4);
         const seqlens = upload(alloc, new Int32Array([100, 50]));
+        // The output list holds the rows the call says it has: otherwise it would overlap the next buffer,
+        // which the C ABI refuses before it looks at anything else.
+        const stride = (change.indicesStrideB as number | undefined) ?? 64;
         const args = {
-          logits: z, logitsStrideB: 400, logitsStrideH: 100, seqlens, indices: alloc(2 * 64 * 4), indicesStrideB: 64, counts: alloc(8),
+          logits: z, logitsStrideB: 400, logitsStrideH: 100, seqlens, indices: alloc(2 * stride * 4), indicesStrideB: 64, counts: alloc(8),
           batch: 2, numQHeads: 4, maxSeqlen: 100, budget: 64, recencyRatio: 0.25, sinks: 4, workspace: alloc(1 << 20), ...change,
         };
         native.selectLessismore(args as never);
