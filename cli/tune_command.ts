@@ -52,9 +52,12 @@ async function carry(kernels: string[], why: string | undefined, db: string | un
   let total = 0;
   for (const source of sources) {
     const digest = kernelDigest(source.fn);
-    const count = carryTuning(tuning, source.definition.spec.name, digest, why.trim(), date);
-    total += count;
-    lines.push(count ? `${source.definition.spec.name}: ${count} entries carried to ${digest}` : `${source.definition.spec.name}: every entry is already for the current code (${digest}); nothing to carry`);
+    const name = source.definition.spec.name;
+    const { carried, restated } = carryTuning(tuning, name, digest, why.trim(), date);
+    total += carried + restated;
+    if (carried) lines.push(`${name}: ${carried} entries carried to ${digest}`);
+    if (restated) lines.push(`${name}: the reason of ${restated} entries already carried to ${digest} restated`);
+    if (!carried && !restated) lines.push(`${name}: every entry was measured on the current code (${digest}); nothing to carry`);
   }
   if (total > 0) writeTuning(path, tuning);
   console.log(`${lines.join("\n")}\nin ${relative(PROJECT_ROOT, path)}; run \`bin/lim generate\` to use them`);

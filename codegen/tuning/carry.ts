@@ -8,15 +8,20 @@ import type { TuningDatabase } from "./database.js";
 
 /**
  * Points the entries of `kernel` that were measured on another source at `digest`, recording `reason` and
- * `date` (an entry carried before keeps the digest it was measured on). Returns how many were carried.
+ * `date` (an entry carried before keeps the digest it was measured on). An entry already carried to `digest`
+ * gets the new reason and date: the record of why it stands, restated (say, once an experiment it was carried
+ * for has been measured and landed). Entries measured on `digest` stay as they are.
  */
-export function carryTuning(db: TuningDatabase, kernel: string, digest: string, reason: string, date: string): number {
+export function carryTuning(db: TuningDatabase, kernel: string, digest: string, reason: string, date: string): { carried: number; restated: number } {
   let carried = 0;
+  let restated = 0;
   for (const entry of Object.values(db.entries)) {
-    if (entry.kernel !== kernel || entry.source === digest) continue;
+    if (entry.kernel !== kernel) continue;
+    if (entry.source !== digest) carried++;
+    else if (entry.carried) restated++;
+    else continue;
     entry.carried = { from: entry.carried?.from ?? entry.source, reason, date };
     entry.source = digest;
-    carried++;
   }
-  return carried;
+  return { carried, restated };
 }

@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=4 dtype=fp16 cache=paged kv=e4m3
-// Schedule  threads=256 rows=2 stages=4 (tuned in tuning/nvidia-h200.json (1.07x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: EXPERIMENT (branch merge-all-threads): the producers join the split merge; not measured))
+// Schedule  threads=256 rows=2 stages=4 (tuned in tuning/nvidia-h200.json (1.07x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: since then the warps' merge in one pass, the values' scale read after the loop and the producers joining the split merge (bench/NOTES.md sections 27-28), each timed against the code before it at these schedules; the main loop and the schedule knobs are unchanged))
 // Launch    grid (splits, HB, B), 384 threads, 178560 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.

@@ -37,6 +37,12 @@ it("carries a database's stale entries of the named kernel to the current code",
   const carried = readTuning(path).entries["topk__k2048"];
   expect(carried.source).toBe(kernelDigest(topk.fn));
   expect(carried.carried).toMatchObject({ from: "0123456789abcdef", reason: "only a comment moved" });
-  const again = lim("--carry", "topk", "--why", "x", "--db", path);
-  expect(again.stdout).toMatch(/topk: every entry is already for the current code .*; nothing to carry/);
+  const again = lim("--carry", "topk", "--why", "measured since", "--db", path);
+  expect(again.stdout).toMatch(/topk: the reason of 1 entries already carried to [0-9a-f]{16} restated/);
+  expect(readTuning(path).entries["topk__k2048"].carried).toMatchObject({ from: "0123456789abcdef", reason: "measured since" });
+  // An entry measured on the current code is never marked carried.
+  writeFileSync(path, JSON.stringify({ format: TUNING_FORMAT, metadata, entries: { "topk__k2048": { ...entry, source: kernelDigest(topk.fn) } } }));
+  const measured = lim("--carry", "topk", "--why", "x", "--db", path);
+  expect(measured.stdout).toMatch(/topk: every entry was measured on the current code .*; nothing to carry/);
+  expect(readTuning(path).entries["topk__k2048"].carried).toBeUndefined();
 });

@@ -141,7 +141,7 @@ describe("tuning databases", () => {
       entry(ranges[1], "t64_r1_s3"), // already for the current code: untouched
       ["topk@x", { ...entry(ranges[2], "t64_r1_s3", { source: measured })[1], kernel: "topk" }], // another kernel: untouched
     ]);
-    expect(carryTuning(db, "decode_attention", digest, "only the epilogue changed", "2026-12-01")).toBe(1);
+    expect(carryTuning(db, "decode_attention", digest, "only the epilogue changed", "2026-12-01")).toEqual({ carried: 1, restated: 0 });
     const [first, second, other] = Object.values(db.entries);
     expect(first.source).toBe(digest);
     expect(first.carried).toEqual({ from: measured, reason: "only the epilogue changed", date: "2026-12-01" });
@@ -149,8 +149,13 @@ describe("tuning databases", () => {
     expect(other.source).toBe(measured);
     // Carried again after another edit: still the digest it was measured on.
     first.source = "fedcba9876543210";
-    expect(carryTuning(db, "decode_attention", digest, "again", "2026-12-02")).toBe(1);
+    expect(carryTuning(db, "decode_attention", digest, "again", "2026-12-02")).toEqual({ carried: 1, restated: 0 });
     expect(first.carried).toEqual({ from: measured, reason: "again", date: "2026-12-02" });
+    // Carried once more to the same code: the reason is restated; the measured entry stays as it is.
+    expect(carryTuning(db, "decode_attention", digest, "measured at these schedules", "2026-12-03")).toEqual({ carried: 0, restated: 1 });
+    expect(first.carried).toEqual({ from: measured, reason: "measured at these schedules", date: "2026-12-03" });
+    expect(second.carried).toBeUndefined();
+    first.carried = { from: measured, reason: "again", date: "2026-12-02" };
     const t = tunedSchedules([{ path: "tuning/h100.json", db }], DEVICE);
     const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
     expect(t.warnings).toEqual([]);
