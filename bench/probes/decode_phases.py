@@ -13,8 +13,8 @@ per phase, the earliest, median and latest block in microseconds from the first 
   loop-done   the consumers' main loop is over
   partial     the block's output (one split) is stored
   merge-in    the last block of a head block starts merging the splits; merge-out: it is done
-  copied0     (lists and paged caches, whose first tile is staged before the block synchronises) the producers
-              have issued tile 0's copies; staged1: they have staged tile 1's row addresses
+  copy0-in    the producers start issuing tile 0's copies; copy0-out: they have issued them (both paths)
+  staged1     (lists and paged caches) the producers have staged tile 1's row addresses
 
 The stamps cost ~2-3 us per launch (the probed library times 13.1 us where the plain one times 10.3 at B 1 4K),
 so read phases, not totals. The patch matches the generated code's statements and fails, naming the statement,
@@ -37,7 +37,7 @@ import sys
 SLOTS = 16  # stamps per block
 BLOCKS = 4096  # blocks per launch the buffer holds
 PHASES = ["entry", "pdl-wait", "prod-start", "prod-done", "tile0", "tile-last", "loop-done", "partial", "merge-in", "merge-out",
-          "staged1", "copied0"]
+          "staged1", "copy0-in", "copy0-out"]
 
 
 def kernel_files(folder: str):
@@ -75,7 +75,8 @@ def patch(folder: str):
         insert(r"        lim::barrier_wait\(full\[stage\], tile / s::stages % 2\);[^\n]*\n",
                after="        if (threadIdx.x == 0 && tile == 0) PROBE(4);\n        if (threadIdx.x == 0 && tile == tiles - 1) PROBE(5);\n")
         insert(r"            lim::sync_producers<\d+>\(\);[^\n]*\n", after="            if (threadIdx.x == s::threads && tile == 1) PROBE(10);\n")
-        insert(r"            copyTile\(tile, false\);[^\n]*\n", after="            if (threadIdx.x == s::threads && tile == 0) PROBE(11);\n")
+        insert(r"    auto copyTile = \[&\]\(int tile, bool directly\) -> void \{[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(11);\n")
+        insert(r"      lim::cp_async_arrive\(full\[stage\]\);[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(12);\n")
         insert(r"    lim::allow_dependent_grid\(\);[^\n]*\n(?=    lim::sync_consumers)", after="    if (threadIdx.x == 0) PROBE(6);\n")
         insert(r"  if \(splits > 1\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(7);\n")
         insert(r"    if \(lim::last_to_arrive\([^\n]*\n", after="      if (threadIdx.x == 0) PROBE(8);\n")
