@@ -368,8 +368,10 @@ export function decode_attention(
         // Scores of the slice's 16-row parts: score[rp][hb] holds rows g0, g0 + 8 by heads 2 t4, 2 t4 + 1.
         const score = regs("f32", [s.rows, HEAD_BLOCKS, 4], 0.0);
         for (const rp of unroll(s.rows)) {
-          // Even and odd k steps accumulate apart (two mma chains, half as long), then add.
-          const part = regs("f32", [2, HEAD_BLOCKS, 4], 0.0);
+          // Even and odd k steps accumulate apart (two mma chains, half as long), then add. Two blocks of heads
+          // already make two chains, and their registers are short (D 256, G 16 over FP8 sits at the limit).
+          const CHAINS = HEAD_BLOCKS > 1 ? 1 : 2;
+          const part = regs("f32", [CHAINS, HEAD_BLOCKS, 4], 0.0);
           for (const ld of unroll(LOADS)) {
             const kf = regs("u32", [4]);
             loadMatrix(kf, kStage.ref(stage, base + rp * 16 + kRow, (2 * ld + kColumn) * VEC), false);
@@ -386,14 +388,19 @@ export function decode_attention(
                 a[1] = bottom[0];
                 a[2] = top[1];
                 a[3] = bottom[1];
-                for (const hb of unroll(HEAD_BLOCKS)) mma(part[half][hb], a, qb[hb][2 * ld + half], MMA);
+                for (const hb of unroll(HEAD_BLOCKS)) mma(part[half % CHAINS][hb], a, qb[hb][2 * ld + half], MMA);
               }
             } else {
               // One load per k step: ld is the k step.
-              for (const hb of unroll(HEAD_BLOCKS)) mma(part[ld % 2][hb], kf, qb[hb][ld], MMA);
+              for (const hb of unroll(HEAD_BLOCKS)) mma(part[ld % CHAINS][hb], kf, qb[hb][ld], MMA);
             }
           }
-          for (const hb of unroll(HEAD_BLOCKS)) for (const e of unroll(4)) score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];
+          for (const hb of unroll(HEAD_BLOCKS)) {
+            for (const e of unroll(4)) {
+              score[rp][hb][e] = part[0][hb][e];
+              for (const ch of unroll(CHAINS - 1)) score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];
+            }
+          }
         }
         // Scale, mask rows past the split or skipped, write logits, and take this tile's maxima.
         const tileMax = regs("f32", [HEAD_BLOCKS, 2], -Infinity);

@@ -528,31 +528,34 @@ __device__ __forceinline__ A& peer(A& local, int rank) {
  * and acquires the others' (the barrier orders every participant's writes before it, and every read after
  * it). The increment wraps at `total` - 1 to 0, so the last block resets the counter with its arrival. A
  * fence in every thread, an add and a separate reset cost 0.2-0.3 us more per split launch at B 1 (bench/NOTES.md
- * section 23). The verdict reaches the others through a shared flag between two barriers.
+ * section 23).
  *
- * The block-wide barriers name their thread count (the block's). With the count left implicit, as
- * __syncthreads() leaves it, compute-sanitizer's racecheck reported the flag's write and its reads as a race in
- * every split launch once the producers (which have allowed the dependent launch by then) joined the merge;
- * the consumers' named barrier, which names its count, never was. Passing the verdict through the barrier's
- * own reduction (bar.red) satisfied racecheck, but cost D 256, G 16 FP8 variants 3 registers they do not
- * have. That racecheck accepts the named count is still to be checked (bench/NOTES.md section 28).
+ * The verdict reaches the other threads through the second barrier's own reduction (bar.red), not through a
+ * shared flag written before a barrier and read after it. With the flag, compute-sanitizer's racecheck reported
+ * the producer warps' reads against thread 0's write in every split launch (bench/NOTES.md sections 28-29); it
+ * still did with the barrier's count named, with barrier 3 instead of 0, with a volatile read, and with no
+ * dependent launch allowed, and it stopped only with bar.red. The reduction costs registers: D 256, G 16 FP8
+ * variants fit only because their score mmas run one chain per head block (dsl/kernels/decode_attention.ts).
  */
 template <int CONSUMERS = 0>
 __device__ __forceinline__ bool last_to_arrive(int* counter, int total) {
-  __shared__ int last;
-  auto sync = [] {
-    if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
-    else asm volatile("bar.sync 0, %0;" ::"r"(blockDim.x) : "memory");
-  };
-  sync();
+  if constexpr (CONSUMERS > 0) sync_consumers<CONSUMERS>();
+  else __syncthreads();
+  unsigned last = 0;
   if (threadIdx.x == 0) {
     const unsigned wrap = static_cast<unsigned>(total - 1);
     unsigned before;
     asm volatile("atom.acq_rel.gpu.global.inc.u32 %0, [%1], %2;" : "=r"(before) : "l"(counter), "r"(wrap) : "memory");
     last = before == wrap;
   }
-  sync();
-  return last;
+  if constexpr (CONSUMERS > 0) {
+    unsigned any;  // bar.red on the consumers' named barrier (1), as sync_consumers
+    asm volatile("{\n  .reg .pred mine, all;\n  setp.ne.u32 mine, %1, 0;\n  bar.red.or.pred all, 1, %2, mine;\n  selp.u32 %0, 1, 0, all;\n}"
+                 : "=r"(any) : "r"(last), "n"(CONSUMERS) : "memory");
+    return any != 0;
+  } else {
+    return __syncthreads_or(static_cast<int>(last)) != 0;
+  }
 }
 
 // ---- Warp collectives -------------------------------------------------------------------------------

@@ -275,226 +275,231 @@ __global__ void __launch_bounds__(256) decode_attention__d128_g1_bf16_contiguous
         float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:369
         #pragma unroll
         for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:370
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:372
+          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:373
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:374
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:373
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:374
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:375
-            {                                                                       // dsl/kernels/decode_attention.ts:376
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:375
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:376
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:377
+            {                                                                       // dsl/kernels/decode_attention.ts:378
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:393
-                lim::mma_16816<__nv_bfloat16>(part[ld % 2][hb], kf, qb[hb][ld]);    // dsl/kernels/decode_attention.ts:393
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:395
+                lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:395
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:396
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:398
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:396
-              score[rp][hb][e] = part[0][hb][e] + part[1][hb][e];                   // dsl/kernels/decode_attention.ts:396
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:399
+              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:400
+              #pragma unroll
+              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:401
+                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:401
+              }
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:399
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:406
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:400
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:407
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:401
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:402
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:403
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:408
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:409
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:410
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:404
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:411
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:405
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:406
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:407
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:408
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:409
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:410
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:410
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:412
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:413
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:414
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:415
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:416
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:417
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:417
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:416
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:423
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:417
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:424
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:418
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:419
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:420
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:421
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:422
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:425
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:426
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:427
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:428
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:429
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:425
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:432
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:425
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:432
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:425
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:425
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:432
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:432
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:426
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:430
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:433
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:437
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:431
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:438
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:432
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:433
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:434
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:435
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:436
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:437
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:439
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:440
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:441
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:442
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:443
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:444
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:440
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:443
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:444
-            {                                                                       // dsl/kernels/decode_attention.ts:445
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:447
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:450
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:451
+            {                                                                       // dsl/kernels/decode_attention.ts:452
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:456
-                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:456
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:463
+                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:463
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:464
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:471
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:468
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:469
-    constexpr int ACC_ROW = 132;                                                    // dsl/kernels/decode_attention.ts:476
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:477
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:478
-    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:479
-    auto& accAll = *reinterpret_cast<float (*)[4][8][132]>(lim_smem + 4864);  /* shared bytes 4864..21759 */ // dsl/kernels/decode_attention.ts:480
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:483
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:483
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:475
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:476
+    constexpr int ACC_ROW = 132;                                                    // dsl/kernels/decode_attention.ts:483
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:484
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:485
+    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:486
+    auto& accAll = *reinterpret_cast<float (*)[4][8][132]>(lim_smem + 4864);  /* shared bytes 4864..21759 */ // dsl/kernels/decode_attention.ts:487
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:490
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:490
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:484
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:491
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:485
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:486
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:487
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:488
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:489
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:490
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:492
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:493
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:494
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:495
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:496
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:497
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:492
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:499
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:492
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:492
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:499
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:499
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:495
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:496
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:497
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:498
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:502
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:503
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:504
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:505
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:499
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:499
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:506
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:506
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:500
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:507
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:501
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:501
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:508
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:508
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:504
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:505
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:505
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:511
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:512
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:512
       }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:506
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:513
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:507
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:507
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:514
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:514
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:508
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:509
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:510
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:510
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:515
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:516
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:517
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:517
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:512
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:519
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:515
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:516
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:517
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:518
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:519
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:522
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:523
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:524
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:525
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:526
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:520
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:521
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:522
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:527
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:528
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:529
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:523
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:523
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:530
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:530
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:525
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:525
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:532
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:532
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:526
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:533
       }
     }
   }
-  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:532
-    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:535
-      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:543
-        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:544
-        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:545
-        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:546
-        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:547
-        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:548
-        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:549
-        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:550
-          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:551
-          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:552
-          #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:553
-            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:554
-            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:555
-            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:556
-            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:557
-          }
-          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:559
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:539
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:542
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:550
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:551
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:552
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:553
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:554
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:555
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:556
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:557
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:558
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:559
           #pragma unroll
           for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:560
-            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:560
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:561
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:562
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:563
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:564
           }
-          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:561
-          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:562
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:566
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:563
-            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:563
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:567
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:567
           }
-          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:564
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:568
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:569
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:565
-            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:566
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:567
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:570
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:570
+          }
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:571
+          #pragma unroll
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:572
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:573
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:574
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:568
-              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:568
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:575
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:575
             }
           }
         }
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:571
-          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:571
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:578
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:578
         }
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:572
-          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:572
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:579
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:579
         }
       }
     }
