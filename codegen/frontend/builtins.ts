@@ -332,6 +332,12 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     if (t.kind !== "ref" || STORAGE_BYTES[t.elem] !== 2) ctx.fail("type-mismatch", nodes[0], `loadBits() reads two 16-bit elements, got ${describe(t)}`, "pass tensor.ref(...) of a bf16 or fp16 tensor at an even index");
     return { type: scalar("u32"), args };
   },
+  peek: (ctx, call, args, nodes) => {
+    arity(ctx, call, "peek", args, 1);
+    const t = args[0].type;
+    if (t.kind !== "ref" || t.space !== "global" || t.elem !== "i32") ctx.fail("type-mismatch", nodes[0], `peek() reads an i32 in device memory, got ${describe(t)}`, "pass tensor.ref(...) of an i32 tensor, e.g. peek(indices.ref(b, 0, i))");
+    return { type: scalar("i32"), args };
+  },
   arrive: (ctx, call, args, nodes) => {
     arity(ctx, call, "arrive", args, 1);
     ctx.barrierSignals.add(barrierOf(ctx, nodes[0], args[0], "arrive() argument"));

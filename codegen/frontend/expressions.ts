@@ -28,6 +28,8 @@ const BINARY_OPS: Readonly<Record<string, BinaryOp>> = {
  * The words come as values, not as the slot, so that a thread reads the words of several rows into
  * registers before any of their copies (ptxas does not move a shared load above an earlier asynchronous
  * copy, which writes shared memory: reading each row's words at its copy made them wait one after another).
+ * prefetchRow(request, head, position, elements) warms the L2 with a row before the kernel may read it
+ * (before waitForPrecedingGrid): a paged cache peeks its table for the page.
  */
 const CACHE_METHODS: Readonly<Record<string, { readonly args: readonly string[]; readonly result: "i32" | "ref" | "void" }>> = {
   page: { args: ["request", "position"], result: "i32" },
@@ -36,6 +38,7 @@ const CACHE_METHODS: Readonly<Record<string, { readonly args: readonly string[];
   pageRef: { args: ["page", "head", "position", "element"], result: "ref" },
   stageRow: { args: ["slot", "page", "position"], result: "void" },
   stagedRef: { args: ["low", "high", "head", "element"], result: "ref" },
+  prefetchRow: { args: ["request", "head", "position", "elements"], result: "void" },
 };
 
 export class Expressions {
@@ -457,7 +460,8 @@ export class Expressions {
       case "checkedPage":
       case "pageRef":
       case "stageRow":
-      case "stagedRef": {
+      case "stagedRef":
+      case "prefetchRow": {
         const method = CACHE_METHODS[name];
         if (param.layout === undefined || argNodes.length !== method.args.length) {
           ctx.fail("type-mismatch", node, `${name}() takes (${method.args.join(", ")}) of a cache tensor (one declared with a layout)`, `e.g. ${param.name}.${name}(${method.args.join(", ")})`);
@@ -483,7 +487,7 @@ export class Expressions {
         return { k: "call", fn: `tensor.${name}`, args: [obj, value, ...indices], type, level: "runtime", pos };
       }
       default:
-        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageEntry, checkedPage, pageRef, stageRow and stagedRef");
+        return ctx.fail("unknown-primitive", node, `tensors have no method '${name}'`, "tensors have at, ref, size, perHead, store, atomicAdd, atomicMin; cache tensors page, pageEntry, checkedPage, pageRef, stageRow, stagedRef and prefetchRow");
     }
   }
 

@@ -40,7 +40,7 @@
 import {
   DEFAULT_MATRIX,
   allowDependentGrid, arrive, asyncArrive, asyncCopy, barriers, blockIdx, ceilDiv, defineKernel, exp2, isFp8, isProducer, laneGroupMax,
-  laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, loadVec, log2, max, min, mma, pack2, present, raise, range, regs, shared,
+  laneGroupSum, laneId, lastToArrive, loadBits, loadMatrix, loadVec, log2, max, min, mma, pack2, peek, present, raise, range, regs, shared,
   producerWarps, sizeof, storeVec, syncthreads, threadIdx, transposeMatrix, unroll, waitBarrier, waitForPrecedingGrid, warpId, widenFp8,
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
@@ -117,6 +117,7 @@ export function decode_attention(
   groupSize: i32, // query heads per KV head (Hq / Hkv); G of them are served by one block
   splits: i32,
   chunk: i32,
+  prefetch: i32, // 1: fetch the first rows into the L2 before the preceding kernel is done (a launch of one wave of blocks)
 ): void {
   const FP8 = sizeof(c.kv) == 1; // an FP8 cache, E4M3 or E5M2
   const MMA = FP8 ? "fp16" : c.dtype; // the mmas' input type: FP8 rows widen exactly to fp16
@@ -134,26 +135,42 @@ export function decode_attention(
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
   const MERGE_VEC = 4; // consecutive dims of a head each merging thread takes (one 16-byte load per partial)
 
-  // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
-  // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
-  waitForPrecedingGrid();
   const b = blockIdx.z;
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
   const kvHead = qHead / groupSize;
   const split = blockIdx.x;
+  const start = split * chunk;
+  let list = 0; // the block's list: the request's, or its first head's
+  if (present(indices)) list = indices.size("HI") == 1 ? 0 : qHead;
+
+  // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
+  // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
+  // While it finishes, the rows of this split's first two rings of tiles are fetched into the L2, so that the
+  // first copies after the wait find them there instead of in memory: in a B 1 launch the first tile arrived
+  // 1.2-2 us after the wait (bench/NOTES.md sections 27-28). Nothing is read: a list's entries and a paged
+  // cache's table are peeked (their values, which that kernel may still be writing, only pick the rows).
+  // Only in a launch of one wave of blocks (prefetch = 1, the C ABI's plan): later waves start after that
+  // kernel is done, and would only request their first rows twice.
+  if (prefetch == 1) {
+    const AHEAD_ROWS = 2 * s.stages * TILE;
+    for (let r = threadIdx.x; r < min(chunk, AHEAD_ROWS); r += s.threads + PRODUCERS) {
+      let pos = start + r;
+      if (present(indices)) pos = start + r < indices.size("KI") ? peek(indices.ref(b, list, start + r)) : -1;
+      if (pos >= 0 && pos < maxSeqlen) {
+        k.prefetchRow(b, kvHead, pos, c.D);
+        v.prefetchRow(b, kvHead, pos, c.D);
+      }
+    }
+  }
+  waitForPrecedingGrid();
 
   // Everything the block reads before its first K/V row is loaded up front, before the checks, so that the
   // loads overlap.
   const seqlen = seqlens.at(b);
-  let list = 0;
   let count = 0;
-  if (present(indices)) {
-    list = indices.size("HI") == 1 ? 0 : qHead;
-    if (present(counts)) count = counts.at(b, list);
-  }
+  if (present(indices) && present(counts)) count = counts.at(b, list);
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the producer then never waits on an index load.
-  const start = split * chunk;
   const listEntries = shared("i32", [c.LIST_ROWS + 1]);
   if (present(indices)) {
     const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));

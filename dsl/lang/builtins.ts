@@ -320,6 +320,14 @@ export function pack2(x: f32, y: f32, elem: string): u32 {
 export function loadBits(src: Ref): u32 {
   return gpuOnly("loadBits");
 }
+/**
+ * The i32 at a location, read at the L2 (never through this SM's L1), so that it may be read before
+ * waitForPrecedingGrid(): the preceding kernel may still be writing it, so the value is a hint (a row to
+ * prefetch), never data.
+ */
+export function peek(src: Ref<"i32">): i32 {
+  return gpuOnly("peek");
+}
 
 // ---- Hopper's asynchronous machinery (sm_90): bulk copies, mbarriers, warp roles --------------------
 

@@ -74,6 +74,13 @@ export interface Tensor<E extends Elem, Dims extends readonly (string | number)[
    * words of several rows before any of their copies, which ptxas does not do for it.
    */
   stagedRef(low: u32, high: u32, head: i32, d: i32): Ref<E>;
+  /**
+   * A cache tensor only: starts moving the first `elements` elements of row (request, head, position) into the
+   * L2, loading nothing into the kernel. Safe before waitForPrecedingGrid() (the L2 is where every SM's writes
+   * meet, so a line fetched early is never stale); a paged cache's page comes from its block table read with
+   * peek(), and an entry outside the pool prefetches nothing. The position must lie inside the cache.
+   */
+  prefetchRow(request: i32, head: i32, position: i32, elements: i32): void;
 }
 
 /** An input the caller may omit (a null pointer); test it with present() before use. */

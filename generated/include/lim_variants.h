@@ -275,6 +275,7 @@ typedef struct lim_decode_attention_params {
   int32_t maxSeqlen;
   int32_t groupSize;
   int32_t chunk;
+  int32_t prefetch;
   lim_device_status* status; /* where kernels report bad input; may be NULL */
 } lim_decode_attention_params;
 

@@ -64,6 +64,7 @@ struct Plan {
   int heads_per_block;  // G of the variant: the group size, or 1 for per-head lists
   int head_blocks;
   SplitPlan split;
+  bool one_wave;  // every block resident at once: the kernel prefetches its first rows before the preceding kernel is done
   std::size_t partial_o_bytes;
   std::size_t partial_lse_bytes;
   std::size_t workspace_bytes;
@@ -108,6 +109,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": " + std::to_string(max_rows) + " rows per block need " + std::to_string(plan->split.splits) +
                                                 " splits, more than the " + std::to_string(LIM_DECODE_ATTENTION_MAX_SPLITS) + " the kernel merges");
   }
+  plan->one_wave = blocks * plan->split.splits <= static_cast<int64_t>(sms) * per_sm;
   const std::size_t partials = static_cast<std::size_t>(batch) * num_q_heads * plan->split.splits;
   const bool split = plan->split.splits > 1;
   plan->partial_o_bytes = split ? round256(partials * head_dim * sizeof(float)) : 0;
@@ -170,6 +172,7 @@ int run(const Args& a, const RowSource& rows, const LogitsOut& logits) {
   p.maxSeqlen = a.max_seqlen;
   p.groupSize = a.num_q_heads / a.num_kv_heads;
   p.chunk = plan.split.chunk;
+  p.prefetch = plan.one_wave ? 1 : 0;
   p.status = status_word;
   return finish(launch(a.function, plan.attention, &p, a.stream));
 }

@@ -71,6 +71,26 @@ __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
   }
 }
 
+// ---- Reading ahead of the preceding kernel (sm_90) -----------------------------------------------------
+
+/**
+ * Starts moving the 128-byte line holding p into the L2, loading nothing. Safe before
+ * wait_for_preceding_grid(): every SM's writes meet in the L2, so a line fetched there early is never stale
+ * (unlike a line in this SM's L1, which a plain load could leave behind).
+ */
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
+/**
+ * Reads an int at the L2 (a relaxed load at GPU scope: never from or into this SM's L1). Before
+ * wait_for_preceding_grid() the preceding kernel may still be writing it: the value may be stale, so it is a
+ * hint (an address to prefetch), never data.
+ */
+__device__ __forceinline__ int peek(const int* p) {
+  int v;
+  asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
 // ---- Tensors in device memory ----------------------------------------------------------------------
 
 /**
@@ -108,6 +128,11 @@ struct Tensor {
   }
   __device__ __forceinline__ T* staged_ref(unsigned low, unsigned high, int h, int d) const {
     return staged_row<T>(low, high) + (h * arg.stride[1] + d);
+  }
+  /** Prefetches the first `elements` elements of row (b, h, position) into the L2, line by line (see prefetch_l2). */
+  __device__ __forceinline__ void prefetch_row(int b, int h, int position, int elements) const {
+    const T* row = ptr_at(b, h, position, 0);
+    for (int d = 0; d < elements; d += static_cast<int>(128 / sizeof(T))) prefetch_l2(row + d);
   }
 
   template <typename... I>
@@ -199,6 +224,21 @@ struct PagedTensor {
   }
   __device__ __forceinline__ T* staged_ref(unsigned low, unsigned high, int h, int d) const {
     return staged_row<T>(low, high) + (h * arg.rows.stride[2] + d);
+  }
+  /**
+   * Prefetches the first `elements` elements of row (b, h, position) into the L2. The page comes from the
+   * table read with peek() (an entry the preceding kernel may still be writing: a stale one only wastes the
+   * prefetch), at an address clamped into the table; an entry outside the pool prefetches nothing. b is a
+   * request of the launch, as everywhere (table_rows has one entry per request).
+   */
+  __device__ __forceinline__ void prefetch_row(int b, int h, int position, int elements) const {
+    const unsigned request = arg.table_rows != nullptr ? static_cast<unsigned>(peek(arg.table_rows + b)) : static_cast<unsigned>(b);
+    const unsigned column = min(static_cast<unsigned>(max(position, 0)) >> arg.page_shift, static_cast<unsigned>(arg.table_width) - 1);
+    const unsigned row = min(request, static_cast<unsigned>(arg.table_height) - 1);
+    const int page = peek(arg.block_table + row * arg.block_table_stride + column);
+    if (static_cast<unsigned>(page) >= static_cast<unsigned>(arg.num_pages)) return;
+    const T* start = page_ref(page, h, position, 0);
+    for (int d = 0; d < elements; d += static_cast<int>(128 / sizeof(T))) prefetch_l2(start + d);
   }
 
   template <typename... I>
