@@ -87,6 +87,21 @@ describe("cache layouts", () => {
     expect(oddRows.summary).toMatch(/must be an 8-byte aligned word pair/);
   });
 
+  it("lowers prefetchRow() and peek(): a row warmed in the L2 ahead of the preceding kernel, its position peeked from a list", () => {
+    const params = `${CACHE}, idx: Tensor<"i32", ["B", "K"]>`;
+    const body = "  const pos = peek(idx.ref(blockIdx.x, 3));\n  if (pos >= 0) k.prefetchRow(blockIdx.x, 0, pos, 128);";
+    for (const cache of ["paged", "contiguous"]) {
+      const ir = compileTiny(body, { params, constants: { D: 128, dtype: "bf16", cache } });
+      const e = new Emitter();
+      e.stmts(ir.body, 0);
+      expect(e.text()).toContain("const int pos = lim::peek(idx.ptr_at(static_cast<int>(blockIdx.x), 3));");
+      expect(e.text()).toContain("k.prefetch_row(static_cast<int>(blockIdx.x), 0, pos, 128);");
+    }
+    expect(errorOf("  k.prefetchRow(0, 0, 5);", CACHE).summary).toMatch(/prefetchRow\(\) takes \(request, head, position, elements\) of a cache tensor/);
+    expect(errorOf("  const v = peek(k.ref(0, 0, 0, 0));", CACHE).summary).toMatch(/peek\(\) reads an i32 in device memory, got global location of bf16/);
+    expect(errorOf('  const sh = shared("i32", [4]);\n  const v = peek(sh.ref(0));', CACHE).summary).toMatch(/peek\(\) reads an i32 in device memory/);
+  });
+
   it("refuses page() on a tensor without a layout", () => {
     const e = errorOf("  const p = x.page(0, 1);", 'x: Tensor<"dtype", ["B", "H", "N", "D"]>');
     expect(e.kind).toBe("type-mismatch");
