@@ -140,8 +140,6 @@ export function decode_attention(
   const kvHead = qHead / groupSize;
   const split = blockIdx.x;
   const start = split * chunk;
-  let list = 0; // the block's list: the request's, or its first head's
-  if (present(indices)) list = indices.size("HI") == 1 ? 0 : qHead;
 
   // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
   // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
@@ -155,7 +153,7 @@ export function decode_attention(
     const AHEAD_ROWS = 2 * s.stages * TILE;
     for (let r = threadIdx.x; r < min(chunk, AHEAD_ROWS); r += s.threads + PRODUCERS) {
       let pos = start + r;
-      if (present(indices)) pos = start + r < indices.size("KI") ? peek(indices.ref(b, list, start + r)) : -1;
+      if (present(indices)) pos = start + r < indices.size("KI") ? peek(indices.ref(b, indices.size("HI") == 1 ? 0 : qHead, start + r)) : -1;
       if (pos >= 0 && pos < maxSeqlen) {
         k.prefetchRow(b, kvHead, pos, c.D);
         v.prefetchRow(b, kvHead, pos, c.D);
@@ -167,8 +165,12 @@ export function decode_attention(
   // Everything the block reads before its first K/V row is loaded up front, before the checks, so that the
   // loads overlap.
   const seqlen = seqlens.at(b);
+  let list = 0;
   let count = 0;
-  if (present(indices) && present(counts)) count = counts.at(b, list);
+  if (present(indices)) {
+    list = indices.size("HI") == 1 ? 0 : qHead;
+    if (present(counts)) count = counts.at(b, list);
+  }
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the producer then never waits on an index load.
   const listEntries = shared("i32", [c.LIST_ROWS + 1]);
