@@ -59,6 +59,14 @@ for section in "$@"; do
         grep -E "Duration|Cluster|Achieved Occupancy|Theoretical Occupancy|Block Limit|Compute \(SM\) Throughput|Warp Cycles Per Issued" "$OUT/ncu-$v.txt" | sed "s/^/$v /"
       done
       ;;
+    probe-topk)
+      # Where one rank-order top-k launch of each issue-12 shape spends its time (bench/probes/topk_phases.py): the
+      # tuned topk kernels generated into a copy, stamped, built apart (genT/buildT), and run.
+      node bin/lim generate --head-dims 128 --group-sizes 4 --dtypes bf16 --caches contiguous --kv-dtypes auto --out /tmp/genT > "$OUT/probe-topk.log" 2>&1 &&
+        python3 bench/probes/topk_phases.py patch /tmp/genT >> "$OUT/probe-topk.log" 2>&1 &&
+        bash bench/device/build.sh /tmp/genT /tmp/buildT >> "$OUT/probe-topk.log" 2>&1 || { tail -5 "$OUT/probe-topk.log"; status=1; continue; }
+      python3 bench/probes/topk_phases.py run /tmp/buildT/liblim.so /tmp/genT 2>&1 | tee -a "$OUT/probe-topk.log" || status=1
+      ;;
     retune-topk)
       # After a change to the top-k kernel: the kernels of head dim 128 (bf16, contiguous) generated and built, the
       # selection tests, the tuning sweep of the top-k alone (the database comes back in $OUT), then generated

@@ -27,15 +27,12 @@ when the kernel changes under it. Run on the GPU machine (bench/device), with th
 """
 
 import argparse
-import ctypes
 import glob
 import os
-import re
-import statistics
 import sys
 
-SLOTS = 16  # stamps per block
-BLOCKS = 4096  # blocks per launch the buffer holds
+from stamps import Patch, Stamps, refuse_generated, report
+
 PHASES = ["entry", "pdl-wait", "prod-start", "prod-done", "tile0", "tile-last", "loop-done", "partial", "merge-in", "merge-out",
           "staged1", "copy0-in", "copy0-out"]
 
@@ -47,45 +44,21 @@ def kernel_files(folder: str):
 def patch(folder: str):
     """Inserts the stamps into every contiguous decode_attention kernel of `folder`."""
     for path in kernel_files(folder):
-        name = os.path.basename(path)[:-3]
-        buffer = f"probe_{name}"
-        code = open(path).read()
-        block = "(blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z))"
-        header = (
-            f"\n__device__ unsigned long long {buffer}[{BLOCKS * SLOTS}];\n"
-            f"#define PROBE(slot) do {{ unsigned long long t; asm volatile(\"mov.u64 %0, %%globaltimer;\" : \"=l\"(t)); "
-            f"{buffer}[{block} * {SLOTS} + (slot)] = t; }} while (0)\n"
-            f"extern \"C\" int lim_probe_take__{name}(unsigned long long* host) {{\n"
-            f"  static unsigned long long zeros[{BLOCKS * SLOTS}];\n"
-            f"  if (cudaMemcpyFromSymbol(host, {buffer}, sizeof zeros) != cudaSuccess) return 1;\n"
-            f"  return cudaMemcpyToSymbol({buffer}, zeros, sizeof zeros) != cudaSuccess;\n"
-            f"}}\n")
-
-        def insert(pattern: str, before: str = "", after: str = ""):
-            nonlocal code
-            found = re.search(pattern, code)
-            if not found:
-                sys.exit(f"{path}: no statement matches {pattern!r}: the kernel changed; update bench/probes/decode_phases.py")
-            code = code[:found.start()] + before + found.group(0) + after + code[found.end():]
-
-        insert(r'#include "lim_device.cuh"\n', after=header)
-        insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
-        insert(r"  if \(lim::is_producer<s::threads>\(\)\) \{[^\n]*\n", after="    if (threadIdx.x == s::threads) PROBE(2);\n")
-        insert(r"        copyTile\(tile, true\);[^\n]*\n      \}\n", after="      if (threadIdx.x == s::threads) PROBE(3);\n")
-        insert(r"        lim::barrier_wait\(full\[stage\], tile / s::stages % 2\);[^\n]*\n",
-               after="        if (threadIdx.x == 0 && tile == 0) PROBE(4);\n        if (threadIdx.x == 0 && tile == tiles - 1) PROBE(5);\n")
-        insert(r"            lim::sync_producers<\d+>\(\);[^\n]*\n", after="            if (threadIdx.x == s::threads && tile == 1) PROBE(10);\n")
-        insert(r"    auto copyTile = \[&\]\(int tile, bool directly\) -> void \{[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(11);\n")
-        insert(r"      lim::cp_async_arrive\(full\[stage\]\);[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(12);\n")
-        insert(r"    lim::allow_dependent_grid\(\);[^\n]*\n(?=    lim::sync_consumers)", after="    if (threadIdx.x == 0) PROBE(6);\n")
-        insert(r"  if \(splits > 1\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(7);\n")
-        insert(r"    if \(lim::last_to_arrive\([^\n]*\n", after="      if (threadIdx.x == 0) PROBE(8);\n")
-        ends = list(re.finditer(r"\n    \}\n  \}\n\}\n", code))  # the merge's end: the last statement of the kernel
-        if not ends:
-            sys.exit(f"{path}: the kernel's last statements changed; update bench/probes/decode_phases.py")
-        code = code[:ends[-1].start()] + "\n      if (threadIdx.x == 0) PROBE(9);" + code[ends[-1].start():]
-        open(path, "w").write(code)
-        print("probed", name)
+        k = Patch(path, "decode_phases.py")
+        k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
+        k.insert(r"  if \(lim::is_producer<s::threads>\(\)\) \{[^\n]*\n", after="    if (threadIdx.x == s::threads) PROBE(2);\n")
+        k.insert(r"        copyTile\(tile, true\);[^\n]*\n      \}\n", after="      if (threadIdx.x == s::threads) PROBE(3);\n")
+        k.insert(r"        lim::barrier_wait\(full\[stage\], tile / s::stages % 2\);[^\n]*\n",
+                 after="        if (threadIdx.x == 0 && tile == 0) PROBE(4);\n        if (threadIdx.x == 0 && tile == tiles - 1) PROBE(5);\n")
+        k.insert(r"            lim::sync_producers<\d+>\(\);[^\n]*\n", after="            if (threadIdx.x == s::threads && tile == 1) PROBE(10);\n")
+        k.insert(r"    auto copyTile = \[&\]\(int tile, bool directly\) -> void \{[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(11);\n")
+        k.insert(r"      lim::cp_async_arrive\(full\[stage\]\);[^\n]*\n", after="      if (threadIdx.x == s::threads && tile == 0) PROBE(12);\n")
+        k.insert(r"    lim::allow_dependent_grid\(\);[^\n]*\n(?=    lim::sync_consumers)", after="    if (threadIdx.x == 0) PROBE(6);\n")
+        k.insert(r"  if \(splits > 1\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(7);\n")
+        k.insert(r"    if \(lim::last_to_arrive\([^\n]*\n", after="      if (threadIdx.x == 0) PROBE(8);\n")
+        # The merge's end: the last statement of the kernel.
+        k.insert(r"\n    \}\n  \}\n\}\n", before="\n      if (threadIdx.x == 0) PROBE(9);", last=True)
+        k.save()
 
 
 def run(library: str, folder: str):
@@ -96,30 +69,9 @@ def run(library: str, folder: str):
     from decode_attention import Case
     from lessismore import Lim
 
-    lim, raw = Lim(library), ctypes.CDLL(library)
-    readers = [getattr(raw, "lim_probe_take__" + os.path.basename(p)[:-3]) for p in kernel_files(folder)]
-    host = (ctypes.c_ulonglong * (BLOCKS * SLOTS))()
-
-    def take():
-        """The stamps of the kernel that ran since the last take (each reader also clears its buffer)."""
-        found = []
-        for reader in readers:
-            if reader(host) != 0:
-                sys.exit("reading a probe buffer failed")
-            values = list(host)
-            if any(values) and not found:
-                found = [values[i * SLOTS:(i + 1) * SLOTS] for i in range(BLOCKS) if values[i * SLOTS]]
-        return found
-
-    def report(label, blocks):
-        t0 = min(b[0] for b in blocks)
-        lines = []
-        for slot, phase in enumerate(PHASES):
-            # Stamps left by an earlier launch of the graph (a merge another block did) come before t0: skipped.
-            v = [(b[slot] - t0) / 1e3 for b in blocks if b[slot] >= t0]
-            if v:
-                lines.append(f"{phase:<10} {min(v):6.2f} {statistics.median(v):6.2f} {max(v):6.2f}")
-        print(f"  {label}: {len(blocks)} blocks, us from the first entry (min / median / max)\n    " + "\n    ".join(lines), flush=True)
+    lim = Lim(library)
+    stamps = Stamps(library, kernel_files(folder))
+    take = stamps.take
 
     def dense(c):
         ws = lim.decode_attention_workspace(1, c.hq, c.hkv, c.D, c.N, c.dtype)
@@ -142,7 +94,7 @@ def run(library: str, folder: str):
         take()
         call(0)
         torch.cuda.synchronize()
-        report("one launch", take())
+        report("one launch", take(), PHASES)
         graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
         with torch.cuda.graph(graph, stream=stream):
             for i in range(20):
@@ -152,7 +104,7 @@ def run(library: str, folder: str):
         take()
         graph.replay()
         torch.cuda.synchronize()
-        report("the last of a graph of 20", take())
+        report("the last of a graph of 20", take(), PHASES)
         del graph, c
         torch.cuda.empty_cache()
 
@@ -166,8 +118,7 @@ def main():
     r.add_argument("folder", help="the patched generated folder the library was built from")
     args = ap.parse_args()
     if args.command == "patch":
-        if os.path.realpath(args.folder) == os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "generated")):
-            sys.exit("patch a copy (lim generate --out DIR), not generated/: the probed kernels are not the library's")
+        refuse_generated(args.folder)
         patch(args.folder)
     else:
         run(args.library, args.folder)

@@ -1,0 +1,128 @@
+"""Where does one top-k launch spend its time? A probe, not part of the library (bench/NOTES.md section 29).
+
+`patch` rewrites the topk kernels of a generated folder (a copy made for the probe, never generated/) so that
+thread 0 of each block stamps %globaltimer at the kernel's phases (bench/probes/stamps.py). `run` builds nothing:
+it loads a library built from that folder, ranks the rows of the shapes of issue 12 once in rank order (and as
+the last of a CUDA graph of 10), and prints per phase the earliest, median and latest block in microseconds from
+the first block's entry, then the median time each block spends between consecutive phases:
+
+  entry        the block starts (before waiting on the preceding grid)
+  pdl-wait     the preceding grid is done
+  pass0..2     a radix level's pass over the slice starts (its histogram cleared)
+  sum0..2      the level's counts are the cluster's (after the reduce-scatter's second cluster barrier)
+  digit0..2    the level's digit is found (after the scan and its block barrier)
+  compacted    the slice's picks are compacted in position order
+  placed       the slices' counts are known (after the cluster barrier that publishes them)
+  gathered     rank order: the cluster's picks are in its first block
+  ranked       rank order: the first block has every pick's rank
+  end          the block is done
+
+The stamps cost a little (one global store per phase by one thread), so read phases, not totals. The patch
+matches the generated code's statements and fails, naming the statement, when the kernel changes under it.
+Run on the GPU machine (bench/device; `bash bench/device/suite.sh probe-topk` does all four), with the tuned
+schedules (every topk variant of the default budgets, and one small variant of each other kernel for the library):
+
+  node bin/lim generate --head-dims 128 --group-sizes 4 --dtypes bf16 --caches contiguous --kv-dtypes auto --out genT.tmp
+  python3 bench/probes/topk_phases.py patch genT.tmp
+  bash bench/device/build.sh genT.tmp buildT
+  python3 bench/probes/topk_phases.py run buildT/liblim.so genT.tmp
+"""
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+
+from stamps import Patch, Stamps, refuse_generated, report
+
+PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
+          "compacted", "placed", "gathered", "ranked", "end"]
+
+
+def kernel_files(folder: str):
+    return sorted(glob.glob(os.path.join(folder, "kernels", "topk__*.cu")))
+
+
+def patch(folder: str):
+    """Inserts the stamps into every topk kernel of `folder`."""
+    for path in kernel_files(folder):
+        k = Patch(path, "topk_phases.py")
+        k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
+        # In the level loop (unrolled by the compiler, `level` 0..2): after the histogram's clearing barrier,
+        # where the counts are read, and after the barrier that publishes the digit.
+        k.insert(r"    \}\n    __syncthreads\(\);[^\n]*\n(?=    if \(remaining > 0\) \{)", after="    if (threadIdx.x == 0) PROBE(2 + 3 * level);\n")
+        k.insert(r"    auto countOf = \[&\]\(int bin\) -> int \{[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(3 + 3 * level);\n")
+        k.insert(r"    __syncthreads\(\);[^\n]*\n(?=    if \(level == 0\) \{)", after="    if (threadIdx.x == 0) PROBE(4 + 3 * level);\n")
+        k.insert(r"  const int count = runAbove \+ min\(runTies, ties\);[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(11);\n")
+        k.insert(r"  if \(byPosition != 0\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(12);\n")
+        k.insert(r"    if \(rank == 0\) \{[^\n]*\n(?=      const unsigned spread)", before="    if (threadIdx.x == 0) PROBE(13);\n")
+        k.insert(r"      const int seq = row / rowsPerSeq;[^\n]*\n", before="      if (threadIdx.x == 0) PROBE(14);\n")
+        k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(15);")
+        k.save()
+
+
+def durations(blocks: list):
+    """The median over blocks of the time from each phase a block stamped to its next stamped phase."""
+    spans = {}
+    for b in blocks:
+        stamped = [(slot, t) for slot, t in enumerate(b) if t]
+        for (s0, t0), (s1, t1) in zip(stamped, stamped[1:]):
+            spans.setdefault(f"{PHASES[s0]} -> {PHASES[s1]}", []).append((t1 - t0) / 1e3)
+    return "\n    ".join(f"{name:<26} {statistics.median(v):6.2f} (max {max(v):6.2f})" for name, v in spans.items())
+
+
+def run(library: str, folder: str):
+    """Times the phases of rank-order top-k launches of a library built from a patched folder."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.join(here, ".."), os.path.join(here, "..", "..", "python")]
+    import torch
+    from lessismore import Lim
+
+    lim = Lim(library)
+    stamps = Stamps(library, kernel_files(folder))
+    for rows, length, k in [(32, 32768, 2048), (32, 131072, 4096), (256, 32768, 2048)]:
+        inputs = [torch.randn(rows, length, device="cuda") for _ in range(4)]
+        idx = torch.empty(rows, k, dtype=torch.int32, device="cuda")
+        vals = torch.empty(rows, k, device="cuda")
+        print(f"{rows} rows x {length}, k {k}, rank order", flush=True)
+        torch.cuda.synchronize()
+        stamps.take()
+        lim.topk(inputs[0], idx, vals, k)
+        torch.cuda.synchronize()
+        blocks = stamps.take()
+        report("one launch", blocks, PHASES)
+        print("    per block, median time between phases:\n    " + durations(blocks), flush=True)
+        graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
+        with torch.cuda.graph(graph, stream=stream):
+            for i in range(10):
+                lim.topk(inputs[i % len(inputs)], idx, vals, k)
+        graph.replay()
+        torch.cuda.synchronize()
+        stamps.take()
+        graph.replay()
+        torch.cuda.synchronize()
+        blocks = stamps.take()
+        report("the last of a graph of 10", blocks, PHASES)
+        print("    per block, median time between phases:\n    " + durations(blocks), flush=True)
+        del graph, inputs
+        torch.cuda.empty_cache()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
+    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
+    r.add_argument("library")
+    r.add_argument("folder", help="the patched generated folder the library was built from")
+    args = ap.parse_args()
+    if args.command == "patch":
+        refuse_generated(args.folder)
+        patch(args.folder)
+    else:
+        run(args.library, args.folder)
+
+
+if __name__ == "__main__":
+    main()
