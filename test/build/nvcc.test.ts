@@ -51,16 +51,26 @@ function registerBudget(threads: number): number {
 const nvcc = findNvcc();
 const required = nvccRequired();
 
-/** The on-request variants, generated only where nvcc can check them. */
-function onRequestVariants(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lim-e5m2-"));
-  const args = ["generate", "--kernels", "decode_attention", "--head-dims", "64,128,256", "--group-sizes", "4,8,16", "--dtypes", "bf16", "--caches", "contiguous", "--kv-dtypes", "e5m2", "--out", dir];
-  const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bin/lim ${args.join(" ")} failed: ${r.stderr}`);
-  return dir;
+/**
+ * The on-request variants, generated only where nvcc can check them: E5M2 caches (contiguous and paged) at
+ * group sizes 4, 8 and 16, and E4M3 ones at G 16, where two blocks of heads leave the fewest registers (the
+ * default set stops at G 8).
+ */
+const ON_REQUEST_SETS = [
+  ["--head-dims", "64,128,256", "--group-sizes", "4,8,16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "e5m2"],
+  ["--head-dims", "64,128,256", "--group-sizes", "16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "e4m3"],
+];
+function onRequestVariants(): string[] {
+  return ON_REQUEST_SETS.map((set) => {
+    const dir = mkdtempSync(join(tmpdir(), "lim-on-request-"));
+    const args = ["generate", "--kernels", "decode_attention", ...set, "--out", dir];
+    const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`bin/lim ${args.join(" ")} failed: ${r.stderr}`);
+    return dir;
+  });
 }
-const onRequest = nvcc.ok ? onRequestVariants() : undefined;
-const variants = [...variantsOf(generated), ...(onRequest ? variantsOf(onRequest).map((v) => ({ ...v, file: `(on request) ${v.file}` })) : [])];
+const onRequest = nvcc.ok ? onRequestVariants() : [];
+const variants = [...variantsOf(generated), ...onRequest.flatMap((dir) => variantsOf(dir).map((v) => ({ ...v, file: `(on request) ${v.file}` })))];
 const byFile = new Map(variants.map((v) => [v.file, v]));
 if (!nvcc.ok && !required) {
   console.warn(`\n[lim] nvcc build tests SKIPPED: ${nvcc.reason}. (On CI, or with LIM_REQUIRE_NVCC=1, this is a failure.)\n`);
@@ -95,7 +105,7 @@ describe.skipIf(!nvcc.ok)("nvcc builds of generated/ for sm_90a", () => {
   });
 
   afterAll(() => {
-    if (onRequest) rmSync(onRequest, { recursive: true, force: true });
+    for (const dir of onRequest) rmSync(dir, { recursive: true, force: true });
     if (!cache) return;
     console.log(`[lim] nvcc: ${counts.compiled} variants compiled, ${counts.cached} from the cache in ${cache.dir}`);
     cache.prune();
