@@ -6,7 +6,8 @@ the file exports a reader for. `run` builds nothing: it loads a library built fr
 shapes (dense, and one sparse call over a shared list of 2048 positions) once (and as the last of a CUDA graph of 20, where the next launch overlaps the one before), and prints,
 per phase, the earliest, median and latest block in microseconds from the first block's entry:
 
-  entry       the block starts (before waiting on the preceding grid)
+  entry       the block starts (before its prefetch and its wait on the preceding grid)
+  prefetched  (one-wave launches) its first rows' L2 prefetches are issued
   pdl-wait    the preceding grid is done (programmatic dependent launch)
   prod-start  the producers start copying; prod-done: their last copy is issued
   tile0       the consumers hold the first tile; tile-last: the last one
@@ -34,7 +35,7 @@ import sys
 from stamps import Patch, Stamps, refuse_generated, report
 
 PHASES = ["entry", "pdl-wait", "prod-start", "prod-done", "tile0", "tile-last", "loop-done", "partial", "merge-in", "merge-out",
-          "staged1", "copy0-in", "copy0-out"]
+          "staged1", "copy0-in", "copy0-out", "prefetched"]
 
 
 def kernel_files(folder: str):
@@ -45,7 +46,8 @@ def patch(folder: str):
     """Inserts the stamps into every contiguous decode_attention kernel of `folder`."""
     for path in kernel_files(folder):
         k = Patch(path, "decode_phases.py")
-        k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
+        k.insert(r"  if \(prefetch == 1\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n")
+        k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0 && prefetch == 1) PROBE(13);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
         k.insert(r"  if \(lim::is_producer<s::threads>\(\)\) \{[^\n]*\n", after="    if (threadIdx.x == s::threads) PROBE(2);\n")
         k.insert(r"        copyTile\(tile, true\);[^\n]*\n      \}\n", after="      if (threadIdx.x == s::threads) PROBE(3);\n")
         k.insert(r"        lim::barrier_wait\(full\[stage\], tile / s::stages % 2\);[^\n]*\n",

@@ -13,7 +13,7 @@ import statistics
 import sys
 
 SLOTS = 16  # stamps per block
-BLOCKS = 4096  # blocks per launch the buffer holds
+BLOCKS = 4096  # blocks per launch the buffer holds (the stamps of blocks past them are dropped)
 
 
 class Patch:
@@ -28,7 +28,7 @@ class Patch:
         header = (
             f"\n__device__ unsigned long long {buffer}[{BLOCKS * SLOTS}];\n"
             f"#define PROBE(slot) do {{ unsigned long long t; asm volatile(\"mov.u64 %0, %%globaltimer;\" : \"=l\"(t)); "
-            f"{buffer}[{block} * {SLOTS} + (slot)] = t; }} while (0)\n"
+            f"if ({block} < {BLOCKS}) {buffer}[{block} * {SLOTS} + (slot)] = t; }} while (0)\n"
             f"extern \"C\" int lim_probe_take__{self.name}(unsigned long long* host) {{\n"
             f"  static unsigned long long zeros[{BLOCKS * SLOTS}];\n"
             f"  if (cudaMemcpyFromSymbol(host, {buffer}, sizeof zeros) != cudaSuccess) return 1;\n"

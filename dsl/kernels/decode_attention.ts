@@ -81,7 +81,7 @@ export const decodeAttention = defineKernel({
       // two addresses each, 20 bytes), beside the cached list entries and the barriers.
       const tile = (s.threads / 32) * 16 * s.rows;
       const ring = 2 * s.stages * tile * stagedRowBytes(c) + 2 * tile * 20;
-      return ring + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
+      return ring + qSharedBytes(c) + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
     },
     // Each block of 8 heads adds its own accumulators; two already fill the registers at head dim 256.
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads; more would not fit the registers)`),
@@ -89,6 +89,17 @@ export const decodeAttention = defineKernel({
   // An ldmatrix of FP8 rows covers 32 dims: head dims 80, 112 get FP8-free variants only.
   unsupported: (c) => (!isFp8(c.kv) || c.D % 32 === 0 ? undefined : `FP8 caches need a head dim that is a multiple of 32, got ${c.D}`),
 });
+
+/**
+ * Bytes of Q's mma fragments held in shared memory: where they and the output's fragments would take more
+ * than 128 of a consumer thread's registers (D 256 with two blocks of 8 heads: 64 + 128), which left too
+ * few for the rest (136 bytes spilled). The kernel tests the same count (Q_SHARED).
+ */
+function qSharedBytes(c: { D: number; G: number }): number {
+  const headBlocks = Math.ceil(c.G / 8);
+  const fragments = headBlocks * (c.D / 16) * 2; // u32 registers of Q per lane
+  return fragments + (c.D / 16) * headBlocks * 4 > 128 ? fragments * 32 * 4 : 0;
+}
 
 /** Bytes of one staged K or V row: D elements of the cache's type and 16 bytes of padding. */
 function stagedRowBytes(c: { D: number; kv: string }): number {
@@ -151,11 +162,20 @@ export function decode_attention(
   // kernel is done, and would only request their first rows twice.
   if (prefetch == 1) {
     const AHEAD_ROWS = 2 * s.stages * TILE;
+    // Only rows below the request's length and within a list's count, both peeked too: a launch planned for
+    // a longer max_seqlen (a CUDA graph captured at the cache's capacity) has splits past them, which read
+    // nothing. The peeks are independent loads, so they wait on the L2 together.
+    const length = min(peek(seqlens.ref(b)), maxSeqlen);
+    let listed = start + chunk; // list entries to prefetch the rows of: without a list, every row of the split
+    if (present(indices)) {
+      listed = indices.size("KI");
+      if (present(counts)) listed = peek(counts.ref(b, indices.size("HI") == 1 ? 0 : qHead));
+    }
     // Not unrolled: two copies of a paged cache's row arithmetic tipped D 256, G 16 FP8 variants into spilling.
     for (const r of range(threadIdx.x, min(chunk, AHEAD_ROWS), s.threads + PRODUCERS, 1)) {
       let pos = start + r;
       if (present(indices)) pos = start + r < indices.size("KI") ? peek(indices.ref(b, indices.size("HI") == 1 ? 0 : qHead, start + r)) : -1;
-      if (pos >= 0 && pos < maxSeqlen) {
+      if (pos >= 0 && pos < length && start + r < listed) {
         k.prefetchRow(b, kvHead, pos, c.D);
         v.prefetchRow(b, kvHead, pos, c.D);
       }
@@ -175,6 +195,11 @@ export function decode_attention(
   // The list entries of the split's first LIST_ROWS rows and the one before them (entry start - 1 + j at
   // j), kept in shared memory: the producer then never waits on an index load.
   const listEntries = shared("i32", [c.LIST_ROWS + 1]);
+  // Q's mma fragments, where the registers cannot hold them beside the output's (the rule's qSharedBytes):
+  // lane l's pair for (block of heads hb, k step kk) at words 2 l, 2 l + 1 of row hb * KSTEPS + kk, so that
+  // a warp's loads of one fragment fall in 64 consecutive words (no bank conflict). Written by the consumers.
+  const Q_SHARED = ceilDiv(c.G, 8) * KSTEPS * 2 + DIM_BLOCKS * ceilDiv(c.G, 8) * 4 > 128;
+  const qShared = shared("u32", [Q_SHARED ? ceilDiv(c.G, 8) * KSTEPS : 1, Q_SHARED ? 64 : 1]);
   if (present(indices)) {
     const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
     for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
@@ -351,22 +376,42 @@ export function decode_attention(
     // Q as the B fragments of the score mma, one pair per k step and block of heads: this lane's head g0 of
     // the block at dims 2 t4, 2 t4 + 1 and 2 t4 + 8, + 9; heads past G are zero. Over an FP8 cache, in the
     // permuted k order (the top of the file): dims 4 t4, + 1 and 4 t4 + 2, + 3.
-    const qb = regs("u32", [HEAD_BLOCKS, KSTEPS, 2], 0);
+    // Where they wait in shared memory (Q_SHARED), each warp writes the k steps kk = warp (mod WARPS) of every
+    // lane, and the loop reads a fragment just before its mma.
+    const qb = regs("u32", [Q_SHARED ? 1 : HEAD_BLOCKS, KSTEPS, 2], 0);
     for (const hb of unroll(HEAD_BLOCKS)) {
       if (hb * 8 + g0 < c.G) {
         const h = qHead + hb * 8 + g0;
         for (const kk of unroll(KSTEPS)) {
-          if (FP8) {
-            const d = kk * 16 + 4 * t4;
-            qb[hb][kk][0] = pack2(q.at(b, h, d), q.at(b, h, d + 1), MMA);
-            qb[hb][kk][1] = pack2(q.at(b, h, d + 2), q.at(b, h, d + 3), MMA);
-          } else {
-            qb[hb][kk][0] = loadBits(q.ref(b, h, kk * 16 + 2 * t4));
-            qb[hb][kk][1] = loadBits(q.ref(b, h, kk * 16 + 2 * t4 + 8));
+          if (!Q_SHARED || kk % WARPS == warp) {
+            const f = regs("u32", [2]);
+            if (FP8) {
+              const d = kk * 16 + 4 * t4;
+              f[0] = pack2(q.at(b, h, d), q.at(b, h, d + 1), MMA);
+              f[1] = pack2(q.at(b, h, d + 2), q.at(b, h, d + 3), MMA);
+            } else {
+              f[0] = loadBits(q.ref(b, h, kk * 16 + 2 * t4));
+              f[1] = loadBits(q.ref(b, h, kk * 16 + 2 * t4 + 8));
+            }
+            if (Q_SHARED) {
+              qShared[hb * KSTEPS + kk][2 * lane] = f[0];
+              qShared[hb * KSTEPS + kk][2 * lane + 1] = f[1];
+            } else {
+              qb[hb][kk][0] = f[0];
+              qb[hb][kk][1] = f[1];
+            }
+          }
+        }
+      } else if (Q_SHARED) {
+        for (const kk of unroll(KSTEPS)) {
+          if (kk % WARPS == warp) {
+            qShared[hb * KSTEPS + kk][2 * lane] = 0;
+            qShared[hb * KSTEPS + kk][2 * lane + 1] = 0;
           }
         }
       }
     }
+    if (Q_SHARED) syncthreads(); // the consumers' barrier: every fragment is written
     // Scores in base 2; the keys' scale of an FP8 cache folds in (the values' scales the output, at the end).
     let scale2 = scale * LOG2E;
     if (present(kScale)) scale2 = scale2 * kScale.perHead(kvHead);
@@ -408,11 +453,29 @@ export function decode_attention(
                 a[1] = bottom[0];
                 a[2] = top[1];
                 a[3] = bottom[1];
-                for (const hb of unroll(HEAD_BLOCKS)) mma(part[half % CHAINS][hb], a, qb[hb][2 * ld + half], MMA);
+                for (const hb of unroll(HEAD_BLOCKS)) {
+                  if (Q_SHARED) {
+                    const qf = regs("u32", [2]);
+                    qf[0] = qShared[hb * KSTEPS + 2 * ld + half][2 * lane];
+                    qf[1] = qShared[hb * KSTEPS + 2 * ld + half][2 * lane + 1];
+                    mma(part[half % CHAINS][hb], a, qf, MMA);
+                  } else {
+                    mma(part[half % CHAINS][hb], a, qb[hb][2 * ld + half], MMA);
+                  }
+                }
               }
             } else {
               // One load per k step: ld is the k step.
-              for (const hb of unroll(HEAD_BLOCKS)) mma(part[ld % CHAINS][hb], kf, qb[hb][ld], MMA);
+              for (const hb of unroll(HEAD_BLOCKS)) {
+                if (Q_SHARED) {
+                  const qf = regs("u32", [2]);
+                  qf[0] = qShared[hb * KSTEPS + ld][2 * lane];
+                  qf[1] = qShared[hb * KSTEPS + ld][2 * lane + 1];
+                  mma(part[ld % CHAINS][hb], kf, qf, MMA);
+                } else {
+                  mma(part[ld % CHAINS][hb], kf, qb[hb][ld], MMA);
+                }
+              }
             }
           }
           for (const hb of unroll(HEAD_BLOCKS)) {

@@ -81,6 +81,16 @@ __device__ __forceinline__ cuda::std::remove_const_t<T> load_elem(T* p) {
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 /**
+ * prefetch_l2() on every 128-byte line of `elements` elements from `row`, from the line holding its first
+ * byte (a row need not start on a line: allocations do, so the line stays inside the row's allocation).
+ */
+template <typename T>
+__device__ __forceinline__ void prefetch_lines(const T* row, int elements) {
+  const char* end = reinterpret_cast<const char*>(row + elements);
+  for (const char* line = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(row) & ~uintptr_t{127}); line < end; line += 128) prefetch_l2(line);
+}
+
+/**
  * Reads an int at the L2 (a relaxed load at GPU scope: never from or into this SM's L1). Before
  * wait_for_preceding_grid() the preceding kernel may still be writing it: the value may be stale, so it is a
  * hint (an address to prefetch), never data.
@@ -130,10 +140,7 @@ struct Tensor {
     return staged_row<T>(low, high) + (h * arg.stride[1] + d);
   }
   /** Prefetches the first `elements` elements of row (b, h, position) into the L2, line by line (see prefetch_l2). */
-  __device__ __forceinline__ void prefetch_row(int b, int h, int position, int elements) const {
-    const T* row = ptr_at(b, h, position, 0);
-    for (int d = 0; d < elements; d += static_cast<int>(128 / sizeof(T))) prefetch_l2(row + d);
-  }
+  __device__ __forceinline__ void prefetch_row(int b, int h, int position, int elements) const { prefetch_lines(ptr_at(b, h, position, 0), elements); }
 
   template <typename... I>
   __device__ __forceinline__ T* ptr_at(I... i) const {
@@ -197,10 +204,11 @@ struct PagedTensor {
    * unchecked, from an address clamped into the table (always a valid read), and checked_page() checks it
    * when it is used. page() checks at once, which stalls on the load right there.
    */
-  __device__ __forceinline__ int page_entry(int b, int position) const {
+  __device__ __forceinline__ int page_entry(int b, int position) const { return __ldg(entry_at(table_row(b), position)); }
+  /** Where the table entry of (table row `row`, `position`) lies, clamped into the table: always a valid read. */
+  __device__ __forceinline__ const int* entry_at(int row, int position) const {
     const unsigned column = min(static_cast<unsigned>(max(position, 0)) >> arg.page_shift, static_cast<unsigned>(arg.table_width) - 1);
-    const unsigned row = min(static_cast<unsigned>(table_row(b)), static_cast<unsigned>(arg.table_height) - 1);
-    return __ldg(arg.block_table + row * arg.block_table_stride + column);
+    return arg.block_table + min(static_cast<unsigned>(row), static_cast<unsigned>(arg.table_height) - 1) * arg.block_table_stride + column;
   }
   __device__ __forceinline__ int checked_page(int b, int position, int entry) const {
     const bool in_table = position >= 0 && (static_cast<unsigned>(position) >> arg.page_shift) < static_cast<unsigned>(arg.table_width) &&
@@ -232,13 +240,8 @@ struct PagedTensor {
    * request of the launch, as everywhere (table_rows has one entry per request).
    */
   __device__ __forceinline__ void prefetch_row(int b, int h, int position, int elements) const {
-    const unsigned request = arg.table_rows != nullptr ? static_cast<unsigned>(peek(arg.table_rows + b)) : static_cast<unsigned>(b);
-    const unsigned column = min(static_cast<unsigned>(max(position, 0)) >> arg.page_shift, static_cast<unsigned>(arg.table_width) - 1);
-    const unsigned row = min(request, static_cast<unsigned>(arg.table_height) - 1);
-    const int page = peek(arg.block_table + row * arg.block_table_stride + column);
-    if (static_cast<unsigned>(page) >= static_cast<unsigned>(arg.num_pages)) return;
-    const T* start = page_ref(page, h, position, 0);
-    for (int d = 0; d < elements; d += static_cast<int>(128 / sizeof(T))) prefetch_l2(start + d);
+    const int page = peek(entry_at(arg.table_rows != nullptr ? peek(arg.table_rows + b) : b, position));
+    if (static_cast<unsigned>(page) < static_cast<unsigned>(arg.num_pages)) prefetch_lines(page_ref(page, h, position, 0), elements);
   }
 
   template <typename... I>

@@ -4,7 +4,7 @@
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=2 dtype=bf16 cache=paged kv=bf16
 // Schedule  threads=128 rows=1 stages=4 (heuristic)
-// Launch    grid (splits, HB, B), 256 threads, 80768 bytes of dynamic shared memory,
+// Launch    grid (splits, HB, B), 256 threads, 80896 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
 
@@ -57,464 +57,484 @@ __global__ void __launch_bounds__(256) decode_attention__d64_g2_bf16_paged__t128
   const int chunk = lim_p.chunk;
   const int prefetch = lim_p.prefetch;
 
-  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:122
-  /* MMA = bf16 */                                                                  // dsl/kernels/decode_attention.ts:123
-  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:124
-  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:125
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:126
-  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:127
-  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:128
-  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:129
-  constexpr int DIM_BLOCKS = 4;                                                     // dsl/kernels/decode_attention.ts:130
-  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:131
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:132
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:133
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:134
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:135
-  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:136
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:138
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:139
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:140
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:141
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:142
-  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:152
-    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:153
+  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:133
+  /* MMA = bf16 */                                                                  // dsl/kernels/decode_attention.ts:134
+  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:135
+  constexpr int WARPS = 4;                                                          // dsl/kernels/decode_attention.ts:136
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:137
+  constexpr int TILE = 64;                                                          // dsl/kernels/decode_attention.ts:138
+  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:139
+  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:140
+  constexpr int DIM_BLOCKS = 4;                                                     // dsl/kernels/decode_attention.ts:141
+  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:142
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:143
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:144
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:145
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:146
+  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:147
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:149
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:150
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:151
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:152
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:153
+  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:163
+    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:164
+    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:168
+    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:169
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:170
+      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:171
+      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:172
+        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:172
+      }
+    }
     #pragma unroll 1
-    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:155
-      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:156
-      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:157
-        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:157
+    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:175
+      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:176
+      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:177
+        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:177
       }
-      if (pos >= 0 && pos < maxSeqlen) {                                            // dsl/kernels/decode_attention.ts:158
-        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:159
-        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:160
+      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:178
+        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:179
+        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:180
       }
     }
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:164
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:168
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:169
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:170
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:171
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:172
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:173
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:173
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:184
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:188
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:189
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:190
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:191
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:192
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:193
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:193
     }
   }
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:177
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:178
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:179
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:180
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:180
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:197
+  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:201
+  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:202
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:203
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:204
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:205
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:205
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4224);  /* shared bytes 4224..4255 */ // dsl/kernels/decode_attention.ts:184
-  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:184
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:185
-  lim::init_barriers(empty, 4, 128);                                                // dsl/kernels/decode_attention.ts:185
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:187
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:188
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:188
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:209
+  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:209
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4511 */ // dsl/kernels/decode_attention.ts:210
+  lim::init_barriers(empty, 4, 128);                                                // dsl/kernels/decode_attention.ts:210
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:212
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:213
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:213
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:189
+    return;                                                                         // dsl/kernels/decode_attention.ts:214
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:191
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:192
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:193
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:194
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:195
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:196
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:197
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:197
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:216
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:217
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:218
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:219
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:220
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:221
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:222
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:222
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:198
+        return;                                                                     // dsl/kernels/decode_attention.ts:223
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:202
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:203
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:205
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:206
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:207
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:208
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:209
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:210
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:211
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:212
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:227
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:228
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:230
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:231
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:232
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:233
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:234
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:235
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:236
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:237
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:213
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:214
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:215
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:238
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:239
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:240
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:218
+    return p;                                                                       // dsl/kernels/decode_attention.ts:243
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:221
-    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:223
-    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:224
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:225
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:226
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:227
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:228
-    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:232
-    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78208);  /* shared bytes 78208..78719 */ // dsl/kernels/decode_attention.ts:240
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78720);  /* shared bytes 78720..80767 */ // dsl/kernels/decode_attention.ts:241
-    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:248
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:249
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:250
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:251
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:252
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:253
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:253
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:246
+    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:248
+    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:249
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:250
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:251
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:252
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:253
+    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:257
+    auto& rowPositions = *reinterpret_cast<int (*)[2][64]>(lim_smem + 78336);  /* shared bytes 78336..78847 */ // dsl/kernels/decode_attention.ts:265
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][64][4]>(lim_smem + 78848);  /* shared bytes 78848..80895 */ // dsl/kernels/decode_attention.ts:266
+    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:273
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:274
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:275
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:276
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:277
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:278
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:278
       }
-      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:254
-        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:255
-        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:256
-        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:257
+      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:279
+        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:280
+        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:281
+        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:282
           #pragma unroll
-          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:258
-            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:259
-            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:260
-              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:261
+          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:283
+            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:284
+            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:285
+              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:286
               #pragma unroll
-              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:262
-                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:262
+              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:287
+                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:287
               }
             }
           }
         }
         #pragma unroll
-        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:266
-          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:267
-          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:268
-            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:269
-            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:270
-            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:271
+        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:291
+          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:292
+          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:293
+            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:294
+            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:295
+            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:296
           }
         }
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:275
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:300
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:277
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:278
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:278
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:302
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:303
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:303
       }
     } else {
-      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:285
-      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:286
-      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:288
-        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:288
+      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:310
+      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:311
+      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:313
+        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:313
       };
-      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:289
-        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:289
+      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:314
+        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:314
       };
-      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:290
-      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:291
-      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:295
+      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:315
+      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:316
+      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:320
         #pragma unroll
-        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:296
-          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:297
-          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:298
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:299
+        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:321
+          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:322
+          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:323
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:324
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:300
-              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:307
-              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:308
-              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:309
-                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:309
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:325
+              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:332
+              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:333
+              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:334
+                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:334
               }
-              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:310
-              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:311
-                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:312
-                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:313
-                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:314
+              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:335
+              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:336
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:337
+                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:338
+                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:339
               }
             }
-            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:317
+            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:342
           }
-          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:319
+          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:344
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:320
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:321
-              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:322
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:345
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:346
+              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:347
             }
           }
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:325
-            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:325
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:350
+            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:350
           }
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:331
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:356
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:333
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:334
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:338
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:339
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:340
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:342
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:346
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:347
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:348
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:349
-    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:354
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:358
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:359
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:363
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:364
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:365
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:367
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:371
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:372
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:373
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:374
+    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:381
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:355
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:356
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:357
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:382
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:383
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:384
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:358
-          {                                                                         // dsl/kernels/decode_attention.ts:359
-            qb[hb][kk][0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));       // dsl/kernels/decode_attention.ts:364
-            qb[hb][kk][1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));   // dsl/kernels/decode_attention.ts:365
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:385
+          if (!Q_SHARED || kk % WARPS == warp) {                                    // dsl/kernels/decode_attention.ts:386
+            unsigned f[2];                                                          // dsl/kernels/decode_attention.ts:387
+            {                                                                       // dsl/kernels/decode_attention.ts:388
+              f[0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));              // dsl/kernels/decode_attention.ts:393
+              f[1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));          // dsl/kernels/decode_attention.ts:394
+            }
+            {                                                                       // dsl/kernels/decode_attention.ts:396
+              qb[hb][kk][0] = f[0];                                                 // dsl/kernels/decode_attention.ts:400
+              qb[hb][kk][1] = f[1];                                                 // dsl/kernels/decode_attention.ts:401
+            }
           }
         }
+      } else {
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:371
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:372
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:372
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:416
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:417
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:417
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:376
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:377
-    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:378
-    {                                                                               // dsl/kernels/decode_attention.ts:379
-      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4480);  /* shared bytes 4480..41343 */ // dsl/kernels/decode_attention.ts:380
-      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41344);  /* shared bytes 41344..78207 */ // dsl/kernels/decode_attention.ts:381
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:382
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:383
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:384
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:385
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:386
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:389
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:421
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:422
+    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:423
+    {                                                                               // dsl/kernels/decode_attention.ts:424
+      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:425
+      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][64][72]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:426
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:427
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:428
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:429
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:430
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:431
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:434
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:390
-          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:393
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:394
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:435
+          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:438
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:439
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:395
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:396
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:397
-            {                                                                       // dsl/kernels/decode_attention.ts:398
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:440
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:441
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:442
+            {                                                                       // dsl/kernels/decode_attention.ts:443
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:415
-                lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:415
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:469
+                {                                                                   // dsl/kernels/decode_attention.ts:470
+                  lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:476
+                }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:418
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:481
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:419
-              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:420
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:482
+              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:483
               #pragma unroll
-              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:421
-                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:421
+              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:484
+                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:484
               }
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:426
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:489
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:427
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:490
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:428
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:429
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:430
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:491
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:492
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:493
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:431
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:494
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:432
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:433
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:434
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:435
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:436
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:437
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:437
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:495
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:496
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:497
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:498
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:499
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:500
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:500
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:443
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:506
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:444
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:507
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:445
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:446
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:447
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:448
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:449
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:508
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:509
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:510
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:511
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:512
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:452
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:515
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:452
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:515
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:452
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:452
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:515
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:515
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:453
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:457
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:516
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:520
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:458
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:521
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:459
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:460
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:461
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:462
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:463
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:464
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:522
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:523
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:524
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:525
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:526
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:527
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:467
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:470
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:471
-            {                                                                       // dsl/kernels/decode_attention.ts:472
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:530
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:533
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:534
+            {                                                                       // dsl/kernels/decode_attention.ts:535
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:483
-                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:483
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:546
+                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:546
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:491
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:554
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:495
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:496
-    constexpr int ACC_ROW = 68;                                                     // dsl/kernels/decode_attention.ts:503
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4480);  /* shared bytes 4480..4607 */ // dsl/kernels/decode_attention.ts:504
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:505
-    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:506
-    auto& accAll = *reinterpret_cast<float (*)[4][8][68]>(lim_smem + 4864);  /* shared bytes 4864..13567 */ // dsl/kernels/decode_attention.ts:507
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:510
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:510
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:558
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:559
+    constexpr int ACC_ROW = 68;                                                     // dsl/kernels/decode_attention.ts:566
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:567
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:568
+    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4864);  /* shared bytes 4864..4991 */ // dsl/kernels/decode_attention.ts:569
+    auto& accAll = *reinterpret_cast<float (*)[4][8][68]>(lim_smem + 4992);  /* shared bytes 4992..13695 */ // dsl/kernels/decode_attention.ts:570
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:573
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:573
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:511
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:574
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:512
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:513
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:514
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:515
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:516
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:517
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:575
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:576
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:577
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:578
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:579
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:580
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:519
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:582
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:519
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:519
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:582
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:582
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:522
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:523
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:524
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:525
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:585
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:586
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:587
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:588
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:526
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:526
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:589
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:589
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:527
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:590
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:528
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:528
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:591
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:591
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:531
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:532
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:532
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:594
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:595
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:595
       }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:533
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:596
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:534
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:534
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:597
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:597
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:535
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:536
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:537
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:537
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:598
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:599
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:600
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:600
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:539
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:602
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:542
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:543
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:544
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:545
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:546
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:605
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:606
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:607
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:608
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:609
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:547
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:548
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:549
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:610
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:611
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:612
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:550
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:550
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:613
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:613
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:552
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:552
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:615
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:615
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:553
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:616
       }
     }
   }
-  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:559
-    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:562
-      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:570
-        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:571
-        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:572
-        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:573
-        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:574
-        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:575
-        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:576
-        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:577
-          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:578
-          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:579
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:622
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:625
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:633
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:634
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:635
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:636
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:637
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:638
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:639
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:640
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:641
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:642
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:580
-            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:581
-            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:582
-            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:583
-            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:584
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:643
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:644
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:645
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:646
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:647
           }
-          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:586
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:649
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:587
-            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:587
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:650
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:650
           }
-          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:588
-          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:589
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:651
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:652
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:590
-            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:590
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:653
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:653
           }
-          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:591
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:654
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:592
-            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:593
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:594
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:655
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:656
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:657
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:595
-              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:595
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:658
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:658
             }
           }
         }
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:598
-          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:598
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:661
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:661
         }
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:599
-          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:599
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:662
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:662
         }
       }
     }
@@ -526,7 +546,7 @@ lim::SharedMemoryOptIn decode_attention__d64_g2_bf16_paged__t128_r1_s4_opt_in;
 }  // namespace
 
 extern "C" int lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4(const lim_decode_attention_params* p, cudaStream_t stream) {
-  return lim::launch(decode_attention__d64_g2_bf16_paged__t128_r1_s4_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 80768, stream,
+  return lim::launch(decode_attention__d64_g2_bf16_paged__t128_r1_s4_kernel, *p, dim3(p->splits, p->HB, p->B), 256, 80896, stream,
                      decode_attention__d64_g2_bf16_paged__t128_r1_s4_opt_in, /*overlaps_preceding_kernel=*/true);
 }
 
@@ -535,9 +555,9 @@ static int lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_launch(const void
 }
 
 static int lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_blocks_per_sm(void) {
-  return lim::blocks_per_sm(decode_attention__d64_g2_bf16_paged__t128_r1_s4_kernel, 256, 80768, decode_attention__d64_g2_bf16_paged__t128_r1_s4_opt_in);
+  return lim::blocks_per_sm(decode_attention__d64_g2_bf16_paged__t128_r1_s4_kernel, 256, 80896, decode_attention__d64_g2_bf16_paged__t128_r1_s4_opt_in);
 }
 
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_info = {
-    "decode_attention__d64_g2_bf16_paged__t128_r1_s4", "decode_attention", { 64, 2, 0, 1, 0 }, { 128, 1, 4 }, 256, 80768,
+    "decode_attention__d64_g2_bf16_paged__t128_r1_s4", "decode_attention", { 64, 2, 0, 1, 0 }, { 128, 1, 4 }, 256, 80896,
     lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_launch, lim_decode_attention__d64_g2_bf16_paged__t128_r1_s4_blocks_per_sm};

@@ -8,9 +8,10 @@
 // cache is in node_modules, which `npm ci` empties, so CI compiles every variant on every run. Without nvcc
 // the tests are skipped with a message, except on CI (CI=true) or with LIM_REQUIRE_NVCC=1, where that fails.
 //
-// Variants made on request only (E5M2 caches) are not in generated/: decode attention's, for the default head
-// dims and the group sizes whose registers are tightest, are generated into a temporary folder with the
-// default device's tuned schedules and checked the same way.
+// Variants made on request only (E5M2 caches, G 16) are not in generated/: decode attention's, for the default
+// head dims and the group sizes whose registers are tightest, are generated into temporary folders with the
+// default device's tuned schedules and checked the same way (their kernels include the same lim_device.cuh,
+// the one in generated/include, which test/codegen/up_to_date.test.ts keeps current).
 
 import { spawnSync } from "node:child_process";
 import { availableParallelism, tmpdir } from "node:os";
@@ -53,13 +54,19 @@ const required = nvccRequired();
 
 /**
  * The on-request variants, generated only where nvcc can check them: E5M2 caches (contiguous and paged) at
- * group sizes 4, 8 and 16, and E4M3 ones at G 16, where two blocks of heads leave the fewest registers (the
- * default set stops at G 8).
+ * group sizes 4, 8 and 16, and 16-bit and E4M3 ones at G 16, where two blocks of heads leave the fewest
+ * registers (the default set stops at G 8; at D 256 their Q fragments wait in shared memory).
  */
 const ON_REQUEST_SETS = [
   ["--head-dims", "64,128,256", "--group-sizes", "4,8,16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "e5m2"],
-  ["--head-dims", "64,128,256", "--group-sizes", "16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "e4m3"],
+  ["--head-dims", "64,128,256", "--group-sizes", "16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "auto,e4m3"],
 ];
+/** The file-name prefixes of the variants a set must produce (one or more schedules each). */
+function expectedPrefixes(set: string[]): string[] {
+  const list = (flag: string) => set[set.indexOf(flag) + 1].split(",");
+  return list("--head-dims").flatMap((d) => list("--group-sizes").flatMap((g) => list("--dtypes").flatMap((t) => list("--caches").flatMap((cache) =>
+    list("--kv-dtypes").map((kv) => `decode_attention__d${d}_g${g}_${t}_${cache}${kv === "auto" ? "" : `_${kv}`}__`)))));
+}
 function onRequestVariants(): string[] {
   return ON_REQUEST_SETS.map((set) => {
     const dir = mkdtempSync(join(tmpdir(), "lim-on-request-"));
@@ -109,6 +116,12 @@ describe.skipIf(!nvcc.ok)("nvcc builds of generated/ for sm_90a", () => {
     if (!cache) return;
     console.log(`[lim] nvcc: ${counts.compiled} variants compiled, ${counts.cached} from the cache in ${cache.dir}`);
     cache.prune();
+  });
+
+  it.each(ON_REQUEST_SETS.map((set, i) => [set.join(" "), i] as const))("on request (%s): every combination is generated", (_name, i) => {
+    const files = variantsOf(onRequest[i]).map((v) => v.file);
+    const missing = expectedPrefixes(ON_REQUEST_SETS[i]).filter((prefix) => !files.some((f) => f.startsWith(prefix)));
+    expect(missing, "variants the set names but generation did not write").toEqual([]);
   });
 
   it.each(variants.map((v) => v.file))(testName("%s"), async (file) => {

@@ -72,10 +72,11 @@ describe("lim generate", () => {
       file: "kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu",
       symbol: "lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4",
       threads: 128 + 128, // the consumers and the producer warp group
-      // The list-entry cache (1025 entries, padded to 4224 bytes), two sets of 4 barriers (each padded to 128
-      // bytes), then the ring: 4 stages of 64 K rows and 64 V rows of 128 + 8 bf16 (padded against bank conflicts),
-      // then the producers' staged rows: two tiles of 64 positions (512 bytes) and of 64 K and V addresses (2048).
-      sharedBytes: 4224 + 128 + 128 + 2 * 4 * 64 * 136 * 2 + 2 * 64 * 4 + 2 * 64 * 16,
+      // The list-entry cache (1025 entries, padded to 4224 bytes), Q's fragments (held in shared memory only at
+      // D 256 with G 16: one word here, padded to 128 bytes), two sets of 4 barriers (each padded to 128 bytes),
+      // then the ring: 4 stages of 64 K rows and 64 V rows of 128 + 8 bf16 (padded against bank conflicts), then
+      // the producers' staged rows: two tiles of 64 positions (512 bytes) and of 64 K and V addresses (2048).
+      sharedBytes: 4224 + 128 + 128 + 128 + 2 * 4 * 64 * 136 * 2 + 2 * 64 * 4 + 2 * 64 * 16,
     });
     expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu");
     expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");
