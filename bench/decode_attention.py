@@ -61,8 +61,11 @@ def grid(quick: bool, full: bool, batches=None, lengths=None, head_dims=None, gr
 class Case:
     """Inputs of one shape: enough copies of q, K, V to rotate through (see timing.input_sets_for)."""
 
-    def __init__(self, B: int, N: int, D: int, hq: int = HQ, hkv: int = HKV, dtype=torch.bfloat16):
+    def __init__(self, B: int, N: int, D: int, hq: int = HQ, hkv: int = HKV, dtype=torch.bfloat16, length: int = 0):
+        """length: the requests' tokens (default N), under a plan for N (max_seqlen), as a CUDA graph captured at a
+        cache's capacity of N runs shorter requests; SDPA and the reference see the first `length` tokens."""
         self.B, self.N, self.D, self.hq, self.hkv, self.dtype = B, N, D, hq, hkv, dtype
+        self.L = length or N
         self.kv_bytes = 2 * B * hkv * N * D * torch.finfo(dtype).bits // 8
         self.scale = 1.0 / math.sqrt(D)
         gen = torch.Generator(device="cuda").manual_seed(B * 7919 + N + D)
@@ -72,11 +75,11 @@ class Case:
             k = torch.randn(B, hkv, N, D, device="cuda", dtype=dtype, generator=gen)
             v = torch.randn(B, hkv, N, D, device="cuda", dtype=dtype, generator=gen)
             self.inputs.append((q, k, v))
-        self.seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+        self.seqlens = torch.full((B,), self.L, dtype=torch.int32, device="cuda")
         self.out = torch.empty(B, hq, D, device="cuda", dtype=dtype)
         q, k, v = self.inputs[0]
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION]):
-            self.reference = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True).squeeze(2).float()
+            self.reference = F.scaled_dot_product_attention(q.unsqueeze(2), k[:, :, :self.L], v[:, :, :self.L], scale=self.scale, enable_gqa=True).squeeze(2).float()
 
     def ours(self, lim: Lim, sets=None):
         """Checks our output on the first input set against SDPA's, then times it: (us, relative error, timing method).
@@ -145,7 +148,7 @@ class Case:
         def call(q, k, v):
             with sdpa_kernel(backend):
                 return F.scaled_dot_product_attention(q.unsqueeze(2), k, v, scale=self.scale, enable_gqa=True)
-        calls = [lambda q=q, k=k, v=v: call(q, k, v) for q, k, v in self.inputs]
+        calls = [lambda q=q, k=k[:, :, :self.L], v=v[:, :, :self.L]: call(q, k, v) for q, k, v in self.inputs]
         return time_us(calls, reps=reps_for(self.kv_bytes / 2.5e6))
 
 

@@ -3,8 +3,19 @@
 # device tool's carry list): node, the node_modules (without the TypeScript compiler) and the Node-API
 # headers the addon compiles against. The library and the addon are built there (bench/device/build.sh,
 # 16 cores). Delete .carry/node_modules.tar.xz after changing packages.
+#
+#   bash bench/device/pack.sh [--base REV]
+#
+# --base REV also packs the tree at git revision REV (.carry/base.tar.xz), which suite.sh's `ab` section builds and
+# times against this tree's build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ "${1:-}" = "--base" ]; then
+  [ -n "${2:-}" ] || { echo "--base needs a git revision, e.g. --base HEAD~1" >&2; exit 2; }
+  mkdir -p .carry
+  git archive --format=tar "$2" | xz -T2 -6 > .carry/base.tar.xz.tmp && mv .carry/base.tar.xz.tmp .carry/base.tar.xz
+  echo "packed $(git rev-parse --short "$2") as .carry/base.tar.xz"
+fi
 mkdir -p .carry/node-api
 [ -f .carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .carry/node.xz
 # Everything but the TypeScript compiler (type-checking happens here, not there).

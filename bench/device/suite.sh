@@ -5,6 +5,7 @@
 #   bash bench/device/suite.sh build tests sample sanitize bench
 #   bash bench/device/suite.sh build tensor-parallel     (on nvidia-h200-x2)
 #   bash bench/device/suite.sh build python              (the Python package's tests)
+#   bash bench/device/suite.sh build ab                  (against the tree of pack.sh --base REV)
 #
 # Prepare .carry here first with bench/device/pack.sh, and name .carry in the device tool's carry list.
 set -uo pipefail
@@ -88,6 +89,15 @@ for section in "$@"; do
         [ $rc -eq 0 ] || exit 1
       done
       python3 bench/selection.py --quick --union-variants --out "$OUT" 2>&1 | tee "$OUT/selection-bench.log" || status=1
+      ;;
+    ab)
+      # This tree's build (build/: run the build section first) timed against the tree that `bench/device/pack.sh
+      # --base REV` packed, built apart (/tmp/base, /tmp/buildBase), in one process through this tree's Python
+      # package (bench/ab.py; the two must share the C ABI). AB_ARGS adds bench/ab.py's flags.
+      [ -f .carry/base.tar.xz ] || { echo "no .carry/base.tar.xz: run bench/device/pack.sh --base REV first"; status=1; continue; }
+      rm -rf /tmp/base && mkdir -p /tmp/base && tar -xJf .carry/base.tar.xz -C /tmp/base && ln -s "$PWD/.carry" /tmp/base/.carry
+      (cd /tmp/base && bash bench/device/build.sh generated /tmp/buildBase) > "$OUT/ab-build.log" 2>&1 || { tail -5 "$OUT/ab-build.log"; status=1; continue; }
+      python3 bench/ab.py base=/tmp/buildBase/liblim.so head=build/liblim.so ${AB_ARGS:-} 2>&1 | tee "$OUT/ab.log" || status=1
       ;;
     decode-quick)
       python3 bench/decode_attention.py --quick --out "$OUT" 2>&1 | tee "$OUT/decode-quick.log" || status=1
