@@ -434,7 +434,8 @@ export function decode_attention(
         const score = regs("f32", [s.rows, HEAD_BLOCKS, 4], 0.0);
         for (const rp of unroll(s.rows)) {
           // Even and odd k steps accumulate apart (two mma chains, half as long), then add. Two blocks of heads
-          // already make two chains, and their registers are short (D 256, G 16 over FP8 sits at the limit).
+          // already make two chains and keep their registers: with an even and an odd chain per block, D 256,
+          // G 16 over FP8 spilled before its Q fragments moved to shared memory (bench/NOTES.md sections 29-30).
           const CHAINS = HEAD_BLOCKS > 1 ? 1 : 2;
           const part = regs("f32", [CHAINS, HEAD_BLOCKS, 4], 0.0);
           for (const ld of unroll(LOADS)) {

@@ -308,233 +308,233 @@ __global__ void __launch_bounds__(256) decode_attention__d256_g8_bf16_paged__t12
         float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:434
         #pragma unroll
         for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:435
-          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:438
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:439
+          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:439
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:440
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:440
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:441
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:442
-            {                                                                       // dsl/kernels/decode_attention.ts:443
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:441
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:442
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:443
+            {                                                                       // dsl/kernels/decode_attention.ts:444
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:469
-                {                                                                   // dsl/kernels/decode_attention.ts:470
-                  lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:476
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:470
+                {                                                                   // dsl/kernels/decode_attention.ts:471
+                  lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:477
                 }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:481
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:482
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:482
-              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:483
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:483
+              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:484
               #pragma unroll
-              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:484
-                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:484
+              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:485
+                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:485
               }
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:489
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:490
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:490
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:491
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:491
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:492
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:493
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:492
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:493
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:494
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:494
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:495
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:495
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:496
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:497
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:498
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:499
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:500
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:500
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:496
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:497
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:498
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:499
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:500
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:501
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:501
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:506
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:507
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:507
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:508
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:508
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:509
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:510
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:511
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:512
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:509
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:510
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:511
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:512
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:513
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:515
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:516
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:515
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:516
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:515
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:515
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:516
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:516
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:516
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:520
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:517
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:521
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:521
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:522
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:522
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:523
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:524
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:525
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:526
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:527
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:523
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:524
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:525
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:526
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:527
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:528
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:530
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:533
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:534
-            {                                                                       // dsl/kernels/decode_attention.ts:535
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:531
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:534
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:535
+            {                                                                       // dsl/kernels/decode_attention.ts:536
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:546
-                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:546
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:547
+                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:547
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:554
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:555
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:558
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:559
-    constexpr int ACC_ROW = 260;                                                    // dsl/kernels/decode_attention.ts:566
-    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:567
-    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:568
-    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4864);  /* shared bytes 4864..4991 */ // dsl/kernels/decode_attention.ts:569
-    auto& accAll = *reinterpret_cast<float (*)[4][8][260]>(lim_smem + 4992);  /* shared bytes 4992..38271 */ // dsl/kernels/decode_attention.ts:570
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:573
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:573
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:559
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:560
+    constexpr int ACC_ROW = 260;                                                    // dsl/kernels/decode_attention.ts:567
+    auto& mAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4608);  /* shared bytes 4608..4735 */ // dsl/kernels/decode_attention.ts:568
+    auto& lAll = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4736);  /* shared bytes 4736..4863 */ // dsl/kernels/decode_attention.ts:569
+    auto& weight = *reinterpret_cast<float (*)[4][8]>(lim_smem + 4864);  /* shared bytes 4864..4991 */ // dsl/kernels/decode_attention.ts:570
+    auto& accAll = *reinterpret_cast<float (*)[4][8][260]>(lim_smem + 4992);  /* shared bytes 4992..38271 */ // dsl/kernels/decode_attention.ts:571
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:574
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:574
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:574
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:575
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:575
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:576
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:577
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:578
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:579
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:580
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:576
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:577
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:578
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:579
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:580
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:581
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:582
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:583
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:582
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:582
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:583
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:583
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:585
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:586
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:587
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:588
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:586
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:587
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:588
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:589
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:589
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:589
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:590
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:590
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:590
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:591
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:591
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:591
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:592
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:592
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:594
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:595
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:595
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:595
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:596
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:596
       }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:596
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:597
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:597
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:597
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:598
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:598
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:598
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:599
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:600
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:600
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:599
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:600
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:601
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:601
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:602
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:603
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:605
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:606
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:607
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:608
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:609
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:606
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:607
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:608
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:609
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:610
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:610
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:611
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:612
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:611
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:612
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:613
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:613
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:613
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:614
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:614
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:615
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:615
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:616
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:616
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:616
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:617
       }
     }
   }
-  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:622
-    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:625
-      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:633
-        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:634
-        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:635
-        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:636
-        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:637
-        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:638
-        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:639
-        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:640
-          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:641
-          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:642
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:623
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:626
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:634
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:635
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:636
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:637
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:638
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:639
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:640
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:641
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:642
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:643
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:643
-            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:644
-            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:645
-            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:646
-            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:647
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:644
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:645
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:646
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:647
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:648
           }
-          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:649
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:650
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:650
-            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:650
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:651
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:651
           }
-          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:651
-          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:652
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:652
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:653
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:653
-            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:653
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:654
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:654
           }
-          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:654
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:655
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:655
-            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:656
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:657
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:656
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:657
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:658
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:658
-              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:658
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:659
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:659
             }
           }
         }
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:661
-          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:661
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:662
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:662
         }
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:662
-          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:662
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:663
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:663
         }
       }
     }
