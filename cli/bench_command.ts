@@ -3,7 +3,7 @@
 // every table and the targets of docs/benchmarks.md met or missed, and bandwidth.svg.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { PROJECT_ROOT, parseList, runAction } from "./common.js";
@@ -55,13 +55,21 @@ export function registerBench(program: Command): void {
     .action((flags: BenchFlags) =>
       runAction(async () => {
         if (flags.report) {
-          await writeReport(resolve(flags.report));
+          const dir = resolve(flags.report);
+          if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith(".json"))) throw new Error(`--report: ${flags.report} holds no results (the JSON files a run of lim bench writes); name a run's folder under bench/results`);
+          await writeReport(dir);
           return 0;
         }
         const lib = resolve(flags.lib);
         if (flags.suites.some((s) => SUITES[s].usesLibrary) && !existsSync(lib)) {
           throw new Error(`${flags.lib} does not exist: build it with \`npm run build\` (or pass --lib)`);
         }
+        // Python, PyTorch and a CUDA device before the run's folder is made: a machine without them gets one line
+        // and no folder of empty results.
+        const probe = spawnSync(flags.python, ["-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)"], { encoding: "utf8" });
+        if (probe.error) throw new Error(`cannot run ${flags.python} (${probe.error.message}): lim bench needs Python with PyTorch and a GPU (--python names another Python)`);
+        if (probe.status === 3) throw new Error(`${flags.python}'s PyTorch sees no CUDA GPU: lim bench runs on a GPU machine`);
+        if (probe.status !== 0) throw new Error(`${flags.python} cannot import torch (${probe.stderr.trim().split("\n").pop()}): lim bench needs Python with PyTorch (--python names another Python)`);
         const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
         const out = resolve(flags.out ?? join(PROJECT_ROOT, "bench", "results", `run-${stamp}`));
         mkdirSync(out, { recursive: true });

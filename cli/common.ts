@@ -15,26 +15,27 @@ export function parseList(flag: string, allowed?: readonly string[]) {
     if (items.length === 0) throw new InvalidArgumentError(`${flag} needs at least one value`);
     const bad = allowed ? items.filter((i) => !allowed.includes(i)) : [];
     if (bad.length) throw new InvalidArgumentError(`${flag}: unknown value ${bad.join(", ")}; choose from ${allowed!.join(", ")}`);
+    const twice = items.filter((item, i) => items.indexOf(item) !== i);
+    if (twice.length) throw new InvalidArgumentError(`${flag}: ${[...new Set(twice)].join(", ")} given twice; name each value once`);
     return items;
   };
 }
 
-/** One non-negative integer. */
+/** One non-negative integer, in decimal digits (Number() would also take 0x80 and 1e2). */
 export function parseInteger(flag: string) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag}: '${value}' is not a non-negative integer`);
-    return n;
+    if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`${flag}: '${value}' is not a non-negative integer`);
+    return Number(value);
   };
 }
 
+/** A comma-separated list of positive integers in decimal digits, each named once. */
 export function parseNumbers(flag: string) {
   return (value: string): number[] => {
     const items = parseList(flag)(value);
     return items.map((i) => {
-      const n = Number(i);
-      if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag}: '${i}' is not a positive integer`);
-      return n;
+      if (!/^\d+$/.test(i) || Number(i) === 0) throw new InvalidArgumentError(`${flag}: '${i}' is not a positive integer`);
+      return Number(i);
     });
   };
 }

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { cacheLayoutName, DEFAULT_RUN, parseCacheLayout, parseModel, parseRun, preset, PRESETS, type ModelConfig, type RunConfig } from "../runtime/ts/config.js";
-import { loadNative } from "../runtime/ts/native.js";
+import { probeGpu } from "../runtime/ts/native.js";
 import { measureSdpaBaseline, type SdpaBaseline } from "../runtime/ts/baseline.js";
 import { DecodeRuntime, POLICIES, type Policy } from "../runtime/ts/runtime.js";
 import { readSavedCaches } from "../runtime/ts/safetensors.js";
@@ -161,24 +161,27 @@ export function registerDecode(program: Command): void {
     .action((flags: DecodeFlags) =>
       runAction(async () => {
         const model = parseModel(preset(flags.preset));
-        const addon = loadNative();
-        addon.deviceInfo(); // fails clearly without a GPU, a driver, or a matching compute capability
-        if (flags.load) {
-          if (flags.cache !== 0 || flags.kvDtype !== "auto") throw new Error("--load uploads the saved caches into contiguous caches in the model's dtype; leave --cache and --kv-dtype out");
-          const saved = readSavedCaches(flags.load, model);
-          const run = parseRun({ ...DEFAULT_RUN, batch: saved.batch, context: saved.context, steps: 0, budget: flags.budget, seed: flags.seed });
+        // Every argument is checked before the GPU is looked for: a mistake is named on any machine.
+        if (flags.load && (flags.cache !== 0 || flags.kvDtype !== "auto")) throw new Error("--load uploads the saved caches into contiguous caches in the model's dtype; leave --cache and --kv-dtype out");
+        const saved = flags.load ? readSavedCaches(flags.load, model) : undefined;
+        const run = saved
+          ? parseRun({ ...DEFAULT_RUN, batch: saved.batch, context: saved.context, steps: 0, budget: flags.budget, seed: flags.seed })
+          : parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed, pageSize: flags.cache, kvDtype: flags.kvDtype });
+        if (!saved && run.steps < 1) throw new Error("--steps must be at least 1 with synthetic data");
+        const gpu = probeGpu(); // no GPU or driver, no addon, or a library built for another GPU: said as such
+        if (!gpu.ok) throw new Error(gpu.reason);
+        const addon = gpu.native;
+        if (saved) {
           const rt = DecodeRuntime.create(addon, model, run, false);
           try {
             saved.layers.forEach((t, l) => rt.uploadLayer(l, t.k, t.v, t.q));
             const reports = measureSaved(rt, flags.policy);
-            console.log(flags.json ? JSON.stringify({ model, run, data: flags.load, reports }, null, 2) : table(model, run, reports, flags.load));
+            console.log(flags.json ? JSON.stringify({ model, run, data: flags.load, reports }, null, 2) : table(model, run, reports, flags.load!));
           } finally {
             rt.dispose();
           }
           return 0;
         }
-        const run = parseRun({ ...DEFAULT_RUN, context: flags.context, steps: flags.steps, budget: flags.budget, batch: flags.batch, seed: flags.seed, pageSize: flags.cache, kvDtype: flags.kvDtype });
-        if (run.steps < 1) throw new Error("--steps must be at least 1 with synthetic data");
         const rt = DecodeRuntime.create(addon, model, run, true);
         let reports: PolicyReport[];
         try {

@@ -38,8 +38,10 @@ const DTYPES = SUPPORTED_MATRIX.dtypes;
 function parseSchedules(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const out = { ...previous };
   for (const item of parseList("--schedules")(value)) {
-    const [kernel, request] = item.split("=");
-    if (!kernel || !request) throw new InvalidArgumentError(`--schedules: '${item}' should be kernel=tag[+tag...] or kernel=space`);
+    const parts = item.split("=");
+    const [kernel, request] = parts;
+    if (parts.length !== 2 || !kernel || !request) throw new InvalidArgumentError(`--schedules: '${item}' should be kernel=tag[+tag...] or kernel=space`);
+    if (kernel in out) throw new InvalidArgumentError(`--schedules: ${kernel} is given twice ('${out[kernel]}' and '${request}'); join its schedules with + (${kernel}=${out[kernel]}+${request})`);
     out[kernel] = request;
   }
   return out;
@@ -55,10 +57,10 @@ export function registerGenerate(program: Command): void {
     .option("--budgets <list>", "token budgets the selection kernels size their buffers for, e.g. 1024,2048,4096,8192", parseNumbers("--budgets"))
     .option("--caches <list>", "K/V cache layouts: contiguous, paged (default: both)", parseList("--caches", SUPPORTED_MATRIX.caches))
     .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3, e5m2 (FP8 with scales) (default: auto,e4m3)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes))
-    .option("--kernels <list>", "only these kernels (default: all in dsl/kernels)", parseList("--kernels"))
+    .option("--kernels <list>", "only these kernels (default: all in dsl/kernels); the output folder then holds only theirs, the other kernels' variants an earlier generation wrote there are removed", parseList("--kernels"))
     .option(
       "--schedules <list>",
-      "schedules instead of the heuristic: kernel=tag[+tag...] (e.g. decode_attention=t256_r4_s3_p2) or kernel=space (every valid schedule); the first is dispatched by default",
+      "schedules instead of the heuristic: kernel=tag[+tag...] (e.g. decode_attention=t256_r1_s2+t128_r1_s4) or kernel=space (every valid schedule); the first is dispatched by default",
       parseSchedules,
     )
     .option("--tuning <files>", "tuning databases to take schedules from (default: every tuning/*.json)", parseList("--tuning"))
@@ -72,7 +74,7 @@ export function registerGenerate(program: Command): void {
         const { outputFolders, planGeneration } = await import("../codegen/generate.js");
         const { parseScheduleTag, scheduleSpace } = await import("../codegen/schedules.js");
         const { requestedSchedules } = await import("../codegen/variants.js");
-        const { compareGenerated, writeGenerated } = await import("../codegen/write.js");
+        const { checkOwnedFolder, compareGenerated, writeGenerated } = await import("../codegen/write.js");
         const { checkOutputFolder } = await import("../codegen/staged_write.js");
         const { planReporter, printChecked, printWritten } = await import("./generate_report.js");
         const { readTuning } = await import("../codegen/tuning/database.js");
@@ -82,6 +84,7 @@ export function registerGenerate(program: Command): void {
         validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);
+        if (!flags.check) checkOwnedFolder(outDir);
         const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file), named: Array.isArray(flags.tuning) }));
         const tuned = tunedSchedules(tunings, flags.device);
         const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace, tuned.choose) : tuned.choose;

@@ -57,10 +57,12 @@ async function carry(kernels: string[], why: string | undefined, db: string | un
     total += carried + restated;
     if (carried) lines.push(`${name}: ${carried} entries carried to ${digest}`);
     if (restated) lines.push(`${name}: the reason of ${restated} entries already carried to ${digest} restated`);
-    if (!carried && !restated) lines.push(`${name}: every entry was measured on the current code (${digest}); nothing to carry`);
+    const entries = Object.values(tuning.entries).filter((e) => e.kernel === name).length;
+    if (entries === 0) lines.push(`${name}: no entries in this database; nothing to carry`);
+    else if (!carried && !restated) lines.push(`${name}: every entry was measured on the current code (${digest}); nothing to carry`);
   }
   if (total > 0) writeTuning(path, tuning);
-  console.log(`${lines.join("\n")}\nin ${relative(PROJECT_ROOT, path)}; run \`bin/lim generate\` to use them`);
+  console.log(`${lines.join("\n")}${total > 0 ? `\nin ${relative(PROJECT_ROOT, path)}; run \`bin/lim generate\` to use them` : ""}`);
   return 0;
 }
 
@@ -88,7 +90,17 @@ export function registerTune(program: Command): void {
     .action((flags: TuneFlags) =>
       runAction(async () => {
         if (flags.carry) return carry(flags.carry, flags.why, flags.db);
+        if (flags.why !== undefined) throw new Error("--why goes with --carry (the reason a carried entry keeps); a sweep measures instead");
         if (flags.jobs < 1 || flags.repeats < 1) throw new Error("--jobs and --repeats must be at least 1");
+        // The shapes and the GPU before the sweep's slow start: an unsupported shape names the nearest supported
+        // ones, a machine without a GPU says so (--compile-only needs none).
+        const { validateMatrix } = await import("../codegen/matrix.js");
+        validateMatrix({ headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, kvDtypes: flags.kvDtypes });
+        if (!flags.compileOnly) {
+          const { missingForGpu } = await import("../runtime/ts/native.js");
+          const missing = missingForGpu();
+          if (missing) throw new Error(`${missing}; \`lim tune --compile-only\` compiles the candidates without a GPU`);
+        }
         const { runSweep } = await import("../autotune/sweep.js");
         const started = Date.now();
         const result = await runSweep({

@@ -37,6 +37,12 @@ const REMEDY: Readonly<Record<string, string>> = {
  * `cannot write <path>: <why>; <what to do>` (with `verb`) or `<path>: <why>` for an error Node raised about a
  * path; undefined for any other error.
  */
+/** Why a file-system call failed, in words, without its path (for a message that names another). */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return (typeof err?.code === "string" && WHY[err.code]) || (err instanceof Error ? err.message : String(e));
+}
+
 export function describeFsError(e: unknown, verb?: "write" | "read"): string | undefined {
   const err = e as NodeJS.ErrnoException;
   if (!(err instanceof Error) || typeof err.code !== "string" || typeof err.path !== "string") return undefined;

@@ -59,6 +59,8 @@ export async function planGeneration(opts: PlanOptions): Promise<GenerationPlan>
   const unknown = named.filter((k) => !sources.some((s) => s.definition.spec.name === k));
   if (unknown.length) {
     const all = (await loadKernels(opts.root)).map((s) => s.definition.spec.name);
+    const leftOut = unknown.filter((k) => all.includes(k));
+    if (leftOut.length) throw new Error(`schedules were given for ${leftOut.join(", ")}, which --kernels leaves out (${opts.kernels?.join(", ")}); name it in --kernels too, or drop its schedules`);
     throw new Error(`unknown kernel ${unknown.join(", ")}: dsl/kernels defines ${all.join(", ")}`);
   }
   return lowerSources(opts.root, sources, opts.matrix, opts.choose ?? heuristicSchedule, opts.onProgress);

@@ -4,8 +4,9 @@
 // there, such as a user's own file in kernels/, is left alone. (The library files are written by every
 // generation, so of what a manifest lists only its variants' files can go stale.)
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
+import { OutputError } from "./fs_errors.js";
 import { checkFilePath, checkOutputFolder, kindOf, replaceFiles } from "./staged_write.js";
 
 export type FileStatus = "written" | "unchanged" | "removed" | "stale" | "missing" | "extra";
@@ -35,6 +36,26 @@ function previouslyGenerated(outDir: string): string[] {
   }
   const files = Array.isArray(manifest?.variants) ? manifest.variants.map((v) => v?.file) : [];
   return files.filter(inside).filter((f) => kindOf(join(outDir, f)) === "file");
+}
+
+/**
+ * `lim generate` writes into a new or empty folder, or one it wrote before (its manifest.json names lim as the
+ * generator): anywhere else its include/, abi.cpp, ... would replace files of the same names that are not its
+ * own (`--out .` in a project's root, say). Checked by the command before planning.
+ */
+export function checkOwnedFolder(outDir: string): void {
+  if (kindOf(outDir) !== "folder" || readdirSync(outDir).length === 0) return;
+  let generator: unknown;
+  try {
+    generator = (JSON.parse(read(join(outDir, "manifest.json")) ?? "{}") as { generator?: unknown }).generator;
+  } catch {
+    generator = undefined; // not JSON: not lim's
+  }
+  if (typeof generator === "string" && generator.startsWith("lim ")) return;
+  throw new OutputError(
+    `the output folder ${outDir} holds files, and no manifest.json of lim generate says they are generated; ` +
+      "choose a new or empty folder, or one lim generate wrote (nothing was written)",
+  );
 }
 
 /** Compares the planned files with the output folder without writing anything. */

@@ -4,13 +4,14 @@
 // interrupted sweep loses at most the key it was measuring.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { KernelSpec } from "../../dsl/lang/kernel.js";
 import type { Constants } from "../types.js";
 import { constantsTag } from "../names.js";
 import { ANY_BUCKET } from "../variants.js";
+import { fsReason } from "../fs_errors.js";
 
 export const TUNING_FORMAT = "lim-tuning/1";
 
@@ -120,9 +121,15 @@ export function openTuning(path: string, metadata: TuningMetadata): TuningDataba
 export function writeTuning(path: string, db: TuningDatabase): void {
   mkdirSync(dirname(path), { recursive: true });
   const sorted = Object.fromEntries(Object.entries(db.entries).sort(([a], [b]) => a.localeCompare(b)));
+  // Written beside it, then renamed over it: a failure leaves the database as it was (and no temporary file).
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify({ ...db, entries: sorted }, null, 1)}\n`);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, `${JSON.stringify({ ...db, entries: sorted }, null, 1)}\n`);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot write the tuning database ${path}: ${fsReason(e)} (it is replaced through a file written beside it, so its folder must be writable too); it was left as it was`);
+  }
 }
 
 /** "0.1.x" of a version: databases stay usable across patch releases. */

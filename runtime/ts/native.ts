@@ -72,16 +72,24 @@ export function loadNative(path: string = ADDON_PATH): NativeAddon {
 const NVIDIA_DRIVER = "/proc/driver/nvidia/version";
 
 /**
+ * What is missing, found without loading anything: the addon (with the command that builds it), and then also
+ * the GPU or its driver where Linux shows none (which building would not fix); undefined when the addon is
+ * there (whether the GPU works, only loading it tells: some containers show a working GPU without that file).
+ */
+export function missingForGpu(path: string = ADDON_PATH): string | undefined {
+  if (existsSync(path)) return undefined;
+  const build = `the native addon is not built (${path} is missing; \`npm run build\` builds it, with CUDA's nvcc and cmake)`;
+  return process.platform === "linux" && !existsSync(NVIDIA_DRIVER) ? `no NVIDIA GPU or driver found (no ${NVIDIA_DRIVER}), and ${build}` : build;
+}
+
+/**
  * The addon and the GPU's description when both are usable, else what is missing: the GPU or its driver
  * (which building the addon would not fix), the addon (with the command that builds it), or what broke.
  */
 export function probeGpu(path: string = ADDON_PATH): { ok: true; native: NativeAddon; info: DeviceInfo } | { ok: false; reason: string } {
   const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-  if (!existsSync(path)) {
-    const noDriver = process.platform === "linux" && !existsSync(NVIDIA_DRIVER);
-    const build = `the native addon is not built (${path} is missing; \`npm run build\` builds it, with CUDA's nvcc and cmake)`;
-    return { ok: false, reason: noDriver ? `no NVIDIA GPU or driver found (no ${NVIDIA_DRIVER}), and ${build}` : build };
-  }
+  const missing = missingForGpu(path);
+  if (missing) return { ok: false, reason: missing };
   let native: NativeAddon;
   try {
     native = loadNative(path);

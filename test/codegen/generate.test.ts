@@ -2,7 +2,7 @@
 // generation that leaves the output folder exactly as it was.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -209,6 +209,19 @@ describe("a failed generation", () => {
     expect(failed.status).toBe(1);
     expect(failed.stderr).toBe(`error: ${join(blocked, "include")} is a file, but generation writes a folder there; move it away or choose another output folder\n`);
     expect(hashFolder(blocked)).toEqual(snapshot);
+  });
+
+  it("refuses a folder of a user's own files that no manifest of lim generate claims, touching none of them", () => {
+    const theirs = join(root, "their_project");
+    mkdirSync(join(theirs, "include"), { recursive: true });
+    writeFileSync(join(theirs, "include/lim.h"), "// the user's own\n");
+    writeFileSync(join(theirs, "abi.cpp"), "// the user's own\n");
+    writeFileSync(join(theirs, "manifest.json"), '{"name": "their package"}\n');
+    const snapshot = hashFolder(theirs);
+    const failed = lim("--head-dims", "64", "--group-sizes", "1", "--dtypes", "fp16", "--out", theirs);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain(`error: the output folder ${theirs} holds files, and no manifest.json of lim generate says they are generated`);
+    expect(hashFolder(theirs)).toEqual(snapshot);
   });
 
   it("says in one line that --out names a file", () => {
