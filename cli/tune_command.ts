@@ -4,7 +4,7 @@
 
 import { cpus } from "node:os";
 import { relative, resolve } from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { PROJECT_ROOT, parseInteger, parseList, parseNumbers, runAction } from "./common.js";
 import { Progress } from "./progress.js";
@@ -72,13 +72,13 @@ export function registerTune(program: Command): void {
     .description("autotune schedules on this GPU: compile every valid schedule, check it against the reference, time it per shape bucket, record the best")
     .option("--kernels <list>", "kernels to tune", parseList("--kernels"), ["decode_attention", "topk"])
     .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [...DEFAULT_MATRIX.headDims])
-    .option("--group-sizes <list>", "GQA group sizes (default: the presets' 4)", parseNumbers("--group-sizes"), [4])
+    .addOption(new Option("--group-sizes <list>", "GQA group sizes").argParser(parseNumbers("--group-sizes")).default([4], "4, the presets'"))
     .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])
     .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3, e5m2 (FP8; E5M2 variants take E4M3's schedules unless tuned)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes), [...DEFAULT_MATRIX.kvDtypes])
     .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [...DEFAULT_MATRIX.budgets])
     .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
     .option("--retune", "measure keys that are already in the database again")
-    .option("--jobs <n>", "parallel compilations (default: one per core)", parseInteger("--jobs"), cpus().length)
+    .addOption(new Option("--jobs <n>", "parallel compilations").argParser(parseInteger("--jobs")).default(cpus().length, "one per core"))
     .option("--work <dir>", "scratch folder for the candidates' sources, build and logs", "build/tune")
     .option("--repeats <n>", "timed replays per candidate and shape (the median is kept)", parseInteger("--repeats"), 25)
     .option("--warmup <n>", "untimed replays first", parseInteger("--warmup"), 3)

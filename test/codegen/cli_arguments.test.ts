@@ -2,6 +2,8 @@
 // nothing the user did not ask for is taken silently.
 
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT, parseInteger, parseList, parseNumbers } from "../../cli/common.js";
@@ -33,7 +35,7 @@ describe("lim generate --schedules", () => {
   });
 
   it("says that --kernels leaves out a kernel given schedules, instead of calling it unknown", () => {
-    const r = lim("generate", "--kernels", "gather_kv", "--schedules", "topk=space", "--check", "--out", "/tmp/never-written");
+    const r = lim("generate", "--kernels", "gather_kv", "--schedules", "topk=space", "--check", "--out", join(PROJECT_ROOT, "generated"));
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("schedules were given for topk, which --kernels leaves out (gather_kv)");
   });
@@ -57,4 +59,32 @@ describe("lim tune and lim decode check their arguments before looking for a GPU
     expect(load.status).toBe(1);
     expect(load.stderr).toContain("leave --cache and --kv-dtype out");
   });
+});
+
+describe("folders named on the command line", () => {
+  it("generate --check of a folder that does not exist says so, making none", () => {
+    const missing = join(tmpdir(), "lim-never-generated");
+    const r = lim("generate", "--check", "--out", missing);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`--check: ${missing} does not exist`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it("bench --report refuses a folder that holds no results, writing nothing there", () => {
+    const empty = mkdtempSync(join(tmpdir(), "lim-no-results-"));
+    try {
+      const r = lim("bench", "--report", empty);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`--report: ${empty} holds no results`);
+      expect(existsSync(join(empty, "report.md"))).toBe(false);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+it("tune --help states each default once", () => {
+  const help = lim("tune", "--help").stdout;
+  expect(help).toMatch(/--jobs <n> +parallel compilations \(default: one per core\)\n/);
+  expect(help).not.toMatch(/\(default: [^)]*\) \(default:/);
 });
