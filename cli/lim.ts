@@ -15,5 +15,10 @@ registerDecode(program);
 registerTune(program);
 registerBench(program);
 // `lim` alone asks what there is: the help, and success (commander's default is the help as an error).
+const commands = program.commands.map((c) => c.name());
 if (process.argv.length <= 2) program.outputHelp();
-else await program.parseAsync(process.argv);
+else if (process.argv[2] === "help" && process.argv[3] !== undefined && !commands.includes(process.argv[3])) {
+  // commander prints the whole help as an error here, without naming what it did not know.
+  console.error(`error: unknown command '${process.argv[3]}': the commands are ${commands.join(", ")}`);
+  process.exitCode = 1;
+} else await program.parseAsync(process.argv);

@@ -12,3 +12,9 @@ it("`lim` alone prints the help and exits 0", () => {
   expect(r.stdout).toMatch(/^ {2}generate \[options\]/m);
   expect(r.stderr).toBe("");
 });
+
+it("`lim help <unknown>` names the command it does not know and lists the commands", () => {
+  const r = spawnSync(join(PROJECT_ROOT, "bin/lim"), ["help", "genrate"], { encoding: "utf8" });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toBe("error: unknown command 'genrate': the commands are generate, decode, tune, bench\n");
+});
