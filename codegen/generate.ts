@@ -54,7 +54,6 @@ export function outputFolders(root: string, matrix: Matrix): string[] {
 export async function planGeneration(opts: PlanOptions): Promise<GenerationPlan> {
   const started = performance.now();
   const sources = await loadKernels(opts.root, opts.kernels);
-  opts.onProgress?.({ kind: "loaded", sources, seconds: (performance.now() - started) / 1000 });
   const named = [...(opts.kernels ?? []), ...(opts.scheduled ?? [])];
   const unknown = named.filter((k) => !sources.some((s) => s.definition.spec.name === k));
   if (unknown.length) {
@@ -63,6 +62,7 @@ export async function planGeneration(opts: PlanOptions): Promise<GenerationPlan>
     if (leftOut.length) throw new Error(`schedules were given for ${leftOut.join(", ")}, which --kernels leaves out (${opts.kernels?.join(", ")}); name it in --kernels too, or drop its schedules`);
     throw new Error(`unknown kernel ${unknown.join(", ")}: dsl/kernels defines ${all.join(", ")}`);
   }
+  opts.onProgress?.({ kind: "loaded", sources, seconds: (performance.now() - started) / 1000 });
   return lowerSources(opts.root, sources, opts.matrix, opts.choose ?? heuristicSchedule, opts.onProgress);
 }
 
