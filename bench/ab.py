@@ -40,6 +40,8 @@ def dense(libs: dict, shape: str, rounds: int):
     B, N, D, G, *L = ints(shape, (4, 5))
     if HQ % G:
         sys.exit(f"shape {shape!r}: G must divide the {HQ} query heads")
+    if L and not 1 <= L[0] <= N:
+        sys.exit(f"shape {shape!r}: the requests' length L must lie in [1, N = {N}]")
     case = Case(B, N, D, hkv=HQ // G, length=L[0] if L else 0)
     best, err = {}, {}
     for _ in range(rounds):

@@ -66,7 +66,8 @@ class Case:
         cache's capacity of N runs shorter requests; SDPA and the reference see the first `length` tokens."""
         self.B, self.N, self.D, self.hq, self.hkv, self.dtype = B, N, D, hq, hkv, dtype
         self.L = length or N
-        self.kv_bytes = 2 * B * hkv * N * D * torch.finfo(dtype).bits // 8
+        # The bytes a call reads (of L tokens), which set how many input sets keep them past the L2 and the reps.
+        self.kv_bytes = 2 * B * hkv * self.L * D * torch.finfo(dtype).bits // 8
         self.scale = 1.0 / math.sqrt(D)
         gen = torch.Generator(device="cuda").manual_seed(B * 7919 + N + D)
         self.inputs = []

@@ -84,8 +84,8 @@ export function registerGenerate(program: Command): void {
         validateMatrix(matrix); // an unsupported shape is refused naming the nearest supported ones
         // Before the slow planning: a file in the way or a read-only folder is reported in a second.
         checkOutputFolder(outDir, flags.check ? [] : outputFolders(PROJECT_ROOT, matrix), !flags.check);
-        if (!flags.check) checkOwnedFolder(outDir);
-        else if (!existsSync(outDir)) throw new Error(`--check: ${flags.out} does not exist; \`lim generate\` with the same options (without --check) makes it`);
+        if (flags.check && !existsSync(outDir)) throw new Error(`--check: ${flags.out} does not exist; \`lim generate\` with the same options (without --check) makes it`);
+        if (!flags.check && outDir !== join(PROJECT_ROOT, "generated")) checkOwnedFolder(outDir); // the project's own folder is always lim's
         const tunings = tuningFiles(flags).map((file) => ({ path: relative(PROJECT_ROOT, file), db: readTuning(file), named: Array.isArray(flags.tuning) }));
         const tuned = tunedSchedules(tunings, flags.device);
         const choose = flags.schedules ? requestedSchedules(flags.schedules, parseScheduleTag, scheduleSpace, tuned.choose) : tuned.choose;

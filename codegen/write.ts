@@ -44,14 +44,9 @@ function previouslyGenerated(outDir: string): string[] {
  * own (`--out .` in a project's root, say). Checked by the command before planning.
  */
 export function checkOwnedFolder(outDir: string): void {
-  if (kindOf(outDir) !== "folder" || readdirSync(outDir).length === 0) return;
-  let generator: unknown;
-  try {
-    generator = (JSON.parse(read(join(outDir, "manifest.json")) ?? "{}") as { generator?: unknown }).generator;
-  } catch {
-    generator = undefined; // not JSON: not lim's
-  }
-  if (typeof generator === "string" && generator.startsWith("lim ")) return;
+  if (kindOf(outDir) !== "folder" || readdirSync(outDir).every((name) => name.startsWith("."))) return; // new, or only .gitkeep and the like
+  // Read as text: a manifest with a merge's conflict markers is still lim's, and regenerating is its fix.
+  if (/"generator": "lim /.test(read(join(outDir, "manifest.json")) ?? "")) return;
   throw new OutputError(
     `the output folder ${outDir} holds files, and no manifest.json of lim generate says they are generated; ` +
       "choose a new or empty folder, or one lim generate wrote (nothing was written)",

@@ -10,10 +10,16 @@
 # times against this tree's build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mkdir -p .carry
+rm -f .carry/base.tar.xz # a base is packed for one A/B: an older one would be timed as this one's
 if [ "${1:-}" = "--base" ]; then
   [ -n "${2:-}" ] || { echo "--base needs a git revision, e.g. --base HEAD~1" >&2; exit 2; }
-  mkdir -p .carry
-  git archive --format=tar "$2" | xz -T2 -6 > .carry/base.tar.xz.tmp && mv .carry/base.tar.xz.tmp .carry/base.tar.xz
+  if ! git archive --format=tar "$2" | xz -T2 -6 > .carry/base.tar.xz.tmp; then
+    rm -f .carry/base.tar.xz.tmp
+    echo "--base $2: git cannot archive that revision" >&2
+    exit 2
+  fi
+  mv .carry/base.tar.xz.tmp .carry/base.tar.xz
   echo "packed $(git rev-parse --short "$2") as .carry/base.tar.xz"
 fi
 mkdir -p .carry/node-api

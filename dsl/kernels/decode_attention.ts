@@ -92,8 +92,9 @@ export const decodeAttention = defineKernel({
 
 /**
  * Bytes of Q's mma fragments held in shared memory: where they and the output's fragments would take more
- * than 128 of a consumer thread's registers (D 256 with two blocks of 8 heads: 64 + 128), which left too
- * few for the rest (136 bytes spilled). The kernel tests the same count (Q_SHARED).
+ * than 128 of a consumer thread's registers (two blocks of 8 heads, G > 8, at D 192 and 256: 48 + 96 and
+ * 64 + 128), which left too few for the rest (D 256, G 16 spilled 136 bytes). The kernel tests the same
+ * count (Q_SHARED).
  */
 function qSharedBytes(c: { D: number; G: number }): number {
   const headBlocks = Math.ceil(c.G / 8);

@@ -57,510 +57,510 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g8_fp16_contiguous
   const int chunk = lim_p.chunk;
   const int prefetch = lim_p.prefetch;
 
-  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:133
-  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:134
-  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:135
-  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:136
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:137
-  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:138
-  constexpr int ROW = 144;                                                          // dsl/kernels/decode_attention.ts:139
-  constexpr int KSTEPS = 8;                                                         // dsl/kernels/decode_attention.ts:140
-  constexpr int DIM_BLOCKS = 8;                                                     // dsl/kernels/decode_attention.ts:141
-  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:142
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:143
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:144
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:145
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:146
-  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:147
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:149
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:150
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:151
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:152
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:153
-  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:163
-    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:164
-    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:168
-    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:169
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:170
-      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:171
-      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:172
-        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:172
+  constexpr bool FP8 = true;                                                        // dsl/kernels/decode_attention.ts:134
+  /* MMA = fp16 */                                                                  // dsl/kernels/decode_attention.ts:135
+  constexpr int VEC = 16;                                                           // dsl/kernels/decode_attention.ts:136
+  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:137
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:138
+  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:139
+  constexpr int ROW = 144;                                                          // dsl/kernels/decode_attention.ts:140
+  constexpr int KSTEPS = 8;                                                         // dsl/kernels/decode_attention.ts:141
+  constexpr int DIM_BLOCKS = 8;                                                     // dsl/kernels/decode_attention.ts:142
+  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:143
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:144
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:145
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:146
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:147
+  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:148
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:150
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:151
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:152
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:153
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:154
+  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:164
+    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:165
+    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:169
+    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:170
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:171
+      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:172
+      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:173
+        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:173
       }
     }
     #pragma unroll 1
-    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:175
-      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:176
-      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:177
-        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:177
+    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:176
+      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:177
+      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:178
+        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:178
       }
-      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:178
-        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:179
-        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:180
+      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:179
+        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:180
+        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:181
       }
     }
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:184
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:188
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:189
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:190
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:191
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:192
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:193
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:193
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:185
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:189
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:190
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:191
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:192
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:193
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:194
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:194
     }
   }
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:197
-  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:201
-  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:202
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:203
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:204
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:205
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:205
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:198
+  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:202
+  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:203
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:204
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:205
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:206
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:206
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:209
-  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:209
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4495 */ // dsl/kernels/decode_attention.ts:210
-  lim::init_barriers(empty, 2, 256);                                                // dsl/kernels/decode_attention.ts:210
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:212
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:213
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:213
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:210
+  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:210
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4495 */ // dsl/kernels/decode_attention.ts:211
+  lim::init_barriers(empty, 2, 256);                                                // dsl/kernels/decode_attention.ts:211
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:213
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:214
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:214
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:214
+    return;                                                                         // dsl/kernels/decode_attention.ts:215
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:216
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:217
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:218
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:219
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:220
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:221
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:222
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:222
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:217
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:218
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:219
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:220
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:221
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:222
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:223
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:223
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:223
+        return;                                                                     // dsl/kernels/decode_attention.ts:224
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:227
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:228
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:230
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:231
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:232
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:233
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:234
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:235
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:236
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:237
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:228
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:229
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:231
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:232
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:233
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:234
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:235
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:236
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:237
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:238
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:238
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:239
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:240
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:239
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:240
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:241
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:243
+    return p;                                                                       // dsl/kernels/decode_attention.ts:244
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:246
-    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:248
-    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:249
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:250
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:251
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:252
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:253
-    const bool direct = true && !indices.present();                                 // dsl/kernels/decode_attention.ts:257
-    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 78336);  /* shared bytes 78336..79359 */ // dsl/kernels/decode_attention.ts:265
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 79360);  /* shared bytes 79360..83455 */ // dsl/kernels/decode_attention.ts:266
-    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:273
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:274
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:275
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:276
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:277
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:278
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:278
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:247
+    auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:249
+    auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:250
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:251
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:252
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:253
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:254
+    const bool direct = true && !indices.present();                                 // dsl/kernels/decode_attention.ts:258
+    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 78336);  /* shared bytes 78336..79359 */ // dsl/kernels/decode_attention.ts:266
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 79360);  /* shared bytes 79360..83455 */ // dsl/kernels/decode_attention.ts:267
+    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:274
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:275
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:276
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:277
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:278
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:279
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:279
       }
-      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:279
-        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:280
-        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:281
-        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:282
+      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:280
+        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:281
+        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:282
+        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:283
           #pragma unroll
-          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:283
-            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:284
-            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:285
-              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:286
+          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:284
+            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:285
+            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:286
+              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:287
               #pragma unroll
-              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:287
-                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:287
+              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:288
+                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:288
               }
             }
           }
         }
         #pragma unroll
-        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:291
-          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:292
-          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:293
-            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:294
-            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:295
-            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:296
+        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:292
+          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:293
+          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:294
+            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:295
+            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:296
+            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:297
           }
         }
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:300
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:301
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:302
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:303
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:303
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:303
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:304
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:304
       }
     } else {
-      constexpr int AHEAD = 1;                                                      // dsl/kernels/decode_attention.ts:310
-      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:311
-      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:313
-        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:313
+      constexpr int AHEAD = 1;                                                      // dsl/kernels/decode_attention.ts:311
+      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:312
+      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:314
+        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:314
       };
-      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:314
-        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:314
+      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:315
+        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:315
       };
-      int aheadPos[1][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:315
-      int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:316
-      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:320
+      int aheadPos[1][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:316
+      int aheadEntry[1][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:317
+      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:321
         #pragma unroll
-        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:321
-          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:322
-          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:323
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:324
+        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:322
+          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:323
+          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:324
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:325
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:325
-              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:332
-              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:333
-              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:334
-                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:334
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:326
+              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:333
+              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:334
+              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:335
+                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:335
               }
-              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:335
-              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:336
-                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:337
-                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:338
-                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:339
+              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:336
+              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:337
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:338
+                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:339
+                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:340
               }
             }
-            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:342
+            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:343
           }
-          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:344
+          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:345
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:345
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:346
-              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:347
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:346
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:347
+              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:348
             }
           }
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:350
-            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:350
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:351
+            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:351
           }
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:356
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:357
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:358
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:359
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:363
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:364
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:365
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:367
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:371
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:372
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:373
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:374
-    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:381
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:359
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:360
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:364
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:365
+    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:366
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:368
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:372
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:373
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:374
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:375
+    unsigned qb[1][8][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:382
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:382
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:383
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:384
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:383
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:384
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:385
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:385
-          if (!Q_SHARED || kk % WARPS == warp) {                                    // dsl/kernels/decode_attention.ts:386
-            unsigned f[2];                                                          // dsl/kernels/decode_attention.ts:387
-            {                                                                       // dsl/kernels/decode_attention.ts:388
-              const int d = kk * 16 + 4 * t4;                                       // dsl/kernels/decode_attention.ts:389
-              f[0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));      // dsl/kernels/decode_attention.ts:390
-              f[1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3));  // dsl/kernels/decode_attention.ts:391
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:386
+          if (!Q_SHARED || kk % WARPS == warp) {                                    // dsl/kernels/decode_attention.ts:387
+            unsigned f[2];                                                          // dsl/kernels/decode_attention.ts:388
+            {                                                                       // dsl/kernels/decode_attention.ts:389
+              const int d = kk * 16 + 4 * t4;                                       // dsl/kernels/decode_attention.ts:390
+              f[0] = lim::pack2<__half>(q.load(b, h, d), q.load(b, h, d + 1));      // dsl/kernels/decode_attention.ts:391
+              f[1] = lim::pack2<__half>(q.load(b, h, d + 2), q.load(b, h, d + 3));  // dsl/kernels/decode_attention.ts:392
             }
-            {                                                                       // dsl/kernels/decode_attention.ts:396
-              qb[hb][kk][0] = f[0];                                                 // dsl/kernels/decode_attention.ts:400
-              qb[hb][kk][1] = f[1];                                                 // dsl/kernels/decode_attention.ts:401
+            {                                                                       // dsl/kernels/decode_attention.ts:397
+              qb[hb][kk][0] = f[0];                                                 // dsl/kernels/decode_attention.ts:401
+              qb[hb][kk][1] = f[1];                                                 // dsl/kernels/decode_attention.ts:402
             }
           }
         }
       } else {
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:416
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:417
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:417
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:417
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:418
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:418
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:421
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:422
-    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:423
-    {                                                                               // dsl/kernels/decode_attention.ts:424
-      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:425
-      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:426
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:427
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:428
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:429
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:430
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:431
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:434
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:422
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:423
+    float acc[8][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:424
+    {                                                                               // dsl/kernels/decode_attention.ts:425
+      auto& kStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 4608);  /* shared bytes 4608..41471 */ // dsl/kernels/decode_attention.ts:426
+      auto& vStage = *reinterpret_cast<__nv_fp8_e4m3 (*)[2][128][144]>(lim_smem + 41472);  /* shared bytes 41472..78335 */ // dsl/kernels/decode_attention.ts:427
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:428
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:429
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:430
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:431
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:432
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:435
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:435
-          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:439
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:440
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:436
+          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:440
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:441
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:441
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:442
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:443
-            {                                                                       // dsl/kernels/decode_attention.ts:444
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:442
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:443
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:444
+            {                                                                       // dsl/kernels/decode_attention.ts:445
               #pragma unroll
-              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:447
-                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:448
-                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:449
-                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:450
-                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:451
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:452
-                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:453
-                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:454
-                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:455
-                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:456
+              for (int half = 0; half < 2; ++half) {                                // dsl/kernels/decode_attention.ts:448
+                unsigned top[2];                                                    // dsl/kernels/decode_attention.ts:449
+                unsigned bottom[2];                                                 // dsl/kernels/decode_attention.ts:450
+                lim::widen_fp8<__nv_fp8_e4m3, false>(top, kf[2 * half]);            // dsl/kernels/decode_attention.ts:451
+                lim::widen_fp8<__nv_fp8_e4m3, false>(bottom, kf[2 * half + 1]);     // dsl/kernels/decode_attention.ts:452
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:453
+                a[0] = top[0];                                                      // dsl/kernels/decode_attention.ts:454
+                a[1] = bottom[0];                                                   // dsl/kernels/decode_attention.ts:455
+                a[2] = top[1];                                                      // dsl/kernels/decode_attention.ts:456
+                a[3] = bottom[1];                                                   // dsl/kernels/decode_attention.ts:457
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:457
-                  {                                                                 // dsl/kernels/decode_attention.ts:458
-                    lim::mma_16816<__half>(part[half % CHAINS][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:464
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:458
+                  {                                                                 // dsl/kernels/decode_attention.ts:459
+                    lim::mma_16816<__half>(part[half % CHAINS][hb], a, qb[hb][2 * ld + half]); // dsl/kernels/decode_attention.ts:465
                   }
                 }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:482
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:483
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:483
-              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:484
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:484
+              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:485
               #pragma unroll
-              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:485
-                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:485
+              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:486
+                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:486
               }
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:490
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:491
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:491
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:492
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:492
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:493
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:494
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:493
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:494
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:495
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:495
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:496
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:496
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:497
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:498
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:499
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:500
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:501
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:501
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:497
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:498
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:499
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:500
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:501
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:502
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:502
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:507
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:508
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:508
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:509
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:509
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:510
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:511
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:512
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:513
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:510
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:511
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:512
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:513
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:514
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:516
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:517
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:516
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:517
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:516
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:516
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:517
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:517
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:517
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:521
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:518
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:522
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:522
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:523
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:523
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:524
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:525
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:526
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:527
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:528
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:524
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:525
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:526
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:527
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:528
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__half>(p0, p1));     // dsl/kernels/decode_attention.ts:529
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:531
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:534
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:535
-            {                                                                       // dsl/kernels/decode_attention.ts:536
-              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:539
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:532
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:535
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:536
+            {                                                                       // dsl/kernels/decode_attention.ts:537
+              unsigned wide[4][2];                                                  // dsl/kernels/decode_attention.ts:540
               #pragma unroll
-              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:540
-                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:540
+              for (int r = 0; r < 4; ++r) {                                         // dsl/kernels/decode_attention.ts:541
+                lim::widen_fp8<__nv_fp8_e4m3, true>(wide[r], vf[r]);                // dsl/kernels/decode_attention.ts:541
               }
               #pragma unroll
-              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:541
-                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:542
+              for (int parity = 0; parity < 2; ++parity) {                          // dsl/kernels/decode_attention.ts:542
+                unsigned a[4];                                                      // dsl/kernels/decode_attention.ts:543
                 #pragma unroll
-                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:543
-                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:543
+                for (int r = 0; r < 4; ++r) {                                       // dsl/kernels/decode_attention.ts:544
+                  a[r] = wide[r][parity];                                           // dsl/kernels/decode_attention.ts:544
                 }
                 #pragma unroll
-                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:544
-                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:544
+                for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                          // dsl/kernels/decode_attention.ts:545
+                  lim::mma_16816<__half>(acc[2 * ld + parity][hb], a, pb[hb]);      // dsl/kernels/decode_attention.ts:545
                 }
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:555
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:556
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:559
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:560
-    constexpr int ACC_ROW = 132;                                                    // dsl/kernels/decode_attention.ts:567
-    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4608);  /* shared bytes 4608..4863 */ // dsl/kernels/decode_attention.ts:568
-    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4864);  /* shared bytes 4864..5119 */ // dsl/kernels/decode_attention.ts:569
-    auto& weight = *reinterpret_cast<float (*)[8][8]>(lim_smem + 5120);  /* shared bytes 5120..5375 */ // dsl/kernels/decode_attention.ts:570
-    auto& accAll = *reinterpret_cast<float (*)[8][8][132]>(lim_smem + 5376);  /* shared bytes 5376..39167 */ // dsl/kernels/decode_attention.ts:571
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:574
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:574
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:560
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:561
+    constexpr int ACC_ROW = 132;                                                    // dsl/kernels/decode_attention.ts:568
+    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4608);  /* shared bytes 4608..4863 */ // dsl/kernels/decode_attention.ts:569
+    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4864);  /* shared bytes 4864..5119 */ // dsl/kernels/decode_attention.ts:570
+    auto& weight = *reinterpret_cast<float (*)[8][8]>(lim_smem + 5120);  /* shared bytes 5120..5375 */ // dsl/kernels/decode_attention.ts:571
+    auto& accAll = *reinterpret_cast<float (*)[8][8][132]>(lim_smem + 5376);  /* shared bytes 5376..39167 */ // dsl/kernels/decode_attention.ts:572
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:575
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:575
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:575
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:576
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:576
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:577
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:578
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:579
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:580
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:581
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:577
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:578
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:579
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:580
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:581
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:582
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:583
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:584
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:583
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:583
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:584
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:584
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:586
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:587
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:588
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:589
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:587
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:588
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:589
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:590
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:590
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:590
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:591
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:591
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:591
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:592
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:592
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:592
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:593
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:593
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:595
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:596
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:596
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:596
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:597
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:597
       }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:597
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:598
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:598
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:598
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:599
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:599
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:599
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:600
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:601
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:601
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:600
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:601
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:602
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:602
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:603
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:604
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:606
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:607
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:608
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:609
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:610
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:607
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:608
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:609
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:610
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:611
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:611
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:612
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:613
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:612
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:613
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:614
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:614
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:614
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:615
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:615
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:616
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:616
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:617
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:617
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:617
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:618
       }
     }
   }
-  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:623
-    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:626
-      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:634
-        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:635
-        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:636
-        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:637
-        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:638
-        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:639
-        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:640
-        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:641
-          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:642
-          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:643
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:624
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:627
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:635
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:636
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:637
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:638
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:639
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:640
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:641
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:642
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:643
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:644
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:644
-            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:645
-            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:646
-            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:647
-            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:648
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:645
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:646
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:647
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:648
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:649
           }
-          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:650
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:651
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:651
-            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:651
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:652
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:652
           }
-          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:652
-          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:653
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:653
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:654
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:654
-            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:654
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:655
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:655
           }
-          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:655
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:656
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:656
-            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:657
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:658
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:657
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:658
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:659
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:659
-              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:659
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:660
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:660
             }
           }
         }
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:662
-          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:662
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:663
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:663
         }
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:663
-          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:663
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:664
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:664
         }
       }
     }

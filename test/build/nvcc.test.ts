@@ -55,11 +55,11 @@ const required = nvccRequired();
 /**
  * The on-request variants, generated only where nvcc can check them: E5M2 caches (contiguous and paged) at
  * group sizes 4, 8 and 16, and 16-bit and E4M3 ones at G 16, where two blocks of heads leave the fewest
- * registers (the default set stops at G 8; at D 256 their Q fragments wait in shared memory).
+ * registers (the default set stops at G 8; at D 192 and 256 their Q fragments wait in shared memory).
  */
 const ON_REQUEST_SETS = [
   ["--head-dims", "64,128,256", "--group-sizes", "4,8,16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "e5m2"],
-  ["--head-dims", "64,128,256", "--group-sizes", "16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "auto,e4m3"],
+  ["--head-dims", "64,128,192,256", "--group-sizes", "16", "--dtypes", "bf16", "--caches", "contiguous,paged", "--kv-dtypes", "auto,e4m3"],
 ];
 /** The file-name prefixes of the variants a set must produce (one or more schedules each). */
 function expectedPrefixes(set: string[]): string[] {

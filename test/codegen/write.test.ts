@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OutputError } from "../../codegen/fs_errors.js";
-import { compareGenerated, writeGenerated } from "../../codegen/write.js";
+import { checkOwnedFolder, compareGenerated, writeGenerated } from "../../codegen/write.js";
 import { hashFolder } from "../helpers/folder_hash.js";
 
 /** What a generation of these variant files produces: the files, a library header and the manifest. */
@@ -125,5 +125,24 @@ describe("a write that cannot be done leaves the folder byte-identical", () => {
     } finally {
       chmodSync(join(out, "kernels"), 0o755);
     }
+  });
+});
+
+describe("checkOwnedFolder (lim generate's check of --out)", () => {
+  it("takes a new folder, one of dotfiles only, and one whose manifest names lim, conflict markers and all", () => {
+    expect(() => checkOwnedFolder(out)).not.toThrow();
+    mkdirSync(out);
+    writeFileSync(join(out, ".gitkeep"), "");
+    expect(() => checkOwnedFolder(out)).not.toThrow();
+    writeFileSync(join(out, "manifest.json"), '<<<<<<< HEAD\n{\n  "generator": "lim 0.1.0",\n=======\n>>>>>>> theirs\n');
+    expect(() => checkOwnedFolder(out)).not.toThrow();
+  });
+
+  it("refuses a folder of other files, or with another tool's manifest.json", () => {
+    mkdirSync(out);
+    writeFileSync(join(out, "abi.cpp"), "// the user's own\n");
+    expect(() => checkOwnedFolder(out)).toThrow(OutputError);
+    writeFileSync(join(out, "manifest.json"), '{"generator": "another tool"}\n');
+    expect(() => checkOwnedFolder(out)).toThrow(/holds files, and no manifest.json of lim generate says they are generated; choose a new or empty folder/);
   });
 });
