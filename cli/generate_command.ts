@@ -65,7 +65,10 @@ export function registerGenerate(program: Command): void {
     )
     .option("--tuning <files>", "tuning databases to take schedules from (default: every tuning/*.json)", parseList("--tuning"))
     .option("--no-tuning", "ignore the tuning databases: heuristic schedules only")
-    .option("--device <name>", "the GPU to generate for: its tuning database entries are used", DEFAULT_TARGET_DEVICE)
+    .option("--device <name>", "the GPU to generate for: its tuning database entries are used", (name: string) => {
+      if (!name.trim()) throw new InvalidArgumentError("--device needs a GPU's name as CUDA reports it, e.g. \"NVIDIA H200\"");
+      return name;
+    }, DEFAULT_TARGET_DEVICE)
     .option("--out <dir>", "output folder", "generated")
     .option("--check", "write nothing; exit 1 naming the files that differ from what generation would produce")
     .action((flags: GenerateFlags) =>

@@ -41,6 +41,12 @@ describe("lim generate --schedules", () => {
   });
 });
 
+it("lim generate --device refuses an empty name", () => {
+  const r = lim("generate", "--device", " ", "--check");
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('--device needs a GPU\'s name as CUDA reports it, e.g. "NVIDIA H200"');
+});
+
 describe("lim tune and lim decode check their arguments before looking for a GPU", () => {
   it("tune: an unsupported head dim, and --why without --carry", () => {
     const dims = lim("tune", "--head-dims", "100");
