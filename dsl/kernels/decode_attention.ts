@@ -140,6 +140,7 @@ export function decode_attention(
   const ROW = c.D + VEC; // a staged row and 16 bytes of padding: ldmatrix's 8 rows then hit different banks
   const KSTEPS = c.D / 16; // k steps of the score mma
   const DIM_BLOCKS = c.D / 16; // 16-dim blocks of the output, the A rows of one P V mma each
+  const HEAD_BLOCKS = ceilDiv(c.G, 8); // blocks of 8 query heads, the n of an mma
   const PIECES_PER_ROW = c.D / VEC;
   const PRODUCERS = 32 * producerWarps(); // producer threads
   const LOG2E = 1.4426950408889634;
@@ -199,8 +200,8 @@ export function decode_attention(
   // Q's mma fragments, where the registers cannot hold them beside the output's (the rule's qSharedBytes):
   // lane l's pair for (block of heads hb, k step kk) at words 2 l, 2 l + 1 of row hb * KSTEPS + kk, so that
   // a warp's loads of one fragment fall in 64 consecutive words (no bank conflict). Written by the consumers.
-  const Q_SHARED = ceilDiv(c.G, 8) * KSTEPS * 2 + DIM_BLOCKS * ceilDiv(c.G, 8) * 4 > 128;
-  const qShared = shared("u32", [Q_SHARED ? ceilDiv(c.G, 8) * KSTEPS : 1, Q_SHARED ? 64 : 1]);
+  const Q_SHARED = HEAD_BLOCKS * KSTEPS * 2 + DIM_BLOCKS * HEAD_BLOCKS * 4 > 128;
+  const qShared = shared("u32", [Q_SHARED ? HEAD_BLOCKS * KSTEPS : 1, Q_SHARED ? 64 : 1]);
   if (present(indices)) {
     const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
     for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
@@ -363,7 +364,6 @@ export function decode_attention(
     // heads 2 t4 and 2 t4 + 1 of each block of 8. Of B it holds column g0: head g0 of each block.
     const g0 = lane / 4;
     const t4 = lane % 4;
-    const HEAD_BLOCKS = ceilDiv(c.G, 8); // blocks of 8 query heads, the n of an mma
     // ldmatrix loads of 4 matrices per 16 rows: 16 dims each, so one per k step (32 dims of FP8: two)
     const LOADS = c.D / (2 * VEC);
     // The lanes addressing each 8 x 8 matrix of a load (ldmatrix: lanes 8m..8m+7 give matrix m's rows), as

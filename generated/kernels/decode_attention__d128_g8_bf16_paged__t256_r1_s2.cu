@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=128 G=8 dtype=bf16 cache=paged kv=bf16
-// Schedule  threads=256 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.08x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: carried from bda5dd40d018d0f6 through the A/Bs of bench/NOTES.md sections 27-29 (each change timed against the code before it at these schedules; section 29's run 5 timed the prefetch before the wait); section 30 (not yet timed): Q's fragments in shared memory only at D 256 with G 16, which has no entry here, and the prefetch bounded by the peeked length and count (equal to max_seqlen and the list's length on every timed shape); the main loop and the schedule knobs are unchanged))
+// Schedule  threads=256 rows=1 stages=2 (tuned in tuning/nvidia-h200.json (1.08x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: carried from bda5dd40d018d0f6 through the A/Bs of bench/NOTES.md sections 27-29 (each change timed against the code before it at these schedules; section 29's run 5 timed the prefetch before the wait); section 30 (not yet timed): Q's fragments in shared memory only at D 256 with G 16, which has no entry here, and the prefetch bounded by the peeked length and count (equal to max_seqlen and the list's length on every timed shape); the main loop and the schedule knobs are unchanged; HEAD_BLOCKS hoisted to the kernel's constants (the same PTX)))
 // Launch    grid (splits, HB, B), 384 threads, 148992 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -66,203 +66,203 @@ __global__ void __launch_bounds__(384) decode_attention__d128_g8_bf16_paged__t25
   constexpr int ROW = 136;                                                          // dsl/kernels/decode_attention.ts:140
   constexpr int KSTEPS = 8;                                                         // dsl/kernels/decode_attention.ts:141
   constexpr int DIM_BLOCKS = 8;                                                     // dsl/kernels/decode_attention.ts:142
-  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:143
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:144
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:145
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:146
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:147
-  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:148
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:150
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:151
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:152
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:153
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:154
-  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:164
-    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:165
-    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:169
-    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:170
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:171
-      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:172
-      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:173
-        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:173
+  constexpr int HEAD_BLOCKS = 1;                                                    // dsl/kernels/decode_attention.ts:143
+  constexpr int PIECES_PER_ROW = 16;                                                // dsl/kernels/decode_attention.ts:144
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:145
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:146
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:147
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:148
+  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:149
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:151
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:152
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:153
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:154
+  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:155
+  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:165
+    constexpr int AHEAD_ROWS = 512;                                                 // dsl/kernels/decode_attention.ts:166
+    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:170
+    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:171
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:172
+      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:173
+      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:174
+        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:174
       }
     }
     #pragma unroll 1
-    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:176
-      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:177
-      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:178
-        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:178
+    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:177
+      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:178
+      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:179
+        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:179
       }
-      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:179
-        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:180
-        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:181
+      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:180
+        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:181
+        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:182
       }
     }
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:185
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:189
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:190
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:191
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:192
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:193
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:194
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:194
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:186
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:190
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:191
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:192
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:193
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:194
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:195
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:195
     }
   }
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:198
-  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:202
-  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:203
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:204
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:205
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:206
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:206
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:199
+  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:203
+  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:204
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:205
+    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:206
+    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:207
+      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:207
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:210
-  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:210
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4495 */ // dsl/kernels/decode_attention.ts:211
-  lim::init_barriers(empty, 2, 256);                                                // dsl/kernels/decode_attention.ts:211
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:213
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:214
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:214
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4367 */ // dsl/kernels/decode_attention.ts:211
+  lim::init_barriers(full, 2, 128);                                                 // dsl/kernels/decode_attention.ts:211
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4495 */ // dsl/kernels/decode_attention.ts:212
+  lim::init_barriers(empty, 2, 256);                                                // dsl/kernels/decode_attention.ts:212
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:214
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:215
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:215
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:215
+    return;                                                                         // dsl/kernels/decode_attention.ts:216
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:217
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:218
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:219
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:220
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:221
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:222
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:223
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:223
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:218
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:219
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:220
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:221
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:222
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:223
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:224
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:224
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:224
+        return;                                                                     // dsl/kernels/decode_attention.ts:225
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:228
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:229
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:231
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:232
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:233
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:234
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:235
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:236
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:237
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:238
+  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:229
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:230
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:232
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:233
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:234
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:235
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:236
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:237
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:238
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:239
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:239
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:240
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:241
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:240
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:241
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:242
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:244
+    return p;                                                                       // dsl/kernels/decode_attention.ts:245
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:247
-    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][128][136]>(lim_smem + 4608);  /* shared bytes 4608..74239 */ // dsl/kernels/decode_attention.ts:249
-    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][128][136]>(lim_smem + 74240);  /* shared bytes 74240..143871 */ // dsl/kernels/decode_attention.ts:250
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:251
-    constexpr int STEP = 8;                                                         // dsl/kernels/decode_attention.ts:252
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:253
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:254
-    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:258
-    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 143872);  /* shared bytes 143872..144895 */ // dsl/kernels/decode_attention.ts:266
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 144896);  /* shared bytes 144896..148991 */ // dsl/kernels/decode_attention.ts:267
-    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:274
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:275
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:276
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:277
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:278
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:279
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:279
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:248
+    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[2][128][136]>(lim_smem + 4608);  /* shared bytes 4608..74239 */ // dsl/kernels/decode_attention.ts:250
+    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[2][128][136]>(lim_smem + 74240);  /* shared bytes 74240..143871 */ // dsl/kernels/decode_attention.ts:251
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:252
+    constexpr int STEP = 8;                                                         // dsl/kernels/decode_attention.ts:253
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:254
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:255
+    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:259
+    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 143872);  /* shared bytes 143872..144895 */ // dsl/kernels/decode_attention.ts:267
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 144896);  /* shared bytes 144896..148991 */ // dsl/kernels/decode_attention.ts:268
+    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:275
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:276
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:277
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:278
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:279
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:280
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:280
       }
-      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:280
-        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:281
-        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:282
-        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:283
+      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:281
+        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:282
+        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:283
+        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:284
           #pragma unroll
-          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:284
-            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:285
-            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:286
-              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:287
+          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:285
+            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:286
+            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:287
+              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:288
               #pragma unroll
-              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:288
-                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:288
+              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:289
+                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:289
               }
             }
           }
         }
         #pragma unroll
-        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:292
-          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:293
-          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:294
-            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:295
-            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:296
-            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:297
+        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:293
+          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:294
+          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:295
+            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:296
+            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:297
+            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:298
           }
         }
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:301
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:302
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:303
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:304
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:304
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:304
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:305
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:305
       }
     } else {
-      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:311
-      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:312
-      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:314
-        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:314
+      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:312
+      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:313
+      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:315
+        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:315
       };
-      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:315
-        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:315
+      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:316
+        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:316
       };
-      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:316
-      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:317
-      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:321
+      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:317
+      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:318
+      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:322
         #pragma unroll
-        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:322
-          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:323
-          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:324
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:325
+        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:323
+          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:324
+          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:325
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:326
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:326
-              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:333
-              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:334
-              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:335
-                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:335
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:327
+              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:334
+              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:335
+              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:336
+                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:336
               }
-              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:336
-              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:337
-                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:338
-                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:339
-                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:340
+              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:337
+              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:338
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:339
+                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:340
+                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:341
               }
             }
-            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:343
+            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:344
           }
-          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:345
+          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:346
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:346
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:347
-              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:348
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:347
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:348
+              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:349
             }
           }
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:351
-            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:351
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:352
+            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:352
           }
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:357
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:358
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:359
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:360
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:364
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:365
-    constexpr int HEAD_BLOCKS = 1;                                                  // dsl/kernels/decode_attention.ts:366
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:360
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:361
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:365
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:366
     constexpr int LOADS = 8;                                                        // dsl/kernels/decode_attention.ts:368
     const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:372
     const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:373
