@@ -1,6 +1,6 @@
 """One top-k shape with a chosen generated variant, for profilers and for a rank/position-order timing:
 
-    python3 bench/profile_topk.py --variant topk__k2048__t512_i4_c16384_b2 [--rows 32 --length 32768 --k 2048] [--time]
+    python3 bench/profile_topk.py --variant topk__k2048__t512_i4_c16384_b2_x1 [--rows 32 --length 32768 --k 2048] [--time]
     ncu --clock-control none --kernel-name regex:topk --launch-skip 3 --launch-count 1 --section LaunchStats python3 bench/profile_topk.py --variant ...
 
 Without --time it runs the rank-order top-k five times (what a profiler samples); with --time it prints the

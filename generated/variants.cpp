@@ -1090,49 +1090,49 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
 }
 
 // ---- topk (12 variants)
-extern "C" const lim_variant_info lim_topk__k1024__t512_i4_c16384_b1_info;
-extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b2_info;
-extern "C" const lim_variant_info lim_topk__k1024__t1024_i8_c32768_b8_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b1_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b2_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i8_c32768_b8_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b1_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b2_info;
-extern "C" const lim_variant_info lim_topk__k4096__t1024_i8_c16384_b8_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_b1_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b2_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b8_info;
+extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c8192_b1_x2_info;
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b2_x1_info;
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b8_x1_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b1_x2_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b2_x1_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b8_x1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i4_c16384_b1_x2_info;
+extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b2_x1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b8_x1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t1024_i4_c16384_b1_x1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b2_x1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_b8_x1_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
-    &lim_topk__k1024__t512_i4_c16384_b1_info,
-    &lim_topk__k1024__t1024_i4_c32768_b2_info,
-    &lim_topk__k1024__t1024_i8_c32768_b8_info,
-    &lim_topk__k2048__t1024_i4_c32768_b1_info,
-    &lim_topk__k2048__t1024_i4_c32768_b2_info,
-    &lim_topk__k2048__t1024_i8_c32768_b8_info,
-    &lim_topk__k4096__t512_i8_c32768_b1_info,
-    &lim_topk__k4096__t512_i8_c32768_b2_info,
-    &lim_topk__k4096__t1024_i8_c16384_b8_info,
-    &lim_topk__k8192__t512_i4_c16384_b1_info,
-    &lim_topk__k8192__t512_i8_c16384_b2_info,
-    &lim_topk__k8192__t512_i8_c16384_b8_info,
+    &lim_topk__k1024__t512_i8_c8192_b1_x2_info,
+    &lim_topk__k1024__t1024_i4_c32768_b2_x1_info,
+    &lim_topk__k1024__t1024_i4_c32768_b8_x1_info,
+    &lim_topk__k2048__t1024_i4_c32768_b1_x2_info,
+    &lim_topk__k2048__t1024_i4_c32768_b2_x1_info,
+    &lim_topk__k2048__t1024_i4_c32768_b8_x1_info,
+    &lim_topk__k4096__t512_i4_c16384_b1_x2_info,
+    &lim_topk__k4096__t512_i8_c32768_b2_x1_info,
+    &lim_topk__k4096__t1024_i4_c16384_b8_x1_info,
+    &lim_topk__k8192__t1024_i4_c16384_b1_x1_info,
+    &lim_topk__k8192__t512_i8_c16384_b2_x1_info,
+    &lim_topk__k8192__t512_i4_c16384_b8_x1_info,
     nullptr};
 extern "C" const int lim_topk_variant_count = 12;
 
 // Which variant serves which constants and range [lo, hi) of length_per_row (row length / rows ranked in one call (requests x query heads)), tried in order.
 static const lim_dispatch_entry lim_topk_dispatch[] = {
-    {&lim_topk__k1024__t512_i4_c16384_b1_info, 0, 384 },
-    {&lim_topk__k1024__t1024_i4_c32768_b2_info, 384, 2048 },
-    {&lim_topk__k1024__t1024_i8_c32768_b8_info, 2048, INT64_MAX },
-    {&lim_topk__k2048__t1024_i4_c32768_b1_info, 0, 384 },
-    {&lim_topk__k2048__t1024_i4_c32768_b2_info, 384, 2048 },
-    {&lim_topk__k2048__t1024_i8_c32768_b8_info, 2048, INT64_MAX },
-    {&lim_topk__k4096__t512_i8_c32768_b1_info, 0, 384 },
-    {&lim_topk__k4096__t512_i8_c32768_b2_info, 384, 2048 },
-    {&lim_topk__k4096__t1024_i8_c16384_b8_info, 2048, INT64_MAX },
-    {&lim_topk__k8192__t512_i4_c16384_b1_info, 0, 384 },
-    {&lim_topk__k8192__t512_i8_c16384_b2_info, 384, 2048 },
-    {&lim_topk__k8192__t512_i8_c16384_b8_info, 2048, INT64_MAX },
+    {&lim_topk__k1024__t512_i8_c8192_b1_x2_info, 0, 384 },
+    {&lim_topk__k1024__t1024_i4_c32768_b2_x1_info, 384, 2048 },
+    {&lim_topk__k1024__t1024_i4_c32768_b8_x1_info, 2048, INT64_MAX },
+    {&lim_topk__k2048__t1024_i4_c32768_b1_x2_info, 0, 384 },
+    {&lim_topk__k2048__t1024_i4_c32768_b2_x1_info, 384, 2048 },
+    {&lim_topk__k2048__t1024_i4_c32768_b8_x1_info, 2048, INT64_MAX },
+    {&lim_topk__k4096__t512_i4_c16384_b1_x2_info, 0, 384 },
+    {&lim_topk__k4096__t512_i8_c32768_b2_x1_info, 384, 2048 },
+    {&lim_topk__k4096__t1024_i4_c16384_b8_x1_info, 2048, INT64_MAX },
+    {&lim_topk__k8192__t1024_i4_c16384_b1_x1_info, 0, 384 },
+    {&lim_topk__k8192__t512_i8_c16384_b2_x1_info, 384, 2048 },
+    {&lim_topk__k8192__t512_i4_c16384_b8_x1_info, 2048, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row) {
@@ -1170,10 +1170,10 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"attention_recall", "index {1} at [{0}, {2}] is outside the logits", "dsl/kernels/attention_recall.ts:47"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} is negative but not the padding -1", "dsl/kernels/count_indices.ts:41"},
     {"count_indices", "indices[{0}][{1}][{2}] = {3} follows the padding -1 that ends the list", "dsl/kernels/count_indices.ts:47"},
-    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:215"},
-    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:224"},
-    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:241"},
-    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:336"},
+    {"decode_attention", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/decode_attention.ts:224"},
+    {"decode_attention", "counts[{0}][{1}] = {2} is outside [1, {3}]", "dsl/kernels/decode_attention.ts:233"},
+    {"decode_attention", "indices[{0}][{1}][{2}] = {3} is not a position below seqlens[b] above the previous entry", "dsl/kernels/decode_attention.ts:252"},
+    {"decode_attention", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/decode_attention.ts:347"},
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:56"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},
@@ -1182,6 +1182,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:177"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:103"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:119"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 21;

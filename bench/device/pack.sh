@@ -24,8 +24,9 @@ if [ "${1:-}" = "--base" ]; then
 fi
 mkdir -p .carry/node-api
 [ -f .carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .carry/node.xz
-# Everything but the TypeScript compiler (type-checking happens here, not there).
-[ -f .carry/node_modules.tar.xz ] || tar --exclude=node_modules/typescript -cf - node_modules | xz -T2 -6 > .carry/node_modules.tar.xz
+# Everything but the TypeScript compiler (type-checking happens here, not there) and the build test's nvcc
+# cache (this machine's results, hundreds of MB after a full run).
+[ -f .carry/node_modules.tar.xz ] || tar --exclude=node_modules/typescript --exclude=node_modules/.cache -cf - node_modules | xz -T2 -6 > .carry/node_modules.tar.xz
 # The four headers of Node-API (node-addon-api includes them); the installed Node's own.
 include=$(dirname "$(command -v node)")/../include/node
 for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do cp "$include/$h" .carry/node-api/; done

@@ -20,7 +20,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,
 # Generates every top-k schedule of TOPK_SCHEDULES (the first is dispatched by default) beside the default
 # kernels and builds them, logging to $1; fails, saying why, when a schedule is refused or the build breaks.
 build_topk_schedules() {
-  node bin/lim generate --schedules "topk=${TOPK_SCHEDULES:-t512_i4_c8192_b4+t512_i4_c16384_b1+t512_i4_c16384_b2+t512_i4_c8192_b8}" > "$1" 2>&1 &&
+  node bin/lim generate --schedules "topk=${TOPK_SCHEDULES:-t512_i4_c8192_b4_x1+t512_i4_c16384_b1_x2+t512_i4_c16384_b2_x1+t512_i4_c8192_b8_x1}" > "$1" 2>&1 &&
     bash bench/device/build.sh generated build >> "$1" 2>&1 || { tail -5 "$1"; return 1; }
 }
 

@@ -8,10 +8,12 @@ the first block's entry, then the median time each block spends between consecut
 
   entry        the block starts (before waiting on the preceding grid)
   pdl-wait     the preceding grid is done
-  pass0..2     a radix level's pass over the slice starts (its histogram cleared)
+  pass0..2     a radix level's pass starts (its histogram cleared): over the slice, or after the first
+               level over the candidates where they fit the pick buffer (rank order)
   sum0..2      the level's counts are the cluster's (after the reduce-scatter's second cluster barrier)
   digit0..2    the level's digit is found (after the scan and its block barrier)
-  compacted    the slice's picks are compacted in position order
+  candidates   rank order: the keys at or above the first digit's bin are in the pick buffer (where they fit)
+  compacted    the slice's picks are compacted (from the candidates in any order, or from the slice in position order)
   placed       the slices' counts are known (after the cluster barrier that publishes them)
   gathered     rank order: the cluster's picks are in its first block
   ranked       rank order: the first block has every pick's rank
@@ -36,7 +38,7 @@ import sys
 
 from stamps import Patch, Stamps, refuse_generated, report
 
-PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
+PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "candidates", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
           "compacted", "placed", "gathered", "ranked", "end"]
 
 
@@ -50,15 +52,18 @@ def patch(folder: str):
         k = Patch(path, "topk_phases.py")
         k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
         # In the level loop (unrolled by the compiler, `level` 0..2): after the histogram's clearing barrier,
-        # where the counts are read, and after the barrier that publishes the digit.
-        k.insert(r"    \}\n    __syncthreads\(\);[^\n]*\n(?=    if \(remaining > 0\) \{)", after="    if (threadIdx.x == 0) PROBE(2 + 3 * level);\n")
-        k.insert(r"    auto countOf = \[&\]\(int bin\) -> int \{[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(3 + 3 * level);\n")
-        k.insert(r"    __syncthreads\(\);[^\n]*\n(?=    if \(level == 0\) \{)", after="    if (threadIdx.x == 0) PROBE(4 + 3 * level);\n")
-        k.insert(r"  const int count = runAbove \+ min\(runTies, ties\);[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(11);\n")
-        k.insert(r"  if \(byPosition != 0\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(12);\n")
-        k.insert(r"    if \(rank == 0\) \{[^\n]*\n(?=      const unsigned spread)", before="    if (threadIdx.x == 0) PROBE(13);\n")
-        k.insert(r"      const int seq = row / rowsPerSeq;[^\n]*\n", before="      if (threadIdx.x == 0) PROBE(14);\n")
-        k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(15);")
+        # where the counts are read, after the barrier that publishes the digit, and at the level's end (where
+        # level 0 has moved its candidates). Slot 5 ("candidates") sits between the first level and the second.
+        level_slot = "3 * level + (level > 0 ? 1 : 0)"
+        k.insert(r"    \}\n    __syncthreads\(\);[^\n]*\n(?=    if \(level > 0 && remaining > 0 && candidates\(\)\) \{)", after=f"    if (threadIdx.x == 0) PROBE(2 + {level_slot});\n")
+        k.insert(r"    auto countOf = \[&\]\(int bin\) -> int \{[^\n]*\n", before=f"    if (threadIdx.x == 0) PROBE(3 + {level_slot});\n")
+        k.insert(r"    __syncthreads\(\);[^\n]*\n(?=    if \(remaining > 0\) \{)", after=f"    if (threadIdx.x == 0) PROBE(4 + {level_slot});\n")
+        k.insert(r"  \}\n(?=  const unsigned threshold = prefix;)", before="    if (level == 0 && threadIdx.x == 0) PROBE(5);\n")
+        k.insert(r"  const int count = ordered \? runAbove \+ min\(runTies, ties\) : cursor\[0\];[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(12);\n")
+        k.insert(r"  if \(byPosition != 0\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(13);\n")
+        k.insert(r"    if \(rank == 0\) \{[^\n]*\n(?=      const unsigned spread)", before="    if (threadIdx.x == 0) PROBE(14);\n")
+        k.insert(r"      const int seq = row / rowsPerSeq;[^\n]*\n", before="      if (threadIdx.x == 0) PROBE(15);\n")
+        k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(16);")
         k.save()
 
 

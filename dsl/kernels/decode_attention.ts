@@ -62,6 +62,7 @@ export const decodeAttention = defineKernel({
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
       MAX_SPLITS: 256, // splits of one (request, head block) the C ABI plans at most (the merge loads them in batches, any number)
       MERGE_LOADS: 16, // splits whose partials the merge loads in one round of L2 loads (the C ABI plans one round where it pays)
+      CHUNK_GRANULE: 16, // rows a split's chunk is a multiple of, in the C ABI's plan and in the kernel's spread of a shorter request
     },
     // Sparse lists of the budgets 1K, 2K, 4K and 8K, mid-length and long caches each get their own schedule.
     bucket: {
@@ -152,7 +153,13 @@ export function decode_attention(
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
   const kvHead = qHead / groupSize;
   const split = blockIdx.x;
-  const start = split * chunk;
+  // Full attention spreads the request's own length over the planned splits (chunks of CHUNK_GRANULE rows, at
+  // most the planned chunk), so that a launch planned for a longer max_seqlen (a CUDA graph captured at the
+  // cache's capacity) still runs every split on a short request: planned chunks left a 4K request under a
+  // 128K plan to one block per head block, 4x cuDNN's time (bench/NOTES.md section 31). Index lists keep the
+  // planned chunk, so that their entries are loaded before the count is known.
+  const chunkFor = (rows: i32): i32 => (present(indices) ? chunk : min(chunk, ceilDiv(ceilDiv(max(rows, 1), splits), c.CHUNK_GRANULE) * c.CHUNK_GRANULE));
+  const listStart = split * chunk; // a list's first entry of this split
 
   // Launched as a programmatic dependent: the launch and the block's start overlap the kernel before it
   // (at B 1 a launch gap is a tenth of a sparse attention), and nothing is read before that kernel is done.
@@ -168,16 +175,18 @@ export function decode_attention(
     // a longer max_seqlen (a CUDA graph captured at the cache's capacity) has splits past them, which read
     // nothing. The peeks are independent loads, so they wait on the L2 together.
     const length = min(peek(seqlens.ref(b)), maxSeqlen);
-    let listed = start + chunk; // list entries to prefetch the rows of: without a list, every row of the split
+    const ahead = chunkFor(length);
+    const from = split * ahead;
+    let listed = from + ahead; // list entries to prefetch the rows of: without a list, every row of the split
     if (present(indices)) {
       listed = indices.size("KI");
       if (present(counts)) listed = peek(counts.ref(b, indices.size("HI") == 1 ? 0 : qHead));
     }
     // Not unrolled: two copies of a paged cache's row arithmetic tipped D 256, G 16 FP8 variants into spilling.
-    for (const r of range(threadIdx.x, min(chunk, AHEAD_ROWS), s.threads + PRODUCERS, 1)) {
-      let pos = start + r;
-      if (present(indices)) pos = start + r < indices.size("KI") ? peek(indices.ref(b, indices.size("HI") == 1 ? 0 : qHead, start + r)) : -1;
-      if (pos >= 0 && pos < length && start + r < listed) {
+    for (const r of range(threadIdx.x, min(ahead, AHEAD_ROWS), s.threads + PRODUCERS, 1)) {
+      let pos = from + r;
+      if (present(indices)) pos = from + r < indices.size("KI") ? peek(indices.ref(b, indices.size("HI") == 1 ? 0 : qHead, from + r)) : -1;
+      if (pos >= 0 && pos < length && from + r < listed) {
         k.prefetchRow(b, kvHead, pos, c.D);
         v.prefetchRow(b, kvHead, pos, c.D);
       }
@@ -203,8 +212,8 @@ export function decode_attention(
   const Q_SHARED = HEAD_BLOCKS * KSTEPS * 2 + DIM_BLOCKS * HEAD_BLOCKS * 4 > 128;
   const qShared = shared("u32", [Q_SHARED ? HEAD_BLOCKS * KSTEPS : 1, Q_SHARED ? 64 : 1]);
   if (present(indices)) {
-    const cached = min(indices.size("KI"), start + min(chunk, c.LIST_ROWS));
-    for (let i = start - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - start + 1] = i >= 0 ? indices.at(b, list, i) : -1;
+    const cached = min(indices.size("KI"), listStart + min(chunk, c.LIST_ROWS));
+    for (let i = listStart - 1 + threadIdx.x; i < cached; i += s.threads + PRODUCERS) listEntries[i - listStart + 1] = i >= 0 ? indices.at(b, list, i) : -1;
   }
   // full[t]: stage t holds its tile (every producer lane's copies landed); empty[t]: every consumer thread is
   // done with it. Their initialisation synchronises the block, which also publishes the list entries.
@@ -226,7 +235,9 @@ export function decode_attention(
       }
     }
   }
-  const end = min(n, start + chunk);
+  const spread = chunkFor(seqlen); // rows of this split: the planned chunk, or less over a shorter request
+  const start = present(indices) ? listStart : split * spread;
+  const end = min(n, start + spread);
   const tiles = end > start ? ceilDiv(end - start, TILE) : 0;
   // The token position of row i: i itself, or the list's entry; -1 for an entry that must be skipped.
   const position = (i: i32): i32 => {

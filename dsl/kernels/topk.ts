@@ -11,7 +11,15 @@
 // so position order needs no more; in rank order the cluster's first block gathers the items and ranks
 // them without sorting: rank(i) = #{keys above i's} + #{keys equal to i's at lower positions}, counted
 // within buckets of the key's top bits (a few picks each), with a block sort as the fallback for crowded
-// buckets. Every step is ordered, so the picks are the same on every run whatever order the blocks finish in.
+// buckets. The picks are the same on every run whatever order the blocks finish in: every set is decided
+// by counts, and every rank by keys and positions.
+//
+// In rank order a block reads its slice twice, not four times: after the first digit D0 it moves the keys
+// whose digit is above D0 (all picks) and those equal to it (the candidates, a few percent of a spread
+// row) into its pick buffer, and the second and third digits and the compaction read only the candidates.
+// The first histogram gives the block both counts before it moves a key, so a block whose keys would not
+// fit (many keys in D0's bin: a row of equal or tightly packed values) takes the whole-slice passes instead,
+// and so does one that must split the keys equal to T by position; its peers are not affected.
 //
 // For LessIsMore's union the rows of a sequence are its query heads, and each pick (head h, rank r) also
 // lowers firstPick[sequence, position] to its rank-major key r * heads + h: afterwards every token holds
@@ -23,7 +31,7 @@ import {
   DEFAULT_MATRIX,
   atomicAdd, bitWidth, blockExclusiveSum, blockIdx, blockSortDescending, clusterRank, clusterSync, defineKernel, i32, keyValue, max, min, orderedKey, present, raise,
   peer, range, regs, shared, syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
-  type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor,
+  type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool,
 } from "../lang/index.js";
 
 export const topkKernel = defineKernel({
@@ -36,6 +44,11 @@ export const topkKernel = defineKernel({
       items: { tag: "i", values: [4, 8] }, // consecutive elements per thread in the compaction pass
       cache: { tag: "c", values: [8192, 16384, 32768] }, // keys of a block's slice kept in shared memory after the first pass
       cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per row, each on its own SM
+      // Room for a block's picks and candidates, in multiples of K: the keys at or above the first digit's bin
+      // are 1.07-1.6 K on a whole row of normal logits (bench/NOTES.md section 30), more than K for a block
+      // alone on its row (a block of a cluster holds a share of them); where they do not fit, the block reads
+      // its whole slice again (bench/NOTES.md section 31).
+      room: { tag: "x", values: [1, 2] },
     },
     cluster: "cluster",
     grid: { x: "R * s.cluster" },
@@ -49,16 +62,17 @@ export const topkKernel = defineKernel({
   // Measured on the H200 (bench/NOTES.md section 16): clusters of 4 with 8K cached keys per block came
   // within 7% of the best schedule for 32 rows of 32K and within 1.7x of it on every other shape
   // measured; 512 threads keep two blocks on an SM. The tuning database picks per number of rows.
-  heuristic: () => ({ threads: 512, items: 4, cache: 8192, cluster: 4 }),
+  heuristic: () => ({ threads: 512, items: 4, cache: 8192, cluster: 4, room: 1 }),
   rules: [
     (c, s) => (c.K % s.threads === 0 ? undefined : `K (${c.K}) must be a multiple of threads (${s.threads})`),
     (c, s) => (c.K / s.threads <= 16 ? undefined : `K / threads = ${c.K / s.threads} sorted items per thread (at most 16)`),
     (_c, s) => (2048 % s.threads === 0 ? undefined : `threads (${s.threads}) must divide the 2048 histogram bins`),
     (c, s) => (s.cache >= c.K ? undefined : `the key cache (${s.cache} keys) must hold budget ${c.K}'s ranks (rank order keeps them there)`),
-    // The key cache, three histograms' worth of bins, the picks and their bucket order (K x 12 bytes), and
-    // about K x 4.5 more in the fallback sort's own storage, which the front end does not count, must fit
-    // the 227 KB of shared memory of a block.
-    (c, s) => (s.cache * 4 + 24576 + c.K * 17 <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks and sort needs more than a block's 227 KB of shared memory`),
+    (_c, s) => (s.room === 1 || s.cluster === 1 ? undefined : `room for ${s.room} K candidates is for a block alone on its row (cluster 1, not ${s.cluster}): a block of a cluster holds a share of them`),
+    // The key cache, three histograms' worth of bins, the picks and candidates (room x K x 8 bytes) and their
+    // bucket order (K x 4), and about K x 4.5 more in the fallback sort's own storage, which the front end
+    // does not count, must fit the 227 KB of shared memory of a block.
+    (c, s) => (s.cache * 4 + 24576 + c.K * (9 + 8 * s.room) <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks (room for ${s.room} K) and sort needs more than a block's 227 KB of shared memory`),
   ],
 });
 
@@ -85,14 +99,16 @@ export function topk(
   const PER = s.items;
   const CLUSTER = s.cluster;
   const CROWDED = 32; // the most picks a bucket may hold before the ranking falls back to a sort (counting is quadratic in it)
+  const RANKED = byPosition == 0; // rank order: picks may be compacted in any order (ranks come from keys and positions)
   const row = blockIdx.x / CLUSTER;
   const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of the row
   // Shared memory every block of the cluster may still read, declared first so that no later array shares it.
   const hist = shared("i32", [2 * BINS]); // the block's histogram; in the ranking, bucket sizes and starts
   const total = shared("i32", [CLUSTER > 1 ? BINS : 1]); // the cluster's sums of the histograms
   const placed = shared("i32", [1]); // items this block selected, read by the blocks after it
-  const selKey = shared("u32", [c.K]); // the block's selection; in rank order the first block gathers the row's here
-  const selPos = shared("i32", [c.K]);
+  const CAPACITY = s.room * c.K; // the picks and, in rank order, the candidates of the block's slice
+  const selKey = shared("u32", [CAPACITY]); // the block's selection (in rank order first its candidates); the first block gathers the row's here
+  const selPos = shared("i32", [CAPACITY]);
   const members = shared("i32", [c.K]); // rank order: the picks bucket by bucket (indices into selKey/selPos)
   const crowded = shared("i32", [1]); // rank order: some bucket holds more than CROWDED picks
 
@@ -116,11 +132,18 @@ export function topk(
   const keyAt = (j: i32): u32 => (j - mine < s.cache ? keyCache[j - mine] : orderedKey(values.at(row, j)));
 
   // Radix select of the take-th largest key: digits of 11, 11 and 10 bits, most significant first.
-  const found = shared("i32", [3]);
+  // found: the digit, the count still to take in its bin, the largest key's first digit, and (first level)
+  // the block's own keys above the digit's bin and in it: in rank order, where they fit the pick buffer
+  // (candidates), the keys above it go to selKey[0, found[3]) and those in it to the next found[4] slots.
+  // Kept in shared memory rather than registers, which the 1024-thread schedules have none left of.
+  const found = shared("i32", [5]);
+  const cursor = shared("i32", [2]); // rank order: where the next pick and the next candidate go in selKey/selPos
   let prefix: u32 = 0; // the digits found so far, in place
   let remaining = take; // how many keys that match `prefix` are still to be taken
   let lastBin = 0; // the last digit's bin: the count of keys equal to T, per block
-  let topBin = 0; // the first digit of the row's largest key
+  // Rank order, where the keys at or above the first digit's bin fit the pick buffer: the later levels and
+  // the compaction read those candidates, not the slice (a test of shared words: registers are short).
+  const candidates = (): bool => RANKED && take > 0 && found[3] + found[4] <= CAPACITY;
   for (const level of unroll(3)) {
     const shift = level == 0 ? 21 : level == 1 ? 10 : 0;
     const decided = shift + (level == 2 ? 10 : 11); // bits at and above this one are already known
@@ -129,7 +152,12 @@ export function topk(
     // between the level's two cluster barriers, so the next level's counts cannot overtake the reads.
     for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
     syncthreads();
-    if (remaining > 0) {
+    if (level > 0 && remaining > 0 && candidates()) {
+      for (let i = found[3] + threadIdx.x; i < found[3] + found[4]; i += s.threads) {
+        const key = selKey[i];
+        if (key >> decided == prefix >> decided) atomicAdd(hist.ref(i32((key >> shift) & mask)), 1);
+      }
+    } else if (remaining > 0) {
       // Unrolled so that eight loads are in flight per thread: the row comes from L2, and one load at a
       // time would leave the loop waiting on its latency (measured: 39 us for 32 rows of 32K).
       for (const j of range(mine + threadIdx.x, mineEnd, s.threads, 8)) {
@@ -176,11 +204,46 @@ export function topk(
       before += count;
     }
     syncthreads();
-    if (level == 0) topBin = found[2];
     if (remaining > 0) {
       prefix = prefix | (u32(found[0]) << shift);
       remaining = found[1];
       lastBin = found[0];
+    }
+    // Rank order: after the first digit, the slice's keys at or above its bin move to the pick buffer
+    // (those above it from 0, those in it after them), if they fit; the later levels read only those in it.
+    // The block's own histogram counts both.
+    if (level == 0 && RANKED && remaining > 0) {
+      let own = 0;
+      for (const q of unroll(PER_BIN)) {
+        const bin = BINS - 1 - (threadIdx.x * PER_BIN + q);
+        if (bin > lastBin) own += hist[bin];
+      }
+      const ownScan = regs("i32", [2]);
+      blockExclusiveSum(own, ownScan);
+      if (threadIdx.x == 0) {
+        found[3] = ownScan[1];
+        found[4] = hist[lastBin];
+      }
+      syncthreads();
+    }
+    if (level == 0 && candidates()) {
+      if (threadIdx.x == 0) {
+        cursor[0] = 0;
+        cursor[1] = found[3];
+      }
+      syncthreads();
+      // Slots come from two shared counters. Unrolled twice: four loads in flight spilled the 1024-thread
+      // schedules' registers; counting first and placing by a block scan instead spilled too, and claiming
+      // slots a warp at a time was slower (bench/NOTES.md section 31).
+      const bin = u32(lastBin);
+      for (const j of range(mine + threadIdx.x, mineEnd, s.threads, 2)) {
+        const key = keyAt(j);
+        if (key >> 21 >= bin) {
+          const slot = atomicAdd(cursor.ref(key >> 21 > bin ? 0 : 1), 1);
+          selKey[slot] = key;
+          selPos[slot] = j;
+        }
+      }
     }
   }
   const threshold = prefix; // the take-th largest key
@@ -190,10 +253,31 @@ export function topk(
   for (const r of unroll(CLUSTER)) if (r < rank) tiesBefore += peer(hist, r)[lastBin]; // their level 2 counts
   const ties = max(remaining - tiesBefore, 0);
 
-  // Ordered compaction: item j goes to slot (keys above T before j) + min(ties before j, `ties`).
+  // With candidates, and all or none of the block's keys equal to T taken (it holds hist[lastBin] of them),
+  // the candidates above T (or equal to it) follow the picks, in any order. A round of s.threads at a time,
+  // read before any is written: a pick's slot is below every candidate not yet read, since the picks and
+  // the candidates fit the buffer together.
+  const ordered = !candidates() || (ties > 0 && ties < hist[lastBin]);
+  if (!ordered) {
+    const end = found[3] + found[4];
+    if (threadIdx.x == 0) cursor[0] = found[3];
+    for (let base = found[3]; base < end; base += s.threads) {
+      const i = base + threadIdx.x;
+      const key = i < end ? selKey[i] : 0;
+      const pos = i < end ? selPos[i] : 0;
+      syncthreads();
+      if (i < end && (key > threshold || (key == threshold && ties > 0))) {
+        const slot = atomicAdd(cursor.ref(0), 1);
+        selKey[slot] = key;
+        selPos[slot] = pos;
+      }
+    }
+    syncthreads();
+  }
+  // Otherwise an ordered compaction of the slice: item j goes to slot (keys above T before j) + min(ties before j, `ties`).
   let runAbove = 0;
   let runTies = 0;
-  for (let base = mine; base < mineEnd; base += s.threads * PER) {
+  for (let base = mine; base < (ordered ? mineEnd : mine); base += s.threads * PER) {
     const keys = regs("u32", [PER]);
     let above = 0;
     let equal = 0;
@@ -226,7 +310,7 @@ export function topk(
     runAbove += scan[1] / 65536;
     runTies += scan[1] % 65536;
   }
-  const count = runAbove + min(runTies, ties); // this slice's picks, in position order
+  const count = ordered ? runAbove + min(runTies, ties) : cursor[0]; // this slice's picks (in position order if ordered)
   // The slices' picks follow each other: this one's start after those of the slices before it.
   let first = 0;
   if (CLUSTER > 1) {
@@ -256,7 +340,7 @@ export function topk(
     if (rank == 0) {
       // Every pick lies in [T, the largest key]: the top 11 of the bits in which that spread differs
       // bucket the picks monotonically in their keys, and normal logits put a few in a bucket.
-      const spread = ((u32(topBin) << 21) | 0x1fffff) - threshold;
+      const spread = ((u32(found[2]) << 21) | 0x1fffff) - threshold; // found[2]: the first digit of the row's largest key
       const shift = max(bitWidth(spread) - 11, 0);
       const bucketOf = (i: i32): i32 => i32((selKey[i] - threshold) >> shift);
       // hist[b] counts bucket b's picks, hist[BINS + b] the picks in the buckets above it (where b's begin).
@@ -280,7 +364,10 @@ export function topk(
       }
       syncthreads();
       // Each pick's rank goes to keyCache[pick] (the cache is no longer read, and holds at least K entries).
-      if (crowded[0] == 0) {
+      // A crowded bucket is sorted where the spread's bits and a position's fit one word; otherwise (ties
+      // beside keys far apart) it is counted like the others, in time quadratic in its picks.
+      const positionBits = bitWidth(u32(values.size("L") - 1));
+      if (crowded[0] == 0 || bitWidth(spread) + positionBits > 32) {
         // Each bucket's members side by side (in any order), then each pick counts the members ranked before it.
         for (let i = threadIdx.x; i < take; i += s.threads) {
           const b = bucketOf(i);
@@ -291,25 +378,27 @@ export function topk(
           const b = bucketOf(i);
           const from = hist[BINS + b];
           const key = selKey[i];
+          const pos = selPos[i];
           let r = from;
           for (let m = from; m < from + hist[b]; m += 1) {
             const j = members[m];
-            if (selKey[j] > key || (selKey[j] == key && j < i)) r += 1;
+            if (selKey[j] > key || (selKey[j] == key && selPos[j] < pos)) r += 1;
           }
           keyCache[i] = u32(r);
         }
       } else {
-        // Many picks share a bucket (equal or tightly packed keys): a stable block sort of the picks less T
-        // on the spread's bits. Items past `take` get 0 and sort after every real pick (T's ties are 0 too,
-        // but come earlier).
+        // Many picks share a bucket (equal or tightly packed keys): one stable block sort of the picks on
+        // their key less T, then the row's last position less theirs (the picks arrive in any order when
+        // compacted from candidates, so equal keys need their positions in the sort key). Items past `take`
+        // get 0 and sort after every real pick (a pick of key T at the last position is 0 too, but comes earlier).
         const keys = regs("u32", [SORTED]);
         const picks = regs("i32", [SORTED]);
         for (const e of unroll(SORTED)) {
           const i = threadIdx.x * SORTED + e;
-          keys[e] = i < take ? selKey[i] - threshold : 0;
+          keys[e] = i < take ? ((selKey[i] - threshold) << positionBits) | u32(values.size("L") - 1 - selPos[i]) : 0;
           picks[e] = i;
         }
-        blockSortDescending(keys, picks, bitWidth(spread));
+        blockSortDescending(keys, picks, bitWidth(spread) + positionBits);
         for (const e of unroll(SORTED)) if (picks[e] < take) keyCache[picks[e]] = u32(threadIdx.x * SORTED + e);
       }
       syncthreads();

@@ -244,6 +244,7 @@ int lim_count_indices__t128(const lim_count_indices_params* p, cudaStream_t stre
 #define LIM_DECODE_ATTENTION_LIST_ROWS 1024 /* limits.LIST_ROWS of dsl/kernels/decode_attention.ts */
 #define LIM_DECODE_ATTENTION_MAX_SPLITS 256 /* limits.MAX_SPLITS of dsl/kernels/decode_attention.ts */
 #define LIM_DECODE_ATTENTION_MERGE_LOADS 16 /* limits.MERGE_LOADS of dsl/kernels/decode_attention.ts */
+#define LIM_DECODE_ATTENTION_CHUNK_GRANULE 16 /* limits.CHUNK_GRANULE of dsl/kernels/decode_attention.ts */
 /* Where each constant of decode_attention sits in lim_variant_info.constants. */
 enum { LIM_DECODE_ATTENTION_CONSTANT_D = 0, LIM_DECODE_ATTENTION_CONSTANT_G = 1, LIM_DECODE_ATTENTION_CONSTANT_DTYPE = 2, LIM_DECODE_ATTENTION_CONSTANT_CACHE = 3, LIM_DECODE_ATTENTION_CONSTANT_KV = 4 };
 typedef struct lim_decode_attention_params {
@@ -639,7 +640,7 @@ int lim_synthesize_step__d256_bf16__t32(const lim_synthesize_step_params* p, cud
 int lim_synthesize_step__d256_fp16__t32(const lim_synthesize_step_params* p, cudaStream_t stream);
 
 /* ---- topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
- *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache, cluster) ---- */
+ *      from dsl/kernels/topk.ts; constants (K); schedule knobs (threads, items, cache, cluster, room) ---- */
 /* Where each constant of topk sits in lim_variant_info.constants. */
 enum { LIM_TOPK_CONSTANT_K = 0 };
 typedef struct lim_topk_params {
@@ -669,18 +670,18 @@ extern const int lim_topk_variant_count;
 /** The variant of topk that serves these constants and length_per_row (row length / rows ranked in one call (requests x query heads)), or NULL when none was generated. */
 const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row);
 
-int lim_topk__k1024__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t1024_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t1024_i8_c32768_b8(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i8_c32768_b8(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c32768_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c32768_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t1024_i8_c16384_b8(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i4_c16384_b1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8_c16384_b2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8_c16384_b8(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t512_i8_c8192_b1_x2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t1024_i4_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t1024_i4_c32768_b8_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b1_x2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b8_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i4_c16384_b1_x2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t512_i8_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4_c16384_b8_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t1024_i4_c16384_b1_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b2_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i4_c16384_b8_x1(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

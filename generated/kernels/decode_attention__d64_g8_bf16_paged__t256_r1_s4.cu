@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=8 dtype=bf16 cache=paged kv=bf16
-// Schedule  threads=256 rows=1 stages=4 (tuned in tuning/nvidia-h200.json (1.04x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: carried from bda5dd40d018d0f6 through the A/Bs of bench/NOTES.md sections 27-29 (each change timed against the code before it at these schedules; section 29's run 5 timed the prefetch before the wait); section 30 (not yet timed): Q's fragments in shared memory only at D 256 with G 16, which has no entry here, and the prefetch bounded by the peeked length and count (equal to max_seqlen and the list's length on every timed shape); the main loop and the schedule knobs are unchanged; HEAD_BLOCKS hoisted to the kernel's constants (the same PTX)))
+// Schedule  threads=256 rows=1 stages=4 (tuned in tuning/nvidia-h200.json (1.04x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: A request shorter than max_seqlen now spreads over the planned splits (chunks of CHUNK_GRANULE rows); at max_seqlen the chunks are the planned ones, so the schedules measured at full lengths still hold (bench/NOTES.md section 31)))
 // Launch    grid (splits, HB, B), 384 threads, 157184 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -22,6 +22,7 @@ struct c {
   static constexpr int LIST_ROWS = 1024;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_LIST_ROWS)
   static constexpr int MAX_SPLITS = 256;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_MAX_SPLITS)
   static constexpr int MERGE_LOADS = 16;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_MERGE_LOADS)
+  static constexpr int CHUNK_GRANULE = 16;  // a limit of the kernel (lim_variants.h: LIM_DECODE_ATTENTION_CHUNK_GRANULE)
 };
 
 // Schedule of this variant (s.* in the DSL).
@@ -57,484 +58,491 @@ __global__ void __launch_bounds__(384) decode_attention__d64_g8_bf16_paged__t256
   const int chunk = lim_p.chunk;
   const int prefetch = lim_p.prefetch;
 
-  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:134
-  /* MMA = bf16 */                                                                  // dsl/kernels/decode_attention.ts:135
-  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:136
-  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:137
-  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:138
-  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:139
-  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:140
-  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:141
-  constexpr int DIM_BLOCKS = 4;                                                     // dsl/kernels/decode_attention.ts:142
-  constexpr int HEAD_BLOCKS = 1;                                                    // dsl/kernels/decode_attention.ts:143
-  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:144
-  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:145
-  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:146
-  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:147
-  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:148
-  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:149
-  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:151
-  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:152
-  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:153
-  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:154
-  const int start = split * chunk;                                                  // dsl/kernels/decode_attention.ts:155
-  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:165
-    constexpr int AHEAD_ROWS = 1024;                                                // dsl/kernels/decode_attention.ts:166
-    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:170
-    int listed = start + chunk;                                                     // dsl/kernels/decode_attention.ts:171
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:172
-      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:173
-      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:174
-        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:174
+  constexpr bool FP8 = false;                                                       // dsl/kernels/decode_attention.ts:135
+  /* MMA = bf16 */                                                                  // dsl/kernels/decode_attention.ts:136
+  constexpr int VEC = 8;                                                            // dsl/kernels/decode_attention.ts:137
+  constexpr int WARPS = 8;                                                          // dsl/kernels/decode_attention.ts:138
+  constexpr int SLICE = 16;                                                         // dsl/kernels/decode_attention.ts:139
+  constexpr int TILE = 128;                                                         // dsl/kernels/decode_attention.ts:140
+  constexpr int ROW = 72;                                                           // dsl/kernels/decode_attention.ts:141
+  constexpr int KSTEPS = 4;                                                         // dsl/kernels/decode_attention.ts:142
+  constexpr int DIM_BLOCKS = 4;                                                     // dsl/kernels/decode_attention.ts:143
+  constexpr int HEAD_BLOCKS = 1;                                                    // dsl/kernels/decode_attention.ts:144
+  constexpr int PIECES_PER_ROW = 8;                                                 // dsl/kernels/decode_attention.ts:145
+  constexpr int PRODUCERS = 128;                                                    // dsl/kernels/decode_attention.ts:146
+  constexpr float LOG2E = 1.4426950408889634f;                                      // dsl/kernels/decode_attention.ts:147
+  constexpr float LN2 = 0.6931471805599453f;                                        // dsl/kernels/decode_attention.ts:148
+  constexpr float NO_SCORE = -1e+30f;                                               // dsl/kernels/decode_attention.ts:149
+  constexpr int MERGE_VEC = 4;                                                      // dsl/kernels/decode_attention.ts:150
+  const int b = static_cast<int>(blockIdx.z);                                       // dsl/kernels/decode_attention.ts:152
+  const int qHead = static_cast<int>(blockIdx.y) * c::G;                            // dsl/kernels/decode_attention.ts:153
+  const int kvHead = qHead / groupSize;                                             // dsl/kernels/decode_attention.ts:154
+  const int split = static_cast<int>(blockIdx.x);                                   // dsl/kernels/decode_attention.ts:155
+  auto chunkFor = [&](int rows) -> int {                                            // dsl/kernels/decode_attention.ts:161
+    return indices.present() ? chunk : min(chunk, lim::ceil_div(lim::ceil_div(max(rows, 1), splits), c::CHUNK_GRANULE) * c::CHUNK_GRANULE); // dsl/kernels/decode_attention.ts:161
+  };
+  const int listStart = split * chunk;                                              // dsl/kernels/decode_attention.ts:162
+  if (prefetch == 1) {                                                              // dsl/kernels/decode_attention.ts:172
+    constexpr int AHEAD_ROWS = 1024;                                                // dsl/kernels/decode_attention.ts:173
+    const int length = min(lim::peek(seqlens.ptr_at(b)), maxSeqlen);                // dsl/kernels/decode_attention.ts:177
+    const int ahead = chunkFor(length);                                             // dsl/kernels/decode_attention.ts:178
+    const int from = split * ahead;                                                 // dsl/kernels/decode_attention.ts:179
+    int listed = from + ahead;                                                      // dsl/kernels/decode_attention.ts:180
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:181
+      listed = lim_p.KI;                                                            // dsl/kernels/decode_attention.ts:182
+      if (counts.present()) {                                                       // dsl/kernels/decode_attention.ts:183
+        listed = lim::peek(counts.ptr_at(b, lim_p.HI == 1 ? 0 : qHead));            // dsl/kernels/decode_attention.ts:183
       }
     }
     #pragma unroll 1
-    for (int r = static_cast<int>(threadIdx.x); r < min(chunk, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:177
-      int pos = start + r;                                                          // dsl/kernels/decode_attention.ts:178
-      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:179
-        pos = start + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, start + r)) : -1; // dsl/kernels/decode_attention.ts:179
+    for (int r = static_cast<int>(threadIdx.x); r < min(ahead, AHEAD_ROWS); r += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:186
+      int pos = from + r;                                                           // dsl/kernels/decode_attention.ts:187
+      if (indices.present()) {                                                      // dsl/kernels/decode_attention.ts:188
+        pos = from + r < lim_p.KI ? lim::peek(indices.ptr_at(b, lim_p.HI == 1 ? 0 : qHead, from + r)) : -1; // dsl/kernels/decode_attention.ts:188
       }
-      if (pos >= 0 && pos < length && start + r < listed) {                         // dsl/kernels/decode_attention.ts:180
-        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:181
-        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:182
+      if (pos >= 0 && pos < length && from + r < listed) {                          // dsl/kernels/decode_attention.ts:189
+        k.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:190
+        v.prefetch_row(b, kvHead, pos, c::D);                                       // dsl/kernels/decode_attention.ts:191
       }
     }
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:186
-  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:190
-  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:191
-  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:192
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:193
-    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:194
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:195
-      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:195
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/decode_attention.ts:195
+  const int seqlen = seqlens.load(b);                                               // dsl/kernels/decode_attention.ts:199
+  int list = 0;                                                                     // dsl/kernels/decode_attention.ts:200
+  int count = 0;                                                                    // dsl/kernels/decode_attention.ts:201
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:202
+    list = lim_p.HI == 1 ? 0 : qHead;                                               // dsl/kernels/decode_attention.ts:203
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:204
+      count = counts.load(b, list);                                                 // dsl/kernels/decode_attention.ts:204
     }
   }
-  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:199
-  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:203
-  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:204
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:205
-    const int cached = min(lim_p.KI, start + min(chunk, c::LIST_ROWS));             // dsl/kernels/decode_attention.ts:206
-    for (int i = start - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:207
-      listEntries[i - start + 1] = i >= 0 ? indices.load(b, list, i) : -1;          // dsl/kernels/decode_attention.ts:207
+  auto& listEntries = *reinterpret_cast<int (*)[1025]>(lim_smem + 0);  /* shared bytes 0..4099 */ // dsl/kernels/decode_attention.ts:208
+  constexpr bool Q_SHARED = false;                                                  // dsl/kernels/decode_attention.ts:212
+  auto& qShared = *reinterpret_cast<unsigned (*)[1][1]>(lim_smem + 4224);  /* shared bytes 4224..4227 */ // dsl/kernels/decode_attention.ts:213
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:214
+    const int cached = min(lim_p.KI, listStart + min(chunk, c::LIST_ROWS));         // dsl/kernels/decode_attention.ts:215
+    for (int i = listStart - 1 + static_cast<int>(threadIdx.x); i < cached; i += s::threads + PRODUCERS) { // dsl/kernels/decode_attention.ts:216
+      listEntries[i - listStart + 1] = i >= 0 ? indices.load(b, list, i) : -1;      // dsl/kernels/decode_attention.ts:216
     }
   }
-  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:211
-  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:211
-  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4511 */ // dsl/kernels/decode_attention.ts:212
-  lim::init_barriers(empty, 4, 256);                                                // dsl/kernels/decode_attention.ts:212
-  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:214
-    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:215
-      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:215
+  uint64_t* full = reinterpret_cast<uint64_t*>(lim_smem + 4352);  /* shared bytes 4352..4383 */ // dsl/kernels/decode_attention.ts:220
+  lim::init_barriers(full, 4, 128);                                                 // dsl/kernels/decode_attention.ts:220
+  uint64_t* empty = reinterpret_cast<uint64_t*>(lim_smem + 4480);  /* shared bytes 4480..4511 */ // dsl/kernels/decode_attention.ts:221
+  lim::init_barriers(empty, 4, 256);                                                // dsl/kernels/decode_attention.ts:221
+  if (seqlen < 1 || seqlen > maxSeqlen) {                                           // dsl/kernels/decode_attention.ts:223
+    if (static_cast<int>(threadIdx.x) == 0 && split == 0 && static_cast<int>(blockIdx.y) == 0) { // dsl/kernels/decode_attention.ts:224
+      lim::raise(lim_p.status, lim_raise_base + 0, b, seqlen, maxSeqlen, 0);        // dsl/kernels/decode_attention.ts:224
     }
-    return;                                                                         // dsl/kernels/decode_attention.ts:216
+    return;                                                                         // dsl/kernels/decode_attention.ts:225
   }
-  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:218
-  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:219
-    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:220
-    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:221
-      n = count;                                                                    // dsl/kernels/decode_attention.ts:222
-      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:223
-        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:224
-          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:224
+  int n = seqlen;                                                                   // dsl/kernels/decode_attention.ts:227
+  if (indices.present()) {                                                          // dsl/kernels/decode_attention.ts:228
+    n = lim_p.KI;                                                                   // dsl/kernels/decode_attention.ts:229
+    if (counts.present()) {                                                         // dsl/kernels/decode_attention.ts:230
+      n = count;                                                                    // dsl/kernels/decode_attention.ts:231
+      if (n < 1 || n > lim_p.KI) {                                                  // dsl/kernels/decode_attention.ts:232
+        if (static_cast<int>(threadIdx.x) == 0 && split == 0) {                     // dsl/kernels/decode_attention.ts:233
+          lim::raise(lim_p.status, lim_raise_base + 1, b, list, n, lim_p.KI);       // dsl/kernels/decode_attention.ts:233
         }
-        return;                                                                     // dsl/kernels/decode_attention.ts:225
+        return;                                                                     // dsl/kernels/decode_attention.ts:234
       }
     }
   }
-  const int end = min(n, start + chunk);                                            // dsl/kernels/decode_attention.ts:229
-  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:230
-  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:232
-    int p = i;                                                                      // dsl/kernels/decode_attention.ts:233
-    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:234
-      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:235
-      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:236
-      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:237
-      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:238
-        p = -1;                                                                     // dsl/kernels/decode_attention.ts:239
+  const int spread = chunkFor(seqlen);                                              // dsl/kernels/decode_attention.ts:238
+  const int start = indices.present() ? listStart : split * spread;                 // dsl/kernels/decode_attention.ts:239
+  const int end = min(n, start + spread);                                           // dsl/kernels/decode_attention.ts:240
+  const int tiles = end > start ? lim::ceil_div(end - start, TILE) : 0;             // dsl/kernels/decode_attention.ts:241
+  auto position = [&](int i) -> int {                                               // dsl/kernels/decode_attention.ts:243
+    int p = i;                                                                      // dsl/kernels/decode_attention.ts:244
+    if (indices.present()) {                                                        // dsl/kernels/decode_attention.ts:245
+      const int j = i - start;                                                      // dsl/kernels/decode_attention.ts:246
+      p = j < c::LIST_ROWS ? listEntries[j + 1] : indices.load(b, list, i);         // dsl/kernels/decode_attention.ts:247
+      const int previous = j < c::LIST_ROWS ? listEntries[j] : indices.load(b, list, i - 1); // dsl/kernels/decode_attention.ts:248
+      if (p == -1 && !counts.present()) {                                           // dsl/kernels/decode_attention.ts:249
+        p = -1;                                                                     // dsl/kernels/decode_attention.ts:250
       } else {
-        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:240
-          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:241
-          p = -1;                                                                   // dsl/kernels/decode_attention.ts:242
+        if (p < 0 || p >= seqlen || p <= previous) {                                // dsl/kernels/decode_attention.ts:251
+          lim::raise(lim_p.status, lim_raise_base + 2, b, list, i, p);              // dsl/kernels/decode_attention.ts:252
+          p = -1;                                                                   // dsl/kernels/decode_attention.ts:253
         }
       }
     }
-    return p;                                                                       // dsl/kernels/decode_attention.ts:245
+    return p;                                                                       // dsl/kernels/decode_attention.ts:256
   };
-  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:248
-    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 4608);  /* shared bytes 4608..78335 */ // dsl/kernels/decode_attention.ts:250
-    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 78336);  /* shared bytes 78336..152063 */ // dsl/kernels/decode_attention.ts:251
-    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:252
-    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:253
-    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:254
-    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:255
-    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:259
-    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 152064);  /* shared bytes 152064..153087 */ // dsl/kernels/decode_attention.ts:267
-    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 153088);  /* shared bytes 153088..157183 */ // dsl/kernels/decode_attention.ts:268
-    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:275
-    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:276
-      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:277
-      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:278
-      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:279
-      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:280
-        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:280
+  if (lim::is_producer<s::threads>()) {                                             // dsl/kernels/decode_attention.ts:259
+    auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 4608);  /* shared bytes 4608..78335 */ // dsl/kernels/decode_attention.ts:261
+    auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 78336);  /* shared bytes 78336..152063 */ // dsl/kernels/decode_attention.ts:262
+    const int x = static_cast<int>(threadIdx.x) - s::threads;                       // dsl/kernels/decode_attention.ts:263
+    constexpr int STEP = 16;                                                        // dsl/kernels/decode_attention.ts:264
+    const int at = x % PIECES_PER_ROW * VEC;                                        // dsl/kernels/decode_attention.ts:265
+    const int row0 = x / PIECES_PER_ROW;                                            // dsl/kernels/decode_attention.ts:266
+    const bool direct = false && !indices.present();                                // dsl/kernels/decode_attention.ts:270
+    auto& rowPositions = *reinterpret_cast<int (*)[2][128]>(lim_smem + 152064);  /* shared bytes 152064..153087 */ // dsl/kernels/decode_attention.ts:278
+    auto& rowAddresses = *reinterpret_cast<unsigned (*)[2][128][4]>(lim_smem + 153088);  /* shared bytes 153088..157183 */ // dsl/kernels/decode_attention.ts:279
+    constexpr int GROUP = 4;                                                        // dsl/kernels/decode_attention.ts:286
+    auto copyTile = [&](int tile, bool directly) -> void {                          // dsl/kernels/decode_attention.ts:287
+      const int stage = tile % s::stages;                                           // dsl/kernels/decode_attention.ts:288
+      const int staged = tile % 2;                                                  // dsl/kernels/decode_attention.ts:289
+      const int first = start + tile * TILE;                                        // dsl/kernels/decode_attention.ts:290
+      if (tile >= s::stages) {                                                      // dsl/kernels/decode_attention.ts:291
+        lim::barrier_wait(empty[stage], (tile / s::stages - 1) % 2);                // dsl/kernels/decode_attention.ts:291
       }
-      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:281
-        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:282
-        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:283
-        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:284
+      for (int r0 = row0; r0 < (row0 < STEP ? TILE : 0); r0 += GROUP * STEP) {      // dsl/kernels/decode_attention.ts:292
+        int positions[4]; lim::fill(positions, -1);                                 // dsl/kernels/decode_attention.ts:293
+        unsigned words[4][4]; lim::fill(words, 0u);                                 // dsl/kernels/decode_attention.ts:294
+        if (!directly) {                                                            // dsl/kernels/decode_attention.ts:295
           #pragma unroll
-          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:285
-            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:286
-            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:287
-              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:288
+          for (int u = 0; u < GROUP; ++u) {                                         // dsl/kernels/decode_attention.ts:296
+            const int r = r0 + u * STEP;                                            // dsl/kernels/decode_attention.ts:297
+            if (r < TILE) {                                                         // dsl/kernels/decode_attention.ts:298
+              positions[u] = rowPositions[staged][r];                               // dsl/kernels/decode_attention.ts:299
               #pragma unroll
-              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:289
-                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:289
+              for (int w = 0; w < 4; ++w) {                                         // dsl/kernels/decode_attention.ts:300
+                words[u][w] = rowAddresses[staged][r][w];                           // dsl/kernels/decode_attention.ts:300
               }
             }
           }
         }
         #pragma unroll
-        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:293
-          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:294
-          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:295
-            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:296
-            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:297
-            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:298
+        for (int u = 0; u < GROUP; ++u) {                                           // dsl/kernels/decode_attention.ts:304
+          const int r = r0 + u * STEP;                                              // dsl/kernels/decode_attention.ts:305
+          if (r < TILE) {                                                           // dsl/kernels/decode_attention.ts:306
+            const bool held = directly ? first + r < end : positions[u] >= 0;       // dsl/kernels/decode_attention.ts:307
+            lim::cp_async<16>(&kStage[stage][r][at], directly ? k.page_ref(b, kvHead, first + r, at) : k.staged_ref(words[u][0], words[u][1], kvHead, at), held); // dsl/kernels/decode_attention.ts:308
+            lim::cp_async<16>(&vStage[stage][r][at], directly ? v.page_ref(b, kvHead, first + r, at) : v.staged_ref(words[u][2], words[u][3], kvHead, at), held); // dsl/kernels/decode_attention.ts:309
           }
         }
       }
-      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:302
+      lim::cp_async_arrive(full[stage]);                                            // dsl/kernels/decode_attention.ts:313
     };
-    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:304
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:305
-        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:305
+    if (direct) {                                                                   // dsl/kernels/decode_attention.ts:315
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:316
+        copyTile(tile, true);                                                       // dsl/kernels/decode_attention.ts:316
       }
     } else {
-      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:312
-      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:313
-      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:315
-        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:315
+      constexpr int AHEAD = 4;                                                      // dsl/kernels/decode_attention.ts:323
+      constexpr int LOOKUPS = 1;                                                    // dsl/kernels/decode_attention.ts:324
+      auto rowOf = [&](int i) -> int {                                              // dsl/kernels/decode_attention.ts:326
+        return x + i * PRODUCERS;                                                   // dsl/kernels/decode_attention.ts:326
       };
-      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:316
-        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:316
+      auto positionOf = [&](int t, int i) -> int {                                  // dsl/kernels/decode_attention.ts:327
+        return rowOf(i) < TILE && start + t * TILE + rowOf(i) < end ? position(start + t * TILE + rowOf(i)) : -1; // dsl/kernels/decode_attention.ts:327
       };
-      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:317
-      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:318
-      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:322
+      int aheadPos[4][1]; lim::fill(aheadPos, -1);                                  // dsl/kernels/decode_attention.ts:328
+      int aheadEntry[4][1]; lim::fill(aheadEntry, -1);                              // dsl/kernels/decode_attention.ts:329
+      for (int group = -AHEAD; group < tiles; group += AHEAD) {                     // dsl/kernels/decode_attention.ts:333
         #pragma unroll
-        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:323
-          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:324
-          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:325
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:326
+        for (int a = 0; a < AHEAD; ++a) {                                           // dsl/kernels/decode_attention.ts:334
+          const int tile = group + a;                                               // dsl/kernels/decode_attention.ts:335
+          const int staged = tile % 2;                                              // dsl/kernels/decode_attention.ts:336
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:337
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:327
-              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:334
-              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:335
-              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:336
-                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:336
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:338
+              const int pos = aheadPos[a][i];                                       // dsl/kernels/decode_attention.ts:345
+              const int page = k.checked_page(b, pos, aheadEntry[a][i]);            // dsl/kernels/decode_attention.ts:346
+              if (pos >= 0 && page < 0) {                                           // dsl/kernels/decode_attention.ts:347
+                lim::raise(lim_p.status, lim_raise_base + 3, b, pos, 0, 0);         // dsl/kernels/decode_attention.ts:347
               }
-              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:337
-              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:338
-                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:339
-                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:340
-                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:341
+              const bool held = pos >= 0 && page >= 0;                              // dsl/kernels/decode_attention.ts:348
+              if (rowOf(i) < TILE) {                                                // dsl/kernels/decode_attention.ts:349
+                rowPositions[staged][rowOf(i)] = held ? pos : -1;                   // dsl/kernels/decode_attention.ts:350
+                k.stage_row(&rowAddresses[staged][rowOf(i)][0], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:351
+                v.stage_row(&rowAddresses[staged][rowOf(i)][2], page, held ? pos : 0); // dsl/kernels/decode_attention.ts:352
               }
             }
-            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:344
+            lim::sync_producers<128>();                                             // dsl/kernels/decode_attention.ts:355
           }
-          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:346
+          if (tile + AHEAD < tiles) {                                               // dsl/kernels/decode_attention.ts:357
             #pragma unroll
-            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:347
-              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:348
-              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:349
+            for (int i = 0; i < LOOKUPS; ++i) {                                     // dsl/kernels/decode_attention.ts:358
+              aheadPos[a][i] = positionOf(tile + AHEAD, i);                         // dsl/kernels/decode_attention.ts:359
+              aheadEntry[a][i] = k.page_entry(b, aheadPos[a][i]);                   // dsl/kernels/decode_attention.ts:360
             }
           }
-          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:352
-            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:352
+          if (tile >= 0 && tile < tiles) {                                          // dsl/kernels/decode_attention.ts:363
+            copyTile(tile, false);                                                  // dsl/kernels/decode_attention.ts:363
           }
         }
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:358
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:369
   } else {
-    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:360
-    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:361
-    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:365
-    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:366
-    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:368
-    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:372
-    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:373
-    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:374
-    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:375
-    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:382
+    const int warp = lim::warp_id();                                                // dsl/kernels/decode_attention.ts:371
+    const int lane = lim::lane_id();                                                // dsl/kernels/decode_attention.ts:372
+    const int g0 = lane / 4;                                                        // dsl/kernels/decode_attention.ts:376
+    const int t4 = lane % 4;                                                        // dsl/kernels/decode_attention.ts:377
+    constexpr int LOADS = 4;                                                        // dsl/kernels/decode_attention.ts:379
+    const int kRow = lane % 8 + lane / 8 % 2 * 8;                                   // dsl/kernels/decode_attention.ts:383
+    const int kColumn = lane / 16;                                                  // dsl/kernels/decode_attention.ts:384
+    const int vRow = lane % 8 + lane / 16 * 8;                                      // dsl/kernels/decode_attention.ts:385
+    const int vColumn = lane / 8 % 2;                                               // dsl/kernels/decode_attention.ts:386
+    unsigned qb[1][4][2]; lim::fill(qb, 0u);                                        // dsl/kernels/decode_attention.ts:393
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:383
-      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:384
-        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:385
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:394
+      if (hb * 8 + g0 < c::G) {                                                     // dsl/kernels/decode_attention.ts:395
+        const int h = qHead + hb * 8 + g0;                                          // dsl/kernels/decode_attention.ts:396
         #pragma unroll
-        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:386
-          if (!Q_SHARED || kk % WARPS == warp) {                                    // dsl/kernels/decode_attention.ts:387
-            unsigned f[2];                                                          // dsl/kernels/decode_attention.ts:388
-            {                                                                       // dsl/kernels/decode_attention.ts:389
-              f[0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));              // dsl/kernels/decode_attention.ts:394
-              f[1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));          // dsl/kernels/decode_attention.ts:395
+        for (int kk = 0; kk < KSTEPS; ++kk) {                                       // dsl/kernels/decode_attention.ts:397
+          if (!Q_SHARED || kk % WARPS == warp) {                                    // dsl/kernels/decode_attention.ts:398
+            unsigned f[2];                                                          // dsl/kernels/decode_attention.ts:399
+            {                                                                       // dsl/kernels/decode_attention.ts:400
+              f[0] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4));              // dsl/kernels/decode_attention.ts:405
+              f[1] = lim::load_bits(q.ptr_at(b, h, kk * 16 + 2 * t4 + 8));          // dsl/kernels/decode_attention.ts:406
             }
-            {                                                                       // dsl/kernels/decode_attention.ts:397
-              qb[hb][kk][0] = f[0];                                                 // dsl/kernels/decode_attention.ts:401
-              qb[hb][kk][1] = f[1];                                                 // dsl/kernels/decode_attention.ts:402
+            {                                                                       // dsl/kernels/decode_attention.ts:408
+              qb[hb][kk][0] = f[0];                                                 // dsl/kernels/decode_attention.ts:412
+              qb[hb][kk][1] = f[1];                                                 // dsl/kernels/decode_attention.ts:413
             }
           }
         }
       } else {
       }
     }
-    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:417
-    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:418
-      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:418
+    float scale2 = scale * LOG2E;                                                   // dsl/kernels/decode_attention.ts:428
+    if (kScale.present()) {                                                         // dsl/kernels/decode_attention.ts:429
+      scale2 = scale2 * kScale.load(lim_p.KS == 1 ? 0 : kvHead);                    // dsl/kernels/decode_attention.ts:429
     }
-    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:422
-    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:423
-    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:424
-    {                                                                               // dsl/kernels/decode_attention.ts:425
-      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 4608);  /* shared bytes 4608..78335 */ // dsl/kernels/decode_attention.ts:426
-      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 78336);  /* shared bytes 78336..152063 */ // dsl/kernels/decode_attention.ts:427
-      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:428
-        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:429
-        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:430
-        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:431
-        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:432
-        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:435
+    float m[1][2]; lim::fill(m, NO_SCORE);                                          // dsl/kernels/decode_attention.ts:433
+    float l[1][2]; lim::fill(l, 0.0f);                                              // dsl/kernels/decode_attention.ts:434
+    float acc[4][1][4]; lim::fill(acc, 0.0f);                                       // dsl/kernels/decode_attention.ts:435
+    {                                                                               // dsl/kernels/decode_attention.ts:436
+      auto& kStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 4608);  /* shared bytes 4608..78335 */ // dsl/kernels/decode_attention.ts:437
+      auto& vStage = *reinterpret_cast<__nv_bfloat16 (*)[4][128][72]>(lim_smem + 78336);  /* shared bytes 78336..152063 */ // dsl/kernels/decode_attention.ts:438
+      for (int tile = 0; tile < tiles; ++tile) {                                    // dsl/kernels/decode_attention.ts:439
+        const int stage = tile % s::stages;                                         // dsl/kernels/decode_attention.ts:440
+        lim::barrier_wait(full[stage], tile / s::stages % 2);                       // dsl/kernels/decode_attention.ts:441
+        const int base = warp * SLICE;                                              // dsl/kernels/decode_attention.ts:442
+        const int first = start + tile * TILE + base;                               // dsl/kernels/decode_attention.ts:443
+        float score[1][1][4]; lim::fill(score, 0.0f);                               // dsl/kernels/decode_attention.ts:446
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:436
-          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:440
-          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:441
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:447
+          constexpr int CHAINS = 2;                                                 // dsl/kernels/decode_attention.ts:451
+          float part[2][1][4]; lim::fill(part, 0.0f);                               // dsl/kernels/decode_attention.ts:452
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:442
-            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:443
-            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:444
-            {                                                                       // dsl/kernels/decode_attention.ts:445
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:453
+            unsigned kf[4];                                                         // dsl/kernels/decode_attention.ts:454
+            lim::load_matrix<false>(kf, &kStage[stage][base + rp * 16 + kRow][(2 * ld + kColumn) * VEC]); // dsl/kernels/decode_attention.ts:455
+            {                                                                       // dsl/kernels/decode_attention.ts:456
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:471
-                {                                                                   // dsl/kernels/decode_attention.ts:472
-                  lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:478
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:482
+                {                                                                   // dsl/kernels/decode_attention.ts:483
+                  lim::mma_16816<__nv_bfloat16>(part[ld % CHAINS][hb], kf, qb[hb][ld]); // dsl/kernels/decode_attention.ts:489
                 }
               }
             }
           }
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:483
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:494
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:484
-              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:485
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:495
+              score[rp][hb][e] = part[0][hb][e];                                    // dsl/kernels/decode_attention.ts:496
               #pragma unroll
-              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:486
-                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:486
+              for (int ch = 0; ch < CHAINS - 1; ++ch) {                             // dsl/kernels/decode_attention.ts:497
+                score[rp][hb][e] = score[rp][hb][e] + part[ch + 1][hb][e];          // dsl/kernels/decode_attention.ts:497
               }
             }
           }
         }
-        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:491
+        float tileMax[1][2]; lim::fill(tileMax, -INFINITY);                         // dsl/kernels/decode_attention.ts:502
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:492
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:503
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:493
-            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:494
-            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:495
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:504
+            const int row = first + rp * 16 + g0 + 8 * half;                        // dsl/kernels/decode_attention.ts:505
+            const int pos = row < end ? position(row) : -1;                         // dsl/kernels/decode_attention.ts:506
             #pragma unroll
-            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:496
+            for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                              // dsl/kernels/decode_attention.ts:507
               #pragma unroll
-              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:497
-                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:498
-                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:499
-                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:500
-                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:501
-                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:502
-                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:502
+              for (int e = 0; e < 2; ++e) {                                         // dsl/kernels/decode_attention.ts:508
+                const float value = score[rp][hb][2 * half + e] * scale2;           // dsl/kernels/decode_attention.ts:509
+                score[rp][hb][2 * half + e] = pos >= 0 ? value : -INFINITY;         // dsl/kernels/decode_attention.ts:510
+                tileMax[hb][e] = fmaxf(tileMax[hb][e], score[rp][hb][2 * half + e]); // dsl/kernels/decode_attention.ts:511
+                const int head = hb * 8 + 2 * t4 + e;                               // dsl/kernels/decode_attention.ts:512
+                if (logits.present() && pos >= 0 && head < c::G) {                  // dsl/kernels/decode_attention.ts:513
+                  logits.store(value * LN2, b, qHead + head, pos);                  // dsl/kernels/decode_attention.ts:513
                 }
               }
             }
           }
         }
-        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:508
+        float alpha[1][2];                                                          // dsl/kernels/decode_attention.ts:519
         #pragma unroll
-        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:509
+        for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                  // dsl/kernels/decode_attention.ts:520
           #pragma unroll
-          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:510
-            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:511
-            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:512
-            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:513
-            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:514
+          for (int e = 0; e < 2; ++e) {                                             // dsl/kernels/decode_attention.ts:521
+            const float mNew = fmaxf(m[hb][e], lim::lane_group_max<8, 4>(tileMax[hb][e])); // dsl/kernels/decode_attention.ts:522
+            alpha[hb][e] = lim::fast_exp2(m[hb][e] - mNew);                         // dsl/kernels/decode_attention.ts:523
+            m[hb][e] = mNew;                                                        // dsl/kernels/decode_attention.ts:524
+            l[hb][e] = l[hb][e] * alpha[hb][e];                                     // dsl/kernels/decode_attention.ts:525
           }
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:517
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:528
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:517
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:528
             #pragma unroll
-            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:517
-              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:517
+            for (int e = 0; e < 4; ++e) {                                           // dsl/kernels/decode_attention.ts:528
+              acc[nb][hb][e] = acc[nb][hb][e] * alpha[hb][e % 2];                   // dsl/kernels/decode_attention.ts:528
             }
           }
         }
         #pragma unroll
-        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:518
-          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:522
+        for (int rp = 0; rp < s::rows; ++rp) {                                      // dsl/kernels/decode_attention.ts:529
+          unsigned pb[1][2];                                                        // dsl/kernels/decode_attention.ts:533
           #pragma unroll
-          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:523
+          for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                // dsl/kernels/decode_attention.ts:534
             #pragma unroll
-            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:524
-              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:525
-              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:526
-              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:527
-              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:528
-              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:529
+            for (int half = 0; half < 2; ++half) {                                  // dsl/kernels/decode_attention.ts:535
+              const float p0 = lim::fast_exp2(score[rp][hb][2 * half] - m[hb][0]);  // dsl/kernels/decode_attention.ts:536
+              const float p1 = lim::fast_exp2(score[rp][hb][2 * half + 1] - m[hb][1]); // dsl/kernels/decode_attention.ts:537
+              l[hb][0] = l[hb][0] + p0;                                             // dsl/kernels/decode_attention.ts:538
+              l[hb][1] = l[hb][1] + p1;                                             // dsl/kernels/decode_attention.ts:539
+              pb[hb][half] = lim::transpose_matrix(lim::pack2<__nv_bfloat16>(p0, p1)); // dsl/kernels/decode_attention.ts:540
             }
           }
           #pragma unroll
-          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:532
-            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:535
-            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:536
-            {                                                                       // dsl/kernels/decode_attention.ts:537
+          for (int ld = 0; ld < LOADS; ++ld) {                                      // dsl/kernels/decode_attention.ts:543
+            unsigned vf[4];                                                         // dsl/kernels/decode_attention.ts:546
+            lim::load_matrix<true>(vf, &vStage[stage][base + rp * 16 + vRow][(2 * ld + vColumn) * VEC]); // dsl/kernels/decode_attention.ts:547
+            {                                                                       // dsl/kernels/decode_attention.ts:548
               #pragma unroll
-              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:548
-                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:548
+              for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                            // dsl/kernels/decode_attention.ts:559
+                lim::mma_16816<__nv_bfloat16>(acc[ld][hb], vf, pb[hb]);             // dsl/kernels/decode_attention.ts:559
               }
             }
           }
         }
-        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:556
+        lim::barrier_arrive(empty[stage]);                                          // dsl/kernels/decode_attention.ts:567
       }
     }
-    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:560
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:561
-    constexpr int ACC_ROW = 68;                                                     // dsl/kernels/decode_attention.ts:568
-    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4608);  /* shared bytes 4608..4863 */ // dsl/kernels/decode_attention.ts:569
-    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4864);  /* shared bytes 4864..5119 */ // dsl/kernels/decode_attention.ts:570
-    auto& weight = *reinterpret_cast<float (*)[8][8]>(lim_smem + 5120);  /* shared bytes 5120..5375 */ // dsl/kernels/decode_attention.ts:571
-    auto& accAll = *reinterpret_cast<float (*)[8][8][68]>(lim_smem + 5376);  /* shared bytes 5376..22783 */ // dsl/kernels/decode_attention.ts:572
-    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:575
-      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:575
+    lim::allow_dependent_grid();                                                    // dsl/kernels/decode_attention.ts:571
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:572
+    constexpr int ACC_ROW = 68;                                                     // dsl/kernels/decode_attention.ts:579
+    auto& mAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4608);  /* shared bytes 4608..4863 */ // dsl/kernels/decode_attention.ts:580
+    auto& lAll = *reinterpret_cast<float (*)[8][8]>(lim_smem + 4864);  /* shared bytes 4864..5119 */ // dsl/kernels/decode_attention.ts:581
+    auto& weight = *reinterpret_cast<float (*)[8][8]>(lim_smem + 5120);  /* shared bytes 5120..5375 */ // dsl/kernels/decode_attention.ts:582
+    auto& accAll = *reinterpret_cast<float (*)[8][8][68]>(lim_smem + 5376);  /* shared bytes 5376..22783 */ // dsl/kernels/decode_attention.ts:583
+    auto outputDim = [&](int nb, int half) -> int {                                 // dsl/kernels/decode_attention.ts:586
+      return FP8 ? nb / 2 * 32 + 16 * half + 2 * g0 + nb % 2 : nb * 16 + 8 * half + g0; // dsl/kernels/decode_attention.ts:586
     };
     #pragma unroll
-    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:576
+    for (int hb = 0; hb < HEAD_BLOCKS; ++hb) {                                      // dsl/kernels/decode_attention.ts:587
       #pragma unroll
-      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:577
-        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:578
-        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:579
-        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:580
-          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:581
-          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:582
+      for (int e = 0; e < 2; ++e) {                                                 // dsl/kernels/decode_attention.ts:588
+        const int head = hb * 8 + 2 * t4 + e;                                       // dsl/kernels/decode_attention.ts:589
+        const float total = lim::lane_group_sum<8, 4>(l[hb][e]);                    // dsl/kernels/decode_attention.ts:590
+        if (g0 == 0) {                                                              // dsl/kernels/decode_attention.ts:591
+          mAll[warp][head] = m[hb][e];                                              // dsl/kernels/decode_attention.ts:592
+          lAll[warp][head] = total;                                                 // dsl/kernels/decode_attention.ts:593
         }
         #pragma unroll
-        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:584
+        for (int nb = 0; nb < DIM_BLOCKS; ++nb) {                                   // dsl/kernels/decode_attention.ts:595
           #pragma unroll
-          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:584
-            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:584
+          for (int half = 0; half < 2; ++half) {                                    // dsl/kernels/decode_attention.ts:595
+            accAll[warp][head][outputDim(nb, half)] = acc[nb][hb][2 * half + e];    // dsl/kernels/decode_attention.ts:595
           }
         }
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:587
-    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:588
-      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:589
-      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:590
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:598
+    if (static_cast<int>(threadIdx.x) < c::G) {                                     // dsl/kernels/decode_attention.ts:599
+      const int g = static_cast<int>(threadIdx.x);                                  // dsl/kernels/decode_attention.ts:600
+      float mMax = NO_SCORE;                                                        // dsl/kernels/decode_attention.ts:601
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:591
-        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:591
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:602
+        mMax = fmaxf(mMax, mAll[w][g]);                                             // dsl/kernels/decode_attention.ts:602
       }
-      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:592
+      float sum = 0.0f;                                                             // dsl/kernels/decode_attention.ts:603
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:593
-        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:593
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:604
+        sum = sum + lAll[w][g] * lim::fast_exp2(mAll[w][g] - mMax);                 // dsl/kernels/decode_attention.ts:604
       }
-      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:596
-      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:597
-        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:597
+      float outScale = 1.0f;                                                        // dsl/kernels/decode_attention.ts:607
+      if (vScale.present()) {                                                       // dsl/kernels/decode_attention.ts:608
+        outScale = vScale.load(lim_p.KS == 1 ? 0 : kvHead);                         // dsl/kernels/decode_attention.ts:608
       }
-      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:598
+      const float norm = sum > 0.0f ? outScale / sum : 0.0f;                        // dsl/kernels/decode_attention.ts:609
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:599
-        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:599
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:610
+        weight[w][g] = lim::fast_exp2(mAll[w][g] - mMax) * norm;                    // dsl/kernels/decode_attention.ts:610
       }
-      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:600
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:601
-        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:602
-          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:602
+      const float lse2 = sum > 0.0f ? mMax + log2f(sum) : -INFINITY;                // dsl/kernels/decode_attention.ts:611
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:612
+        if (lse.present()) {                                                        // dsl/kernels/decode_attention.ts:613
+          lse.store(lse2 * LN2, b, qHead + g);                                      // dsl/kernels/decode_attention.ts:613
         }
       } else {
-        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:604
+        partialLse.store(lse2, b, qHead + g, split);                                // dsl/kernels/decode_attention.ts:615
       }
     }
-    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:607
-    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:608
-      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:609
-      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:610
-      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:611
+    lim::sync_consumers<s::threads>();                                              // dsl/kernels/decode_attention.ts:618
+    for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * s::threads) { // dsl/kernels/decode_attention.ts:619
+      const int g = i / c::D;                                                       // dsl/kernels/decode_attention.ts:620
+      const int d = i % c::D;                                                       // dsl/kernels/decode_attention.ts:621
+      float value[4]; lim::fill(value, 0.0f);                                       // dsl/kernels/decode_attention.ts:622
       #pragma unroll
-      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:612
-        float part[4];                                                              // dsl/kernels/decode_attention.ts:613
-        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:614
+      for (int w = 0; w < WARPS; ++w) {                                             // dsl/kernels/decode_attention.ts:623
+        float part[4];                                                              // dsl/kernels/decode_attention.ts:624
+        lim::load_vec(part, &accAll[w][g][d]);                                      // dsl/kernels/decode_attention.ts:625
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:615
-          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:615
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:626
+          value[e] = value[e] + weight[w][g] * part[e];                             // dsl/kernels/decode_attention.ts:626
         }
       }
-      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:617
-        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:617
+      if (splits == 1) {                                                            // dsl/kernels/decode_attention.ts:628
+        lim::store_vec(o.ptr_at(b, qHead + g, d), value);                           // dsl/kernels/decode_attention.ts:628
       } else {
-        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:618
+        lim::store_vec(partialO.ptr_at(b, qHead + g, split, d), value);             // dsl/kernels/decode_attention.ts:629
       }
     }
   }
-  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:624
-    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:627
-      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:635
-        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:636
-        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:637
-        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:638
-        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:639
-        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:640
-        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:641
-        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:642
-          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:643
-          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:644
+  if (splits > 1) {                                                                 // dsl/kernels/decode_attention.ts:635
+    if (lim::last_to_arrive(arrivals.ptr_at(b, static_cast<int>(blockIdx.y)), splits)) { // dsl/kernels/decode_attention.ts:638
+      for (int i = MERGE_VEC * static_cast<int>(threadIdx.x); i < c::G * c::D; i += MERGE_VEC * (s::threads + PRODUCERS)) { // dsl/kernels/decode_attention.ts:646
+        const int g = i / c::D;                                                     // dsl/kernels/decode_attention.ts:647
+        const int d = i % c::D;                                                     // dsl/kernels/decode_attention.ts:648
+        const int h = qHead + g;                                                    // dsl/kernels/decode_attention.ts:649
+        float mMax = NO_SCORE;                                                      // dsl/kernels/decode_attention.ts:650
+        float sum = 0.0f;                                                           // dsl/kernels/decode_attention.ts:651
+        float out[4]; lim::fill(out, 0.0f);                                         // dsl/kernels/decode_attention.ts:652
+        for (int sp0 = 0; sp0 < splits; sp0 += c::MERGE_LOADS) {                    // dsl/kernels/decode_attention.ts:653
+          float lseBatch[16];                                                       // dsl/kernels/decode_attention.ts:654
+          float oBatch[16][4];                                                      // dsl/kernels/decode_attention.ts:655
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:645
-            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:646
-            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:647
-            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:648
-            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:649
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:656
+            const int sp = min(sp0 + j, splits - 1);                                // dsl/kernels/decode_attention.ts:657
+            const float loaded = partialLse.load(b, h, sp);                         // dsl/kernels/decode_attention.ts:658
+            lseBatch[j] = sp0 + j < splits ? loaded : -INFINITY;                    // dsl/kernels/decode_attention.ts:659
+            lim::load_vec(oBatch[j], partialO.ptr_at(b, h, sp, d));                 // dsl/kernels/decode_attention.ts:660
           }
-          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:651
+          float mNew = mMax;                                                        // dsl/kernels/decode_attention.ts:662
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:652
-            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:652
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:663
+            mNew = fmaxf(mNew, lseBatch[j]);                                        // dsl/kernels/decode_attention.ts:663
           }
-          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:653
-          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:654
+          const float alpha = lim::fast_exp2(mMax - mNew);                          // dsl/kernels/decode_attention.ts:664
+          sum = sum * alpha;                                                        // dsl/kernels/decode_attention.ts:665
           #pragma unroll
-          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:655
-            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:655
+          for (int e = 0; e < MERGE_VEC; ++e) {                                     // dsl/kernels/decode_attention.ts:666
+            out[e] = out[e] * alpha;                                                // dsl/kernels/decode_attention.ts:666
           }
-          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:656
+          mMax = mNew;                                                              // dsl/kernels/decode_attention.ts:667
           #pragma unroll
-          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:657
-            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:658
-            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:659
+          for (int j = 0; j < c::MERGE_LOADS; ++j) {                                // dsl/kernels/decode_attention.ts:668
+            const float w = lim::fast_exp2(lseBatch[j] - mMax);                     // dsl/kernels/decode_attention.ts:669
+            sum = sum + w;                                                          // dsl/kernels/decode_attention.ts:670
             #pragma unroll
-            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:660
-              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:660
+            for (int e = 0; e < MERGE_VEC; ++e) {                                   // dsl/kernels/decode_attention.ts:671
+              out[e] = out[e] + w * oBatch[j][e];                                   // dsl/kernels/decode_attention.ts:671
             }
           }
         }
         #pragma unroll
-        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:663
-          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:663
+        for (int e = 0; e < MERGE_VEC; ++e) {                                       // dsl/kernels/decode_attention.ts:674
+          o.store(sum > 0.0f ? out[e] / sum : 0.0f, b, h, d + e);                   // dsl/kernels/decode_attention.ts:674
         }
-        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:664
-          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:664
+        if (d == 0 && lse.present()) {                                              // dsl/kernels/decode_attention.ts:675
+          lse.store(sum > 0.0f ? (mMax + log2f(sum)) * LN2 : -INFINITY, b, h);      // dsl/kernels/decode_attention.ts:675
         }
       }
     }

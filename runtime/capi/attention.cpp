@@ -23,7 +23,6 @@ constexpr int kMinChunk = 128;  // rows: below this a split's fixed costs outwei
 // (bench/NOTES.md section 21): 256 list entries 9.1 us in two splits, 7.7 unsplit (B 8: 11.1, 7.8); 1024 entries
 // 9.4 us in chunks of 128, 10.8 in chunks of 256.
 constexpr int kMinSplitRows = 512;
-constexpr int kGranule = 16;    // chunks are multiples of this many rows: fine enough to keep the planned split count
 // The merge loads the partials of LIM_DECODE_ATTENTION_MERGE_LOADS splits per round of L2 loads, one round after
 // another in the last block. A second round costs ~1-2 us at B 1, more than halving short splits saves: splits
 // stay within one round while each keeps at most this many rows. Measured on the H200 (bench/NOTES.md section
@@ -98,7 +97,7 @@ int make_plan(const std::string& fn, int32_t batch, int32_t num_q_heads, int32_t
   // Short splits stay within one round of the merge's loads (kOneRoundRows).
   const int merge_round = LIM_DECODE_ATTENTION_MERGE_LOADS;
   if ((max_rows + merge_round - 1) / merge_round <= kOneRoundRows) resident = std::min<int64_t>(resident, blocks * merge_round);
-  plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinSplitRows, kMinChunk, kGranule, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
+  plan->split = plan_split(blocks, max_rows, static_cast<int>(resident), kMinSplitRows, kMinChunk, LIM_DECODE_ATTENTION_CHUNK_GRANULE, rows == Rows::All ? 0 : LIM_DECODE_ATTENTION_LIST_ROWS);
   if (plan->split.splits > 1 && blocks > kCounters) {
     return fail(LIM_ERROR_INVALID_ARGUMENT, fn + ": batch " + std::to_string(batch) + " x " + std::to_string(plan->head_blocks) + " head blocks = " +
                                                 std::to_string(blocks) + " split blocks, more than the " + std::to_string(kCounters) +
