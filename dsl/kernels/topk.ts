@@ -363,7 +363,7 @@ export function topk(
         above += picks;
       }
       syncthreads();
-      // Each pick's rank goes to keyCache[pick] (the cache is no longer read, and holds at least K entries).
+      // keyCache[rank] = the pick of that rank (the cache is no longer read, and holds at least K entries).
       // A crowded bucket is sorted where the spread's bits and a position's fit one word; otherwise (ties
       // beside keys far apart) it is counted like the others, in time quadratic in its picks.
       const positionBits = bitWidth(u32(values.size("L") - 1));
@@ -384,7 +384,7 @@ export function topk(
             const j = members[m];
             if (selKey[j] > key || (selKey[j] == key && selPos[j] < pos)) r += 1;
           }
-          keyCache[i] = u32(r);
+          keyCache[r] = u32(i);
         }
       } else {
         // Many picks share a bucket (equal or tightly packed keys): one stable block sort of the picks on
@@ -399,13 +399,18 @@ export function topk(
           picks[e] = i;
         }
         blockSortDescending(keys, picks, bitWidth(spread) + positionBits);
-        for (const e of unroll(SORTED)) if (picks[e] < take) keyCache[picks[e]] = u32(threadIdx.x * SORTED + e);
+        for (const e of unroll(SORTED)) if (picks[e] < take) keyCache[threadIdx.x * SORTED + e] = u32(picks[e]);
       }
       syncthreads();
       const seq = row / rowsPerSeq;
       const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
-      for (let i = threadIdx.x; i < take; i += s.threads) {
-        const r = i32(keyCache[i]);
+      // The output rank by rank, so that a warp's stores are consecutive: stored pick by pick, the 4-byte
+      // stores of a warp went to 32 lines, and the row's output took 2.9 us at k 2048 (bench/NOTES.md
+      // section 31). A selection's top-k, which stores only first-pick keys (indexed by position), measured
+      // 0.8 us slower at B 1, 32K: in the compaction's order neighbours are near in position; keeping that
+      // order for them alone spilled registers on two tuned schedules.
+      for (let r = threadIdx.x; r < take; r += s.threads) {
+        const i = i32(keyCache[r]);
         if (present(outIdx)) outIdx.store(selPos[i], row, r);
         if (present(outVal)) outVal.store(keyValue(selKey[i]), row, r);
         if (present(firstPick)) firstPick.atomicMin(u32(r * keyHeads) + pickKey, seq, selPos[i]);

@@ -3,7 +3,7 @@
 //
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=2048
-// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.75x over the heuristic))
+// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.75x over the heuristic; measured on an earlier source (143f71cf4d25ee34) and carried: carried on 2026-12-01 from the retune of bench/NOTES.md section 31 across the output loop's change from pick order to rank order (keyCache holds each rank's pick instead of each pick's rank): the radix passes, the candidates and the ranking that the schedule knobs shape are unchanged; only the order of the row's output stores changed (measured after the carry: section 31, call F)))
 // Launch    grid (R * s.cluster, 1, 1), 1024 threads, 180624 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 8 blocks along x
@@ -366,7 +366,7 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(1024) topk__k2048__t
               r += 1;                                                               // dsl/kernels/topk.ts:385
             }
           }
-          keyCache[i] = static_cast<unsigned>(r);                                   // dsl/kernels/topk.ts:387
+          keyCache[r] = static_cast<unsigned>(i);                                   // dsl/kernels/topk.ts:387
         }
       } else {
         unsigned keys[2];                                                           // dsl/kernels/topk.ts:394
@@ -381,39 +381,39 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(1024) topk__k2048__t
         #pragma unroll
         for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:402
           if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:402
-            keyCache[picks[e]] = static_cast<unsigned>(static_cast<int>(threadIdx.x) * SORTED + e); // dsl/kernels/topk.ts:402
+            keyCache[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:402
           }
         }
       }
       __syncthreads();                                                              // dsl/kernels/topk.ts:404
       const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:405
       const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:406
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:407
-        const int r = static_cast<int>(keyCache[i]);                                // dsl/kernels/topk.ts:408
-        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:409
-          outIdx.store(selPos[i], row, r);                                          // dsl/kernels/topk.ts:409
+      for (int r = static_cast<int>(threadIdx.x); r < take; r += s::threads) {      // dsl/kernels/topk.ts:412
+        const int i = static_cast<int>(keyCache[r]);                                // dsl/kernels/topk.ts:413
+        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:414
+          outIdx.store(selPos[i], row, r);                                          // dsl/kernels/topk.ts:414
         }
-        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:410
-          outVal.store(lim::key_value(selKey[i]), row, r);                          // dsl/kernels/topk.ts:410
+        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:415
+          outVal.store(lim::key_value(selKey[i]), row, r);                          // dsl/kernels/topk.ts:415
         }
-        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:411
-          firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, selPos[i]); // dsl/kernels/topk.ts:411
+        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:416
+          firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, selPos[i]); // dsl/kernels/topk.ts:416
         }
       }
     }
   }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:415
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:416
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:416
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:416
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:420
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:421
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:421
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:421
       }
     }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:417
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:417
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:422
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:422
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:420
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:420
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:425
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:425
   }
 }
 
