@@ -24,8 +24,8 @@ if [ "${1:-}" = "--base" ]; then
 fi
 mkdir -p .carry/node-api
 [ -f .carry/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .carry/node.xz
-# Everything but the TypeScript compiler (type-checking happens here, not there) and the build test's nvcc
-# cache (this machine's results, hundreds of MB after a full run).
+# Everything but the TypeScript compiler (type-checking happens here, not there) and node_modules/.cache,
+# where .ci/run (or CI=true) keeps the build test's nvcc results: this machine's, hundreds of MB after a run.
 [ -f .carry/node_modules.tar.xz ] || tar --exclude=node_modules/typescript --exclude=node_modules/.cache -cf - node_modules | xz -T2 -6 > .carry/node_modules.tar.xz
 # The four headers of Node-API (node-addon-api includes them); the installed Node's own.
 include=$(dirname "$(command -v node)")/../include/node
