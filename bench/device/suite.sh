@@ -78,7 +78,7 @@ for section in "$@"; do
       for stage in heuristic tuned; do
         schedules=()
         if [ $stage = tuned ]; then
-          node bin/lim tune --kernels topk --jobs "$(nproc)" --work /tmp/lim-tune 2>&1 | tail -20 | tee "$OUT/tune-topk.log"
+          node bin/lim tune --kernels topk --retune --jobs "$(nproc)" --work /tmp/lim-tune 2>&1 | tail -20 | tee "$OUT/tune-topk.log"
           cp tuning/nvidia-h200.json "$OUT/" || exit 1
           schedules=(--schedules "$unions")
         fi

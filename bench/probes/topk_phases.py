@@ -15,8 +15,8 @@ the first block's entry, then the median time each block spends between consecut
   candidates   rank order: the keys at or above the first digit's bin are in the pick buffer (where they fit)
   compacted    the slice's picks are compacted (from the candidates in any order, or from the slice in position order)
   placed       the slices' counts are known (after the cluster barrier that publishes them)
-  gathered     rank order: the cluster's picks are in its first block
-  ranked       rank order: the first block has every pick's rank
+  gathered     rank order: the row's picks are in every block of the cluster
+  ranked       rank order: the block has the ranks of its share of the picks
   end          the block is done
 
 The stamps cost a little (one global store per phase by one thread), so read phases, not totals. The patch
@@ -61,8 +61,8 @@ def patch(folder: str):
         k.insert(r"  \}\n(?=  const unsigned threshold = prefix;)", before="    if (level == 0 && threadIdx.x == 0) PROBE(5);\n")
         k.insert(r"  const int count = ordered \? runAbove \+ min\(runTies, ties\) : cursor\[0\];[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(12);\n")
         k.insert(r"  if \(byPosition != 0\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(13);\n")
-        k.insert(r"    if \(rank == 0\) \{[^\n]*\n(?=      const unsigned spread)", before="    if (threadIdx.x == 0) PROBE(14);\n")
-        k.insert(r"      const int seq = row / rowsPerSeq;[^\n]*\n", before="      if (threadIdx.x == 0) PROBE(15);\n")
+        k.insert(r"    const unsigned spread = [^\n]*\n", before="    if (threadIdx.x == 0) PROBE(14);\n")
+        k.insert(r"    const int seq = row / rowsPerSeq;[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(15);\n")
         k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(16);")
         k.save()
 

@@ -28,6 +28,7 @@ const RESERVED = new Set(
 
 export const SHARED_MEMORY_LIMIT = 227 * 1024; // bytes of shared memory one block may use on sm_90
 export const MAX_THREADS = 1024;
+export const SM_SHARED_MEMORY = 228 * 1024; // bytes of shared memory of an sm_90 SM, 1 KB of it reserved per block
 
 interface Scope {
   readonly names: Map<string, Sym>;

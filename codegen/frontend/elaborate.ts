@@ -1,7 +1,7 @@
 // One variant of one kernel: signature, schedule limits and rules, then the body, into typed IR.
 
 import type { Constants, KernelSource, Schedule } from "../types.js";
-import { Context, MAX_THREADS } from "./context.js";
+import { Context, MAX_THREADS, SM_SHARED_MEMORY } from "./context.js";
 import { lowerGridAxis } from "./grid.js";
 import { runRule } from "./kernel_code.js";
 import { launchRegisters } from "./builtins.js";
@@ -75,10 +75,22 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     clusterBlocks: Math.max(1, ctx.clusterBlocks),
     sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
+    minBlocksPerSM: spec.occupancyFromSharedMemory ? aloneOnItsSM(Math.ceil(ctx.sharedMax / 16) * 16, ctx.launchThreads) : undefined,
     body,
     functions: [...ctx.deviceFunctions.values()].filter((f) => f !== "in progress"),
     raises: ctx.raises,
   };
+}
+
+/**
+ * 1 where this much shared memory leaves room for one block per SM and the register file could give each
+ * thread more than 64 registers, else undefined (no hint). A larger count would lower the register cap
+ * below ptxas's own choice; at 1024 threads the cap is 64 either way, and the hint alone changed ptxas's
+ * allocation there into spills (bench/NOTES.md section 32). The front end's count leaves out storage a
+ * device template declares itself, so a variant may hold fewer blocks than it says, never more.
+ */
+function aloneOnItsSM(sharedBytes: number, threads: number): number | undefined {
+  return 2 * (sharedBytes + 1024) > SM_SHARED_MEMORY && threads < MAX_THREADS ? 1 : undefined;
 }
 
 /** Checks that need the whole body: every waited-on barrier is signalled, and producer warps get a role. */

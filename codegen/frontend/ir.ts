@@ -175,6 +175,8 @@ export interface KernelIR {
   /** Blocks of a thread-block cluster along grid x (KernelSpec.cluster); 1: no clusters. */
   readonly clusterBlocks: number;
   readonly sharedBytes: number;
+  /** __launch_bounds__' blocks per SM, where the kernel asks for it (KernelSpec.occupancyFromSharedMemory). */
+  readonly minBlocksPerSM?: number;
   readonly body: readonly Stmt[];
   /** File-level functions the body calls, in dependency order (lowered as __device__ functions). */
   readonly functions: readonly Extract<Stmt, { k: "lambda" }>[];

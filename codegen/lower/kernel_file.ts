@@ -76,6 +76,7 @@ export function renderVariant(
     scheduleOrigin,
     gridText: [ir.grid.x, ir.grid.y ?? "1", ir.grid.z ?? "1"].join(", "),
     threads: ir.threads,
+    minBlocks: ir.minBlocksPerSM,
     sharedBytes: ir.sharedBytes,
     constantLines,
     scheduleLines,

@@ -8,11 +8,12 @@
 // every block, so that all find the same digit. A last pass compacts each slice in position order: every
 // key above T, and of the keys equal to T the first `ties` of the row (the slices before this one took
 // theirs first, counted from their last histograms). The slices' counts place them one after the other,
-// so position order needs no more; in rank order the cluster's first block gathers the items and ranks
-// them without sorting: rank(i) = #{keys above i's} + #{keys equal to i's at lower positions}, counted
-// within buckets of the key's top bits (a few picks each), with a block sort as the fallback for crowded
-// buckets. The picks are the same on every run whatever order the blocks finish in: every set is decided
-// by counts, and every rank by keys and positions.
+// so position order needs no more; in rank order every block of the cluster gathers the items and ranks
+// its share of them without sorting: rank(i) = #{keys above i's} + #{keys equal to i's at lower positions},
+// counted within buckets of the key's top bits (a few picks each; a block takes the buckets that begin in
+// its share of the ranks), with a block sort in the first block as the fallback for crowded buckets. The
+// picks are the same on every run whatever order the blocks finish in: every set is decided by counts, and
+// every rank by keys and positions.
 //
 // In rank order a block reads its slice twice, not four times: after the first digit D0 it moves the keys
 // whose digit is above D0 (all picks) and those equal to it (the candidates, a few percent of a spread
@@ -58,6 +59,7 @@ export const topkKernel = defineKernel({
     // key cache holds at most 32K keys). Neither the row count nor the length alone tells these apart.
     bucket: { name: "length_per_row", doc: "row length / rows ranked in one call (requests x query heads)", bounds: [384, 2048], tunedAt: [128, 1024, 8192] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
+    occupancyFromSharedMemory: true, // 512-thread schedules spilled at 64 registers, alone on their SMs
   },
   // Measured on the H200 (bench/NOTES.md section 16): clusters of 4 with 8K cached keys per block came
   // within 7% of the best schedule for 32 rows of 32K and within 1.7x of it on every other shape
@@ -111,6 +113,7 @@ export function topk(
   const selPos = shared("i32", [CAPACITY]);
   const members = shared("i32", [c.K]); // rank order: the picks bucket by bucket (indices into selKey/selPos)
   const crowded = shared("i32", [1]); // rank order: some bucket holds more than CROWDED picks
+  const owned = shared("i32", [2]); // rank order: the ranks this block outputs, [owned[0], owned[1])
 
   waitForPrecedingGrid();
   let n = values.size("L");
@@ -327,94 +330,126 @@ export function topk(
       if (present(outVal)) outVal.store(keyValue(selKey[i]), row, first + i);
     }
   } else {
-    // The first block of the cluster gathers the row's picks in position order, then ranks them.
-    if (CLUSTER > 1) {
-      if (rank > 0) {
-        for (let i = threadIdx.x; i < count; i += s.threads) {
-          peer(selKey, 0)[first + i] = selKey[i];
-          peer(selPos, 0)[first + i] = selPos[i];
+    // Every block of the cluster gathers the row's picks in position order, keys in keyCache and positions
+    // in members (neither is read after the compaction), then ranks its share of them: ranking in the
+    // first block alone took 4.3 us at 32K and 10.9 at 128K, k 4096, while the others waited (bench/NOTES.md
+    // section 32).
+    // A peer at a time, each block starting with the next one. (Spreading the (peer, pick) pairs over the
+    // threads instead spilled registers on the clusters of 8.)
+    for (let r = 0; r < CLUSTER; r += 1) {
+      const to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;
+      for (let i = threadIdx.x; i < count; i += s.threads) {
+        if (CLUSTER > 1) {
+          peer(keyCache, to)[first + i] = selKey[i];
+          peer(members, to)[first + i] = selPos[i];
+        } else {
+          keyCache[i] = selKey[i];
+          members[i] = selPos[i];
         }
       }
-      clusterSync();
     }
-    if (rank == 0) {
-      // Every pick lies in [T, the largest key]: the top 11 of the bits in which that spread differs
-      // bucket the picks monotonically in their keys, and normal logits put a few in a bucket.
-      const spread = ((u32(found[2]) << 21) | 0x1fffff) - threshold; // found[2]: the first digit of the row's largest key
-      const shift = max(bitWidth(spread) - 11, 0);
-      const bucketOf = (i: i32): i32 => i32((selKey[i] - threshold) >> shift);
-      // hist[b] counts bucket b's picks, hist[BINS + b] the picks in the buckets above it (where b's begin).
-      for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
+    if (CLUSTER > 1) clusterSync();
+    else syncthreads();
+    // Every pick lies in [T, the largest key]: the top 11 of the bits in which that spread differs
+    // bucket the picks monotonically in their keys, and normal logits put a few in a bucket.
+    const spread = ((u32(found[2]) << 21) | 0x1fffff) - threshold; // found[2]: the first digit of the row's largest key
+    const shift = max(bitWidth(spread) - 11, 0);
+    const bucketOf = (i: i32): i32 => i32((keyCache[i] - threshold) >> shift);
+    // hist[b] counts bucket b's picks, hist[BINS + b] the picks in the buckets above it (where b's ranks begin).
+    // A block ranks the buckets from the one that holds rank rank x share to the one that holds the next
+    // block's first: owned[0] and owned[1] are where they begin (take where there is no such rank), each
+    // written by the one thread that holds that bucket (an atomic minimum over the buckets cost every
+    // thread an atomic on one word).
+    const share = (take + CLUSTER - 1) / CLUSTER;
+    for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
+    if (threadIdx.x == 0) {
       crowded[0] = 0;
-      syncthreads();
-      for (let i = threadIdx.x; i < take; i += s.threads) atomicAdd(hist.ref(bucketOf(i)), 1);
-      syncthreads();
-      let mineCount = 0;
-      for (const q of unroll(PER_BIN)) mineCount += hist[BINS - 1 - (threadIdx.x * PER_BIN + q)];
-      const scan = regs("i32", [2]);
-      blockExclusiveSum(mineCount, scan);
-      let above = scan[0];
-      for (const q of unroll(PER_BIN)) {
-        const bin = BINS - 1 - (threadIdx.x * PER_BIN + q);
-        const picks = hist[bin];
-        if (picks > CROWDED) crowded[0] = 1;
-        hist[BINS + bin] = above;
-        hist[bin] = 0; // the bucket's cursor for the scatter below, which counts it back to its size
-        above += picks;
+      owned[0] = take;
+      owned[1] = take;
+    }
+    syncthreads();
+    for (let i = threadIdx.x; i < take; i += s.threads) atomicAdd(hist.ref(bucketOf(i)), 1);
+    syncthreads();
+    let mineCount = 0;
+    for (const q of unroll(PER_BIN)) mineCount += hist[BINS - 1 - (threadIdx.x * PER_BIN + q)];
+    const scan = regs("i32", [2]);
+    blockExclusiveSum(mineCount, scan);
+    let above = scan[0];
+    for (const q of unroll(PER_BIN)) {
+      const bin = BINS - 1 - (threadIdx.x * PER_BIN + q);
+      const picks = hist[bin];
+      if (picks > CROWDED) crowded[0] = 1;
+      if (above <= rank * share && rank * share < above + picks) owned[0] = above;
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) owned[1] = above;
+      hist[BINS + bin] = above;
+      hist[bin] = 0; // the bucket's cursor for the scatter below, which counts it back to its size
+      above += picks;
+    }
+    syncthreads();
+    // selKey[rank] = the pick of that rank, for the ranks this block owns. A crowded bucket is sorted where
+    // the spread's bits and a position's fit one word, by the first block for the whole row; otherwise (ties
+    // beside keys far apart) it is counted like the others, in time quadratic in its picks.
+    const positionBits = bitWidth(u32(values.size("L") - 1));
+    if (crowded[0] == 0 || bitWidth(spread) + positionBits > 32) {
+      // The owned buckets' members side by side in selPos (in any order), then each pick counts the members
+      // ranked before it; taken in bucket order, a warp's lanes mostly share a bucket and its loop.
+      const from = owned[0];
+      const to = owned[1];
+      for (let i = threadIdx.x; i < take; i += s.threads) {
+        const b = bucketOf(i);
+        const at = hist[BINS + b];
+        if (at >= from && at < to) selPos[at + atomicAdd(hist.ref(b), 1)] = i;
       }
       syncthreads();
-      // keyCache[rank] = the pick of that rank (the cache is no longer read, and holds at least K entries).
-      // A crowded bucket is sorted where the spread's bits and a position's fit one word; otherwise (ties
-      // beside keys far apart) it is counted like the others, in time quadratic in its picks.
-      const positionBits = bitWidth(u32(values.size("L") - 1));
-      if (crowded[0] == 0 || bitWidth(spread) + positionBits > 32) {
-        // Each bucket's members side by side (in any order), then each pick counts the members ranked before it.
-        for (let i = threadIdx.x; i < take; i += s.threads) {
-          const b = bucketOf(i);
-          members[hist[BINS + b] + atomicAdd(hist.ref(b), 1)] = i;
+      for (let m = from + threadIdx.x; m < to; m += s.threads) {
+        const i = selPos[m];
+        const b = bucketOf(i);
+        const start = hist[BINS + b];
+        const key = keyCache[i];
+        const pos = members[i];
+        let r = start;
+        for (let o = start; o < start + hist[b]; o += 1) {
+          const j = selPos[o];
+          if (keyCache[j] > key || (keyCache[j] == key && members[j] < pos)) r += 1;
         }
-        syncthreads();
-        for (let i = threadIdx.x; i < take; i += s.threads) {
-          const b = bucketOf(i);
-          const from = hist[BINS + b];
-          const key = selKey[i];
-          const pos = selPos[i];
-          let r = from;
-          for (let m = from; m < from + hist[b]; m += 1) {
-            const j = members[m];
-            if (selKey[j] > key || (selKey[j] == key && selPos[j] < pos)) r += 1;
-          }
-          keyCache[r] = u32(i);
-        }
-      } else {
-        // Many picks share a bucket (equal or tightly packed keys): one stable block sort of the picks on
-        // their key less T, then the row's last position less theirs (the picks arrive in any order when
-        // compacted from candidates, so equal keys need their positions in the sort key). Items past `take`
-        // get 0 and sort after every real pick (a pick of key T at the last position is 0 too, but comes earlier).
+        selKey[r] = u32(i);
+      }
+    } else {
+      // Many picks share a bucket (equal or tightly packed keys): one stable block sort of the picks on
+      // their key less T, then the row's last position less theirs (the picks arrive in any order when
+      // compacted from candidates, so equal keys need their positions in the sort key). Items past `take`
+      // get 0 and sort after every real pick (a pick of key T at the last position is 0 too, but comes earlier).
+      // The first block sorts and outputs the whole row; the bounds are set after the sort, so that nothing
+      // stays live across it.
+      if (rank == 0) {
         const keys = regs("u32", [SORTED]);
         const picks = regs("i32", [SORTED]);
         for (const e of unroll(SORTED)) {
           const i = threadIdx.x * SORTED + e;
-          keys[e] = i < take ? ((selKey[i] - threshold) << positionBits) | u32(values.size("L") - 1 - selPos[i]) : 0;
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | u32(values.size("L") - 1 - members[i]) : 0;
           picks[e] = i;
         }
         blockSortDescending(keys, picks, bitWidth(spread) + positionBits);
-        for (const e of unroll(SORTED)) if (picks[e] < take) keyCache[threadIdx.x * SORTED + e] = u32(picks[e]);
+        for (const e of unroll(SORTED)) if (picks[e] < take) selKey[threadIdx.x * SORTED + e] = u32(picks[e]);
       }
-      syncthreads();
-      const seq = row / rowsPerSeq;
-      const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
-      // The output rank by rank, so that a warp's stores are consecutive: stored pick by pick, the 4-byte
-      // stores of a warp went to 32 lines, and the row's output took 2.9 us at k 2048 (bench/NOTES.md
-      // section 31). A selection's top-k, which stores only first-pick keys (indexed by position), measured
-      // 0.8 us slower at B 1, 32K: in the compaction's order neighbours are near in position; keeping that
-      // order for them alone spilled registers on two tuned schedules.
-      for (let r = threadIdx.x; r < take; r += s.threads) {
-        const i = i32(keyCache[r]);
-        if (present(outIdx)) outIdx.store(selPos[i], row, r);
-        if (present(outVal)) outVal.store(keyValue(selKey[i]), row, r);
-        if (present(firstPick)) firstPick.atomicMin(u32(r * keyHeads) + pickKey, seq, selPos[i]);
+      if (threadIdx.x == 0) {
+        owned[0] = rank == 0 ? 0 : take;
+        owned[1] = take;
       }
+    }
+    syncthreads();
+    const seq = row / rowsPerSeq;
+    const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
+    // The output rank by rank, so that a warp's stores are consecutive: stored pick by pick, the 4-byte
+    // stores of a warp went to 32 lines, and the row's output took 2.9 us at k 2048 (bench/NOTES.md
+    // section 31). A selection's top-k, which stores only first-pick keys (indexed by position), measured
+    // 0.8 us slower at B 1, 32K: in the compaction's order neighbours are near in position; keeping that
+    // order for them alone spilled registers on two tuned schedules.
+    for (let r = owned[0] + threadIdx.x; r < owned[1]; r += s.threads) {
+      const i = i32(selKey[r]);
+      if (present(outIdx)) outIdx.store(members[i], row, r);
+      if (present(outVal)) outVal.store(keyValue(keyCache[i]), row, r);
+      if (present(firstPick)) firstPick.atomicMin(u32(r * keyHeads) + pickKey, seq, members[i]);
     }
   }
   if (rank == 0) {

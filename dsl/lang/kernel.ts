@@ -59,6 +59,13 @@ export interface KernelSpec {
    */
   readonly cluster?: string;
   /**
+   * Where a variant's shared memory leaves room for one block per SM, tells ptxas so (__launch_bounds__'
+   * second argument, 1), so that it may use every register that block can have. With the threads alone,
+   * ptxas 13.0 held some 512-thread top-k schedules to 64 registers and spilled, though their shared memory
+   * already kept them alone on their SMs (bench/NOTES.md section 32).
+   */
+  readonly occupancyFromSharedMemory?: boolean;
+  /**
    * A run-time measure the C ABI dispatches on (e.g. rows per block): tuned schedules serve its buckets,
    * and lim_find_<kernel> takes it as its last argument.
    */

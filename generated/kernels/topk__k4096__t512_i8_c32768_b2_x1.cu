@@ -3,8 +3,8 @@
 //
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=4096
-// Schedule  threads=512 items=8 cache=32768 cluster=2 room=1 (tuned in tuning/nvidia-h200.json (1.20x over the heuristic; measured on an earlier source (143f71cf4d25ee34) and carried: carried on 2026-12-01 from the retune of bench/NOTES.md section 31 across the output loop's change from pick order to rank order (keyCache holds each rank's pick instead of each pick's rank): the radix passes, the candidates and the ranking that the schedule knobs shape are unchanged; only the order of the row's output stores changed (measured after the carry: section 31, call F)))
-// Launch    grid (R * s.cluster, 1, 1), 512 threads, 205200 bytes of dynamic shared memory,
+// Schedule  threads=512 items=8 cache=32768 cluster=2 room=1 (tuned in tuning/nvidia-h200.json (1.00x over the heuristic))
+// Launch    grid (R * s.cluster, 1, 1), 512 threads, 205328 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 2 blocks along x
 // Each statement of the kernel body ends with the DSL line it was lowered from.
@@ -30,7 +30,7 @@ struct s {
 // This kernel's raise() sites start here in the library's table (generated/variants.cpp).
 constexpr int lim_raise_base = 20;
 
-__global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(512) topk__k4096__t512_i8_c32768_b2_x1_kernel(const __grid_constant__ lim_topk_params lim_p) {
+__global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(512, 1) topk__k4096__t512_i8_c32768_b2_x1_kernel(const __grid_constant__ lim_topk_params lim_p) {
   extern __shared__ __align__(16) unsigned char lim_smem[];
   const lim::Tensor<const float, 2> values(lim_p.values);  // [R, L]
   const lim::Tensor<const int, 1> lengths(lim_p.lengths);  // [Q]
@@ -46,374 +46,399 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(512) topk__k4096__t5
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:96
-  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:97
-  constexpr int SORTED = 8;                                                         // dsl/kernels/topk.ts:98
-  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:99
-  constexpr int CLUSTER = 2;                                                        // dsl/kernels/topk.ts:100
-  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:101
-  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:102
-  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:103
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:104
-  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:106
-  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:107
-  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:108
-  constexpr int CAPACITY = 4096;                                                    // dsl/kernels/topk.ts:109
-  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 24704);  /* shared bytes 24704..41087 */ // dsl/kernels/topk.ts:110
-  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 41088);  /* shared bytes 41088..57471 */ // dsl/kernels/topk.ts:111
-  auto& members = *reinterpret_cast<int (*)[4096]>(lim_smem + 57472);  /* shared bytes 57472..73855 */ // dsl/kernels/topk.ts:112
-  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 73856);  /* shared bytes 73856..73859 */ // dsl/kernels/topk.ts:113
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:115
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:116
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:117
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:117
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:98
+  constexpr int PER_BIN = 4;                                                        // dsl/kernels/topk.ts:99
+  constexpr int SORTED = 8;                                                         // dsl/kernels/topk.ts:100
+  constexpr int PER = 8;                                                            // dsl/kernels/topk.ts:101
+  constexpr int CLUSTER = 2;                                                        // dsl/kernels/topk.ts:102
+  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:103
+  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:104
+  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:105
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:106
+  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:108
+  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:109
+  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:110
+  constexpr int CAPACITY = 4096;                                                    // dsl/kernels/topk.ts:111
+  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 24704);  /* shared bytes 24704..41087 */ // dsl/kernels/topk.ts:112
+  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 41088);  /* shared bytes 41088..57471 */ // dsl/kernels/topk.ts:113
+  auto& members = *reinterpret_cast<int (*)[4096]>(lim_smem + 57472);  /* shared bytes 57472..73855 */ // dsl/kernels/topk.ts:114
+  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 73856);  /* shared bytes 73856..73859 */ // dsl/kernels/topk.ts:115
+  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 73984);  /* shared bytes 73984..73991 */ // dsl/kernels/topk.ts:116
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:118
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:119
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:120
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:120
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:118
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:119
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:119
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:121
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:122
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:122
     }
-    return;                                                                         // dsl/kernels/topk.ts:120
+    return;                                                                         // dsl/kernels/topk.ts:123
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:122
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:123
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:124
-  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:125
-  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:126
-  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:127
-  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 73984);  /* shared bytes 73984..205055 */ // dsl/kernels/topk.ts:131
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:132
-    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:132
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:125
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:126
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:127
+  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:128
+  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:129
+  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:130
+  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 74112);  /* shared bytes 74112..205183 */ // dsl/kernels/topk.ts:134
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:135
+    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:135
   };
-  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 205056);  /* shared bytes 205056..205075 */ // dsl/kernels/topk.ts:139
-  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 205184);  /* shared bytes 205184..205191 */ // dsl/kernels/topk.ts:140
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:141
-  int remaining = take;                                                             // dsl/kernels/topk.ts:142
-  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:143
-  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:146
-    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:146
+  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 205184);  /* shared bytes 205184..205203 */ // dsl/kernels/topk.ts:142
+  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 205312);  /* shared bytes 205312..205319 */ // dsl/kernels/topk.ts:143
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:144
+  int remaining = take;                                                             // dsl/kernels/topk.ts:145
+  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:146
+  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:149
+    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:149
   };
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:147
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:148
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:149
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:150
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:153
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:153
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:150
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:151
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:152
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:153
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:156
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:156
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:154
-    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:155
-      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:156
-        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:157
-        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:158
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:158
+    __syncthreads();                                                                // dsl/kernels/topk.ts:157
+    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:158
+      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:159
+        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:160
+        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:161
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:161
         }
       }
     } else {
-      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:160
+      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:163
         #pragma unroll 8
-        for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:163
-          unsigned key = 0u;                                                        // dsl/kernels/topk.ts:164
-          if (level == 0) {                                                         // dsl/kernels/topk.ts:165
-            key = lim::ordered_key(values.load(row, j));                            // dsl/kernels/topk.ts:166
-            if (j - mine < s::cache) {                                              // dsl/kernels/topk.ts:167
-              keyCache[j - mine] = key;                                             // dsl/kernels/topk.ts:167
+        for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:166
+          unsigned key = 0u;                                                        // dsl/kernels/topk.ts:167
+          if (level == 0) {                                                         // dsl/kernels/topk.ts:168
+            key = lim::ordered_key(values.load(row, j));                            // dsl/kernels/topk.ts:169
+            if (j - mine < s::cache) {                                              // dsl/kernels/topk.ts:170
+              keyCache[j - mine] = key;                                             // dsl/kernels/topk.ts:170
             }
           } else {
-            key = keyAt(j);                                                         // dsl/kernels/topk.ts:169
+            key = keyAt(j);                                                         // dsl/kernels/topk.ts:172
           }
-          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:171
-            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:171
+          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:174
+            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:174
           }
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:176
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:177
-      constexpr int share = 1024;                                                   // dsl/kernels/topk.ts:178
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:179
-        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:180
-        int sum = 0;                                                                // dsl/kernels/topk.ts:181
+    {                                                                               // dsl/kernels/topk.ts:179
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:180
+      constexpr int share = 1024;                                                   // dsl/kernels/topk.ts:181
+      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:182
+        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:183
+        int sum = 0;                                                                // dsl/kernels/topk.ts:184
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:182
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:182
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:185
+          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:185
         }
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:183
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:183
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:186
+          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:186
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:185
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:188
     }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:189
-      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:189
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:192
+      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:192
     };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:191
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:194
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:192
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:192
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:195
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:195
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:193
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:194
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:195
+    int scan[2];                                                                    // dsl/kernels/topk.ts:196
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:197
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:198
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:196
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:197
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:198
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:199
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:200
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:201
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:199
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:200
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:201
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:202
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:203
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:204
       }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:203
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:203
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:206
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:206
       }
-      before += count;                                                              // dsl/kernels/topk.ts:204
+      before += count;                                                              // dsl/kernels/topk.ts:207
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:206
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:207
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:208
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:209
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:210
+    __syncthreads();                                                                // dsl/kernels/topk.ts:209
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:210
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:211
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:212
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:213
     }
-    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:215
-      int own = 0;                                                                  // dsl/kernels/topk.ts:216
+    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:218
+      int own = 0;                                                                  // dsl/kernels/topk.ts:219
       #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:217
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:218
-        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:219
-          own += hist[bin];                                                         // dsl/kernels/topk.ts:219
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:220
+        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:221
+        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:222
+          own += hist[bin];                                                         // dsl/kernels/topk.ts:222
         }
       }
-      int ownScan[2];                                                               // dsl/kernels/topk.ts:221
-      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:222
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:223
-        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:224
-        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:225
+      int ownScan[2];                                                               // dsl/kernels/topk.ts:224
+      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:225
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:226
+        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:227
+        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:228
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:227
+      __syncthreads();                                                              // dsl/kernels/topk.ts:230
     }
-    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:229
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:230
-        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:231
-        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:232
+    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:232
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:233
+        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:234
+        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:235
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:234
-      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:238
+      __syncthreads();                                                              // dsl/kernels/topk.ts:237
+      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:241
       #pragma unroll 2
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:239
-        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:240
-        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:241
-          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:242
-          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:243
-          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:244
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:242
+        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:243
+        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:244
+          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:245
+          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:246
+          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:247
         }
       }
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:249
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:252
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:252
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:255
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:253
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:253
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:253
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:256
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:256
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:256
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:254
-  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:260
-  if (!ordered) {                                                                   // dsl/kernels/topk.ts:261
-    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:262
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:263
-      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:263
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:257
+  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:263
+  if (!ordered) {                                                                   // dsl/kernels/topk.ts:264
+    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:265
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:266
+      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:266
     }
-    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:264
-      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:265
-      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:266
-      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:267
-      __syncthreads();                                                              // dsl/kernels/topk.ts:268
-      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:269
-        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:270
-        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:271
-        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:272
+    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:267
+      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:268
+      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:269
+      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:270
+      __syncthreads();                                                              // dsl/kernels/topk.ts:271
+      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:272
+        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:273
+        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:274
+        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:275
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:275
+    __syncthreads();                                                                // dsl/kernels/topk.ts:278
   }
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:278
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:279
-  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:280
-    unsigned keys[8];                                                               // dsl/kernels/topk.ts:281
-    int above = 0;                                                                  // dsl/kernels/topk.ts:282
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:283
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:281
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:282
+  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:283
+    unsigned keys[8];                                                               // dsl/kernels/topk.ts:284
+    int above = 0;                                                                  // dsl/kernels/topk.ts:285
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:286
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:284
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:285
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:286
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:287
-        above += 1;                                                                 // dsl/kernels/topk.ts:287
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:287
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:288
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:289
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:290
+        above += 1;                                                                 // dsl/kernels/topk.ts:290
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:288
-        equal += 1;                                                                 // dsl/kernels/topk.ts:288
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:291
+        equal += 1;                                                                 // dsl/kernels/topk.ts:291
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:291
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:292
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:293
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:294
+    int scan[2];                                                                    // dsl/kernels/topk.ts:294
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:295
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:296
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:297
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:295
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:296
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:297
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:298
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:299
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:300
-        a += 1;                                                                     // dsl/kernels/topk.ts:301
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:298
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:299
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:300
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:301
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:302
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:303
+        a += 1;                                                                     // dsl/kernels/topk.ts:304
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:302
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:303
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:304
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:305
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:305
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:306
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:307
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:308
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:307
+          t += 1;                                                                   // dsl/kernels/topk.ts:310
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:310
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:311
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:313
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:314
   }
-  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:313
-  int first = 0;                                                                    // dsl/kernels/topk.ts:315
-  {                                                                                 // dsl/kernels/topk.ts:316
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:317
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:317
+  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:316
+  int first = 0;                                                                    // dsl/kernels/topk.ts:318
+  {                                                                                 // dsl/kernels/topk.ts:319
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:320
+      placed[0] = count;                                                            // dsl/kernels/topk.ts:320
     }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:318
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:321
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:319
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:319
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:319
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:322
+      if (r < rank) {                                                               // dsl/kernels/topk.ts:322
+        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:322
       }
     }
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:324
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:325
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:326
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:326
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:327
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:328
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:329
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:329
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:327
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:327
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:330
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:330
       }
     }
   } else {
-    {                                                                               // dsl/kernels/topk.ts:331
-      if (rank > 0) {                                                               // dsl/kernels/topk.ts:332
-        for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {   // dsl/kernels/topk.ts:333
-          lim::peer(selKey, 0)[first + i] = selKey[i];                              // dsl/kernels/topk.ts:334
-          lim::peer(selPos, 0)[first + i] = selPos[i];                              // dsl/kernels/topk.ts:335
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:339
+      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:340
+      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:341
+        {                                                                           // dsl/kernels/topk.ts:342
+          lim::peer(keyCache, to)[first + i] = selKey[i];                           // dsl/kernels/topk.ts:343
+          lim::peer(members, to)[first + i] = selPos[i];                            // dsl/kernels/topk.ts:344
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:338
     }
-    if (rank == 0) {                                                                // dsl/kernels/topk.ts:340
-      const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:343
-      const int shift = max((32 - __clz(spread)) - 11, 0);                          // dsl/kernels/topk.ts:344
-      auto bucketOf = [&](int i) -> int {                                           // dsl/kernels/topk.ts:345
-        return static_cast<int>((selKey[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:345
-      };
-      for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {      // dsl/kernels/topk.ts:347
-        hist[i] = 0;                                                                // dsl/kernels/topk.ts:347
+    {                                                                               // dsl/kernels/topk.ts:351
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:351
+    }
+    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:355
+    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:356
+    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:357
+      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:357
+    };
+    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:363
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:364
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:364
+    }
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:365
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:366
+      owned[0] = take;                                                              // dsl/kernels/topk.ts:367
+      owned[1] = take;                                                              // dsl/kernels/topk.ts:368
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:370
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:371
+      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:371
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:372
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:373
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:374
+      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:374
+    }
+    int scan[2];                                                                    // dsl/kernels/topk.ts:375
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:376
+    int above = scan[0];                                                            // dsl/kernels/topk.ts:377
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:378
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:379
+      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:380
+      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:381
+        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:381
       }
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:348
-      __syncthreads();                                                              // dsl/kernels/topk.ts:349
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:350
-        atomicAdd(&hist[bucketOf(i)], 1);                                           // dsl/kernels/topk.ts:350
+      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:382
+        owned[0] = above;                                                           // dsl/kernels/topk.ts:382
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:351
-      int mineCount = 0;                                                            // dsl/kernels/topk.ts:352
-      #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:353
-        mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)]; // dsl/kernels/topk.ts:353
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:383
+        owned[1] = above;                                                           // dsl/kernels/topk.ts:383
       }
-      int scan[2];                                                                  // dsl/kernels/topk.ts:354
-      lim::block_exclusive_sum<s::threads>(mineCount, scan);                        // dsl/kernels/topk.ts:355
-      int above = scan[0];                                                          // dsl/kernels/topk.ts:356
-      #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:357
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:358
-        const int picks = hist[bin];                                                // dsl/kernels/topk.ts:359
-        if (picks > CROWDED) {                                                      // dsl/kernels/topk.ts:360
-          crowded[0] = 1;                                                           // dsl/kernels/topk.ts:360
+      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:384
+      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:385
+      above += picks;                                                               // dsl/kernels/topk.ts:386
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:388
+    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:392
+    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:393
+      const int from = owned[0];                                                    // dsl/kernels/topk.ts:396
+      const int to = owned[1];                                                      // dsl/kernels/topk.ts:397
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:398
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:399
+        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:400
+        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:401
+          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:401
         }
-        hist[BINS + bin] = above;                                                   // dsl/kernels/topk.ts:361
-        hist[bin] = 0;                                                              // dsl/kernels/topk.ts:362
-        above += picks;                                                             // dsl/kernels/topk.ts:363
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:365
-      const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));    // dsl/kernels/topk.ts:369
-      if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {            // dsl/kernels/topk.ts:370
-        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:372
-          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:373
-          members[hist[BINS + b] + atomicAdd(&hist[b], 1)] = i;                     // dsl/kernels/topk.ts:374
-        }
-        __syncthreads();                                                            // dsl/kernels/topk.ts:376
-        for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {    // dsl/kernels/topk.ts:377
-          const int b = bucketOf(i);                                                // dsl/kernels/topk.ts:378
-          const int from = hist[BINS + b];                                          // dsl/kernels/topk.ts:379
-          const unsigned key = selKey[i];                                           // dsl/kernels/topk.ts:380
-          const int pos = selPos[i];                                                // dsl/kernels/topk.ts:381
-          int r = from;                                                             // dsl/kernels/topk.ts:382
-          for (int m = from; m < from + hist[b]; ++m) {                             // dsl/kernels/topk.ts:383
-            const int j = members[m];                                               // dsl/kernels/topk.ts:384
-            if (selKey[j] > key || selKey[j] == key && selPos[j] < pos) {           // dsl/kernels/topk.ts:385
-              r += 1;                                                               // dsl/kernels/topk.ts:385
-            }
+      __syncthreads();                                                              // dsl/kernels/topk.ts:403
+      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:404
+        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:405
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:406
+        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:407
+        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:408
+        const int pos = members[i];                                                 // dsl/kernels/topk.ts:409
+        int r = start;                                                              // dsl/kernels/topk.ts:410
+        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:411
+          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:412
+          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:413
+            r += 1;                                                                 // dsl/kernels/topk.ts:413
           }
-          keyCache[r] = static_cast<unsigned>(i);                                   // dsl/kernels/topk.ts:387
         }
-      } else {
-        unsigned keys[8];                                                           // dsl/kernels/topk.ts:394
-        int picks[8];                                                               // dsl/kernels/topk.ts:395
+        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:415
+      }
+    } else {
+      if (rank == 0) {                                                              // dsl/kernels/topk.ts:424
+        unsigned keys[8];                                                           // dsl/kernels/topk.ts:425
+        int picks[8];                                                               // dsl/kernels/topk.ts:426
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:396
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:397
-          keys[e] = i < take ? ((selKey[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - selPos[i]) : 0u; // dsl/kernels/topk.ts:398
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:399
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:427
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:428
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:429
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:430
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:401
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:432
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:402
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:402
-            keyCache[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:402
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:433
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:433
+            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:433
           }
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:404
-      const int seq = row / rowsPerSeq;                                             // dsl/kernels/topk.ts:405
-      const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:406
-      for (int r = static_cast<int>(threadIdx.x); r < take; r += s::threads) {      // dsl/kernels/topk.ts:412
-        const int i = static_cast<int>(keyCache[r]);                                // dsl/kernels/topk.ts:413
-        if (outIdx.present()) {                                                     // dsl/kernels/topk.ts:414
-          outIdx.store(selPos[i], row, r);                                          // dsl/kernels/topk.ts:414
-        }
-        if (outVal.present()) {                                                     // dsl/kernels/topk.ts:415
-          outVal.store(lim::key_value(selKey[i]), row, r);                          // dsl/kernels/topk.ts:415
-        }
-        if (firstPick.present()) {                                                  // dsl/kernels/topk.ts:416
-          firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, selPos[i]); // dsl/kernels/topk.ts:416
-        }
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:435
+        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:436
+        owned[1] = take;                                                            // dsl/kernels/topk.ts:437
+      }
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:440
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:441
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:442
+    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:448
+      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:449
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:450
+        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:450
+      }
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:451
+        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:451
+      }
+      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:452
+        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:452
       }
     }
   }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:420
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:421
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:421
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:421
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:455
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:456
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:456
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:456
       }
     }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:422
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:422
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:457
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:457
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:425
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:425
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:460
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:460
   }
 }
 
@@ -422,7 +447,7 @@ lim::SharedMemoryOptIn topk__k4096__t512_i8_c32768_b2_x1_opt_in;
 }  // namespace
 
 extern "C" int lim_topk__k4096__t512_i8_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream) {
-  return lim::launch(topk__k4096__t512_i8_c32768_b2_x1_kernel, *p, dim3(p->R * 2, 1, 1), 512, 205200, stream,
+  return lim::launch(topk__k4096__t512_i8_c32768_b2_x1_kernel, *p, dim3(p->R * 2, 1, 1), 512, 205328, stream,
                      topk__k4096__t512_i8_c32768_b2_x1_opt_in, /*overlaps_preceding_kernel=*/true, /*cluster_blocks=*/2);
 }
 
@@ -431,9 +456,9 @@ static int lim_topk__k4096__t512_i8_c32768_b2_x1_launch(const void* p, cudaStrea
 }
 
 static int lim_topk__k4096__t512_i8_c32768_b2_x1_blocks_per_sm(void) {
-  return lim::blocks_per_sm(topk__k4096__t512_i8_c32768_b2_x1_kernel, 512, 205200, topk__k4096__t512_i8_c32768_b2_x1_opt_in);
+  return lim::blocks_per_sm(topk__k4096__t512_i8_c32768_b2_x1_kernel, 512, 205328, topk__k4096__t512_i8_c32768_b2_x1_opt_in);
 }
 
 extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b2_x1_info = {
-    "topk__k4096__t512_i8_c32768_b2_x1", "topk", { 4096 }, { 512, 8, 32768, 2, 1 }, 512, 205200,
+    "topk__k4096__t512_i8_c32768_b2_x1", "topk", { 4096 }, { 512, 8, 32768, 2, 1 }, 512, 205328,
     lim_topk__k4096__t512_i8_c32768_b2_x1_launch, lim_topk__k4096__t512_i8_c32768_b2_x1_blocks_per_sm};
