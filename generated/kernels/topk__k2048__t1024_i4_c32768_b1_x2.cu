@@ -45,376 +45,376 @@ __global__ void __launch_bounds__(1024) topk__k2048__t1024_i4_c32768_b1_x2_kerne
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:98
-  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:99
-  constexpr int SORTED = 2;                                                         // dsl/kernels/topk.ts:100
-  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:101
-  constexpr int CLUSTER = 1;                                                        // dsl/kernels/topk.ts:102
-  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:103
-  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:104
-  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:105
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:106
-  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:108
-  auto& total = *reinterpret_cast<int (*)[1]>(lim_smem + 16384);  /* shared bytes 16384..16387 */ // dsl/kernels/topk.ts:109
-  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 16512);  /* shared bytes 16512..16515 */ // dsl/kernels/topk.ts:110
-  constexpr int CAPACITY = 4096;                                                    // dsl/kernels/topk.ts:111
-  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 16640);  /* shared bytes 16640..33023 */ // dsl/kernels/topk.ts:112
-  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 33024);  /* shared bytes 33024..49407 */ // dsl/kernels/topk.ts:113
-  auto& members = *reinterpret_cast<int (*)[2048]>(lim_smem + 49408);  /* shared bytes 49408..57599 */ // dsl/kernels/topk.ts:114
-  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 57600);  /* shared bytes 57600..57603 */ // dsl/kernels/topk.ts:115
-  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 57728);  /* shared bytes 57728..57735 */ // dsl/kernels/topk.ts:116
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:118
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:119
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:120
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:120
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:100
+  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:101
+  constexpr int SORTED = 2;                                                         // dsl/kernels/topk.ts:102
+  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:103
+  constexpr int CLUSTER = 1;                                                        // dsl/kernels/topk.ts:104
+  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:105
+  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:106
+  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:107
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:108
+  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:110
+  auto& total = *reinterpret_cast<int (*)[1]>(lim_smem + 16384);  /* shared bytes 16384..16387 */ // dsl/kernels/topk.ts:111
+  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 16512);  /* shared bytes 16512..16515 */ // dsl/kernels/topk.ts:112
+  constexpr int CAPACITY = 4096;                                                    // dsl/kernels/topk.ts:113
+  auto& selKey = *reinterpret_cast<unsigned (*)[4096]>(lim_smem + 16640);  /* shared bytes 16640..33023 */ // dsl/kernels/topk.ts:114
+  auto& selPos = *reinterpret_cast<int (*)[4096]>(lim_smem + 33024);  /* shared bytes 33024..49407 */ // dsl/kernels/topk.ts:115
+  auto& members = *reinterpret_cast<int (*)[2048]>(lim_smem + 49408);  /* shared bytes 49408..57599 */ // dsl/kernels/topk.ts:116
+  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 57600);  /* shared bytes 57600..57603 */ // dsl/kernels/topk.ts:117
+  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 57728);  /* shared bytes 57728..57735 */ // dsl/kernels/topk.ts:118
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:120
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:121
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:122
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:122
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:121
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:122
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:122
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:123
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:124
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:124
     }
-    return;                                                                         // dsl/kernels/topk.ts:123
+    return;                                                                         // dsl/kernels/topk.ts:125
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:125
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:126
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:127
-  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:128
-  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:129
-  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:130
-  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 57856);  /* shared bytes 57856..188927 */ // dsl/kernels/topk.ts:134
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:135
-    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:135
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:127
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:128
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:129
+  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:130
+  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:131
+  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:132
+  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 57856);  /* shared bytes 57856..188927 */ // dsl/kernels/topk.ts:136
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:137
+    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:137
   };
-  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 188928);  /* shared bytes 188928..188947 */ // dsl/kernels/topk.ts:142
-  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 189056);  /* shared bytes 189056..189063 */ // dsl/kernels/topk.ts:143
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:144
-  int remaining = take;                                                             // dsl/kernels/topk.ts:145
-  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:146
-  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:149
-    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:149
+  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 188928);  /* shared bytes 188928..188947 */ // dsl/kernels/topk.ts:144
+  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 189056);  /* shared bytes 189056..189063 */ // dsl/kernels/topk.ts:145
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:146
+  int remaining = take;                                                             // dsl/kernels/topk.ts:147
+  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:148
+  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:151
+    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:151
   };
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:150
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:151
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:152
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:153
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:156
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:156
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:152
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:153
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:154
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:155
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:158
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:158
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:157
-    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:158
-      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:159
-        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:160
-        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:161
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:161
+    __syncthreads();                                                                // dsl/kernels/topk.ts:159
+    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:160
+      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:161
+        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:162
+        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:163
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:163
         }
       }
     } else {
-      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:163
+      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:165
         #pragma unroll 8
-        for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:166
-          unsigned key = 0u;                                                        // dsl/kernels/topk.ts:167
-          if (level == 0) {                                                         // dsl/kernels/topk.ts:168
-            key = lim::ordered_key(values.load(row, j));                            // dsl/kernels/topk.ts:169
-            if (j - mine < s::cache) {                                              // dsl/kernels/topk.ts:170
-              keyCache[j - mine] = key;                                             // dsl/kernels/topk.ts:170
+        for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:168
+          unsigned key = 0u;                                                        // dsl/kernels/topk.ts:169
+          if (level == 0) {                                                         // dsl/kernels/topk.ts:170
+            key = lim::ordered_key(values.load(row, j));                            // dsl/kernels/topk.ts:171
+            if (j - mine < s::cache) {                                              // dsl/kernels/topk.ts:172
+              keyCache[j - mine] = key;                                             // dsl/kernels/topk.ts:172
             }
           } else {
-            key = keyAt(j);                                                         // dsl/kernels/topk.ts:172
+            key = keyAt(j);                                                         // dsl/kernels/topk.ts:174
           }
-          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:174
-            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:174
+          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:176
+            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:176
           }
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:179
-      __syncthreads();                                                              // dsl/kernels/topk.ts:190
+    {                                                                               // dsl/kernels/topk.ts:181
+      __syncthreads();                                                              // dsl/kernels/topk.ts:192
     }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:192
-      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:192
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:194
+      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:194
     };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:194
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:196
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:195
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:195
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:197
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:197
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:196
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:197
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:198
+    int scan[2];                                                                    // dsl/kernels/topk.ts:198
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:199
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:200
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:199
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:200
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:201
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:202
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:203
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:204
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:201
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:202
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:203
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:204
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:205
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:206
       }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:206
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:206
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:208
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:208
       }
-      before += count;                                                              // dsl/kernels/topk.ts:207
+      before += count;                                                              // dsl/kernels/topk.ts:209
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:209
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:210
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:211
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:212
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:213
+    __syncthreads();                                                                // dsl/kernels/topk.ts:211
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:212
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:213
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:214
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:215
     }
-    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:218
-      int own = 0;                                                                  // dsl/kernels/topk.ts:219
+    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:220
+      int own = 0;                                                                  // dsl/kernels/topk.ts:221
       #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:220
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:221
-        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:222
-          own += hist[bin];                                                         // dsl/kernels/topk.ts:222
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:222
+        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:223
+        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:224
+          own += hist[bin];                                                         // dsl/kernels/topk.ts:224
         }
       }
-      int ownScan[2];                                                               // dsl/kernels/topk.ts:224
-      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:225
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:226
-        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:227
-        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:228
+      int ownScan[2];                                                               // dsl/kernels/topk.ts:226
+      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:227
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:228
+        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:229
+        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:230
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:230
+      __syncthreads();                                                              // dsl/kernels/topk.ts:232
     }
-    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:232
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:233
-        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:234
-        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:235
+    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:234
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:235
+        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:236
+        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:237
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:237
-      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:241
+      __syncthreads();                                                              // dsl/kernels/topk.ts:239
+      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:243
       #pragma unroll 2
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:242
-        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:243
-        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:244
-          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:245
-          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:246
-          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:247
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:244
+        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:245
+        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:246
+          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:247
+          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:248
+          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:249
         }
       }
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:252
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:255
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:254
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:257
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:256
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:256
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:256
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:258
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:258
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:258
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:257
-  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:263
-  if (!ordered) {                                                                   // dsl/kernels/topk.ts:264
-    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:265
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:266
-      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:266
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:259
+  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:265
+  if (!ordered) {                                                                   // dsl/kernels/topk.ts:266
+    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:267
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:268
+      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:268
     }
-    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:267
-      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:268
-      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:269
-      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:270
-      __syncthreads();                                                              // dsl/kernels/topk.ts:271
-      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:272
-        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:273
-        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:274
-        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:275
+    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:269
+      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:270
+      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:271
+      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:272
+      __syncthreads();                                                              // dsl/kernels/topk.ts:273
+      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:274
+        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:275
+        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:276
+        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:277
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:278
+    __syncthreads();                                                                // dsl/kernels/topk.ts:280
   }
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:281
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:282
-  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:283
-    unsigned keys[4];                                                               // dsl/kernels/topk.ts:284
-    int above = 0;                                                                  // dsl/kernels/topk.ts:285
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:286
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:283
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:284
+  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:285
+    unsigned keys[4];                                                               // dsl/kernels/topk.ts:286
+    int above = 0;                                                                  // dsl/kernels/topk.ts:287
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:288
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:287
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:288
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:289
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:290
-        above += 1;                                                                 // dsl/kernels/topk.ts:290
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:289
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:290
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:291
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:292
+        above += 1;                                                                 // dsl/kernels/topk.ts:292
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:291
-        equal += 1;                                                                 // dsl/kernels/topk.ts:291
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:293
+        equal += 1;                                                                 // dsl/kernels/topk.ts:293
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:294
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:295
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:296
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:297
+    int scan[2];                                                                    // dsl/kernels/topk.ts:296
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:297
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:298
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:299
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:298
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:299
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:300
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:301
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:302
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:303
-        a += 1;                                                                     // dsl/kernels/topk.ts:304
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:300
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:301
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:302
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:303
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:304
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:305
+        a += 1;                                                                     // dsl/kernels/topk.ts:306
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:305
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:306
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:307
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:308
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:307
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:308
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:309
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:310
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:310
+          t += 1;                                                                   // dsl/kernels/topk.ts:312
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:313
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:314
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:315
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:316
   }
-  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:316
-  int first = 0;                                                                    // dsl/kernels/topk.ts:318
-  {                                                                                 // dsl/kernels/topk.ts:319
-    __syncthreads();                                                                // dsl/kernels/topk.ts:324
+  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:318
+  int first = 0;                                                                    // dsl/kernels/topk.ts:320
+  {                                                                                 // dsl/kernels/topk.ts:321
+    __syncthreads();                                                                // dsl/kernels/topk.ts:326
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:327
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:328
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:329
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:329
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:329
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:330
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:331
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:331
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:330
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:330
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:332
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:332
       }
     }
   } else {
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:339
-      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:340
-      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:341
-        {                                                                           // dsl/kernels/topk.ts:342
-          keyCache[i] = selKey[i];                                                  // dsl/kernels/topk.ts:346
-          members[i] = selPos[i];                                                   // dsl/kernels/topk.ts:347
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:341
+      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:342
+      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:343
+        {                                                                           // dsl/kernels/topk.ts:344
+          keyCache[i] = selKey[i];                                                  // dsl/kernels/topk.ts:348
+          members[i] = selPos[i];                                                   // dsl/kernels/topk.ts:349
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:351
-      __syncthreads();                                                              // dsl/kernels/topk.ts:352
+    {                                                                               // dsl/kernels/topk.ts:353
+      __syncthreads();                                                              // dsl/kernels/topk.ts:354
     }
-    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:355
-    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:356
-    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:357
-      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:357
+    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:357
+    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:358
+    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:359
+      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:359
     };
-    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:363
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:364
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:364
+    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:365
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:366
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:366
     }
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:365
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:366
-      owned[0] = take;                                                              // dsl/kernels/topk.ts:367
-      owned[1] = take;                                                              // dsl/kernels/topk.ts:368
-    }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:370
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:371
-      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:371
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:367
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:368
+      owned[0] = take;                                                              // dsl/kernels/topk.ts:369
+      owned[1] = take;                                                              // dsl/kernels/topk.ts:370
     }
     __syncthreads();                                                                // dsl/kernels/topk.ts:372
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:373
-    #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:374
-      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:374
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:373
+      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:373
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:375
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:376
-    int above = scan[0];                                                            // dsl/kernels/topk.ts:377
+    __syncthreads();                                                                // dsl/kernels/topk.ts:374
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:375
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:378
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:379
-      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:380
-      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:381
-        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:381
-      }
-      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:382
-        owned[0] = above;                                                           // dsl/kernels/topk.ts:382
-      }
-      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:383
-        owned[1] = above;                                                           // dsl/kernels/topk.ts:383
-      }
-      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:384
-      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:385
-      above += picks;                                                               // dsl/kernels/topk.ts:386
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:376
+      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:376
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:388
-    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:392
-    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:393
-      const int from = owned[0];                                                    // dsl/kernels/topk.ts:396
-      const int to = owned[1];                                                      // dsl/kernels/topk.ts:397
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:398
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:399
-        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:400
-        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:401
-          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:401
+    int scan[2];                                                                    // dsl/kernels/topk.ts:377
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:378
+    int above = scan[0];                                                            // dsl/kernels/topk.ts:379
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:380
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:381
+      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:382
+      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:383
+        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:383
+      }
+      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:384
+        owned[0] = above;                                                           // dsl/kernels/topk.ts:384
+      }
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:385
+        owned[1] = above;                                                           // dsl/kernels/topk.ts:385
+      }
+      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:386
+      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:387
+      above += picks;                                                               // dsl/kernels/topk.ts:388
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:390
+    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:394
+    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:395
+      const int from = owned[0];                                                    // dsl/kernels/topk.ts:398
+      const int to = owned[1];                                                      // dsl/kernels/topk.ts:399
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:400
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:401
+        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:402
+        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:403
+          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:403
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:403
-      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:404
-        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:405
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:406
-        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:407
-        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:408
-        const int pos = members[i];                                                 // dsl/kernels/topk.ts:409
-        int r = start;                                                              // dsl/kernels/topk.ts:410
-        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:411
-          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:412
-          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:413
-            r += 1;                                                                 // dsl/kernels/topk.ts:413
+      __syncthreads();                                                              // dsl/kernels/topk.ts:405
+      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:406
+        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:407
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:408
+        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:409
+        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:410
+        const int pos = members[i];                                                 // dsl/kernels/topk.ts:411
+        int r = start;                                                              // dsl/kernels/topk.ts:412
+        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:413
+          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:414
+          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:415
+            r += 1;                                                                 // dsl/kernels/topk.ts:415
           }
         }
-        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:415
+        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:417
       }
     } else {
-      if (rank == 0) {                                                              // dsl/kernels/topk.ts:424
-        unsigned keys[2];                                                           // dsl/kernels/topk.ts:425
-        int picks[2];                                                               // dsl/kernels/topk.ts:426
+      if (rank == 0) {                                                              // dsl/kernels/topk.ts:426
+        unsigned keys[2];                                                           // dsl/kernels/topk.ts:427
+        int picks[2];                                                               // dsl/kernels/topk.ts:428
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:427
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:428
-          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:429
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:430
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:429
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:430
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:431
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:432
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:432
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:434
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:433
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:433
-            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:433
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:435
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:435
+            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:435
           }
         }
       }
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:435
-        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:436
-        owned[1] = take;                                                            // dsl/kernels/topk.ts:437
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:437
+        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:438
+        owned[1] = take;                                                            // dsl/kernels/topk.ts:439
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:440
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:441
-    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:442
-    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:448
-      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:449
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:450
-        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:450
+    __syncthreads();                                                                // dsl/kernels/topk.ts:442
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:443
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:444
+    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:450
+      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:451
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:452
+        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:452
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:451
-        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:451
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:453
+        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:453
       }
-      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:452
-        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:452
+      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:454
+        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:454
       }
-    }
-  }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:455
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:456
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:456
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:456
-      }
-    }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:457
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:457
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:460
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:460
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:457
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:458
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:458
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:458
+      }
+    }
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:459
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:459
+    }
+  }
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:462
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:462
   }
 }
 

@@ -19,7 +19,7 @@ describe("lim tune", () => {
     const matrix = { ...options.matrix, budgets: [2048] };
     const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
     const all = pendingKeys(sources, { ...options, matrix }, empty).map((k) => k.key);
-    expect(all).toEqual(["topk__k2048@length_per_row0-384", "topk__k2048@length_per_row384-2048", "topk__k2048@length_per_row2048-"]);
+    expect(all).toEqual(["topk__k2048@length_per_row0-384", "topk__k2048@length_per_row384-2048", "topk__k2048@length_per_row2048-6144", "topk__k2048@length_per_row6144-"]);
     const tuned = { source: digest } as TuningDatabase["entries"][string];
     const db = { ...empty, entries: { [all[0]]: tuned, [all[1]]: { ...tuned, source: "edited-since" } } };
     expect(pendingKeys(sources, { ...options, matrix }, db).map((k) => k.key)).toEqual(all.slice(1));
