@@ -333,7 +333,7 @@ export function topk(
     }
   } else {
     // Every block of the cluster gathers the row's picks in position order, keys in keyCache and positions
-    // in members (neither is read after the compaction), then ranks its share of them: ranking in the
+    // in members (both free once the slice is compacted), then ranks its share of them: ranking in the
     // first block alone took 4.3 us at 32K and 10.9 at 128K, k 4096, while the others waited (bench/NOTES.md
     // section 32).
     // A peer at a time, each block starting with the next one. (Spreading the (peer, pick) pairs over the
@@ -358,10 +358,9 @@ export function topk(
     const shift = max(bitWidth(spread) - 11, 0);
     const bucketOf = (i: i32): i32 => i32((keyCache[i] - threshold) >> shift);
     // hist[b] counts bucket b's picks, hist[BINS + b] the picks in the buckets above it (where b's ranks begin).
-    // A block ranks the buckets from the one that holds rank rank x share to the one that holds the next
-    // block's first: owned[0] and owned[1] are where they begin (take where there is no such rank), each
-    // written by the one thread that holds that bucket (an atomic minimum over the buckets cost every
-    // thread an atomic on one word).
+    // The block of cluster rank c ranks the buckets from the one holding the pick of rank c x share up to the
+    // one holding the next block's first: owned[0] and owned[1] are where those two buckets begin (take where
+    // there is no such pick), each written by the one thread that holds that bucket.
     const share = (take + CLUSTER - 1) / CLUSTER;
     for (let i = threadIdx.x; i < BINS; i += s.threads) hist[i] = 0;
     if (threadIdx.x == 0) {

@@ -297,124 +297,124 @@ __global__ void __launch_bounds__(512) topk__k1024__t512_i8_c8192_b1_x2_kernel(c
     auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:359
       return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:359
     };
-    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:365
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:366
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:366
+    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:364
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:365
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:365
     }
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:367
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:368
-      owned[0] = take;                                                              // dsl/kernels/topk.ts:369
-      owned[1] = take;                                                              // dsl/kernels/topk.ts:370
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:366
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:367
+      owned[0] = take;                                                              // dsl/kernels/topk.ts:368
+      owned[1] = take;                                                              // dsl/kernels/topk.ts:369
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:372
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:373
-      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:373
+    __syncthreads();                                                                // dsl/kernels/topk.ts:371
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:372
+      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:372
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:374
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:375
+    __syncthreads();                                                                // dsl/kernels/topk.ts:373
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:374
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:376
-      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:376
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:375
+      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:375
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:377
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:378
-    int above = scan[0];                                                            // dsl/kernels/topk.ts:379
+    int scan[2];                                                                    // dsl/kernels/topk.ts:376
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:377
+    int above = scan[0];                                                            // dsl/kernels/topk.ts:378
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:380
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:381
-      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:382
-      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:383
-        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:383
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:379
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:380
+      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:381
+      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:382
+        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:382
       }
-      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:384
-        owned[0] = above;                                                           // dsl/kernels/topk.ts:384
+      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:383
+        owned[0] = above;                                                           // dsl/kernels/topk.ts:383
       }
-      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:385
-        owned[1] = above;                                                           // dsl/kernels/topk.ts:385
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:384
+        owned[1] = above;                                                           // dsl/kernels/topk.ts:384
       }
-      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:386
-      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:387
-      above += picks;                                                               // dsl/kernels/topk.ts:388
+      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:385
+      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:386
+      above += picks;                                                               // dsl/kernels/topk.ts:387
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:390
-    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:394
-    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:395
-      const int from = owned[0];                                                    // dsl/kernels/topk.ts:398
-      const int to = owned[1];                                                      // dsl/kernels/topk.ts:399
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:400
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:401
-        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:402
-        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:403
-          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:403
+    __syncthreads();                                                                // dsl/kernels/topk.ts:389
+    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:393
+    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:394
+      const int from = owned[0];                                                    // dsl/kernels/topk.ts:397
+      const int to = owned[1];                                                      // dsl/kernels/topk.ts:398
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:399
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:400
+        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:401
+        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:402
+          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:402
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:405
-      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:406
-        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:407
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:408
-        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:409
-        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:410
-        const int pos = members[i];                                                 // dsl/kernels/topk.ts:411
-        int r = start;                                                              // dsl/kernels/topk.ts:412
-        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:413
-          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:414
-          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:415
-            r += 1;                                                                 // dsl/kernels/topk.ts:415
+      __syncthreads();                                                              // dsl/kernels/topk.ts:404
+      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:405
+        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:406
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:407
+        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:408
+        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:409
+        const int pos = members[i];                                                 // dsl/kernels/topk.ts:410
+        int r = start;                                                              // dsl/kernels/topk.ts:411
+        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:412
+          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:413
+          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:414
+            r += 1;                                                                 // dsl/kernels/topk.ts:414
           }
         }
-        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:417
+        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:416
       }
     } else {
-      if (rank == 0) {                                                              // dsl/kernels/topk.ts:426
-        unsigned keys[2];                                                           // dsl/kernels/topk.ts:427
-        int picks[2];                                                               // dsl/kernels/topk.ts:428
+      if (rank == 0) {                                                              // dsl/kernels/topk.ts:425
+        unsigned keys[2];                                                           // dsl/kernels/topk.ts:426
+        int picks[2];                                                               // dsl/kernels/topk.ts:427
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:429
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:430
-          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:431
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:432
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:428
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:429
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:430
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:431
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:434
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:433
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:435
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:435
-            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:435
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:434
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:434
+            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:434
           }
         }
       }
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:437
-        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:438
-        owned[1] = take;                                                            // dsl/kernels/topk.ts:439
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:436
+        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:437
+        owned[1] = take;                                                            // dsl/kernels/topk.ts:438
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:442
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:443
-    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:444
-    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:450
-      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:451
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:452
-        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:452
+    __syncthreads();                                                                // dsl/kernels/topk.ts:441
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:442
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:443
+    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:449
+      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:450
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:451
+        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:451
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:453
-        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:453
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:452
+        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:452
       }
-      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:454
-        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:454
+      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:453
+        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:453
       }
-    }
-  }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:457
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:458
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:458
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:458
-      }
-    }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:459
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:459
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:462
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:462
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:456
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:457
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:457
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:457
+      }
+    }
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:458
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:458
+    }
+  }
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:461
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:461
   }
 }
 
