@@ -10,8 +10,8 @@
 // theirs first, counted from their last histograms). The slices' counts place them one after the other,
 // so position order needs no more; in rank order every block of the cluster gathers the items and ranks
 // its share of them without sorting: rank(i) = #{keys above i's} + #{keys equal to i's at lower positions},
-// counted within buckets of the key's top bits (a few picks each; a block takes the buckets that begin in
-// its share of the ranks), with a block sort in the first block as the fallback for crowded buckets. The
+// counted within buckets of the key's top bits (a few picks each; a block takes the buckets from the one
+// holding the first pick of its share), with a block sort in the first block as the fallback for crowded buckets. The
 // picks are the same on every run whatever order the blocks finish in: every set is decided by counts, and
 // every rank by keys and positions.
 //
@@ -387,7 +387,7 @@ export function topk(
       above += picks;
     }
     syncthreads();
-    // selKey[rank] = the pick of that rank, for the ranks this block owns. A crowded bucket is sorted where
+    // selKey[r] = the pick of rank r, for the ranks this block owns. A crowded bucket is sorted where
     // the spread's bits and a position's fit one word, by the first block for the whole row; otherwise (ties
     // beside keys far apart) it is counted like the others, in time quadratic in its picks.
     const positionBits = bitWidth(u32(values.size("L") - 1));
@@ -440,7 +440,7 @@ export function topk(
     }
     syncthreads();
     const seq = row / rowsPerSeq;
-    const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + rank * keyHeads
+    const pickKey = u32(keyHeadOffset + row % rowsPerSeq); // + r * keyHeads (r: the pick's rank)
     // The output rank by rank, so that a warp's stores are consecutive: stored pick by pick, the 4-byte
     // stores of a warp went to 32 lines, and the row's output took 2.9 us at k 2048 (bench/NOTES.md
     // section 31). A selection's top-k, which stores only first-pick keys (indexed by position), measured
