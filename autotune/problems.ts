@@ -219,8 +219,8 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
 /**
  * The calls (rows, row length) each top-k bucket is timed on, keyed by the bucket's tunedAt (the length
  * per row its spec names): a batch's rows of 8K-32K and one request's short rows; one request's heads at
- * 32K and a batch of 128K rows; one request's (or two's) heads at 64K-256K, where 32 rows in clusters of 4
- * fit the GPU at once; one request's heads at 256K and a few long rows.
+ * 32K and a batch of 128K rows; one request's (or two's) heads at 64K-256K, where clusters of 4 nearly all
+ * run at once (30 are resident, 15 of 8); one request's heads at 256K and a few long rows.
  */
 export const TOPK_SHAPES: Readonly<Record<number, readonly (readonly [rows: number, length: number])[]>> = {
   128: [[256, 8192], [256, 32768], [32, 8192]],

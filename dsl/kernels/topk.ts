@@ -57,8 +57,8 @@ export const topkKernel = defineKernel({
     // sections 16-17): the 32 rows of one request leave SMs idle unless each row takes several blocks, 256
     // rows of 32K fill it with one each, and rows of 128K want several blocks even 256 at a time (a block's
     // key cache holds at most 32K keys). Neither the row count nor the length alone tells these apart. One
-    // request's heads at 128K take clusters of 4 (32 of them fit the GPU at once), longer or fewer rows
-    // clusters of 8 (bench/NOTES.md section 32).
+    // request's heads at 128K take clusters of 4 (30 are resident at once, against 15 of 8), longer or
+    // fewer rows clusters of 8 (bench/NOTES.md section 32).
     bucket: { name: "length_per_row", doc: "row length / rows ranked in one call (requests x query heads)", bounds: [384, 2048, 6144], tunedAt: [128, 1024, 4096, 12288] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
     occupancyFromSharedMemory: true, // 512-thread schedules spilled at 64 registers, alone on their SMs
