@@ -60,6 +60,7 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
   if (spec.overlapsPrecedingKernel && !ctx.primitivesCalled.has("waitForPrecedingGrid")) {
     ctx.fail("bad-spec", at, `${spec.name} overlaps the preceding kernel but never calls waitForPrecedingGrid()`, "call waitForPrecedingGrid() before reading what the preceding kernel wrote, or drop overlapsPrecedingKernel");
   }
+  const sharedBytes = Math.ceil(ctx.sharedMax / 16) * 16;
   return {
     name: spec.name,
     file: src.file,
@@ -74,8 +75,8 @@ export function elaborate(src: KernelSource, constants: Constants, schedule: Sch
     threads: ctx.launchThreads,
     overlapsPrecedingKernel: spec.overlapsPrecedingKernel ?? false,
     clusterBlocks: Math.max(1, ctx.clusterBlocks),
-    sharedBytes: Math.ceil(ctx.sharedMax / 16) * 16,
-    minBlocksPerSM: spec.occupancyFromSharedMemory ? aloneOnItsSM(Math.ceil(ctx.sharedMax / 16) * 16, ctx.launchThreads) : undefined,
+    sharedBytes,
+    minBlocksPerSM: spec.occupancyFromSharedMemory ? aloneOnItsSM(sharedBytes, ctx.launchThreads) : undefined,
     body,
     functions: [...ctx.deviceFunctions.values()].filter((f) => f !== "in progress"),
     raises: ctx.raises,
