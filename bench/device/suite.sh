@@ -109,10 +109,12 @@ for section in "$@"; do
       # A reduced suite (batch context head_dim Hq Hkv budget), each run with 3 CUDA-graph replays of the
       # attention (the split counters must come back to 0): a split ragged batch with a real selection,
       # an unsplit batch where every request keeps all tokens, G = 1, head dim 256 with budget 1024, and one
-      # request of 4 heads at 4000 and 9000 tokens, whose rows the tuned top-k ranks in thread-block clusters
-      # of 2 and 8 (length / rows 1000 and 2250). The union runs a cluster per request in every selection.
+      # request of 4 heads at 4000, 9000 and 30000 tokens, whose rows the tuned top-k ranks in thread-block
+      # clusters of 2, 4 and 8 (length / rows 1000, 2250 and 7500: tuning/nvidia-h200.json's buckets). The
+      # union runs a cluster per request in every selection, and at 30000 tokens its warps read their
+      # positions again instead of holding them in registers.
       for tool in memcheck racecheck synccheck; do
-        for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024" "1 4000 128 4 1 512" "1 9000 128 4 1 512"; do
+        for shape in "3 700 128 32 8 256" "40 60 128 32 8 256" "2 300 64 4 4 128" "1 2000 256 16 2 1024" "1 4000 128 4 1 512" "1 9000 128 4 1 512" "1 30000 128 4 1 512"; do
           echo "--- $tool: lim_example $shape"
           # The first hazards or errors with their kernels and offsets, and the summary: a finding can then be
           # located from this log alone (only the summary was kept until bench/NOTES.md section 25 needed more).

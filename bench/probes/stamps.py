@@ -12,7 +12,7 @@ import re
 import statistics
 import sys
 
-SLOTS = 20  # stamps per block (the most a probe stamps: 17, topk_phases.py)
+SLOTS = 20  # stamps per block (the most a probe stamps: 20, topk_phases.py)
 BLOCKS = 4096  # blocks per launch the buffer holds (the stamps of blocks past them are dropped)
 
 

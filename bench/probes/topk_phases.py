@@ -16,6 +16,9 @@ the first block's entry, then the median time each block spends between consecut
   compacted    the slice's picks are compacted (from the candidates in any order, or from the slice in position order)
   placed       the slices' counts are known (after the cluster barrier that publishes them)
   gathered     rank order: the row's picks are in every block of the cluster
+  bucketed     rank order: the picks are counted into their buckets
+  scanned      rank order: the buckets' starts and the block's owned ranks are known
+  scattered    rank order: the owned buckets' members are side by side
   ranked       rank order: the block has the ranks of its share of the picks
   end          the block is done
 
@@ -39,7 +42,7 @@ import sys
 from stamps import Patch, Stamps, refuse_generated, report
 
 PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "candidates", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
-          "compacted", "placed", "gathered", "ranked", "end"]
+          "compacted", "placed", "gathered", "bucketed", "scanned", "scattered", "ranked", "end"]
 
 
 def kernel_files(folder: str):
@@ -62,18 +65,23 @@ def patch(folder: str):
         k.insert(r"  const int count = ordered \? runAbove \+ min\(runTies, ties\) : cursor\[0\];[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(12);\n")
         k.insert(r"  if \(byPosition != 0\) \{[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(13);\n")
         k.insert(r"    const unsigned spread = [^\n]*\n", before="    if (threadIdx.x == 0) PROBE(14);\n")
-        k.insert(r"    const int seq = row / rowsPerSeq;[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(15);\n")
-        k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(16);")
+        # The ranking's steps: after the bucket counts' barrier, after the scan's barrier (the bounds of the
+        # owned ranks), after the scatter's barrier (only where no bucket is crowded).
+        k.insert(r"      atomicAdd\(&hist\[bucketOf\(i\)\], 1\);[^\n]*\n    \}\n    __syncthreads\(\);[^\n]*\n", after="    if (threadIdx.x == 0) PROBE(15);\n")
+        k.insert(r"      above \+= picks;[^\n]*\n    \}\n    __syncthreads\(\);[^\n]*\n", after="    if (threadIdx.x == 0) PROBE(16);\n")
+        k.insert(r"      __syncthreads\(\);[^\n]*\n(?=      for \(int m = from)", after="      if (threadIdx.x == 0) PROBE(17);\n")
+        k.insert(r"    const int seq = row / rowsPerSeq;[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(18);\n")
+        k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(19);")
         k.save()
 
 
-def durations(blocks: list):
+def durations(blocks: list, phases: list):
     """The median over blocks of the time from each phase a block stamped to its next stamped phase."""
     spans = {}
     for b in blocks:
         stamped = [(slot, t) for slot, t in enumerate(b) if t]
         for (s0, t0), (s1, t1) in zip(stamped, stamped[1:]):
-            spans.setdefault(f"{PHASES[s0]} -> {PHASES[s1]}", []).append((t1 - t0) / 1e3)
+            spans.setdefault(f"{phases[s0]} -> {phases[s1]}", []).append((t1 - t0) / 1e3)
     return "\n    ".join(f"{name:<26} {statistics.median(v):6.2f} (max {max(v):6.2f})" for name, v in spans.items())
 
 
@@ -97,7 +105,7 @@ def run(library: str, folder: str):
         torch.cuda.synchronize()
         blocks = stamps.take()
         report("one launch", blocks, PHASES)
-        print("    per block, median time between phases:\n    " + durations(blocks), flush=True)
+        print("    per block, median time between phases:\n    " + durations(blocks, PHASES), flush=True)
         graph, stream = torch.cuda.CUDAGraph(), torch.cuda.Stream()
         with torch.cuda.graph(graph, stream=stream):
             for i in range(10):
@@ -109,7 +117,7 @@ def run(library: str, folder: str):
         torch.cuda.synchronize()
         blocks = stamps.take()
         report("the last of a graph of 10", blocks, PHASES)
-        print("    per block, median time between phases:\n    " + durations(blocks), flush=True)
+        print("    per block, median time between phases:\n    " + durations(blocks, PHASES), flush=True)
         del graph, inputs
         torch.cuda.empty_cache()
 

@@ -191,6 +191,10 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     arity(ctx, call, "bitWidth", args, 1);
     return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "bitWidth() argument")] };
   },
+  warpBallot: (ctx, call, args, nodes) => {
+    arity(ctx, call, "warpBallot", args, 1);
+    return { type: scalar("u32"), args: [coerce(ctx, nodes[0], args[0], "bool", "warpBallot() predicate")] };
+  },
   popcount: (ctx, call, args, nodes) => {
     arity(ctx, call, "popcount", args, 1);
     return { type: scalar("i32"), args: [coerce(ctx, nodes[0], args[0], "u32", "popcount() argument")] };

@@ -44,6 +44,7 @@ export const PRIMITIVE_LOWERING: Readonly<Record<string, Lowering>> = {
   atomicMin: fn("atomicMin"),
   atomicOr: fn("atomicOr"),
   popcount: fn("__popc"),
+  warpBallot: (args) => `__ballot_sync(0xffffffffu, ${args[0]})`,
   bitWidth: (args) => `(32 - __clz(${args[0]}))`,
   nthSetBit: (args) => `static_cast<int>(__fns(${args[0]}, 0u, (${args[1]}) + 1))`,
   // Block collectives are CUB's, sized by the kernel's thread count (every schedule has a `threads` knob).

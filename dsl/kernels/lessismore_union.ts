@@ -14,11 +14,19 @@
 // and writes the result back into every block's bitmap (the shares are disjoint, so no two blocks touch
 // the same word), after which every block finds the same cut; the slices' counts of kept tokens place
 // each slice's part of the set after the parts of the slices before it.
+//
+// Each warp holds a run of consecutive positions of its slice, 32 at a time (lane l the l-th of each 32, so
+// that the warp's loads are whole lines): warp ballots order the kept tokens within a warp and one block scan
+// of the warps' counts places them all, and where a warp's run is s.items rounds of 32 or fewer (slices up
+// to threads x items positions) its keys stay in registers from the marking to the compaction: firstPick is
+// read once. Each block pushes its count of kept tokens into every block of the cluster before their last
+// barrier, so that no block reads another's shared memory after it and none waits at the end
+// (bench/NOTES.md section 33).
 
 import {
-  atomicOr, blockExclusiveSum, blockIdx, clusterRank, clusterSync, defineKernel, i32, max, min, nthSetBit, peer, popcount, raise, range, regs, shared,
-  syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid,
-  type ConstantsOf, type Out, type ScheduleOf, type Tensor,
+  atomicOr, blockExclusiveSum, blockIdx, clusterRank, clusterSync, defineKernel, i32, laneId, max, min, nthSetBit, peer, popcount, raise, range, regs, shared,
+  syncthreads, threadIdx, u32, unroll, waitForPrecedingGrid, warpBallot, warpId,
+  type ConstantsOf, type Out, type ScheduleOf, type Tensor, type bool,
 } from "../lang/index.js";
 
 export const lessIsMoreUnion = defineKernel({
@@ -28,7 +36,7 @@ export const lessIsMoreUnion = defineKernel({
     constants: {},
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
-      items: { tag: "i", values: [4, 8, 16] }, // consecutive entries per thread in the ordered passes
+      items: { tag: "i", values: [4, 8, 16, 32] }, // positions per thread held in registers (and bitmap words per thread in the cut)
       cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per request, each on its own SM
     },
     cluster: "cluster",
@@ -63,7 +71,7 @@ export function lessismore_union(
   const rank = CLUSTER > 1 ? clusterRank() : 0; // this block's slice of positions
   // Shared memory the cluster's blocks read or write in each other, declared first.
   const bits = shared("u32", [c.WORDS]);
-  const placed = shared("i32", [1]); // tokens this block's slice keeps, read by the blocks after it
+  const placed = shared("i32", [CLUSTER]); // placed[r]: the tokens block r's slice keeps, pushed by block r
   const n = seqlens.at(b);
   if (n < 1 || n > maxSeqlen) {
     if (threadIdx.x == 0 && rank == 0) raise("seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", b, n, maxSeqlen);
@@ -82,14 +90,31 @@ export function lessismore_union(
   const end = n - recent; // candidates are [sinks, end)
   const picks = u32(middle * heads);
   const words = (middle * heads + 31) / 32;
+  // This warp's run of the slice: `rounds` of 32 positions from runBegin, round u's at runBegin + 32 u + lane,
+  // read PER rounds at a time (the loop bounds are the warp's, as its ballots need). The keys of the last PER
+  // rounds stay in `key`, which then holds the whole run where it is PER rounds or fewer.
+  const rounds = (span + s.threads - 1) / s.threads;
+  const runBegin = sliceBegin + warpId() * 32 * rounds;
+  const at = (u: i32): i32 => runBegin + 32 * u + laneId();
+  const inRun = (u: i32): bool => u < rounds && at(u) < sliceEnd;
+  const held = rounds <= PER;
   for (const w of range(threadIdx.x, words, s.threads, 8)) bits[w] = 0;
   waitForPrecedingGrid();
   syncthreads();
 
-  // Each picked token of the slice marks its first-occurrence key.
-  for (const j of range(max(sinks, sliceBegin) + threadIdx.x, min(end, sliceEnd), s.threads, 8)) {
-    const key = firstPick.at(b, j);
-    if (key < picks) atomicOr(bits.ref(i32(key / 32)), u32(1) << (key % 32));
+  // Each picked token of the slice marks its first-occurrence key (the sinks, the window and positions past
+  // the run get `picks`, which marks nothing).
+  const keyOf = (u: i32): u32 => (inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.at(b, at(u)) : picks);
+  const key = regs("u32", [PER]);
+  if (held) {
+    for (const q of unroll(PER)) key[q] = keyOf(q); // all PER loads in flight before the first atomic
+    for (const q of unroll(PER)) if (key[q] < picks) atomicOr(bits.ref(i32(key[q] / 32)), u32(1) << (key[q] % 32));
+  } else {
+    // Runs read again later: the block's threads take consecutive positions, eight loads in flight each.
+    for (const j of range(max(sinks, sliceBegin) + threadIdx.x, min(end, sliceEnd), s.threads, 8)) {
+      const k = firstPick.at(b, j);
+      if (k < picks) atomicOr(bits.ref(i32(k / 32)), u32(1) << (k % 32));
+    }
   }
   if (CLUSTER > 1) {
     // Every block's bitmap becomes the OR of the cluster's: each block ORs its share of the words.
@@ -129,7 +154,7 @@ export function lessismore_union(
   }
   // Keys from lim_select_lessismore_local_keys mark at least `middle` distinct keys (one head alone picks
   // `middle` tokens); fewer means the keys were never reduced or are not keys at all. Every block counted the
-  // same bitmap, so the whole cluster leaves here together, before any block reads another's `placed`.
+  // same bitmap, so the whole cluster leaves here together, before any block writes into another's `placed`.
   if (counted < middle) {
     if (threadIdx.x == 0 && rank == 0) {
       raise("the keys of request {0} mark {1} picks, fewer than middle = {2}: they are not first-occurrence keys of every head", b, counted, middle);
@@ -139,44 +164,47 @@ export function lessismore_union(
   }
   syncthreads();
   const cutKey = u32(cut[0]);
-  const kept = (j: i32): i32 => (j < sinks || j >= end || firstPick.at(b, j) <= cutKey ? 1 : 0);
+  // Round u's token, of key k, is kept: a sink, in the window, or a first occurrence up to the cut.
+  const kept = (u: i32, k: u32): bool => inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);
 
-  // Where this slice's part of the set begins: after the tokens the slices before it keep.
+  // The warps' counts of kept tokens (a ballot per round), then one scan of them (each warp's count given by
+  // its last lane, so that every lane receives the count of the warps before its own) places the slice's
+  // tokens; the slices before this one come first.
+  // Longer runs read their keys again, PER rounds' loads in flight before the ballots (loads interleaved
+  // with the ballots went out one at a time: 8 us at 128K, bench/NOTES.md section 33).
+  let warpKept = 0;
+  for (let g = 0; g < rounds; g += PER) {
+    if (!held) for (const q of unroll(PER)) key[q] = keyOf(g + q);
+    for (const q of unroll(PER)) warpKept += popcount(warpBallot(kept(g + q, key[q])));
+  }
+  const scan = regs("i32", [2]);
+  blockExclusiveSum(laneId() == 31 ? warpKept : 0, scan);
   let written = 0;
   if (CLUSTER > 1) {
-    let mineKept = 0;
-    for (const j of range(sliceBegin + threadIdx.x, sliceEnd, s.threads, 8)) mineKept += kept(j);
-    const scan = regs("i32", [2]);
-    blockExclusiveSum(mineKept, scan);
-    if (threadIdx.x == 0) placed[0] = scan[1];
+    if (threadIdx.x < CLUSTER) peer(placed, threadIdx.x)[rank] = scan[1];
     clusterSync();
-    for (const r of unroll(CLUSTER)) if (r < rank) written += peer(placed, r)[0];
+    for (const r of unroll(CLUSTER)) if (r < rank) written += placed[r];
   }
 
-  // Ordered compaction over the slice's positions: sinks, first occurrences up to the cut, the recency window.
-  for (let base = sliceBegin; base < sliceEnd; base += s.threads * PER) {
-    const keep = regs("i32", [PER]);
-    let mine = 0;
+  // The ordered compaction: sinks, first occurrences up to the cut, the recency window, by position; in a
+  // round, a kept token goes after those of the lanes below it.
+  const below = (u32(1) << laneId()) - 1;
+  let slot = written + scan[0]; // the warp's next slot
+  for (let g = 0; g < rounds; g += PER) {
+    if (!held) for (const q of unroll(PER)) key[q] = keyOf(g + q);
     for (const q of unroll(PER)) {
-      const j = base + threadIdx.x * PER + q;
-      keep[q] = j < sliceEnd ? kept(j) : 0;
-      mine += keep[q];
-    }
-    const scan = regs("i32", [2]);
-    blockExclusiveSum(mine, scan);
-    let slot = written + scan[0];
-    for (const q of unroll(PER)) {
+      const keep = kept(g + q, key[q]);
+      const mask = warpBallot(keep);
+      const mine = slot + popcount(mask & below);
       // Consistent keys keep exactly `budget` tokens; keys two tokens share keep more, which never go past the row.
-      if (keep[q] == 1 && slot < budget) indices.store(base + threadIdx.x * PER + q, b, slot);
-      if (keep[q] == 1) slot += 1;
+      if (keep && mine < budget) indices.store(at(g + q), b, mine);
+      slot += popcount(mask);
     }
-    written += scan[1];
   }
   if (threadIdx.x == 0 && rank == CLUSTER - 1) {
     // The last slice ends the set.
-    if (written > budget) raise("the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", b, written, budget);
-    counts.store(min(written, budget), b);
+    const total = written + scan[1];
+    if (total > budget) raise("the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", b, total, budget);
+    counts.store(min(total, budget), b);
   }
-  // The blocks after this one read its `placed` until their own barrier above.
-  if (CLUSTER > 1) clusterSync();
 }

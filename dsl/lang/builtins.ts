@@ -391,6 +391,13 @@ export function syncWarp(): void {
   return gpuOnly("syncWarp");
 }
 /**
+ * A word with bit l set where lane l's `predicate` holds. Every lane of the warp must call it at the same
+ * point (loop bounds the warp shares), as for the other warp collectives.
+ */
+export function warpBallot(predicate: bool): u32 {
+  return gpuOnly("warpBallot");
+}
+/**
  * Counts this block's arrival at a device counter (an i32 location) that `total` blocks share: true in the
  * last block to arrive, which sees every write the others made before arriving. That block sets the
  * counter back to 0, so the next launch (or CUDA-graph replay) starts from 0 again. Every thread of the

@@ -23,6 +23,13 @@ describe("warp fragments", () => {
     expect(text).toContain("lim::lane_group_sum<4>(v)");
   });
 
+  it("ballot a predicate over the warp, and refuse a number for it", () => {
+    const text = lowerTiny(`  const v = x.at(blockIdx.x, threadIdx.x);
+  y.store(f32(popcount(warpBallot(v > 0))), blockIdx.x, threadIdx.x);`);
+    expect(text).toContain("__popc(__ballot_sync(0xffffffffu, v > 0.0f))");
+    expect(errorOf(`  const v = x.at(blockIdx.x, threadIdx.x);\n  y.store(f32(warpBallot(v)), blockIdx.x, threadIdx.x);`).message).toMatch(/warpBallot\(\) predicate: expected bool, got f32/);
+  });
+
   it("transpose an 8 x 8 matrix of 16-bit pairs with movmatrix", () => {
     const text = lowerTiny(`  const w = pack2(x.at(blockIdx.x, 0), x.at(blockIdx.x, 1), c.dtype);
   y.store(f32(transposeMatrix(w)), blockIdx.x, threadIdx.x);`);

@@ -16,6 +16,7 @@ const manifest = JSON.parse(readFileSync(new URL("../../generated/manifest.json"
   variants: { kernel: string; name: string; constants: Record<string, number>; schedule: Record<string, number> }[];
 };
 const topkVariants = manifest.variants.filter((v) => v.kernel === "topk");
+const unionVariants = manifest.variants.filter((v) => v.kernel === "lessismore_union");
 const budgets = [...new Set(topkVariants.map((v) => v.constants.K))].sort((a, b) => a - b);
 
 /** Logits rows: uniform, or quantized to a few levels so that ties are everywhere. */
@@ -124,6 +125,42 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
         });
       });
     }
+  });
+
+  it.each(unionVariants.map((v) => [v.name, v] as const))("%s: the shared set of requests whose threads' runs of positions fit their registers and of longer ones", (name, v) => {
+    // A thread holds `items` positions of its block's slice in registers; longer runs read their keys again.
+    native.useVariant({ kernel: "lessismore_union", variant: name });
+    onTestFinished(() => native.useVariant({ kernel: "lessismore_union", variant: null }));
+    const budget = budgets[0];
+    const next = rng(seed ^ 0x5e7);
+    const Hq = 4;
+    const held = v.schedule.threads * v.schedule.items * v.schedule.cluster;
+    const seqlens = [2 * held + 333, held, 3 * budget + 77, budget + 1];
+    const B = seqlens.length;
+    const maxSeqlen = Math.max(...seqlens);
+    const z = logits(next, B * Hq * maxSeqlen);
+    withBuffers(native, (alloc) => {
+      const sel = { budget, recencyRatio: 0.25, sinks: 4 };
+      const indices = alloc(B * budget * 4);
+      const counts = alloc(B * 4);
+      indices.fill(0xff);
+      const wsBytes = native.selectLessismoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
+      native.selectLessismore({
+        logits: upload(alloc, z), logitsStrideB: Hq * maxSeqlen, logitsStrideH: maxSeqlen, seqlens: upload(alloc, new Int32Array(seqlens)),
+        indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
+      });
+      native.checkDeviceStatus();
+      const got = new Int32Array(B * budget);
+      const gotCounts = new Int32Array(B);
+      indices.download(got);
+      counts.download(gotCounts);
+      seqlens.forEach((n, b) => {
+        const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * maxSeqlen, (b * Hq + h) * maxSeqlen + n));
+        const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
+        expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
+        expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}) ${note}`).toEqual(want);
+      });
+    });
   });
 
   it.each([2, 4, 8])("tensor parallel over %i simulated GPUs: local keys merged by an element-wise minimum give the single-GPU set", (ranks) => {
