@@ -41,183 +41,183 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
   const int recent = lim_p.recent;
   const int heads = lim_p.heads;
 
-  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:68
-  constexpr int CLUSTER = 8;                                                        // dsl/kernels/lessismore_union.ts:69
-  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:70
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:71
-  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:73
-  auto& placed = *reinterpret_cast<int (*)[8]>(lim_smem + 131072);  /* shared bytes 131072..131103 */ // dsl/kernels/lessismore_union.ts:74
-  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:75
-  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:76
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:77
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:77
+  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:69
+  constexpr int CLUSTER = 8;                                                        // dsl/kernels/lessismore_union.ts:70
+  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:71
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:72
+  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:74
+  auto& placed = *reinterpret_cast<int (*)[8]>(lim_smem + 131072);  /* shared bytes 131072..131103 */ // dsl/kernels/lessismore_union.ts:75
+  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:76
+  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:77
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:78
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:78
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:78
+    return;                                                                         // dsl/kernels/lessismore_union.ts:79
   }
-  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:80
-  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:81
-  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:82
-  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:83
-    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:85
-    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:86
-      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:86
+  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:81
+  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:82
+  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:83
+  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:84
+    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:86
+    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:87
+      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:87
     }
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:87
-      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:87
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:88
+      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:88
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:88
+    return;                                                                         // dsl/kernels/lessismore_union.ts:89
   }
-  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:90
-  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:91
-  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:92
-  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:96
-  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:97
-  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:98
-    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:98
+  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:91
+  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:92
+  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:93
+  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:97
+  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:98
+  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:99
+    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:99
   };
-  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:99
-    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:99
+  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:100
+    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:100
   };
-  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:100
+  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:101
   #pragma unroll 8
-  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:101
-    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:101
+  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:102
+    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:102
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:102
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:103
-  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:107
-    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:107
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:103
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:104
+  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:108
+    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:108
   };
-  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:108
-  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:109
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:110
-      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:110
-    }
+  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:109
+  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:110
     #pragma unroll
     for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:111
-      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:111
-        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:111
+      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:111
+    }
+    #pragma unroll
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:112
+      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:112
+        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:112
       }
     }
   } else {
     #pragma unroll 8
-    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:114
-      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:115
-      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:116
-        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:116
+    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:115
+      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:116
+      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:117
+        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:117
       }
     }
   }
-  {                                                                                 // dsl/kernels/lessismore_union.ts:119
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:121
-    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:122
-    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:123
-      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:124
-      #pragma unroll
-      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:125
-        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:125
-      }
+  {                                                                                 // dsl/kernels/lessismore_union.ts:120
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:122
+    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:123
+    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:124
+      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:125
       #pragma unroll
       for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:126
-        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:126
+        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:126
+      }
+      #pragma unroll
+      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:127
+        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:127
       }
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:128
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:129
   }
-  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:134
-  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:135
-  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:136
-    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:137
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:138
+  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:135
+  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:136
+  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:137
+    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:138
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:139
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:139
-      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:140
-      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:141
-      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:142
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:140
+      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:141
+      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:142
+      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:143
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:144
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:145
-    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:146
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:145
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:146
+    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:147
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:147
-      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:148
-      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:149
-        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:149
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:148
+      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:149
+      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:150
+        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:150
       }
-      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:150
+      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:151
     }
-    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:152
-    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:153
-      break;                                                                        // dsl/kernels/lessismore_union.ts:153
+    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:153
+    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:154
+      break;                                                                        // dsl/kernels/lessismore_union.ts:154
     }
   }
-  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:158
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:159
-      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:160
-      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:161
+  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:159
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:160
+      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:161
+      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:162
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:163
+    return;                                                                         // dsl/kernels/lessismore_union.ts:164
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:165
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:166
-  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:168
-    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:168
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:166
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:167
+  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:169
+    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:169
   };
-  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:175
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:176
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:177
+  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:176
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:177
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:178
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:177
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:177
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:178
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:178
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:178
-      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:178
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:179
+      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:179
     }
   }
-  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:180
-  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:181
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:182
-  {                                                                                 // dsl/kernels/lessismore_union.ts:183
-    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:184
-      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:184
+  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:181
+  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:182
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:183
+  {                                                                                 // dsl/kernels/lessismore_union.ts:184
+    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:185
+      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:185
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:185
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:186
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:186
-      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:186
-        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:186
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:187
+      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:187
+        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:187
       }
     }
   }
-  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:191
-  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:192
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:193
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:194
+  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:192
+  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:193
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:194
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:195
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:194
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:194
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:195
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:195
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:195
-      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:196
-      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:197
-      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:198
-      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:200
-        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:200
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:196
+      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:197
+      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:198
+      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:199
+      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:201
+        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:201
       }
-      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:201
+      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:202
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:204
-    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:206
-    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:207
-      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:207
+  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:205
+    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:207
+    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:208
+      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:208
     }
-    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:208
+    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:209
   }
 }
 
