@@ -36,7 +36,7 @@ export const lessIsMoreUnion = defineKernel({
     constants: {},
     schedule: {
       threads: { tag: "t", values: [256, 512, 1024] },
-      items: { tag: "i", values: [4, 8, 16, 32] }, // positions per thread held in registers (and bitmap words per thread in the cut)
+      items: { tag: "i", values: [4, 8, 16, 32] }, // rounds of a warp's run held in registers (a position each per thread), and bitmap words per thread in the cut
       cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per request, each on its own SM
     },
     cluster: "cluster",
@@ -92,8 +92,9 @@ export function lessismore_union(
   const picks = u32(middle * heads);
   const words = (middle * heads + 31) / 32;
   // This warp's run of the slice: `rounds` of 32 positions from runBegin, round u's at runBegin + 32 u + lane,
-  // read PER rounds at a time (the loop bounds are the warp's, as its ballots need). The keys of the last PER
-  // rounds stay in `key`, which then holds the whole run where it is PER rounds or fewer.
+  // taken PER rounds at a time (the loop bounds are the warp's, as its ballots need). Where the run is PER
+  // rounds or fewer (`held`), `key` holds its keys from the marking to the compaction; longer runs read them
+  // again in each pass.
   const rounds = (span + s.threads - 1) / s.threads;
   const runBegin = sliceBegin + warpId() * 32 * rounds;
   const at = (u: i32): i32 => runBegin + 32 * u + laneId();

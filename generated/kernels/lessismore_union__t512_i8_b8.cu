@@ -70,154 +70,154 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
   const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:91
   const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:92
   const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:93
-  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:97
-  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:98
-  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:99
-    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:99
+  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:98
+  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:99
+  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:100
+    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:100
   };
-  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:100
-    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:100
+  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:101
+    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:101
   };
-  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:101
+  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:102
   #pragma unroll 8
-  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:102
-    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:102
+  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:103
+    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:103
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:103
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:104
-  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:108
-    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:108
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:104
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:105
+  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:109
+    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:109
   };
-  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:109
-  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:110
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:111
-      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:111
-    }
+  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:110
+  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:111
     #pragma unroll
     for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:112
-      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:112
-        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:112
+      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:112
+    }
+    #pragma unroll
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:113
+      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:113
+        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:113
       }
     }
   } else {
     #pragma unroll 8
-    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:115
-      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:116
-      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:117
-        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:117
+    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:116
+      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:117
+      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:118
+        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:118
       }
     }
   }
-  {                                                                                 // dsl/kernels/lessismore_union.ts:120
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:122
-    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:123
-    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:124
-      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:125
-      #pragma unroll
-      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:126
-        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:126
-      }
+  {                                                                                 // dsl/kernels/lessismore_union.ts:121
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:123
+    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:124
+    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:125
+      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:126
       #pragma unroll
       for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:127
-        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:127
+        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:127
+      }
+      #pragma unroll
+      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:128
+        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:128
       }
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:129
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:130
   }
-  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:135
-  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:136
-  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:137
-    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:138
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:139
+  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:136
+  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:137
+  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:138
+    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:139
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:140
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:140
-      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:141
-      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:142
-      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:143
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:141
+      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:142
+      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:143
+      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:144
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:145
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:146
-    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:147
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:146
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:147
+    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:148
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:148
-      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:149
-      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:150
-        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:150
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:149
+      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:150
+      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:151
+        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:151
       }
-      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:151
+      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:152
     }
-    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:153
-    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:154
-      break;                                                                        // dsl/kernels/lessismore_union.ts:154
+    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:154
+    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:155
+      break;                                                                        // dsl/kernels/lessismore_union.ts:155
     }
   }
-  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:159
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:160
-      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:161
-      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:162
+  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:160
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:161
+      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:162
+      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:163
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:164
+    return;                                                                         // dsl/kernels/lessismore_union.ts:165
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:166
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:167
-  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:169
-    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:169
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:167
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:168
+  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:170
+    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:170
   };
-  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:176
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:177
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:178
+  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:177
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:178
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:179
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:178
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:178
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:179
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:179
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:179
-      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:179
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:180
+      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:180
     }
   }
-  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:181
-  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:182
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:183
-  {                                                                                 // dsl/kernels/lessismore_union.ts:184
-    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:185
-      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:185
+  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:182
+  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:183
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:184
+  {                                                                                 // dsl/kernels/lessismore_union.ts:185
+    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:186
+      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:186
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:186
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:187
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:187
-      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:187
-        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:187
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:188
+      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:188
+        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:188
       }
     }
   }
-  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:192
-  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:193
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:194
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:195
+  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:193
+  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:194
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:195
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:196
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:195
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:195
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:196
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:196
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:196
-      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:197
-      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:198
-      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:199
-      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:201
-        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:201
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:197
+      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:198
+      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:199
+      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:200
+      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:202
+        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:202
       }
-      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:202
+      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:203
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:205
-    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:207
-    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:208
-      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:208
+  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:206
+    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:208
+    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:209
+      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:209
     }
-    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:209
+    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:210
   }
 }
 
