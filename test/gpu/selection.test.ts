@@ -93,52 +93,13 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
     });
   });
 
-  it.each(budgets)("LessIsMore selection with budget %i equals the rank-major walk on a ragged batch", (budget) => {
-    const next = rng(seed ^ (budget * 31));
-    const Hq = 8;
-    const seqlens = [budget + 1, 3 * budget + 77, Math.max(1, budget - 5), 2 * budget, 1];
-    const maxSeqlen = Math.max(...seqlens);
-    const stride = maxSeqlen + 3;
-    for (const levels of [undefined, 8]) {
-      const z = logits(next, seqlens.length * Hq * stride, levels);
-      withBuffers(native, (alloc) => {
-        const B = seqlens.length;
-        const sel = { budget, recencyRatio: 0.25, sinks: 4 };
-        const indices = alloc(B * budget * 4);
-        const counts = alloc(B * 4);
-        indices.fill(0xff);
-        const wsBytes = native.selectLessismoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
-        native.selectLessismore({
-          logits: upload(alloc, z), logitsStrideB: Hq * stride, logitsStrideH: stride, seqlens: upload(alloc, new Int32Array(seqlens)),
-          indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
-        });
-        native.checkDeviceStatus();
-        const got = new Int32Array(B * budget);
-        const gotCounts = new Int32Array(B);
-        indices.download(got);
-        counts.download(gotCounts);
-        seqlens.forEach((n, b) => {
-          const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * stride, (b * Hq + h) * stride + n));
-          const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
-          expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
-          expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}, ${levels ? "ties" : "random"}) ${note}`).toEqual(want);
-        });
-      });
-    }
-  });
-
-  it.each(unionVariants.map((v) => [v.name, v] as const))("%s: the shared set of requests whose threads' runs of positions fit their registers and of longer ones", (name, v) => {
-    // A thread holds `items` positions of its block's slice in registers; longer runs read their keys again.
-    native.useVariant({ kernel: "lessismore_union", variant: name });
-    onTestFinished(() => native.useVariant({ kernel: "lessismore_union", variant: null }));
-    const budget = budgets[0];
-    const next = rng(seed ^ 0x5e7);
-    const Hq = 4;
-    const held = v.schedule.threads * v.schedule.items * v.schedule.cluster;
-    const seqlens = [2 * held + 333, held, 3 * budget + 77, budget + 1];
+  /**
+   * LessIsMore's set of each request of a ragged batch (logits z: [B, Hq, stride], each request's first
+   * seqlens[b] entries of a row its own), computed on the GPU and compared with the literal specification.
+   */
+  function expectSelection(z: Float32Array, seqlens: readonly number[], Hq: number, stride: number, budget: number, what: string): void {
     const B = seqlens.length;
     const maxSeqlen = Math.max(...seqlens);
-    const z = logits(next, B * Hq * maxSeqlen);
     withBuffers(native, (alloc) => {
       const sel = { budget, recencyRatio: 0.25, sinks: 4 };
       const indices = alloc(B * budget * 4);
@@ -146,7 +107,7 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
       indices.fill(0xff);
       const wsBytes = native.selectLessismoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
       native.selectLessismore({
-        logits: upload(alloc, z), logitsStrideB: Hq * maxSeqlen, logitsStrideH: maxSeqlen, seqlens: upload(alloc, new Int32Array(seqlens)),
+        logits: upload(alloc, z), logitsStrideB: Hq * stride, logitsStrideH: stride, seqlens: upload(alloc, new Int32Array(seqlens)),
         indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
       });
       native.checkDeviceStatus();
@@ -155,12 +116,36 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
       indices.download(got);
       counts.download(gotCounts);
       seqlens.forEach((n, b) => {
-        const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * maxSeqlen, (b * Hq + h) * maxSeqlen + n));
+        const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * stride, (b * Hq + h) * stride + n));
         const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
         expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
-        expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}) ${note}`).toEqual(want);
+        expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}${what}) ${note}`).toEqual(want);
       });
     });
+  }
+
+  it.each(budgets)("LessIsMore selection with budget %i equals the rank-major walk on a ragged batch", (budget) => {
+    const next = rng(seed ^ (budget * 31));
+    const Hq = 8;
+    const seqlens = [budget + 1, 3 * budget + 77, Math.max(1, budget - 5), 2 * budget, 1];
+    const maxSeqlen = Math.max(...seqlens);
+    const stride = maxSeqlen + 3;
+    for (const levels of [undefined, 8]) {
+      expectSelection(logits(next, seqlens.length * Hq * stride, levels), seqlens, Hq, stride, budget, levels ? ", ties" : ", random");
+    }
+  });
+
+  it.each(unionVariants.map((v) => [v.name, v] as const))("%s: the shared set of requests whose warps' runs of positions fit their registers and of longer ones", (name, v) => {
+    // A warp holds `items` rounds of 32 positions of its block's slice in registers; longer runs read their keys again.
+    native.useVariant({ kernel: "lessismore_union", variant: name });
+    onTestFinished(() => native.useVariant({ kernel: "lessismore_union", variant: null }));
+    const budget = budgets[0];
+    const next = rng(seed ^ 0x5e7);
+    const Hq = 4;
+    const held = v.schedule.threads * v.schedule.items * v.schedule.cluster;
+    const seqlens = [2 * held + 333, held, 3 * budget + 77, budget + 1];
+    const maxSeqlen = Math.max(...seqlens);
+    expectSelection(logits(next, seqlens.length * Hq * maxSeqlen), seqlens, Hq, maxSeqlen, budget, `, ${name}`);
   });
 
   it.each([2, 4, 8])("tensor parallel over %i simulated GPUs: local keys merged by an element-wise minimum give the single-GPU set", (ranks) => {
