@@ -87,3 +87,13 @@ def report(label: str, blocks: list, phases: list):
         if v:
             lines.append(f"{phase:<12} {min(v):6.2f} {statistics.median(v):6.2f} {max(v):6.2f}")
     print(f"  {label}: {len(blocks)} blocks, us from the first entry (min / median / max)\n    " + "\n    ".join(lines), flush=True)
+
+
+def durations(blocks: list, phases: list):
+    """The median over blocks of the time from each phase a block stamped to its next stamped phase."""
+    spans = {}
+    for b in blocks:
+        stamped = [(slot, t) for slot, t in enumerate(b) if t]
+        for (s0, t0), (s1, t1) in zip(stamped, stamped[1:]):
+            spans.setdefault(f"{phases[s0]} -> {phases[s1]}", []).append((t1 - t0) / 1e3)
+    return "\n    ".join(f"{name:<26} {statistics.median(v):6.2f} (max {max(v):6.2f})" for name, v in spans.items())

@@ -36,10 +36,9 @@ schedules (every topk variant of the default budgets, and one small variant of e
 import argparse
 import glob
 import os
-import statistics
 import sys
 
-from stamps import Patch, Stamps, refuse_generated, report
+from stamps import Patch, Stamps, durations, refuse_generated, report
 
 PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "candidates", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
           "compacted", "placed", "gathered", "bucketed", "scanned", "scattered", "ranked", "end"]
@@ -73,16 +72,6 @@ def patch(folder: str):
         k.insert(r"    const int seq = row / rowsPerSeq;[^\n]*\n", before="    if (threadIdx.x == 0) PROBE(18);\n")
         k.insert(r"\n\}\n\nlim::SharedMemoryOptIn", before="\n  if (threadIdx.x == 0) PROBE(19);")
         k.save()
-
-
-def durations(blocks: list, phases: list):
-    """The median over blocks of the time from each phase a block stamped to its next stamped phase."""
-    spans = {}
-    for b in blocks:
-        stamped = [(slot, t) for slot, t in enumerate(b) if t]
-        for (s0, t0), (s1, t1) in zip(stamped, stamped[1:]):
-            spans.setdefault(f"{phases[s0]} -> {phases[s1]}", []).append((t1 - t0) / 1e3)
-    return "\n    ".join(f"{name:<26} {statistics.median(v):6.2f} (max {max(v):6.2f})" for name, v in spans.items())
 
 
 def run(library: str, folder: str):

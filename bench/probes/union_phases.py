@@ -33,8 +33,7 @@ import glob
 import os
 import sys
 
-from stamps import Patch, Stamps, refuse_generated, report
-from topk_phases import durations
+from stamps import Patch, Stamps, durations, refuse_generated, report
 
 PHASES = ["entry", "pdl-wait", "marked", "ored", "cut", "placed", "compacted", "end"]
 HQ, R, S = 32, 0.25, 4  # query heads, recency ratio and sinks, as bench/selection.py times them
