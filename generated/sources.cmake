@@ -43,6 +43,7 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/write_kv_slots__d256_fp16_e4m3__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/attention_recall__t256.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/clear_first_picks__t256_i8.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/count_indices__t128.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_contiguous__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4.cu

@@ -213,6 +213,30 @@ extern "C" const lim_variant_info* lim_find_attention_recall(void) {
   return nullptr;
 }
 
+// ---- clear_first_picks (1 variants)
+extern "C" const lim_variant_info lim_clear_first_picks__t256_i8_info;
+
+extern "C" const lim_variant_info* const lim_clear_first_picks_variants[] = {
+    &lim_clear_first_picks__t256_i8_info,
+    nullptr};
+extern "C" const int lim_clear_first_picks_variant_count = 1;
+
+// Which variant serves which constants, tried in order.
+static const lim_dispatch_entry lim_clear_first_picks_dispatch[] = {
+    {&lim_clear_first_picks__t256_i8_info, 0, INT64_MAX },
+    {nullptr, 0, 0}};
+
+extern "C" const lim_variant_info* lim_find_clear_first_picks(void) {
+  // A variant chosen with lim_use_variant serves its constants whatever the bucket.
+  const lim_variant_info* v = lim_chosen_variant("clear_first_picks");
+  if (v != nullptr && (true)) return v;
+  for (const lim_dispatch_entry* e = lim_clear_first_picks_dispatch; e->variant != nullptr; ++e) {
+    v = e->variant;
+    if (true) return v;
+  }
+  return nullptr;
+}
+
 // ---- count_indices (1 variants)
 extern "C" const lim_variant_info lim_count_indices__t128_info;
 
@@ -1163,6 +1187,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"append_kv", lim_append_kv_variants, 24 },
     {"write_kv_slots", lim_write_kv_slots_variants, 12 },
     {"attention_recall", lim_attention_recall_variants, 1 },
+    {"clear_first_picks", lim_clear_first_picks_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
     {"decode_attention", lim_decode_attention_variants, 188 },
     {"gather_kv", lim_gather_kv_variants, 24 },
@@ -1171,7 +1196,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"synthesize_step", lim_synthesize_step_variants, 6 },
     {"topk", lim_topk_variants, 16 },
     {nullptr, nullptr, 0}};
-extern "C" const int lim_kernel_table_count = 11;
+extern "C" const int lim_kernel_table_count = 12;
 
 extern "C" const lim_raise_site lim_raise_sites[] = {
     {"advance_seqlens", "seqlens[{0}] = {1} cannot grow: the cache holds {2} tokens", "dsl/kernels/append_kv.ts:97"},

@@ -220,6 +220,23 @@ const lim_variant_info* lim_find_attention_recall(void);
 
 int lim_attention_recall__t256(const lim_attention_recall_params* p, cudaStream_t stream);
 
+/* ---- clear_first_picks: every first-pick key of [B, Nmax] set to no pick (0x7f7f7f7f) while the preceding kernel finishes
+ *      from dsl/kernels/clear_first_picks.ts; constants (); schedule knobs (threads, items) ---- */
+typedef struct lim_clear_first_picks_params {
+  lim_tensor firstPick; /* output, u32 [B, Nmax] */
+  int32_t B; /* run-time size */
+  int32_t Nmax; /* run-time size */
+  lim_device_status* status; /* where kernels report bad input; may be NULL */
+} lim_clear_first_picks_params;
+
+extern const lim_variant_info* const lim_clear_first_picks_variants[];
+extern const int lim_clear_first_picks_variant_count;
+
+/** The variant of clear_first_picks that serves these constants, or NULL when none was generated. */
+const lim_variant_info* lim_find_clear_first_picks(void);
+
+int lim_clear_first_picks__t256_i8(const lim_clear_first_picks_params* p, cudaStream_t stream);
+
 /* ---- count_indices: the length of each index list padded with -1: the position of its first -1
  *      from dsl/kernels/count_indices.ts; constants (); schedule knobs (threads) ---- */
 typedef struct lim_count_indices_params {

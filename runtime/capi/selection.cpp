@@ -87,16 +87,22 @@ struct HeadRange {
 };
 
 /**
- * The first half of a selection: every key of [batch, max_seqlen] starts at 0x7f7f7f7f (no pick: above every
- * key the union holds, and positive read as int32 too, so that engines may all-reduce the keys as int32),
- * then each head's top `middle` candidates of [sinks, n - recent), ranked, lower their tokens' keys.
+ * The first half of a selection: every key of [batch, max_seqlen] set to "no pick" (dsl/kernels/clear_first_picks.ts,
+ * which overlaps the kernel before it), then each head's top `middle` candidates of [sinks, n - recent), ranked,
+ * lower their tokens' keys.
  */
 int launch_local_keys(const char* function, const lim_variant_info* topk, const float* logits, int64_t logits_stride_h, const int32_t* seqlens, uint32_t* keys,
                       int64_t keys_stride_b, int batch, HeadRange heads, int max_seqlen, const BudgetSplit& split, lim_device_status* status_word,
                       cudaStream_t stream) {
-  const cudaError_t err = cudaMemset2DAsync(keys, static_cast<std::size_t>(keys_stride_b) * sizeof(uint32_t), 0x7f,
-                                            static_cast<std::size_t>(max_seqlen) * sizeof(uint32_t), static_cast<std::size_t>(batch), stream);
-  if (err != cudaSuccess) return cuda_fail(function, "cudaMemset2DAsync of the first-occurrence keys", err);
+  const lim_variant_info* clear = lim_find_clear_first_picks();
+  if (clear == nullptr) return no_variant(function, "clear_first_picks (the kernel is missing)", "");
+  lim_clear_first_picks_params c{};
+  c.firstPick = tensor(keys, keys_stride_b, 1);
+  c.B = batch;
+  c.Nmax = max_seqlen;
+  c.status = status_word;
+  const int status = launch(function, clear, &c, stream);
+  if (status != LIM_OK) return status;
   lim_topk_params t{};
   t.values = tensor(logits, logits_stride_h, 1);  // rows b * heads + h (the wrapper checked the batch stride)
   t.lengths = tensor(seqlens, 1);
