@@ -8,9 +8,8 @@ A dense shape is B:N:D:G (Hq 32, bf16), or B:N:D:G:L for requests of L tokens un
 a CUDA graph captured at a cache's capacity runs shorter requests). A sparse shape is B:N:K: bench/sparse_attention.py's
 calls (shared list, per-head lists, gather + dense, paged FP8) over lists of K positions. Prints, per shape, each
 build's best time over the rounds and its error against SDPA, and cuDNN's time (dense) or PyTorch's gather + SDPA
-(sparse). A selection shape is B:N:K: the LessIsMore selection layer (attention writing the logits, then
-lim_select_lessismore; Hq 32, Hkv 8, D 128, r 0.25, S 4) and its parts, each build's set checked equal to the
-first's. Writes nothing.
+(sparse). A selection shape is B:N:K: bench/selection.py's layer (attention writing the logits, then
+lim_select_lessismore) and its parts, each build's set checked equal to the first's. Writes nothing.
 """
 
 import argparse
@@ -26,6 +25,7 @@ from decode_attention import HQ, Case  # noqa: E402
 from lessismore import Lim  # noqa: E402
 from lessismore.baseline import BACKENDS  # noqa: E402
 from lessismore.timing import time_us  # noqa: E402
+from selection import SelectionLayer  # noqa: E402
 import sparse_attention  # noqa: E402
 
 # The shapes section 29's A/B timed, and a 128K plan over 4K requests (the prefetch's bound, section 30).
@@ -76,52 +76,27 @@ def sparse(libs: dict, shape: str, rounds: int):
 
 def selection(libs: dict, shape: str, rounds: int):
     B, N, K = ints(shape, (3,))
-    hq, hkv, d, ratio, sinks = HQ, 8, 128, 0.25, 4
-    scale = 1.0 / math.sqrt(d)
-    gen = torch.Generator(device="cuda").manual_seed(B * 7 + N + K)
-    q = torch.randn(B, hq, d, device="cuda", dtype=torch.bfloat16, generator=gen)
-    k = torch.randn(B, hkv, N, d, device="cuda", dtype=torch.bfloat16, generator=gen)
-    v = torch.randn(B, hkv, N, d, device="cuda", dtype=torch.bfloat16, generator=gen)
-    seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
-    out = torch.empty(B, hq, d, device="cuda", dtype=torch.bfloat16)
-    logits = torch.empty(B, hq, N, device="cuda")
-    indices = torch.empty(B, K, device="cuda", dtype=torch.int32)
-    counts = torch.empty(B, device="cuda", dtype=torch.int32)
-    keys = torch.empty(B, N, device="cuda", dtype=torch.int32)
+    layer = SelectionLayer(B, N, K, seed=B * 7 + N + K)
     calls, want = {}, None
     for name, lim in libs.items():
-        attention_ws = lim.decode_attention_workspace(B, hq, hkv, d, N, torch.bfloat16)
-        select_ws = lim.select_lessismore_workspace(B, hq, N, K, ratio, sinks)
-
-        def attend(lim=lim, ws=attention_ws):
-            lim.decode_attention(q, k, v, seqlens, out, None, N, scale, ws, logits=logits)
-
-        def select(lim=lim, ws=select_ws):
-            lim.select_lessismore(logits, seqlens, indices, counts, N, K, ratio, sinks, ws)
-
-        indices.fill_(-7)
-        attend()
-        select()
+        calls[name] = layer.calls(lim)
+        layer.indices.fill_(-7)
+        calls[name]["layer"]()
         lim.check_device_status()
         if want is None:
-            want = indices.clone()
-        elif not torch.equal(indices, want):
+            want = layer.indices.clone()
+        elif not torch.equal(layer.indices, want):
             sys.exit(f"selection {shape}: {name}'s sets differ from {next(iter(libs))}'s")
-        calls[name] = {
-            "full": lambda lim=lim, ws=attention_ws: lim.decode_attention(q, k, v, seqlens, out, None, N, scale, ws),
-            "with logits": attend, "select": select,
-            "keys": lambda lim=lim: lim.select_lessismore_local_keys(logits, seqlens, keys, 0, hq, N, K, ratio, sinks),
-            "layer": lambda attend=attend, select=select: (attend(), select()),
-        }
+    parts = ("full", "with_logits", "select", "keys", "layer")
     best = {}
     for _ in range(rounds):
-        for name, parts in calls.items():
-            for part, call in parts.items():
-                best[name, part] = min(best.get((name, part), math.inf), time_us([call], reps=20)[0])
+        for name in libs:
+            for part in parts:
+                best[name, part] = min(best.get((name, part), math.inf), time_us([calls[name][part]], reps=20)[0])
     for name in libs:
-        print(f"B {B:>2} N {N:>6} K {K:>5} selection {name}: " + "  ".join(f"{part} {best[name, part]:7.2f}" for part in calls[name])
+        print(f"B {B:>2} N {N:>6} K {K:>5} selection {name}: " + "  ".join(f"{part} {best[name, part]:7.2f}" for part in parts)
               + f"  layer / full {best[name, 'layer'] / best[name, 'full']:.3f}", flush=True)
-    del q, k, v
+    del layer, calls
     torch.cuda.empty_cache()
 
 

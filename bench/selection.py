@@ -49,56 +49,60 @@ def torch_selection(q, k, v, n, budget, scale):
     return out, torch.sort(torch.cat([sinks, chosen, window], dim=1), dim=1).values
 
 
+class SelectionLayer:
+    """One selection layer's inputs and outputs (Hq 32, Hkv 8, D 128, bf16, r 0.25, S 4), shared by every library
+    timed on them; calls(lim) gives a library's closures over them, each with its own workspaces."""
+
+    def __init__(self, B, N, budget, seed):
+        self.B, self.N, self.budget, self.scale = B, N, budget, 1.0 / math.sqrt(D)
+        gen = torch.Generator(device="cuda").manual_seed(seed)
+        self.q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+        self.k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+        self.v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+        self.seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
+        self.out = torch.empty(B, HQ, D, device="cuda", dtype=torch.bfloat16)
+        self.logits = torch.empty(B, HQ, N, device="cuda", dtype=torch.float32)
+        self.indices = torch.empty(B, budget, device="cuda", dtype=torch.int32)
+        self.counts = torch.empty(B, device="cuda", dtype=torch.int32)
+        self.keys = torch.empty(B, N, device="cuda", dtype=torch.int32)
+
+    def calls(self, lim):
+        """full attention, attention writing the logits, the selection, its two halves (the tensor-parallel entry
+        points on one GPU: the keys, i.e. their reset and the top-k that lowers them, and the union that reads
+        them), and the layer (logits, then the selection)."""
+        B, N, budget, t = self.B, self.N, self.budget, self
+        att_ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, torch.bfloat16)
+        sel_ws = lim.select_lessismore_workspace(B, HQ, N, budget, R, S)
+
+        def with_logits():
+            lim.decode_attention(t.q, t.k, t.v, t.seqlens, t.out, None, N, t.scale, att_ws, logits=t.logits)
+
+        def select():
+            lim.select_lessismore(t.logits, t.seqlens, t.indices, t.counts, N, budget, R, S, sel_ws)
+
+        return {
+            "full": lambda: lim.decode_attention(t.q, t.k, t.v, t.seqlens, t.out, None, N, t.scale, att_ws),
+            "with_logits": with_logits,
+            "select": select,
+            "keys": lambda: lim.select_lessismore_local_keys(t.logits, t.seqlens, t.keys, 0, HQ, N, budget, R, S),
+            "union": lambda: lim.select_lessismore_union(t.keys, t.seqlens, t.indices, t.counts, HQ, N, budget, R, S),
+            "layer": lambda: (with_logits(), select()),
+        }
+
+
 def bench_selection(lim, B, N, budget, union_variants=()):
-    scale = 1.0 / math.sqrt(D)
-    gen = torch.Generator(device="cuda").manual_seed(B * 131 + N + budget)
-    q = torch.randn(B, HQ, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-    k = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-    v = torch.randn(B, HKV, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
-    seqlens = torch.full((B,), N, dtype=torch.int32, device="cuda")
-    out = torch.empty(B, HQ, D, device="cuda", dtype=torch.bfloat16)
-    logits = torch.empty(B, HQ, N, device="cuda", dtype=torch.float32)
-    indices = torch.empty(B, budget, device="cuda", dtype=torch.int32)
-    counts = torch.empty(B, device="cuda", dtype=torch.int32)
-    att_ws = lim.decode_attention_workspace(B, HQ, HKV, D, N, torch.bfloat16)
-    sel_ws = lim.select_lessismore_workspace(B, HQ, N, budget, R, S)
-
-    def full():
-        lim.decode_attention(q, k, v, seqlens, out, None, N, scale, att_ws)
-
-    def with_logits():
-        lim.decode_attention(q, k, v, seqlens, out, None, N, scale, att_ws, logits=logits)
-
-    def select():
-        lim.select_lessismore(logits, seqlens, indices, counts, N, budget, R, S, sel_ws)
-
-    def layer():
-        with_logits()
-        select()
-
-    # The selection's two halves apart (the tensor-parallel entry points on one GPU): the keys (their reset
-    # and the top-k that lowers them) and the union that reads them.
-    keys = torch.empty(B, N, device="cuda", dtype=torch.int32)
-
-    def local_keys():
-        lim.select_lessismore_local_keys(logits, seqlens, keys, 0, HQ, N, budget, R, S)
-
-    def union():
-        lim.select_lessismore_union(keys, seqlens, indices, counts, HQ, N, budget, R, S)
-
-    layer()
+    t = SelectionLayer(B, N, budget, seed=B * 131 + N + budget)
+    call = t.calls(lim)
+    call["layer"]()
     lim.check_device_status()
-    _, torch_set = torch_selection(q, k, v, N, budget, scale)
-    same = sum(int(torch.equal(indices[b].long(), torch_set[b])) for b in range(B))
+    _, torch_set = torch_selection(t.q, t.k, t.v, N, budget, t.scale)
+    same = sum(int(torch.equal(t.indices[b].long(), torch_set[b])) for b in range(B))
     row = {"B": B, "N": N, "K": budget, "requests_matching_torch": same}
-    row["full_us"], _ = time_us([full], reps=20)
-    row["with_logits_us"], _ = time_us([with_logits], reps=20)
-    row["select_us"], _ = time_us([select], reps=20)
-    row["keys_us"], _ = time_us([local_keys], reps=20)
-    row["union_us"], _ = time_us([union], reps=20)
-    row["union_variants"] = time_variants(lim, "lessismore_union", union_variants, [union], indices, reps=20, what=f"the set at B {B}, N {N}, K {budget}")
-    row["layer_us"], _ = time_us([layer], reps=20)
-    row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(q, k, v, N, budget, scale)], reps=5, trials=5)
+    for part in ("full", "with_logits", "select", "keys", "union"):
+        row[f"{part}_us"], _ = time_us([call[part]], reps=20)
+    row["union_variants"] = time_variants(lim, "lessismore_union", union_variants, [call["union"]], t.indices, reps=20, what=f"the set at B {B}, N {N}, K {budget}")
+    row["layer_us"], _ = time_us([call["layer"]], reps=20)
+    row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(t.q, t.k, t.v, N, budget, t.scale)], reps=5, trials=5)
     row["layer_over_full"] = row["layer_us"] / row["full_us"]
     row["speedup_vs_torch"] = row["torch_us"] / row["layer_us"]
     return row
