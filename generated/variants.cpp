@@ -1219,6 +1219,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:209"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:124"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:125"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 21;

@@ -3,7 +3,7 @@
 //
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=2048
-// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.82x over the heuristic))
+// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.82x over the heuristic; measured on an earlier source (61f3738bd1c7d48e) and carried: the first pass's last partial batch loaded at once (bench/NOTES.md section 35); the whole batches as before))
 // Launch    grid (R * s.cluster, 1, 1), 1024 threads, 180752 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 8 blocks along x
@@ -51,394 +51,410 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(1024) topk__k2048__t
   constexpr int SORTED = 2;                                                         // dsl/kernels/topk.ts:102
   constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:103
   constexpr int CLUSTER = 8;                                                        // dsl/kernels/topk.ts:104
-  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:105
-  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:106
-  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:107
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:108
-  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:110
-  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:111
-  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:112
-  constexpr int CAPACITY = 2048;                                                    // dsl/kernels/topk.ts:113
-  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 24704);  /* shared bytes 24704..32895 */ // dsl/kernels/topk.ts:114
-  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 32896);  /* shared bytes 32896..41087 */ // dsl/kernels/topk.ts:115
-  auto& members = *reinterpret_cast<int (*)[2048]>(lim_smem + 41088);  /* shared bytes 41088..49279 */ // dsl/kernels/topk.ts:116
-  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 49280);  /* shared bytes 49280..49283 */ // dsl/kernels/topk.ts:117
-  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 49408);  /* shared bytes 49408..49415 */ // dsl/kernels/topk.ts:118
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:120
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:121
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:122
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:122
+  constexpr int BATCH = 8;                                                          // dsl/kernels/topk.ts:105
+  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:106
+  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:107
+  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:108
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:109
+  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:111
+  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:112
+  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:113
+  constexpr int CAPACITY = 2048;                                                    // dsl/kernels/topk.ts:114
+  auto& selKey = *reinterpret_cast<unsigned (*)[2048]>(lim_smem + 24704);  /* shared bytes 24704..32895 */ // dsl/kernels/topk.ts:115
+  auto& selPos = *reinterpret_cast<int (*)[2048]>(lim_smem + 32896);  /* shared bytes 32896..41087 */ // dsl/kernels/topk.ts:116
+  auto& members = *reinterpret_cast<int (*)[2048]>(lim_smem + 41088);  /* shared bytes 41088..49279 */ // dsl/kernels/topk.ts:117
+  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 49280);  /* shared bytes 49280..49283 */ // dsl/kernels/topk.ts:118
+  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 49408);  /* shared bytes 49408..49415 */ // dsl/kernels/topk.ts:119
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:121
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:122
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:123
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:123
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:123
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:124
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:124
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:124
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:125
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:125
     }
-    return;                                                                         // dsl/kernels/topk.ts:125
+    return;                                                                         // dsl/kernels/topk.ts:126
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:127
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:128
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:129
-  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:130
-  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:131
-  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:132
-  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 49536);  /* shared bytes 49536..180607 */ // dsl/kernels/topk.ts:136
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:137
-    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:137
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:128
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:129
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:130
+  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:131
+  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:132
+  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:133
+  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 49536);  /* shared bytes 49536..180607 */ // dsl/kernels/topk.ts:137
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:138
+    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:138
   };
-  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 180608);  /* shared bytes 180608..180627 */ // dsl/kernels/topk.ts:144
-  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 180736);  /* shared bytes 180736..180743 */ // dsl/kernels/topk.ts:145
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:146
-  int remaining = take;                                                             // dsl/kernels/topk.ts:147
-  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:148
-  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:151
-    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:151
+  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 180608);  /* shared bytes 180608..180627 */ // dsl/kernels/topk.ts:145
+  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 180736);  /* shared bytes 180736..180743 */ // dsl/kernels/topk.ts:146
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:147
+  int remaining = take;                                                             // dsl/kernels/topk.ts:148
+  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:149
+  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:152
+    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:152
   };
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:152
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:153
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:154
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:155
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:158
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:158
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:153
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:154
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:155
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:156
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:159
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:159
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:159
-    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:160
-      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:161
-        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:162
-        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:163
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:163
+    __syncthreads();                                                                // dsl/kernels/topk.ts:160
+    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:161
+      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:162
+        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:163
+        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:164
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:164
         }
       }
     } else {
-      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:165
+      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:166
+        auto load = [&](int j) -> unsigned {                                        // dsl/kernels/topk.ts:167
+          return level == 0 ? lim::ordered_key(values.load(row, j)) : keyAt(j);     // dsl/kernels/topk.ts:167
+        };
+        auto count = [&](int j, unsigned key) -> void {                             // dsl/kernels/topk.ts:168
+          if (level == 0 && j - mine < s::cache) {                                  // dsl/kernels/topk.ts:169
+            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:169
+          }
+          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:170
+            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:170
+          }
+        };
+        const int wholeEnd = mine + (mineEnd - mine) / (BATCH * s::threads) * (BATCH * s::threads); // dsl/kernels/topk.ts:174
         #pragma unroll 8
-        for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:168
-          unsigned key = 0u;                                                        // dsl/kernels/topk.ts:169
-          if (level == 0) {                                                         // dsl/kernels/topk.ts:170
-            key = lim::ordered_key(values.load(row, j));                            // dsl/kernels/topk.ts:171
-            if (j - mine < s::cache) {                                              // dsl/kernels/topk.ts:172
-              keyCache[j - mine] = key;                                             // dsl/kernels/topk.ts:172
+        for (int j = mine + static_cast<int>(threadIdx.x); j < wholeEnd; j += s::threads) { // dsl/kernels/topk.ts:175
+          count(j, load(j));                                                        // dsl/kernels/topk.ts:175
+        }
+        if (wholeEnd < mineEnd) {                                                   // dsl/kernels/topk.ts:179
+          unsigned key[8];                                                          // dsl/kernels/topk.ts:180
+          #pragma unroll
+          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:181
+            key[u] = load(min(wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads, mineEnd - 1)); // dsl/kernels/topk.ts:181
+          }
+          #pragma unroll
+          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:182
+            const int j = wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads; // dsl/kernels/topk.ts:183
+            if (j < mineEnd) {                                                      // dsl/kernels/topk.ts:184
+              count(j, key[u]);                                                     // dsl/kernels/topk.ts:184
             }
-          } else {
-            key = keyAt(j);                                                         // dsl/kernels/topk.ts:174
-          }
-          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:176
-            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:176
           }
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:181
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:182
-      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:183
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:184
-        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:185
-        int sum = 0;                                                                // dsl/kernels/topk.ts:186
+    {                                                                               // dsl/kernels/topk.ts:190
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:191
+      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:192
+      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:193
+        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:194
+        int sum = 0;                                                                // dsl/kernels/topk.ts:195
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:187
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:187
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:196
+          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:196
         }
         #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:188
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:188
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:197
+          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:197
         }
       }
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:190
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:199
     }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:194
-      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:194
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:203
+      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:203
     };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:196
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:205
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:197
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:197
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:206
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:206
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:198
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:199
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:200
+    int scan[2];                                                                    // dsl/kernels/topk.ts:207
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:208
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:209
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:201
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:202
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:203
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:204
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:205
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:206
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:210
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:211
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:212
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:213
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:214
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:215
       }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:208
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:208
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:217
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:217
       }
-      before += count;                                                              // dsl/kernels/topk.ts:209
+      before += count;                                                              // dsl/kernels/topk.ts:218
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:211
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:212
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:213
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:214
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:215
+    __syncthreads();                                                                // dsl/kernels/topk.ts:220
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:221
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:222
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:223
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:224
     }
-    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:220
-      int own = 0;                                                                  // dsl/kernels/topk.ts:221
+    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:229
+      int own = 0;                                                                  // dsl/kernels/topk.ts:230
       #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:222
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:223
-        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:224
-          own += hist[bin];                                                         // dsl/kernels/topk.ts:224
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:231
+        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:232
+        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:233
+          own += hist[bin];                                                         // dsl/kernels/topk.ts:233
         }
       }
-      int ownScan[2];                                                               // dsl/kernels/topk.ts:226
-      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:227
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:228
-        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:229
-        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:230
+      int ownScan[2];                                                               // dsl/kernels/topk.ts:235
+      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:236
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:237
+        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:238
+        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:239
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:232
+      __syncthreads();                                                              // dsl/kernels/topk.ts:241
     }
-    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:234
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:235
-        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:236
-        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:237
+    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:243
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:244
+        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:245
+        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:246
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:239
-      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:243
+      __syncthreads();                                                              // dsl/kernels/topk.ts:248
+      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:252
       #pragma unroll 2
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:244
-        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:245
-        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:246
-          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:247
-          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:248
-          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:249
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:253
+        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:254
+        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:255
+          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:256
+          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:257
+          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:258
         }
       }
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:254
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:257
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:263
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:266
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:258
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:258
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:258
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:267
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:267
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:267
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:259
-  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:265
-  if (!ordered) {                                                                   // dsl/kernels/topk.ts:266
-    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:267
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:268
-      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:268
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:268
+  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:274
+  if (!ordered) {                                                                   // dsl/kernels/topk.ts:275
+    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:276
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:277
+      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:277
     }
-    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:269
-      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:270
-      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:271
-      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:272
-      __syncthreads();                                                              // dsl/kernels/topk.ts:273
-      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:274
-        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:275
-        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:276
-        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:277
+    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:278
+      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:279
+      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:280
+      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:281
+      __syncthreads();                                                              // dsl/kernels/topk.ts:282
+      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:283
+        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:284
+        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:285
+        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:286
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:280
+    __syncthreads();                                                                // dsl/kernels/topk.ts:289
   }
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:283
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:284
-  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:285
-    unsigned keys[4];                                                               // dsl/kernels/topk.ts:286
-    int above = 0;                                                                  // dsl/kernels/topk.ts:287
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:288
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:292
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:293
+  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:294
+    unsigned keys[4];                                                               // dsl/kernels/topk.ts:295
+    int above = 0;                                                                  // dsl/kernels/topk.ts:296
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:297
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:289
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:290
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:291
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:292
-        above += 1;                                                                 // dsl/kernels/topk.ts:292
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:298
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:299
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:300
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:301
+        above += 1;                                                                 // dsl/kernels/topk.ts:301
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:293
-        equal += 1;                                                                 // dsl/kernels/topk.ts:293
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:302
+        equal += 1;                                                                 // dsl/kernels/topk.ts:302
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:296
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:297
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:298
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:299
+    int scan[2];                                                                    // dsl/kernels/topk.ts:305
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:306
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:307
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:308
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:300
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:301
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:302
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:303
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:304
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:305
-        a += 1;                                                                     // dsl/kernels/topk.ts:306
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:309
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:310
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:311
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:312
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:313
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:314
+        a += 1;                                                                     // dsl/kernels/topk.ts:315
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:307
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:308
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:309
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:310
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:316
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:317
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:318
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:319
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:312
+          t += 1;                                                                   // dsl/kernels/topk.ts:321
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:315
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:316
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:324
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:325
   }
-  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:318
-  int first = 0;                                                                    // dsl/kernels/topk.ts:320
-  {                                                                                 // dsl/kernels/topk.ts:321
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:322
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:322
+  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:327
+  int first = 0;                                                                    // dsl/kernels/topk.ts:329
+  {                                                                                 // dsl/kernels/topk.ts:330
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:331
+      placed[0] = count;                                                            // dsl/kernels/topk.ts:331
     }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:323
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:332
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:324
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:324
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:324
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:333
+      if (r < rank) {                                                               // dsl/kernels/topk.ts:333
+        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:333
       }
     }
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:329
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:330
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:331
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:331
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:338
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:339
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:340
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:340
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:332
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:332
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:341
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:341
       }
     }
   } else {
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:341
-      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:342
-      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:343
-        {                                                                           // dsl/kernels/topk.ts:344
-          lim::peer(keyCache, to)[first + i] = selKey[i];                           // dsl/kernels/topk.ts:345
-          lim::peer(members, to)[first + i] = selPos[i];                            // dsl/kernels/topk.ts:346
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:350
+      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:351
+      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:352
+        {                                                                           // dsl/kernels/topk.ts:353
+          lim::peer(keyCache, to)[first + i] = selKey[i];                           // dsl/kernels/topk.ts:354
+          lim::peer(members, to)[first + i] = selPos[i];                            // dsl/kernels/topk.ts:355
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:353
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:353
+    {                                                                               // dsl/kernels/topk.ts:362
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:362
     }
-    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:357
-    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:358
-    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:359
-      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:359
+    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:366
+    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:367
+    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:368
+      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:368
     };
-    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:364
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:365
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:365
+    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:373
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:374
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:374
     }
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:366
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:367
-      owned[0] = take;                                                              // dsl/kernels/topk.ts:368
-      owned[1] = take;                                                              // dsl/kernels/topk.ts:369
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:375
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:376
+      owned[0] = take;                                                              // dsl/kernels/topk.ts:377
+      owned[1] = take;                                                              // dsl/kernels/topk.ts:378
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:371
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:372
-      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:372
+    __syncthreads();                                                                // dsl/kernels/topk.ts:380
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:381
+      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:381
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:373
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:374
+    __syncthreads();                                                                // dsl/kernels/topk.ts:382
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:383
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:375
-      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:375
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:384
+      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:384
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:376
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:377
-    int above = scan[0];                                                            // dsl/kernels/topk.ts:378
+    int scan[2];                                                                    // dsl/kernels/topk.ts:385
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:386
+    int above = scan[0];                                                            // dsl/kernels/topk.ts:387
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:379
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:380
-      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:381
-      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:382
-        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:382
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:388
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:389
+      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:390
+      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:391
+        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:391
       }
-      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:383
-        owned[0] = above;                                                           // dsl/kernels/topk.ts:383
+      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:392
+        owned[0] = above;                                                           // dsl/kernels/topk.ts:392
       }
-      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:384
-        owned[1] = above;                                                           // dsl/kernels/topk.ts:384
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:393
+        owned[1] = above;                                                           // dsl/kernels/topk.ts:393
       }
-      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:385
-      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:386
-      above += picks;                                                               // dsl/kernels/topk.ts:387
+      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:394
+      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:395
+      above += picks;                                                               // dsl/kernels/topk.ts:396
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:389
-    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:393
-    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:394
-      const int from = owned[0];                                                    // dsl/kernels/topk.ts:397
-      const int to = owned[1];                                                      // dsl/kernels/topk.ts:398
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:399
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:400
-        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:401
-        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:402
-          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:402
+    __syncthreads();                                                                // dsl/kernels/topk.ts:398
+    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:402
+    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:403
+      const int from = owned[0];                                                    // dsl/kernels/topk.ts:406
+      const int to = owned[1];                                                      // dsl/kernels/topk.ts:407
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:408
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:409
+        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:410
+        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:411
+          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:411
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:404
-      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:405
-        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:406
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:407
-        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:408
-        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:409
-        const int pos = members[i];                                                 // dsl/kernels/topk.ts:410
-        int r = start;                                                              // dsl/kernels/topk.ts:411
-        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:412
-          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:413
-          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:414
-            r += 1;                                                                 // dsl/kernels/topk.ts:414
+      __syncthreads();                                                              // dsl/kernels/topk.ts:413
+      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:414
+        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:415
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:416
+        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:417
+        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:418
+        const int pos = members[i];                                                 // dsl/kernels/topk.ts:419
+        int r = start;                                                              // dsl/kernels/topk.ts:420
+        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:421
+          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:422
+          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:423
+            r += 1;                                                                 // dsl/kernels/topk.ts:423
           }
         }
-        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:416
+        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:425
       }
     } else {
-      if (rank == 0) {                                                              // dsl/kernels/topk.ts:425
-        unsigned keys[2];                                                           // dsl/kernels/topk.ts:426
-        int picks[2];                                                               // dsl/kernels/topk.ts:427
+      if (rank == 0) {                                                              // dsl/kernels/topk.ts:434
+        unsigned keys[2];                                                           // dsl/kernels/topk.ts:435
+        int picks[2];                                                               // dsl/kernels/topk.ts:436
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:428
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:429
-          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:430
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:431
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:437
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:438
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:439
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:440
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:433
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:442
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:434
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:434
-            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:434
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:443
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:443
+            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:443
           }
         }
       }
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:436
-        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:437
-        owned[1] = take;                                                            // dsl/kernels/topk.ts:438
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:445
+        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:446
+        owned[1] = take;                                                            // dsl/kernels/topk.ts:447
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:441
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:442
-    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:443
-    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:449
-      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:450
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:451
-        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:451
+    __syncthreads();                                                                // dsl/kernels/topk.ts:450
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:451
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:452
+    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:458
+      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:459
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:460
+        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:460
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:452
-        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:452
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:461
+        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:461
       }
-      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:453
-        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:453
+      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:462
+        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:462
       }
-    }
-  }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:456
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:457
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:457
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:457
-      }
-    }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:458
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:458
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:461
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:461
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:465
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:466
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:466
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:466
+      }
+    }
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:467
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:467
+    }
+  }
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:470
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:470
   }
 }
 
