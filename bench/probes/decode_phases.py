@@ -27,12 +27,11 @@ when the kernel changes under it. Run on the GPU machine (bench/device), with th
   python3 bench/probes/decode_phases.py run buildP/liblim.so genP.tmp
 """
 
-import argparse
 import glob
 import os
 import sys
 
-from stamps import Patch, Stamps, refuse_generated, report
+from stamps import Patch, Stamps, command_line, report
 
 PHASES = ["entry", "pdl-wait", "prod-start", "prod-done", "tile0", "tile-last", "loop-done", "partial", "merge-in", "merge-out",
           "staged1", "copy0-in", "copy0-out", "prefetched"]
@@ -111,20 +110,5 @@ def run(library: str, folder: str):
         torch.cuda.empty_cache()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
-    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
-    r.add_argument("library")
-    r.add_argument("folder", help="the patched generated folder the library was built from")
-    args = ap.parse_args()
-    if args.command == "patch":
-        refuse_generated(args.folder)
-        patch(args.folder)
-    else:
-        run(args.library, args.folder)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, patch, run)

@@ -1,4 +1,4 @@
-"""Shared by the phase probes (decode_phases.py, topk_phases.py): %globaltimer stamps patched into a copy of
+"""Shared by the phase probes (decode_phases.py, topk_phases.py, union_phases.py): %globaltimer stamps patched into a copy of
 generated kernels, and the host side that reads them back. A probe, not part of the library.
 
 Each probed kernel file gets a device buffer of BLOCKS x SLOTS stamps, a PROBE(slot) macro that stores the
@@ -6,6 +6,7 @@ time at (this block, slot), and an exported reader `lim_probe_take__<variant>` t
 clears it.
 """
 
+import argparse
 import ctypes
 import os
 import re
@@ -97,3 +98,19 @@ def durations(blocks: list, phases: list):
         for (s0, t0), (s1, t1) in zip(stamped, stamped[1:]):
             spans.setdefault(f"{phases[s0]} -> {phases[s1]}", []).append((t1 - t0) / 1e3)
     return "\n    ".join(f"{name:<26} {statistics.median(v):6.2f} (max {max(v):6.2f})" for name, v in spans.items())
+
+
+def command_line(doc: str, patch, run):
+    """A probe's command line: `patch FOLDER` stamps a generated copy, `run LIBRARY FOLDER` times the phases."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
+    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
+    r.add_argument("library")
+    r.add_argument("folder", help="the patched generated folder the library was built from")
+    args = ap.parse_args()
+    if args.command == "patch":
+        refuse_generated(args.folder)
+        patch(args.folder)
+    else:
+        run(args.library, args.folder)

@@ -33,12 +33,11 @@ schedules (every topk variant of the default budgets, and one small variant of e
   python3 bench/probes/topk_phases.py run buildT/liblim.so genT.tmp
 """
 
-import argparse
 import glob
 import os
 import sys
 
-from stamps import Patch, Stamps, durations, refuse_generated, report
+from stamps import Patch, Stamps, command_line, durations, report
 
 PHASES = ["entry", "pdl-wait", "pass0", "sum0", "digit0", "candidates", "pass1", "sum1", "digit1", "pass2", "sum2", "digit2",
           "compacted", "placed", "gathered", "bucketed", "scanned", "scattered", "ranked", "end"]
@@ -111,20 +110,5 @@ def run(library: str, folder: str):
         torch.cuda.empty_cache()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
-    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
-    r.add_argument("library")
-    r.add_argument("folder", help="the patched generated folder the library was built from")
-    args = ap.parse_args()
-    if args.command == "patch":
-        refuse_generated(args.folder)
-        patch(args.folder)
-    else:
-        run(args.library, args.folder)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, patch, run)

@@ -28,12 +28,11 @@ Run on the GPU machine (bench/device):
   python3 bench/probes/union_phases.py run buildU/liblim.so genU.tmp
 """
 
-import argparse
 import glob
 import os
 import sys
 
-from stamps import Patch, Stamps, durations, refuse_generated, report
+from stamps import Patch, Stamps, command_line, durations, report
 
 PHASES = ["entry", "pdl-wait", "marked", "ored", "cut", "placed", "compacted", "end"]
 HQ, R, S = 32, 0.25, 4  # query heads, recency ratio and sinks, as bench/selection.py times them
@@ -109,20 +108,5 @@ def run(library: str, folder: str):
         torch.cuda.empty_cache()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("patch", help="stamp the kernels of a generated folder (a copy)").add_argument("folder")
-    r = sub.add_parser("run", help="time the phases with a library built from a patched folder")
-    r.add_argument("library")
-    r.add_argument("folder", help="the patched generated folder the library was built from")
-    args = ap.parse_args()
-    if args.command == "patch":
-        refuse_generated(args.folder)
-        patch(args.folder)
-    else:
-        run(args.library, args.folder)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, patch, run)
