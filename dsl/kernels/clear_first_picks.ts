@@ -5,14 +5,16 @@
 // "No pick" is 0x7f7f7f7f: above every key the union holds (at most 2^20), and positive read as int32 too, so
 // that engines may all-reduce the keys as int32 or uint32 alike (docs/tensor-parallel.md).
 //
-// A kernel rather than a memset: the keys are not what the preceding kernel (the attention writing the
-// logits) writes, so this kernel starts as that kernel's programmatic dependent and its stores go out while
-// it finishes; the top-k follows as this kernel's dependent. A memset between the two was a node of its own
-// that neither overlapped. Its wait on the preceding kernel comes last, so that it completes only after that
-// kernel has and the top-k's wait on it covers the logits too. Letting the top-k launch before that wait
-// (griddepcontrol.launch_dependents) was 0.5-2.5 us faster at 16K-128K tokens and 0.5 us slower at 4K-8K;
-// without it no shape measured more than 0.2 us slower than the memset, and 4K-8K 0.9-1.3 us faster
-// (bench/NOTES.md section 34).
+// A kernel rather than a memset: the keys are not what the preceding kernel (the attention writing the logits)
+// writes, so this kernel starts as that kernel's programmatic dependent and its stores go out while it
+// finishes; the top-k follows as this kernel's dependent. A memset between the two was a node of its own that
+// neither overlapped. Its wait on the preceding kernel comes last, so that it completes only after that kernel
+// has and the top-k's wait on it covers the logits too. Its stores may begin before the preceding kernel ends,
+// which is safe as long as nothing earlier in the stream still reads the keys: a kernel lets its dependents
+// launch only after its own wait (the library's attention does), or at its end. Letting the top-k launch
+// before that wait (griddepcontrol.launch_dependents) was 0.5-2.5 us faster at 16K-128K tokens and 0.5 us
+// slower at 4K-8K; without it no shape measured more than 0.2 us slower than the memset, and 4K-8K 0.9-1.3 us
+// faster (bench/NOTES.md section 34).
 
 import {
   blockIdx, defineKernel, threadIdx, u32, unroll, waitForPrecedingGrid,

@@ -27,17 +27,17 @@ __global__ void __launch_bounds__(256) clear_first_picks__t256_i8_kernel(const _
   extern __shared__ __align__(16) unsigned char lim_smem[];
   const lim::Tensor<unsigned, 2> firstPick(lim_p.firstPick);  // [B, Nmax]
 
-  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/clear_first_picks.ts:44
-  const int first = static_cast<int>(blockIdx.x) * s::threads * s::items + static_cast<int>(threadIdx.x); // dsl/kernels/clear_first_picks.ts:45
-  constexpr unsigned NO_PICK = 2139062143u;                                         // dsl/kernels/clear_first_picks.ts:46
+  const int b = static_cast<int>(blockIdx.y);                                       // dsl/kernels/clear_first_picks.ts:46
+  const int first = static_cast<int>(blockIdx.x) * s::threads * s::items + static_cast<int>(threadIdx.x); // dsl/kernels/clear_first_picks.ts:47
+  constexpr unsigned NO_PICK = 2139062143u;                                         // dsl/kernels/clear_first_picks.ts:48
   #pragma unroll
-  for (int q = 0; q < s::items; ++q) {                                              // dsl/kernels/clear_first_picks.ts:47
-    const int j = first + q * s::threads;                                           // dsl/kernels/clear_first_picks.ts:48
-    if (j < lim_p.Nmax) {                                                           // dsl/kernels/clear_first_picks.ts:49
-      firstPick.store(NO_PICK, b, j);                                               // dsl/kernels/clear_first_picks.ts:49
+  for (int q = 0; q < s::items; ++q) {                                              // dsl/kernels/clear_first_picks.ts:49
+    const int j = first + q * s::threads;                                           // dsl/kernels/clear_first_picks.ts:50
+    if (j < lim_p.Nmax) {                                                           // dsl/kernels/clear_first_picks.ts:51
+      firstPick.store(NO_PICK, b, j);                                               // dsl/kernels/clear_first_picks.ts:51
     }
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/clear_first_picks.ts:51
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/clear_first_picks.ts:53
 }
 
 lim::SharedMemoryOptIn clear_first_picks__t256_i8_opt_in;
