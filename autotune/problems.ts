@@ -9,7 +9,7 @@ import { roundToFp8, type Fp8Format } from "../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
-import { topkRanked } from "../reference/lessismore.js";
+import { budgetSplit, topkRanked, unionOfFirstPicks } from "../reference/lessismore.js";
 import { rng, uniform } from "../reference/random.js";
 
 /** One timed shape: `prepare` readies it for the variant now in use and returns the launch to time. */
@@ -278,8 +278,97 @@ function topkProblem(native: NativeAddon, seed: number): TuningProblem {
   };
 }
 
+/** The selection the union is checked and timed with: LessIsMore's paper defaults over the presets' heads. */
+const UNION_SELECTION = { recencyRatio: 0.25, sinks: 4 };
+const UNION_TIMED_BUDGET = 2048;
+
+/**
+ * First-pick keys of requests of the given lengths (rows `stride` apart), as the top-k leaves them: each
+ * request's candidates [sinks, n - recent) in a random order take distinct random keys below middle x heads
+ * while they last; the rest, and the sinks and the window, no pick (0xffffffff, above every key).
+ */
+function randomFirstPicks(next: () => number, lengths: readonly number[], stride: number, budget: number, heads: number): Uint32Array {
+  const { middle, recent } = budgetSplit(budget, UNION_SELECTION.recencyRatio, UNION_SELECTION.sinks);
+  const shuffled = (count: number) => {
+    const a = Array.from({ length: count }, (_, i) => i);
+    for (let i = count - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  };
+  const keys = new Uint32Array(lengths.length * stride).fill(0xffffffff);
+  const first = UNION_SELECTION.sinks;
+  lengths.forEach((n, b) => {
+    const candidates = Math.max(0, n - recent - first);
+    const tokens = shuffled(candidates);
+    const drawn = shuffled(middle * heads);
+    for (let i = 0; i < Math.min(candidates, drawn.length); i++) keys[b * stride + first + tokens[i]] = drawn[i];
+  });
+  return keys;
+}
+
+function unionProblem(native: NativeAddon, seed: number): TuningProblem {
+  const checks = new Buffers(native);
+  // Ragged requests over several slices of every cluster size, each longer than a warp's run held in registers
+  // at some schedule; few heads, so that some candidates stay unpicked.
+  const seqlens = [1025, 5000, 40000];
+  const N = Math.max(...seqlens);
+  const BUDGET = 1024;
+  const HEADS = 8;
+  const checkCase = memo(() => {
+    const keys = randomFirstPicks(rng(seed), seqlens, N, BUDGET, HEADS);
+    const want = seqlens.map((n, b) => unionOfFirstPicks(keys.subarray(b * N, b * N + n), n, BUDGET, UNION_SELECTION.recencyRatio, UNION_SELECTION.sinks, HEADS));
+    return { keys: checks.holding(keys), seqlens: checks.holding(new Int32Array(seqlens)), indices: checks.make(seqlens.length * BUDGET * 4), counts: checks.make(seqlens.length * 4), want };
+  });
+  return {
+    check() {
+      const { keys, seqlens: lengths, indices, counts, want } = checkCase("");
+      indices.fill(0xff);
+      counts.fill(0xff);
+      native.selectLessismoreUnion({ keys, keysStrideB: N, seqlens: lengths, indices, indicesStrideB: BUDGET, counts, batch: seqlens.length, totalQHeads: HEADS, maxSeqlen: N, budget: BUDGET, ...UNION_SELECTION });
+      native.checkDeviceStatus();
+      const got = new Int32Array(seqlens.length * BUDGET);
+      const gotCounts = new Int32Array(seqlens.length);
+      indices.download(got);
+      counts.download(gotCounts);
+      let wrong = 0;
+      want.forEach((w, b) => {
+        wrong += gotCounts[b] === w.length ? 0 : 1;
+        w.forEach((position, i) => (wrong += got[b * BUDGET + i] === position ? 0 : 1));
+      });
+      return { error: wrong, tolerance: 0, what: `positions or counts unlike the reference (of ${want.reduce((n, w) => n + w.length + 1, 0)})` };
+    },
+
+    // A bucket of request lengths is timed on one request and on 8 at the length it is tuned at, K 2048,
+    // the presets' 32 query heads.
+    shapes(_c, tokens) {
+      const buffers = new Buffers(native);
+      const shapes = [1, 8].map((batch): TimedShape => {
+        let made: Parameters<NativeAddon["selectLessismoreUnion"]>[0] | undefined;
+        return {
+          label: `B${batch} ${tokens} tokens, K ${UNION_TIMED_BUDGET}`,
+          prepare() {
+            made ??= {
+              keys: buffers.holding(randomFirstPicks(rng(seed ^ batch), new Array<number>(batch).fill(tokens), tokens, UNION_TIMED_BUDGET, TIMED_Q_HEADS)), keysStrideB: tokens,
+              seqlens: buffers.holding(new Int32Array(batch).fill(tokens)), indices: buffers.make(batch * UNION_TIMED_BUDGET * 4), indicesStrideB: UNION_TIMED_BUDGET,
+              counts: buffers.make(batch * 4), batch, totalQHeads: TIMED_Q_HEADS, maxSeqlen: tokens, budget: UNION_TIMED_BUDGET, ...UNION_SELECTION,
+            };
+            const args = made;
+            return () => native.selectLessismoreUnion(args);
+          },
+        };
+      });
+      return { shapes, dispose: () => buffers.dispose() };
+    },
+
+    dispose: () => checks.dispose(),
+  };
+}
+
 /** The kernels `lim tune` can tune, by name. */
 export const TUNABLE: Readonly<Record<string, (native: NativeAddon, seed: number) => TuningProblem>> = {
   decode_attention: decodeAttentionProblem,
   topk: topkProblem,
+  lessismore_union: unionProblem,
 };

@@ -302,7 +302,9 @@ export async function runSweep(opts: SweepOptions): Promise<{ db: string; rows: 
     const k = pending.find((p) => p.key === e.key)!;
     const entry = entryFor(k, heuristicOf.get(e.key)!, shapes.get(e.key) ?? [], results.get(e.key)!);
     if (!entry) {
-      opts.log(`${e.key}: no candidate was correct and timed; nothing recorded`);
+      // Say why, a few verdicts at a time: a problem whose check or shapes are wrong fails every candidate alike.
+      const verdicts = results.get(e.key)!.map((c) => `${c.schedule} ${c.status}${c.error ? `: ${c.error}` : ""}`);
+      opts.log(`${e.key}: no candidate was correct and timed; nothing recorded (${verdicts.slice(0, 3).join("; ")}${verdicts.length > 3 ? `; ${verdicts.length - 3} more` : ""})`);
       return;
     }
     db.entries[e.key] = entry;

@@ -90,7 +90,7 @@ class SelectionLayer:
         }
 
 
-def bench_selection(lim, B, N, budget, union_variants=()):
+def bench_selection(lim, B, N, budget, union_variants=(), layer_kernel=None, layer_variants=()):
     t = SelectionLayer(B, N, budget, seed=B * 131 + N + budget)
     call = t.calls(lim)
     call["layer"]()
@@ -102,6 +102,9 @@ def bench_selection(lim, B, N, budget, union_variants=()):
         row[f"{part}_us"], _ = time_us([call[part]], reps=20)
     row["union_variants"] = time_variants(lim, "lessismore_union", union_variants, [call["union"]], t.indices, reps=20, what=f"the set at B {B}, N {N}, K {budget}")
     row["layer_us"], _ = time_us([call["layer"]], reps=20)
+    # A kernel's schedules timed in the layer, between the attention whose SMs they take over and the next
+    # layer's, not alone.
+    row["layer_variants"] = time_variants(lim, layer_kernel, layer_variants, [call["layer"]], t.indices, reps=20, what=f"the layer's set at B {B}, N {N}, K {budget}")
     row["torch_us"], row["torch_timing"] = time_us([lambda: torch_selection(t.q, t.k, t.v, N, budget, t.scale)], reps=5, trials=5)
     row["layer_over_full"] = row["layer_us"] / row["full_us"]
     row["speedup_vs_torch"] = row["torch_us"] / row["layer_us"]
@@ -168,28 +171,33 @@ def main():
     ap.add_argument("--topk-only", action="store_true", help="only the per-head top-k against torch.topk")
     ap.add_argument("--topk-variants", action="store_true", help="also time every generated top-k variant of each shape's budget")
     ap.add_argument("--union-variants", action="store_true", help="also time every generated lessismore_union variant")
+    ap.add_argument("--layer-variants", default="", metavar="KERNEL:V1,V2", help="variants of one kernel (topk, lessismore_union) to time the whole layer with, each forced in turn")
+    ap.add_argument("--sizes", default="", metavar="B:N:K,...", help="the selection layers to time (default: B 1 and 8 x N 32K and 128K (--quick) or 8K-128K x K 1K-4K)")
+    ap.add_argument("--selection-only", action="store_true", help="only the selection layer and its parts (no standalone top-k)")
     args = ap.parse_args()
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}; torch {torch.__version__}; liblim {lim.version}", flush=True)
     rows = []
     unions = sorted(v["name"] for v in generated_variants("lessismore_union")) if args.union_variants else ()
-    for B in ([] if args.topk_only else [1, 8]):
-        for N in ([32768, 131072] if args.quick else [8192, 32768, 131072]):
-            for budget in ([2048] if args.quick else [1024, 2048, 4096]):
-                r = bench_selection(lim, B, N, budget, unions)
-                rows.append(r)
-                print(json.dumps(r), flush=True)
-                torch.cuda.empty_cache()
+    layer_kernel, _, names = args.layer_variants.partition(":")
+    sizes = [tuple(int(x) for x in size.split(":")) for size in args.sizes.split(",") if size] or [
+        (B, N, budget) for B in [1, 8] for N in ([32768, 131072] if args.quick else [8192, 32768, 131072]) for budget in ([2048] if args.quick else [1024, 2048, 4096])]
+    for B, N, budget in ([] if args.topk_only else sizes):
+        r = bench_selection(lim, B, N, budget, unions, layer_kernel, [v for v in names.split(",") if v])
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+        torch.cuda.empty_cache()
     topk_shapes = [(32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024), (32, 262144, 8192), (8, 131072, 2048)]
-    topk_rows = [bench_topk(lim, r, n, k, topk_variants_of(k) if args.topk_variants else ()) for r, n, k in topk_shapes]
+    topk_rows = [] if args.selection_only else [bench_topk(lim, r, n, k, topk_variants_of(k) if args.topk_variants else ()) for r, n, k in topk_shapes]
     for r in topk_rows:
         print(json.dumps(r), flush=True)
 
     print(f"\n{'B':>2} {'N':>7} {'K':>5} {'full us':>8} {'+logits':>8} {'select':>7} {'(keys':>6} {'union)':>7} {'layer us':>9} {'layer/full':>10} {'torch us':>9} {'vs torch':>9} {'same set':>8}")
     for r in rows:
-        for name, us in r["union_variants"].items():
-            print(f"B {r['B']} N {r['N']} K {r['K']} union {name}: {us if isinstance(us, str) else f'{us:.1f} us'}")
+        for part, times in (("union", r["union_variants"]), (f"layer with {layer_kernel}", r["layer_variants"])):
+            for name, us in times.items():
+                print(f"B {r['B']} N {r['N']} K {r['K']} {part} {name}: {us if isinstance(us, str) else f'{us:.1f} us'}")
     for r in rows:
         print(f"{r['B']:>2} {r['N']:>7} {r['K']:>5} {r['full_us']:>8.1f} {r['with_logits_us']:>8.1f} {r['select_us']:>7.1f} {r['keys_us']:>6.1f} {r['union_us']:>7.1f} {r['layer_us']:>9.1f} "
               f"{r['layer_over_full']:>9.2f}x {r['torch_us']:>9.1f} {r['speedup_vs_torch']:>8.1f}x {r['requests_matching_torch']:>5}/{r['B']}")

@@ -5,6 +5,7 @@
 import { cpus } from "node:os";
 import { relative, resolve } from "node:path";
 import { Option, type Command } from "commander";
+import { TUNABLE } from "../autotune/problems.js";
 import { DEFAULT_MATRIX, SUPPORTED_MATRIX } from "../dsl/lang/matrix.js";
 import { PROJECT_ROOT, parseInteger, parseList, parseNumbers, runAction } from "./common.js";
 import { Progress } from "./progress.js";
@@ -70,7 +71,7 @@ export function registerTune(program: Command): void {
   program
     .command("tune")
     .description("autotune schedules on this GPU: compile every valid schedule, check it against the reference, time it per shape bucket, record the best")
-    .option("--kernels <list>", "kernels to tune", parseList("--kernels"), ["decode_attention", "topk"])
+    .option("--kernels <list>", "kernels to tune", parseList("--kernels"), Object.keys(TUNABLE))
     .option("--head-dims <list>", "head dimensions", parseNumbers("--head-dims"), [...DEFAULT_MATRIX.headDims])
     .addOption(new Option("--group-sizes <list>", "GQA group sizes").argParser(parseNumbers("--group-sizes")).default([4], "4, the presets'"))
     .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])

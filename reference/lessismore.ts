@@ -47,6 +47,24 @@ export function lessIsMoreSelect(logits: readonly ArrayLike<number>[], n: number
   return [...chosen].sort((a, b) => a - b);
 }
 
+/**
+ * The set the union makes from first-pick keys (docs/algorithm.md): `keys[j]` is token j's rank-major key
+ * r * Hq + h of its first pick, distinct over the picked tokens, and any value >= middle * Hq where no head
+ * picked j. The `middle` candidates in [sinks, n - recent) with the smallest keys, plus the sinks and the
+ * recency window, ascending (all n tokens when K >= n).
+ */
+export function unionOfFirstPicks(keys: ArrayLike<number>, n: number, budget: number, recencyRatio: number, sinks: number, heads: number): number[] {
+  if (budget >= n) return Array.from({ length: n }, (_, j) => j);
+  const { middle, recent } = budgetSplit(budget, recencyRatio, sinks);
+  const picked: number[] = [];
+  for (let j = sinks; j < n - recent; j++) if (keys[j] < middle * heads) picked.push(j);
+  picked.sort((a, b) => keys[a] - keys[b]);
+  const chosen = picked.slice(0, middle);
+  for (let j = 0; j < sinks; j++) chosen.push(j);
+  for (let j = n - recent; j < n; j++) chosen.push(j);
+  return chosen.sort((a, b) => a - b);
+}
+
 /** TidalDecode-style selection: each head's own top-K of all n tokens, ascending (all tokens when K >= n). */
 export function perHeadSelect(logits: readonly ArrayLike<number>[], n: number, budget: number): number[][] {
   return logits.map((z) => topkRanked(z, 0, n, budget).sort((a, b) => a - b));

@@ -3,7 +3,7 @@
 //
 // Kernel    lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
 // Constants 
-// Schedule  threads=512 items=8 cluster=8 (heuristic)
+// Schedule  threads=512 items=8 cluster=8 (tuned in tuning/nvidia-h200.json (1.00x over the heuristic))
 // Launch    grid (B * s.cluster, 1, 1), 512 threads, 131216 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 8 blocks along x
@@ -41,183 +41,183 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(512) lessismore_unio
   const int recent = lim_p.recent;
   const int heads = lim_p.heads;
 
-  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:69
-  constexpr int CLUSTER = 8;                                                        // dsl/kernels/lessismore_union.ts:70
-  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:71
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:72
-  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:74
-  auto& placed = *reinterpret_cast<int (*)[8]>(lim_smem + 131072);  /* shared bytes 131072..131103 */ // dsl/kernels/lessismore_union.ts:75
-  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:76
-  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:77
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:78
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:78
+  constexpr int PER = 8;                                                            // dsl/kernels/lessismore_union.ts:73
+  constexpr int CLUSTER = 8;                                                        // dsl/kernels/lessismore_union.ts:74
+  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:75
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:76
+  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:78
+  auto& placed = *reinterpret_cast<int (*)[8]>(lim_smem + 131072);  /* shared bytes 131072..131103 */ // dsl/kernels/lessismore_union.ts:79
+  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:80
+  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:81
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:82
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:82
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:79
+    return;                                                                         // dsl/kernels/lessismore_union.ts:83
   }
-  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:81
-  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:82
-  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:83
-  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:84
-    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:86
-    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:87
-      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:87
+  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:85
+  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:86
+  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:87
+  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:88
+    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:90
+    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:91
+      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:91
     }
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:88
-      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:88
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:92
+      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:92
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:89
+    return;                                                                         // dsl/kernels/lessismore_union.ts:93
   }
-  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:91
-  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:92
-  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:93
-  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:98
-  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:99
-  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:100
-    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:100
+  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:95
+  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:96
+  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:97
+  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:102
+  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:103
+  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:104
+    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:104
   };
-  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:101
-    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:101
+  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:105
+    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:105
   };
-  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:102
+  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:106
   #pragma unroll 8
-  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:103
-    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:103
+  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:107
+    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:107
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:104
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:105
-  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:109
-    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:109
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:108
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:109
+  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:113
+    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:113
   };
-  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:110
-  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:111
+  unsigned key[8];                                                                  // dsl/kernels/lessismore_union.ts:114
+  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:115
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:112
-      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:112
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:116
+      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:116
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:113
-      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:113
-        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:113
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:117
+      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:117
+        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:117
       }
     }
   } else {
     #pragma unroll 8
-    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:116
-      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:117
-      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:118
-        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:118
+    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:120
+      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:121
+      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:122
+        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:122
       }
     }
   }
-  {                                                                                 // dsl/kernels/lessismore_union.ts:121
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:123
-    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:124
-    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:125
-      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:126
+  {                                                                                 // dsl/kernels/lessismore_union.ts:125
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:127
+    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:128
+    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:129
+      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:130
       #pragma unroll
-      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:127
-        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:127
+      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:131
+        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:131
       }
       #pragma unroll
-      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:128
-        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:128
+      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:132
+        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:132
       }
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:130
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:134
   }
-  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:136
-  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:137
-  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:138
-    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:139
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:140
+  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:140
+  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:141
+  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:142
+    unsigned word[8];                                                               // dsl/kernels/lessismore_union.ts:143
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:144
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:141
-      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:142
-      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:143
-      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:144
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:145
+      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:146
+      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:147
+      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:148
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:146
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:147
-    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:148
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:150
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:151
+    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:152
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:149
-      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:150
-      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:151
-        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:151
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:153
+      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:154
+      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:155
+        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:155
       }
-      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:152
+      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:156
     }
-    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:154
-    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:155
-      break;                                                                        // dsl/kernels/lessismore_union.ts:155
+    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:158
+    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:159
+      break;                                                                        // dsl/kernels/lessismore_union.ts:159
     }
   }
-  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:160
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:161
-      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:162
-      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:163
+  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:164
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:165
+      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:166
+      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:167
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:165
+    return;                                                                         // dsl/kernels/lessismore_union.ts:169
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:167
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:168
-  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:170
-    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:170
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:171
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:172
+  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:174
+    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:174
   };
-  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:177
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:178
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:179
+  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:181
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:182
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:183
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:179
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:179
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:183
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:183
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:180
-      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:180
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:184
+      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:184
     }
   }
-  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:182
-  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:183
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:184
-  {                                                                                 // dsl/kernels/lessismore_union.ts:185
-    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:186
-      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:186
+  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:186
+  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:187
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:188
+  {                                                                                 // dsl/kernels/lessismore_union.ts:189
+    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:190
+      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:190
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:187
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:191
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:188
-      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:188
-        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:188
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:192
+      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:192
+        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:192
       }
     }
   }
-  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:193
-  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:194
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:195
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:196
+  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:197
+  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:198
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:199
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:200
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:196
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:196
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:200
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:200
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:197
-      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:198
-      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:199
-      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:200
-      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:202
-        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:202
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:201
+      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:202
+      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:203
+      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:204
+      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:206
+        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:206
       }
-      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:203
+      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:207
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:206
-    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:208
-    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:209
-      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:209
+  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:210
+    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:212
+    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:213
+      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:213
     }
-    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:210
+    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:214
   }
 }
 

@@ -164,7 +164,7 @@ int lim_select_lessismore_impl(const lim_select_lessismore_args& a) {
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.num_q_heads)) != LIM_OK) return status;
   const lim_variant_info* topk = nullptr;
   if ((status = find_topk(fn, split.middle, a.batch * a.num_q_heads, a.max_seqlen, &topk)) != LIM_OK) return status;
-  const lim_variant_info* merge = lim_find_lessismore_union();
+  const lim_variant_info* merge = lim_find_lessismore_union(a.max_seqlen);
   if (merge == nullptr) return no_variant(a.function, kUnionMissing, "");
   const std::size_t needed = selection_workspace(a.batch, a.max_seqlen);
   if (a.workspace == nullptr || a.workspace_bytes < needed) {
@@ -200,7 +200,7 @@ int lim_select_lessismore_union_impl(const lim_select_lessismore_union_args& a) 
   BudgetSplit split;
   int status = split_budget(fn, a.budget, a.recency_ratio, a.sinks, &split);
   if (status != LIM_OK || (status = check_union_keys(fn, split, a.total_q_heads)) != LIM_OK) return status;
-  const lim_variant_info* merge = lim_find_lessismore_union();
+  const lim_variant_info* merge = lim_find_lessismore_union(a.max_seqlen);
   lim_device_status* status_word = nullptr;
   if ((status = prepare_launch(a.function, merge, kUnionMissing, "", &status_word)) != LIM_OK) return status;
   return finish(launch_union(a.function, merge, a.keys, a.keys_stride_b, a.seqlens, a.indices, a.indices_stride_b, a.counts, a.batch, a.total_q_heads, a.max_seqlen,

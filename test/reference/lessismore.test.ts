@@ -1,7 +1,8 @@
 // Hand-built cases that pin the exact LessIsMore semantics of the reference.
 
 import { describe, expect, it } from "vitest";
-import { attentionRecall, budgetSplit, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked } from "../../reference/lessismore.js";
+import { attentionRecall, budgetSplit, lessIsMoreSelect, logSumExp, perHeadSelect, topkRanked, unionOfFirstPicks } from "../../reference/lessismore.js";
+import { rng } from "../../reference/random.js";
 
 describe("budget split", () => {
   it("K 2048, r 0.25, S 4: 1536 ranked, 508 recent", () => {
@@ -53,6 +54,22 @@ describe("LessIsMore selection", () => {
     // K 4, r 0.5, S 1: middle 2, recent 1; n = 5: candidates [1, 4), all picks adjacent to sinks and window.
     const z = [9, 8, 0, 7, 9];
     expect(lessIsMoreSelect([z], 5, 4, 0.5, 1)).toEqual([0, 1, 3, 4]);
+  });
+});
+
+describe("the union of first-pick keys", () => {
+  it("gives the rank-major walk's set from each token's smallest key r * Hq + h", () => {
+    // The keys the top-k leaves (docs/algorithm.md), made here from each head's ranking, on ties and on random logits.
+    const next = rng(0x11e5);
+    for (const [n, budget, heads, levels] of [[200, 40, 4, 0], [200, 40, 4, 5], [57, 56, 3, 0], [30, 64, 2, 0]]) {
+      const { middle, recent } = budgetSplit(budget, 0.25, 4);
+      const logits = Array.from({ length: heads }, () => Array.from({ length: n }, () => (levels ? Math.floor(next() * levels) : next())));
+      const keys = new Array<number>(n).fill(0xffffffff);
+      logits.forEach((z, h) =>
+        budget < n && topkRanked(z, 4, n - recent, middle).forEach((j, r) => (keys[j] = Math.min(keys[j], r * heads + h))),
+      );
+      expect(unionOfFirstPicks(keys, n, budget, 0.25, 4, heads), `n ${n}, K ${budget}, ${heads} heads, ${levels || "no"} ties`).toEqual(lessIsMoreSelect(logits, n, budget, 0.25, 4));
+    }
   });
 });
 
