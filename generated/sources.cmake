@@ -258,8 +258,7 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_fp16_paged__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d256_fp16_paged_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t512_i4_b4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t512_i8_b8.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t512_i32_b8.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/lessismore_union__t1024_i4_b8.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_contiguous__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_kv__d64_bf16_paged__t256.cu

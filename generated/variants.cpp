@@ -957,23 +957,20 @@ extern "C" const lim_variant_info* lim_find_gather_kv(int32_t D, lim_dtype dtype
   return nullptr;
 }
 
-// ---- lessismore_union (3 variants)
+// ---- lessismore_union (2 variants)
 extern "C" const lim_variant_info lim_lessismore_union__t512_i4_b4_info;
-extern "C" const lim_variant_info lim_lessismore_union__t512_i8_b8_info;
-extern "C" const lim_variant_info lim_lessismore_union__t512_i32_b8_info;
+extern "C" const lim_variant_info lim_lessismore_union__t1024_i4_b8_info;
 
 extern "C" const lim_variant_info* const lim_lessismore_union_variants[] = {
     &lim_lessismore_union__t512_i4_b4_info,
-    &lim_lessismore_union__t512_i8_b8_info,
-    &lim_lessismore_union__t512_i32_b8_info,
+    &lim_lessismore_union__t1024_i4_b8_info,
     nullptr};
-extern "C" const int lim_lessismore_union_variant_count = 3;
+extern "C" const int lim_lessismore_union_variant_count = 2;
 
 // Which variant serves which constants and range [lo, hi) of tokens (the longest request's tokens (max_seqlen)), tried in order.
 static const lim_dispatch_entry lim_lessismore_union_dispatch[] = {
     {&lim_lessismore_union__t512_i4_b4_info, 0, 12288 },
-    {&lim_lessismore_union__t512_i8_b8_info, 12288, 65536 },
-    {&lim_lessismore_union__t512_i32_b8_info, 65536, INT64_MAX },
+    {&lim_lessismore_union__t1024_i4_b8_info, 12288, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_lessismore_union(int64_t tokens) {
@@ -1197,7 +1194,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"count_indices", lim_count_indices_variants, 1 },
     {"decode_attention", lim_decode_attention_variants, 188 },
     {"gather_kv", lim_gather_kv_variants, 24 },
-    {"lessismore_union", lim_lessismore_union_variants, 3 },
+    {"lessismore_union", lim_lessismore_union_variants, 2 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },
     {"synthesize_step", lim_synthesize_step_variants, 6 },
     {"topk", lim_topk_variants, 16 },
@@ -1220,9 +1217,9 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"gather_kv", "request {0}: seqlen {1} or count {2} is out of range", "dsl/kernels/gather_kv.ts:56"},
     {"gather_kv", "indices[{0}][{1}] = {2} is not a position below seqlens[b] above the previous entry", "dsl/kernels/gather_kv.ts:63"},
     {"gather_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/gather_kv.ts:67"},
-    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:82"},
-    {"lessismore_union", "the keys of request {0} mark {1} picks, fewer than middle = {2}: they are not first-occurrence keys of every head", "dsl/kernels/lessismore_union.ts:166"},
-    {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:213"},
+    {"lessismore_union", "seqlens[{0}] = {1} is outside [1, max_seqlen = {2}]", "dsl/kernels/lessismore_union.ts:83"},
+    {"lessismore_union", "the keys of request {0} mark {1} picks, fewer than middle = {2}: they are not first-occurrence keys of every head", "dsl/kernels/lessismore_union.ts:167"},
+    {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:214"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
     {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:125"},

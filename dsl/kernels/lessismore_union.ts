@@ -43,15 +43,16 @@ export const lessIsMoreUnion = defineKernel({
     grid: { x: "B * s.cluster" },
     limits: { WORDS: 32768 }, // the bitmap of first-pick keys: 2^20 keys in 128 KB (the C ABI refuses middle * Hq above WORDS * 32)
     // A slice's positions per thread set how a warp's run is read: held in registers from the marking to the
-    // compaction where it fits, read again where it does not (bench/NOTES.md section 33), so the best
-    // schedule follows the request's length: short requests, 32K and 128K are tuned apart.
-    bucket: { name: "tokens", doc: "the longest request's tokens (max_seqlen)", bounds: [12288, 65536], tunedAt: [8192, 32768, 131072] },
+    // compaction where it fits, read again where it does not (bench/NOTES.md section 33), so short requests
+    // are tuned apart. Not 128K: the schedule fastest there alone (512 threads of 32) made the selection
+    // layer 3-7 us slower than the 32K one does, attention included (bench/NOTES.md section 36).
+    bucket: { name: "tokens", doc: "the longest request's tokens (max_seqlen)", bounds: [12288], tunedAt: [8192, 32768] },
     overlapsPrecedingKernel: true, // clears its bitmap while top-k finishes, then waits for the picks
   },
-  // Measured on the H200 (bench/NOTES.md sections 17 and 33): clusters of 8 are fastest at 32K and 128K
+  // Measured on the H200 (bench/NOTES.md sections 17, 33 and 36): clusters of 8 are fastest at 32K and 128K
   // tokens, B 1 and 8 (1.5-3x one block per request). 512 threads of 8 hold a 32K request's keys in registers
-  // and are the fastest there (7.1 us against 8.6 for 1024 threads of 8); at 128K 1024 threads of 8 are (14.7
-  // against 16.8). The heuristic is the 32K schedule; a tuning database picks per bucket of length.
+  // and are among the fastest there (7.1 us); the H200 database takes 1024 threads of 4 from 12288 tokens up
+  // (as fast at 32K, 13.7 us against 16.5 at 128K) and 512 threads of 4 in clusters of 4 below.
   heuristic: () => ({ threads: 512, items: 8, cluster: 8 }),
   rules: [],
 });

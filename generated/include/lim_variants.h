@@ -574,8 +574,7 @@ extern const int lim_lessismore_union_variant_count;
 const lim_variant_info* lim_find_lessismore_union(int64_t tokens);
 
 int lim_lessismore_union__t512_i4_b4(const lim_lessismore_union_params* p, cudaStream_t stream);
-int lim_lessismore_union__t512_i8_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
-int lim_lessismore_union__t512_i32_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
+int lim_lessismore_union__t1024_i4_b8(const lim_lessismore_union_params* p, cudaStream_t stream);
 
 /* ---- synthesize_kv: fills positions [0, seqlens[b]) of one layer's K and V caches with structured synthetic data
  *      from dsl/kernels/synthetic.ts; constants (D, dtype, cache, kv); schedule knobs (threads) ---- */

@@ -3,7 +3,7 @@
 //
 // Kernel    lessismore_union: rank-major union of the heads' top picks cut to `middle`, plus sinks and the recency window, ascending
 // Constants 
-// Schedule  threads=512 items=4 cluster=4 (tuned in tuning/nvidia-h200.json (1.11x over the heuristic))
+// Schedule  threads=512 items=4 cluster=4 (tuned in tuning/nvidia-h200.json (1.07x over the heuristic))
 // Launch    grid (B * s.cluster, 1, 1), 512 threads, 131216 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 4 blocks along x
@@ -41,183 +41,183 @@ __global__ void __cluster_dims__(4, 1, 1) __launch_bounds__(512) lessismore_unio
   const int recent = lim_p.recent;
   const int heads = lim_p.heads;
 
-  constexpr int PER = 4;                                                            // dsl/kernels/lessismore_union.ts:73
-  constexpr int CLUSTER = 4;                                                        // dsl/kernels/lessismore_union.ts:74
-  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:75
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:76
-  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:78
-  auto& placed = *reinterpret_cast<int (*)[4]>(lim_smem + 131072);  /* shared bytes 131072..131087 */ // dsl/kernels/lessismore_union.ts:79
-  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:80
-  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:81
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:82
-      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:82
+  constexpr int PER = 4;                                                            // dsl/kernels/lessismore_union.ts:74
+  constexpr int CLUSTER = 4;                                                        // dsl/kernels/lessismore_union.ts:75
+  const int b = static_cast<int>(blockIdx.x) / CLUSTER;                             // dsl/kernels/lessismore_union.ts:76
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/lessismore_union.ts:77
+  auto& bits = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 0);  /* shared bytes 0..131071 */ // dsl/kernels/lessismore_union.ts:79
+  auto& placed = *reinterpret_cast<int (*)[4]>(lim_smem + 131072);  /* shared bytes 131072..131087 */ // dsl/kernels/lessismore_union.ts:80
+  const int n = seqlens.load(b);                                                    // dsl/kernels/lessismore_union.ts:81
+  if (n < 1 || n > maxSeqlen) {                                                     // dsl/kernels/lessismore_union.ts:82
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:83
+      lim::raise(lim_p.status, lim_raise_base + 0, b, n, maxSeqlen, 0);             // dsl/kernels/lessismore_union.ts:83
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:83
+    return;                                                                         // dsl/kernels/lessismore_union.ts:84
   }
-  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:85
-  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:86
-  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:87
-  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:88
-    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:90
-    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:91
-      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:91
+  const int span = (n + CLUSTER - 1) / CLUSTER;                                     // dsl/kernels/lessismore_union.ts:86
+  const int sliceBegin = min(rank * span, n);                                       // dsl/kernels/lessismore_union.ts:87
+  const int sliceEnd = min(sliceBegin + span, n);                                   // dsl/kernels/lessismore_union.ts:88
+  if (budget >= n) {                                                                // dsl/kernels/lessismore_union.ts:89
+    lim::wait_for_preceding_grid();                                                 // dsl/kernels/lessismore_union.ts:91
+    for (int j = sliceBegin + static_cast<int>(threadIdx.x); j < sliceEnd; j += s::threads) { // dsl/kernels/lessismore_union.ts:92
+      indices.store(j, b, j);                                                       // dsl/kernels/lessismore_union.ts:92
     }
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:92
-      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:92
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:93
+      counts.store(n, b);                                                           // dsl/kernels/lessismore_union.ts:93
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:93
+    return;                                                                         // dsl/kernels/lessismore_union.ts:94
   }
-  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:95
-  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:96
-  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:97
-  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:102
-  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:103
-  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:104
-    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:104
+  const int end = n - recent;                                                       // dsl/kernels/lessismore_union.ts:96
+  const unsigned picks = static_cast<unsigned>(middle * heads);                     // dsl/kernels/lessismore_union.ts:97
+  const int words = (middle * heads + 31) / 32;                                     // dsl/kernels/lessismore_union.ts:98
+  const int rounds = (span + s::threads - 1) / s::threads;                          // dsl/kernels/lessismore_union.ts:103
+  const int runBegin = sliceBegin + lim::warp_id() * 32 * rounds;                   // dsl/kernels/lessismore_union.ts:104
+  auto at = [&](int u) -> int {                                                     // dsl/kernels/lessismore_union.ts:105
+    return runBegin + 32 * u + lim::lane_id();                                      // dsl/kernels/lessismore_union.ts:105
   };
-  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:105
-    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:105
+  auto inRun = [&](int u) -> bool {                                                 // dsl/kernels/lessismore_union.ts:106
+    return u < rounds && at(u) < sliceEnd;                                          // dsl/kernels/lessismore_union.ts:106
   };
-  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:106
+  const bool held = rounds <= PER;                                                  // dsl/kernels/lessismore_union.ts:107
   #pragma unroll 8
-  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:107
-    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:107
+  for (int w = static_cast<int>(threadIdx.x); w < words; w += s::threads) {         // dsl/kernels/lessismore_union.ts:108
+    bits[w] = 0u;                                                                   // dsl/kernels/lessismore_union.ts:108
   }
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:108
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:109
-  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:113
-    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:113
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/lessismore_union.ts:109
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:110
+  auto keyOf = [&](int u) -> unsigned {                                             // dsl/kernels/lessismore_union.ts:114
+    return inRun(u) && at(u) >= sinks && at(u) < end ? firstPick.load(b, at(u)) : picks; // dsl/kernels/lessismore_union.ts:114
   };
-  unsigned key[4];                                                                  // dsl/kernels/lessismore_union.ts:114
-  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:115
-    #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:116
-      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:116
-    }
+  unsigned key[4];                                                                  // dsl/kernels/lessismore_union.ts:115
+  if (held) {                                                                       // dsl/kernels/lessismore_union.ts:116
     #pragma unroll
     for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:117
-      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:117
-        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:117
+      key[q] = keyOf(q);                                                            // dsl/kernels/lessismore_union.ts:117
+    }
+    #pragma unroll
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:118
+      if (key[q] < picks) {                                                         // dsl/kernels/lessismore_union.ts:118
+        atomicOr(&bits[static_cast<int>(key[q] / 32u)], 1u << (key[q] % 32u));      // dsl/kernels/lessismore_union.ts:118
       }
     }
   } else {
     #pragma unroll 8
-    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:120
-      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:121
-      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:122
-        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:122
+    for (int j = max(sinks, sliceBegin) + static_cast<int>(threadIdx.x); j < min(end, sliceEnd); j += s::threads) { // dsl/kernels/lessismore_union.ts:121
+      const unsigned k = firstPick.load(b, j);                                      // dsl/kernels/lessismore_union.ts:122
+      if (k < picks) {                                                              // dsl/kernels/lessismore_union.ts:123
+        atomicOr(&bits[static_cast<int>(k / 32u)], 1u << (k % 32u));                // dsl/kernels/lessismore_union.ts:123
       }
     }
   }
-  {                                                                                 // dsl/kernels/lessismore_union.ts:125
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:127
-    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:128
-    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:129
-      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:130
-      #pragma unroll
-      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:131
-        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:131
-      }
+  {                                                                                 // dsl/kernels/lessismore_union.ts:126
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:128
+    const int share = (words + CLUSTER - 1) / CLUSTER;                              // dsl/kernels/lessismore_union.ts:129
+    for (int w = rank * share + static_cast<int>(threadIdx.x); w < min((rank + 1) * share, words); w += s::threads) { // dsl/kernels/lessismore_union.ts:130
+      unsigned word = 0u;                                                           // dsl/kernels/lessismore_union.ts:131
       #pragma unroll
       for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:132
-        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:132
+        word = word | lim::peer(bits, r)[w];                                        // dsl/kernels/lessismore_union.ts:132
+      }
+      #pragma unroll
+      for (int r = 0; r < CLUSTER; ++r) {                                           // dsl/kernels/lessismore_union.ts:133
+        lim::peer(bits, r)[w] = word;                                               // dsl/kernels/lessismore_union.ts:133
       }
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:134
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:135
   }
-  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:140
-  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:141
-  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:142
-    unsigned word[4];                                                               // dsl/kernels/lessismore_union.ts:143
-    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:144
+  auto& cut = *reinterpret_cast<int (*)[1]>(lim_smem + 131200);  /* shared bytes 131200..131203 */ // dsl/kernels/lessismore_union.ts:141
+  int counted = 0;                                                                  // dsl/kernels/lessismore_union.ts:142
+  for (int base = 0; base < words; base += s::threads * PER) {                      // dsl/kernels/lessismore_union.ts:143
+    unsigned word[4];                                                               // dsl/kernels/lessismore_union.ts:144
+    int mine = 0;                                                                   // dsl/kernels/lessismore_union.ts:145
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:145
-      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:146
-      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:147
-      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:148
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:146
+      const int w = base + static_cast<int>(threadIdx.x) * PER + q;                 // dsl/kernels/lessismore_union.ts:147
+      word[q] = w < words ? bits[w] : 0u;                                           // dsl/kernels/lessismore_union.ts:148
+      mine += __popc(word[q]);                                                      // dsl/kernels/lessismore_union.ts:149
     }
-    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:150
-    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:151
-    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:152
+    int scan[2];                                                                    // dsl/kernels/lessismore_union.ts:151
+    lim::block_exclusive_sum<s::threads>(mine, scan);                               // dsl/kernels/lessismore_union.ts:152
+    int seen = counted + scan[0];                                                   // dsl/kernels/lessismore_union.ts:153
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:153
-      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:154
-      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:155
-        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:155
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:154
+      const int here = __popc(word[q]);                                             // dsl/kernels/lessismore_union.ts:155
+      if (seen < middle && seen + here >= middle) {                                 // dsl/kernels/lessismore_union.ts:156
+        cut[0] = (base + static_cast<int>(threadIdx.x) * PER + q) * 32 + static_cast<int>(__fns(word[q], 0u, (middle - seen - 1) + 1)); // dsl/kernels/lessismore_union.ts:156
       }
-      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:156
+      seen += here;                                                                 // dsl/kernels/lessismore_union.ts:157
     }
-    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:158
-    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:159
-      break;                                                                        // dsl/kernels/lessismore_union.ts:159
+    counted += scan[1];                                                             // dsl/kernels/lessismore_union.ts:159
+    if (counted >= middle) {                                                        // dsl/kernels/lessismore_union.ts:160
+      break;                                                                        // dsl/kernels/lessismore_union.ts:160
     }
   }
-  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:164
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:165
-      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:166
-      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:167
+  if (counted < middle) {                                                           // dsl/kernels/lessismore_union.ts:165
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/lessismore_union.ts:166
+      lim::raise(lim_p.status, lim_raise_base + 1, b, counted, middle, 0);          // dsl/kernels/lessismore_union.ts:167
+      counts.store(0, b);                                                           // dsl/kernels/lessismore_union.ts:168
     }
-    return;                                                                         // dsl/kernels/lessismore_union.ts:169
+    return;                                                                         // dsl/kernels/lessismore_union.ts:170
   }
-  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:171
-  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:172
-  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:174
-    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:174
+  __syncthreads();                                                                  // dsl/kernels/lessismore_union.ts:172
+  const unsigned cutKey = static_cast<unsigned>(cut[0]);                            // dsl/kernels/lessismore_union.ts:173
+  auto kept = [&](int u, unsigned k) -> bool {                                      // dsl/kernels/lessismore_union.ts:175
+    return inRun(u) && (at(u) < sinks || at(u) >= end || k <= cutKey);              // dsl/kernels/lessismore_union.ts:175
   };
-  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:181
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:182
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:183
+  int warpKept = 0;                                                                 // dsl/kernels/lessismore_union.ts:182
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:183
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:184
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:183
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:183
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:184
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:184
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:184
-      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:184
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:185
+      warpKept += __popc(__ballot_sync(0xffffffffu, kept(g + q, key[q])));          // dsl/kernels/lessismore_union.ts:185
     }
   }
-  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:186
-  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:187
-  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:188
-  {                                                                                 // dsl/kernels/lessismore_union.ts:189
-    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:190
-      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:190
+  int scan[2];                                                                      // dsl/kernels/lessismore_union.ts:187
+  lim::block_exclusive_sum<s::threads>(lim::lane_id() == 31 ? warpKept : 0, scan);  // dsl/kernels/lessismore_union.ts:188
+  int written = 0;                                                                  // dsl/kernels/lessismore_union.ts:189
+  {                                                                                 // dsl/kernels/lessismore_union.ts:190
+    if (static_cast<int>(threadIdx.x) < CLUSTER) {                                  // dsl/kernels/lessismore_union.ts:191
+      lim::peer(placed, static_cast<int>(threadIdx.x))[rank] = scan[1];             // dsl/kernels/lessismore_union.ts:191
     }
-    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:191
+    lim::cluster_sync();                                                            // dsl/kernels/lessismore_union.ts:192
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:192
-      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:192
-        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:192
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/lessismore_union.ts:193
+      if (r < rank) {                                                               // dsl/kernels/lessismore_union.ts:193
+        written += placed[r];                                                       // dsl/kernels/lessismore_union.ts:193
       }
     }
   }
-  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:197
-  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:198
-  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:199
-    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:200
+  const unsigned below = (1u << lim::lane_id()) - 1u;                               // dsl/kernels/lessismore_union.ts:198
+  int slot = written + scan[0];                                                     // dsl/kernels/lessismore_union.ts:199
+  for (int g = 0; g < rounds; g += PER) {                                           // dsl/kernels/lessismore_union.ts:200
+    if (!held) {                                                                    // dsl/kernels/lessismore_union.ts:201
       #pragma unroll
-      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:200
-        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:200
+      for (int q = 0; q < PER; ++q) {                                               // dsl/kernels/lessismore_union.ts:201
+        key[q] = keyOf(g + q);                                                      // dsl/kernels/lessismore_union.ts:201
       }
     }
     #pragma unroll
-    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:201
-      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:202
-      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:203
-      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:204
-      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:206
-        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:206
+    for (int q = 0; q < PER; ++q) {                                                 // dsl/kernels/lessismore_union.ts:202
+      const bool keep = kept(g + q, key[q]);                                        // dsl/kernels/lessismore_union.ts:203
+      const unsigned mask = __ballot_sync(0xffffffffu, keep);                       // dsl/kernels/lessismore_union.ts:204
+      const int mine = slot + __popc(mask & below);                                 // dsl/kernels/lessismore_union.ts:205
+      if (keep && mine < budget) {                                                  // dsl/kernels/lessismore_union.ts:207
+        indices.store(at(g + q), b, mine);                                          // dsl/kernels/lessismore_union.ts:207
       }
-      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:207
+      slot += __popc(mask);                                                         // dsl/kernels/lessismore_union.ts:208
     }
   }
-  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:210
-    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:212
-    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:213
-      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:213
+  if (static_cast<int>(threadIdx.x) == 0 && rank == CLUSTER - 1) {                  // dsl/kernels/lessismore_union.ts:211
+    const int total = written + scan[1];                                            // dsl/kernels/lessismore_union.ts:213
+    if (total > budget) {                                                           // dsl/kernels/lessismore_union.ts:214
+      lim::raise(lim_p.status, lim_raise_base + 2, b, total, budget, 0);            // dsl/kernels/lessismore_union.ts:214
     }
-    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:214
+    counts.store(min(total, budget), b);                                            // dsl/kernels/lessismore_union.ts:215
   }
 }
 
