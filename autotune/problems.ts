@@ -5,6 +5,7 @@
 
 import type { Constants } from "../codegen/types.js";
 import { isFp8 } from "../dsl/lang/types.js";
+import { DEFAULT_RUN } from "../runtime/ts/config.js";
 import { roundToFp8, type Fp8Format } from "../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
@@ -278,9 +279,9 @@ function topkProblem(native: NativeAddon, seed: number): TuningProblem {
   };
 }
 
-/** The selection the union is checked and timed with: LessIsMore's paper defaults over the presets' heads. */
-const UNION_SELECTION = { recencyRatio: 0.25, sinks: 4 };
-const UNION_TIMED_BUDGET = 2048;
+/** The selection the union is checked and timed with: the decode runtime's defaults (the paper's r and S, K 2048). */
+const UNION_SELECTION = { recencyRatio: DEFAULT_RUN.recencyRatio, sinks: DEFAULT_RUN.sinks };
+const UNION_TIMED_BUDGET = DEFAULT_RUN.budget;
 
 /**
  * First-pick keys of requests of the given lengths (rows `stride` apart), as the top-k leaves them: each

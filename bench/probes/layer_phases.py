@@ -35,7 +35,6 @@ ATTENTION = {"entry": 0, "pdl-wait": 1, "partial": 7, "end": 9}
 CLEAR = {"entry": 0, "end": 1}
 TOPK = {"entry": 0, "pdl-wait": 1, "end": 19}
 UNION = {"entry": 0, "pdl-wait": 1, "end": 7}
-HQ, R, S = 32, 0.25, 4
 
 
 def clear_files(folder: str):

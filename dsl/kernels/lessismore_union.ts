@@ -51,8 +51,8 @@ export const lessIsMoreUnion = defineKernel({
   },
   // Measured on the H200 (bench/NOTES.md sections 17, 33 and 36): clusters of 8 are fastest at 32K and 128K
   // tokens, B 1 and 8 (1.5-3x one block per request). 512 threads of 8 hold a 32K request's keys in registers
-  // and are among the fastest there (7.1 us); the H200 database takes 1024 threads of 4 from 12288 tokens up
-  // (as fast at 32K, 13.7 us against 16.5 at 128K) and 512 threads of 4 in clusters of 4 below.
+  // and are among the fastest there (7.1 us). The heuristic is that schedule; a tuning database picks one per
+  // bucket (on the H200 other schedules win below 12288 tokens and at 128K, section 36).
   heuristic: () => ({ threads: 512, items: 8, cluster: 8 }),
   rules: [],
 });
