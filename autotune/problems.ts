@@ -288,7 +288,7 @@ const UNION_TIMED_BUDGET = DEFAULT_RUN.budget;
  * request's candidates [sinks, n - recent) in a random order take distinct random keys below middle x heads
  * while they last; the rest, and the sinks and the window, no pick (0xffffffff, above every key).
  */
-function randomFirstPicks(next: () => number, lengths: readonly number[], stride: number, budget: number, heads: number): Uint32Array {
+export function randomFirstPicks(next: () => number, lengths: readonly number[], stride: number, budget: number, heads: number): Uint32Array {
   const { middle, recent } = budgetSplit(budget, UNION_SELECTION.recencyRatio, UNION_SELECTION.sinks);
   const shuffled = (count: number) => {
     const a = Array.from({ length: count }, (_, i) => i);

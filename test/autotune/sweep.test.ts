@@ -7,7 +7,9 @@ import { loadKernels } from "../../codegen/frontend/load.js";
 import { TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
 import { kernelDigest } from "../../codegen/tuning/digest.js";
 import { pendingKeys, rejectedVariants, type SweepOptions } from "../../autotune/sweep.js";
-import { TOPK_SHAPES } from "../../autotune/problems.js";
+import { randomFirstPicks, TOPK_SHAPES } from "../../autotune/problems.js";
+import { budgetSplit, unionOfFirstPicks } from "../../reference/lessismore.js";
+import { rng } from "../../reference/random.js";
 import { topkKernel } from "../../dsl/kernels/topk.js";
 
 const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
@@ -34,6 +36,24 @@ describe("lim tune", () => {
       expect(TOPK_SHAPES[point].length).toBeGreaterThan(1);
       for (const [rows, length] of TOPK_SHAPES[point]) expect([rows, length, bucketOf(Math.floor(length / rows))]).toEqual([rows, length, bucketOf(point)]);
     }
+  });
+
+  it("checks the union on first-pick keys each request's own length could hold", () => {
+    // Each request's picks lie in its candidates [sinks, n - recent), have distinct keys below middle x heads,
+    // and number at least middle (else the kernel refuses the keys); past n, no pick.
+    const lengths = [1025, 5000, 40000];
+    const stride = 40000;
+    const [budget, heads] = [1024, 8];
+    const { middle, recent } = budgetSplit(budget, 0.25, 4);
+    const keys = randomFirstPicks(rng(7), lengths, stride, budget, heads);
+    lengths.forEach((n, b) => {
+      const row = keys.subarray(b * stride, (b + 1) * stride);
+      const picked = [...row.keys()].filter((j) => row[j] < middle * heads);
+      expect(picked.every((j) => j >= 4 && j < n - recent), `request ${b}: picks inside its candidates`).toBe(true);
+      expect(new Set(picked.map((j) => row[j])).size, `request ${b}: distinct keys`).toBe(picked.length);
+      expect(picked.length, `request ${b}: at least middle picks`).toBeGreaterThanOrEqual(middle);
+      expect(unionOfFirstPicks(row, n, budget, 0.25, 4, heads)).toHaveLength(budget);
+    });
   });
 
   it("rules out candidates that fail to compile, spill or use a stack frame, from ninja's log", () => {
