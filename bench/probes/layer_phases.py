@@ -28,7 +28,7 @@ import sys
 import decode_phases
 import topk_phases
 import union_phases
-from stamps import Patch, Stamps, command_line
+from stamps import Patch, Stamps, command_line, since
 
 # Slots of each kernel's stamps (its probe's PHASES): entry, pdl-wait and the one that ends the kernel.
 ATTENTION = {"entry": 0, "pdl-wait": 1, "partial": 7, "end": 9}
@@ -51,11 +51,6 @@ def patch(folder: str):
         k.insert(r"  const int b = static_cast<int>\(blockIdx\.y\);[^\n]*\n", before="  if (threadIdx.x == 0) PROBE(0);\n")
         k.insert(r"  lim::wait_for_preceding_grid\(\);[^\n]*\n", after="  if (threadIdx.x == 0) PROBE(1);\n")
         k.save()
-
-
-def stamped(blocks: list, slot: int, t0: int) -> list:
-    """The stamps of one slot (us from t0), leaving out those an earlier layer of the graph left."""
-    return sorted((b[slot] - t0) / 1e3 for b in blocks if b[slot] >= t0)
 
 
 def run(library: str, folder: str):
@@ -90,7 +85,7 @@ def run(library: str, folder: str):
         print(f"B {B}, N {N}, K {budget}: the last layer of a graph of 10, us from the attention's first entry", flush=True)
         ends = {}
         for name, (_, slots) in kernels.items():
-            times = {phase: stamped(blocks[name], slot, t0) for phase, slot in slots.items()}
+            times = {phase: since(blocks[name], slot, t0) for phase, slot in slots.items()}
             parts = [f"{phase} {v[0]:7.2f}" + (f" .. {v[-1]:7.2f}" if phase != "entry" else "") for phase, v in times.items() if v]
             print(f"  {name:<10} ({len(blocks[name])} blocks) " + "   ".join(parts), flush=True)
             ends[name] = times["end"][-1] if times["end"] else None

@@ -78,13 +78,18 @@ class Stamps:
         return found
 
 
+def since(blocks: list, slot: int, t0: int) -> list:
+    """One slot's stamps in microseconds from t0, ascending; stamps left by an earlier launch (of a graph) come
+    before t0 and are skipped."""
+    return sorted((b[slot] - t0) / 1e3 for b in blocks if b[slot] >= t0)
+
+
 def report(label: str, blocks: list, phases: list):
     """Per phase, the earliest, median and latest block in microseconds from the first block's entry (slot 0)."""
     t0 = min(b[0] for b in blocks)
     lines = []
     for slot, phase in enumerate(phases):
-        # Stamps left by an earlier launch (of a graph) come before t0: skipped.
-        v = [(b[slot] - t0) / 1e3 for b in blocks if b[slot] >= t0]
+        v = since(blocks, slot, t0)
         if v:
             lines.append(f"{phase:<12} {min(v):6.2f} {statistics.median(v):6.2f} {max(v):6.2f}")
     print(f"  {label}: {len(blocks)} blocks, us from the first entry (min / median / max)\n    " + "\n    ".join(lines), flush=True)
