@@ -174,6 +174,7 @@ def main():
     ap.add_argument("--layer-variants", default="", metavar="KERNEL:V1,V2", help="variants of one kernel (topk, lessismore_union) to time the whole layer with, each forced in turn")
     ap.add_argument("--sizes", default="", metavar="B:N:K,...", help="the selection layers to time (default: B 1 and 8 x N 32K and 128K (--quick) or 8K-128K x K 1K-4K)")
     ap.add_argument("--selection-only", action="store_true", help="only the selection layer and its parts (no standalone top-k)")
+    ap.add_argument("--topk-shapes", default="", metavar="ROWS:N:K,...", help="the standalone top-k shapes to time (default: issue 12's, 32 x 8K to 32 x 256K)")
     args = ap.parse_args()
     lim = Lim(args.lib)
     props = torch.cuda.get_device_properties(0)
@@ -188,7 +189,8 @@ def main():
         rows.append(r)
         print(json.dumps(r), flush=True)
         torch.cuda.empty_cache()
-    topk_shapes = [(32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024), (32, 262144, 8192), (8, 131072, 2048)]
+    topk_shapes = [tuple(int(x) for x in t.split(":")) for t in args.topk_shapes.split(",") if t] or [
+        (32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024), (32, 262144, 8192), (8, 131072, 2048)]
     topk_rows = [] if args.selection_only else [bench_topk(lim, r, n, k, topk_variants_of(k) if args.topk_variants else ()) for r, n, k in topk_shapes]
     for r in topk_rows:
         print(json.dumps(r), flush=True)

@@ -291,20 +291,20 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/synthesize_step__d256_fp16__t32.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t512_i8_c8192_b1_x2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t1024_i4_c32768_b2_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t1024_i4_c32768_b4_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t1024_i4_c32768_b3_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k1024__t1024_i4_c32768_b8_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768_b1_x2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768_b2_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768_b4_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768_b3_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k2048__t1024_i4_c32768_b8_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c16384_b1_x2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t512_i8_c32768_b2_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4_c16384_b4_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4_c16384_b1_x2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4_c16384_b2_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4_c16384_b3_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k4096__t1024_i4_c16384_b8_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t1024_i4_c16384_b1_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384_b2_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384_b4_x1.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i4_c16384_b8_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384_b3_x1.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/topk__k8192__t512_i8_c16384_b8_x1.cu
   ${CMAKE_CURRENT_LIST_DIR}/variants.cpp
   ${CMAKE_CURRENT_LIST_DIR}/abi.cpp
 )

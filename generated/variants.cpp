@@ -1119,38 +1119,38 @@ extern "C" const lim_variant_info* lim_find_synthesize_step(int32_t D, lim_dtype
 // ---- topk (16 variants)
 extern "C" const lim_variant_info lim_topk__k1024__t512_i8_c8192_b1_x2_info;
 extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b2_x1_info;
-extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b4_x1_info;
+extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b3_x1_info;
 extern "C" const lim_variant_info lim_topk__k1024__t1024_i4_c32768_b8_x1_info;
 extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b1_x2_info;
 extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b2_x1_info;
-extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b4_x1_info;
+extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b3_x1_info;
 extern "C" const lim_variant_info lim_topk__k2048__t1024_i4_c32768_b8_x1_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c16384_b1_x2_info;
-extern "C" const lim_variant_info lim_topk__k4096__t512_i8_c32768_b2_x1_info;
-extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b4_x1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b1_x2_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b2_x1_info;
+extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b3_x1_info;
 extern "C" const lim_variant_info lim_topk__k4096__t1024_i4_c16384_b8_x1_info;
 extern "C" const lim_variant_info lim_topk__k8192__t1024_i4_c16384_b1_x1_info;
 extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b2_x1_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b4_x1_info;
-extern "C" const lim_variant_info lim_topk__k8192__t512_i4_c16384_b8_x1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b3_x1_info;
+extern "C" const lim_variant_info lim_topk__k8192__t512_i8_c16384_b8_x1_info;
 
 extern "C" const lim_variant_info* const lim_topk_variants[] = {
     &lim_topk__k1024__t512_i8_c8192_b1_x2_info,
     &lim_topk__k1024__t1024_i4_c32768_b2_x1_info,
-    &lim_topk__k1024__t1024_i4_c32768_b4_x1_info,
+    &lim_topk__k1024__t1024_i4_c32768_b3_x1_info,
     &lim_topk__k1024__t1024_i4_c32768_b8_x1_info,
     &lim_topk__k2048__t1024_i4_c32768_b1_x2_info,
     &lim_topk__k2048__t1024_i4_c32768_b2_x1_info,
-    &lim_topk__k2048__t1024_i4_c32768_b4_x1_info,
+    &lim_topk__k2048__t1024_i4_c32768_b3_x1_info,
     &lim_topk__k2048__t1024_i4_c32768_b8_x1_info,
-    &lim_topk__k4096__t512_i8_c16384_b1_x2_info,
-    &lim_topk__k4096__t512_i8_c32768_b2_x1_info,
-    &lim_topk__k4096__t1024_i4_c16384_b4_x1_info,
+    &lim_topk__k4096__t1024_i4_c16384_b1_x2_info,
+    &lim_topk__k4096__t1024_i4_c16384_b2_x1_info,
+    &lim_topk__k4096__t1024_i4_c16384_b3_x1_info,
     &lim_topk__k4096__t1024_i4_c16384_b8_x1_info,
     &lim_topk__k8192__t1024_i4_c16384_b1_x1_info,
     &lim_topk__k8192__t512_i8_c16384_b2_x1_info,
-    &lim_topk__k8192__t512_i8_c16384_b4_x1_info,
-    &lim_topk__k8192__t512_i4_c16384_b8_x1_info,
+    &lim_topk__k8192__t512_i8_c16384_b3_x1_info,
+    &lim_topk__k8192__t512_i8_c16384_b8_x1_info,
     nullptr};
 extern "C" const int lim_topk_variant_count = 16;
 
@@ -1158,20 +1158,20 @@ extern "C" const int lim_topk_variant_count = 16;
 static const lim_dispatch_entry lim_topk_dispatch[] = {
     {&lim_topk__k1024__t512_i8_c8192_b1_x2_info, 0, 384 },
     {&lim_topk__k1024__t1024_i4_c32768_b2_x1_info, 384, 2048 },
-    {&lim_topk__k1024__t1024_i4_c32768_b4_x1_info, 2048, 6144 },
+    {&lim_topk__k1024__t1024_i4_c32768_b3_x1_info, 2048, 6144 },
     {&lim_topk__k1024__t1024_i4_c32768_b8_x1_info, 6144, INT64_MAX },
     {&lim_topk__k2048__t1024_i4_c32768_b1_x2_info, 0, 384 },
     {&lim_topk__k2048__t1024_i4_c32768_b2_x1_info, 384, 2048 },
-    {&lim_topk__k2048__t1024_i4_c32768_b4_x1_info, 2048, 6144 },
+    {&lim_topk__k2048__t1024_i4_c32768_b3_x1_info, 2048, 6144 },
     {&lim_topk__k2048__t1024_i4_c32768_b8_x1_info, 6144, INT64_MAX },
-    {&lim_topk__k4096__t512_i8_c16384_b1_x2_info, 0, 384 },
-    {&lim_topk__k4096__t512_i8_c32768_b2_x1_info, 384, 2048 },
-    {&lim_topk__k4096__t1024_i4_c16384_b4_x1_info, 2048, 6144 },
+    {&lim_topk__k4096__t1024_i4_c16384_b1_x2_info, 0, 384 },
+    {&lim_topk__k4096__t1024_i4_c16384_b2_x1_info, 384, 2048 },
+    {&lim_topk__k4096__t1024_i4_c16384_b3_x1_info, 2048, 6144 },
     {&lim_topk__k4096__t1024_i4_c16384_b8_x1_info, 6144, INT64_MAX },
     {&lim_topk__k8192__t1024_i4_c16384_b1_x1_info, 0, 384 },
     {&lim_topk__k8192__t512_i8_c16384_b2_x1_info, 384, 2048 },
-    {&lim_topk__k8192__t512_i8_c16384_b4_x1_info, 2048, 6144 },
-    {&lim_topk__k8192__t512_i4_c16384_b8_x1_info, 6144, INT64_MAX },
+    {&lim_topk__k8192__t512_i8_c16384_b3_x1_info, 2048, 6144 },
+    {&lim_topk__k8192__t512_i8_c16384_b8_x1_info, 6144, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row) {
@@ -1222,6 +1222,6 @@ extern "C" const lim_raise_site lim_raise_sites[] = {
     {"lessismore_union", "the keys of request {0} keep {1} tokens, more than budget = {2}: two tokens share a first-occurrence key", "dsl/kernels/lessismore_union.ts:214"},
     {"synthesize_kv", "seqlens[{0}] = {1} is outside [0, {2}]", "dsl/kernels/synthetic.ts:95"},
     {"synthesize_kv", "the block table of request {0} names no page of the pool for position {1}", "dsl/kernels/synthetic.ts:101"},
-    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:125"},
+    {"topk", "length {1} of row {0} is outside [0, {2}]", "dsl/kernels/topk.ts:133"},
     {nullptr, nullptr, nullptr}};
 extern "C" const int lim_raise_site_count = 21;

@@ -40,8 +40,8 @@ export function checkSpec(definition: KernelDefinition, file: string, sf: Source
   if (spec.cluster !== undefined) {
     const knob = spec.schedule?.[spec.cluster];
     if (!knob) fail(["spec", "cluster"], `cluster of ${spec.name} names '${String(spec.cluster)}', which is no schedule knob`, `name the knob that gives a cluster's blocks, e.g. cluster: "cluster" with schedule: { cluster: { tag: "c", values: [1, 2, 4, 8] } }`);
-    const bad = knob!.values.filter((v) => ![1, 2, 4, 8].includes(v));
-    if (bad.length > 0) fail(["spec", "schedule", spec.cluster], `cluster knob '${spec.cluster}' of ${spec.name} has values ${bad.join(", ")}`, "a cluster has 1, 2, 4 or 8 blocks (the portable cluster sizes of sm_90)");
+    const bad = knob!.values.filter((v) => !(Number.isInteger(v) && v >= 1 && v <= 8));
+    if (bad.length > 0) fail(["spec", "schedule", spec.cluster], `cluster knob '${spec.cluster}' of ${spec.name} has values ${bad.join(", ")}`, "a cluster has 1 to 8 blocks (the portable cluster sizes of sm_90)");
   }
   const tags = Object.values(spec.schedule ?? {}).map((k) => k.tag);
   if (new Set(tags).size !== tags.length) fail(["spec", "schedule"], `schedule tags of ${spec.name} repeat: ${tags.join(", ")}`, "give each knob its own tag; tags make variant names unique");

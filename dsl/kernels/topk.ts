@@ -44,7 +44,9 @@ export const topkKernel = defineKernel({
       threads: { tag: "t", values: [256, 512, 1024] },
       items: { tag: "i", values: [4, 8] }, // consecutive elements per thread in the compaction pass
       cache: { tag: "c", values: [8192, 16384, 32768] }, // keys of a block's slice kept in shared memory after the first pass
-      cluster: { tag: "b", values: [1, 2, 4, 8] }, // blocks per row, each on its own SM
+      // Blocks per row, each on its own SM. Clusters of 3 fill the GPCs that 4 leaves SMs idle in: 32 rows
+      // in clusters of 4 take two waves (30 are resident), in clusters of 3 one.
+      cluster: { tag: "b", values: [1, 2, 3, 4, 8] },
       // Room for a block's picks and candidates, in multiples of K: the keys at or above the first digit's bin
       // are 1.07-1.6 K on a whole row of normal logits (bench/NOTES.md section 30), more than K for a block
       // alone on its row (a block of a cluster holds a share of them); where they do not fit, the block reads
@@ -57,8 +59,8 @@ export const topkKernel = defineKernel({
     // sections 16-17): the 32 rows of one request leave SMs idle unless each row takes several blocks, 256
     // rows of 32K fill it with one each, and rows of 128K want several blocks even 256 at a time (a block's
     // key cache holds at most 32K keys). Neither the row count nor the length alone tells these apart. One
-    // request's heads at 128K take clusters of 4 (30 are resident at once, against 15 of 8), longer or
-    // fewer rows clusters of 8 (bench/NOTES.md section 32).
+    // request's heads at 64K-256K take clusters of 3 (all 32 resident at once; of clusters of 4, 30 are), longer
+    // or fewer rows clusters of 8 (bench/NOTES.md sections 32 and 37).
     bucket: { name: "length_per_row", doc: "row length / rows ranked in one call (requests x query heads)", bounds: [384, 2048, 6144], tunedAt: [128, 1024, 4096, 12288] },
     overlapsPrecedingKernel: true, // starts while the kernel that wrote the values (attention) finishes
     occupancyFromSharedMemory: true, // 512-thread schedules spilled at 64 registers, alone on their SMs
@@ -73,10 +75,16 @@ export const topkKernel = defineKernel({
     (_c, s) => (2048 % s.threads === 0 ? undefined : `threads (${s.threads}) must divide the 2048 histogram bins`),
     (c, s) => (s.cache >= c.K ? undefined : `the key cache (${s.cache} keys) must hold budget ${c.K}'s ranks (rank order keeps them there)`),
     (_c, s) => (s.room === 1 || s.cluster === 1 ? undefined : `room for ${s.room} K candidates is for a block alone on its row (cluster 1, not ${s.cluster}): a block of a cluster holds a share of them`),
-    // The key cache, three histograms' worth of bins, the picks and candidates (room x K x 8 bytes) and their
-    // bucket order (K x 4), and about K x 4.5 more in the fallback sort's own storage, which the front end
-    // does not count, must fit the 227 KB of shared memory of a block.
-    (c, s) => (s.cache * 4 + 24576 + c.K * (9 + 8 * s.room) <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks (room for ${s.room} K) and sort needs more than a block's 227 KB of shared memory`),
+    // The key cache, the block's histogram (2 x 2048 bins) and in a cluster the summed bins (2048), the picks
+    // and candidates (room x K x 8 bytes) and their bucket order (K x 4), beside the static storage the front end does not count, must fit the 227 KB of
+    // shared memory of a block. That storage is the fallback sort's (cub's BlockRadixSort: 36.2 bytes a
+    // thread for its counters or 4.13 a key for its exchange, whichever is more) and the block scans' (4.2
+    // bytes a thread); sizes of nvcc 13.0's cub, rounded up. With K x 4.5 for all of it, budget 4096's
+    // 1024-thread schedules with 32K cached keys passed this rule and then could not launch (246 KB).
+    (c, s) => {
+      const bytes = s.cache * 4 + (s.cluster > 1 ? 24576 : 16384) + c.K * (4 + 8 * s.room) + Math.max(37 * s.threads, 4.25 * c.K) + 4.25 * s.threads;
+      return bytes <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks (room for ${s.room} K) and the sort of ${s.threads} threads needs ${Math.ceil(bytes / 1024)} KB of shared memory, more than a block's 227 KB`;
+    },
   ],
 });
 
@@ -189,9 +197,8 @@ export function topk(
     // (each read once, in whole lines) and hands the sums to every block.
     if (CLUSTER > 1) {
       clusterSync();
-      const share = BINS / CLUSTER;
-      for (let i = threadIdx.x; i < share; i += s.threads) {
-        const bin = rank * share + i;
+      const share = (BINS + CLUSTER - 1) / CLUSTER; // a cluster of 3 leaves the last block fewer bins
+      for (let bin = rank * share + threadIdx.x; bin < min((rank + 1) * share, BINS); bin += s.threads) {
         let sum = 0;
         for (const r of unroll(CLUSTER)) sum += peer(hist, r)[bin];
         for (const r of unroll(CLUSTER)) peer(total, r)[bin] = sum;

@@ -53,7 +53,7 @@ export interface KernelSpec {
    */
   readonly producerWarps?: number;
   /**
-   * The schedule knob giving the blocks of a thread-block cluster along grid x (Hopper): 1, 2, 4 or 8. The
+   * The schedule knob giving the blocks of a thread-block cluster along grid x (Hopper): 1 to 8. The
    * blocks of a cluster run at once, each on its own SM of one GPC, and reach each other's shared memory
    * (peer(), clusterSync(), clusterRank()); the grid's x must be a multiple of it. A cluster of 1 is none.
    */

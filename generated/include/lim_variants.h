@@ -690,20 +690,20 @@ const lim_variant_info* lim_find_topk(int32_t K, int64_t length_per_row);
 
 int lim_topk__k1024__t512_i8_c8192_b1_x2(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k1024__t1024_i4_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k1024__t1024_i4_c32768_b4_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k1024__t1024_i4_c32768_b3_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k1024__t1024_i4_c32768_b8_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t1024_i4_c32768_b1_x2(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t1024_i4_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k2048__t1024_i4_c32768_b4_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k2048__t1024_i4_c32768_b3_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k2048__t1024_i4_c32768_b8_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c16384_b1_x2(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t512_i8_c32768_b2_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k4096__t1024_i4_c16384_b4_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4_c16384_b1_x2(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4_c16384_b2_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k4096__t1024_i4_c16384_b3_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k4096__t1024_i4_c16384_b8_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t1024_i4_c16384_b1_x1(const lim_topk_params* p, cudaStream_t stream);
 int lim_topk__k8192__t512_i8_c16384_b2_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i8_c16384_b4_x1(const lim_topk_params* p, cudaStream_t stream);
-int lim_topk__k8192__t512_i4_c16384_b8_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b3_x1(const lim_topk_params* p, cudaStream_t stream);
+int lim_topk__k8192__t512_i8_c16384_b8_x1(const lim_topk_params* p, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

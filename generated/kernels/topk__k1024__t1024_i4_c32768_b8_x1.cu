@@ -3,7 +3,7 @@
 //
 // Kernel    topk: exact top-k of each row by radix select (descending, ties to the lower position, NaN last), in rank or position order
 // Constants K=1024
-// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.72x over the heuristic; measured on an earlier source (61f3738bd1c7d48e) and carried: the first pass's last partial batch loaded at once (bench/NOTES.md section 35); the whole batches as before))
+// Schedule  threads=1024 items=4 cache=32768 cluster=8 room=1 (tuned in tuning/nvidia-h200.json (1.72x over the heuristic))
 // Launch    grid (R * s.cluster, 1, 1), 1024 threads, 168464 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel,
 //           in clusters of 8 blocks along x
@@ -46,415 +46,414 @@ __global__ void __cluster_dims__(8, 1, 1) __launch_bounds__(1024) topk__k1024__t
   const int k = lim_p.k;
   const int byPosition = lim_p.byPosition;
 
-  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:100
-  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:101
-  constexpr int SORTED = 1;                                                         // dsl/kernels/topk.ts:102
-  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:103
-  constexpr int CLUSTER = 8;                                                        // dsl/kernels/topk.ts:104
-  constexpr int BATCH = 8;                                                          // dsl/kernels/topk.ts:105
-  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:106
-  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:107
-  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:108
-  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:109
-  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:111
-  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:112
-  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:113
-  constexpr int CAPACITY = 1024;                                                    // dsl/kernels/topk.ts:114
-  auto& selKey = *reinterpret_cast<unsigned (*)[1024]>(lim_smem + 24704);  /* shared bytes 24704..28799 */ // dsl/kernels/topk.ts:115
-  auto& selPos = *reinterpret_cast<int (*)[1024]>(lim_smem + 28800);  /* shared bytes 28800..32895 */ // dsl/kernels/topk.ts:116
-  auto& members = *reinterpret_cast<int (*)[1024]>(lim_smem + 32896);  /* shared bytes 32896..36991 */ // dsl/kernels/topk.ts:117
-  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 36992);  /* shared bytes 36992..36995 */ // dsl/kernels/topk.ts:118
-  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 37120);  /* shared bytes 37120..37127 */ // dsl/kernels/topk.ts:119
-  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:121
-  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:122
-  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:123
-    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:123
+  constexpr int BINS = 2048;                                                        // dsl/kernels/topk.ts:108
+  constexpr int PER_BIN = 2;                                                        // dsl/kernels/topk.ts:109
+  constexpr int SORTED = 1;                                                         // dsl/kernels/topk.ts:110
+  constexpr int PER = 4;                                                            // dsl/kernels/topk.ts:111
+  constexpr int CLUSTER = 8;                                                        // dsl/kernels/topk.ts:112
+  constexpr int BATCH = 8;                                                          // dsl/kernels/topk.ts:113
+  constexpr int CROWDED = 32;                                                       // dsl/kernels/topk.ts:114
+  const bool RANKED = byPosition == 0;                                              // dsl/kernels/topk.ts:115
+  const int row = static_cast<int>(blockIdx.x) / CLUSTER;                           // dsl/kernels/topk.ts:116
+  const int rank = CLUSTER > 1 ? lim::cluster_rank() : 0;                           // dsl/kernels/topk.ts:117
+  auto& hist = *reinterpret_cast<int (*)[4096]>(lim_smem + 0);  /* shared bytes 0..16383 */ // dsl/kernels/topk.ts:119
+  auto& total = *reinterpret_cast<int (*)[2048]>(lim_smem + 16384);  /* shared bytes 16384..24575 */ // dsl/kernels/topk.ts:120
+  auto& placed = *reinterpret_cast<int (*)[1]>(lim_smem + 24576);  /* shared bytes 24576..24579 */ // dsl/kernels/topk.ts:121
+  constexpr int CAPACITY = 1024;                                                    // dsl/kernels/topk.ts:122
+  auto& selKey = *reinterpret_cast<unsigned (*)[1024]>(lim_smem + 24704);  /* shared bytes 24704..28799 */ // dsl/kernels/topk.ts:123
+  auto& selPos = *reinterpret_cast<int (*)[1024]>(lim_smem + 28800);  /* shared bytes 28800..32895 */ // dsl/kernels/topk.ts:124
+  auto& members = *reinterpret_cast<int (*)[1024]>(lim_smem + 32896);  /* shared bytes 32896..36991 */ // dsl/kernels/topk.ts:125
+  auto& crowded = *reinterpret_cast<int (*)[1]>(lim_smem + 36992);  /* shared bytes 36992..36995 */ // dsl/kernels/topk.ts:126
+  auto& owned = *reinterpret_cast<int (*)[2]>(lim_smem + 37120);  /* shared bytes 37120..37127 */ // dsl/kernels/topk.ts:127
+  lim::wait_for_preceding_grid();                                                   // dsl/kernels/topk.ts:129
+  int n = lim_p.L;                                                                  // dsl/kernels/topk.ts:130
+  if (lengths.present()) {                                                          // dsl/kernels/topk.ts:131
+    n = lengths.load(row / rowsPerSeq);                                             // dsl/kernels/topk.ts:131
   }
-  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:124
-    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:125
-      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:125
+  if (n < 0 || n > lim_p.L) {                                                       // dsl/kernels/topk.ts:132
+    if (static_cast<int>(threadIdx.x) == 0 && rank == 0) {                          // dsl/kernels/topk.ts:133
+      lim::raise(lim_p.status, lim_raise_base + 0, row, n, lim_p.L, 0);             // dsl/kernels/topk.ts:133
     }
-    return;                                                                         // dsl/kernels/topk.ts:126
+    return;                                                                         // dsl/kernels/topk.ts:134
   }
-  const int lo = begin;                                                             // dsl/kernels/topk.ts:128
-  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:129
-  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:130
-  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:131
-  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:132
-  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:133
-  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 37248);  /* shared bytes 37248..168319 */ // dsl/kernels/topk.ts:137
-  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:138
-    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:138
+  const int lo = begin;                                                             // dsl/kernels/topk.ts:136
+  const int hi = max(n - tail, lo);                                                 // dsl/kernels/topk.ts:137
+  const int take = min(k, hi - lo);                                                 // dsl/kernels/topk.ts:138
+  const int span = (hi - lo + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:139
+  const int mine = min(lo + rank * span, hi);                                       // dsl/kernels/topk.ts:140
+  const int mineEnd = min(mine + span, hi);                                         // dsl/kernels/topk.ts:141
+  auto& keyCache = *reinterpret_cast<unsigned (*)[32768]>(lim_smem + 37248);  /* shared bytes 37248..168319 */ // dsl/kernels/topk.ts:145
+  auto keyAt = [&](int j) -> unsigned {                                             // dsl/kernels/topk.ts:146
+    return j - mine < s::cache ? keyCache[j - mine] : lim::ordered_key(values.load(row, j)); // dsl/kernels/topk.ts:146
   };
-  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 168320);  /* shared bytes 168320..168339 */ // dsl/kernels/topk.ts:145
-  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 168448);  /* shared bytes 168448..168455 */ // dsl/kernels/topk.ts:146
-  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:147
-  int remaining = take;                                                             // dsl/kernels/topk.ts:148
-  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:149
-  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:152
-    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:152
+  auto& found = *reinterpret_cast<int (*)[5]>(lim_smem + 168320);  /* shared bytes 168320..168339 */ // dsl/kernels/topk.ts:153
+  auto& cursor = *reinterpret_cast<int (*)[2]>(lim_smem + 168448);  /* shared bytes 168448..168455 */ // dsl/kernels/topk.ts:154
+  unsigned prefix = 0u;                                                             // dsl/kernels/topk.ts:155
+  int remaining = take;                                                             // dsl/kernels/topk.ts:156
+  int lastBin = 0;                                                                  // dsl/kernels/topk.ts:157
+  auto candidates = [&]() -> bool {                                                 // dsl/kernels/topk.ts:160
+    return RANKED && take > 0 && found[3] + found[4] <= CAPACITY;                   // dsl/kernels/topk.ts:160
   };
   #pragma unroll
-  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:153
-    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:154
-    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:155
-    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:156
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:159
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:159
+  for (int level = 0; level < 3; ++level) {                                         // dsl/kernels/topk.ts:161
+    const int shift = level == 0 ? 21 : level == 1 ? 10 : 0;                        // dsl/kernels/topk.ts:162
+    const int decided = shift + (level == 2 ? 10 : 11);                             // dsl/kernels/topk.ts:163
+    const unsigned mask = level == 2 ? 1023u : 2047u;                               // dsl/kernels/topk.ts:164
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:167
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:167
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:160
-    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:161
-      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:162
-        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:163
-        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:164
-          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:164
+    __syncthreads();                                                                // dsl/kernels/topk.ts:168
+    if (level > 0 && remaining > 0 && candidates()) {                               // dsl/kernels/topk.ts:169
+      for (int i = found[3] + static_cast<int>(threadIdx.x); i < found[3] + found[4]; i += s::threads) { // dsl/kernels/topk.ts:170
+        const unsigned key = selKey[i];                                             // dsl/kernels/topk.ts:171
+        if ((key >> decided) == (prefix >> decided)) {                              // dsl/kernels/topk.ts:172
+          atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);             // dsl/kernels/topk.ts:172
         }
       }
     } else {
-      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:166
-        auto load = [&](int j) -> unsigned {                                        // dsl/kernels/topk.ts:167
-          return level == 0 ? lim::ordered_key(values.load(row, j)) : keyAt(j);     // dsl/kernels/topk.ts:167
+      if (remaining > 0) {                                                          // dsl/kernels/topk.ts:174
+        auto load = [&](int j) -> unsigned {                                        // dsl/kernels/topk.ts:175
+          return level == 0 ? lim::ordered_key(values.load(row, j)) : keyAt(j);     // dsl/kernels/topk.ts:175
         };
-        auto count = [&](int j, unsigned key) -> void {                             // dsl/kernels/topk.ts:168
-          if (level == 0 && j - mine < s::cache) {                                  // dsl/kernels/topk.ts:169
-            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:169
+        auto count = [&](int j, unsigned key) -> void {                             // dsl/kernels/topk.ts:176
+          if (level == 0 && j - mine < s::cache) {                                  // dsl/kernels/topk.ts:177
+            keyCache[j - mine] = key;                                               // dsl/kernels/topk.ts:177
           }
-          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:170
-            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:170
+          if (level == 0 || (key >> decided) == (prefix >> decided)) {              // dsl/kernels/topk.ts:178
+            atomicAdd(&hist[static_cast<int>((key >> shift) & mask)], 1);           // dsl/kernels/topk.ts:178
           }
         };
-        const int wholeEnd = mine + (mineEnd - mine) / (BATCH * s::threads) * (BATCH * s::threads); // dsl/kernels/topk.ts:174
+        const int wholeEnd = mine + (mineEnd - mine) / (BATCH * s::threads) * (BATCH * s::threads); // dsl/kernels/topk.ts:182
         #pragma unroll 8
-        for (int j = mine + static_cast<int>(threadIdx.x); j < wholeEnd; j += s::threads) { // dsl/kernels/topk.ts:175
-          count(j, load(j));                                                        // dsl/kernels/topk.ts:175
+        for (int j = mine + static_cast<int>(threadIdx.x); j < wholeEnd; j += s::threads) { // dsl/kernels/topk.ts:183
+          count(j, load(j));                                                        // dsl/kernels/topk.ts:183
         }
-        if (wholeEnd < mineEnd) {                                                   // dsl/kernels/topk.ts:179
-          unsigned key[8];                                                          // dsl/kernels/topk.ts:180
+        if (wholeEnd < mineEnd) {                                                   // dsl/kernels/topk.ts:187
+          unsigned key[8];                                                          // dsl/kernels/topk.ts:188
           #pragma unroll
-          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:181
-            key[u] = load(min(wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads, mineEnd - 1)); // dsl/kernels/topk.ts:181
+          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:189
+            key[u] = load(min(wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads, mineEnd - 1)); // dsl/kernels/topk.ts:189
           }
           #pragma unroll
-          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:182
-            const int j = wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads; // dsl/kernels/topk.ts:183
-            if (j < mineEnd) {                                                      // dsl/kernels/topk.ts:184
-              count(j, key[u]);                                                     // dsl/kernels/topk.ts:184
+          for (int u = 0; u < BATCH; ++u) {                                         // dsl/kernels/topk.ts:190
+            const int j = wholeEnd + static_cast<int>(threadIdx.x) + u * s::threads; // dsl/kernels/topk.ts:191
+            if (j < mineEnd) {                                                      // dsl/kernels/topk.ts:192
+              count(j, key[u]);                                                     // dsl/kernels/topk.ts:192
             }
           }
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:190
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:191
-      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:192
-      for (int i = static_cast<int>(threadIdx.x); i < share; i += s::threads) {     // dsl/kernels/topk.ts:193
-        const int bin = rank * share + i;                                           // dsl/kernels/topk.ts:194
-        int sum = 0;                                                                // dsl/kernels/topk.ts:195
-        #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:196
-          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:196
-        }
-        #pragma unroll
-        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:197
-          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:197
-        }
-      }
+    {                                                                               // dsl/kernels/topk.ts:198
       lim::cluster_sync();                                                          // dsl/kernels/topk.ts:199
-    }
-    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:203
-      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:203
-    };
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:205
-    #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:206
-      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:206
-    }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:207
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:208
-    int before = scan[0];                                                           // dsl/kernels/topk.ts:209
-    #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:210
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:211
-      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:212
-      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:213
-        found[0] = bin;                                                             // dsl/kernels/topk.ts:214
-        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:215
-      }
-      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:217
-        found[2] = bin;                                                             // dsl/kernels/topk.ts:217
-      }
-      before += count;                                                              // dsl/kernels/topk.ts:218
-    }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:220
-    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:221
-      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:222
-      remaining = found[1];                                                         // dsl/kernels/topk.ts:223
-      lastBin = found[0];                                                           // dsl/kernels/topk.ts:224
-    }
-    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:229
-      int own = 0;                                                                  // dsl/kernels/topk.ts:230
-      #pragma unroll
-      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:231
-        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:232
-        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:233
-          own += hist[bin];                                                         // dsl/kernels/topk.ts:233
+      constexpr int share = 256;                                                    // dsl/kernels/topk.ts:200
+      for (int bin = rank * share + static_cast<int>(threadIdx.x); bin < min((rank + 1) * share, BINS); bin += s::threads) { // dsl/kernels/topk.ts:201
+        int sum = 0;                                                                // dsl/kernels/topk.ts:202
+        #pragma unroll
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:203
+          sum += lim::peer(hist, r)[bin];                                           // dsl/kernels/topk.ts:203
+        }
+        #pragma unroll
+        for (int r = 0; r < CLUSTER; ++r) {                                         // dsl/kernels/topk.ts:204
+          lim::peer(total, r)[bin] = sum;                                           // dsl/kernels/topk.ts:204
         }
       }
-      int ownScan[2];                                                               // dsl/kernels/topk.ts:235
-      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:236
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:237
-        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:238
-        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:239
-      }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:241
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:206
     }
-    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:243
+    auto countOf = [&](int bin) -> int {                                            // dsl/kernels/topk.ts:210
+      return CLUSTER > 1 ? total[bin] : hist[bin];                                  // dsl/kernels/topk.ts:210
+    };
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:212
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:213
+      mineCount += countOf(BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)); // dsl/kernels/topk.ts:213
+    }
+    int scan[2];                                                                    // dsl/kernels/topk.ts:214
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:215
+    int before = scan[0];                                                           // dsl/kernels/topk.ts:216
+    #pragma unroll
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:217
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:218
+      const int count = countOf(bin);                                               // dsl/kernels/topk.ts:219
+      if (remaining > 0 && before < remaining && before + count >= remaining) {     // dsl/kernels/topk.ts:220
+        found[0] = bin;                                                             // dsl/kernels/topk.ts:221
+        found[1] = remaining - before;                                              // dsl/kernels/topk.ts:222
+      }
+      if (level == 0 && before == 0 && count > 0) {                                 // dsl/kernels/topk.ts:224
+        found[2] = bin;                                                             // dsl/kernels/topk.ts:224
+      }
+      before += count;                                                              // dsl/kernels/topk.ts:225
+    }
+    __syncthreads();                                                                // dsl/kernels/topk.ts:227
+    if (remaining > 0) {                                                            // dsl/kernels/topk.ts:228
+      prefix = prefix | (static_cast<unsigned>(found[0]) << shift);                 // dsl/kernels/topk.ts:229
+      remaining = found[1];                                                         // dsl/kernels/topk.ts:230
+      lastBin = found[0];                                                           // dsl/kernels/topk.ts:231
+    }
+    if (level == 0 && RANKED && remaining > 0) {                                    // dsl/kernels/topk.ts:236
+      int own = 0;                                                                  // dsl/kernels/topk.ts:237
+      #pragma unroll
+      for (int q = 0; q < PER_BIN; ++q) {                                           // dsl/kernels/topk.ts:238
+        const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);   // dsl/kernels/topk.ts:239
+        if (bin > lastBin) {                                                        // dsl/kernels/topk.ts:240
+          own += hist[bin];                                                         // dsl/kernels/topk.ts:240
+        }
+      }
+      int ownScan[2];                                                               // dsl/kernels/topk.ts:242
+      lim::block_exclusive_sum<s::threads>(own, ownScan);                           // dsl/kernels/topk.ts:243
       if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:244
-        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:245
-        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:246
+        found[3] = ownScan[1];                                                      // dsl/kernels/topk.ts:245
+        found[4] = hist[lastBin];                                                   // dsl/kernels/topk.ts:246
       }
       __syncthreads();                                                              // dsl/kernels/topk.ts:248
-      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:252
+    }
+    if (level == 0 && candidates()) {                                               // dsl/kernels/topk.ts:250
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:251
+        cursor[0] = 0;                                                              // dsl/kernels/topk.ts:252
+        cursor[1] = found[3];                                                       // dsl/kernels/topk.ts:253
+      }
+      __syncthreads();                                                              // dsl/kernels/topk.ts:255
+      const unsigned bin = static_cast<unsigned>(lastBin);                          // dsl/kernels/topk.ts:259
       #pragma unroll 2
-      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:253
-        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:254
-        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:255
-          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:256
-          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:257
-          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:258
+      for (int j = mine + static_cast<int>(threadIdx.x); j < mineEnd; j += s::threads) { // dsl/kernels/topk.ts:260
+        const unsigned key = keyAt(j);                                              // dsl/kernels/topk.ts:261
+        if ((key >> 21u) >= bin) {                                                  // dsl/kernels/topk.ts:262
+          const int slot = atomicAdd(&cursor[(key >> 21u) > bin ? 0 : 1], 1);       // dsl/kernels/topk.ts:263
+          selKey[slot] = key;                                                       // dsl/kernels/topk.ts:264
+          selPos[slot] = j;                                                         // dsl/kernels/topk.ts:265
         }
       }
     }
   }
-  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:263
-  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:266
+  const unsigned threshold = prefix;                                                // dsl/kernels/topk.ts:270
+  int tiesBefore = 0;                                                               // dsl/kernels/topk.ts:273
   #pragma unroll
-  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:267
-    if (r < rank) {                                                                 // dsl/kernels/topk.ts:267
-      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:267
+  for (int r = 0; r < CLUSTER; ++r) {                                               // dsl/kernels/topk.ts:274
+    if (r < rank) {                                                                 // dsl/kernels/topk.ts:274
+      tiesBefore += lim::peer(hist, r)[lastBin];                                    // dsl/kernels/topk.ts:274
     }
   }
-  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:268
-  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:274
-  if (!ordered) {                                                                   // dsl/kernels/topk.ts:275
-    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:276
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:277
-      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:277
+  const int ties = max(remaining - tiesBefore, 0);                                  // dsl/kernels/topk.ts:275
+  const bool ordered = !candidates() || ties > 0 && ties < hist[lastBin];           // dsl/kernels/topk.ts:281
+  if (!ordered) {                                                                   // dsl/kernels/topk.ts:282
+    const int end = found[3] + found[4];                                            // dsl/kernels/topk.ts:283
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:284
+      cursor[0] = found[3];                                                         // dsl/kernels/topk.ts:284
     }
-    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:278
-      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:279
-      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:280
-      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:281
-      __syncthreads();                                                              // dsl/kernels/topk.ts:282
-      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:283
-        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:284
-        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:285
-        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:286
+    for (int base = found[3]; base < end; base += s::threads) {                     // dsl/kernels/topk.ts:285
+      const int i = base + static_cast<int>(threadIdx.x);                           // dsl/kernels/topk.ts:286
+      const unsigned key = i < end ? selKey[i] : 0u;                                // dsl/kernels/topk.ts:287
+      const int pos = i < end ? selPos[i] : 0;                                      // dsl/kernels/topk.ts:288
+      __syncthreads();                                                              // dsl/kernels/topk.ts:289
+      if (i < end && (key > threshold || key == threshold && ties > 0)) {           // dsl/kernels/topk.ts:290
+        const int slot = atomicAdd(&cursor[0], 1);                                  // dsl/kernels/topk.ts:291
+        selKey[slot] = key;                                                         // dsl/kernels/topk.ts:292
+        selPos[slot] = pos;                                                         // dsl/kernels/topk.ts:293
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:289
+    __syncthreads();                                                                // dsl/kernels/topk.ts:296
   }
-  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:292
-  int runTies = 0;                                                                  // dsl/kernels/topk.ts:293
-  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:294
-    unsigned keys[4];                                                               // dsl/kernels/topk.ts:295
-    int above = 0;                                                                  // dsl/kernels/topk.ts:296
-    int equal = 0;                                                                  // dsl/kernels/topk.ts:297
+  int runAbove = 0;                                                                 // dsl/kernels/topk.ts:299
+  int runTies = 0;                                                                  // dsl/kernels/topk.ts:300
+  for (int base = mine; base < (ordered ? mineEnd : mine); base += s::threads * PER) { // dsl/kernels/topk.ts:301
+    unsigned keys[4];                                                               // dsl/kernels/topk.ts:302
+    int above = 0;                                                                  // dsl/kernels/topk.ts:303
+    int equal = 0;                                                                  // dsl/kernels/topk.ts:304
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:298
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:299
-      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:300
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:301
-        above += 1;                                                                 // dsl/kernels/topk.ts:301
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:305
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:306
+      keys[e] = j < mineEnd ? keyAt(j) : 0u;                                        // dsl/kernels/topk.ts:307
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:308
+        above += 1;                                                                 // dsl/kernels/topk.ts:308
       }
-      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:302
-        equal += 1;                                                                 // dsl/kernels/topk.ts:302
+      if (j < mineEnd && keys[e] == threshold) {                                    // dsl/kernels/topk.ts:309
+        equal += 1;                                                                 // dsl/kernels/topk.ts:309
       }
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:305
-    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:306
-    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:307
-    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:308
+    int scan[2];                                                                    // dsl/kernels/topk.ts:312
+    lim::block_exclusive_sum<s::threads>(above * 65536 + equal, scan);              // dsl/kernels/topk.ts:313
+    int a = runAbove + scan[0] / 65536;                                             // dsl/kernels/topk.ts:314
+    int t = runTies + scan[0] % 65536;                                              // dsl/kernels/topk.ts:315
     #pragma unroll
-    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:309
-      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:310
-      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:311
-        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:312
-        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:313
-        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:314
-        a += 1;                                                                     // dsl/kernels/topk.ts:315
+    for (int e = 0; e < PER; ++e) {                                                 // dsl/kernels/topk.ts:316
+      const int j = base + static_cast<int>(threadIdx.x) * PER + e;                 // dsl/kernels/topk.ts:317
+      if (j < mineEnd && keys[e] > threshold) {                                     // dsl/kernels/topk.ts:318
+        const int slot = a + min(t, ties);                                          // dsl/kernels/topk.ts:319
+        selKey[slot] = keys[e];                                                     // dsl/kernels/topk.ts:320
+        selPos[slot] = j;                                                           // dsl/kernels/topk.ts:321
+        a += 1;                                                                     // dsl/kernels/topk.ts:322
       } else {
-        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:316
-          if (t < ties) {                                                           // dsl/kernels/topk.ts:317
-            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:318
-            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:319
+        if (j < mineEnd && keys[e] == threshold) {                                  // dsl/kernels/topk.ts:323
+          if (t < ties) {                                                           // dsl/kernels/topk.ts:324
+            selKey[a + t] = keys[e];                                                // dsl/kernels/topk.ts:325
+            selPos[a + t] = j;                                                      // dsl/kernels/topk.ts:326
           }
-          t += 1;                                                                   // dsl/kernels/topk.ts:321
+          t += 1;                                                                   // dsl/kernels/topk.ts:328
         }
       }
     }
-    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:324
-    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:325
+    runAbove += scan[1] / 65536;                                                    // dsl/kernels/topk.ts:331
+    runTies += scan[1] % 65536;                                                     // dsl/kernels/topk.ts:332
   }
-  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:327
-  int first = 0;                                                                    // dsl/kernels/topk.ts:329
-  {                                                                                 // dsl/kernels/topk.ts:330
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:331
-      placed[0] = count;                                                            // dsl/kernels/topk.ts:331
+  const int count = ordered ? runAbove + min(runTies, ties) : cursor[0];            // dsl/kernels/topk.ts:334
+  int first = 0;                                                                    // dsl/kernels/topk.ts:336
+  {                                                                                 // dsl/kernels/topk.ts:337
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:338
+      placed[0] = count;                                                            // dsl/kernels/topk.ts:338
     }
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:332
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:339
     #pragma unroll
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:333
-      if (r < rank) {                                                               // dsl/kernels/topk.ts:333
-        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:333
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:340
+      if (r < rank) {                                                               // dsl/kernels/topk.ts:340
+        first += lim::peer(placed, r)[0];                                           // dsl/kernels/topk.ts:340
       }
     }
   }
-  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:338
-    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:339
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:340
-        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:340
+  if (byPosition != 0) {                                                            // dsl/kernels/topk.ts:345
+    for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {       // dsl/kernels/topk.ts:346
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:347
+        outIdx.store(selPos[i], row, first + i);                                    // dsl/kernels/topk.ts:347
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:341
-        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:341
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:348
+        outVal.store(lim::key_value(selKey[i]), row, first + i);                    // dsl/kernels/topk.ts:348
       }
     }
   } else {
-    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:350
-      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:351
-      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:352
-        {                                                                           // dsl/kernels/topk.ts:353
-          lim::peer(keyCache, to)[first + i] = selKey[i];                           // dsl/kernels/topk.ts:354
-          lim::peer(members, to)[first + i] = selPos[i];                            // dsl/kernels/topk.ts:355
+    for (int r = 0; r < CLUSTER; ++r) {                                             // dsl/kernels/topk.ts:357
+      const int to = CLUSTER > 1 ? (rank + 1 + r) % CLUSTER : 0;                    // dsl/kernels/topk.ts:358
+      for (int i = static_cast<int>(threadIdx.x); i < count; i += s::threads) {     // dsl/kernels/topk.ts:359
+        {                                                                           // dsl/kernels/topk.ts:360
+          lim::peer(keyCache, to)[first + i] = selKey[i];                           // dsl/kernels/topk.ts:361
+          lim::peer(members, to)[first + i] = selPos[i];                            // dsl/kernels/topk.ts:362
         }
       }
     }
-    {                                                                               // dsl/kernels/topk.ts:362
-      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:362
+    {                                                                               // dsl/kernels/topk.ts:369
+      lim::cluster_sync();                                                          // dsl/kernels/topk.ts:369
     }
-    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:366
-    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:367
-    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:368
-      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:368
+    const unsigned spread = ((static_cast<unsigned>(found[2]) << 21u) | 2097151u) - threshold; // dsl/kernels/topk.ts:373
+    const int shift = max((32 - __clz(spread)) - 11, 0);                            // dsl/kernels/topk.ts:374
+    auto bucketOf = [&](int i) -> int {                                             // dsl/kernels/topk.ts:375
+      return static_cast<int>((keyCache[i] - threshold) >> shift);                  // dsl/kernels/topk.ts:375
     };
-    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:373
-    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:374
-      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:374
+    const int share = (take + CLUSTER - 1) / CLUSTER;                               // dsl/kernels/topk.ts:380
+    for (int i = static_cast<int>(threadIdx.x); i < BINS; i += s::threads) {        // dsl/kernels/topk.ts:381
+      hist[i] = 0;                                                                  // dsl/kernels/topk.ts:381
     }
-    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:375
-      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:376
-      owned[0] = take;                                                              // dsl/kernels/topk.ts:377
-      owned[1] = take;                                                              // dsl/kernels/topk.ts:378
+    if (static_cast<int>(threadIdx.x) == 0) {                                       // dsl/kernels/topk.ts:382
+      crowded[0] = 0;                                                               // dsl/kernels/topk.ts:383
+      owned[0] = take;                                                              // dsl/kernels/topk.ts:384
+      owned[1] = take;                                                              // dsl/kernels/topk.ts:385
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:380
-    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:381
-      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:381
+    __syncthreads();                                                                // dsl/kernels/topk.ts:387
+    for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {        // dsl/kernels/topk.ts:388
+      atomicAdd(&hist[bucketOf(i)], 1);                                             // dsl/kernels/topk.ts:388
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:382
-    int mineCount = 0;                                                              // dsl/kernels/topk.ts:383
+    __syncthreads();                                                                // dsl/kernels/topk.ts:389
+    int mineCount = 0;                                                              // dsl/kernels/topk.ts:390
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:384
-      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:384
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:391
+      mineCount += hist[BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q)];  // dsl/kernels/topk.ts:391
     }
-    int scan[2];                                                                    // dsl/kernels/topk.ts:385
-    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:386
-    int above = scan[0];                                                            // dsl/kernels/topk.ts:387
+    int scan[2];                                                                    // dsl/kernels/topk.ts:392
+    lim::block_exclusive_sum<s::threads>(mineCount, scan);                          // dsl/kernels/topk.ts:393
+    int above = scan[0];                                                            // dsl/kernels/topk.ts:394
     #pragma unroll
-    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:388
-      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:389
-      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:390
-      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:391
-        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:391
+    for (int q = 0; q < PER_BIN; ++q) {                                             // dsl/kernels/topk.ts:395
+      const int bin = BINS - 1 - (static_cast<int>(threadIdx.x) * PER_BIN + q);     // dsl/kernels/topk.ts:396
+      const int picks = hist[bin];                                                  // dsl/kernels/topk.ts:397
+      if (picks > CROWDED) {                                                        // dsl/kernels/topk.ts:398
+        crowded[0] = 1;                                                             // dsl/kernels/topk.ts:398
       }
-      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:392
-        owned[0] = above;                                                           // dsl/kernels/topk.ts:392
+      if (above <= rank * share && rank * share < above + picks) {                  // dsl/kernels/topk.ts:399
+        owned[0] = above;                                                           // dsl/kernels/topk.ts:399
       }
-      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:393
-        owned[1] = above;                                                           // dsl/kernels/topk.ts:393
+      if (above <= (rank + 1) * share && (rank + 1) * share < above + picks) {      // dsl/kernels/topk.ts:400
+        owned[1] = above;                                                           // dsl/kernels/topk.ts:400
       }
-      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:394
-      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:395
-      above += picks;                                                               // dsl/kernels/topk.ts:396
+      hist[BINS + bin] = above;                                                     // dsl/kernels/topk.ts:401
+      hist[bin] = 0;                                                                // dsl/kernels/topk.ts:402
+      above += picks;                                                               // dsl/kernels/topk.ts:403
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:398
-    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:402
-    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:403
-      const int from = owned[0];                                                    // dsl/kernels/topk.ts:406
-      const int to = owned[1];                                                      // dsl/kernels/topk.ts:407
-      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:408
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:409
-        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:410
-        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:411
-          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:411
+    __syncthreads();                                                                // dsl/kernels/topk.ts:405
+    const int positionBits = (32 - __clz(static_cast<unsigned>(lim_p.L - 1)));      // dsl/kernels/topk.ts:409
+    if (crowded[0] == 0 || (32 - __clz(spread)) + positionBits > 32) {              // dsl/kernels/topk.ts:410
+      const int from = owned[0];                                                    // dsl/kernels/topk.ts:413
+      const int to = owned[1];                                                      // dsl/kernels/topk.ts:414
+      for (int i = static_cast<int>(threadIdx.x); i < take; i += s::threads) {      // dsl/kernels/topk.ts:415
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:416
+        const int at = hist[BINS + b];                                              // dsl/kernels/topk.ts:417
+        if (at >= from && at < to) {                                                // dsl/kernels/topk.ts:418
+          selPos[at + atomicAdd(&hist[b], 1)] = i;                                  // dsl/kernels/topk.ts:418
         }
       }
-      __syncthreads();                                                              // dsl/kernels/topk.ts:413
-      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:414
-        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:415
-        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:416
-        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:417
-        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:418
-        const int pos = members[i];                                                 // dsl/kernels/topk.ts:419
-        int r = start;                                                              // dsl/kernels/topk.ts:420
-        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:421
-          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:422
-          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:423
-            r += 1;                                                                 // dsl/kernels/topk.ts:423
+      __syncthreads();                                                              // dsl/kernels/topk.ts:420
+      for (int m = from + static_cast<int>(threadIdx.x); m < to; m += s::threads) { // dsl/kernels/topk.ts:421
+        const int i = selPos[m];                                                    // dsl/kernels/topk.ts:422
+        const int b = bucketOf(i);                                                  // dsl/kernels/topk.ts:423
+        const int start = hist[BINS + b];                                           // dsl/kernels/topk.ts:424
+        const unsigned key = keyCache[i];                                           // dsl/kernels/topk.ts:425
+        const int pos = members[i];                                                 // dsl/kernels/topk.ts:426
+        int r = start;                                                              // dsl/kernels/topk.ts:427
+        for (int o = start; o < start + hist[b]; ++o) {                             // dsl/kernels/topk.ts:428
+          const int j = selPos[o];                                                  // dsl/kernels/topk.ts:429
+          if (keyCache[j] > key || keyCache[j] == key && members[j] < pos) {        // dsl/kernels/topk.ts:430
+            r += 1;                                                                 // dsl/kernels/topk.ts:430
           }
         }
-        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:425
+        selKey[r] = static_cast<unsigned>(i);                                       // dsl/kernels/topk.ts:432
       }
     } else {
-      if (rank == 0) {                                                              // dsl/kernels/topk.ts:434
-        unsigned keys[1];                                                           // dsl/kernels/topk.ts:435
-        int picks[1];                                                               // dsl/kernels/topk.ts:436
+      if (rank == 0) {                                                              // dsl/kernels/topk.ts:441
+        unsigned keys[1];                                                           // dsl/kernels/topk.ts:442
+        int picks[1];                                                               // dsl/kernels/topk.ts:443
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:437
-          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:438
-          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:439
-          picks[e] = i;                                                             // dsl/kernels/topk.ts:440
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:444
+          const int i = static_cast<int>(threadIdx.x) * SORTED + e;                 // dsl/kernels/topk.ts:445
+          keys[e] = i < take ? ((keyCache[i] - threshold) << positionBits) | static_cast<unsigned>(lim_p.L - 1 - members[i]) : 0u; // dsl/kernels/topk.ts:446
+          picks[e] = i;                                                             // dsl/kernels/topk.ts:447
         }
-        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:442
+        lim::block_sort_descending<s::threads>(keys, picks, (32 - __clz(spread)) + positionBits); // dsl/kernels/topk.ts:449
         #pragma unroll
-        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:443
-          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:443
-            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:443
+        for (int e = 0; e < SORTED; ++e) {                                          // dsl/kernels/topk.ts:450
+          if (picks[e] < take) {                                                    // dsl/kernels/topk.ts:450
+            selKey[static_cast<int>(threadIdx.x) * SORTED + e] = static_cast<unsigned>(picks[e]); // dsl/kernels/topk.ts:450
           }
         }
       }
-      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:445
-        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:446
-        owned[1] = take;                                                            // dsl/kernels/topk.ts:447
+      if (static_cast<int>(threadIdx.x) == 0) {                                     // dsl/kernels/topk.ts:452
+        owned[0] = rank == 0 ? 0 : take;                                            // dsl/kernels/topk.ts:453
+        owned[1] = take;                                                            // dsl/kernels/topk.ts:454
       }
     }
-    __syncthreads();                                                                // dsl/kernels/topk.ts:450
-    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:451
-    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:452
-    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:458
-      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:459
-      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:460
-        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:460
+    __syncthreads();                                                                // dsl/kernels/topk.ts:457
+    const int seq = row / rowsPerSeq;                                               // dsl/kernels/topk.ts:458
+    const unsigned pickKey = static_cast<unsigned>(keyHeadOffset + row % rowsPerSeq); // dsl/kernels/topk.ts:459
+    for (int r = owned[0] + static_cast<int>(threadIdx.x); r < owned[1]; r += s::threads) { // dsl/kernels/topk.ts:465
+      const int i = static_cast<int>(selKey[r]);                                    // dsl/kernels/topk.ts:466
+      if (outIdx.present()) {                                                       // dsl/kernels/topk.ts:467
+        outIdx.store(members[i], row, r);                                           // dsl/kernels/topk.ts:467
       }
-      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:461
-        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:461
+      if (outVal.present()) {                                                       // dsl/kernels/topk.ts:468
+        outVal.store(lim::key_value(keyCache[i]), row, r);                          // dsl/kernels/topk.ts:468
       }
-      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:462
-        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:462
+      if (firstPick.present()) {                                                    // dsl/kernels/topk.ts:469
+        firstPick.atomic_min(static_cast<unsigned>(r * keyHeads) + pickKey, seq, members[i]); // dsl/kernels/topk.ts:469
       }
-    }
-  }
-  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:465
-    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:466
-      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:466
-        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:466
-      }
-    }
-    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:467
-      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:467
     }
   }
-  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:470
-    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:470
+  if (rank == 0) {                                                                  // dsl/kernels/topk.ts:472
+    if (outIdx.present()) {                                                         // dsl/kernels/topk.ts:473
+      for (int i = take + static_cast<int>(threadIdx.x); i < k; i += s::threads) {  // dsl/kernels/topk.ts:473
+        outIdx.store(-1, row, i);                                                   // dsl/kernels/topk.ts:473
+      }
+    }
+    if (static_cast<int>(threadIdx.x) == 0 && outCount.present()) {                 // dsl/kernels/topk.ts:474
+      outCount.store(take, row);                                                    // dsl/kernels/topk.ts:474
+    }
+  }
+  if (CLUSTER > 1 && byPosition != 0) {                                             // dsl/kernels/topk.ts:477
+    lim::cluster_sync();                                                            // dsl/kernels/topk.ts:477
   }
 }
 

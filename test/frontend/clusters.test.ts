@@ -57,6 +57,11 @@ describe("thread-block clusters", () => {
     expect(compile("  return;", null).clusterBlocks).toBe(1);
   });
 
+  it("takes any cluster of 1 to 8 blocks, 3 included (it fills GPCs whose SMs 4 does not divide)", () => {
+    const three = elaborate(parseKernel(TINY_FILE, tinySource(RING, PARAMS), kernel("blocks", [1, 3, 8])), {}, { threads: 128, blocks: 3 });
+    expect(three.clusterBlocks).toBe(3);
+  });
+
   it.each([
     ["a cluster primitive without a cluster knob", () => compile("  const r = clusterRank();", null), /clusterRank\(\) in a kernel without thread-block clusters/],
     ["peer() of a register array", () => compile('  const a = regs("i32", [4]);\n  const x = peer(a, 1)[0];'), /peer\(\) takes a shared array by name, got register array/],
@@ -68,6 +73,7 @@ describe("thread-block clusters", () => {
   it.each([
     ["a cluster knob that does not exist", kernel("clusters"), /cluster of tiny names 'clusters', which is no schedule knob/],
     ["a cluster of 16 blocks", kernel("blocks", [2, 16]), /cluster knob 'blocks' of tiny has values 16/],
+    ["a cluster of 9 blocks", kernel("blocks", [3, 9]), /cluster knob 'blocks' of tiny has values 9$/],
   ])("refuses a spec with %s", (_label, definition, message) => {
     expect(errorOf(() => parseKernel(TINY_FILE, tinySource("  return;", PARAMS), definition)).summary).toMatch(message);
   });
