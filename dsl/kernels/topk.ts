@@ -76,11 +76,11 @@ export const topkKernel = defineKernel({
     (c, s) => (s.cache >= c.K ? undefined : `the key cache (${s.cache} keys) must hold budget ${c.K}'s ranks (rank order keeps them there)`),
     (_c, s) => (s.room === 1 || s.cluster === 1 ? undefined : `room for ${s.room} K candidates is for a block alone on its row (cluster 1, not ${s.cluster}): a block of a cluster holds a share of them`),
     // The key cache, the block's histogram (2 x 2048 bins) and in a cluster the summed bins (2048), the picks
-    // and candidates (room x K x 8 bytes) and their bucket order (K x 4), beside the static storage the front end does not count, must fit the 227 KB of
-    // shared memory of a block. That storage is the fallback sort's (cub's BlockRadixSort: 36.2 bytes a
-    // thread for its counters or 4.13 a key for its exchange, whichever is more) and the block scans' (4.2
-    // bytes a thread); sizes of nvcc 13.0's cub, rounded up. With K x 4.5 for all of it, budget 4096's
-    // 1024-thread schedules with 32K cached keys passed this rule and then could not launch (246 KB).
+    // and candidates (room x K x 8 bytes) and their bucket order (K x 4) must fit a block's 227 KB of shared
+    // memory beside the static storage the front end does not count: the fallback sort's (cub's BlockRadixSort:
+    // 36.2 bytes a thread for its counters or 4.13 a key for its exchange, whichever is more) and the block
+    // scans' (4.2 bytes a thread), sizes of nvcc 13.0's cub rounded up. Counting K x 4.5 for all of it let
+    // budget 4096's 1024-thread schedules with 32K cached keys through, which then could not launch (246 KB).
     (c, s) => {
       const bytes = s.cache * 4 + (s.cluster > 1 ? 24576 : 16384) + c.K * (4 + 8 * s.room) + Math.max(37 * s.threads, 4.25 * c.K) + 4.25 * s.threads;
       return bytes <= 227 * 1024 ? undefined : `a key cache of ${s.cache} keys beside budget ${c.K}'s picks (room for ${s.room} K) and the sort of ${s.threads} threads needs ${Math.ceil(bytes / 1024)} KB of shared memory, more than a block's 227 KB`;
