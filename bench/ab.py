@@ -26,19 +26,13 @@ from lessismore import Lim  # noqa: E402
 from lessismore.baseline import BACKENDS  # noqa: E402
 from lessismore.timing import time_us  # noqa: E402
 from selection import SelectionLayer  # noqa: E402
+from shapes import ints  # noqa: E402
 import sparse_attention  # noqa: E402
 
 # The shapes section 29's A/B timed, and a 128K plan over 4K requests (the prefetch's bound, section 30).
 DENSE = "1:4096:128:4,1:4096:256:8,1:4096:64:4,1:32768:128:4,1:131072:128:4,8:4096:128:4,8:32768:128:4,1:131072:128:4:4096"
 SPARSE = "1:32768:2048"
 SPARSE_CALLS = ["fused_us", "per_head_us", "gather_dense_us", "paged_fp8_us"]
-
-
-def ints(shape: str, counts: tuple) -> list:
-    parts = shape.split(":")
-    if len(parts) not in counts or not all(p.isdigit() for p in parts):
-        sys.exit(f"shape {shape!r}: expected {' or '.join(str(c) for c in counts)} positive integers separated by ':'")
-    return [int(p) for p in parts]
 
 
 def dense(libs: dict, shape: str, rounds: int):

@@ -26,6 +26,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from lessismore import Lim  # noqa: E402
 from lessismore.timing import time_us  # noqa: E402
+from shapes import shape_list  # noqa: E402
 
 HQ, HKV, D, R, S = 32, 8, 128, 0.25, 4
 
@@ -182,14 +183,14 @@ def main():
     rows = []
     unions = sorted(v["name"] for v in generated_variants("lessismore_union")) if args.union_variants else ()
     layer_kernel, _, names = args.layer_variants.partition(":")
-    sizes = [tuple(int(x) for x in size.split(":")) for size in args.sizes.split(",") if size] or [
+    sizes = shape_list(args.sizes, (3,)) or [
         (B, N, budget) for B in [1, 8] for N in ([32768, 131072] if args.quick else [8192, 32768, 131072]) for budget in ([2048] if args.quick else [1024, 2048, 4096])]
     for B, N, budget in ([] if args.topk_only else sizes):
         r = bench_selection(lim, B, N, budget, unions, layer_kernel, [v for v in names.split(",") if v])
         rows.append(r)
         print(json.dumps(r), flush=True)
         torch.cuda.empty_cache()
-    topk_shapes = [tuple(int(x) for x in t.split(":")) for t in args.topk_shapes.split(",") if t] or [
+    topk_shapes = shape_list(args.topk_shapes, (3,)) or [
         (32, 32768, 2048), (32, 32768, 1536), (256, 32768, 2048), (32, 131072, 4096), (32, 8192, 1024), (32, 262144, 8192), (8, 131072, 2048)]
     topk_rows = [] if args.selection_only else [bench_topk(lim, r, n, k, topk_variants_of(k) if args.topk_variants else ()) for r, n, k in topk_shapes]
     for r in topk_rows:
