@@ -111,6 +111,17 @@ function attentionCalls(native: NativeAddon, c: Constants) {
   };
 }
 
+/**
+ * The calls a decode_attention bucket tuned at `rows` rows per block is timed on, at B 1 and B 8: the bucket
+ * is keyed by rows per block (`max_seqlen`, or `max_count` for index lists), so a bucket of list lengths also
+ * serves full attention over as many tokens, and is timed on both. Tuned on lists alone, full attention over
+ * 4K tokens at B 8, head dim 64, G 8 took a schedule 7.5% slower than the one before (bench/NOTES.md section 39).
+ */
+export function decodeAttentionCalls(rows: number): { kind: "sparse" | "full"; batch: number; cache: number }[] {
+  const kinds = rows <= LONGEST_LIST ? (["sparse", "full"] as const) : (["full"] as const);
+  return kinds.flatMap((kind) => [1, 8].map((batch) => ({ kind, batch, cache: kind === "sparse" ? SPARSE_CACHE : rows })));
+}
+
 function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProblem {
   const checks = new Buffers(native);
   // Ragged, not a multiple of any tile, long enough to split; then a sparse list per request over the same cache,
@@ -171,11 +182,10 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
       const dtype = c.dtype as HalfType;
       const Hq = TIMED_Q_HEADS;
       const Hkv = Hq / (c.G as number);
-      const sparse = rows <= LONGEST_LIST;
-      const N = sparse ? SPARSE_CACHE : rows;
       const calls = attentionCalls(native, c);
       const buffers = new Buffers(native);
-      const shapes = [1, 8].map((batch): TimedShape => {
+      const shapes = decodeAttentionCalls(rows).map(({ kind, batch, cache: N }): TimedShape => {
+        const sparse = kind === "sparse";
         let made: ReturnType<typeof makeInputs> | undefined;
         function makeInputs() {
           const next = rng(seed ^ batch);

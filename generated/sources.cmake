@@ -61,82 +61,74 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_paged__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t128_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t128_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t128_r4_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous__t128_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t128_r4_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged__t128_r1_s6.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t128_r4_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t128_r4_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged__t128_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_contiguous__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g1_bf16_paged__t128_r1_s4.cu
@@ -153,48 +145,56 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_paged__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t256_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged__t128_r2_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t128_r2_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged__t128_r2_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_contiguous__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g1_bf16_paged__t128_r1_s3.cu
@@ -212,27 +212,33 @@ set(LIM_GENERATED_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_paged__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_bf16_paged_e4m3__t128_r2_s2.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged__t128_r1_s2.cu
-  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4.cu
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16_contiguous__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16_contiguous_e4m3__t256.cu
   ${CMAKE_CURRENT_LIST_DIR}/kernels/gather_kv__d64_bf16_paged__t256.cu

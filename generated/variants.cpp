@@ -261,7 +261,7 @@ extern "C" const lim_variant_info* lim_find_count_indices(void) {
   return nullptr;
 }
 
-// ---- decode_attention (188 variants)
+// ---- decode_attention (194 variants)
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g1_bf16_paged__t128_r1_s4_info;
@@ -278,82 +278,74 @@ extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous__
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged__t128_r1_s6_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged__t128_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info;
 extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info;
@@ -370,48 +362,56 @@ extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r2_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t128_r2_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info;
@@ -429,27 +429,33 @@ extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_contiguous_
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r2_s2_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info;
 extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info;
-extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info;
+extern "C" const lim_variant_info lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info;
 
 extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g1_bf16_contiguous__t128_r1_s4_info,
@@ -468,82 +474,74 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info,
     &lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info,
     &lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info,
-    &lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g4_fp16_paged__t128_r2_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r4_s2_info,
     &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info,
-    &lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r2_s2_info,
     &lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s6_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t128_r1_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t128_r2_s2_info,
     &lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info,
+    &lim_decode_attention__d64_g8_bf16_paged__t128_r1_s6_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info,
-    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info,
     &lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s6_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info,
-    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t128_r1_s3_info,
     &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info,
-    &lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged__t128_r1_s6_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info,
     &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info,
-    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info,
+    &lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info,
     &lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info,
@@ -560,48 +558,56 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s3_info,
     &lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info,
     &lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info,
+    &lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s3_info,
     &lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info,
     &lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info,
-    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info,
     &lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous__t128_r2_s2_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r2_s3_info,
     &lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_paged__t128_r2_s2_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r2_s3_info,
     &lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info,
-    &lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info,
-    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous__t128_r2_s2_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d128_g8_fp16_paged__t128_r2_s2_info,
+    &lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s3_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s4_info,
+    &lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info,
     &lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info,
@@ -619,29 +625,35 @@ extern "C" const lim_variant_info* const lim_decode_attention_variants[] = {
     &lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info,
     &lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info,
     &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info,
+    &lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r2_s2_info,
     &lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info,
-    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info,
     &lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info,
-    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info,
+    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info,
+    &lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info,
     nullptr};
-extern "C" const int lim_decode_attention_variant_count = 188;
+extern "C" const int lim_decode_attention_variant_count = 194;
 
 // Which variant serves which constants and range [lo, hi) of rows (rows per block: max_seqlen, or max_count for index lists), tried in order.
 static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
@@ -661,90 +673,80 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d64_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d64_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous__t128_r2_s2_info, 1536, 12288 },
     {&lim_decode_attention__d64_g4_bf16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t128_r4_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged__t128_r2_s2_info, 1536, 12288 },
     {&lim_decode_attention__d64_g4_bf16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r1_s2_info, 1536, 6144 },
+    {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t128_r4_s2_info, 6144, 12288 },
     {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
     {&lim_decode_attention__d64_g4_bf16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous__t128_r2_s2_info, 0, 12288 },
     {&lim_decode_attention__d64_g4_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s2_info, 0, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g4_fp16_paged__t128_r1_s4_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t128_r4_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_contiguous_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g4_fp16_paged__t128_r2_s2_info, 0, 12288 },
     {&lim_decode_attention__d64_g4_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r4_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t128_r4_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g4_fp16_paged_e4m3__t256_r2_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r2_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t128_r1_s6_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r4_s2_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 0, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s4_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s4_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_bf16_paged__t128_r4_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s4_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t128_r2_s2_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 3072, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t128_r1_s6_info, 12288, 49152 },
+    {&lim_decode_attention__d64_g8_bf16_paged__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r4_s2_info, 12288, 49152 },
     {&lim_decode_attention__d64_g8_bf16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s4_info, 1536, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t128_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r1_s6_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s4_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s2_info, 3072, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 6144, 12288 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t128_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s4_info, 1536, 6144 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_contiguous_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t128_r1_s6_info, 6144, 12288 },
+    {&lim_decode_attention__d64_g8_fp16_paged__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r1_s2_info, 0, 1536 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r1_s6_info, 6144, 12288 },
     {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r4_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s4_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d64_g8_fp16_paged_e4m3__t256_r2_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g1_bf16_paged__t128_r1_s4_info, 0, INT64_MAX },
@@ -761,54 +763,62 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d128_g2_fp16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d128_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info, 1536, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info, 1536, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info, 1536, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t256_r1_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t128_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r1_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_paged__t256_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s3_info, 1536, 12288 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t128_r2_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous__t128_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 0, 1536 },
     {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info, 1536, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_paged__t256_r1_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info, 49152, INT64_MAX },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_contiguous_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged__t128_r1_s2_info, 0, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged__t128_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info, 0, 1536 },
     {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s2_info, 1536, 3072 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info, 6144, 12288 },
-    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 1536, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged__t256_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t256_r1_s3_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s2_info, 3072, 12288 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t256_r1_s3_info, 12288, 49152 },
+    {&lim_decode_attention__d128_g4_fp16_paged_e4m3__t128_r2_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous__t128_r2_s2_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t128_r2_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g8_bf16_contiguous_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_paged__t128_r2_s2_info, 1536, INT64_MAX },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r1_s3_info, 1536, 6144 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t128_r2_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d128_g8_bf16_paged_e4m3__t256_r1_s3_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous__t128_r2_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous__t128_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous__t128_r2_s2_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_contiguous_e4m3__t128_r2_s3_info, 6144, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged__t128_r2_s2_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_paged__t128_r1_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_paged__t128_r2_s2_info, 3072, INT64_MAX },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s3_info, 0, 1536 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s4_info, 1536, 3072 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r1_s3_info, 3072, 6144 },
+    {&lim_decode_attention__d128_g8_fp16_paged_e4m3__t128_r2_s3_info, 6144, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_contiguous_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g1_bf16_paged__t128_r1_s3_info, 0, INT64_MAX },
@@ -826,31 +836,39 @@ static const lim_dispatch_entry lim_decode_attention_dispatch[] = {
     {&lim_decode_attention__d256_g2_fp16_paged__t128_r1_s3_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g2_fp16_paged_e4m3__t128_r1_s4_info, 0, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t256_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d256_g4_bf16_contiguous_e4m3__t128_r2_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g4_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t256_r1_s2_info, 0, 12288 },
-    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info, 12288, INT64_MAX },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info, 1536, 3072 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s4_info, 3072, 6144 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r1_s3_info, 6144, 49152 },
+    {&lim_decode_attention__d256_g4_bf16_paged_e4m3__t128_r2_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t256_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r1_s3_info, 3072, 49152 },
+    {&lim_decode_attention__d256_g4_fp16_contiguous_e4m3__t128_r2_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g4_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 0, 1536 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info, 1536, 3072 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 3072, 12288 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info, 12288, 49152 },
-    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t256_r1_s2_info, 49152, INT64_MAX },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s4_info, 0, 3072 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r1_s3_info, 3072, 49152 },
+    {&lim_decode_attention__d256_g4_fp16_paged_e4m3__t128_r2_s2_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g8_bf16_contiguous_e4m3__t128_r1_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g8_bf16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info, 0, 12288 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r2_s2_info, 12288, 49152 },
+    {&lim_decode_attention__d256_g8_bf16_paged_e4m3__t128_r1_s3_info, 49152, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16_contiguous__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_fp16_contiguous_e4m3__t128_r1_s3_info, 1536, INT64_MAX },
     {&lim_decode_attention__d256_g8_fp16_paged__t128_r1_s2_info, 0, INT64_MAX },
-    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t256_r1_s2_info, 0, INT64_MAX },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s4_info, 0, 1536 },
+    {&lim_decode_attention__d256_g8_fp16_paged_e4m3__t128_r1_s3_info, 1536, INT64_MAX },
     {nullptr, 0, 0}};
 
 extern "C" const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows) {
@@ -1192,7 +1210,7 @@ extern "C" const lim_kernel_table lim_kernel_tables[] = {
     {"attention_recall", lim_attention_recall_variants, 1 },
     {"clear_first_picks", lim_clear_first_picks_variants, 1 },
     {"count_indices", lim_count_indices_variants, 1 },
-    {"decode_attention", lim_decode_attention_variants, 188 },
+    {"decode_attention", lim_decode_attention_variants, 194 },
     {"gather_kv", lim_gather_kv_variants, 24 },
     {"lessismore_union", lim_lessismore_union_variants, 2 },
     {"synthesize_kv", lim_synthesize_kv_variants, 24 },

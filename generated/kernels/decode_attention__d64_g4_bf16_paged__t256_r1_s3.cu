@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=4 dtype=bf16 cache=paged kv=bf16
-// Schedule  threads=256 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.03x over the heuristic; measured on an earlier source (bda5dd40d018d0f6) and carried: A request shorter than max_seqlen now spreads over the planned splits (chunks of CHUNK_GRANULE rows); at max_seqlen the chunks are the planned ones, so the schedules measured at full lengths still hold (bench/NOTES.md section 31)))
+// Schedule  threads=256 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic))
 // Launch    grid (splits, HB, B), 384 threads, 120320 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.

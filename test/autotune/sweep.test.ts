@@ -7,9 +7,10 @@ import { loadKernels } from "../../codegen/frontend/load.js";
 import { TUNING_FORMAT, type TuningDatabase, type TuningMetadata } from "../../codegen/tuning/database.js";
 import { kernelDigest } from "../../codegen/tuning/digest.js";
 import { pendingKeys, rejectedVariants, type SweepOptions } from "../../autotune/sweep.js";
-import { randomFirstPicks, TOPK_SHAPES } from "../../autotune/problems.js";
+import { decodeAttentionCalls, randomFirstPicks, TOPK_SHAPES } from "../../autotune/problems.js";
 import { budgetSplit, unionOfFirstPicks } from "../../reference/lessismore.js";
 import { rng } from "../../reference/random.js";
+import { decodeAttention } from "../../dsl/kernels/decode_attention.js";
 import { topkKernel } from "../../dsl/kernels/topk.js";
 
 const options = { matrix: { headDims: [128], groupSizes: [4], dtypes: ["bf16"] }, retune: false } as unknown as SweepOptions;
@@ -35,6 +36,24 @@ describe("lim tune", () => {
     for (const point of tunedAt) {
       expect(TOPK_SHAPES[point].length).toBeGreaterThan(1);
       for (const [rows, length] of TOPK_SHAPES[point]) expect([rows, length, bucketOf(Math.floor(length / rows))]).toEqual([rows, length, bucketOf(point)]);
+    }
+  });
+
+  it("times each decode_attention bucket on every kind of call it serves, inside it", () => {
+    // The bucket is rows per block: max_seqlen for full attention, max_count for a list. A bucket of list
+    // lengths (budgets up to 8192) serves full attention over as many tokens too, and is timed on both.
+    const { bounds, tunedAt } = decodeAttention.spec.bucket;
+    const bucketOf = (measure: number) => bounds.filter((b) => measure >= b).length;
+    for (const point of tunedAt) {
+      const calls = decodeAttentionCalls(point);
+      const kinds = [...new Set(calls.map((c) => c.kind))];
+      expect(kinds, `bucket at ${point}`).toEqual(point <= 8192 ? ["sparse", "full"] : ["full"]);
+      for (const c of calls) {
+        expect(c.batch === 1 || c.batch === 8).toBe(true);
+        // Full attention reads the whole cache (its rows per block); a list reads `point` entries of a longer one.
+        expect(bucketOf(c.kind === "full" ? c.cache : point), `${c.kind} at B ${c.batch} over ${c.cache}`).toBe(bucketOf(point));
+        if (c.kind === "sparse") expect(c.cache).toBeGreaterThan(point);
+      }
     }
   });
 
