@@ -243,26 +243,41 @@ export const TOPK_SHAPES: Readonly<Record<number, readonly (readonly [rows: numb
 function topkProblem(native: NativeAddon, seed: number): TuningProblem {
   const checks = new Buffers(native);
   const ROWS = 5;
+  // Longer than any schedule's key caches (a cluster of 8 blocks caching 32K keys each), so that keys past them
+  // take the uncached path; one row short of k (padded with -1) and one empty.
+  const LENGTH = 8 * 32768 + 1001;
   const checkCase = memo((tag) => {
     const k = Number(tag);
-    const length = k + 1234;
     const next = rng(seed);
-    // Few distinct values (ties everywhere) and a few NaN, which rank below every number.
-    const values = new Float32Array(ROWS * length).map(() => (next() < 0.001 ? NaN : Math.round(next() * 512) / 64));
-    const want = Array.from({ length: ROWS }, (_, r) => topkRanked(values.subarray(r * length, (r + 1) * length), 0, length, k));
-    return { k, length, values: checks.holding(values), indices: checks.make(ROWS * k * 4), want };
+    // Few distinct values (ties everywhere), and NaN (below every number), infinities and -0 among them.
+    const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0];
+    const values = new Float32Array(ROWS * LENGTH).map(() => (next() < 0.002 ? special[Math.floor(next() * 4)] : Math.round(next() * 512) / 64));
+    const lengths = [LENGTH, LENGTH - 5, LENGTH, k - 100, 0];
+    const want = (order: "rank" | "position") =>
+      lengths.flatMap((n, r) => {
+        const ranked = topkRanked(values.subarray(r * LENGTH, (r + 1) * LENGTH), 0, n, k);
+        const listed = order === "rank" ? ranked : [...ranked].sort((a, b) => a - b);
+        return [...listed, ...Array<number>(k - listed.length).fill(-1)];
+      });
+    return { k, values: checks.holding(values), lengths: checks.holding(new Int32Array(lengths)), indices: checks.make(ROWS * k * 4), want: { rank: want("rank"), position: want("position") } };
   });
   return {
+    // Both output orders, each run three times: every run must give the literal specification's list (so the
+    // same list whichever block of a cluster finishes first).
     check(c) {
-      const { k, length, values, indices, want } = checkCase(String(c.K));
-      indices.fill(0xff);
-      native.topk({ values, valuesStride: length, lengths: null, indices, indicesStride: k, outValues: null, rows: ROWS, length, k, order: "rank" });
-      native.checkDeviceStatus();
-      const got = new Int32Array(ROWS * k);
-      indices.download(got);
+      const { k, values, lengths, indices, want } = checkCase(String(c.K));
       let wrong = 0;
-      want.forEach((w, r) => w.forEach((position, i) => (wrong += got[r * k + i] === position ? 0 : 1)));
-      return { error: wrong, tolerance: 0, what: `positions out of rank order (of ${ROWS * k})` };
+      for (const order of ["rank", "position"] as const) {
+        for (let run = 0; run < 3; run++) {
+          indices.fill(0xff);
+          native.topk({ values, valuesStride: LENGTH, lengths, indices, indicesStride: k, outValues: null, rows: ROWS, length: LENGTH, k, order });
+          native.checkDeviceStatus();
+          const got = new Int32Array(ROWS * k);
+          indices.download(got);
+          want[order].forEach((position, i) => (wrong += got[i] === position ? 0 : 1));
+        }
+      }
+      return { error: wrong, tolerance: 0, what: `positions wrong over both orders and three runs (of ${6 * ROWS * k}; ties, NaN, infinities, -0, ragged rows)` };
     },
 
     // Each bucket of length / rows is timed on the calls of TOPK_SHAPES (all inside the bucket).

@@ -110,7 +110,7 @@ for section in "$@"; do
       # attention (the split counters must come back to 0): a split ragged batch with a real selection,
       # an unsplit batch where every request keeps all tokens, G = 1, head dim 256 with budget 1024, and one
       # request of 4 heads at 4000, 9000 and 30000 tokens, whose rows the tuned top-k ranks in thread-block
-      # clusters of 2, 4 and 8 (length / rows 1000, 2250 and 7500: tuning/nvidia-h200.json's buckets). The
+      # clusters of 2, 3 and 8 (length / rows 1000, 2250 and 7500: tuning/nvidia-h200.json's buckets). The
       # union runs a cluster per request in every selection, and at 30000 tokens its warps read their
       # positions again instead of holding them in registers.
       for tool in memcheck racecheck synccheck; do

@@ -244,6 +244,11 @@ export const BUILTINS: Readonly<Record<string, Rule>> = {
     if (t.kind !== "shared" || args[0].k !== "named") {
       ctx.fail("type-mismatch", nodes[0], `peer() takes a shared array by name, got ${describe(t)}`, 'declare it with shared(...) and pass it: peer(histogram, rank)[i]');
     }
+    // A rank known at compile time must name a block of the cluster (a run-time rank is the kernel's to keep in range).
+    const rank = args[1];
+    if (rank.level === "const" && typeof rank.value === "number" && (rank.value < 0 || rank.value >= ctx.clusterBlocks)) {
+      ctx.fail("shape-mismatch", nodes[1], `peer() rank ${rank.value} is outside the cluster of ${ctx.clusterBlocks} blocks (ranks 0 to ${ctx.clusterBlocks - 1})`, "take the rank modulo the cluster's blocks, e.g. (clusterRank() + 1) % s.blocks");
+    }
     return { type: t, args: [args[0], coerce(ctx, nodes[1], args[1], "i32", "peer() rank")] };
   },
   syncWarp: noArgs("syncWarp", VOID),

@@ -292,15 +292,18 @@ def test_bad_input():
 
 
 def test_graph_replay():
-    """Capture once; change lengths, block tables and lists in place; replay; compare."""
+    """Capture once; change lengths, block tables and lists (shared and per head) in place; replay; compare."""
     B, capacity, max_count = 2, 2048, 256
     q, k, v, sl = problem(torch.bfloat16, [2048, 1000], capacity)
     cache = paged_copy(k, v, 16, "NHD", spare=64)
     indices = torch.full((B, max_count), -1, dtype=torch.int32, device="cuda")
+    head_indices = torch.full((B, HQ, max_count), -1, dtype=torch.int32, device="cuda")
     out_full = torch.empty_like(q)
     out_sparse = torch.empty_like(q)
+    out_head = torch.empty_like(q)
     ws_full = lim.decode_attention_workspace(B, HQ, HKV, D, capacity, q.dtype, paged=True)
     ws_sparse = lim.sparse_attention_workspace(B, HQ, HKV, D, max_count, q.dtype, 0, paged=True)
+    ws_head = lim.sparse_attention_workspace(B, HQ, HKV, D, max_count, q.dtype, 1, paged=True)
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     graph = torch.cuda.CUDAGraph()
@@ -309,6 +312,7 @@ def test_graph_replay():
         with torch.cuda.graph(graph, stream=stream):
             lim.decode_attention(q, cache, None, sl, out_full, None, capacity, SCALE, ws_full)
             lim.sparse_attention(q, cache, None, sl, indices, None, out_sparse, capacity, SCALE, ws_sparse)
+            lim.sparse_attention_per_head(q, cache, None, sl, head_indices, None, out_head, capacity, SCALE, ws_head)
     torch.cuda.current_stream().wait_stream(stream)
     for step in range(3):
         seqlens = [random.randint(1, capacity), random.randint(1, capacity)]
@@ -319,16 +323,21 @@ def test_graph_replay():
         cache.v.copy_(fresh.v)
         cache.block_table.copy_(fresh.block_table)
         lists = [sorted(random.sample(range(n), min(n, random.randint(1, max_count)))) for n in seqlens]
+        head_lists = [[sorted(random.sample(range(n), min(n, random.randint(1, max_count)))) for _ in range(HQ)] for n in seqlens]
         indices.fill_(-1)
+        head_indices.fill_(-1)
         for b, rows in enumerate(lists):
             indices[b, : len(rows)] = torch.tensor(rows, dtype=torch.int32)
+            for h, head_rows in enumerate(head_lists[b]):
+                head_indices[b, h, : len(head_rows)] = torch.tensor(head_rows, dtype=torch.int32)
         graph.replay()
         torch.cuda.synchronize()
         lim.check_device_status()
         ref_full = reference(q, k, v, seqlens)[0]
         ref_sparse = reference(q, k, v, seqlens, lambda b, h: lists[b])[0]
-        check(relative_error(out_full, ref_full) < 1e-2 and relative_error(out_sparse, ref_sparse) < 1e-2,
-              f"graph replay {step}: new lengths {seqlens}, new block tables and lists, both outputs right")
+        ref_head = reference(q, k, v, seqlens, lambda b, h: head_lists[b][h])[0]
+        check(relative_error(out_full, ref_full) < 1e-2 and relative_error(out_sparse, ref_sparse) < 1e-2 and relative_error(out_head, ref_head) < 1e-2,
+              f"graph replay {step}: new lengths {seqlens}, new block tables, shared and per-head lists, every output right")
 
 
 test_full_attention()

@@ -136,23 +136,6 @@ int multiprocessors(const char* function, int* count) {
   return LIM_OK;
 }
 
-SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_split_len, int min_chunk, int granule, int max_chunk) {
-  SplitPlan plan{1, max_len};
-  if (max_len < min_split_len) return plan;
-  // Never more blocks than fit at once: a second, partial wave of equal-sized blocks would idle most of
-  // the GPU while it runs (measured: B 32, N 32K ran at 2.6 TB/s with 1.3 waves).
-  int64_t splits = blocks > 0 ? resident_blocks / blocks : 1;
-  const int64_t max_splits = (max_len + min_chunk - 1) / min_chunk;
-  if (splits > max_splits) splits = max_splits;
-  if (max_chunk > 0 && splits < (max_len + max_chunk - 1) / max_chunk) splits = (max_len + max_chunk - 1) / max_chunk;
-  if (splits <= 1) return plan;
-  int64_t chunk = (max_len + splits - 1) / splits;
-  chunk = (chunk + granule - 1) / granule * granule;
-  plan.chunk = static_cast<int>(chunk);
-  plan.splits = static_cast<int>((max_len + chunk - 1) / chunk);
-  return plan;
-}
-
 const char* dtype_name(int dtype) {
   switch (dtype) {
     case LIM_DTYPE_BF16: return "bf16";

@@ -1,5 +1,5 @@
 // Helpers shared by the C ABI functions: error messages, argument checks, the device-status buffer, and
-// occupancy-based split planning. Nothing here is exported.
+// (split_plan.h) occupancy-based split planning. Nothing here is exported.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,7 @@
 #include "lim_abi_checks.h"
 #include "lim_abi_impl.h"
 #include "lim_variants.h"
+#include "split_plan.h"
 
 namespace lim_capi {
 
@@ -49,20 +50,6 @@ inline int finish(int status) { return status == LIM_OK ? ok() : status; }
 
 /** Multiprocessors of the current device. */
 int multiprocessors(const char* function, int* count);
-
-/** How a sequence of up to max_len tokens is split across blocks: splits blocks of chunk tokens each. */
-struct SplitPlan {
-  int splits;
-  int chunk;
-};
-
-/**
- * Splits only when `blocks` (one per request and head) would leave room for more resident blocks and max_len
- * is at least min_split_len: as many splits as keep the grid within one wave, with chunks of at least
- * min_chunk tokens rounded to a multiple of granule; and, where max_chunk > 0, as many more as keep chunks
- * within max_chunk tokens (even if that takes more than one wave).
- */
-SplitPlan plan_split(int64_t blocks, int max_len, int resident_blocks, int min_split_len, int min_chunk, int granule, int max_chunk);
 
 /** Rounds up to a multiple of 256 bytes (workspace sub-buffers). */
 inline std::size_t round256(std::size_t n) { return (n + 255) / 256 * 256; }

@@ -65,6 +65,8 @@ describe("thread-block clusters", () => {
   it.each([
     ["a cluster primitive without a cluster knob", () => compile("  const r = clusterRank();", null), /clusterRank\(\) in a kernel without thread-block clusters/],
     ["peer() of a register array", () => compile('  const a = regs("i32", [4]);\n  const x = peer(a, 1)[0];'), /peer\(\) takes a shared array by name, got register array/],
+    ["a peer rank past the cluster", () => compile('  const a = shared("f32", [8]);\n  const x = peer(a, 4)[0];'), /peer\(\) rank 4 is outside the cluster of 4 blocks \(ranks 0 to 3\)/],
+    ["a negative peer rank", () => compile('  const a = shared("f32", [8]);\n  const x = peer(a, 2 - 3)[0];'), /peer\(\) rank -1 is outside the cluster of 4 blocks/],
     ["an asynchronous copy into a peer's array", () => compile('  const a = shared("f32", [8]);\n  asyncCopy(peer(a, 1).ref(0), y.ref(0), 1, true);'), /asyncCopy\(\) destination must be a shared-memory location, got peer block's shared location of f32/],
   ])("refuses %s", (_label, run, message) => {
     expect(errorOf(run).summary).toMatch(message);

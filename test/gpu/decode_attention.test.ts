@@ -1,7 +1,8 @@
 // Every generated decode-attention variant over contiguous caches, in the dtype and in FP8 (through the
 // lim_fp8_* functions, E4M3 and E5M2: the reference takes the FP8 values the caches hold), against the float64 reference:
-// fresh random inputs, outputs poisoned with NaN before each run, N = 1, lengths that are no multiple of any
-// tile, ragged batches up to B = 32, padded strides, split and unsplit sequences. Then the argument and
+// fresh random inputs, outputs poisoned with NaN before each run, K/V rows past each sequence (and the strides'
+// padding) NaN so that any read past a length shows, N = 1, lengths that are no multiple of any tile, ragged
+// batches up to B = 32, padded strides, split and unsplit sequences. Then the argument and
 // device-input errors. (lim_use_variant only serves calls whose constants match, so a paged variant can only
 // be reached through the paged functions: python/tests/paged_caches.py runs those.)
 
@@ -11,6 +12,7 @@ import { roundToFp8, type Fp8Format } from "../../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
+import { poisonPastLengths } from "../helpers/poison.js";
 import { testSeed } from "../helpers/seed.js";
 import { randomInt, rng, uniform } from "../../reference/random.js";
 import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
@@ -55,6 +57,8 @@ function runCase(native: NativeAddon, v: Variant, c: Case, seed: number): { out:
   const cache = (values: Float64Array) => (fp8 ? roundToFp8(fp8, values) : roundTo(dtype, values));
   const k = cache(uniform(next, B * kStrideB));
   const vv = cache(uniform(next, B * kStrideB));
+  // Rows at or past each length and the strides' padding are NaN on the GPU; the reference reads below the lengths.
+  for (const bits of [k.bits, vv.bits]) poisonPastLengths(bits, c.seqlens, Hkv, D, { b: kStrideB, h: kStrideH, n: kStrideN });
   const scale = 1 / Math.sqrt(D);
   const ref = decodeAttentionReference({
     batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens: c.seqlens, scale,

@@ -1,6 +1,7 @@
-// The decode runtime on the GPU: full attention against the float64 reference after a few steps,
-// LessIsMore with a budget that keeps every token equals full attention with recall 1, the cache grows by
-// one row per step, dispose gives the memory back, and a configuration too large for the GPU is refused.
+// The decode runtime on the GPU: full attention against the float64 reference after a few steps, paged and
+// FP8 caches against contiguous ones, LessIsMore with a budget that keeps every token equals full attention
+// with recall 1, the cache grows by one row per step, dispose gives the memory back, and a configuration too
+// large for the GPU is refused.
 
 import { describe, expect, it } from "vitest";
 import { parseModel, parseRun, type ModelConfig, type RunConfig } from "../../runtime/ts/config.js";
@@ -37,19 +38,21 @@ describe.skipIf(!gpu)("decode runtime on the GPU", () => {
     }
   });
 
+  /** Every policy's outputs at every layer after 3 steps, with caches of that layout and element type. */
+  const outputs = (pageSize: number, kvDtype: RunConfig["kvDtype"] = "auto") => {
+    const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, pageSize, kvDtype }));
+    try {
+      return (["full", "lessismore", "tidaldecode"] as const).map((policy) => {
+        rt.reset();
+        for (let s = 0; s < 3; s++) rt.step(policy);
+        return Array.from({ length: model.layers }, (_, l) => decode("bf16", rt.read("output", l)));
+      });
+    } finally {
+      rt.dispose();
+    }
+  };
+
   it("paged caches (pages of 16 and of 1, shuffled) give every policy the outputs of contiguous caches", () => {
-    const outputs = (pageSize: number) => {
-      const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, pageSize }));
-      try {
-        return (["full", "lessismore", "tidaldecode"] as const).map((policy) => {
-          rt.reset();
-          for (let s = 0; s < 3; s++) rt.step(policy);
-          return Array.from({ length: model.layers }, (_, l) => decode("bf16", rt.read("output", l)));
-        });
-      } finally {
-        rt.dispose();
-      }
-    };
     const contiguous = outputs(0);
     for (const pageSize of [16, 1]) {
       outputs(pageSize).forEach((perLayer, p) =>
@@ -59,6 +62,23 @@ describe.skipIf(!gpu)("decode runtime on the GPU", () => {
     const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, pageSize: 16 }));
     try {
       expect(() => rt.read("keyCache", 0)).toThrow(/the caches of a paged runtime are pools of shuffled pages/);
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  it("FP8 (E4M3) caches, as lim decode --cache paged16 --kv-dtype fp8 runs them: pages of 16 and of 1 give every policy the outputs of contiguous FP8 caches", () => {
+    // The same synthetic tokens quantised on their way into the cache (scale 1), then read through each layout.
+    const contiguous = outputs(0, "e4m3");
+    for (const perLayer of contiguous) for (const out of perLayer) expect(out.every(Number.isFinite)).toBe(true);
+    for (const pageSize of [16, 1]) {
+      outputs(pageSize, "e4m3").forEach((perLayer, p) =>
+        perLayer.forEach((out, l) => expect(relativeError(out, contiguous[p][l]), `FP8, page ${pageSize}, policy ${p}, layer ${l}`).toBeLessThan(1e-3)),
+      );
+    }
+    const rt = DecodeRuntime.create(addon, model, parseRun({ ...run, kvDtype: "e4m3" }));
+    try {
+      expect(() => rt.read("keyCache", 0)).toThrow(/the caches of an FP8 runtime hold bytes/);
     } finally {
       rt.dispose();
     }

@@ -1,6 +1,7 @@
 // The selection kernels against the literal specification (reference/lessismore.ts), compared as
 // exact index lists: top-k for every generated variant (ties, NaN and infinities included, 20 repeated runs
-// for determinism), LessIsMore's shared set and TidalDecode's per-head sets on ragged batches, attention
+// for determinism), LessIsMore's shared set (budgets 64 to 8192; ties, NaN and infinities; every union
+// schedule 20 times) and TidalDecode's per-head sets on ragged batches, attention
 // recall, the selection layer's logits, and the argument errors. `bench/device/suite.sh topk-schedules`
 // generates several top-k schedules per budget (every cluster size) and runs this file over all of them.
 
@@ -27,6 +28,13 @@ function logits(next: () => number, count: number, levels?: number): Float32Arra
     out[i] = levels ? Math.round(x * (levels / 8)) / (levels / 8) + 0 : x; // + 0 turns -0 into 0
   }
   return out;
+}
+
+/** `values` with about one element in 32 replaced by NaN, +infinity or -infinity (NaN ranks below every number). */
+function withNonFinite(next: () => number, values: Float32Array): Float32Array {
+  const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  for (let i = 0; i < values.length; i++) if (next() < 1 / 32) values[i] = special[Math.floor(next() * 3)];
+  return values;
 }
 
 const rowOf = (data: Float32Array, row: number, stride: number) => data.subarray(row * stride, (row + 1) * stride);
@@ -95,44 +103,50 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
 
   /**
    * LessIsMore's set of each request of a ragged batch (logits z: [B, Hq, stride], each request's first
-   * seqlens[b] entries of a row its own), computed on the GPU and compared with the literal specification.
+   * seqlens[b] entries of a row its own), computed on the GPU `runs` times (the output poisoned before each)
+   * and each compared with the literal specification: the set must not depend on which block finishes first.
    */
-  function expectSelection(z: Float32Array, seqlens: readonly number[], Hq: number, stride: number, budget: number, what: string): void {
+  function expectSelection(z: Float32Array, seqlens: readonly number[], Hq: number, stride: number, budget: number, what: string, runs = 1): void {
     const B = seqlens.length;
     const maxSeqlen = Math.max(...seqlens);
     withBuffers(native, (alloc) => {
       const sel = { budget, recencyRatio: 0.25, sinks: 4 };
       const indices = alloc(B * budget * 4);
       const counts = alloc(B * 4);
-      indices.fill(0xff);
       const wsBytes = native.selectLessismoreWorkspaceSize({ batch: B, numQHeads: Hq, maxSeqlen, ...sel });
-      native.selectLessismore({
+      const args = {
         logits: upload(alloc, z), logitsStrideB: Hq * stride, logitsStrideH: stride, seqlens: upload(alloc, new Int32Array(seqlens)),
         indices, indicesStrideB: budget, counts, batch: B, numQHeads: Hq, maxSeqlen, workspace: alloc(wsBytes), ...sel,
-      });
-      native.checkDeviceStatus();
-      const got = new Int32Array(B * budget);
-      const gotCounts = new Int32Array(B);
-      indices.download(got);
-      counts.download(gotCounts);
-      seqlens.forEach((n, b) => {
-        const heads = Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * stride, (b * Hq + h) * stride + n));
-        const want = lessIsMoreSelect(heads, n, budget, 0.25, 4);
-        expect(gotCounts[b], `count of request ${b} (n ${n}) ${note}`).toBe(Math.min(budget, n));
-        expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}${what}) ${note}`).toEqual(want);
-      });
+      };
+      const wants = seqlens.map((n, b) => lessIsMoreSelect(Array.from({ length: Hq }, (_, h) => z.subarray((b * Hq + h) * stride, (b * Hq + h) * stride + n)), n, budget, 0.25, 4));
+      for (let run = 0; run < runs; run++) {
+        indices.fill(0xff);
+        counts.fill(0xff);
+        native.selectLessismore(args);
+        native.checkDeviceStatus();
+        const got = new Int32Array(B * budget);
+        const gotCounts = new Int32Array(B);
+        indices.download(got);
+        counts.download(gotCounts);
+        seqlens.forEach((n, b) => {
+          expect(gotCounts[b], `count of request ${b} (n ${n}, run ${run}) ${note}`).toBe(Math.min(budget, n));
+          expect(Array.from(got.subarray(b * budget, b * budget + gotCounts[b])), `request ${b} (n ${n}${what}, run ${run}) ${note}`).toEqual(wants[b]);
+        });
+      }
     });
   }
 
-  it.each(budgets)("LessIsMore selection with budget %i equals the rank-major walk on a ragged batch", (budget) => {
+  // Budgets below the smallest generated top-k budget (64, 256) take that top-k variant for their ranked part.
+  it.each([64, 256, ...budgets])("LessIsMore selection with budget %i equals the rank-major walk on a ragged batch", (budget) => {
     const next = rng(seed ^ (budget * 31));
     const Hq = 8;
     const seqlens = [budget + 1, 3 * budget + 77, Math.max(1, budget - 5), 2 * budget, 1];
     const maxSeqlen = Math.max(...seqlens);
     const stride = maxSeqlen + 3;
-    for (const levels of [undefined, 8]) {
-      expectSelection(logits(next, seqlens.length * Hq * stride, levels), seqlens, Hq, stride, budget, levels ? ", ties" : ", random");
-    }
+    const count = seqlens.length * Hq * stride;
+    expectSelection(logits(next, count), seqlens, Hq, stride, budget, ", random");
+    expectSelection(logits(next, count, 8), seqlens, Hq, stride, budget, ", ties");
+    expectSelection(withNonFinite(next, logits(next, count, 8)), seqlens, Hq, stride, budget, ", ties, NaN and infinities");
   });
 
   it.each(unionVariants.map((v) => [v.name, v] as const))("%s: the shared set of requests whose warps' runs of positions fit their registers and of longer ones", (name, v) => {
@@ -146,6 +160,8 @@ describe.skipIf(!gpu)("selection kernels on the GPU", () => {
     const seqlens = [2 * held + 333, held, 3 * budget + 77, budget + 1];
     const maxSeqlen = Math.max(...seqlens);
     expectSelection(logits(next, seqlens.length * Hq * maxSeqlen), seqlens, Hq, maxSeqlen, budget, `, ${name}`);
+    // Ties everywhere, 20 runs: the same set every time (the union's blocks race for nothing that changes it).
+    expectSelection(logits(next, seqlens.length * Hq * maxSeqlen, 8), seqlens, Hq, maxSeqlen, budget, `, ${name}, ties`, 20);
   });
 
   it.each([2, 4, 8])("tensor parallel over %i simulated GPUs: local keys merged by an element-wise minimum give the single-GPU set", (ranks) => {

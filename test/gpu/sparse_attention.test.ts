@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
+import { poisonPastLengths } from "../helpers/poison.js";
 import { testSeed } from "../helpers/seed.js";
 import { randomInt, rng, uniform } from "../../reference/random.js";
 import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
@@ -47,6 +48,8 @@ function makeProblem(next: () => number, s: Shape) {
   const k = roundTo(s.dtype, uniform(next, B * s.Hkv * s.capacity * s.D));
   const v = roundTo(s.dtype, uniform(next, B * s.Hkv * s.capacity * s.D));
   const strides = { qStrideB: Hq * s.D, qStrideH: s.D, kStrideB: s.Hkv * s.capacity * s.D, kStrideH: s.capacity * s.D, kStrideN: s.D };
+  // Rows at or past each length are NaN on the GPU (the reference reads only listed positions below it).
+  for (const bits of [k.bits, v.bits]) poisonPastLengths(bits, s.seqlens, s.Hkv, s.D, { b: strides.kStrideB, h: strides.kStrideH, n: strides.kStrideN });
   const reference = (rows: (b: number, h: number) => readonly number[]) =>
     decodeAttentionReference(
       {
