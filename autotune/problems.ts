@@ -12,6 +12,7 @@ import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
 import { budgetSplit, topkRanked, unionOfFirstPicks } from "../reference/lessismore.js";
 import { rng, uniform } from "../reference/random.js";
+import { pagedLayout, TUNED_PAGE } from "./paged_cache.js";
 
 /** One timed shape: `prepare` readies it for the variant now in use and returns the launch to time. */
 export interface TimedShape {
@@ -90,24 +91,69 @@ function spreadPositions(next: () => number, n: number, count: number): Int32Arr
   return out;
 }
 
+/** The C ABI functions (full, its workspace size, a shared list, its workspace size) of each cache layout and element type. */
+const ATTENTION_FUNCTIONS = {
+  contiguous: {
+    dtype: ["decodeAttention", "decodeAttentionWorkspaceSize", "sparseAttention", "sparseAttentionWorkspaceSize"],
+    fp8: ["fp8DecodeAttention", "fp8DecodeAttentionWorkspaceSize", "fp8SparseAttention", "fp8SparseAttentionWorkspaceSize"],
+  },
+  paged: {
+    dtype: ["pagedDecodeAttention", "pagedDecodeAttentionWorkspaceSize", "pagedSparseAttention", "pagedSparseAttentionWorkspaceSize"],
+    fp8: ["fp8PagedDecodeAttention", "fp8PagedDecodeAttentionWorkspaceSize", "fp8PagedSparseAttention", "fp8PagedSparseAttentionWorkspaceSize"],
+  },
+} as const satisfies Record<string, Record<string, readonly (keyof NativeAddon)[]>>;
+
 /**
- * The attention functions a decode_attention variant serves: over caches in the dtype, or over FP8 caches
- * (kv e4m3 or e5m2; scales left at 1) through the lim_fp8_* twins, which take the same arguments, the
- * scales and the format.
+ * The attention functions a decode_attention variant serves: over contiguous caches or pools of pages (the
+ * arguments carry both layouts' fields; each function reads its own), in the dtype or in FP8 (kv e4m3 or
+ * e5m2; scales left at 1) through the lim_fp8_* twins, which also take the scales and the format.
  */
 function attentionCalls(native: NativeAddon, c: Constants) {
   const kvDtype = String(c.kv);
-  if (!isFp8(kvDtype)) return { full: native.decodeAttention, fullWorkspace: native.decodeAttentionWorkspaceSize, sparse: native.sparseAttention, sparseWorkspace: native.sparseAttentionWorkspaceSize, cacheBytes: 2 };
-  const scales = { kScale: null, vScale: null, scaleHeads: 1, kvDtype };
-  type Args = Parameters<NativeAddon["decodeAttention"]>[0] & Parameters<NativeAddon["sparseAttention"]>[0];
-  type FullSizes = Parameters<NativeAddon["decodeAttentionWorkspaceSize"]>[0];
-  type SparseSizes = Parameters<NativeAddon["sparseAttentionWorkspaceSize"]>[0];
+  const fp8 = isFp8(kvDtype);
+  const [full, fullWorkspace, sparse, sparseWorkspace] = ATTENTION_FUNCTIONS[c.cache === "paged" ? "paged" : "contiguous"][fp8 ? "fp8" : "dtype"].map(
+    (name) => native[name] as unknown as (args: object) => unknown,
+  );
+  const scales = fp8 ? { kScale: null, vScale: null, scaleHeads: 1, kvDtype } : {};
+  const format = fp8 ? { kvDtype } : {};
   return {
-    full: (a: Args) => native.fp8DecodeAttention({ ...a, ...scales }),
-    fullWorkspace: (a: FullSizes) => native.fp8DecodeAttentionWorkspaceSize({ ...a, kvDtype }),
-    sparse: (a: Args) => native.fp8SparseAttention({ ...a, ...scales }),
-    sparseWorkspace: (a: SparseSizes) => native.fp8SparseAttentionWorkspaceSize({ ...a, kvDtype }),
-    cacheBytes: 1,
+    full: (a: object) => void full({ ...a, ...scales }),
+    fullWorkspace: (a: object) => fullWorkspace({ ...a, ...format }) as number,
+    sparse: (a: object) => void sparse({ ...a, ...scales }),
+    sparseWorkspace: (a: object) => sparseWorkspace({ ...a, ...format }) as number,
+    cacheBytes: fp8 ? 1 : 2,
+  };
+}
+
+/** K and V as [batch, Hkv, n, D] element bits, or (timed calls) every byte one constant. */
+type CacheData = { k: Uint16Array | Uint8Array; v: Uint16Array | Uint8Array } | { constant: number; elementBytes: number };
+
+/** The cache arguments of a call over `data`: contiguous, or moved into a shuffled pool of pages for a paged variant. */
+function cacheArgs(buffers: Buffers, c: Constants, batch: number, kvHeads: number, n: number, next: () => number, data: CacheData) {
+  const D = c.D as number;
+  const paged = c.cache === "paged" ? pagedLayout(batch, kvHeads, n, D, TUNED_PAGE, next) : undefined;
+  const elements = paged ? paged.poolElements : batch * kvHeads * n * D;
+  const cache = (which: "k" | "v") => {
+    if ("constant" in data) {
+      const b = buffers.make(elements * data.elementBytes);
+      b.fill(data.constant);
+      return b;
+    }
+    return buffers.holding(paged ? paged.pool(data[which]) : data[which]);
+  };
+  if (!paged) {
+    return {
+      kCache: cache("k"), kStrideB: kvHeads * n * D, kStrideH: n * D, kStrideN: D,
+      vCache: cache("v"), vStrideB: kvHeads * n * D, vStrideH: n * D, vStrideN: D,
+      cacheCapacity: n,
+    };
+  }
+  const { page, slot, head } = paged.strides;
+  return {
+    kCache: cache("k"), kStridePage: page, kStrideSlot: slot, kStrideH: head,
+    vCache: cache("v"), vStridePage: page, vStrideSlot: slot, vStrideH: head,
+    blockTable: buffers.holding(paged.table), blockTableStride: paged.pagesPerSeq, numTableRows: batch, numPages: paged.numPages,
+    pageSize: paged.page, maxPagesPerSeq: paged.pagesPerSeq,
   };
 }
 
@@ -132,7 +178,7 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
   const N = 3001;
   const LIST = 700;
   const checkCase = memo((tag) => {
-    const [D, G, dtype, kv] = JSON.parse(tag) as [number, number, HalfType, string];
+    const [D, G, dtype, kv, layout] = JSON.parse(tag) as [number, number, HalfType, string, string];
     const next = rng(seed);
     const Hq = Hkv * G;
     const q = roundTo(dtype, uniform(next, B * Hq * D));
@@ -149,10 +195,9 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
     lists.forEach((l, b) => indices.set(l, b * LIST));
     const args = {
       q: checks.holding(q.bits), qStrideB: Hq * D, qStrideH: D,
-      kCache: checks.holding(k.bits), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
-      vCache: checks.holding(v.bits), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
+      ...cacheArgs(checks, { D, cache: layout }, B, Hkv, N, next, { k: k.bits, v: v.bits }),
       seqlens: checks.holding(new Int32Array(seqlens)), out: checks.make(B * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse: null,
-      batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, cacheCapacity: N, maxSeqlen: N, dtype, softmaxScale: scale,
+      batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen: N, dtype, softmaxScale: scale,
       indices: checks.holding(indices), indicesStrideB: LIST, counts: checks.holding(new Int32Array(lists.map((l) => l.length))), maxCount: LIST,
     };
     return { args, workspace: workspaceFor(checks), wantFull: decodeAttentionReference(problem).out, wantSparse: decodeAttentionReference(problem, (b) => lists[b]).out };
@@ -161,7 +206,7 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
   return {
     check(c) {
       const dtype = c.dtype as HalfType;
-      const { args, workspace, wantFull, wantSparse } = checkCase(JSON.stringify([c.D, c.G, dtype, c.kv]));
+      const { args, workspace, wantFull, wantSparse } = checkCase(JSON.stringify([c.D, c.G, dtype, c.kv, c.cache]));
       const calls = attentionCalls(native, c);
       const got = new Uint16Array(wantFull.length);
       const run = (launch: () => void) => {
@@ -189,19 +234,16 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
         let made: ReturnType<typeof makeInputs> | undefined;
         function makeInputs() {
           const next = rng(seed ^ batch);
-          const constant = (bytes: number) => {
-            const b = buffers.make(bytes);
-            b.fill(0x3c); // a finite value in both half types and both FP8 formats: attention's time does not depend on the data
-            return b;
-          };
+          // 0x3c: a finite value in both half types and both FP8 formats: attention's time does not depend on the data.
+          const q = buffers.make(batch * Hq * D * 2);
+          q.fill(0x3c);
           const lists = new Int32Array(batch * rows);
           if (sparse) for (let b = 0; b < batch; b++) lists.set(spreadPositions(next, N, rows), b * rows);
           return {
-            q: constant(batch * Hq * D * 2), qStrideB: Hq * D, qStrideH: D,
-            kCache: constant(batch * Hkv * N * D * calls.cacheBytes), kStrideB: Hkv * N * D, kStrideH: N * D, kStrideN: D,
-            vCache: constant(batch * Hkv * N * D * calls.cacheBytes), vStrideB: Hkv * N * D, vStrideH: N * D, vStrideN: D,
+            q, qStrideB: Hq * D, qStrideH: D,
+            ...cacheArgs(buffers, c, batch, Hkv, N, next, { constant: 0x3c, elementBytes: calls.cacheBytes }),
             seqlens: buffers.holding(new Int32Array(batch).fill(N)), out: buffers.make(batch * Hq * D * 2), outStrideB: Hq * D, outStrideH: D, lse: null,
-            batch, numQHeads: Hq, numKvHeads: Hkv, headDim: D, cacheCapacity: N, maxSeqlen: N, dtype, softmaxScale: 1 / Math.sqrt(D),
+            batch, numQHeads: Hq, numKvHeads: Hkv, headDim: D, maxSeqlen: N, dtype, softmaxScale: 1 / Math.sqrt(D),
             indices: buffers.holding(lists), indicesStrideB: rows, counts: buffers.holding(new Int32Array(batch).fill(rows)), maxCount: rows,
             workspace: workspaceFor(buffers),
           };

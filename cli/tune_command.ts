@@ -16,6 +16,7 @@ interface TuneFlags {
   groupSizes: number[];
   dtypes: string[];
   kvDtypes: string[];
+  caches: string[];
   budgets: number[];
   db?: string;
   retune?: boolean;
@@ -76,6 +77,7 @@ export function registerTune(program: Command): void {
     .addOption(new Option("--group-sizes <list>", "GQA group sizes").argParser(parseNumbers("--group-sizes")).default([4], "4, the presets'"))
     .option("--dtypes <list>", "element types", parseList("--dtypes", SUPPORTED_MATRIX.dtypes), [...DEFAULT_MATRIX.dtypes])
     .option("--kv-dtypes <list>", "K/V cache element types: auto (the dtype), e4m3, e5m2 (FP8; E5M2 variants take E4M3's schedules unless tuned)", parseList("--kv-dtypes", SUPPORTED_MATRIX.kvDtypes), [...DEFAULT_MATRIX.kvDtypes])
+    .option("--caches <list>", "K/V cache layouts: contiguous, paged (timed in pages of 16 in shuffled order; a paged variant takes the contiguous schedule where it has no entry of its own)", parseList("--caches", SUPPORTED_MATRIX.caches), ["contiguous"])
     .option("--budgets <list>", "top-k budgets", parseNumbers("--budgets"), [...DEFAULT_MATRIX.budgets])
     .option("--db <file>", "tuning database to extend (default: tuning/<device>.json)")
     .option("--retune", "measure keys that are already in the database again")
@@ -96,7 +98,7 @@ export function registerTune(program: Command): void {
         // The shapes and the GPU before the sweep's slow start: an unsupported shape names the nearest supported
         // ones, a machine without a GPU says so (--compile-only needs none).
         const { validateMatrix } = await import("../codegen/matrix.js");
-        validateMatrix({ headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, kvDtypes: flags.kvDtypes });
+        validateMatrix({ headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, caches: flags.caches, kvDtypes: flags.kvDtypes });
         if (!flags.compileOnly) {
           const { missingForGpu } = await import("../runtime/ts/native.js");
           const missing = missingForGpu();
@@ -107,10 +109,7 @@ export function registerTune(program: Command): void {
         const result = await runSweep({
           root: PROJECT_ROOT,
           kernels: flags.kernels,
-          matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets,
-            // The sweep times through the contiguous functions (lim_fp8_* for FP8 caches); paged variants take
-            // those schedules (codegen/tuning/chooser.ts).
-            caches: ["contiguous"], kvDtypes: flags.kvDtypes },
+          matrix: { headDims: flags.headDims, groupSizes: flags.groupSizes, dtypes: flags.dtypes, budgets: flags.budgets, caches: flags.caches, kvDtypes: flags.kvDtypes },
           db: flags.db && resolve(flags.db),
           retune: flags.retune ?? false,
           jobs: flags.jobs,

@@ -70,18 +70,18 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     bucketOf.set(spec.name, spec.bucket?.name);
     const digest = kernelDigest(source.fn);
     const [fallback] = heuristicSchedule(source, constants);
-    // A paged variant differs from the contiguous one only in its rows' addresses, and the sweep times
-    // through the contiguous functions: it takes the contiguous variant's measured schedule. An E5M2 variant
-    // differs from the E4M3 one only in how a register of bytes widens to fp16 (a byte permute, not a cvt):
-    // it takes E4M3's schedule, bucket by bucket, where it has no current entry of its own (lim tune
-    // --kv-dtypes e5m2 makes those).
-    const contiguous = constants.cache === "paged" ? { ...constants, cache: "contiguous" } : constants;
-    const measuredAs = (c: Constants, range: readonly [number, number]) => {
-      const own = tuningKey(spec, c, range);
-      return c.kv === "e5m2" && !dbs.some(({ db }) => db.entries[own]?.source === digest) ? tuningKey(spec, { ...c, kv: "e4m3" }, range) : own;
+    // A variant takes its own measured entry where one is current. Otherwise a paged variant takes the
+    // contiguous one's (it differs only in its rows' addresses; `lim tune --caches paged` measures its own),
+    // and an E5M2 variant E4M3's (it differs only in how a register of bytes widens to fp16: a byte permute,
+    // not a cvt; `lim tune --kv-dtypes e5m2` measures its own), bucket by bucket.
+    const withE4m3 = (c: Constants): Constants[] => (c.kv === "e5m2" ? [c, { ...c, kv: "e4m3" }] : [c]);
+    const standIns = [...withE4m3(constants), ...(constants.cache === "paged" ? withE4m3({ ...constants, cache: "contiguous" }) : [])];
+    const measuredAs = (range: readonly [number, number]) => {
+      const keys = standIns.map((c) => tuningKey(spec, c, range));
+      return keys.find((key) => dbs.some(({ db }) => db.entries[key]?.source === digest)) ?? keys[keys.length - 1];
     };
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
-      const key = measuredAs(contiguous, range);
+      const key = measuredAs(range);
       for (const { path, db } of dbs) {
         const entry = db.entries[key];
         if (!entry) continue;
@@ -99,7 +99,8 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
           }
           used.add(key);
           const carried = entry.carried ? `; measured on an earlier source (${entry.carried.from}) and carried: ${entry.carried.reason}` : "";
-          return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic${carried})`, bucket: range };
+          const standIn = key === tuningKey(spec, constants, range) ? "" : `; the entry of ${key}`;
+          return { schedule, origin: `tuned in ${path} (${entry.speedup.toFixed(2)}x over the heuristic${standIn}${carried})`, bucket: range };
         } catch (e) {
           warnings.push(`${path}: ${key}: ${(e as Error).message}; using the heuristic`);
         }

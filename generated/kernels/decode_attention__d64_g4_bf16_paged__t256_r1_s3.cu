@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=4 dtype=bf16 cache=paged kv=bf16
-// Schedule  threads=256 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic))
+// Schedule  threads=256 rows=1 stages=3 (tuned in tuning/nvidia-h200.json (1.05x over the heuristic; the entry of decode_attention__d64_g4_bf16_contiguous@rows12288-49152))
 // Launch    grid (splits, HB, B), 384 threads, 120320 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.

@@ -3,7 +3,7 @@
 //
 // Kernel    decode_attention: decode attention over all tokens or an index list; G query heads share each K/V row; tensor cores; splits merged in the kernel
 // Constants D=64 G=8 dtype=bf16 cache=paged kv=e4m3
-// Schedule  threads=256 rows=2 stages=4 (tuned in tuning/nvidia-h200.json (1.08x over the heuristic))
+// Schedule  threads=256 rows=2 stages=4 (tuned in tuning/nvidia-h200.json (1.08x over the heuristic; the entry of decode_attention__d64_g8_bf16_contiguous_e4m3@rows49152-))
 // Launch    grid (splits, HB, B), 384 threads, 178688 bytes of dynamic shared memory,
 //           as a programmatic dependent of the preceding kernel
 // Each statement of the kernel body ends with the DSL line it was lowered from.

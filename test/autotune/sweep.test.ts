@@ -29,6 +29,18 @@ describe("lim tune", () => {
     expect(pendingKeys(sources, { ...options, matrix, retune: true }, db).map((k) => k.key)).toEqual(all);
   });
 
+  it("measures paged decode-attention keys of their own where --caches names paged", async () => {
+    const sources = await loadKernels(PROJECT_ROOT, ["decode_attention"]);
+    const empty: TuningDatabase = { format: TUNING_FORMAT, metadata: {} as TuningMetadata, entries: {} };
+    const keys = (caches: string[]) => pendingKeys(sources, { ...options, matrix: { ...options.matrix, caches, kvDtypes: ["auto"] } }, empty).map((k) => k.key);
+    const buckets = decodeAttention.spec.bucket.bounds.length + 1;
+    expect(keys(["contiguous"])).toHaveLength(buckets);
+    expect(keys(["contiguous"]).every((k) => k.startsWith("decode_attention__d128_g4_bf16_contiguous@"))).toBe(true);
+    const both = keys(["contiguous", "paged"]);
+    expect(both.filter((k) => k.startsWith("decode_attention__d128_g4_bf16_paged@"))).toHaveLength(buckets);
+    expect(both).toHaveLength(2 * buckets);
+  });
+
   it("times each top-k bucket on calls inside it", () => {
     const { bounds, tunedAt } = topkKernel.spec.bucket;
     const bucketOf = (measure: number) => bounds.filter((b) => measure >= b).length;

@@ -91,12 +91,23 @@ describe("tuning databases", () => {
     expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
-  it("gives a paged variant the schedule measured for its contiguous twin", async () => {
+  it("gives a paged variant the schedule measured for its contiguous twin unless it was tuned itself, and says whose", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const tuned = tunedSchedules([{ path: "tuning/h100.json", db: database([entry(ranges[4], "t256_r1_s2")]) }], DEVICE);
-    const plan = await planGeneration({ root: PROJECT_ROOT, matrix: { ...matrix, caches: ["paged"] }, kernels: ["decode_attention"], choose: tuned.choose });
-    expect(plan.groups[0].variants.map((v) => v.name)).toContain("decode_attention__d128_g4_bf16_paged__t256_r1_s2");
-    expect(tuned.warnings).toEqual([]);
+    const spec = attention.definition.spec;
+    const paged = (best: string): [string, TuningEntry] => {
+      const [, e] = entry(ranges[4], best);
+      return [tuningKey(spec, { ...constants, cache: "paged" }, ranges[4]), { ...e, constants: { ...constants, cache: "paged" } }];
+    };
+    const plan = async (entries: [string, TuningEntry][]) => {
+      const tuned = tunedSchedules([{ path: "tuning/h100.json", db: database(entries) }], DEVICE);
+      const p = await planGeneration({ root: PROJECT_ROOT, matrix: { ...matrix, caches: ["paged"] }, kernels: ["decode_attention"], choose: tuned.choose });
+      expect(tuned.warnings).toEqual([]);
+      return p.groups[0].variants;
+    };
+    const twin = (await plan([entry(ranges[4], "t256_r1_s2")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t256_r1_s2");
+    expect(twin?.scheduleOrigin).toMatch(/the entry of decode_attention__d128_g4_bf16_contiguous@rows12288-49152/);
+    const own = (await plan([entry(ranges[4], "t256_r1_s2"), paged("t128_r2_s3")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t128_r2_s3");
+    expect(own?.scheduleOrigin).toMatch(/tuned in tuning\/h100.json \(1.10x over the heuristic\)/);
   });
 
   it("gives an E5M2 variant the schedule measured for E4M3 unless it was tuned itself", async () => {
