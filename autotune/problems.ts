@@ -10,6 +10,7 @@ import { roundToFp8, type Fp8Format } from "../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../runtime/ts/native.js";
 import { decodeAttentionReference, relativeError } from "../reference/attention.js";
+import { poisonPastLengths } from "../reference/poison.js";
 import { budgetSplit, topkRanked, unionOfFirstPicks } from "../reference/lessismore.js";
 import { rng, uniform } from "../reference/random.js";
 import { pagedLayout, TUNED_PAGE } from "./paged_cache.js";
@@ -185,6 +186,8 @@ function decodeAttentionProblem(native: NativeAddon, seed: number): TuningProble
     const cache = (values: Float64Array) => (isFp8(kv) ? roundToFp8(kv as Fp8Format, values) : roundTo(dtype, values));
     const k = cache(uniform(next, B * Hkv * N * D));
     const v = cache(uniform(next, B * Hkv * N * D));
+    // Rows past each length are NaN on the GPU (the reference reads below the lengths): a read past one fails the check.
+    for (const bits of [k.bits, v.bits]) poisonPastLengths(bits, seqlens, Hkv, D, { b: Hkv * N * D, h: N * D, n: D });
     const scale = 1 / Math.sqrt(D);
     const problem = {
       batch: B, numQHeads: Hq, numKvHeads: Hkv, headDim: D, seqlens, scale,
@@ -311,7 +314,7 @@ function topkProblem(native: NativeAddon, seed: number): TuningProblem {
       let wrong = 0;
       for (const order of ["rank", "position"] as const) {
         for (let run = 0; run < 3; run++) {
-          indices.fill(0xff);
+          indices.fill(0x7f); // not -1: a variant must write the padding of short rows itself
           native.topk({ values, valuesStride: LENGTH, lengths, indices, indicesStride: k, outValues: null, rows: ROWS, length: LENGTH, k, order });
           native.checkDeviceStatus();
           const got = new Int32Array(ROWS * k);

@@ -73,12 +73,14 @@ export function tunedSchedules(tunings: readonly LoadedTuning[], device: string)
     // A variant takes its own measured entry where one is current. Otherwise a paged variant takes the
     // contiguous one's (it differs only in its rows' addresses; `lim tune --caches paged` measures its own),
     // and an E5M2 variant E4M3's (it differs only in how a register of bytes widens to fp16: a byte permute,
-    // not a cvt; `lim tune --kv-dtypes e5m2` measures its own), bucket by bucket.
+    // not a cvt; `lim tune --kv-dtypes e5m2` measures its own), bucket by bucket: a paged E5M2 variant tries
+    // paged E4M3 before contiguous E5M2, the closer producer.
     const withE4m3 = (c: Constants): Constants[] => (c.kv === "e5m2" ? [c, { ...c, kv: "e4m3" }] : [c]);
     const standIns = [...withE4m3(constants), ...(constants.cache === "paged" ? withE4m3({ ...constants, cache: "contiguous" }) : [])];
     const measuredAs = (range: readonly [number, number]) => {
       const keys = standIns.map((c) => tuningKey(spec, c, range));
-      return keys.find((key) => dbs.some(({ db }) => db.entries[key]?.source === digest)) ?? keys[keys.length - 1];
+      // A current entry first; else a stale one, so that generation says to tune again; else the last stand-in.
+      return keys.find((key) => dbs.some(({ db }) => db.entries[key]?.source === digest)) ?? keys.find((key) => dbs.some(({ db }) => db.entries[key])) ?? keys[keys.length - 1];
     };
     const choices = bucketRanges(spec).map(({ range }): ScheduleChoice => {
       const key = measuredAs(range);

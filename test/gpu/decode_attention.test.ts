@@ -12,10 +12,10 @@ import { roundToFp8, type Fp8Format } from "../../runtime/ts/fp8.js";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { DeviceBuffer, NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
-import { poisonPastLengths } from "../helpers/poison.js";
 import { testSeed } from "../helpers/seed.js";
 import { randomInt, rng, uniform } from "../../reference/random.js";
 import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
+import { poisonPastLengths } from "../../reference/poison.js";
 import { attentionRecall } from "../../reference/lessismore.js";
 
 interface Variant {

@@ -8,10 +8,10 @@ import { describe, expect, it } from "vitest";
 import { decode, roundTo, type HalfType } from "../../runtime/ts/half.js";
 import type { NativeAddon } from "../../runtime/ts/native.js";
 import { gpu, upload, withBuffers } from "../helpers/gpu.js";
-import { poisonPastLengths } from "../helpers/poison.js";
 import { testSeed } from "../helpers/seed.js";
 import { randomInt, rng, uniform } from "../../reference/random.js";
 import { decodeAttentionReference, relativeError } from "../../reference/attention.js";
+import { poisonPastLengths } from "../../reference/poison.js";
 
 interface Variant {
   kernel: string;

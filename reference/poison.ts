@@ -1,5 +1,6 @@
-// Caches whose unread elements are NaN: a kernel that reads past a sequence's length (or into a stride's
-// padding) then shows it in its output, where zeros or stale values would hide it.
+// Caches whose unread elements are NaN, for the references' inputs (the tuner's checks and the tests): a kernel
+// that reads past a sequence's length (or into a stride's padding) then shows it in its output, where zeros or
+// stale values would hide it.
 
 /** The element strides of a [B, Hkv, N, D] cache. */
 export interface CacheStrides {
