@@ -27,6 +27,7 @@ const SUITES: Readonly<Record<string, { script: string; usesLibrary: boolean; by
 interface BenchFlags {
   suites: string[];
   quick?: boolean;
+  full?: boolean;
   lib: string;
   out?: string;
   python: string;
@@ -48,12 +49,15 @@ export function registerBench(program: Command): void {
     .description("benchmark the generated kernels beside PyTorch on this GPU; writes JSON, a markdown report and a bandwidth plot")
     .option("--suites <list>", `suites to run: ${Object.keys(SUITES).join(", ")}`, parseList("--suites", Object.keys(SUITES)), Object.keys(SUITES).filter((s) => SUITES[s].byDefault))
     .option("--quick", "smaller grids")
+    .option("--full", "the decode suite on its full grid: head dims 64/128/256, G 4 and 8, bf16 and fp16 at every B and N (DESIGN's grid; the report's bandwidth plot then covers it)")
     .option("--lib <path>", "the library to benchmark", "build/liblim.so")
     .option("--out <dir>", "folder for this run's results (default: bench/results/run-<time>)")
     .option("--python <exe>", "Python with PyTorch", "python3")
     .option("--report <dir>", "only render the report of an earlier run's folder")
     .action((flags: BenchFlags) =>
       runAction(async () => {
+        if (flags.full && flags.quick) throw new Error("--full and --quick ask for opposite grids: pass one of them");
+        if (flags.full && !flags.suites.includes("decode")) throw new Error(`--full widens the decode suite, which --suites ${flags.suites.join(",")} leaves out: add decode`);
         if (flags.report) {
           const dir = resolve(flags.report);
           if (!existsSync(dir) || !readdirSync(dir).some((f) => f.endsWith(".json"))) throw new Error(`--report: ${flags.report} holds no results (the JSON files a run of lim bench writes); name a run's folder under bench/results`);
@@ -77,7 +81,7 @@ export function registerBench(program: Command): void {
         for (const suite of flags.suites) {
           const { script, usesLibrary, args: own = [] } = SUITES[suite];
           console.log(`=== ${suite}: ${script} ${own.join(" ")}`);
-          const args = [join(PROJECT_ROOT, script), "--out", out, ...(usesLibrary ? ["--lib", lib] : []), ...(flags.quick && usesLibrary ? ["--quick"] : []), ...own];
+          const args = [join(PROJECT_ROOT, script), "--out", out, ...(usesLibrary ? ["--lib", lib] : []), ...(flags.quick && usesLibrary ? ["--quick"] : []), ...(flags.full && suite === "decode" ? ["--full"] : []), ...own];
           const r = spawnSync(flags.python, args, { stdio: "inherit", env: { ...process.env, PYTHONUNBUFFERED: "1" } });
           if (r.error) throw new Error(`cannot run ${flags.python} (${r.error.message}): lim bench needs Python with PyTorch and a GPU`);
           if (r.status !== 0) failed.push(suite);

@@ -76,6 +76,15 @@ describe("folders named on the command line", () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  it.each([
+    ["--full with --quick", ["--full", "--quick"], /--full and --quick ask for opposite grids: pass one of them/],
+    ["--full without the decode suite", ["--full", "--suites", "sparse,selection"], /--full widens the decode suite, which --suites sparse,selection leaves out: add decode/],
+  ])("bench refuses %s before it looks for a GPU", (_label, args, message) => {
+    const r = lim("bench", ...args);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+  });
+
   it("bench --report refuses a folder that holds no results, writing nothing there", () => {
     const empty = mkdtempSync(join(tmpdir(), "lim-no-results-"));
     try {
