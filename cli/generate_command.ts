@@ -60,7 +60,7 @@ export function registerGenerate(program: Command): void {
     .option("--kernels <list>", "only these kernels (default: all in dsl/kernels); the output folder then holds only theirs, the other kernels' variants an earlier generation wrote there are removed", parseList("--kernels"))
     .option(
       "--schedules <list>",
-      "schedules instead of the heuristic: kernel=tag[+tag...] (e.g. decode_attention=t256_r1_s2+t128_r1_s4) or kernel=space (every valid schedule); the first is dispatched by default",
+      "schedules instead of the heuristic: kernel=tag[+tag...] (e.g. decode_attention=t256_r1_s2_m1+t128_r1_s4_m1) or kernel=space (every valid schedule); the first is dispatched by default",
       parseSchedules,
     )
     .option("--tuning <files>", "tuning databases to take schedules from (default: every tuning/*.json)", parseList("--tuning"))

@@ -1,5 +1,5 @@
 // Deterministic variant names that encode every specialization: the kernel, then its constants, then its
-// schedule, e.g. decode_attention__d128_g4_bf16__t128_r4_s4. The same name is the .cu file's stem, the C
+// schedule, e.g. decode_attention__d128_g4_bf16__t128_r4_s4_m1. The same name is the .cu file's stem, the C
 // symbol's suffix (lim_<name>) and the tuning key.
 
 import type { KernelSpec } from "../dsl/lang/kernel.js";
@@ -21,7 +21,7 @@ export function constantsTag(spec: KernelSpec, constants: Constants): string {
     .join("_");
 }
 
-/** Schedule knobs read as tag + value in the spec's order (t128_r4_s4). */
+/** Schedule knobs read as tag + value in the spec's order (t128_r4_s4_m1). */
 export function scheduleTag(spec: KernelSpec, schedule: Schedule): string {
   return Object.entries(spec.schedule)
     .map(([k, knob]) => `${knob.tag}${schedule[k]}`)

@@ -45,6 +45,10 @@ import {
   type ConstantsOf, type MaybeOut, type MaybeTensor, type Out, type ScheduleOf, type Tensor, type bool, type f32, type i32,
 } from "../lang/index.js";
 
+// Read by the schedule rules as well as the kernel (producerWarps(), c.MERGE_VEC).
+const PRODUCER_WARPS = 4;
+const MERGE_VEC = 4;
+
 export const decodeAttention = defineKernel({
   spec: {
     name: "decode_attention",
@@ -54,11 +58,16 @@ export const decodeAttention = defineKernel({
       threads: { tag: "t", values: [64, 128, 256] }, // consumer threads (the producer warp comes on top)
       rows: { tag: "r", values: [1, 2, 4] }, // 16-row slices each consumer warp takes per tile
       stages: { tag: "s", values: [2, 3, 4, 6] }, // tiles in the shared-memory ring
+      // Lanes sharing each item of the split merge, each taking every m-th split: fewer rounds of L2 loads where
+      // a (request, head block) has more splits than one round loads (B 1, long rows, few head blocks), but
+      // the merge's shuffles cost where it has not (bench/NOTES.md section 41), so the tuner picks it per bucket.
+      merge: { tag: "m", values: [1, 2, 4] },
     },
-    producerWarps: 4, // a warp group: one warp's address arithmetic cannot keep 16-byte copies coming fast enough
+    producerWarps: PRODUCER_WARPS, // a warp group: one warp's address arithmetic cannot keep 16-byte copies coming fast enough
     grid: { x: "splits", y: "HB", z: "B" }, // y: blocks of G query heads (HB = ceil(Hq / G))
     overlapsPrecedingKernel: true, // its launch overlaps the kernel before it, whose outputs (q, the cache, lists) it waits for
     limits: {
+      MERGE_VEC, // consecutive dims of a head each merging thread takes (one 16-byte load per partial)
       LIST_ROWS: 1024, // list entries of a block cached in shared memory (the C ABI plans chunks of at most this many)
       MAX_SPLITS: 256, // splits of one (request, head block) the C ABI plans at most (the merge loads them in batches, any number)
       MERGE_LOADS: 16, // splits whose partials the merge loads in one round of L2 loads (the C ABI plans one round where it pays)
@@ -74,7 +83,7 @@ export const decodeAttention = defineKernel({
   },
   // Four consumer warps of 16 rows (64-row tiles) and as many tiles in the ring, up to four, as 220 KB of
   // shared memory hold: about 100 KB of K and V on the way per SM.
-  heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * stagedRowBytes(c)))) }),
+  heuristic: (c) => ({ threads: 128, rows: 1, stages: Math.min(4, Math.floor(220_000 / (2 * 64 * stagedRowBytes(c)))), merge: 1 }),
   rules: [
     (c) => (c.D % 16 === 0 ? undefined : `D (${c.D}) must be a multiple of 16 (the k of an mma)`),
     (c, s) => {
@@ -83,6 +92,12 @@ export const decodeAttention = defineKernel({
       const tile = (s.threads / 32) * 16 * s.rows;
       const ring = 2 * s.stages * tile * stagedRowBytes(c) + 2 * tile * 20;
       return ring + qSharedBytes(c) + 8 * 1024 <= 227 * 1024 ? undefined : `the ring of ${s.stages} tiles of ${tile} rows takes ${ring} bytes of shared memory, more than a block has`;
+    },
+    // Every lane of the split merge (consumers and producers) takes one item of MERGE_VEC dims, or a share of one.
+    (c, s) => {
+      const items = (c.G * c.D) / MERGE_VEC;
+      const lanes = s.threads + 32 * PRODUCER_WARPS;
+      return s.merge === 1 || items * s.merge <= lanes ? undefined : `${s.merge} merge lanes per item need ${items * s.merge} threads, the block has ${lanes}`;
     },
     // Each block of 8 heads adds its own accumulators; two already fill the registers at head dim 256.
     (c) => (c.G <= 16 ? undefined : `G (${c.G}) must be at most 16 (two blocks of 8 heads; more would not fit the registers)`),
@@ -146,8 +161,8 @@ export function decode_attention(
   const PRODUCERS = 32 * producerWarps(); // producer threads
   const LOG2E = 1.4426950408889634;
   const LN2 = 0.6931471805599453;
+  const MERGE_VEC = c.MERGE_VEC;
   const NO_SCORE = -1e30; // finite start for running maxima, so exp2(old - new) is never NaN
-  const MERGE_VEC = 4; // consecutive dims of a head each merging thread takes (one 16-byte load per partial)
 
   const b = blockIdx.z;
   const qHead = blockIdx.y * c.G; // the first of this block's G query heads
@@ -643,21 +658,32 @@ export function decode_attention(
       // block, and its rounds of loads from the L2 set its time: staging the log-sum-exps in shared memory
       // first and a loop unrolled by 4 waited on 5-10 trips for 16-33 splits (bench/NOTES.md section 18),
       // and one dim per thread took 8 rounds at G 8, head dim 128, 32 splits (section 23).
-      for (let i = MERGE_VEC * threadIdx.x; i < c.G * c.D; i += MERGE_VEC * (s.threads + PRODUCERS)) {
+      // With the schedule's merge lanes m > 1 (the block has threads to spare: small G x D), m adjacent lanes
+      // share an item, each taking every m-th split, and combine their states by shuffles before one of them
+      // stores: the rounds drop by m (33 splits at head dim 64, G 8: 3 rounds -> 2), where there is more than
+      // one; with one round sharing saves nothing, and every lane takes an item of its own.
+      const ITEMS = (c.G * c.D) / MERGE_VEC; // MERGE_VEC divides D: an item's dims stay in one head
+      const PARTS = s.merge;
+      const parts = PARTS > 1 && splits > c.MERGE_LOADS ? PARTS : 1;
+      const slots = parts > 1 ? ceilDiv(ITEMS * PARTS, 32) * 32 : ITEMS; // whole warps: every lane of a warp meets the shuffles
+      for (let t = threadIdx.x; t < slots; t += s.threads + PRODUCERS) {
+        const item = t / parts;
+        const part = t % parts;
+        const i = min(item, ITEMS - 1) * MERGE_VEC; // lanes past the last item merge it too, and store nothing
         const g = i / c.D;
-        const d = i % c.D; // MERGE_VEC divides D: the dims stay in one head
+        const d = i % c.D;
         const h = qHead + g;
         let mMax: f32 = NO_SCORE;
         let sum: f32 = 0.0;
         const out = regs("f32", [MERGE_VEC], 0.0);
-        for (let sp0 = 0; sp0 < splits; sp0 += c.MERGE_LOADS) {
+        for (let k0 = 0; k0 < ceilDiv(splits, parts); k0 += c.MERGE_LOADS) {
           const lseBatch = regs("f32", [c.MERGE_LOADS]);
           const oBatch = regs("f32", [c.MERGE_LOADS, MERGE_VEC]);
           for (const j of unroll(c.MERGE_LOADS)) {
-            const sp = min(sp0 + j, splits - 1);
-            const loaded = partialLse.at(b, h, sp);
-            lseBatch[j] = sp0 + j < splits ? loaded : -Infinity;
-            loadVec(oBatch[j], partialO.ref(b, h, sp, d));
+            const sp = part + parts * (k0 + j); // this lane's (k0 + j)-th split
+            const loaded = partialLse.at(b, h, min(sp, splits - 1));
+            lseBatch[j] = sp < splits ? loaded : -Infinity;
+            loadVec(oBatch[j], partialO.ref(b, h, min(sp, splits - 1), d));
           }
           let mNew = mMax;
           for (const j of unroll(c.MERGE_LOADS)) mNew = max(mNew, lseBatch[j]);
@@ -671,8 +697,18 @@ export function decode_attention(
             for (const e of unroll(MERGE_VEC)) out[e] = out[e] + w * oBatch[j][e];
           }
         }
-        for (const e of unroll(MERGE_VEC)) o.store(sum > 0.0 ? out[e] / sum : 0.0, b, h, d + e);
-        if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+        if (parts > 1) {
+          // The PARTS lanes' states rescaled to their common maximum and summed (a lane without splits adds 0).
+          const mAll = laneGroupMax(mMax, PARTS);
+          const alpha = exp2(mMax - mAll);
+          sum = laneGroupSum(sum * alpha, PARTS);
+          for (const e of unroll(MERGE_VEC)) out[e] = laneGroupSum(out[e] * alpha, PARTS);
+          mMax = mAll;
+        }
+        if (item < ITEMS && part == 0) {
+          for (const e of unroll(MERGE_VEC)) o.store(sum > 0.0 ? out[e] / sum : 0.0, b, h, d + e);
+          if (d == 0 && present(lse)) lse.store(sum > 0.0 ? (mMax + log2(sum)) * LN2 : -Infinity, b, h);
+        }
       }
     }
   }

@@ -1934,7 +1934,7 @@ export interface LimAbiFunctions<Buffer> {
    */
   checkDeviceStatus(): void;
   /**
-   * Makes the dispatcher use one named variant of a kernel (e.g. "decode_attention__d128_g4_bf16_contiguous__t256_r1_s2")
+   * Makes the dispatcher use one named variant of a kernel (e.g. "decode_attention__d128_g4_bf16_contiguous__t256_r1_s2_m1")
    * whenever its constants match, instead of the default schedule; NULL restores the default. For tuning
    * sweeps and experiments; affects every thread.
    */

@@ -28,49 +28,49 @@ describe("lim generate", () => {
 
   it("names each variant by kernel, constants and schedule", () => {
     const names = plan.groups.flatMap((g) => g.variants.map((v) => v.name));
-    expect(names).toContain("decode_attention__d128_g4_bf16_contiguous__t128_r1_s4");
+    expect(names).toContain("decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1");
     expect(names).toContain("gather_kv__d128_bf16_contiguous__t256");
-    expect(names).toContain("decode_attention__d128_g4_bf16_paged__t128_r1_s4"); // both cache layouts by default
-    expect(names).toContain("decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4"); // and FP8 caches
+    expect(names).toContain("decode_attention__d128_g4_bf16_paged__t128_r1_s4_m1"); // both cache layouts by default
+    expect(names).toContain("decode_attention__d128_g4_bf16_paged_e4m3__t128_r1_s4_m1"); // and FP8 caches
     expect(names).toContain("gather_kv__d128_bf16_paged__t256");
     expect(names).toContain("gather_kv__d128_bf16_paged_e4m3__t256"); // the gather dequantises FP8 caches
     for (const n of names) expect(plan.files.has(`kernels/${n}.cu`)).toBe(true);
   });
 
   it("generates requested schedules and whole schedule spaces, the first one dispatched by default", async () => {
-    const chooser = requestedSchedules({ decode_attention: "t256_r1_s3+t64_r2_s2" }, parseScheduleTag, scheduleSpace);
+    const chooser = requestedSchedules({ decode_attention: "t256_r1_s3_m1+t64_r2_s2_m1" }, parseScheduleTag, scheduleSpace);
     const listed = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: chooser });
     expect(listed.groups[0].variants.map((v) => [v.name, v.scheduleOrigin])).toEqual([
-      ["decode_attention__d128_g4_bf16_contiguous__t256_r1_s3", "--schedules"],
-      ["decode_attention__d128_g4_bf16_contiguous__t64_r2_s2", "--schedules"],
-      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3", "--schedules"],
-      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t64_r2_s2", "--schedules"],
-      ["decode_attention__d128_g4_bf16_paged__t256_r1_s3", "--schedules"],
-      ["decode_attention__d128_g4_bf16_paged__t64_r2_s2", "--schedules"],
-      ["decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3", "--schedules"],
-      ["decode_attention__d128_g4_bf16_paged_e4m3__t64_r2_s2", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous__t256_r1_s3_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous__t64_r2_s2_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t256_r1_s3_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_contiguous_e4m3__t64_r2_s2_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged__t256_r1_s3_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged__t64_r2_s2_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged_e4m3__t256_r1_s3_m1", "--schedules"],
+      ["decode_attention__d128_g4_bf16_paged_e4m3__t64_r2_s2_m1", "--schedules"],
     ]);
     const space = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: requestedSchedules({ decode_attention: "space" }, parseScheduleTag, scheduleSpace) });
     const names = space.groups[0].variants.map((v) => v.name);
-    expect(names[0]).toBe("decode_attention__d128_g4_bf16_contiguous__t128_r1_s4"); // the heuristic leads
+    expect(names[0]).toBe("decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1"); // the heuristic leads
     expect(new Set(names).size).toBe(names.length);
     // Candidates that break a rule or the shared-memory limit are left out: 8 warps x 4 slices of 16 rows x 6
     // stages would need 1.6 MB of shared memory.
-    expect(names).not.toContain("decode_attention__d128_g4_bf16_contiguous__t256_r4_s6");
+    expect(names).not.toContain("decode_attention__d128_g4_bf16_contiguous__t256_r4_s6_m1");
     expect(names.length).toBeGreaterThan(15);
     expect(() => parseScheduleTag(space.groups[0].spec, "t128_r4")).toThrow(/expected t<n>_r<n>_s<n>/);
   });
 
   it("records every variant in the manifest with its file, symbol and launch shape", () => {
     const manifest = JSON.parse(plan.files.get("manifest.json")!);
-    const v = manifest.variants.find((x: { name: string }) => x.name === "decode_attention__d128_g4_bf16_contiguous__t128_r1_s4");
+    const v = manifest.variants.find((x: { name: string }) => x.name === "decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1");
     expect(v).toMatchObject({
       kernel: "decode_attention",
       constants: { D: 128, G: 4, dtype: "bf16" },
       schedule: { threads: 128, rows: 1, stages: 4 },
       scheduleOrigin: "heuristic",
-      file: "kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu",
-      symbol: "lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4",
+      file: "kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1.cu",
+      symbol: "lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1",
       threads: 128 + 128, // the consumers and the producer warp group
       // The list-entry cache (1025 entries, padded to 4224 bytes), Q's fragments (held in shared memory only at
       // D 256 with G 16: one word here, padded to 128 bytes), two sets of 4 barriers (each padded to 128 bytes),
@@ -78,7 +78,7 @@ describe("lim generate", () => {
       // the producers' staged rows: two tiles of 64 positions (512 bytes) and of 64 K and V addresses (2048).
       sharedBytes: 4224 + 128 + 128 + 128 + 2 * 4 * 64 * 136 * 2 + 2 * 64 * 4 + 2 * 64 * 16,
     });
-    expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu");
+    expect(plan.files.get("sources.cmake")).toContain("${CMAKE_CURRENT_LIST_DIR}/kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1.cu");
     expect(plan.files.get("include/lim.h")).toContain("int lim_decode_attention(");
     expect(plan.files.get("include/lim_variants.h")).toContain("const lim_variant_info* lim_find_decode_attention(int32_t D, int32_t G, lim_dtype dtype, lim_cache_layout cache, lim_dtype kv, int64_t rows);");
   });
@@ -86,15 +86,15 @@ describe("lim generate", () => {
   it("gives every variant of a kernel one parameter block, each cache tensor read through its variant's layout", () => {
     const params = plan.files.get("include/lim_variants.h")!;
     expect(params).toContain("lim_cache_tensor k; /* input, bf16/fp16 [B, Hkv, Nmax, D], a K/V cache in the variant's layout */");
-    const paged = plan.files.get("kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s4.cu")!;
+    const paged = plan.files.get("kernels/decode_attention__d128_g4_bf16_paged__t128_r1_s4_m1.cu")!;
     expect(paged).toContain("const lim::PagedTensor<const __nv_bfloat16> k(lim_p.k);  // [B, Hkv, Nmax, D] through a block table");
     expect(paged).toContain("static constexpr int cache = 1;  // paged (lim_cache_layout)");
-    const contiguous = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu")!;
+    const contiguous = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1.cu")!;
     expect(contiguous).toContain("const lim::Tensor<const __nv_bfloat16, 4> k(lim_p.k.rows);  // [B, Hkv, Nmax, D]");
   });
 
   it("tags lowered statements with their DSL line", () => {
-    const text = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu")!;
+    const text = plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1.cu")!;
     const src = readFileSync(join(PROJECT_ROOT, "dsl/kernels/decode_attention.ts"), "utf8").split("\n");
     const tagged = text.split("\n").filter((l) => /\/\/ dsl\/kernels\/decode_attention\.ts:\d+$/.test(l));
     expect(tagged.length).toBeGreaterThan(60);
@@ -111,7 +111,7 @@ describe("lim generate", () => {
     earlier.set("manifest.json", withVariantFile(plan.files.get("manifest.json")!, "kernels/old_variant.cu"));
     const first = writeGenerated(out, earlier);
     expect(first.every((r) => r.status === "written")).toBe(true);
-    const file = join(out, "kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4.cu");
+    const file = join(out, "kernels/decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1.cu");
     const mtime = statSync(file).mtimeMs;
     writeFileSync(join(out, "kernels/my_kernel.cu"), "// the user's own\n");
     const second = writeGenerated(out, plan.files);

@@ -48,14 +48,27 @@ describe("every supported shape", () => {
     const attention = sources.find((s) => s.definition.spec.name === "decode_attention")!;
     const tag = (D: number, G: number) => {
       const s = attention.definition.heuristic({ D, G, dtype: "bf16" } as never);
-      return `t${s.threads}_r${s.rows}_s${s.stages}`;
+      return `t${s.threads}_r${s.rows}_s${s.stages}_m${s.merge}`;
     };
     // Four consumer warps of 16 rows; the ring as deep as 220 KB of padded tiles allow (at most 4).
     for (const G of [1, 4, 8, 16]) {
-      expect(tag(64, G)).toBe("t128_r1_s4");
-      expect(tag(128, G)).toBe("t128_r1_s4");
-      expect(tag(256, G)).toBe("t128_r1_s3");
+      expect(tag(64, G)).toBe("t128_r1_s4_m1");
+      expect(tag(128, G)).toBe("t128_r1_s4_m1");
+      expect(tag(256, G)).toBe("t128_r1_s3_m1");
     }
+  });
+
+  it("lets merge lanes share an item of decode attention's split merge only where the block has the threads", () => {
+    const attention = sources.find((s) => s.definition.spec.name === "decode_attention")!;
+    const broken = (D: number, G: number, threads: number, merge: number) =>
+      attention.definition.rules.map((rule) => rule({ D, G, dtype: "bf16", kv: "bf16" } as never, { threads, rows: 1, stages: 2, merge } as never)).filter(Boolean);
+    // Head dim 64, G 8: 128 items of 4 dims; 128 consumer threads and the producer warp group make 256 lanes.
+    expect(broken(64, 8, 128, 2)).toEqual([]);
+    expect(broken(64, 8, 128, 4)).toEqual(["4 merge lanes per item need 512 threads, the block has 256"]);
+    expect(broken(64, 4, 128, 4)).toEqual([]);
+    // Head dim 128, G 8: 256 items take every lane of a 256-lane block already.
+    expect(broken(128, 8, 128, 2)).toEqual(["2 merge lanes per item need 512 threads, the block has 256"]);
+    expect(broken(128, 8, 128, 1)).toEqual([]);
   });
 });
 

@@ -37,7 +37,7 @@ function entry(range: readonly [number, number], best: string, overrides: Partia
     tuningKey(spec, constants, range),
     {
       kernel: "decode_attention", constants, bucket: { name: "rows", lo: range[0], hi: range[1] >= Number.MAX_SAFE_INTEGER ? null : range[1] },
-      shapes: ["B1", "B8"], source: digest, heuristic: "t128_r1_s4", best, speedup: 1.1, tuned: "2026-11-22T00:00:00Z",
+      shapes: ["B1", "B8"], source: digest, heuristic: "t128_r1_s4_m1", best, speedup: 1.1, tuned: "2026-11-22T00:00:00Z",
       candidates: [{ schedule: best, status: "ok", us: [10, 20] }], ...overrides,
     },
   ];
@@ -61,7 +61,7 @@ describe("tuning databases", () => {
 
   it("round-trips through an atomic write and rejects a broken file naming the field", () => {
     const path = join(dir, "db.json");
-    const db = database([entry([0, 1536], "t64_r1_s3")]);
+    const db = database([entry([0, 1536], "t64_r1_s3_m1")]);
     writeTuning(path, db);
     expect(readTuning(path)).toEqual(db);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
@@ -73,22 +73,22 @@ describe("tuning databases", () => {
 
   it("puts each bucket's tuned schedule in the dispatch table, merging neighbours that agree", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const db = database([entry(ranges[0], "t64_r1_s3"), entry(ranges[1], "t64_r1_s3"), entry(ranges[4], "t256_r1_s2")]);
+    const db = database([entry(ranges[0], "t64_r1_s3_m1"), entry(ranges[1], "t64_r1_s3_m1"), entry(ranges[4], "t256_r1_s2_m1")]);
     const tuned = tunedSchedules([{ path: "tuning/h100.json", db }], DEVICE);
     const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: tuned.choose });
     expect(tuned.warnings).toEqual([]);
     expect(tuned.used.size).toBe(3);
     expect(plan.groups[0].dispatch.map((d) => [d.variant.split("__")[2], d.bucket])).toEqual([
-      ["t64_r1_s3", [0, 3072]],
-      ["t128_r1_s4", [3072, 12288]],
-      ["t256_r1_s2", [12288, 49152]],
-      ["t128_r1_s4", [49152, Number.MAX_SAFE_INTEGER]],
+      ["t64_r1_s3_m1", [0, 3072]],
+      ["t128_r1_s4_m1", [3072, 12288]],
+      ["t256_r1_s2_m1", [12288, 49152]],
+      ["t128_r1_s4_m1", [49152, Number.MAX_SAFE_INTEGER]],
     ]);
     const table = plan.files.get("variants.cpp")!;
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t64_r1_s3_info, 0, 3072 },");
-    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_info, 49152, INT64_MAX },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t64_r1_s3_m1_info, 0, 3072 },");
+    expect(table).toContain("{&lim_decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1_info, 49152, INT64_MAX },");
     expect(table).toContain("if ((v->constants[0] == D && v->constants[1] == G && v->constants[2] == (int32_t)dtype && v->constants[3] == (int32_t)cache && v->constants[4] == (int32_t)kv) && rows >= e->lo && rows < e->hi) return v;");
-    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
+    expect(plan.files.get("kernels/decode_attention__d128_g4_bf16_contiguous__t64_r1_s3_m1.cu")).toContain("tuned in tuning/h100.json (1.10x over the heuristic)");
   });
 
   it("gives a paged variant the schedule measured for its contiguous twin unless it was tuned itself, and says whose", async () => {
@@ -104,9 +104,9 @@ describe("tuning databases", () => {
       expect(tuned.warnings).toEqual([]);
       return p.groups[0].variants;
     };
-    const twin = (await plan([entry(ranges[4], "t256_r1_s2")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t256_r1_s2");
+    const twin = (await plan([entry(ranges[4], "t256_r1_s2_m1")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t256_r1_s2_m1");
     expect(twin?.scheduleOrigin).toMatch(/the entry of decode_attention__d128_g4_bf16_contiguous@rows12288-49152/);
-    const own = (await plan([entry(ranges[4], "t256_r1_s2"), paged("t128_r2_s3")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t128_r2_s3");
+    const own = (await plan([entry(ranges[4], "t256_r1_s2_m1"), paged("t128_r2_s3_m1")])).find((v) => v.name === "decode_attention__d128_g4_bf16_paged__t128_r2_s3_m1");
     expect(own?.scheduleOrigin).toMatch(/tuned in tuning\/h100.json \(1.10x over the heuristic\)/);
   });
 
@@ -123,20 +123,20 @@ describe("tuning databases", () => {
       const plan = await planGeneration({ root: PROJECT_ROOT, matrix: fp8Matrix, kernels: ["decode_attention"], choose: tuned.choose });
       return plan.groups[0].variants.map((v) => v.name);
     };
-    expect(await names([fp8("e4m3", "t256_r2_s2")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t256_r2_s2");
-    expect(await names([fp8("e4m3", "t256_r2_s2"), fp8("e5m2", "t128_r1_s3")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t128_r1_s3");
+    expect(await names([fp8("e4m3", "t256_r2_s2_m1")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t256_r2_s2_m1");
+    expect(await names([fp8("e4m3", "t256_r2_s2_m1"), fp8("e5m2", "t128_r1_s3_m1")])).toContain("decode_attention__d128_g4_bf16_contiguous_e5m2__t128_r1_s3_m1");
   });
 
   it("ignores another device's or toolkit's database, and stale entries, with the reason", async () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
-    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200"), named: true }], DEVICE);
-    const otherFound = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3")], "NVIDIA H200") }], DEVICE);
+    const other = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3_m1")], "NVIDIA H200"), named: true }], DEVICE);
+    const otherFound = tunedSchedules([{ path: "tuning/h200.json", db: database([entry(ranges[0], "t64_r1_s3_m1")], "NVIDIA H200") }], DEVICE);
     expect(otherFound.warnings).toEqual([]); // a database of another GPU found in tuning/ is simply for that GPU
-    const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t64_r1_s3")], DEVICE, "lim 0.0.9") }], DEVICE);
-    const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t64_r1_s3", { source: "0123456789abcdef" })]) }], DEVICE);
+    const old = tunedSchedules([{ path: "tuning/old.json", db: database([entry(ranges[0], "t64_r1_s3_m1")], DEVICE, "lim 0.0.9") }], DEVICE);
+    const stale = tunedSchedules([{ path: "tuning/stale.json", db: database([entry(ranges[0], "t64_r1_s3_m1", { source: "0123456789abcdef" })]) }], DEVICE);
     for (const t of [other, old, stale]) {
       const plan = await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
-      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16_contiguous__t128_r1_s4"]);
+      expect(plan.groups[0].variants.map((v) => v.name)).toEqual(["decode_attention__d128_g4_bf16_contiguous__t128_r1_s4_m1"]);
       expect(t.used.size).toBe(0);
     }
     expect(other.warnings).toEqual([`tuning/h200.json: measured on NVIDIA H200, not the target ${DEVICE}; ignored (pass --device "NVIDIA H200" to generate for it)`]);
@@ -148,9 +148,9 @@ describe("tuning databases", () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     const measured = "0123456789abcdef";
     const db = database([
-      entry(ranges[0], "t64_r1_s3", { source: measured }),
-      entry(ranges[1], "t64_r1_s3"), // already for the current code: untouched
-      ["topk@x", { ...entry(ranges[2], "t64_r1_s3", { source: measured })[1], kernel: "topk" }], // another kernel: untouched
+      entry(ranges[0], "t64_r1_s3_m1", { source: measured }),
+      entry(ranges[1], "t64_r1_s3_m1"), // already for the current code: untouched
+      ["topk@x", { ...entry(ranges[2], "t64_r1_s3_m1", { source: measured })[1], kernel: "topk" }], // another kernel: untouched
     ]);
     expect(carryTuning(db, "decode_attention", digest, "only the epilogue changed", "2026-12-01")).toEqual({ carried: 1, restated: 0 });
     const [first, second, other] = Object.values(db.entries);
@@ -177,9 +177,9 @@ describe("tuning databases", () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     const retired = (lo: number): [string, TuningEntry] => [
       `decode_attention__d128_g4_bf16_contiguous@length${lo}-`,
-      { ...entry(ranges[0], "t64_r1_s3")[1], bucket: { name: "length", lo, hi: null } },
+      { ...entry(ranges[0], "t64_r1_s3_m1")[1], bucket: { name: "length", lo, hi: null } },
     ];
-    const t = tunedSchedules([{ path: "tuning/h100.json", db: database([entry(ranges[0], "t64_r1_s3"), retired(0), retired(8192)]) }], DEVICE);
+    const t = tunedSchedules([{ path: "tuning/h100.json", db: database([entry(ranges[0], "t64_r1_s3_m1"), retired(0), retired(8192)]) }], DEVICE);
     expect(t.retiredBuckets()).toEqual([]); // nothing chosen yet: no kernel to speak of
     await planGeneration({ root: PROJECT_ROOT, matrix, kernels: ["decode_attention"], choose: t.choose });
     expect(t.used.size).toBe(1); // the current bucket's entry still serves
