@@ -43,7 +43,6 @@ async function carry(kernels: string[], why: string | undefined, db: string | un
   const { kernelDigest } = await import("../codegen/tuning/digest.js");
   const { defaultDatabase, readTuning, writeTuning } = await import("../codegen/tuning/database.js");
   const { carryTuning } = await import("../codegen/tuning/carry.js");
-  const { parseScheduleTag } = await import("../codegen/schedules.js");
   const { DEFAULT_TARGET_DEVICE } = await import("./generate_command.js");
   const sources = await loadKernels(PROJECT_ROOT, kernels);
   const unknown = kernels.filter((k) => !sources.some((s) => s.definition.spec.name === k));
@@ -56,15 +55,7 @@ async function carry(kernels: string[], why: string | undefined, db: string | un
   for (const source of sources) {
     const digest = kernelDigest(source.fn);
     const name = source.definition.spec.name;
-    const unreadable = (tag: string) => {
-      try {
-        parseScheduleTag(source.definition.spec, tag);
-        return undefined;
-      } catch (e) {
-        return (e as Error).message;
-      }
-    };
-    const { carried, restated } = carryTuning(tuning, name, digest, why.trim(), date, unreadable);
+    const { carried, restated } = carryTuning(tuning, source.definition.spec, digest, why.trim(), date);
     total += carried + restated;
     if (carried) lines.push(`${name}: ${carried} entries carried to ${digest}`);
     if (restated) lines.push(`${name}: the reason of ${restated} entries already carried to ${digest} restated`);

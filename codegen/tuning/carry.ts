@@ -4,25 +4,30 @@
 // measured on and the reason it was carried, and every variant generated from it says so in its header, so
 // that a carried schedule is never taken for a measured one. A later `lim tune --retune` replaces it.
 
+import type { KernelSpec } from "../../dsl/lang/kernel.js";
+import { parseScheduleTag } from "../schedules.js";
 import type { TuningDatabase } from "./database.js";
 
 /**
- * Points the entries of `kernel` that were measured on another source at `digest`, recording `reason` and
+ * Points the entries of the kernel of `spec` that were measured on another source at `digest`, recording `reason` and
  * `date` (an entry carried before keeps the digest it was measured on). An entry already carried to `digest`
  * gets the new reason and date: the record of why it stands, restated (say, once an experiment it was carried
  * for has been measured and landed). Entries measured on `digest` stay as they are.
  *
- * `unreadable` says why a schedule tag is not one of the kernel's current schedule space (undefined where it
- * is): an edit that added or dropped a knob leaves entries naming schedules that no longer exist, and carrying
- * them would only defer the failure to generation. Then nothing is carried and the error names the entries.
+ * An edit that added or dropped a schedule knob leaves entries naming schedules that the kernel's current
+ * space cannot read, and carrying them would only defer the failure to generation: then nothing is carried
+ * and the error names the entries.
  */
-export function carryTuning(
-  db: TuningDatabase, kernel: string, digest: string, reason: string, date: string, unreadable: (schedule: string) => string | undefined,
-): { carried: number; restated: number } {
+export function carryTuning(db: TuningDatabase, spec: KernelSpec, digest: string, reason: string, date: string): { carried: number; restated: number } {
+  const kernel = spec.name;
   const entries = Object.entries(db.entries).filter(([, e]) => e.kernel === kernel && (e.source !== digest || e.carried));
   const stale = entries.flatMap(([key, e]) => {
-    const why = unreadable(e.best);
-    return why ? [`${key} (${why})`] : [];
+    try {
+      parseScheduleTag(spec, e.best);
+      return [];
+    } catch (error) {
+      return [`${key} (${(error as Error).message})`];
+    }
   });
   if (stale.length) {
     const shown = stale.slice(0, 3).join("; ") + (stale.length > 3 ? `; and ${stale.length - 3} more` : "");

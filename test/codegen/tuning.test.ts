@@ -10,7 +10,6 @@ import { PROJECT_ROOT } from "../../cli/common.js";
 import type { KernelSource } from "../../codegen/types.js";
 import { loadKernels } from "../../codegen/frontend/load.js";
 import { planGeneration } from "../../codegen/generate.js";
-import { parseScheduleTag } from "../../codegen/schedules.js";
 import { carryTuning } from "../../codegen/tuning/carry.js";
 import { tunedSchedules } from "../../codegen/tuning/chooser.js";
 import { readTuning, TUNING_FORMAT, tuningKey, writeTuning, type TuningDatabase, type TuningEntry } from "../../codegen/tuning/database.js";
@@ -145,21 +144,11 @@ describe("tuning databases", () => {
     expect(stale.warnings[0]).toMatch(/decode_attention__d128_g4_bf16_contiguous@rows0-1536 was tuned for an earlier dsl\/kernels\/decode_attention\.ts; using the heuristic/);
   });
 
-  /** Why a schedule tag is not one of decode_attention's current space (as `lim tune --carry` asks). */
-  const unreadable = (tag: string) => {
-    try {
-      parseScheduleTag(attention.definition.spec, tag);
-      return undefined;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
-
   it("refuses to carry entries naming schedules of an earlier schedule space, changing nothing", () => {
     const ranges = bucketRanges(attention.definition.spec).map((b) => b.range);
     const db = database([entry(ranges[0], "t64_r1_s3", { source: "0123456789abcdef" }), entry(ranges[1], "t64_r1_s3_m1", { source: "0123456789abcdef" })]);
     const before = JSON.stringify(db);
-    expect(() => carryTuning(db, "decode_attention", digest, "a knob was added", "2026-12-02", unreadable)).toThrow(
+    expect(() => carryTuning(db, attention.definition.spec, digest, "a knob was added", "2026-12-02")).toThrow(
       /--carry: 1 entries of decode_attention name schedules outside its current schedule space, so they cannot be carried: decode_attention__d128_g4_bf16_contiguous@rows0-1536 \(schedule 't64_r1_s3' for decode_attention: expected t<n>_r<n>_s<n>_m<n>\)\. Measure them again \(`lim tune --kernels decode_attention --retune`\)/,
     );
     expect(JSON.stringify(db)).toBe(before);
@@ -173,7 +162,7 @@ describe("tuning databases", () => {
       entry(ranges[1], "t64_r1_s3_m1"), // already for the current code: untouched
       ["topk@x", { ...entry(ranges[2], "t64_r1_s3_m1", { source: measured })[1], kernel: "topk" }], // another kernel: untouched
     ]);
-    expect(carryTuning(db, "decode_attention", digest, "only the epilogue changed", "2026-12-01", unreadable)).toEqual({ carried: 1, restated: 0 });
+    expect(carryTuning(db, attention.definition.spec, digest, "only the epilogue changed", "2026-12-01")).toEqual({ carried: 1, restated: 0 });
     const [first, second, other] = Object.values(db.entries);
     expect(first.source).toBe(digest);
     expect(first.carried).toEqual({ from: measured, reason: "only the epilogue changed", date: "2026-12-01" });
@@ -181,10 +170,10 @@ describe("tuning databases", () => {
     expect(other.source).toBe(measured);
     // Carried again after another edit: still the digest it was measured on.
     first.source = "fedcba9876543210";
-    expect(carryTuning(db, "decode_attention", digest, "again", "2026-12-02", unreadable)).toEqual({ carried: 1, restated: 0 });
+    expect(carryTuning(db, attention.definition.spec, digest, "again", "2026-12-02")).toEqual({ carried: 1, restated: 0 });
     expect(first.carried).toEqual({ from: measured, reason: "again", date: "2026-12-02" });
     // Carried once more to the same code: the reason is restated; the measured entry stays as it is.
-    expect(carryTuning(db, "decode_attention", digest, "measured at these schedules", "2026-12-03", unreadable)).toEqual({ carried: 0, restated: 1 });
+    expect(carryTuning(db, attention.definition.spec, digest, "measured at these schedules", "2026-12-03")).toEqual({ carried: 0, restated: 1 });
     expect(first.carried).toEqual({ from: measured, reason: "measured at these schedules", date: "2026-12-03" });
     expect(second.carried).toBeUndefined();
     first.carried = { from: measured, reason: "again", date: "2026-12-02" };
